@@ -68,11 +68,14 @@ export class TimeoutError extends MailmigrateError {
   readonly phase: TimeoutPhase;
   readonly timeoutMs: number;
   readonly timing: unknown;
-  constructor(phase: TimeoutPhase, timeoutMs: number, timing?: unknown) {
+  /** Whether any byte of the command had left: if so its outcome on the server is unknown (APPEND is not idempotent). */
+  readonly sent: boolean;
+  constructor(phase: TimeoutPhase, timeoutMs: number, timing?: unknown, sent = false) {
     super('E_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${phase}`, 'now');
     this.phase = phase;
     this.timeoutMs = timeoutMs;
     this.timing = timing;
+    this.sent = sent;
   }
 }
 
@@ -80,11 +83,19 @@ export class TimeoutError extends MailmigrateError {
 export class ConnectionClosedError extends MailmigrateError {
   readonly inFlight: number;
   readonly bye: string | undefined;
-  constructor(message: string, inFlight: number, bye?: string, options?: { cause?: unknown }) {
+  /** Whether any byte of the failed command had left: if so its outcome is unknown (APPEND is not idempotent). */
+  readonly sent: boolean;
+  constructor(message: string, inFlight: number, bye?: string, options?: { cause?: unknown; sent?: boolean }) {
     super('E_CLOSED', message, 'now', options);
     this.inFlight = inFlight;
     this.bye = bye;
+    this.sent = options?.sent ?? false;
   }
+}
+
+/** True when a command may have reached the server although no tagged reply came: re-check before re-sending. */
+export function isOutcomeUnknown(err: unknown): boolean {
+  return (err instanceof ConnectionClosedError || err instanceof TimeoutError) && err.sent;
 }
 
 /** A network-level failure to connect (refused, unreachable, DNS, TLS verification). */

@@ -1,0 +1,478 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { type Clock, systemClock } from '../core/clock.js';
+import {
+  AuthError,
+  ConfigError,
+  ConnectError,
+  ConnectionClosedError,
+  type MailmigrateError,
+  ProtocolError,
+  ServerResponseError,
+  TimeoutError,
+  toMailmigrateError,
+} from '../core/errors.js';
+import type { AppendMessage, LiteralMode, WriteMode } from '../core/types.js';
+import { type Capabilities, parseCapabilities } from '../imap/capabilities.js';
+import { compileAppend, compileSimple, encodeMailbox, TagGenerator } from '../imap/compiler.js';
+import { chooseLiteral, DEFAULT_PLUS_MAX_BYTES, validateLiteralMode } from '../imap/literal-policy.js';
+import { parseAppendUid } from '../imap/response-codes.js';
+import { ResponseReader, type ResponseItem } from '../imap/response-reader.js';
+import { CommandQueue, type EnqueueOptions, type TaggedResult } from './command-queue.js';
+import type { TimingRecord } from './timing.js';
+
+export type TlsMode = 'implicit' | 'starttls' | 'starttls-optional' | 'none';
+
+export interface Credentials {
+  readonly user: string;
+  /** Never logged, traced or put in an error. */
+  readonly password?: string | undefined;
+  /** XOAUTH2 bearer token, given by the caller. */
+  readonly accessToken?: string | undefined;
+  /** auto: XOAUTH2 with a token, else AUTHENTICATE PLAIN when offered, else LOGIN. */
+  readonly mechanism?: 'auto' | 'LOGIN' | 'PLAIN' | 'XOAUTH2';
+}
+
+export interface Timeouts {
+  readonly connectMs: number;
+  readonly greetingMs: number;
+  /** Header of a synchronizing literal flushed → '+'. */
+  readonly continuationMs: number;
+  /** Commands in flight and no byte from the server for this long → the connection is stalled. */
+  readonly replyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, greetingMs: 10_000, continuationMs: 30_000, replyMs: 60_000 };
+
+export interface ConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMode;
+  readonly ca?: Buffer | undefined;
+  /** TLS certificate verification; on unless the user asked for --insecure. */
+  readonly rejectUnauthorized?: boolean;
+  readonly servername?: string;
+  readonly auth?: Credentials | undefined;
+  /** TCP_NODELAY. Default true: with Nagle on, a split write stalls one delayed-ACK timeout (44 ms, facts.md). */
+  readonly noDelay?: boolean;
+  readonly keepAlive?: boolean;
+  readonly localAddress?: string | undefined;
+  readonly timeouts?: Partial<Timeouts>;
+  /** Commands in flight at once (1 = no pipelining). */
+  readonly pipelineDepth?: number;
+  readonly writeMode?: WriteMode;
+  readonly literalMode?: LiteralMode;
+  readonly literalPlusMaxBytes?: number;
+  /** Stop writing while Node holds more than this many unflushed bytes. */
+  readonly maxBufferedBytes?: number;
+  readonly clock?: Clock;
+  readonly onRecord?: (r: TimingRecord) => void;
+}
+
+export interface AppendResult {
+  readonly uidValidity: number | undefined;
+  /** One UID per message, in order, when the server offers UIDPLUS (RFC 4315 APPENDUID). */
+  readonly uids: number[] | undefined;
+  readonly record: TimingRecord;
+}
+
+let nextConnectionId = 1;
+
+/** One socket to one IMAP server: connect, TLS, greeting, capabilities, login, then pipelined commands. */
+export class Connection {
+  readonly id = nextConnectionId++;
+  capabilities: Capabilities = parseCapabilities('');
+  /** Text of an untagged BYE, when the server said goodbye. */
+  bye: string | undefined;
+  closed = false;
+  private socket!: net.Socket;
+  private reader = new ResponseReader();
+  private queue!: CommandQueue;
+  private readonly tags = new TagGenerator();
+  private readonly clock: Clock;
+  private readonly timeouts: Timeouts;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly closeWaiters: Array<() => void> = [];
+  private onGreeting: ((item: ResponseItem) => void) | undefined;
+  private connectedAt = 0;
+
+  private constructor(readonly options: ConnectionOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  }
+
+  /** Connects, reads the greeting, upgrades to TLS if asked, authenticates. Rejects with a typed error. */
+  static async open(options: ConnectionOptions): Promise<Connection> {
+    const c = new Connection(options);
+    try {
+      await c.connect();
+      if (options.literalMode) validateLiteralMode(options.literalMode, c.capabilities);
+      return c;
+    } catch (err) {
+      c.destroy(toMailmigrateError(err));
+      throw err;
+    }
+  }
+
+  get inFlight(): number {
+    return this.queue.inFlight;
+  }
+  /** Commands in flight plus those waiting behind the send-gate. */
+  get load(): number {
+    return this.queue.inFlight + this.queue.queued;
+  }
+  get depth(): number {
+    return Math.max(1, this.options.pipelineDepth ?? 1);
+  }
+
+  private async connect(): Promise<void> {
+    const o = this.options;
+    const start = this.clock.now();
+    const sock = await new Promise<net.Socket>((resolve, reject) => {
+      const common = { host: o.host, port: o.port, localAddress: o.localAddress };
+      const s =
+        o.tls === 'implicit'
+          ? tls.connect({ ...common, ...this.tlsOptions() })
+          : net.connect(common);
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new TimeoutError('connect', this.timeouts.connectMs));
+      }, this.timeouts.connectMs);
+      const ready = o.tls === 'implicit' ? 'secureConnect' : 'connect';
+      s.once(ready, () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        reject(connectError(err, o));
+      });
+    });
+    this.connectedAt = this.clock.now() - start;
+    this.attach(sock);
+    const greeting = await this.waitGreeting();
+    if (greeting.kind === 'untagged' && greeting.type === 'BYE') {
+      this.bye = greeting.text;
+      throw new ConnectError('E_REFUSED_BY_SERVER', `server refused the connection: ${greeting.text}`, 'later');
+    }
+    const preauth = greeting.kind === 'untagged' && greeting.type === 'PREAUTH';
+    await this.refreshCapabilities(greeting);
+    if (o.tls === 'starttls' || (o.tls === 'starttls-optional' && this.capabilities.starttls)) {
+      if (!this.capabilities.starttls) {
+        // Refuse to continue in clear text: a man in the middle stripping STARTTLS from CAPABILITY is exactly this.
+        throw new ConnectError(
+          'E_STARTTLS_UNAVAILABLE',
+          `${o.host}:${o.port} does not offer STARTTLS, which was required; refusing to continue without TLS`,
+          'never',
+        );
+      }
+      await this.startTls();
+    }
+    if (!preauth && o.auth) await this.authenticate(o.auth);
+  }
+
+  /** Milliseconds the TCP (and implicit TLS) connect took. */
+  get connectMs(): number {
+    return this.connectedAt;
+  }
+
+  private tlsOptions(): tls.ConnectionOptions {
+    const o = this.options;
+    return {
+      servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
+      ca: o.ca,
+      rejectUnauthorized: o.rejectUnauthorized ?? true,
+    } as tls.ConnectionOptions;
+  }
+
+  private attach(sock: net.Socket): void {
+    this.socket = sock;
+    sock.setNoDelay(this.options.noDelay ?? true);
+    if (this.options.keepAlive ?? true) sock.setKeepAlive(true, 30_000);
+    this.queue = new CommandQueue(sock, {
+      connectionId: this.id,
+      depth: this.depth,
+      writeMode: this.options.writeMode ?? 'coalesce',
+      maxBufferedBytes: this.options.maxBufferedBytes ?? 1024 * 1024,
+      clock: this.clock,
+      onRecord: this.options.onRecord,
+    });
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('drain', () => this.queue.pump());
+    sock.on('error', (err) => this.destroy(connectError(err, this.options)));
+    sock.on('close', () =>
+      this.destroy(
+        new ConnectionClosedError(
+          this.bye ? `server closed the connection: ${this.bye}` : 'connection closed by the server',
+          this.queue.inFlight,
+          this.bye,
+        ),
+      ),
+    );
+  }
+
+  private onData(chunk: Buffer): void {
+    this.queue.lastReadAt = this.clock.now();
+    let items: ResponseItem[];
+    try {
+      items = this.reader.push(chunk);
+    } catch (err) {
+      this.destroy(toMailmigrateError(err));
+      return;
+    }
+    for (const item of items) {
+      if (item.kind === 'untagged') this.onUntagged(item);
+      if (this.onGreeting) {
+        const g = this.onGreeting;
+        this.onGreeting = undefined;
+        g(item);
+        continue;
+      }
+      try {
+        this.queue.onResponse(item);
+      } catch (err) {
+        this.destroy(toMailmigrateError(err));
+        return;
+      }
+    }
+    this.armIdleTimer();
+  }
+
+  private onUntagged(item: Extract<ResponseItem, { kind: 'untagged' }>): void {
+    if (item.type === 'BYE') this.bye = item.text;
+    else if (item.type === 'CAPABILITY') this.capabilities = parseCapabilities(item.text);
+    else if (item.code?.name === 'CAPABILITY') this.capabilities = parseCapabilities(item.code.args);
+  }
+
+  private waitGreeting(): Promise<ResponseItem> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.onGreeting = undefined;
+        reject(new TimeoutError('greeting', this.timeouts.greetingMs));
+      }, this.timeouts.greetingMs);
+      this.closeWaiters.push(() => {
+        clearTimeout(timer);
+        reject(new ConnectionClosedError('connection closed before the greeting', 0, this.bye));
+      });
+      this.onGreeting = (item) => {
+        clearTimeout(timer);
+        if (item.kind === 'untagged' && ['OK', 'PREAUTH', 'BYE'].includes(item.type)) {
+          this.queue.setOpen(true);
+          resolve(item);
+        } else reject(new ProtocolError('expected a greeting (* OK, * PREAUTH or * BYE)', item.kind));
+      };
+    });
+  }
+
+  private async refreshCapabilities(fromGreeting?: ResponseItem): Promise<void> {
+    if (fromGreeting?.kind === 'untagged' && fromGreeting.code?.name === 'CAPABILITY') return;
+    await this.command('CAPABILITY');
+  }
+
+  private async startTls(): Promise<void> {
+    await this.command('STARTTLS', [], { exclusive: true });
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    plain.removeAllListeners('drain');
+    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ socket: plain, ...this.tlsOptions() });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new TimeoutError('tls', this.timeouts.connectMs));
+      }, this.timeouts.connectMs);
+      s.once('secureConnect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        reject(connectError(err, this.options));
+      });
+    });
+    // RFC 3501 §6.2.1: forget everything learned before TLS (capabilities, buffered bytes: a plaintext
+    // injection after "OK Begin TLS" must never be read as a reply).
+    this.reader = new ResponseReader();
+    this.capabilities = parseCapabilities('');
+    this.attach(secure);
+    this.queue.setOpen(true);
+    await this.command('CAPABILITY');
+  }
+
+  private async authenticate(auth: Credentials): Promise<void> {
+    const caps = this.capabilities;
+    const mech =
+      auth.mechanism && auth.mechanism !== 'auto'
+        ? auth.mechanism
+        : auth.accessToken
+          ? 'XOAUTH2'
+          : caps.authMechanisms.includes('PLAIN')
+            ? 'PLAIN'
+            : 'LOGIN';
+    let res: TaggedResult;
+    try {
+      if (mech === 'LOGIN') {
+        if (caps.loginDisabled) {
+          throw new AuthError('server says LOGINDISABLED (it wants TLS first: use --tls or --starttls)');
+        }
+        if (auth.password === undefined) throw new ConfigError('--password-file', 'a password is required for LOGIN');
+        res = await this.command('LOGIN', [auth.user, auth.password], { exclusive: true });
+      } else {
+        const secret = mech === 'PLAIN' ? auth.password : auth.accessToken;
+        if (secret === undefined) {
+          throw new ConfigError(mech === 'PLAIN' ? '--password-file' : '--access-token', `${mech} needs a secret`);
+        }
+        // RFC 4616 PLAIN: authzid NUL authcid NUL passwd; RFC 7628-style XOAUTH2: user=…^Aauth=Bearer …^A^A.
+        const ir = Buffer.from(
+          mech === 'PLAIN' ? `\0${auth.user}\0${secret}` : `user=${auth.user}\x01auth=Bearer ${secret}\x01\x01`,
+          'utf8',
+        ).toString('base64');
+        // SASL-IR (RFC 4959) saves a round trip; without it the initial response answers the first '+'.
+        const withIr = caps.saslIR;
+        let answered = false;
+        res = await this.command('AUTHENTICATE', withIr ? [{ atom: mech }, { atom: ir }] : [{ atom: mech }], {
+          exclusive: true,
+          // After a failure XOAUTH2 servers send '+ <error>' and expect an empty line (Google's documented flow).
+          onContinuation: () => {
+            const line = !withIr && !answered ? `${ir}\r\n` : '\r\n';
+            answered = true;
+            return Buffer.from(line);
+          },
+        });
+      }
+    } catch (err) {
+      if (err instanceof ServerResponseError) {
+        // Never echo what we sent: only the server's words, which do not contain the secret.
+        throw new AuthError(`login as ${auth.user} refused: ${err.status}${err.responseCode ? ` [${err.responseCode}]` : ''} ${err.text}`.trim());
+      }
+      throw err;
+    }
+    if (res.code?.name === 'CAPABILITY') this.capabilities = parseCapabilities(res.code.args);
+    else await this.command('CAPABILITY');
+  }
+
+  /** Sends any simple command; resolves on OK, rejects with a typed error on NO/BAD or failure. */
+  command(
+    verb: string,
+    args: ReadonlyArray<string | { atom: string } | { literal: Buffer }> = [],
+    opts: EnqueueOptions = {},
+  ): Promise<TaggedResult> {
+    const compiled = compileSimple(this.tags.next(), verb, args);
+    const p = this.queue.enqueue(compiled, { collectUntagged: true, ...opts });
+    this.armIdleTimer();
+    return p;
+  }
+
+  /** APPEND one message, or MULTIAPPEND several (RFC 3502), to `mailbox`. */
+  append(mailbox: string, messages: readonly AppendMessage[]): Promise<AppendResult> {
+    const caps = this.capabilities;
+    if (messages.length > 1 && !caps.multiappend) {
+      return Promise.reject(new ConfigError('--batch', 'the server does not offer MULTIAPPEND; use --batch 1'));
+    }
+    const mode = this.options.literalMode ?? 'auto';
+    const plusMax = this.options.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES;
+    const compiled = compileAppend(this.tags.next(), mailbox, messages, (size) => chooseLiteral(mode, caps, size, plusMax));
+    const p = this.queue.enqueue(compiled, { mailbox, messages: messages.length });
+    this.armIdleTimer();
+    return p.then((res) => {
+      const uid = parseAppendUid(res.code);
+      return {
+        uidValidity: uid?.uidValidity,
+        uids: uid && uid.uids.length === messages.length ? uid.uids : undefined,
+        record: res.record,
+      };
+    });
+  }
+
+  /** CREATE, tolerating "already exists" (some servers answer NO [ALREADYEXISTS], RFC 5530). */
+  async create(mailbox: string): Promise<void> {
+    try {
+      await this.command('CREATE', [{ atom: encodeMailbox(mailbox) }]);
+    } catch (err) {
+      if (err instanceof ServerResponseError && (err.responseCode === 'ALREADYEXISTS' || /exists/i.test(err.text))) return;
+      throw err;
+    }
+  }
+
+  /** Arms the reply timer: commands in flight and silence from the server for replyMs → stalled. */
+  private armIdleTimer(): void {
+    if (this.idleTimer || this.closed || !this.queue?.expectingReply) return;
+    const check = (): void => {
+      this.idleTimer = undefined;
+      if (this.closed || !this.queue.expectingReply) return;
+      const now = this.clock.now();
+      const since = this.queue.awaitingContinuationSince;
+      if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastReadAt < since) {
+        return this.destroy(new TimeoutError('continuation', this.timeouts.continuationMs));
+      }
+      const silentFor = now - Math.max(this.queue.lastReadAt, this.lastSendAt());
+      if (silentFor >= this.timeouts.replyMs) return this.destroy(new TimeoutError('tagged', this.timeouts.replyMs));
+      const wait = Math.min(this.timeouts.replyMs - silentFor, since !== undefined ? this.timeouts.continuationMs : Infinity);
+      this.idleTimer = setTimeout(check, Math.max(5, wait));
+      this.idleTimer.unref?.();
+    };
+    this.idleTimer = setTimeout(check, Math.min(this.timeouts.replyMs, this.timeouts.continuationMs));
+    this.idleTimer.unref?.();
+  }
+
+  private lastSendAt(): number {
+    return this.queue.lastStartAt;
+  }
+
+  /** LOGOUT politely (bounded), then close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await Promise.race([
+        this.command('LOGOUT', [], { exclusive: true }).catch(() => undefined),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
+    } finally {
+      this.socket.end();
+      this.destroy(new ConnectionClosedError('connection closed by the client', 0));
+    }
+  }
+
+  /** Tears the connection down at once; every command still open fails with `err`. */
+  destroy(err: MailmigrateError): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.queue?.failAll(err);
+    this.socket?.destroy();
+    for (const w of this.closeWaiters.splice(0)) w();
+  }
+
+  /** Resolves when the connection has closed for any reason. */
+  whenClosed(): Promise<void> {
+    return this.closed ? Promise.resolve() : new Promise((r) => this.closeWaiters.push(r));
+  }
+}
+
+function connectError(err: Error, o: ConnectionOptions): MailmigrateError {
+  const e = err as NodeJS.ErrnoException;
+  const where = `${o.host}:${o.port}`;
+  const code = e.code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) {
+    return new ConnectError(
+      'E_TLS_VERIFY',
+      `TLS certificate of ${where} not trusted (${code}): give its CA with --ca FILE, or skip verification with --insecure`,
+      'never',
+      { cause: err },
+    );
+  }
+  if (code === 'ECONNREFUSED') return new ConnectError('E_CONNREFUSED', `connection to ${where} refused`, 'later', { cause: err });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new ConnectError('E_DNS', `cannot resolve ${o.host} (${code})`, code === 'EAI_AGAIN' ? 'later' : 'never', { cause: err });
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return new ConnectError('E_EADDRNOTAVAIL', `no local port/address free to reach ${where} (EADDRNOTAVAIL)`, 'later', { cause: err });
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    return new ConnectionClosedError(`connection to ${where} reset (${code})`, 0, undefined, { cause: err });
+  }
+  return new ConnectError(code ? `E_${code}` : 'E_CONNECT', `${where}: ${e.message}`, 'later', { cause: err });
+}
