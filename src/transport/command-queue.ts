@@ -271,10 +271,11 @@ export class CommandQueue {
       if (coalesce) this.io.cork();
       try {
         this.writeFrom(e);
+        // Commands the literal was holding back may go in the same write.
+        this.pump();
       } finally {
         if (coalesce) this.io.uncork();
       }
-      this.pump();
       return;
     }
     // A '+' outside a literal belongs to the (exclusive) SASL exchange in flight, if any.
