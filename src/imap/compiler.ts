@@ -81,7 +81,8 @@ export type SimpleArg = string | { atom: string } | { literal: Buffer };
 /**
  * `<tag> <verb> <args...>\r\n`. Strings follow astring rules: quoted, or sent as a literal when they contain
  * CR/LF/NUL/8-bit characters or are longer than 1024 bytes (RFC 3501 §4.3: quoted strings are 7-bit, no CR/LF).
- * {atom} is written raw (validated to hold no SP/CR/LF); {literal} always goes as a literal.
+ * {atom} is written raw — also for pre-encoded pieces such as encodeMailbox() output, which may hold SP inside
+ * quotes — and only checked for CR/LF/NUL, which would end or corrupt the command; {literal} always goes as a literal.
  */
 export function compileSimple(
   tag: string,
@@ -101,7 +102,7 @@ export function compileSimple(
       if (needsLiteral(arg)) data = Buffer.from(arg, 'utf8');
       else text += ' ' + quoteString(arg);
     } else if ('atom' in arg) {
-      if (!/^[^\r\n\0 ]+$/.test(arg.atom)) throw new ConfigError('atom', `not an atom: ${JSON.stringify(arg.atom)}`);
+      if (!/^[^\r\n\0]+$/.test(arg.atom)) throw new ConfigError('atom', `not an atom: ${JSON.stringify(arg.atom)}`);
       text += ' ' + arg.atom;
     } else {
       data = arg.literal;
