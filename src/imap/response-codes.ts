@@ -102,8 +102,8 @@ export function parseBackoffMs(text: string): number | undefined {
   );
   if (!m) return undefined;
   const n = Number(m[1]);
+  // Microsoft 365 names milliseconds; a bare number is taken as milliseconds too, the unit its text uses.
   const unit = (m[2] ?? 'ms').toLowerCase();
-  // Microsoft 365 names milliseconds; a bare number is taken as milliseconds too, the unit that fits its text.
-  const factor = unit.startsWith('mi') && unit !== 'milliseconds' && unit !== 'millisecond' ? 60_000 : unit.startsWith('s') ? 1000 : 1;
+  const factor = /^(?:ms|msecs?|millis)/.test(unit) ? 1 : unit.startsWith('min') ? 60_000 : 1000;
   return Math.round(n * factor);
 }
