@@ -52,19 +52,25 @@ export interface ResponseReaderOptions {
   maxLineLength?: number;
   /** Largest accepted literal. Default 256 MiB. */
   maxLiteralSize?: number;
+  /** Largest accepted response (all its lines and literals), so endless `{0}` continuations cannot exhaust
+   *  memory. Default 512 MiB. */
+  maxResponseSize?: number;
 }
 
 const DEFAULT_MAX_LINE = 1024 * 1024;
 const DEFAULT_MAX_LITERAL = 256 * 1024 * 1024;
+const DEFAULT_MAX_RESPONSE = 512 * 1024 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 
 // Types whose payload is resp-text (RFC 3501 §7.1: resp-cond-state, resp-cond-bye, greeting PREAUTH).
 const RESP_TEXT_TYPES = new Set(['OK', 'NO', 'BAD', 'BYE', 'PREAUTH']);
+const RESP_TEXT_HEAD = /^\* (?:OK|NO|BAD|BYE|PREAUTH)(?: |$)/i;
 
 export class ResponseReader {
   private readonly maxLine: number;
   private readonly maxLiteral: number;
+  private readonly maxResponse: number;
   private failure: ProtocolError | undefined;
 
   // Incomplete line: pieces of pushed chunks (copied out only when the LF arrives).
@@ -85,6 +91,7 @@ export class ResponseReader {
   constructor(options: ResponseReaderOptions = {}) {
     this.maxLine = positive(options.maxLineLength, DEFAULT_MAX_LINE, 'maxLineLength');
     this.maxLiteral = positive(options.maxLiteralSize, DEFAULT_MAX_LITERAL, 'maxLiteralSize');
+    this.maxResponse = positive(options.maxResponseSize, DEFAULT_MAX_RESPONSE, 'maxResponseSize');
   }
 
   /** Bytes buffered of an incomplete response (0 when idle) — used to detect a stream cut mid-response. */
@@ -187,10 +194,16 @@ export class ResponseReader {
       if (text.length < 3 || text.charCodeAt(1) !== 0x20) throw new ProtocolError('malformed untagged response', text);
     }
 
-    const literal = trailingLiteral(text);
+    // resp-text (untagged OK/NO/BAD/BYE/PREAUTH) has no literals in the grammar, so a trailing "{5}" in such a
+    // line is text; only checked when a literal header is present (rare) to keep the common path cheap.
+    let literal = trailingLiteral(text);
+    if (literal !== undefined && !continuing && RESP_TEXT_HEAD.test(text)) literal = undefined;
     this.respSegments.push(line);
     this.respBytes += line.length;
     this.respText.push(text);
+    if (this.respBytes + (literal ?? 0) > this.maxResponse) {
+      throw new ProtocolError(`response larger than ${this.maxResponse} bytes`, this.respText[0]!);
+    }
     if (literal === undefined) {
       out.push(this.finishResponse());
       return;

@@ -186,6 +186,14 @@ const fixtures: Fixture[] = [
     expect: [U({ type: 'OK', code: { name: 'ALERT', args: '' }, text: 'Überlastung', raw: Buffer.from('* OK [ALERT] Überlastung\r\n', 'utf8').toString('latin1') })],
   },
   {
+    name: 'an untagged OK whose text ends in "{5}", which is resp-text and not a literal header',
+    input: '* OK [ALERT] quota {5}\r\n* 4 EXISTS\r\n',
+    expect: [
+      U({ type: 'OK', code: { name: 'ALERT', args: '' }, text: 'quota {5}', raw: '* OK [ALERT] quota {5}\r\n' }),
+      U({ type: 'EXISTS', number: 4, text: '', raw: '* 4 EXISTS\r\n' }),
+    ],
+  },
+  {
     name: 'Microsoft 365 throttling answer (tagged BAD)',
     input: 'AV3 BAD Request is throttled. Suggested Backoff Time: 201317 milliseconds\r\n',
     expect: [{ kind: 'tagged', tag: 'AV3', status: 'BAD', code: undefined, text: 'Request is throttled. Suggested Backoff Time: 201317 milliseconds' }],
@@ -287,6 +295,7 @@ describe('ResponseReader malformed input', () => {
     ['a literal over maxLiteralSize', '* 1 FETCH (BODY[] {1025}\r\n', { maxLiteralSize: 1024 }],
     ['a line over maxLineLength', `* OK ${'x'.repeat(200)}\r\n`, { maxLineLength: 100 }],
     ['an unterminated line over maxLineLength', `* OK ${'x'.repeat(200)}`, { maxLineLength: 100 }],
+    ['endless empty-literal continuations over maxResponseSize', '* 1 FETCH (X {0}\r\n'.repeat(1) + ' Y {0}\r\n'.repeat(50), { maxResponseSize: 200 }],
   ];
   for (const [name, input, opts] of bad) {
     it(`throws ProtocolError for ${name}, whole and byte by byte, and stays failed`, () => {
