@@ -14,9 +14,11 @@
 // - Only an UNTAGGED response announces literals, and only with `{n}` or `~{n}` (RFC 3516) as the very last
 //   bytes before the line end (RFC 3501 §4.3). `{` elsewhere (inside quoted strings, in text) is plain text.
 //   Servers never send `{n+}` (RFC 7888 is client→server only), so it is not a literal header here.
-// - Tagged and continuation responses carry resp-text, which has no literals, so a trailing `{n}` there is text.
+// - Tagged, continuation and untagged OK/NO/BAD/BYE/PREAUTH responses carry resp-text, which has no literals,
+//   so a trailing `{n}` there is text.
 //
-// Cost: each byte is looked at by native indexOf (LF, NUL, CR) once; literal payloads are never converted to
+// Cost: a line is scanned by native indexOf only (LF, then NUL and CR) and never re-scanned across pushes
+// (partial lines are kept as pieces, joined once when their LF arrives); literal payloads are never converted to
 // strings and are kept as views into the pushed chunks (no copy when a literal arrives in one chunk).
 
 import { ProtocolError } from '../core/errors.js';
