@@ -1,0 +1,85 @@
+import { readSync } from 'node:fs';
+import { JournalError } from '../core/errors.js';
+import { decodeHeader, decodeRecord, type JournalRecord, type StoredHeader } from './journal-record.js';
+
+// Reads a journal file front to back. Every record is written as `json + "\n"` in one write call, so a line
+// without its newline is a write that did not finish (kill -9 mid-write, or a disk that filled): its recordSent
+// promise never resolved, so no message behind it reached the socket, and dropping it is safe. A line that HAS its
+// newline but does not parse was written whole and then damaged; we cannot know what it said, so we refuse
+// (JournalError with its line number) rather than guess and risk a duplicate or a lost message.
+//
+// Sync reads in 4 MiB chunks: replay runs once, before any I/O worth overlapping, and sync reads avoid a
+// threadpool round-trip per chunk. Lines are split on the 0x0A byte, which never occurs inside a UTF-8 multibyte
+// sequence, so a chunk boundary can split a line but never a character we decode.
+
+const CHUNK = 4 * 1024 * 1024;
+
+export interface ReplayResult {
+  /** Undefined for an empty file (or one whose only content was a torn header). */
+  header: StoredHeader | undefined;
+  /** Byte offset just past the last complete line; the file should be truncated here. */
+  validEnd: number;
+  /** Bytes after validEnd (a torn last line); 0 when the file ends with a newline. */
+  tornBytes: number;
+  /** Complete lines read, header included. */
+  lines: number;
+}
+
+export function replayJournal(
+  fd: number,
+  path: string,
+  onHeader: (h: StoredHeader) => void,
+  onRecord: (r: JournalRecord) => void,
+): ReplayResult {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let carry: Buffer | undefined; // bytes of a line that started in an earlier chunk
+  let position = 0; // file offset of buf[0]
+  let validEnd = 0;
+  let lines = 0;
+  let header: StoredHeader | undefined;
+
+  const handle = (text: string): void => {
+    lines++;
+    if (lines === 1) {
+      const h = decodeHeader(text);
+      if (typeof h === 'string') throw new JournalError(path, h);
+      header = h;
+      onHeader(h);
+      return;
+    }
+    const r = decodeRecord(text);
+    if (r === undefined) {
+      throw new JournalError(path, `line ${lines} is corrupt (${JSON.stringify(text.slice(0, 60))}); refusing to guess — inspect or move the file`);
+    }
+    onRecord(r);
+  };
+
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, CHUNK, position);
+    } catch (err) {
+      throw new JournalError(path, `cannot read: ${(err as Error).message}`, { cause: err });
+    }
+    if (n === 0) break;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl === -1 || nl >= n) break;
+      if (carry) {
+        handle(Buffer.concat([carry, buf.subarray(start, nl)]).toString('utf8'));
+        carry = undefined;
+      } else {
+        handle(buf.toString('utf8', start, nl));
+      }
+      start = nl + 1;
+      validEnd = position + start;
+    }
+    if (start < n) {
+      const rest = Buffer.from(buf.subarray(start, n)); // copy: buf is reused by the next read
+      carry = carry ? Buffer.concat([carry, rest]) : rest;
+    }
+    position += n;
+  }
+  return { header, validEnd, tornBytes: position - validEnd, lines };
+}
