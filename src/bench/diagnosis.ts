@@ -1,0 +1,236 @@
+import type { CounterDelta } from '../core/kernel-counters.js';
+import { derivePhases, type TimingRecord } from '../transport/timing.js';
+import { percentile } from './stats.js';
+
+// Names what held a run back, from the timing records, connect times and kernel counter deltas. Pure: the runner
+// gathers the evidence, this decides. Every rule needs two witnesses where two exist (timing shape AND the kernel
+// counter that rises with it), so a slow server that happens to answer in 45 ms is not called a delayed-ACK stall,
+// and a clean run yields nothing. Numbers below cite /work/shared/facts.md (measured on this machine).
+
+export type DiagnosisCode = 'delayed-ack-stall' | 'syn-retransmit' | 'accept-queue-overflow' | 'server-bound' | 'connection-churn';
+
+export interface Diagnosis {
+  readonly code: DiagnosisCode;
+  /** What was seen, with numbers, and the fix in words. */
+  readonly message: string;
+  readonly evidence: Record<string, number>;
+}
+
+export interface DiagnoseInput {
+  readonly records?: readonly TimingRecord[];
+  /** Kernel counters after − before the run (system-wide; see core/kernel-counters.ts). */
+  readonly counters?: CounterDelta;
+  /** TCP connect time of each connection opened, ms. */
+  readonly connectMs?: readonly number[];
+  readonly connections?: { readonly opened: number; readonly needed: number };
+  /** The server's own time per command when it reports it (Dovecot's "(0.004 + 0.001 + 0.001 secs)"), ms. */
+  readonly serverMs?: readonly number[];
+}
+
+/**
+ * The delayed-ACK window. The kernel's minimum delayed-ACK timeout is HZ/25 = 40 ms and fires on a jiffy
+ * (4 ms at HZ 250); facts.md measured 40.6–51 ms, p50 44 ms. A little margin on both sides for scheduling.
+ */
+export const DELAYED_ACK_WINDOW_MS: readonly [number, number] = [38, 56];
+/** At least this many commands and this share of them in the window before calling it a stall pattern. */
+export const MIN_STALLED_COMMANDS = 5;
+export const MIN_STALLED_SHARE = 0.2;
+/** The window must hold this many times more commands than each equally wide band beside it: a cluster, not a
+ *  slow server whose replies spread evenly over 0–100 ms. */
+export const CLUSTER_FACTOR = 2;
+/** DelayedACKs must rise by at least this fraction of the stalled commands (facts.md: exactly one per stall;
+ *  the slack allows for commands whose stall the kernel booked to a neighbouring command's ACK). */
+export const MIN_DELAYED_ACKS_PER_STALL = 0.5;
+
+/**
+ * When connect() returns after SYN retransmits, seconds since the first SYN. This machine (facts.md,
+ * tcp_syn_linear_timeouts=4): 1, 2, 3, 4, 5, then 7, 11, 19.5, 35.7, 68.9 s. The classic exponential schedule
+ * (1, 3, 7, 15, 31, 63 s) of older kernels and other hosts is included, so a remote client's numbers match too.
+ */
+export const SYN_SCHEDULE_S: readonly number[] = [1, 2, 3, 4, 5, 7, 11, 15, 19.5, 31, 35.7, 63, 68.9];
+/** A connect "sits at" a schedule point from 20 ms before it (timer slack) to 250 ms or 5 % after (handshake and
+ *  accept after the retransmitted SYN got through; facts.md measured 2.05 s for the 2 s point). */
+const SYN_EARLY_MS = 20;
+const SYN_LATE_MS = 250;
+const SYN_LATE_SHARE = 0.05;
+
+/** Server-bound when the server's own median time is at least this share of the median recv-wait. */
+export const SERVER_BOUND_SHARE = 0.7;
+export const MIN_SERVER_SAMPLES = 5;
+
+/** Churn when a run opened more than CHURN_FACTOR × the connections it needed and at least CHURN_MIN_EXTRA more. */
+export const CHURN_FACTOR = 2;
+export const CHURN_MIN_EXTRA = 10;
+
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+
+export function diagnose(input: DiagnoseInput): Diagnosis[] {
+  const out: Diagnosis[] = [];
+  const recvWaits: number[] = [];
+  for (const r of input.records ?? []) {
+    const w = derivePhases(r).recvWaitMs;
+    if (w !== undefined) recvWaits.push(w);
+  }
+  const stall = delayedAckStall(recvWaits, input.counters);
+  if (stall) out.push(stall);
+  const overflow = acceptQueueOverflow(input.connectMs ?? [], input.counters);
+  if (overflow) out.push(overflow);
+  else {
+    const syn = synRetransmit(input.connectMs ?? [], input.counters);
+    if (syn) out.push(syn);
+  }
+  const server = serverBound(recvWaits, input.serverMs ?? []);
+  if (server) out.push(server);
+  if (input.connections) {
+    const churn = connectionChurn(input.connections, input.counters);
+    if (churn) out.push(churn);
+  }
+  return out;
+}
+
+function delayedAckStall(recvWaits: readonly number[], counters: CounterDelta | undefined): Diagnosis | undefined {
+  const [lo, hi] = DELAYED_ACK_WINDOW_MS;
+  const width = hi - lo;
+  const inWindow = recvWaits.filter((w) => w >= lo && w <= hi);
+  const below = recvWaits.filter((w) => w >= lo - width && w < lo).length;
+  const above = recvWaits.filter((w) => w > hi && w <= hi + width).length;
+  const n = recvWaits.length;
+  const stalled = inWindow.length;
+  if (stalled < MIN_STALLED_COMMANDS || stalled / n < MIN_STALLED_SHARE) return undefined;
+  if (stalled < CLUSTER_FACTOR * below || stalled < CLUSTER_FACTOR * above) return undefined;
+  const delayedAcks = counters?.DelayedACKs;
+  // Without counters (non-Linux, remote server) the timing shape alone decides, and the message says so.
+  if (delayedAcks !== undefined && delayedAcks < MIN_DELAYED_ACKS_PER_STALL * stalled) return undefined;
+  const median = percentile(inWindow, 50) ?? 0;
+  const evidence: Record<string, number> = { stalled, commands: n, share: stalled / n, medianStallMs: median };
+  if (delayedAcks !== undefined) evidence['delayedAcks'] = delayedAcks;
+  const witness =
+    delayedAcks !== undefined
+      ? `and the kernel's DelayedACKs counter rose by ${delayedAcks}`
+      : '(kernel counters unavailable, so judged from timing alone)';
+  return {
+    code: 'delayed-ack-stall',
+    message:
+      `${stalled} of ${n} commands (${pct(stalled / n)}) waited ${lo}–${hi} ms for their reply (median ${fmt(median)} ms), ` +
+      `the delayed-ACK timeout, ${witness}: Nagle held the command's last small segment until the server's delayed ACK ` +
+      `fired. Fix: set TCP_NODELAY on the client socket, or coalesce the command line, literal and CRLF into one write.`,
+    evidence,
+  };
+}
+
+function atSynSchedule(ms: number): boolean {
+  return SYN_SCHEDULE_S.some((s) => {
+    const at = s * 1000;
+    return ms >= at - SYN_EARLY_MS && ms <= at + Math.max(SYN_LATE_MS, SYN_LATE_SHARE * at);
+  });
+}
+
+function synEvidence(connectMs: readonly number[]): { atSchedule: number[]; evidence: Record<string, number> } {
+  const atSchedule = connectMs.filter(atSynSchedule);
+  const evidence: Record<string, number> = { connects: connectMs.length, connectsAtSynSchedule: atSchedule.length };
+  if (atSchedule.length > 0) evidence['slowestConnectMs'] = Math.max(...atSchedule);
+  return { atSchedule, evidence };
+}
+
+function acceptQueueOverflow(connectMs: readonly number[], counters: CounterDelta | undefined): Diagnosis | undefined {
+  // ListenOverflows counts accept-queue-full drops; ListenDrops counts them plus other listen-side drops
+  // (facts.md: equal in the overflow experiment). Either rising means SYNs were dropped at a listener here.
+  const overflows = counters?.ListenOverflows ?? 0;
+  const drops = counters?.ListenDrops ?? 0;
+  if (overflows <= 0 && drops <= 0) return undefined;
+  const { atSchedule, evidence } = synEvidence(connectMs);
+  evidence['listenOverflows'] = overflows;
+  evidence['listenDrops'] = drops;
+  if (counters?.TCPSynRetrans !== undefined) evidence['synRetransmits'] = counters.TCPSynRetrans;
+  const timing =
+    atSchedule.length > 0
+      ? `; ${atSchedule.length} of ${connectMs.length} connects took ${fmt(Math.min(...atSchedule) / 1000)}–${fmt(Math.max(...atSchedule) / 1000)} s, the SYN retransmit schedule`
+      : '';
+  return {
+    code: 'accept-queue-overflow',
+    message:
+      `The listen (accept) queue overflowed: ListenOverflows rose by ${overflows} and ListenDrops by ${drops}${timing}. ` +
+      `A dropped SYN is retried after 1, 2, 3 … s, so each overflow costs seconds. Fix: raise the server's listen ` +
+      `backlog (Node's default is 511) and net.core.somaxconn, or open fewer connections at once (stagger connects).`,
+    evidence,
+  };
+}
+
+function synRetransmit(connectMs: readonly number[], counters: CounterDelta | undefined): Diagnosis | undefined {
+  const { atSchedule, evidence } = synEvidence(connectMs);
+  if (atSchedule.length === 0) return undefined;
+  const retrans = counters?.TCPSynRetrans;
+  // A connect of exactly ~1 s with no SYN retransmitted is something else (slow DNS, TLS): do not guess.
+  if (retrans !== undefined && retrans <= 0) return undefined;
+  if (retrans !== undefined) evidence['synRetransmits'] = retrans;
+  const witness = retrans !== undefined ? `, and TCPSynRetrans rose by ${retrans}` : ' (kernel counters unavailable)';
+  return {
+    code: 'syn-retransmit',
+    message:
+      `${atSchedule.length} of ${connectMs.length} connects took ${fmt(Math.min(...atSchedule) / 1000)}–${fmt(Math.max(...atSchedule) / 1000)} s, ` +
+      `on the SYN retransmit schedule (1, 2, 3, 4, 5, 7 s here)${witness}: their first SYN got no answer. Fix: find where ` +
+      `SYNs are dropped (a full listen or SYN queue on the server, a firewall, a rate limit) and open fewer connections at once.`,
+    evidence,
+  };
+}
+
+function serverBound(recvWaits: readonly number[], serverMs: readonly number[]): Diagnosis | undefined {
+  if (serverMs.length < MIN_SERVER_SAMPLES || recvWaits.length < MIN_SERVER_SAMPLES) return undefined;
+  const server = percentile(serverMs, 50)!;
+  const wait = percentile(recvWaits, 50)!;
+  if (wait <= 0) return undefined;
+  const share = server / wait;
+  if (share < SERVER_BOUND_SHARE) return undefined;
+  return {
+    code: 'server-bound',
+    message:
+      `The server's own time (median ${fmt(server)} ms per command, by its own report) is ${pct(Math.min(1, share))} of the ` +
+      `recv-wait (median ${fmt(wait)} ms): the server sets the pace, not the network or the client. Fix on the server side ` +
+      `(storage, fsync policy, indexing), or send more per round trip (MULTIAPPEND, more connections) if the server ` +
+      `handles them in parallel.`,
+    evidence: { serverMedianMs: server, recvWaitMedianMs: wait, share, samples: serverMs.length },
+  };
+}
+
+function connectionChurn(c: { opened: number; needed: number }, counters: CounterDelta | undefined): Diagnosis | undefined {
+  const needed = Math.max(1, c.needed);
+  if (c.opened <= CHURN_FACTOR * needed || c.opened - needed < CHURN_MIN_EXTRA) return undefined;
+  const evidence: Record<string, number> = { opened: c.opened, needed, factor: c.opened / needed };
+  if (counters?.ActiveOpens !== undefined) evidence['activeOpens'] = counters.ActiveOpens;
+  return {
+    code: 'connection-churn',
+    message:
+      `The run opened ${c.opened} connections where ${needed} would do (${fmt(c.opened / needed)}×). Each one costs a ` +
+      `handshake and a login and leaves a TIME_WAIT socket for 60 s; here that is ~4k vs 28k transactions/s, and ` +
+      `28,232 ephemeral ports per destination run out. Fix: keep connections open and reuse them; reconnect only after an error.`,
+    evidence,
+  };
+}
+
+export interface DovecotTiming {
+  /** Time the command ran (first number). */
+  readonly runningMs: number;
+  /** Time it waited for locks (second number). */
+  readonly lockWaitMs: number;
+  /** Third number when present: time spent waiting on the client's I/O — not the server's own work. */
+  readonly clientWaitMs: number | undefined;
+}
+
+// Dovecot ≥ 2.3 appends "(R + L secs)" or "(R + L + W secs)" to tagged replies, e.g.
+// "OK [APPENDUID 1 5] Append completed (0.004 + 0.001 + 0.001 secs)." (facts.md).
+const DOVECOT_TIMING = /\((\d+(?:\.\d+)?) \+ (\d+(?:\.\d+)?)(?: \+ (\d+(?:\.\d+)?))? secs\)/;
+
+const toMs = (s: string): number => Math.round(Number(s) * 1e6) / 1e3;
+
+export function parseDovecotTimingParts(text: string): DovecotTiming | undefined {
+  const m = DOVECOT_TIMING.exec(text);
+  if (!m) return undefined;
+  return { runningMs: toMs(m[1]!), lockWaitMs: toMs(m[2]!), clientWaitMs: m[3] === undefined ? undefined : toMs(m[3]) };
+}
+
+/** The server's own time in ms (running + lock wait) from a Dovecot tagged reply's text, or undefined. */
+export function parseDovecotTiming(text: string): number | undefined {
+  const t = parseDovecotTimingParts(text);
+  return t === undefined ? undefined : Math.round((t.runningMs + t.lockWaitMs) * 1e3) / 1e3;
+}
