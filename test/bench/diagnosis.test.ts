@@ -1,0 +1,164 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { diagnose, parseDovecotTiming, parseDovecotTimingParts, type Diagnosis } from '../../src/bench/diagnosis.js';
+import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
+
+/** Seeded PRNG so the shapes are the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function appendWithRecvWait(i: number, waitMs: number): TimingRecord {
+  const t0 = i * 100;
+  const r = newRecord(1, `A${i}`, 'APPEND', 1, 4096, 'nonsync', t0);
+  r.writeStart = t0 + 0.01;
+  r.headFlushed = t0 + 0.02;
+  r.bodyFlushed = t0 + 0.05;
+  r.tagged = t0 + 0.05 + waitMs;
+  return r;
+}
+
+/** facts.md: split writes + Nagle + delayed ACK → 199/200 commands wait 40.6–51 ms, p50 44. */
+function stalledRun(n = 200): TimingRecord[] {
+  const rand = rng(1);
+  return Array.from({ length: n }, (_, i) => appendWithRecvWait(i, i === 0 ? 0.08 : 40.6 + rand() * 10.4));
+}
+
+/** facts.md: coalesced writes → 0.07 ms. */
+function cleanRun(n = 200): TimingRecord[] {
+  const rand = rng(2);
+  return Array.from({ length: n }, (_, i) => appendWithRecvWait(i, 0.05 + rand() * 0.1));
+}
+
+const codes = (d: Diagnosis[]): string[] => d.map((x) => x.code).sort();
+
+test('a clean run with quiet counters yields no diagnosis at all', () => {
+  const d = diagnose({
+    records: cleanRun(),
+    counters: { DelayedACKs: 0, ListenOverflows: 0, ListenDrops: 0, TCPSynRetrans: 0, ActiveOpens: 4 },
+    connectMs: [0.2, 0.3, 0.25, 0.4],
+    connections: { opened: 4, needed: 4 },
+    serverMs: [],
+  });
+  assert.deepEqual(d, []);
+});
+
+test('an empty input yields no diagnosis', () => {
+  assert.deepEqual(diagnose({}), []);
+});
+
+test('recv-waits clustered at 40–51 ms with DelayedACKs rising accordingly are a delayed-ack-stall with the fix named', () => {
+  const d = diagnose({ records: stalledRun(), counters: { DelayedACKs: 199 } });
+  assert.deepEqual(codes(d), ['delayed-ack-stall']);
+  const stall = d[0]!;
+  assert.equal(stall.evidence['stalled'], 199);
+  assert.equal(stall.evidence['commands'], 200);
+  assert.equal(stall.evidence['delayedAcks'], 199);
+  assert.ok(stall.evidence['medianStallMs']! > 40 && stall.evidence['medianStallMs']! < 52);
+  assert.match(stall.message, /199 of 200/);
+  assert.match(stall.message, /TCP_NODELAY/);
+  assert.match(stall.message, /one write/);
+});
+
+test('the same stall shape without kernel counters is still diagnosed, and says it judged from timing alone', () => {
+  const d = diagnose({ records: stalledRun() });
+  assert.deepEqual(codes(d), ['delayed-ack-stall']);
+  assert.match(d[0]!.message, /timing alone/);
+});
+
+test('45 ms replies while DelayedACKs did not rise are not called a delayed-ACK stall', () => {
+  const d = diagnose({ records: stalledRun(), counters: { DelayedACKs: 0 } });
+  assert.deepEqual(d, []);
+});
+
+test('replies spread evenly over 0–100 ms are a slow server, not a delayed-ACK cluster', () => {
+  const rand = rng(3);
+  const records = Array.from({ length: 500 }, (_, i) => appendWithRecvWait(i, rand() * 100));
+  assert.deepEqual(diagnose({ records, counters: { DelayedACKs: 500 } }), []);
+});
+
+test('replies spread evenly over 20–80 ms fill the window but are no cluster, so no stall is called', () => {
+  const rand = rng(4);
+  const records = Array.from({ length: 500 }, (_, i) => appendWithRecvWait(i, 20 + rand() * 60));
+  assert.deepEqual(diagnose({ records, counters: { DelayedACKs: 500 } }), []);
+});
+
+test('a handful of 44 ms replies among many fast ones is below the share threshold', () => {
+  const records = [...cleanRun(190), ...Array.from({ length: 10 }, (_, i) => appendWithRecvWait(1000 + i, 44))];
+  assert.deepEqual(diagnose({ records, counters: { DelayedACKs: 10 } }), []);
+});
+
+test('connect times at 1, 2 and 3 s with TCPSynRetrans rising are a syn-retransmit', () => {
+  const connectMs = [0.3, 0.2, 1003, 2051, 3010, 0.4];
+  const d = diagnose({ connectMs, counters: { TCPSynRetrans: 6, ListenOverflows: 0 } });
+  assert.deepEqual(codes(d), ['syn-retransmit']);
+  assert.equal(d[0]!.evidence['connectsAtSynSchedule'], 3);
+  assert.equal(d[0]!.evidence['synRetransmits'], 6);
+  assert.match(d[0]!.message, /3 of 6 connects/);
+  assert.match(d[0]!.message, /fewer connections/);
+});
+
+test('slow connects off the SYN schedule, or with no SYN retransmitted, are not a syn-retransmit', () => {
+  assert.deepEqual(diagnose({ connectMs: [0.3, 600, 1500, 2600], counters: { TCPSynRetrans: 5 } }), []);
+  assert.deepEqual(diagnose({ connectMs: [1002, 2003], counters: { TCPSynRetrans: 0 } }), []);
+});
+
+test('ListenOverflows rising with connects on the SYN schedule is an accept-queue-overflow, reported once', () => {
+  // facts.md: 1500 connects against backlog 511, server busy 1.5 s → 512 fast, 988 at 2.05 s.
+  const connectMs = [...Array.from({ length: 512 }, () => 0.5), ...Array.from({ length: 988 }, () => 2050)];
+  const d = diagnose({ connectMs, counters: { ListenOverflows: 988, ListenDrops: 988, TCPSynRetrans: 1976 } });
+  assert.deepEqual(codes(d), ['accept-queue-overflow']);
+  assert.equal(d[0]!.evidence['listenOverflows'], 988);
+  assert.equal(d[0]!.evidence['connectsAtSynSchedule'], 988);
+  assert.match(d[0]!.message, /backlog/);
+  assert.match(d[0]!.message, /somaxconn/);
+});
+
+test('server time that is most of the recv-wait is server-bound; a small share is not', () => {
+  const records = Array.from({ length: 50 }, (_, i) => appendWithRecvWait(i, 6 + (i % 3) * 0.1));
+  const slow = diagnose({ records, serverMs: Array.from({ length: 50 }, () => 5) });
+  assert.deepEqual(codes(slow), ['server-bound']);
+  assert.ok(slow[0]!.evidence['share']! > 0.7);
+  assert.match(slow[0]!.message, /server/);
+  const fast = diagnose({ records, serverMs: Array.from({ length: 50 }, () => 1) });
+  assert.deepEqual(fast, []);
+});
+
+test('too few server samples never diagnose server-bound', () => {
+  const records = Array.from({ length: 50 }, (_, i) => appendWithRecvWait(i, 6));
+  assert.deepEqual(diagnose({ records, serverMs: [6, 6] }), []);
+});
+
+test('opening far more connections than needed is connection-churn; a few reconnects are not', () => {
+  const d = diagnose({ connections: { opened: 5000, needed: 4 }, counters: { ActiveOpens: 5000 } });
+  assert.deepEqual(codes(d), ['connection-churn']);
+  assert.equal(d[0]!.evidence['opened'], 5000);
+  assert.match(d[0]!.message, /reuse/);
+  assert.deepEqual(diagnose({ connections: { opened: 7, needed: 4 } }), []);
+  assert.deepEqual(diagnose({ connections: { opened: 12, needed: 4 } }), [], 'more than 2× but fewer than 10 extra');
+});
+
+test('several problems at once are each reported', () => {
+  const d = diagnose({
+    records: stalledRun(),
+    counters: { DelayedACKs: 250, TCPSynRetrans: 1 },
+    connectMs: [1004],
+    connections: { opened: 100, needed: 1 },
+  });
+  assert.deepEqual(codes(d), ['connection-churn', 'delayed-ack-stall', 'syn-retransmit']);
+});
+
+test('parseDovecotTiming sums running and lock-wait time from a tagged APPEND reply', () => {
+  assert.equal(parseDovecotTiming('OK [APPENDUID 1 5] Append completed (0.004 + 0.001 + 0.001 secs).'), 5);
+  assert.equal(parseDovecotTiming('OK Logged in (0.000 + 0.000 secs)'), 0);
+  assert.equal(parseDovecotTiming('OK Append completed.'), undefined);
+  assert.deepEqual(parseDovecotTimingParts('(1.250 + 0.010 + 0.300 secs)'), { runningMs: 1250, lockWaitMs: 10, clientWaitMs: 300 });
+  assert.deepEqual(parseDovecotTimingParts('(0.002 + 0.000 secs)'), { runningMs: 2, lockWaitMs: 0, clientWaitMs: undefined });
+});
