@@ -1,0 +1,368 @@
+// The embedded server's own incremental IMAP command reader (RFC 3501 §2.2, §4.3, §9; RFC 7888; RFC 3516).
+// Hand-written and deliberately independent of src/imap: the server exists to check our client, so it must not
+// share the client's parsing bugs (design.md "Layers"). No npm package parses IMAP *commands* server-side.
+//
+// Input may be split at any byte. Only command-line text is scanned (short); literal bytes are never looped over
+// in JS — they are sliced out with subarray (or concatenated once when they span chunks), which keeps APPEND of
+// 4 KB messages cheap on the bench's hot path.
+//
+// Pull model: push(chunk) queues bytes; next() returns the next event or null when more bytes are needed. The
+// session drives it, so it can stop pulling while an async step (fault delay, STARTTLS) runs.
+
+export interface AtomToken { readonly kind: 'atom'; readonly value: string }
+export interface StringToken { readonly kind: 'string'; readonly value: string }
+export interface LiteralToken { readonly kind: 'literal'; readonly value: Buffer; readonly binary: boolean; readonly sync: boolean }
+export interface ListToken { readonly kind: 'list'; readonly items: Token[] }
+export type Token = AtomToken | StringToken | LiteralToken | ListToken;
+
+/** Why a command is refused before it runs (the literal was too big, a non-sync literal was not allowed, ...). */
+export interface Rejection { readonly status: 'NO' | 'BAD'; readonly code?: string; readonly text: string }
+
+export interface ParsedCommand {
+  readonly tag: string;
+  /** Upper-case verb; UID commands are joined: 'UID FETCH'. */
+  readonly verb: string;
+  readonly args: Token[];
+  /** Set when a non-synchronizing literal was refused: its bytes were read and dropped. */
+  readonly rejection?: Rejection;
+}
+
+/** What the reader knows when a literal is announced, for the session's policy. */
+export interface LiteralAnnouncement {
+  readonly tag: string;
+  readonly verb: string;
+  readonly size: number;
+  readonly sync: boolean;
+  readonly binary: boolean;
+  /** Tokens of the command so far (e.g. the APPEND mailbox), top level. */
+  readonly args: readonly Token[];
+  /** 0 for the first literal of the command. */
+  readonly index: number;
+}
+
+export type ReaderEvent =
+  | { readonly kind: 'command'; readonly command: ParsedCommand }
+  /** A synchronizing literal was announced and accepted by the policy: the session must send `+` (RFC 3501 §7.5). */
+  | { readonly kind: 'continue'; readonly tag: string; readonly verb: string; readonly size: number }
+  /** A synchronizing literal was refused: answer the tag; the client sends no literal, the command is over. */
+  | { readonly kind: 'reject'; readonly tag: string; readonly verb: string; readonly rejection: Rejection }
+  /** A line that is not a command; it was dropped. `fatal`: the stream cannot be resynchronized, close it. */
+  | { readonly kind: 'bad'; readonly tag: string | undefined; readonly text: string; readonly fatal: boolean }
+  /** A raw line requested with expectLine() (AUTHENTICATE's client response, RFC 3501 §6.2.2). */
+  | { readonly kind: 'line'; readonly text: string };
+
+export interface CommandReaderOptions {
+  /** Longest command line (without literals); a longer one is a fatal error. Default 64 KiB. */
+  maxLineBytes?: number;
+  /** Decides on every literal as it is announced; null accepts. */
+  policy?: (a: LiteralAnnouncement) => Rejection | null;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+// A literal size that cannot be a JS safe integer is garbage, not a request (ruby/net-imap#681 guards the same).
+const MAX_LITERAL_DIGITS = 15;
+
+class LineError extends Error {}
+
+export class CommandReader {
+  private readonly maxLine: number;
+  private readonly policy: (a: LiteralAnnouncement) => Rejection | null;
+  private readonly queue: Buffer[] = [];
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  // Command being assembled across line parts and literals.
+  private inCommand = false;
+  private tag = '';
+  private verb = '';
+  private stack: Token[][] = [];
+  private literalIndex = 0;
+  private rejection: Rejection | undefined;
+  // Literal being read.
+  private litRemaining = -1;
+  private litParts: Buffer[] = [];
+  private litSize = 0;
+  private litBinary = false;
+  private litSync = false;
+  private litDiscard = false;
+  private wantRawLine = false;
+
+  constructor(options: CommandReaderOptions = {}) {
+    this.maxLine = options.maxLineBytes ?? 64 * 1024;
+    this.policy = options.policy ?? (() => null);
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length > 0) this.queue.push(chunk);
+  }
+
+  /** Bytes held but not yet consumed. */
+  get buffered(): number {
+    let n = this.buf.length - this.pos;
+    for (const c of this.queue) n += c.length;
+    return n;
+  }
+
+  /** The next line is a raw client response, not a command (SASL). */
+  expectLine(): void {
+    this.wantRawLine = true;
+  }
+
+  /** Drops every buffered byte and any partial command: after STARTTLS, plaintext sent ahead must not be run (RFC 3207 §4.2 analogue, CVE-2011-0411 class). */
+  reset(): void {
+    this.queue.length = 0;
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    this.wantRawLine = false;
+    this.endCommand();
+    this.litRemaining = -1;
+    this.litParts = [];
+  }
+
+  next(): ReaderEvent | null {
+    for (;;) {
+      if (this.litRemaining >= 0) {
+        if (!this.readLiteral()) return null;
+        continue;
+      }
+      const lf = this.findLineEnd();
+      if (lf < 0) {
+        if (this.buf.length - this.pos > this.maxLine) {
+          this.reset();
+          return { kind: 'bad', tag: undefined, text: 'Command line too long', fatal: true };
+        }
+        return null;
+      }
+      const start = this.pos;
+      this.pos = lf + 1;
+      if (lf === start || this.buf[lf - 1] !== CR) {
+        // Bare LF: RFC 3501 §2.2 requires CRLF; Cyrus rejects it too (facts.md). The client must be fixed.
+        const tag = this.inCommand ? this.tag : undefined;
+        this.endCommand();
+        return { kind: 'bad', tag, text: 'Line must end with CRLF', fatal: false };
+      }
+      const text = this.buf.toString('utf8', start, lf - 1);
+      if (this.wantRawLine) {
+        this.wantRawLine = false;
+        return { kind: 'line', text };
+      }
+      const ev = this.parseLine(text);
+      if (ev) return ev;
+    }
+  }
+
+  // Finds the LF ending the current line, pulling queued chunks in as needed. Returns its index in this.buf.
+  private findLineEnd(): number {
+    let from = this.pos;
+    for (;;) {
+      const i = this.buf.indexOf(LF, from);
+      if (i >= 0) return i;
+      const chunk = this.queue.shift();
+      if (!chunk) return -1;
+      const rest = this.buf.length - this.pos;
+      from = rest;
+      // A partial line is short (bounded by maxLine), so joining it with the next chunk is cheap.
+      this.buf = rest === 0 ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk], rest + chunk.length);
+      this.pos = 0;
+    }
+  }
+
+  // Moves literal bytes from the buffers; returns true when the literal is complete.
+  private readLiteral(): boolean {
+    for (;;) {
+      const avail = this.buf.length - this.pos;
+      if (avail > 0) {
+        const take = Math.min(avail, this.litRemaining);
+        if (!this.litDiscard) this.litParts.push(this.buf.subarray(this.pos, this.pos + take));
+        this.pos += take;
+        this.litRemaining -= take;
+      }
+      if (this.litRemaining === 0) break;
+      const chunk = this.queue.shift();
+      if (!chunk) return false;
+      this.buf = chunk;
+      this.pos = 0;
+    }
+    const parts = this.litParts;
+    const value = this.litDiscard ? Buffer.alloc(0) : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.litSize);
+    this.litParts = [];
+    this.litRemaining = -1;
+    this.top().push({ kind: 'literal', value, binary: this.litBinary, sync: this.litSync });
+    return true;
+  }
+
+  private top(): Token[] {
+    return this.stack[this.stack.length - 1]!;
+  }
+
+  private endCommand(): void {
+    this.inCommand = false;
+    this.tag = '';
+    this.verb = '';
+    this.stack = [];
+    this.literalIndex = 0;
+    this.rejection = undefined;
+  }
+
+  private parseLine(text: string): ReaderEvent | null {
+    let i = 0;
+    if (!this.inCommand) {
+      if (text.length === 0) return { kind: 'bad', tag: undefined, text: 'Empty command line', fatal: false };
+      const sp = text.indexOf(' ');
+      const tag = sp < 0 ? text : text.slice(0, sp);
+      if (!isValidTag(tag)) return { kind: 'bad', tag: undefined, text: 'Invalid tag', fatal: false };
+      if (sp < 0) return { kind: 'bad', tag, text: 'Missing command', fatal: false };
+      i = sp + 1;
+      let end = nextSpace(text, i);
+      let verb = text.slice(i, end).toUpperCase();
+      if (!/^[A-Z][A-Z0-9-]*$/.test(verb)) return { kind: 'bad', tag, text: 'Invalid command', fatal: false };
+      if (verb === 'UID') {
+        const vs = end + 1;
+        end = nextSpace(text, vs);
+        const sub = text.slice(vs, end).toUpperCase();
+        if (!sub) return { kind: 'bad', tag, text: 'UID needs a command', fatal: false };
+        verb = `UID ${sub}`;
+      }
+      i = end;
+      this.inCommand = true;
+      this.tag = tag;
+      this.verb = verb;
+      this.stack = [[]];
+    }
+    try {
+      const lit = this.tokenize(text, i);
+      if (lit) return this.announceLiteral(lit);
+    } catch (err) {
+      const tag = this.tag;
+      this.endCommand();
+      return { kind: 'bad', tag, text: err instanceof LineError ? err.message : 'Syntax error', fatal: false };
+    }
+    if (this.stack.length !== 1) {
+      const tag = this.tag;
+      this.endCommand();
+      return { kind: 'bad', tag, text: 'Unbalanced parentheses', fatal: false };
+    }
+    const command: ParsedCommand = this.rejection
+      ? { tag: this.tag, verb: this.verb, args: this.stack[0]!, rejection: this.rejection }
+      : { tag: this.tag, verb: this.verb, args: this.stack[0]! };
+    this.endCommand();
+    return { kind: 'command', command };
+  }
+
+  private announceLiteral(lit: { size: number; sync: boolean; binary: boolean }): ReaderEvent | null {
+    const ann: LiteralAnnouncement = {
+      tag: this.tag, verb: this.verb, size: lit.size, sync: lit.sync, binary: lit.binary,
+      args: this.stack[0]!, index: this.literalIndex++,
+    };
+    const refusal = this.rejection ? null : this.policy(ann);
+    if (lit.sync && refusal) {
+      const tag = this.tag;
+      const verb = this.verb;
+      this.endCommand();
+      return { kind: 'reject', tag, verb, rejection: refusal };
+    }
+    if (refusal) this.rejection = refusal;
+    this.litRemaining = lit.size;
+    this.litSize = lit.size;
+    this.litSync = lit.sync;
+    this.litBinary = lit.binary;
+    // A refused non-sync literal still arrives; read past it so the stream stays in sync, keep nothing.
+    this.litDiscard = this.rejection !== undefined;
+    if (lit.sync) {
+      // A sync literal inside a command already refused (after a non-sync one) gets no `+`: answer now.
+      if (this.rejection) {
+        const tag = this.tag;
+        const verb = this.verb;
+        const rejection = this.rejection;
+        this.litRemaining = -1;
+        this.endCommand();
+        return { kind: 'reject', tag, verb, rejection };
+      }
+      return { kind: 'continue', tag: this.tag, verb: this.verb, size: lit.size };
+    }
+    return null;
+  }
+
+  // Tokenizes text[i..] into the open lists. Returns a literal marker if the line ends with one.
+  private tokenize(text: string, i: number): { size: number; sync: boolean; binary: boolean } | null {
+    const n = text.length;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20) { i++; continue; }
+      if (c === 0x28 /* ( */) {
+        const list: Token[] = [];
+        this.top().push({ kind: 'list', items: list });
+        this.stack.push(list);
+        i++;
+        continue;
+      }
+      if (c === 0x29 /* ) */) {
+        if (this.stack.length <= 1) throw new LineError('Unexpected )');
+        this.stack.pop();
+        i++;
+        continue;
+      }
+      if (c === 0x22 /* " */) {
+        let out = '';
+        let j = i + 1;
+        let seg = j;
+        for (;;) {
+          if (j >= n) throw new LineError('Unterminated quoted string');
+          const d = text.charCodeAt(j);
+          if (d === 0x22) break;
+          if (d === 0x5c /* \ */) {
+            const e = text.charCodeAt(j + 1);
+            if (e !== 0x22 && e !== 0x5c) throw new LineError('Invalid escape in quoted string');
+            out += text.slice(seg, j);
+            seg = j + 1;
+            j += 2;
+            continue;
+          }
+          j++;
+        }
+        out += text.slice(seg, j);
+        this.top().push({ kind: 'string', value: out });
+        i = j + 1;
+        continue;
+      }
+      if (c === 0x7b /* { */ || (c === 0x7e /* ~ */ && text.charCodeAt(i + 1) === 0x7b)) {
+        const binary = c === 0x7e;
+        const m = /^\{(\d{1,15})(\+)?\}$/.exec(text.slice(binary ? i + 1 : i));
+        if (!m || m[1]!.length > MAX_LITERAL_DIGITS) throw new LineError('Invalid literal');
+        return { size: Number(m[1]), sync: m[2] === undefined, binary };
+      }
+      // Atom, including fetch sections: BODY.PEEK[HEADER.FIELDS (A B)]<0.10> is one token.
+      let j = i;
+      let depth = 0;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5b) depth++;
+        else if (d === 0x5d) depth--;
+        else if (depth <= 0 && (d === 0x20 || d === 0x28 || d === 0x29 || d === 0x22 || d === 0x7b)) break;
+        else if (d < 0x20 || d === 0x7f) throw new LineError('Control character in command');
+        j++;
+      }
+      if (depth > 0) throw new LineError('Unterminated [');
+      this.top().push({ kind: 'atom', value: text.slice(i, j) });
+      i = j;
+    }
+    return null;
+  }
+}
+
+function nextSpace(text: string, from: number): number {
+  const sp = text.indexOf(' ', from);
+  return sp < 0 ? text.length : sp;
+}
+
+// tag = 1*<any ASTRING-CHAR except "+"> (RFC 3501 §9).
+function isValidTag(tag: string): boolean {
+  if (tag.length === 0) return false;
+  for (let i = 0; i < tag.length; i++) {
+    const c = tag.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x2b || c === 0x28 || c === 0x29 || c === 0x7b || c === 0x25 || c === 0x2a || c === 0x22 || c === 0x5c) {
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,516 @@
+// One IMAP connection of the embedded server: the state machine of RFC 3501 §3 (not authenticated → authenticated
+// → selected → logout), the drive loop over the command reader, batched reply writes, and the fault switches.
+//
+// Replies produced while processing one 'data' event are written once (one syscall), so a pipelining client gets
+// one segment back per segment sent. No delay is added: with noDelay=false the kernel's Nagle / delayed-ACK
+// behaviour (facts.md) is what the client meets, as with the report's server.
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { appendCommand, literalPolicy } from './append-command.js';
+import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
+import {
+  CommandError, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
+} from './command-context.js';
+import {
+  closeCommand, createCommand, deleteCommand, listCommand, namespaceCommand, selectCommand, statusCommand,
+} from './mailbox-commands.js';
+import { expungeCommand, fetchCommand, searchCommand, storeCommand } from './message-commands.js';
+import { StoreError } from './store.js';
+
+type State = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
+
+export interface SessionOptions {
+  readonly shared: ServerShared;
+  readonly tls: SecureContext | undefined;
+  readonly implicitTls: boolean;
+  readonly greetingDelayMs: number;
+  readonly onClose: (s: Session) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Session implements CommandContext {
+  readonly shared: ServerShared;
+  selected: Selected | undefined;
+  private socket: Socket;
+  private readonly raw: Socket;
+  private readonly reader: CommandReader;
+  private state: State = 'not-authenticated';
+  private secure = false;
+  private user: string | undefined;
+  private out: Array<string | Buffer> = [];
+  private outHasBuffer = false;
+  private running = false;
+  private closed = false;
+  private stalled = false;
+  private dropAfterDrive = false;
+  private greeted = false;
+  private bytesIn = 0;
+  private commandCount = 0;
+  private errorsInRow = 0;
+  private pendingAuthTag: string | undefined;
+
+  constructor(socket: Socket, private readonly opts: SessionOptions) {
+    this.shared = opts.shared;
+    this.raw = socket;
+    this.socket = socket;
+    this.reader = new CommandReader({ policy: (a) => literalPolicy(this.shared, a) });
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+    if (opts.implicitTls && opts.tls) this.wrapTls(opts.tls);
+    else socket.on('data', this.onData);
+    const f = this.shared.faults.current;
+    if (f.stallAfterCommands === 0) {
+      this.stalled = true;
+      return;
+    }
+    if (opts.greetingDelayMs > 0) setTimeout(() => this.greet(), opts.greetingDelayMs);
+    else this.greet();
+  }
+
+  get authenticatedUser(): string | undefined {
+    return this.user;
+  }
+
+  private greet(): void {
+    if (this.closed) return;
+    this.greeted = true;
+    if (this.shared.faults.current.byeOnGreeting) {
+      this.bye('UNAVAILABLE', 'Server unavailable (fault injected)');
+      return;
+    }
+    this.send(`* OK [CAPABILITY ${this.capabilities()}] mailmigrate test server ready\r\n`);
+    this.flush();
+    if (this.reader.buffered > 0 && !this.running) this.drive();
+  }
+
+  /** Capabilities for the current state (RFC 3501 §7.2.1); they change after STARTTLS and LOGIN. */
+  capabilities(): string {
+    const c = this.shared.caps;
+    const out = ['IMAP4rev1'];
+    if (this.state === 'not-authenticated') {
+      if (this.opts.tls && !this.secure) out.push('STARTTLS');
+      if (this.loginDisabled()) out.push('LOGINDISABLED');
+      else {
+        out.push('AUTH=PLAIN');
+        if (c.saslIr) out.push('SASL-IR');
+      }
+    }
+    if (c.literalPlus) out.push('LITERAL+');
+    else if (c.literalMinus) out.push('LITERAL-');
+    if (c.namespace) out.push('NAMESPACE');
+    if (c.multiappend) out.push('MULTIAPPEND');
+    if (c.uidplus) out.push('UIDPLUS');
+    if (c.binary) out.push('BINARY');
+    if (c.specialUse) out.push('SPECIAL-USE', 'CREATE-SPECIAL-USE');
+    if (c.unselect) out.push('UNSELECT');
+    if (c.id) out.push('ID');
+    if (this.shared.maxMessageBytes !== undefined) out.push(`APPENDLIMIT=${this.shared.maxMessageBytes}`);
+    return out.join(' ');
+  }
+
+  private loginDisabled(): boolean {
+    return this.shared.requireTlsForLogin && !this.secure;
+  }
+
+  send(data: string | Buffer): void {
+    this.out.push(data);
+    if (typeof data !== 'string') this.outHasBuffer = true;
+  }
+
+  private flush(): void {
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    const hasBuffer = this.outHasBuffer;
+    this.outHasBuffer = false;
+    if (this.closed || this.stalled) return;
+    const s = this.shared.stats;
+    if (!hasBuffer) {
+      const text = out.length === 1 ? (out[0] as string) : out.join('');
+      s.bytesOut += Buffer.byteLength(text);
+      this.socket.write(text);
+      return;
+    }
+    // Literals: one writev via cork/uncork instead of copying message bytes into one Buffer.
+    this.socket.cork();
+    for (const p of out) {
+      s.bytesOut += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+      this.socket.write(p);
+    }
+    this.socket.uncork();
+  }
+
+  private onData = (chunk: Buffer): void => {
+    if (this.closed) return;
+    const f = this.shared.faults;
+    if (f.active && f.current.dropAfterBytes !== undefined) {
+      const room = f.current.dropAfterBytes - this.bytesIn;
+      if (room <= 0) return this.destroy();
+      if (chunk.length >= room) {
+        chunk = chunk.subarray(0, room);
+        this.dropAfterDrive = true;
+      }
+    }
+    this.bytesIn += chunk.length;
+    this.shared.stats.bytesIn += chunk.length;
+    if (this.stalled) return;
+    this.reader.push(chunk);
+    if (!this.running && this.greeted) this.drive();
+  };
+
+  // Processes every complete event; an async step (fault delay) suspends the loop and resumes it after.
+  private drive(): void {
+    this.running = true;
+    while (!this.closed && !this.stalled) {
+      const ev = this.reader.next();
+      if (!ev) break;
+      let p: Promise<void> | void;
+      try {
+        p = this.handleEvent(ev);
+      } catch (err) {
+        this.internalError(err);
+        break;
+      }
+      if (p) {
+        this.flush();
+        p.then(() => this.drive(), (err) => this.internalError(err));
+        return;
+      }
+    }
+    this.running = false;
+    this.flush();
+    if (this.dropAfterDrive) this.destroy();
+  }
+
+  private internalError(err: unknown): void {
+    this.running = false;
+    // Never echo the error text: it could hold message or credential bytes.
+    void err;
+    this.bye('SERVERBUG', 'Internal server error');
+  }
+
+  private handleEvent(ev: ReaderEvent): Promise<void> | void {
+    switch (ev.kind) {
+      case 'continue': {
+        this.shared.stats.continuations++;
+        const delay = this.shared.faults.current.continuationDelayMs ?? 0;
+        if (delay > 0) return sleep(delay).then(() => this.send('+ Ready for literal data\r\n'));
+        this.send('+ Ready for literal data\r\n');
+        return;
+      }
+      case 'reject':
+        this.shared.stats.commands++;
+        return this.finish(ev.tag, ev.verb, ev.rejection);
+      case 'bad':
+        if (ev.fatal) return this.bye(undefined, ev.text);
+        return this.finish(ev.tag ?? '*', '', { status: 'BAD', text: ev.text });
+      case 'line':
+        return this.authenticateResponse(ev.text);
+      case 'command':
+        return this.handleCommand(ev.command);
+    }
+  }
+
+  private handleCommand(cmd: ParsedCommand): Promise<void> | void {
+    this.shared.stats.commands++;
+    this.commandCount++;
+    const faults = this.shared.faults;
+    if (faults.active) {
+      const f = faults.current;
+      const n = this.commandCount;
+      if (f.stallAfterCommands !== undefined && n > f.stallAfterCommands) {
+        this.flush();
+        this.stalled = true;
+        return;
+      }
+      if (f.byeAfterCommands !== undefined && n > f.byeAfterCommands) {
+        return this.bye('UNAVAILABLE', 'Server going away (fault injected)');
+      }
+      if (f.dropAfterCommands !== undefined && n > f.dropAfterCommands) {
+        this.flush();
+        if (f.dropAfterRunning) {
+          try { this.run(cmd); } catch { /* the client never learns the outcome either way */ }
+        }
+        this.out = [];
+        return this.destroy();
+      }
+      const failure = faults.takeFailure(cmd.verb);
+      if (failure) {
+        const reply: Reply = failure.code
+          ? { status: failure.status, code: failure.code, text: failure.text }
+          : { status: failure.status, text: failure.text };
+        const p = this.finish(cmd.tag, cmd.verb, reply);
+        if (failure.thenBye) {
+          if (p) return p.then(() => this.bye(undefined, 'Closing connection'));
+          this.bye(undefined, 'Closing connection');
+        }
+        return p;
+      }
+    }
+    if (cmd.rejection) return this.finish(cmd.tag, cmd.verb, cmd.rejection);
+    let reply: Reply | null;
+    try {
+      reply = this.run(cmd);
+    } catch (err) {
+      if (err instanceof CommandError) reply = err.code ? { status: err.status, code: err.code, text: err.text } : { status: err.status, text: err.text };
+      else if (err instanceof StoreError) reply = { status: 'NO', code: err.code, text: err.message };
+      else throw err;
+    }
+    if (reply === null) return; // answered later (AUTHENTICATE) or already (STARTTLS)
+    return this.finish(cmd.tag, cmd.verb, reply);
+  }
+
+  /** Sends the tagged reply, after the fault delay if one is set, and counts errors in a row. */
+  private finish(tag: string, verb: string, reply: Reply): Promise<void> | void {
+    if (this.state === 'selected') this.syncSelected();
+    const delay = this.shared.faults.active ? this.shared.faults.taggedDelayFor(verb) : 0;
+    const line = `${tag} ${reply.status}${reply.code ? ` [${reply.code}]` : ''} ${reply.text}\r\n`;
+    const after = () => {
+      this.send(line);
+      if (this.state === 'logout') {
+        this.flush();
+        this.close();
+        return;
+      }
+      if (reply.status === 'OK') {
+        this.errorsInRow = 0;
+        return;
+      }
+      this.errorsInRow++;
+      const limit = this.shared.faults.current.disconnectAfterErrors;
+      if (limit !== undefined && this.errorsInRow >= limit) this.bye(undefined, 'Too many invalid commands');
+    };
+    if (delay > 0) return sleep(delay).then(after);
+    after();
+  }
+
+  private run(cmd: ParsedCommand): Reply | null {
+    const s = this.state;
+    switch (cmd.verb) {
+      case 'CAPABILITY':
+        this.send(`* CAPABILITY ${this.capabilities()}\r\n`);
+        return ok('CAPABILITY completed');
+      case 'NOOP':
+      case 'CHECK':
+        return ok(`${cmd.verb} completed`);
+      case 'LOGOUT':
+        this.send('* BYE Logging out\r\n');
+        this.state = 'logout';
+        return ok('LOGOUT completed');
+      case 'ID':
+        if (!this.shared.caps.id) break;
+        this.send('* ID ("name" "mailmigrate-test-server")\r\n');
+        return ok('ID completed');
+      case 'STARTTLS':
+        return this.startTls(cmd);
+      case 'LOGIN':
+        return this.login(tokenString(cmd.args[0], 'user name'), tokenString(cmd.args[1], 'password'));
+      case 'AUTHENTICATE':
+        return this.authenticate(cmd);
+    }
+    if (s === 'not-authenticated') {
+      if (!KNOWN_VERBS.has(cmd.verb)) throw new CommandError('BAD', 'Unknown command');
+      throw new CommandError('BAD', 'Not authenticated');
+    }
+    switch (cmd.verb) {
+      case 'NAMESPACE': return namespaceCommand(this);
+      case 'LIST': return listCommand(this, cmd);
+      case 'LSUB': return listCommand(this, cmd, true);
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE':
+        return ok(`${cmd.verb} completed`); // every mailbox counts as subscribed
+      case 'CREATE': return createCommand(this, cmd);
+      case 'DELETE': return deleteCommand(this, cmd);
+      case 'STATUS': return statusCommand(this, cmd);
+      case 'APPEND':
+        this.shared.stats.appendCommands++;
+        return appendCommand(this, cmd);
+      case 'SELECT':
+      case 'EXAMINE': {
+        this.state = 'authenticated';
+        const r = selectCommand(this, cmd, cmd.verb === 'EXAMINE');
+        this.state = 'selected';
+        return r;
+      }
+    }
+    if (s !== 'selected') {
+      if (!KNOWN_VERBS.has(cmd.verb)) throw new CommandError('BAD', 'Unknown command');
+      throw new CommandError('BAD', 'No mailbox selected');
+    }
+    // Bring the view up to date first, so sequence numbers below match what the client was told.
+    this.syncSelected();
+    switch (cmd.verb) {
+      case 'FETCH': return fetchCommand(this, cmd, false);
+      case 'UID FETCH': return fetchCommand(this, cmd, true);
+      case 'STORE': return storeCommand(this, cmd, false);
+      case 'UID STORE': return storeCommand(this, cmd, true);
+      case 'SEARCH': return searchCommand(this, cmd, false);
+      case 'UID SEARCH': return searchCommand(this, cmd, true);
+      case 'EXPUNGE': return expungeCommand(this, cmd, false);
+      case 'UID EXPUNGE':
+        if (!this.shared.caps.uidplus) break;
+        return expungeCommand(this, cmd, true);
+      case 'CLOSE':
+      case 'UNSELECT': {
+        if (cmd.verb === 'UNSELECT' && !this.shared.caps.unselect) break;
+        const r = closeCommand(this, cmd.verb === 'CLOSE');
+        this.state = 'authenticated';
+        return r;
+      }
+    }
+    throw new CommandError('BAD', 'Unknown command');
+  }
+
+  syncSelected(): void {
+    const sel = this.selected;
+    if (!sel) return;
+    const msgs = sel.box.messages;
+    if (sel.box.expungeVersion !== sel.expungeVersion) {
+      const live = new Set(msgs.map((m) => m.uid));
+      for (let i = sel.uids.length - 1; i >= 0; i--) {
+        if (!live.has(sel.uids[i]!)) {
+          this.send(`* ${i + 1} EXPUNGE\r\n`);
+          sel.uids.splice(i, 1);
+        }
+      }
+      sel.expungeVersion = sel.box.expungeVersion;
+    }
+    // Appends only add at the end, so after the expunges above sel.uids is a prefix of msgs.
+    if (msgs.length > sel.uids.length) {
+      for (let i = sel.uids.length; i < msgs.length; i++) sel.uids.push(msgs[i]!.uid);
+      this.send(`* ${msgs.length} EXISTS\r\n`);
+    }
+  }
+
+  // ---- authentication
+
+  private login(user: string, pass: string): Reply | null {
+    if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
+    if (this.loginDisabled()) throw new CommandError('NO', 'Login requires TLS on this listener', 'PRIVACYREQUIRED');
+    const expected = Object.prototype.hasOwnProperty.call(this.shared.users, user) ? this.shared.users[user] : undefined;
+    if (expected === undefined || expected !== pass) {
+      this.shared.stats.failedLogins++;
+      throw new CommandError('NO', 'Authentication failed', 'AUTHENTICATIONFAILED');
+    }
+    const cap = this.shared.maxConnectionsPerUser;
+    const count = this.shared.userConnections.get(user) ?? 0;
+    if (cap !== undefined && count >= cap) {
+      // Dovecot's wording for mail_max_userip_connections (facts.md).
+      const text = `Maximum number of connections from user+IP exceeded (mail_max_userip_connections=${cap})`;
+      if (this.shared.connectionCapReply === 'bye') {
+        this.bye('UNAVAILABLE', text);
+        return null;
+      }
+      throw new CommandError('NO', text, 'UNAVAILABLE');
+    }
+    this.shared.userConnections.set(user, count + 1);
+    this.user = user;
+    this.state = 'authenticated';
+    this.shared.stats.logins++;
+    return ok('Logged in', `CAPABILITY ${this.capabilities()}`);
+  }
+
+  private authenticate(cmd: ParsedCommand): Reply | null {
+    if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
+    const mech = tokenString(cmd.args[0], 'mechanism').toUpperCase();
+    if (mech !== 'PLAIN') throw new CommandError('NO', 'Unsupported authentication mechanism', 'CANNOT');
+    if (this.loginDisabled()) throw new CommandError('NO', 'Authentication requires TLS on this listener', 'PRIVACYREQUIRED');
+    if (cmd.args[1]) {
+      if (!this.shared.caps.saslIr) throw new CommandError('BAD', 'SASL-IR is not enabled');
+      return this.plain(tokenString(cmd.args[1]));
+    }
+    // RFC 3501 §6.2.2: an empty challenge, then the client's base64 response on its own line.
+    this.pendingAuthTag = cmd.tag;
+    this.send('+ \r\n');
+    this.reader.expectLine();
+    return null;
+  }
+
+  private authenticateResponse(line: string): Promise<void> | void {
+    const tag = this.pendingAuthTag ?? '*';
+    this.pendingAuthTag = undefined;
+    if (line === '*') return this.finish(tag, 'AUTHENTICATE', { status: 'BAD', text: 'Authentication cancelled' });
+    let reply: Reply | null;
+    try {
+      reply = this.plain(line);
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      reply = err.code ? { status: err.status, code: err.code, text: err.text } : { status: err.status, text: err.text };
+    }
+    if (reply) return this.finish(tag, 'AUTHENTICATE', reply);
+  }
+
+  // SASL PLAIN (RFC 4616): authzid NUL authcid NUL passwd, base64; "=" is an empty response.
+  private plain(b64: string): Reply | null {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new CommandError('BAD', 'Invalid base64');
+    const parts = Buffer.from(b64 === '=' ? '' : b64, 'base64').toString('utf8').split('\0');
+    if (parts.length !== 3) throw new CommandError('NO', 'Invalid PLAIN response', 'AUTHENTICATIONFAILED');
+    const [authz, user, pass] = parts as [string, string, string];
+    if (authz !== '' && authz !== user) throw new CommandError('NO', 'Proxy authorization not supported', 'AUTHORIZATIONFAILED');
+    return this.login(user, pass);
+  }
+
+  private startTls(cmd: ParsedCommand): Reply | null {
+    void cmd;
+    if (!this.opts.tls || this.secure) throw new CommandError('BAD', 'STARTTLS not available');
+    if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
+    this.send(`${cmd.tag} OK Begin TLS negotiation now\r\n`);
+    this.flush();
+    // Bytes sent after STARTTLS in the clear must not run as commands once TLS is up (command injection).
+    this.reader.reset();
+    this.socket.removeListener('data', this.onData);
+    this.wrapTls(this.opts.tls);
+    return null;
+  }
+
+  private wrapTls(context: SecureContext): void {
+    const t = new TLSSocket(this.raw, { isServer: true, secureContext: context });
+    t.on('data', this.onData);
+    t.on('error', () => this.destroy());
+    t.on('close', () => this.destroy());
+    this.socket = t;
+    this.secure = true;
+  }
+
+  // ---- closing
+
+  /** `* BYE` then close (RFC 3501 §7.1.5). */
+  bye(code: string | undefined, text: string): void {
+    if (this.closed) return;
+    this.send(`* BYE${code ? ` [${code}]` : ''} ${text}\r\n`);
+    this.flush();
+    this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.socket.end();
+    // A peer that never reads must not keep the server from closing.
+    setTimeout(() => this.destroy(), 500).unref();
+    this.release();
+  }
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    if (!this.raw.destroyed) this.raw.destroy();
+    this.release();
+  }
+
+  private release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.user !== undefined) {
+      const n = (this.shared.userConnections.get(this.user) ?? 1) - 1;
+      if (n <= 0) this.shared.userConnections.delete(this.user);
+      else this.shared.userConnections.set(this.user, n);
+    }
+    this.shared.stats.activeConnections--;
+    this.opts.onClose(this);
+  }
+}
+
+const KNOWN_VERBS = new Set([
+  'NAMESPACE', 'LIST', 'LSUB', 'SUBSCRIBE', 'UNSUBSCRIBE', 'CREATE', 'DELETE', 'STATUS', 'APPEND', 'SELECT', 'EXAMINE',
+  'FETCH', 'UID FETCH', 'STORE', 'UID STORE', 'SEARCH', 'UID SEARCH', 'EXPUNGE', 'UID EXPUNGE', 'CLOSE', 'UNSELECT',
+]);
