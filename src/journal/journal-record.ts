@@ -36,6 +36,8 @@ export interface FailedEntry {
   reason: string;
 }
 
+/** What a journal belongs to; open() refuses a journal whose header differs. Describe the target without any
+ *  secret, e.g. `imaps://alice@mail.example.org:993/Imported` — this text is stored and printed in errors. */
 export interface JournalHeader {
   source: string;
   target: string;
