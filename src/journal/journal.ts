@@ -1,20 +1,8 @@
-import {
-  close as closeCb,
-  closeSync,
-  fchmodSync,
-  fdatasync,
-  fdatasyncSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  write,
-  writeSync,
-} from 'node:fs';
+import { close as closeCb, closeSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, JournalError } from '../core/errors.js';
+import { fileIo, type JournalIo } from './journal-io.js';
 import { acquireLock, releaseLock } from './journal-lock.js';
 import {
   encodeConfirmed,
@@ -32,6 +20,7 @@ import { replayJournal } from './journal-replay.js';
 
 export type { ConfirmedEntry, FailedEntry, JournalHeader, SentEntry, StoredHeader } from './journal-record.js';
 export { defaultJournalPath, journalDirectory, type JournalTarget } from './journal-path.js';
+export { fileIo, type JournalIo } from './journal-io.js';
 
 // The resume journal (issue 4). The importer's protocol, and why it cannot duplicate a message after kill -9:
 //  1. `await recordSent(group)` BEFORE the group's APPENDs are written to the socket. The promise resolves only
@@ -44,18 +33,9 @@ export { defaultJournalPath, journalDirectory, type JournalTarget } from './jour
 //  4. `recordFailed(...)` for a permanent per-message refusal. A failed message is NOT skipped on the next run:
 //     status() reports undefined so it is tried again (the server may have been fixed); failed() lists them.
 // Group commit: concurrent recordSent calls while a write+fsync runs are merged into the next one, so N
-// connections cost about one fdatasync per round, not one per message. fdatasync (not fsync) suffices for an
-// append: it persists the data and the file size needed to read it back, skipping only timestamps.
+// connections cost about one fdatasync per round, not one per message.
 // Any write or sync error fails the journal for good: the pending promises reject with JournalError and every
 // later call throws it, so the importer stops sending before it could lose track of a message.
-
-export interface JournalIo {
-  /** Appends all of `data` (the fd is O_APPEND). */
-  write(fd: number, data: Buffer): Promise<void>;
-  sync(fd: number): Promise<void>;
-  writeSync(fd: number, data: Buffer): void;
-  syncSync(fd: number): void;
-}
 
 export interface JournalOptions {
   /** How long buffered confirmations may wait before they are written (default 100 ms). */
@@ -88,27 +68,7 @@ export interface JournalRepair {
   line: number;
 }
 
-const writeAsync = promisify(write);
-const fdatasyncAsync = promisify(fdatasync);
 const closeAsync = promisify(closeCb);
-
-export const fileIo: JournalIo = {
-  async write(fd, data) {
-    let off = 0;
-    // A regular-file write is short only when the disk fills or a signal lands; retry the rest, and let the
-    // next write report ENOSPC.
-    while (off < data.length) {
-      const { bytesWritten } = await writeAsync(fd, data, off, data.length - off, null);
-      off += bytesWritten;
-    }
-  },
-  sync: (fd) => fdatasyncAsync(fd),
-  writeSync(fd, data) {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off, null);
-  },
-  syncSync: (fd) => fdatasyncSync(fd),
-};
 
 /** In-memory state per id. CONFIRMED is a constant so a million confirmed ids cost only their keys. */
 const CONFIRMED = 1;
