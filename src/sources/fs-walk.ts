@@ -1,0 +1,98 @@
+// File-system helpers shared by the readers: directory listings that notice undecodable names, loop detection
+// for symlinked directories, and errno → human reason.
+import { opendir, readdir, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join } from 'node:path';
+import { SourceError } from '../core/errors.js';
+import { SourceCodes } from './source.js';
+
+export interface DirEntry {
+  readonly name: string;
+  readonly path: string;
+  /** False when the on-disk name is not valid UTF-8 (it cannot be a folder name or a reliable path string). */
+  readonly utf8: boolean;
+}
+
+function toEntry(dir: string, raw: Buffer): DirEntry {
+  const name = raw.toString('utf8');
+  return { name, path: join(dir, name), utf8: Buffer.from(name, 'utf8').equals(raw) };
+}
+
+/** A whole, sorted listing: for directories of folders (small), never for cur/ or new/. */
+export async function listDir(dir: string): Promise<DirEntry[]> {
+  const names = await readdir(dir, { encoding: 'buffer' });
+  return names.map((n) => toEntry(dir, n)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Streams a directory in batches (opendir), so a folder of a million files is never one array. */
+export async function* streamDir(dir: string, batch = 256): AsyncGenerator<DirEntry[]> {
+  const d = await opendir(dir, { encoding: 'buffer' as BufferEncoding, bufferSize: 128 });
+  let out: DirEntry[] = [];
+  for await (const ent of d) {
+    out.push(toEntry(dir, ent.name as unknown as Buffer));
+    if (out.length >= batch) {
+      yield out;
+      out = [];
+    }
+  }
+  if (out.length) yield out;
+}
+
+export function errnoReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return 'does not exist (vanished, or a dangling symlink)';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ELOOP':
+      return 'symlink loop';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    case 'ENOTDIR':
+      return 'is not a directory';
+    case 'EIO':
+      return 'I/O error';
+    default:
+      return e?.message ?? String(err);
+  }
+}
+
+/** SourceError for a failed fs call; ELOOP gets its own code. */
+export function fsError(path: string, err: unknown, what = 'cannot read'): SourceError {
+  const code = (err as NodeJS.ErrnoException)?.code === 'ELOOP' ? SourceCodes.LOOP : SourceCodes.UNREADABLE;
+  return new SourceError(path, `${what}: ${errnoReason(err)}`, code, { cause: err });
+}
+
+export async function statOrError(path: string): Promise<Stats | SourceError> {
+  try {
+    return await stat(path);
+  } catch (err) {
+    return fsError(path, err, 'cannot stat');
+  }
+}
+
+/** Remembers visited directories by device and inode, so a symlink back up the tree is seen, not followed. */
+export class LoopGuard {
+  readonly #seen = new Map<string, string>();
+
+  /** Returns a SourceError when the directory was already visited under another path. */
+  enter(path: string, st: Stats): SourceError | undefined {
+    const key = `${st.dev}:${st.ino}`;
+    const first = this.#seen.get(key);
+    if (first !== undefined) {
+      return new SourceError(path, `directory already visited as ${first} (symlink loop or duplicate link); skipped`, SourceCodes.LOOP);
+    }
+    this.#seen.set(key, path);
+    return undefined;
+  }
+}
+
+export async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}

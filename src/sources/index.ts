@@ -1,0 +1,35 @@
+// Mail source readers (issue 3): what people have on disk → a stream of messages ready to APPEND.
+//
+//   const source = await openSource(path, { maxMessageBytes?, format?, mboxVariant? });   // detects the format
+//   for await (const item of source.items()) {
+//     if (item.kind === 'rejected') report(item.error);        // SourceError: .path, .code, message names the reason
+//     else { const m = item.message;                            // SourceMessage (src/core/types.ts)
+//            const n = await m.read(); }                        // NormalizedMessage; rejects with SourceError
+//   }
+//   source.stats  // { yielded, rejected, skipped } — nothing found on disk disappears uncounted
+//
+// Formats: 'maildir' (also nested Folder/Sub/{cur,new} trees), 'maildir++' (".Folder.Sub", modified UTF-7),
+// 'mbox' (one file: mboxo, mboxrd, mboxcl, mboxcl2, .gz), 'mbox-dir' (a tree of mbox files), 'eml' (*.eml tree).
+// Folders are lists of Unicode names; [] is INBOX. Flags use IMAP spelling (\Seen, $Forwarded, keywords as-is).
+// Ids are stable across re-runs and flag changes and unique in the source:
+//   maildir:<folder>/<unique name without ,S= ,W=>   mbox:<file>@<offset>:<sha1 prefix>   eml:<relative path>
+// Scanning problems are yielded as 'rejected' items; problems found only when reading reject read().
+// Error codes: SourceCodes (E_SOURCE_EMPTY, _NOT_MESSAGE, _UNREADABLE, _TOO_LARGE, _MBOX_TRUNCATED, _MBOX_FROM_LINE,
+// _FOLDER_NAME, _FOLDER_COLLISION, _LOOP, _NOT_FOUND, _UNKNOWN_FORMAT).
+export { openSource, detectFormat } from './detect.js';
+export {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  SourceCodes,
+  type MboxVariant,
+  type Source,
+  type SourceFormat,
+  type SourceItem,
+  type SourceOptions,
+  type SourceStats,
+} from './source.js';
+export { MaildirSource, parseMaildirName, maildirFlags, parseDovecotKeywords } from './maildir.js';
+export { MboxSource } from './mbox-tree.js';
+export { EmlTreeSource } from './eml-tree.js';
+export { normalizeMessage, lfToCrlf } from './normalize.js';
+export { parseFromLine } from './mbox-scan.js';
+export { decodeMaildirPlusName } from './folder-name.js';
