@@ -105,6 +105,7 @@ export class Journal {
   #timer: NodeJS.Timeout | undefined;
   #failure: JournalError | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(
     path: string,
@@ -270,8 +271,14 @@ export class Journal {
   }
 
   /** Flushes, closes the file and releases the lock. Rejects with the journal's failure if it failed. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    // Two callers (the importer's finally and a SIGINT handler) must not close the fd twice.
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
     let failure: unknown;
     try {
       await this.flush();

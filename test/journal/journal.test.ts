@@ -401,3 +401,14 @@ test('replay of a large journal is fast and crosses read-chunk boundaries intact
   assert.equal(r.status(`cur/17000${n - 1}.M${n - 1}P9.höst,S=4096:2,S`), 'sent');
   assert.ok(seconds < 10, `replay of ${n * 1.5} lines took ${seconds.toFixed(2)} s`);
 });
+
+test('close() called twice at once closes the file once and both calls succeed', async (t) => {
+  const path = join(tempDir(t), 'j.jsonl');
+  const j = await Journal.open(path, header, { batchMs: 60_000 });
+  j.recordConfirmed([{ id: 'a' }]);
+  await Promise.all([j.close(), j.close()]);
+  await j.close();
+  const r = await Journal.open(path, header);
+  t.after(() => r.close());
+  assert.equal(r.status('a'), 'confirmed');
+});
