@@ -1,0 +1,75 @@
+// A byte-exact test client over a raw socket: send text, wait until the received bytes match.
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+
+export interface RawClient {
+  readonly socket: Socket;
+  /** Everything received so far, as latin1 text. */
+  text(): string;
+  send(data: string | Buffer): void;
+  /** Resolves with all text once `pattern` matches the received text; rejects after `ms`. */
+  waitFor(pattern: RegExp | string, ms?: number): Promise<string>;
+  /** Resolves when the server closes the connection. */
+  closed(ms?: number): Promise<void>;
+  close(): void;
+}
+
+export async function rawClient(port: number, opts: { greeting?: boolean } = {}): Promise<RawClient> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  let received = '';
+  let ended = false;
+  const waiters = new Set<() => void>();
+  socket.on('data', (d: Buffer) => {
+    received += d.toString('latin1');
+    for (const w of waiters) w();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    ended = true;
+    for (const w of waiters) w();
+  });
+  const client: RawClient = {
+    socket,
+    text: () => received,
+    send: (data) => void socket.write(data),
+    waitFor(pattern, ms = 3000) {
+      const test = () => (typeof pattern === 'string' ? received.includes(pattern) : pattern.test(received));
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (test()) {
+            done();
+            resolve(received);
+          } else if (ended) {
+            done();
+            reject(new Error(`closed before ${pattern}; got ${JSON.stringify(received.slice(-400))}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timeout waiting for ${pattern}; got ${JSON.stringify(received.slice(-400))}`));
+        }, ms);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    closed(ms = 3000) {
+      return new Promise((resolve, reject) => {
+        if (ended) return resolve();
+        const timer = setTimeout(() => reject(new Error('connection still open')), ms);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    close: () => socket.destroy(),
+  };
+  if (opts.greeting !== false) await client.waitFor(/^\* (OK|BYE).*\r\n/);
+  return client;
+}
