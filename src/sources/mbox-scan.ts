@@ -134,7 +134,7 @@ export class MboxScanner {
       this.#line(line, this.#pos - line.length);
       if (this.#cur) this.#cur.seg.endsMidLine = true;
     }
-    this.#finish(this.#pos);
+    this.#finish(this.#deferredBlank ? this.#deferredBlank.off : this.#pos);
     return this.#take();
   }
 
