@@ -33,6 +33,7 @@ test('imapflow lists, creates, appends, searches, fetches, deletes messages and 
   assert.equal(a1 && a1.uid, 1);
   assert.equal(a2 && a2.uid, 2);
   const st = await c.status('INBOX', { messages: true, uidNext: true, unseen: true });
+  assert.ok(st);
   assert.deepEqual([st.messages, st.uidNext, st.unseen], [2, 3, 1]);
   assert.deepEqual((await c.list()).map((m) => m.path).sort(), ['Archive', 'Archive/2024', 'INBOX']);
   const lock = await c.getMailboxLock('INBOX');
@@ -97,6 +98,7 @@ test('a Maildir store writes Maildir++ files and keeps UIDVALIDITY and UIDs acro
   const s2 = await withServer(t, { store: { maildir: dir } });
   const c2 = await client(t, s2);
   const st = await c2.status('Sent', { messages: true, uidNext: true, uidValidity: true });
+  assert.ok(st);
   assert.deepEqual([st.messages, st.uidNext, st.uidValidity], [2, 3, validity]);
   const r3 = await c2.append('Sent', small);
   assert.equal(r3 && r3.uid, 3);
