@@ -63,7 +63,8 @@ export const CHURN_FACTOR = 2;
 export const CHURN_MIN_EXTRA = 10;
 
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const pct = (x: number): string => `${Math.round(x * 100)}%`;
+// One decimal when rounding would lie at the ends (1990 of 2000 is 99.5 %, not 100 %).
+const pct = (x: number): string => `${x > 0.99 && x < 1 ? (Math.floor(x * 1000) / 10).toFixed(1) : Math.round(x * 100)}%`;
 
 export function diagnose(input: DiagnoseInput): Diagnosis[] {
   const out: Diagnosis[] = [];
