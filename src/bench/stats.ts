@@ -81,13 +81,16 @@ export class LatencyStats {
 
   summary(): Summary {
     if (this.#count === 0) return EMPTY;
-    const at = (p: number): number => this.#hist.getValueAtPercentile(p) / US_PER_MS;
+    const max = this.#hist.maxValue / US_PER_MS;
+    // HDR answers a percentile with the top of its sub-bucket, which can lie above the largest value recorded
+    // (p99 5003.8 s for a max of 5000 s); clamp so a summary never contradicts itself.
+    const at = (p: number): number => Math.min(max, this.#hist.getValueAtPercentile(p) / US_PER_MS);
     return {
       count: this.#count,
       p50: at(50),
       p90: at(90),
       p99: at(99),
-      max: this.#hist.maxValue / US_PER_MS,
+      max,
       mean: this.#sumMs / this.#count,
     };
   }

@@ -38,6 +38,16 @@ test('percentiles of large latencies are within HDR three-digit precision', () =
   assert.ok(Math.abs(sum.max - 5000) / 5000 < 0.001);
 });
 
+test('no percentile exceeds the max, even where HDR sub-buckets are wide', () => {
+  const s = new LatencyStats();
+  s.record(0.05);
+  s.record(120_000);
+  s.record(5_000_000);
+  const sum = s.summary();
+  assert.equal(sum.max, 5_000_000);
+  assert.ok(sum.p90 <= sum.max && sum.p99 <= sum.max && sum.p50 <= sum.p90);
+});
+
 test('negative and non-finite values are ignored', () => {
   const s = new LatencyStats();
   s.record(-1);
