@@ -91,7 +91,7 @@ export class EmlTreeSource implements Source {
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const isEml = /\.eml$/i.test(e.name);
-      const est = await statOrError(e.path);
+      const est = await statOrError(e.path, e.fsPath);
       if (est instanceof SourceError) {
         if (isEml || est.code === SourceCodes.LOOP) yield { kind: 'rejected', error: est };
         continue;

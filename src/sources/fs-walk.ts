@@ -11,11 +11,15 @@ export interface DirEntry {
   readonly path: string;
   /** False when the on-disk name is not valid UTF-8 (it cannot be a folder name or a reliable path string). */
   readonly utf8: boolean;
+  /** The exact on-disk path, usable even when the name is not UTF-8 (`path` then holds U+FFFD). */
+  readonly fsPath: string | Buffer;
 }
 
 function toEntry(dir: string, raw: Buffer): DirEntry {
   const name = raw.toString('utf8');
-  return { name, path: join(dir, name), utf8: Buffer.from(name, 'utf8').equals(raw) };
+  const utf8 = Buffer.from(name, 'utf8').equals(raw);
+  const path = join(dir, name);
+  return { name, path, utf8, fsPath: utf8 ? path : Buffer.concat([Buffer.from(join(dir, '_')).subarray(0, -1), raw]) };
 }
 
 /** A whole, sorted listing: for directories of folders (small), never for cur/ or new/. */
@@ -65,9 +69,9 @@ export function fsError(path: string, err: unknown, what = 'cannot read'): Sourc
   return new SourceError(path, `${what}: ${errnoReason(err)}`, code, { cause: err });
 }
 
-export async function statOrError(path: string): Promise<Stats | SourceError> {
+export async function statOrError(path: string, fsPath: string | Buffer = path): Promise<Stats | SourceError> {
   try {
-    return await stat(path);
+    return await stat(fsPath);
   } catch (err) {
     return fsError(path, err, 'cannot stat');
   }

@@ -176,7 +176,7 @@ export class MaildirSource implements Source {
       const dotted = e.name.startsWith('.');
       if (dotted && !isRoot) continue; // Maildir++ folders exist only at the root
       if (dotted && (e.name === '.' || e.name === '..')) continue;
-      const st = await statOrError(e.path);
+      const st = await statOrError(e.path, e.fsPath);
       if (st instanceof SourceError) {
         // A dangling link or loop among folders is worth a report; a vanished plain file is not a folder anyway.
         if (st.code === SourceCodes.LOOP) yield { kind: 'rejected', error: st };
@@ -218,7 +218,7 @@ export class MaildirSource implements Source {
         for await (const batch of streamDir(subdir)) {
           const files = batch.filter((e) => !e.name.startsWith('.'));
           // Stat a batch concurrently: one stat at a time is latency-bound on a cold cache.
-          const stats = await Promise.all(files.map((e) => statOrError(e.path)));
+          const stats = await Promise.all(files.map((e) => statOrError(e.path, e.fsPath)));
           for (let i = 0; i < files.length; i++) {
             const e = files[i]!;
             const st = stats[i]!;

@@ -95,7 +95,7 @@ export class MboxSource implements Source {
     }
     for (const e of entries) {
       if (isMboxSidecar(e.name)) continue;
-      const est = await statOrError(e.path);
+      const est = await statOrError(e.path, e.fsPath);
       if (est instanceof SourceError) {
         yield { kind: 'rejected', error: est };
         continue;
