@@ -7,6 +7,7 @@
 //            const n = await m.read(); }                        // NormalizedMessage; rejects with SourceError
 //   }
 //   source.stats  // { yielded, rejected, skipped } — nothing found on disk disappears uncounted
+//   for await (const r of readAhead(source.items(), { depth: 16 })) …  // same, with read() done ahead, in order
 //
 // Formats: 'maildir' (also nested Folder/Sub/{cur,new} trees), 'maildir++' (".Folder.Sub", modified UTF-7),
 // 'mbox' (one file: mboxo, mboxrd, mboxcl, mboxcl2, .gz), 'mbox-dir' (a tree of mbox files), 'eml' (*.eml tree).
@@ -31,5 +32,6 @@ export { MaildirSource, parseMaildirName, maildirFlags, parseDovecotKeywords } f
 export { MboxSource } from './mbox-tree.js';
 export { EmlTreeSource } from './eml-tree.js';
 export { normalizeMessage, lfToCrlf } from './normalize.js';
+export { readAhead, type ReadAheadOptions, type ReadItem } from './read-ahead.js';
 export { parseFromLine } from './mbox-scan.js';
 export { decodeMaildirPlusName } from './folder-name.js';
