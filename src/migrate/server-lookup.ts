@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+
+/** What the importer needs from the control plane (src/mailbox ControlPlane satisfies it). */
+export interface ServerControl {
+  delimiter(): Promise<string>;
+  listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>>;
+  /** Creates the folder (and parents) if missing; resolves true when it created it. */
+  ensureFolder(path: string, specialUse?: string): Promise<boolean>;
+  permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
+  findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>>;
+  listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>>;
+  fetchBody(path: string, uid: number): Promise<Buffer>;
+}
+
+export function fingerprintOf(data: Buffer): string {
+  return createHash('sha256').update(data).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Is this message already in `mailbox`? Used for messages whose APPEND may or may not have landed.
+ * Guarantee (documented in README): with a Message-ID, a server message with the same Message-ID and the
+ * same size counts as present (a fingerprint check settles several candidates); without one, a message of the
+ * same size whose bytes hash to the same fingerprint counts as present. Returns its UID, or undefined.
+ */
+export async function findOnServer(
+  control: ServerControl,
+  mailbox: string,
+  messageId: string | undefined,
+  size: number,
+  fingerprint: string | undefined,
+): Promise<number | undefined> {
+  let candidates: Array<{ uid: number; size: number }>;
+  try {
+    candidates = messageId
+      ? await control.findByMessageId(mailbox, messageId)
+      : (await control.listMessages(mailbox)).filter((m) => m.size === size);
+  } catch {
+    // The folder may not exist (the crash came before its CREATE): then the message is certainly absent.
+    return undefined;
+  }
+  const sameSize = candidates.filter((c) => c.size === size);
+  if (sameSize.length === 0) return undefined;
+  if (!fingerprint || (messageId && sameSize.length === 1)) return sameSize[0]!.uid;
+  for (const c of sameSize) {
+    const body = await control.fetchBody(mailbox, c.uid);
+    if (fingerprintOf(body) === fingerprint) return c.uid;
+  }
+  return undefined;
+}
