@@ -19,7 +19,7 @@ import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
-import { headerValue, parseHeaderFields, parseReceivedDate, parseRfc5322Date, type HeaderField } from './headers.js';
+import { headerValue, parseHeaderFields, type HeaderField } from './headers.js';
 import { normalizeMessage } from './normalize.js';
 import { MboxScanner, type Segment } from './mbox-scan.js';
 import { fsError } from './fs-walk.js';
@@ -264,16 +264,9 @@ function* toItems(o: MboxFileOptions, c: Candidate, index: number, truncated?: s
   if (index === 0 && (headerValue(fields, 'x-imapbase') !== undefined || headerValue(fields, 'x-imap') !== undefined) && /FOLDER INTERNAL DATA/i.test(headerValue(fields, 'subject') ?? '')) {
     return yield { kind: 'skipped' };
   }
-  let date: Date | undefined = first.from.date;
-  let dateFrom: InternalDateSource = 'from-line';
-  if (!date) {
-    date = parseRfc5322Date(headerValue(fields, 'date'));
-    dateFrom = date ? 'date-header' : 'none';
-  }
-  if (!date) {
-    date = parseReceivedDate(headerValue(fields, 'received'));
-    if (date) dateFrom = 'received-header';
-  }
+  // A boundary needs a dated From_ line (mbox-scan.ts), so every message here has its delivery date from it.
+  const date = first.from.date;
+  const dateFrom: InternalDateSource = 'from-line';
   const digest = c.segs.length === 1 ? first.digest : createHash('sha1').update(c.segs.map((s) => s.digest).join(',')).digest('hex');
   const id = `mbox:${o.label}@${first.start}:${digest.slice(0, 16)}`;
   let data: Buffer | undefined;

@@ -61,7 +61,7 @@ export interface NormalizeOptions {
  * E_SOURCE_EMPTY for no bytes, E_SOURCE_NOT_MESSAGE when it does not start with a header field.
  */
 export function normalizeMessage(raw: Buffer, origin: string, options: NormalizeOptions = {}): NormalizedMessage {
-  if (raw.length === 0 || /^[\r\n\t ]*$/.test(raw.toString('latin1', 0, Math.min(raw.length, 256))) && raw.length <= 256) {
+  if (raw.length === 0 || (raw.length <= 256 && /^[\r\n\t ]*$/.test(raw.toString('latin1')))) {
     throw new SourceError(origin, 'empty message (no bytes, or only white space)', SourceCodes.EMPTY);
   }
   if (!startsWithHeaderField(raw)) {

@@ -1,4 +1,5 @@
 // Shared by the source tests: copy a fixture to a temp dir (git keeps no mtimes), and drain a source.
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -7,15 +8,14 @@ import type { NormalizedMessage, SourceMessage } from '../../src/core/types.js';
 import { SourceError } from '../../src/core/errors.js';
 import type { Source } from '../../src/sources/index.js';
 
-/** Repo root, from test/sources (tsx) or dist/test/sources (compiled). */
+/** Repo root, from test/sources (tsx) or dist/test/sources (compiled): the nearest ancestor with fixtures/. */
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (dir.endsWith('/dist')) return dirname(dir);
-    if (!dir.includes('/dist/') && dir.endsWith('/test/sources')) return dirname(dirname(dir));
+  while (dirname(dir) !== dir) {
+    if (existsSync(join(dir, 'fixtures', 'README.md')) && existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
-  return dir;
+  throw new Error('cannot find the repository root (a directory with fixtures/ and package.json)');
 }
 
 export const FIXTURES = join(repoRoot(), 'fixtures');
