@@ -1,0 +1,376 @@
+// The control plane: everything the importer and the verifier need from the server except APPEND, over imapflow.
+//
+// Why imapflow here and our own transport for APPEND: LIST/CREATE/STATUS/SEARCH/FETCH are few and latency-bound,
+// and imapflow parses their responses well; APPEND is the bulk path where imapflow's one-command-in-flight and
+// LITERAL+-only-up-to-4-KiB policy cost throughput (facts.md), so src/transport does it.
+//
+// Paths: every `path` here is the server's full mailbox name *in Unicode* — namespace prefix and the server's
+// hierarchy delimiter included (e.g. "INBOX.Archiv.Größe" on a Courier-style server, "Archiv/Größe" on Dovecot
+// with LAYOUT=fs). That is the form AppendMessage.mailbox takes (src/core/types.ts); the modified-UTF-7 form that
+// goes on the wire (RFC 3501 §5.1.3) is in `wire` from listFolders().
+//
+// Credentials: imapflow runs with `logger: false`, and errors are rebuilt by mapImapFlowError() without the
+// command text or the imapflow error object, so neither the password nor the token can leak through them.
+
+import { ImapFlow, type ImapFlowOptions, type ListResponse } from 'imapflow';
+import { MailmigrateError } from '../core/errors.js';
+import { encodeMutf7 } from '../core/mutf7.js';
+import { mapImapFlowError } from './imapflow-errors.js';
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** Implicit TLS (port 993 style) */
+  secure: boolean;
+  /** For secure=false: 'required' fails unless STARTTLS succeeds; 'opportunistic' (default) upgrades if offered */
+  starttls?: 'required' | 'opportunistic' | 'off';
+  user: string;
+  password?: string;
+  /** OAuth2 bearer token: imapflow uses AUTHENTICATE XOAUTH2 (or OAUTHBEARER) */
+  accessToken?: string;
+  /** PEM CA certificate(s) to trust in addition to the system store */
+  ca?: Buffer;
+  /** Default true; false only for --insecure */
+  rejectUnauthorized?: boolean;
+  /** Budget for TCP+TLS and, separately, for the greeting; default 30 s */
+  connectTimeoutMs?: number;
+}
+
+export interface FolderInfo {
+  /** Full server path in Unicode (see header comment) */
+  path: string;
+  /** The path split at the delimiter, Unicode */
+  name: string[];
+  delimiter: string;
+  /** RFC 6154 attribute, e.g. "\\Sent", when the server reports one */
+  specialUse?: string;
+  /** Mailbox attributes as listed, e.g. "\\HasChildren", "\\Noselect" */
+  flags: string[];
+  /** The path as it appeared on the wire (modified UTF-7 unless UTF8=ACCEPT is on) */
+  wire: string;
+}
+
+export interface MessageSummary {
+  uid: number;
+  size: number;
+  messageId?: string;
+  flags: string[];
+  internalDate: Date;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/** RFC 6154 §2 mailbox attributes, lower-cased. */
+const SPECIAL_USE_ATTRS = new Set(['\\all', '\\archive', '\\drafts', '\\flagged', '\\junk', '\\sent', '\\trash']);
+
+/** Value of the Message-ID header in a header block (unfolded, RFC 5322 §2.2.3), or undefined. */
+export function parseMessageIdHeader(headers: Buffer | string): string | undefined {
+  const text = (typeof headers === 'string' ? headers : headers.toString('latin1')).replace(/\r?\n[ \t]+/g, ' ');
+  const m = /^message-id[ \t]*:[ \t]*(.*?)[ \t]*$/im.exec(text);
+  return m && m[1] ? m[1] : undefined;
+}
+
+/** Message-IDs compare without surrounding whitespace and angle brackets (RFC 5322 §3.6.4 msg-id). */
+function normalizeMessageId(id: string): string {
+  return id.trim().replace(/^<|>$/g, '').trim();
+}
+
+/** Minimal view of imapflow's internal exec(): needed only for CREATE ... (USE (...)), which it has no API for. */
+interface ExecCapable {
+  exec(
+    command: string,
+    attributes: unknown[],
+  ): Promise<{ response?: { attributes?: unknown[] }; next: () => void }>;
+}
+
+export class ControlPlane {
+  readonly capabilities: ReadonlySet<string>;
+  readonly #client: ImapFlow;
+  readonly #options: ConnectOptions;
+  #folders: Map<string, FolderInfo> | undefined;
+  #closed = false;
+
+  private constructor(client: ImapFlow, options: ConnectOptions) {
+    this.#client = client;
+    this.#options = options;
+    this.capabilities = new Set([...client.capabilities.keys()].map((c) => c.toUpperCase()));
+  }
+
+  static async connect(options: ConnectOptions): Promise<ControlPlane> {
+    const timeout = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const starttls = options.starttls ?? 'opportunistic';
+    const flowOptions: ImapFlowOptions = {
+      host: options.host,
+      port: options.port,
+      secure: options.secure,
+      auth: {
+        user: options.user,
+        ...(options.accessToken !== undefined ? { accessToken: options.accessToken } : { pass: options.password ?? '' }),
+      },
+      tls: {
+        rejectUnauthorized: options.rejectUnauthorized ?? true,
+        ...(options.ca ? { ca: options.ca } : {}),
+      },
+      logger: false,
+      emitLogs: false,
+      // The control plane issues a command, waits, and issues the next; auto-IDLE between them would add an
+      // IDLE/DONE round trip to every command.
+      disableAutoIdle: true,
+      // BINARY FETCH decodes Content-Transfer-Encoding; verification must see the stored bytes unchanged.
+      disableBinary: true,
+      disableCompression: true,
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      clientInfo: { name: 'mailmigrate' },
+    };
+    if (!options.secure) {
+      if (starttls === 'required') flowOptions.doSTARTTLS = true;
+      else if (starttls === 'off') flowOptions.doSTARTTLS = false;
+    }
+    const client = new ImapFlow(flowOptions);
+    // imapflow emits 'error' for socket failures; without a listener the process would crash on them.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      client.close();
+      throw mapImapFlowError(err, { host: options.host, port: options.port, command: 'connect', connectTimeoutMs: timeout });
+    }
+    return new ControlPlane(client, options);
+  }
+
+  async #run<T>(command: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new MailmigrateError('E_CLOSED', `${command}: control connection already closed`, 'never');
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapImapFlowError(err, { host: this.#options.host, port: this.#options.port, command });
+    }
+  }
+
+  /** SELECTs `path` (read-write: EXAMINE reports PERMANENTFLAGS () on Dovecot, RFC 3501 §6.3.2) and runs fn. */
+  async #withMailbox<T>(command: string, path: string, fn: () => Promise<T>): Promise<T> {
+    return this.#run(`${command} ${path}`, async () => {
+      const lock = await this.#client.getMailboxLock(path);
+      try {
+        return await fn();
+      } finally {
+        lock.release();
+      }
+    });
+  }
+
+  async listFolders(): Promise<FolderInfo[]> {
+    const list = await this.#run('LIST', () => this.#client.list({ listOnly: true }));
+    const folders = list.map((entry: ListResponse): FolderInfo => {
+      const delimiter = entry.delimiter || '';
+      const info: FolderInfo = {
+        path: entry.path,
+        name: delimiter ? entry.path.split(delimiter) : [entry.path],
+        delimiter,
+        flags: [...entry.flags],
+        wire: entry.pathAsListed,
+      };
+      // Only what the server said (RFC 6154 attributes in the LIST flags), never imapflow's guess from localized
+      // folder names; with listOnly imapflow leaves specialUse unset, so read the attributes ourselves.
+      const use = [...entry.flags].find((f) => SPECIAL_USE_ATTRS.has(f.toLowerCase()));
+      if (use) info.specialUse = use;
+      else if (entry.specialUse && entry.specialUseSource === 'extension') info.specialUse = entry.specialUse;
+      return info;
+    });
+    this.#folders = new Map(folders.map((f) => [folderKey(f.path), f]));
+    return folders;
+  }
+
+  async delimiter(): Promise<string> {
+    const ns = this.#client.namespace;
+    if (ns && typeof ns.delimiter === 'string' && ns.delimiter) return ns.delimiter;
+    const folders = this.#folders ? [...this.#folders.values()] : await this.listFolders();
+    return folders.find((f) => f.delimiter)?.delimiter ?? '/';
+  }
+
+  #prefix(): string {
+    return this.#client.namespace?.prefix ?? '';
+  }
+
+  /**
+   * Creates `parts` (Unicode names below the personal namespace) and any missing parents; returns the server path.
+   * Already existing is fine. A part containing the delimiter is refused: it would silently create a deeper tree.
+   */
+  async ensureFolder(parts: string[], specialUse?: string): Promise<string> {
+    if (parts.length === 0 || (parts.length === 1 && parts[0]!.toUpperCase() === 'INBOX')) return 'INBOX';
+    const delimiter = await this.delimiter();
+    for (const part of parts) {
+      if (part === '' || part.includes(delimiter)) {
+        throw new MailmigrateError(
+          'E_FOLDER_NAME',
+          `folder name part ${JSON.stringify(part)} is empty or contains the server's delimiter ${JSON.stringify(delimiter)}`,
+          'never',
+        );
+      }
+    }
+    if (!this.#folders) await this.listFolders();
+    // INBOX may be the namespace prefix itself ("INBOX."), and then folders live below it already.
+    const prefix = this.#prefix();
+    const base = prefix && parts[0]!.toUpperCase() + delimiter === prefix.toUpperCase() ? '' : prefix;
+    let path = '';
+    for (let i = 0; i < parts.length; i++) {
+      path = i === 0 ? base + parts[0]! : path + delimiter + parts[i]!;
+      const known = this.#folders!.get(folderKey(path));
+      // \NonExistent / \Noselect parents exist only as names in the tree; CREATE makes them real mailboxes.
+      if (known && !hasAttr(known, '\\NonExistent') && !hasAttr(known, '\\Noselect')) continue;
+      const isLeaf = i === parts.length - 1;
+      await this.#create(path, isLeaf ? specialUse : undefined);
+      this.#folders!.set(folderKey(path), {
+        path,
+        name: path.split(delimiter),
+        delimiter,
+        flags: [],
+        wire: this.#encode(path),
+        ...(isLeaf && specialUse && this.capabilities.has('CREATE-SPECIAL-USE') ? { specialUse } : {}),
+      });
+    }
+    return path;
+  }
+
+  #encode(path: string): string {
+    return this.#client.enabled.has('UTF8=ACCEPT') ? path : encodeMutf7(path);
+  }
+
+  async #create(path: string, specialUse: string | undefined): Promise<void> {
+    if (specialUse && this.capabilities.has('CREATE-SPECIAL-USE')) {
+      // RFC 6154 §3: CREATE name (USE (\Sent)). imapflow's mailboxCreate() has no USE parameter.
+      await this.#run(`CREATE ${path} (USE (${specialUse}))`, async () => {
+        const exec = (this.#client as unknown as ExecCapable).exec.bind(this.#client);
+        try {
+          const res = await exec('CREATE', [
+            { type: 'ATOM', value: this.#encode(path) },
+            [{ type: 'ATOM', value: 'USE' }, [{ type: 'ATOM', value: specialUse }]],
+          ]);
+          res.next();
+        } catch (err) {
+          if ((err as { serverResponseCode?: string }).serverResponseCode?.toUpperCase() === 'ALREADYEXISTS') return;
+          throw err;
+        }
+      });
+      return;
+    }
+    try {
+      await this.#run(`CREATE ${path}`, () => this.#client.mailboxCreate(path));
+    } catch (err) {
+      // Servers without RFC 5530 ALREADYEXISTS answer a plain NO: it is fine if the folder is there now.
+      const again = await this.listFolders();
+      if (again.some((f) => folderKey(f.path) === folderKey(path) && !hasAttr(f, '\\NonExistent'))) return;
+      throw err;
+    }
+  }
+
+  async status(path: string): Promise<{ messages: number; uidNext: number; uidValidity: number }> {
+    const st = await this.#run(`STATUS ${path}`, () =>
+      this.#client.status(path, { messages: true, uidNext: true, uidValidity: true }),
+    );
+    if (!st) throw new MailmigrateError('E_STATUS', `STATUS ${path}: no answer (not connected?)`, 'now');
+    return { messages: st.messages ?? 0, uidNext: st.uidNext ?? 0, uidValidity: Number(st.uidValidity ?? 0n) };
+  }
+
+  /**
+   * PERMANENTFLAGS of `path` (RFC 3501 §7.1): which flags APPEND can store. `\*` means new keywords may be created.
+   * Without PERMANENTFLAGS the RFC says all FLAGS are permanent; whether new keywords are we cannot know, so no.
+   */
+  async permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }> {
+    return this.#withMailbox('SELECT', path, async () => {
+      const mb = this.#client.mailbox;
+      if (!mb) throw new MailmigrateError('E_STATUS', `SELECT ${path}: no mailbox state`, 'now');
+      const source = mb.permanentFlags ?? mb.flags;
+      return { flags: [...source].filter((f) => f !== '\\*'), anyKeyword: source.has('\\*') };
+    });
+  }
+
+  /** UIDs and sizes of messages in `path` whose Message-ID equals `messageId` (SEARCH HEADER is a substring match,
+   *  RFC 3501 §6.4.4, so every hit is checked against the fetched header). */
+  async findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>> {
+    const wanted = normalizeMessageId(messageId);
+    if (!wanted) return [];
+    return this.#withMailbox('UID SEARCH', path, async () => {
+      const uids = await this.#client.search({ header: { 'message-id': wanted } }, { uid: true });
+      if (!uids || uids.length === 0) return [];
+      const msgs = await this.#client.fetchAll(uids.join(','), { uid: true, size: true, headers: ['message-id'] }, { uid: true });
+      return msgs
+        .filter((m) => {
+          const id = m.headers ? parseMessageIdHeader(m.headers) : undefined;
+          return id !== undefined && normalizeMessageId(id) === wanted;
+        })
+        .map((m) => ({ uid: m.uid, size: m.size ?? 0 }))
+        .sort((a, b) => a.uid - b.uid);
+    });
+  }
+
+  async listMessages(path: string): Promise<MessageSummary[]> {
+    return this.#withMailbox('UID FETCH', path, async () => {
+      // The mailbox may have been selected before other connections appended to it; NOOP brings EXISTS up to date
+      // (RFC 3501 §6.1.2), and an empty mailbox needs no FETCH at all.
+      await this.#client.noop();
+      if (!this.#client.mailbox || this.#client.mailbox.exists === 0) return [];
+      const msgs = await this.#client.fetchAll(
+        '1:*',
+        { uid: true, size: true, flags: true, internalDate: true, headers: ['message-id'] },
+        { uid: true },
+      );
+      return msgs
+        .map((m) => {
+          const summary: MessageSummary = {
+            uid: m.uid,
+            size: m.size ?? 0,
+            flags: m.flags ? [...m.flags] : [],
+            internalDate: m.internalDate instanceof Date ? m.internalDate : new Date(m.internalDate ?? 0),
+          };
+          const id = m.headers ? parseMessageIdHeader(m.headers) : undefined;
+          if (id !== undefined) summary.messageId = id;
+          return summary;
+        })
+        .sort((a, b) => a.uid - b.uid);
+    });
+  }
+
+  /** The stored message bytes (BODY.PEEK[]: does not set \Seen). */
+  async fetchBody(path: string, uid: number): Promise<Buffer> {
+    return this.#withMailbox(`UID FETCH ${uid}`, path, async () => {
+      const msg = await this.#client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+      if (!msg || !msg.source) throw new MailmigrateError('E_NOT_FOUND', `no message with UID ${uid} in ${path}`, 'never');
+      return msg.source;
+    });
+  }
+
+  /** Flags \Deleted and expunges that one UID (UID EXPUNGE when UIDPLUS is there, RFC 4315 §2.1). */
+  async deleteMessage(path: string, uid: number): Promise<void> {
+    await this.#withMailbox(`UID EXPUNGE ${uid}`, path, async () => {
+      await this.#client.messageDelete(String(uid), { uid: true });
+    });
+  }
+
+  async deleteFolder(path: string): Promise<void> {
+    await this.#run(`DELETE ${path}`, () => this.#client.mailboxDelete(path));
+    this.#folders?.delete(folderKey(path));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#client.logout();
+    } catch {
+      // the connection may already be gone; closing is all that is left to do
+    } finally {
+      this.#client.close();
+    }
+  }
+}
+
+/** INBOX is case-insensitive (RFC 3501 §5.1), every other name is case-sensitive. */
+function folderKey(path: string): string {
+  return /^inbox$/i.test(path) ? 'INBOX' : path;
+}
+
+function hasAttr(f: FolderInfo, attr: string): boolean {
+  return f.flags.some((x) => x.toLowerCase() === attr.toLowerCase());
+}
