@@ -183,6 +183,8 @@ export function renderConfig(c: ConfigInput): string {
     'log_timestamp = "%Y-%m-%d %H:%M:%S "',
     'disable_plaintext_auth = no',
     'auth_mechanisms = plain login',
+    // Failed logins are answered at once (default 2 s): tests check wrong passwords on purpose.
+    'auth_failure_delay = 0',
     // Mail runs as `nobody` when we are root, as ourselves otherwise; both must pass the uid/gid range checks.
     'first_valid_uid = 0',
     'first_valid_gid = 0',
