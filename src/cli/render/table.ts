@@ -1,0 +1,32 @@
+// Plain-text tables for terminals and logs: right-aligned numbers, left-aligned text, no colours (so output
+// pasted into an issue reads the same).
+
+export interface Column<T> {
+  readonly header: string;
+  readonly value: (row: T) => string;
+  readonly align?: 'left' | 'right';
+}
+
+export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<T>>): string {
+  const cells = rows.map((r) => columns.map((c) => c.value(r)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
+  const line = (vals: readonly string[]): string =>
+    vals
+      .map((v, i) => (columns[i]!.align === 'right' ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+/** Milliseconds for humans: 0.07, 4.5, 44, 1,234. */
+export function fmtMs(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  if (ms < 1) return ms.toFixed(2);
+  if (ms < 10) return ms.toFixed(1);
+  return Math.round(ms).toLocaleString('en-US');
+}
+
+export function fmtRate(n: number): string {
+  if (n >= 100) return Math.round(n).toLocaleString('en-US');
+  return n.toFixed(1);
+}
