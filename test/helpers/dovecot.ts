@@ -47,7 +47,8 @@ export interface DovecotOptions {
   tls?: boolean;
   /** LD_PRELOAD path for Dovecot's processes (bench: buildQuickAckShim()) */
   preload?: string;
-  /** Max message size in bytes: makes Dovecot advertise APPENDLIMIT (quota plugin's quota_max_mail_size) */
+  /** Max message size in bytes (quota plugin's quota_max_mail_size): bigger APPENDs get NO. Dovecot 2.3.19 does not
+   *  advertise APPENDLIMIT (RFC 7889) for it — no binary or plugin here contains that string. */
   maxMailSize?: number;
   /** Extra mail plugins; names starting with "imap_" go to `protocol imap` (e.g. imap_zlib for COMPRESS) */
   mailPlugins?: string[];
@@ -254,7 +255,7 @@ export function renderConfig(c: ConfigInput): string {
   }
   if (imapPlugins.length) lines.push('protocol imap {', `  mail_plugins = $mail_plugins ${imapPlugins.join(' ')}`, '}');
   if (o.maxMailSize !== undefined) {
-    // APPENDLIMIT (RFC 7889) is advertised from quota_max_mail_size; the quota itself is unlimited.
+    // Only the per-message limit; the quota itself stays unlimited. (2.3.19 refuses, but does not advertise APPENDLIMIT.)
     lines.push('plugin {', '  quota = maildir:User quota', `  quota_max_mail_size = ${o.maxMailSize}`, '}');
   }
   return lines.join('\n') + '\n';
