@@ -1,10 +1,12 @@
 // npm run bench:sources — streaming check for the source readers (issue 3): generates a Maildir of 200,000 small
 // messages in a temp dir and reads it: scan only; scan + read() one at a time (first 20,000: it is latency-bound);
 // scan + readAhead(depth 16), as an importer would. Prints messages/s and the peak RSS growth over the baseline
-// taken after generation. Exits 1 if any growth reaches 50 MB. MM_BENCH_MESSAGES overrides the count.
+// taken after generation. Then the same messages as one mbox file (scan; readAhead). Exits 1 if any growth
+// reaches 50 MB. MM_BENCH_MESSAGES overrides the count.
 // Run with --expose-gc (the npm script does) so the baseline is taken after a full collection.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +31,20 @@ async function generate(root: string): Promise<void> {
       `From: sender${i % 100}@example.org\nTo: rcpt@example.org\nSubject: message ${i}\nMessage-ID: <${i}@bench>\nDate: Tue, 1 Jul 2003 10:52:37 +0200\n\nBody of message ${i}.\n`,
     );
   }
+}
+
+/** The same messages as one mbox file, written as a stream (never one big string). */
+async function generateMbox(path: string): Promise<void> {
+  const out = createWriteStream(path);
+  for (let i = 0; i < COUNT; i++) {
+    const ok = out.write(
+      `From sender${i % 100}@example.org Tue Jul  1 08:52:37 2003\nFrom: sender${i % 100}@example.org\nSubject: message ${i}\n` +
+        `Message-ID: <${i}@bench>\nStatus: RO\n\nBody of message ${i}.\n>From a quoted line\n\n`,
+    );
+    if (!ok) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
 }
 
 interface Run {
@@ -89,6 +105,17 @@ async function main(): Promise<void> {
     ];
     for (const [label, mode, limit] of runs) {
       const r = await run(root, mode, limit);
+      report(label, r);
+    }
+    const mbox = join(root, 'all.mbox');
+    await generateMbox(mbox);
+    for (const [label, mode] of [['mbox scan', 'scan'], ['mbox readAhead', 'read-ahead']] as const) {
+      const r = await run(mbox, mode, COUNT);
+      report(label, r);
+    }
+    if (!gc) console.log('note: run with --expose-gc for a clean baseline');
+    if (failed) process.exitCode = 1;
+    function report(label: string, r: Run): void {
       const ok = r.peakGrowthMb < LIMIT_MB;
       failed ||= !ok;
       console.log(
@@ -96,8 +123,6 @@ async function main(): Promise<void> {
           `peak RSS growth ${r.peakGrowthMb.toFixed(1)} MB (limit ${LIMIT_MB} MB) ${ok ? 'OK' : 'FAIL'}`,
       );
     }
-    if (!gc) console.log('note: run with --expose-gc for a clean baseline');
-    if (failed) process.exitCode = 1;
   } finally {
     await rm(root, { recursive: true, force: true });
   }
