@@ -109,6 +109,11 @@ export class CommandQueue {
     return this.inflight.size > 0;
   }
 
+  /** Marks a mailbox as existing (learned elsewhere, e.g. on another connection): no need to probe it alone. */
+  confirm(mailbox: string): void {
+    this.confirmed.add(mailbox);
+  }
+
   setOpen(open: boolean): void {
     this.open = open;
     if (open) this.pump();

@@ -387,6 +387,11 @@ export class Connection {
     });
   }
 
+  /** The pool learned that `mailbox` exists: later APPENDs to it may be pipelined at once. */
+  confirmMailbox(mailbox: string): void {
+    this.queue.confirm(mailbox);
+  }
+
   /** CREATE, tolerating "already exists" (some servers answer NO [ALREADYEXISTS], RFC 5530). */
   async create(mailbox: string): Promise<void> {
     try {

@@ -63,6 +63,12 @@ export class Pool {
   private closing = false;
   private readonly writableWaiters: Array<() => void> = [];
   private readonly creating = new Map<string, Promise<void>>();
+  /** Mailboxes an APPEND has succeeded in: commands to them go freely on every connection. */
+  private readonly confirmed = new Set<string>();
+  /** The one APPEND probing a not-yet-confirmed mailbox; others wait for it instead of all drawing TRYCREATE. */
+  private readonly probing = new Map<string, Promise<unknown>>();
+  /** Appends waiting for a probe: they count as load so callers' backpressure still holds. */
+  private waiting = 0;
   private reconnecting = 0;
   private connectWaiters: Array<() => void> = [];
   /** Learned limit: the server refused connection limit+1. */
@@ -93,7 +99,7 @@ export class Pool {
   }
   /** Commands in flight or queued across all connections. */
   get load(): number {
-    let n = 0;
+    let n = this.waiting;
     for (const c of this.conns) n += c.load;
     return n;
   }
@@ -201,6 +207,38 @@ export class Pool {
    * can be had at all.
    */
   async append(mailbox: string, messages: readonly AppendMessage[], attempt = 0): Promise<MessageOutcome[]> {
+    // The first APPEND into a mailbox not yet seen to exist goes alone, pool-wide (mbsync's rule, lifted from
+    // one connection to all): if it draws NO [TRYCREATE], one CREATE follows and nothing else was refused.
+    for (;;) {
+      const probe = this.probing.get(mailbox);
+      if (probe) {
+        // Wait for the probe even if a CREATE already confirmed the mailbox, so messages keep their order.
+        this.waiting++;
+        await probe.catch(() => undefined);
+        this.waiting--;
+        continue; // the probe may have failed for its own reasons (a bad message): then this one probes next
+      }
+      if (this.confirmed.has(mailbox)) break;
+      const p = this.appendNow(mailbox, messages, attempt);
+      this.probing.set(mailbox, p);
+      try {
+        const out = await p;
+        if (out.some((o) => o.status === 'appended')) this.confirm(mailbox);
+        return out;
+      } finally {
+        this.probing.delete(mailbox);
+        this.wakeWriters();
+      }
+    }
+    return this.appendNow(mailbox, messages, attempt);
+  }
+
+  private confirm(mailbox: string): void {
+    this.confirmed.add(mailbox);
+    for (const c of this.conns) c.confirmMailbox(mailbox);
+  }
+
+  private async appendNow(mailbox: string, messages: readonly AppendMessage[], attempt: number): Promise<MessageOutcome[]> {
     const limit = this.capabilities?.appendLimit;
     if (limit !== undefined && messages.some((m) => m.data.length > limit)) {
       // APPENDLIMIT (RFC 7889): refuse locally rather than upload bytes the server has said it will reject.
@@ -230,20 +268,20 @@ export class Pool {
     if (err instanceof ServerResponseError) {
       if (err.responseCode === 'TRYCREATE' && attempt < 2) {
         await this.createOnce(mailbox);
-        return this.append(mailbox, messages, attempt + 1);
+        return this.appendNow(mailbox, messages, attempt + 1);
       }
       if (err.retry === 'later' && attempt < maxRetries) {
         const delayMs = parseBackoffMs(err.text) ?? Math.min(30_000, 250 * 2 ** attempt);
         this.stats.throttled++;
         this.options.onEvent?.({ type: 'throttled', delayMs, reason: err.message });
         await sleep(delayMs);
-        return this.append(mailbox, messages, attempt + 1);
+        return this.appendNow(mailbox, messages, attempt + 1);
       }
       if (messages.length > 1) return this.splitAndAppend(mailbox, messages, attempt, err.message);
       return [{ status: 'failed', error: err }];
     }
     // Never sent (connection closed before its turn): safe to send again on another connection.
-    if (err.retry !== 'never' && attempt < maxRetries) return this.append(mailbox, messages, attempt + 1);
+    if (err.retry !== 'never' && attempt < maxRetries) return this.appendNow(mailbox, messages, attempt + 1);
     return messages.map(() => ({ status: 'failed', error: err }));
   }
 
@@ -251,11 +289,11 @@ export class Pool {
   private async splitAndAppend(mailbox: string, messages: readonly AppendMessage[], attempt: number, reason: string, singles = false): Promise<MessageOutcome[]> {
     this.stats.splits++;
     this.options.onEvent?.({ type: 'batch-split', mailbox, size: messages.length, reason });
-    if (singles) return (await Promise.all(messages.map((m) => this.append(mailbox, [m], attempt)))).flat();
+    if (singles) return (await Promise.all(messages.map((m) => this.appendNow(mailbox, [m], attempt)))).flat();
     const mid = Math.ceil(messages.length / 2);
     const [a, b] = await Promise.all([
-      this.append(mailbox, messages.slice(0, mid), attempt),
-      this.append(mailbox, messages.slice(mid), attempt),
+      this.appendNow(mailbox, messages.slice(0, mid), attempt),
+      this.appendNow(mailbox, messages.slice(mid), attempt),
     ]);
     return [...a, ...b];
   }
@@ -266,6 +304,7 @@ export class Pool {
     if (!p) {
       p = this.pick().then(async (c) => {
         await c.create(mailbox);
+        this.confirm(mailbox);
         this.stats.creates++;
         this.options.onEvent?.({ type: 'mailbox-created', mailbox });
       });
