@@ -1,0 +1,72 @@
+import type { ServerControl } from './server-lookup.js';
+
+// Adapts the imapflow control plane (src/mailbox/control-plane.ts) to the ServerControl contract the importer
+// and the verifier use. The two differ in one place: ControlPlane.ensureFolder takes the path as a list of names
+// and returns the server path, while ServerControl.ensureFolder takes the delimiter-joined path (what mapFolder
+// produced) and says whether it created the folder. Structural typing keeps src/migrate free of an import of
+// src/mailbox's class (a test can pass a fake).
+
+export interface ControlPlaneLike {
+  readonly capabilities: ReadonlySet<string>;
+  delimiter(): Promise<string>;
+  listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>>;
+  ensureFolder(parts: string[], specialUse?: string): Promise<string>;
+  permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
+  findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>>;
+  listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>>;
+  fetchBody(path: string, uid: number): Promise<Buffer>;
+}
+
+/** INBOX is case-insensitive (RFC 3501 §5.1), every other name is case-sensitive. */
+const key = (path: string): string => (/^inbox$/i.test(path) ? 'INBOX' : path);
+
+export class ControlAdapter implements ServerControl {
+  #known: Set<string> | undefined;
+
+  constructor(readonly plane: ControlPlaneLike) {}
+
+  get capabilities(): ReadonlySet<string> {
+    return this.plane.capabilities;
+  }
+
+  delimiter(): Promise<string> {
+    return this.plane.delimiter();
+  }
+
+  async listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>> {
+    const list = await this.plane.listFolders();
+    this.#known = new Set(list.map((f) => key(f.path)));
+    return list;
+  }
+
+  /** Folder paths the server listed (after listFolders) plus those created since. */
+  async knownFolders(): Promise<ReadonlySet<string>> {
+    if (!this.#known) await this.listFolders();
+    return this.#known!;
+  }
+
+  async ensureFolder(path: string, specialUse?: string): Promise<boolean> {
+    const known = await this.knownFolders();
+    if (known.has(key(path))) return false;
+    const delimiter = await this.plane.delimiter();
+    // mapFolder already replaced delimiters inside names, so splitting the joined path gives the names back.
+    const parts = delimiter ? path.split(delimiter) : [path];
+    const created = await this.plane.ensureFolder(parts, specialUse);
+    (known as Set<string>).add(key(path));
+    (known as Set<string>).add(key(created));
+    return true;
+  }
+
+  permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }> {
+    return this.plane.permanentFlags(path);
+  }
+  findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>> {
+    return this.plane.findByMessageId(path, messageId);
+  }
+  listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>> {
+    return this.plane.listMessages(path);
+  }
+  fetchBody(path: string, uid: number): Promise<Buffer> {
+    return this.plane.fetchBody(path, uid);
+  }
+}
