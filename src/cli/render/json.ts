@@ -1,0 +1,58 @@
+import { closeSync, fchmodSync, fsyncSync, openSync, writeSync } from 'node:fs';
+
+// JSON and NDJSON output files (--report, --trace). Both are created 0600: they name folders, Message-IDs and
+// the account, which are private metadata (the same rule as the journal). Never a credential: the objects written
+// here are built from settings and results that carry no password.
+
+/** Writes `value` as pretty JSON to `path` (0600, replaced if it exists). */
+export function writeJsonFile(path: string, value: unknown): void {
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    fchmodSync(fd, 0o600); // an existing file keeps its old mode on open(): tighten it
+    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * An NDJSON writer (one JSON object per line). Lines are buffered and written synchronously in chunks, so the
+ * trace costs one syscall per ~64 KB rather than one per command, and a SIGINT path can flush it without awaiting.
+ */
+export class NdjsonWriter {
+  readonly path: string;
+  #fd: number | undefined;
+  #buf: string[] = [];
+  #bytes = 0;
+  lines = 0;
+
+  constructor(path: string) {
+    this.path = path;
+    this.#fd = openSync(path, 'w', 0o600);
+    fchmodSync(this.#fd, 0o600);
+  }
+
+  write(value: unknown): void {
+    if (this.#fd === undefined) return;
+    const line = `${JSON.stringify(value)}\n`;
+    this.#buf.push(line);
+    this.#bytes += line.length;
+    this.lines++;
+    if (this.#bytes >= 64 * 1024) this.flush();
+  }
+
+  flush(): void {
+    if (this.#fd === undefined || this.#buf.length === 0) return;
+    writeSync(this.#fd, this.#buf.join(''));
+    this.#buf = [];
+    this.#bytes = 0;
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    this.flush();
+    closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+}
