@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isMailmigrateError } from '../core/errors.js';
 import { EXIT_CANNOT_RUN } from './exit-code.js';
 import { registerBench } from './commands/bench.js';
+import { registerServe } from './commands/serve.js';
 
 // The only layer that touches argv, stdout, process.exit and commander (design.md). Each command lives in
 // src/cli/commands/<name>.ts and exports register<Name>(program); this file only wires them.
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerBench(program);
+  registerServe(program);
   return program;
 }
 
