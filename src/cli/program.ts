@@ -3,6 +3,7 @@ import { isMailmigrateError } from '../core/errors.js';
 import { EXIT_CANNOT_RUN } from './exit-code.js';
 import { registerBench } from './commands/bench.js';
 import { registerServe } from './commands/serve.js';
+import { registerImport } from './commands/import.js';
 
 // The only layer that touches argv, stdout, process.exit and commander (design.md). Each command lives in
 // src/cli/commands/<name>.ts and exports register<Name>(program); this file only wires them.
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerBench(program);
   registerServe(program);
+  registerImport(program);
   return program;
 }
 
