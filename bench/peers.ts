@@ -1,0 +1,339 @@
+// npm run bench:peers — mailmigrate side by side with the IMAP clients people use today, on a private Dovecot
+// (issue 6). Installs nothing: it names missing Debian packages and skips those rows.
+//
+//   node dist/bench/peers.js [--messages 5000] [--seed 1] [--corpus DIR] [--repeats 3] [--clients a,b,…]
+//                            [--servers stock,noquickack] [--fsync never|optimized] [--best C,D,B] [--no-sweep]
+//                            [--no-probe] [--out FILE]
+//
+// For each server (stock Dovecot; the same with its TCP_QUICKACK calls disabled by bench/quickack-shim.c) and each
+// repeat, every client imports the same Maildir corpus into an emptied INBOX; afterwards the server must hold
+// exactly the corpus (count and Message-ID set) or the run does not count. Repeats are interleaved (repeat 1 of
+// every client, then repeat 2, …) so slow drift on a shared machine spreads over all clients. Prints a table per
+// server and writes bench/results/peers-<date>.json with every run, the machine and the versions.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeMaildir } from '../src/bench/corpus.js';
+import { ControlPlane, parseMessageIdHeader } from '../src/mailbox/control-plane.js';
+import { buildQuickAckShim, dovecotSkipReason, startDovecot, type DovecotInstance } from '../test/helpers/dovecot.js';
+import {
+  CLIENTS,
+  type ClientDef,
+  mailmigrateCli,
+  mailmigrateCommand,
+  type MailmigrateSettings,
+  REPO_ROOT,
+  type RunContext,
+  runChild,
+  settingsName,
+} from './peers/clients.js';
+import { checkTargets, renderTable, type RowSummary, type RunResult, summarizeRow, withRatios } from './peers/report.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '5000' },
+    seed: { type: 'string', default: '1' },
+    corpus: { type: 'string' },
+    repeats: { type: 'string', default: '3' },
+    clients: { type: 'string' },
+    servers: { type: 'string', default: 'stock,noquickack' },
+    fsync: { type: 'string', default: 'never' },
+    best: { type: 'string' },
+    'no-sweep': { type: 'boolean', default: false },
+    'no-probe': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+/** Settings tried for "mailmigrate, best settings": around the defaults (c2 d2 b50), one run each on stock. */
+const SWEEP: readonly MailmigrateSettings[] = [
+  { connections: 2, pipeline: 2, batch: 50 },
+  { connections: 2, pipeline: 1, batch: 100 },
+  { connections: 2, pipeline: 2, batch: 200 },
+  { connections: 3, pipeline: 1, batch: 50 },
+  { connections: 3, pipeline: 2, batch: 100 },
+  { connections: 4, pipeline: 1, batch: 100 },
+];
+
+/** Where mailmigrate's time goes: transport-runner with its timing summary (see the README section). */
+const PROBE: ReadonlyArray<{ name: string; settings: MailmigrateSettings }> = [
+  { name: 'sequential APPEND', settings: { connections: 1, pipeline: 1, batch: 1 } },
+  { name: 'pipelined APPEND, depth 32, one mailbox', settings: { connections: 1, pipeline: 32, batch: 1 } },
+  { name: 'MULTIAPPEND 50, 1 connection', settings: { connections: 1, pipeline: 1, batch: 50 } },
+  { name: 'defaults', settings: { connections: 2, pipeline: 2, batch: 50 } },
+];
+
+const log = (s: string): void => void process.stderr.write(s + '\n');
+
+function parseBest(text: string): MailmigrateSettings {
+  const [c, d, b] = text.split(',').map(Number);
+  if (![c, d, b].every((x) => Number.isInteger(x) && x! > 0)) throw new Error(`--best wants C,D,B (connections, pipeline depth, batch), got "${text}"`);
+  return { connections: c!, pipeline: d!, batch: b! };
+}
+
+function version(cmd: string, args: string[], pick: (s: string) => string = (s) => s.trim().split('\n')[0] ?? ''): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 ? pick(r.stdout + r.stderr) : undefined;
+}
+
+function machine(): Record<string, unknown> {
+  const gitRev = version('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']);
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    kernel: release(),
+    node: process.version,
+    loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    versions: {
+      mailmigrate: gitRev,
+      dovecot: version('dovecot', ['--version']),
+      mbsync: version('mbsync', ['--version']),
+      python: version('python3', ['--version']),
+      mailImapClient: version('perl', ['-MMail::IMAPClient', '-e', 'print $Mail::IMAPClient::VERSION']),
+      imapflow: version(process.execPath, ['-e', "console.log(require('imapflow/package.json').version)"]),
+    },
+  };
+}
+
+/** Message-IDs of the corpus, read from each file's header block. */
+async function corpusIds(dir: string): Promise<{ ids: Set<string>; count: number; bytes: number }> {
+  const ids = new Set<string>();
+  let count = 0;
+  let bytes = 0;
+  for (const sub of ['cur', 'new']) {
+    const names = await readdir(join(dir, sub)).catch(() => [] as string[]);
+    for (const n of names) {
+      if (n.startsWith('.')) continue;
+      const fh = await open(join(dir, sub, n), 'r');
+      try {
+        const st = await fh.stat();
+        const head = Buffer.alloc(Math.min(8192, st.size));
+        await fh.read(head, 0, head.length, 0);
+        const text = head.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        const id = parseMessageIdHeader(end >= 0 ? text.slice(0, end) : text);
+        if (id) ids.add(id.trim());
+        count++;
+        bytes += st.size;
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+  return { ids, count, bytes };
+}
+
+/** Does INBOX hold exactly the corpus? Count and Message-ID set (an extra, missing or doubled message fails). */
+async function verify(d: DovecotInstance, expected: Set<string>): Promise<{ ok: boolean; note?: string; count: number }> {
+  const cp = await ControlPlane.connect({ host: d.host, port: d.port, secure: false, starttls: 'off', user: d.user, password: d.password });
+  try {
+    const msgs = await cp.listMessages('INBOX');
+    const seen = new Set<string>();
+    let dup = 0;
+    let unknown = 0;
+    for (const m of msgs) {
+      const id = m.messageId?.trim();
+      if (!id || !expected.has(id)) unknown++;
+      else if (seen.has(id)) dup++;
+      else seen.add(id);
+    }
+    const missing = expected.size - seen.size;
+    const ok = msgs.length === expected.size && dup === 0 && unknown === 0 && missing === 0;
+    return { ok, count: msgs.length, ...(ok ? {} : { note: `${msgs.length} on server: ${missing} missing, ${dup} doubled, ${unknown} unknown` }) };
+  } finally {
+    await cp.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const skip = dovecotSkipReason();
+  if (skip) {
+    log(`bench:peers needs a private Dovecot: ${skip}\n  apt-get install -y dovecot-imapd dovecot-core isync libmail-imapclient-perl python3`);
+    process.exitCode = 2;
+    return;
+  }
+  const repeats = Math.max(1, Number(opt.repeats));
+  const fsync = opt.fsync === 'optimized' ? 'optimized' : 'never';
+  const servers = opt.servers!.split(',').filter(Boolean);
+  const wanted = opt.clients ? opt.clients.split(',').filter(Boolean) : [...CLIENTS.map((c) => c.name), 'mailmigrate-best'];
+  const known = [...CLIENTS.map((c) => c.name), 'mailmigrate-best'];
+  for (const w of wanted) if (!known.includes(w)) throw new Error(`unknown client "${w}"; known: ${known.join(', ')}`);
+
+  const missing = new Map<string, string>();
+  for (const c of CLIENTS) {
+    const m = wanted.includes(c.name) ? c.missing() : undefined;
+    if (m) missing.set(c.name, m);
+  }
+  const haveCc = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (missing.size || (!haveCc && servers.includes('noquickack'))) {
+    const pkgs = new Set<string>();
+    for (const name of missing.keys()) for (const p of CLIENTS.find((c) => c.name === name)!.packages) pkgs.add(p);
+    if (!haveCc) pkgs.add('gcc');
+    log(`missing, skipped: ${[...missing.values(), ...(haveCc ? [] : ['cc (Debian package gcc) for the quick-ACK shim'])].join('; ')}`);
+    log(`  to run every row: apt-get install -y ${[...pkgs].join(' ')}`);
+  }
+
+  const work = await mkdtemp(join(tmpdir(), 'mailmigrate-peers-'));
+  // Dovecot's mail processes run as `nobody` when we are root and read doveadm's source from here.
+  await chmod(work, 0o755);
+  const started = new Date();
+  const info = machine();
+  const cli = mailmigrateCli();
+  const report: Record<string, unknown> = {
+    date: started.toISOString(),
+    machine: info,
+    options: { ...opt, repeats, fsync, servers, clients: wanted },
+    mailmigrateDriver: cli ? 'CLI import' : 'bench/peers/transport-runner (Pool; the import command was not built yet)',
+    notes: [
+      'Wall time from process spawn to exit, login to logout included; msg/s = corpus messages / wall seconds.',
+      'A run counts only if the server afterwards holds exactly the corpus (count and Message-ID set).',
+      `Load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs: the machine was shared, numbers are noisy.`,
+    ],
+    servers: [] as unknown[],
+  };
+  try {
+    let corpusDir = opt.corpus;
+    if (!corpusDir) {
+      corpusDir = join(work, 'corpus');
+      log(`writing corpus: ${opt.messages} messages, seed ${opt.seed} …`);
+      await writeMaildir(corpusDir, Number(opt.messages), { seed: Number(opt.seed) });
+    }
+    const corpus = await corpusIds(corpusDir);
+    if (corpus.ids.size !== corpus.count) throw new Error(`corpus has ${corpus.count} messages but ${corpus.ids.size} distinct Message-IDs; verification needs them unique`);
+    report['corpus'] = { dir: opt.corpus ?? '(generated)', seed: opt.corpus ? undefined : Number(opt.seed), messages: corpus.count, bytes: corpus.bytes };
+    log(`corpus: ${corpus.count} messages, ${(corpus.bytes / 1e6).toFixed(1)} MB`);
+    const timeoutMs = 120_000 + corpus.count * 100; // 10 msg/s floor: the stalled imaplib runs at ~23
+
+    let best = opt.best ? parseBest(opt.best) : undefined;
+    let scratchN = 0;
+    for (const server of servers) {
+      const preload = server === 'noquickack' ? (haveCc ? await buildQuickAckShim() : undefined) : undefined;
+      if (server === 'noquickack' && !preload) {
+        (report['servers'] as unknown[]).push({ name: server, skipped: 'no C compiler for the shim' });
+        continue;
+      }
+      log(`\n== Dovecot ${server} (mail_fsync=${fsync}${preload ? ', TCP_QUICKACK disabled' : ''}) ==`);
+      const d = await startDovecot({ fsync, ...(preload ? { preload } : {}) });
+      const ctx: RunContext = {
+        host: d.host,
+        port: d.port,
+        user: d.user,
+        password: d.password,
+        maildir: corpusDir,
+        dovecotConfig: d.configFile,
+        workDir: work,
+        timeoutMs,
+        scratch: async () => {
+          // A hard-linked copy: mbsync renames near files to record UIDs, doveadm writes a uidlist beside them.
+          const dir = join(work, `scratch-${++scratchN}`);
+          await mkdir(dir, { mode: 0o755 });
+          const copy = join(dir, 'maildir');
+          execFileSync('cp', ['-al', corpusDir!, copy]);
+          if (process.getuid?.() === 0) {
+            const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+            for (const sub of ['', 'cur', 'new', 'tmp']) await chown(join(copy, sub), nobody, nobody).catch(() => undefined);
+          }
+          return copy;
+        },
+      };
+      const once = async (label: string, makeCmd: () => Promise<import('./peers/clients.js').Command>): Promise<RunResult> => {
+        await d.emptyAccount();
+        const cmd = await makeCmd();
+        const r = await runChild(cmd, d.password, timeoutMs);
+        await rm(join(work, 'scratch-' + scratchN), { recursive: true, force: true }).catch(() => undefined);
+        const v = await verify(d, corpus.ids).catch((e: unknown) => ({ ok: false, note: `verify failed: ${String(e)}`, count: 0 }));
+        const j = r.json ?? {};
+        const err = r.code !== 0 ? `exit ${r.code}: ${String(j['error'] ?? r.stderr.trim().split('\n').slice(-3).join(' | ')).slice(0, 400)}` : undefined;
+        const res: RunResult = {
+          wallSeconds: r.wallSeconds,
+          clientSeconds: typeof j['seconds'] === 'number' ? (j['seconds'] as number) : undefined,
+          appended: v.count,
+          verified: v.ok && r.code === 0,
+          ...(v.note ? { verifyNote: v.note } : {}),
+          ...(j['timing'] ? { timing: j['timing'] } : {}),
+          ...(err ? { error: err } : {}),
+        };
+        log(`  ${label.padEnd(34)} ${(corpus.count / r.wallSeconds).toFixed(0).padStart(6)} msg/s  ${r.wallSeconds.toFixed(2)} s  ${res.verified ? 'verified' : `NOT verified: ${v.note ?? ''} ${err ?? ''}`}`);
+        return res;
+      };
+
+      const serverReport: Record<string, unknown> = { name: server, fsync, quickAckDisabled: Boolean(preload), dovecot: d.version };
+      try {
+        if (wanted.includes('mailmigrate-best') && !best && !opt['no-sweep']) {
+          log('  sweep for mailmigrate best settings (1 run each):');
+          const sweep: Array<{ settings: string; msgPerSec: number | undefined }> = [];
+          let top = 0;
+          for (const s of SWEEP) {
+            const r = await once(`mailmigrate ${settingsName(s)}`, async () => mailmigrateCommand(ctx, s));
+            const rate = r.verified ? corpus.count / r.wallSeconds : undefined;
+            sweep.push({ settings: settingsName(s), msgPerSec: rate && Math.round(rate) });
+            if (rate && rate > top) {
+              top = rate;
+              best = s;
+            }
+          }
+          serverReport['sweep'] = sweep;
+          report['bestSettings'] = best && settingsName(best);
+        }
+        const defs: Array<ClientDef & { settings?: string }> = CLIENTS.filter((c) => wanted.includes(c.name));
+        if (wanted.includes('mailmigrate-best') && best) {
+          const s = best;
+          defs.push({ name: 'mailmigrate-best', label: 'mailmigrate import (best)', settings: settingsName(s), packages: [], missing: () => undefined, command: async (c) => mailmigrateCommand(c, s) });
+        }
+        const runs = new Map<string, RunResult[]>(defs.map((c) => [c.name, []]));
+        for (let rep = 1; rep <= repeats; rep++) {
+          log(`  repeat ${rep}/${repeats}:`);
+          for (const c of defs) {
+            if (missing.has(c.name)) continue;
+            runs.get(c.name)!.push(await once(c.name, () => c.command(ctx)));
+          }
+        }
+        const rows: RowSummary[] = withRatios(
+          defs.map((c) =>
+            missing.has(c.name)
+              ? { client: c.name, label: c.label, runs: [], skipped: missing.get(c.name) }
+              : summarizeRow(c.name, c.label, runs.get(c.name)!, corpus.count, corpus.bytes, c.settings),
+          ),
+        );
+        serverReport['rows'] = rows;
+        if (server === 'stock') serverReport['targets'] = checkTargets(rows);
+        if (server === 'stock' && !opt['no-probe']) {
+          log('  where mailmigrate spends its time (transport-runner, timing records, 1 run each):');
+          const probe: unknown[] = [];
+          for (const p of PROBE) {
+            const r = await once(`${p.name} (${settingsName(p.settings)})`, async () => mailmigrateCommand(ctx, p.settings, true));
+            probe.push({ name: p.name, settings: settingsName(p.settings), msgPerSec: Math.round(corpus.count / r.wallSeconds), verified: r.verified, timing: r.timing });
+          }
+          serverReport['probe'] = probe;
+        }
+        const title = `Dovecot ${d.version}, ${server === 'stock' ? 'stock' : 'TCP_QUICKACK disabled (LD_PRELOAD shim)'}, mail_fsync=${fsync}, ${corpus.count} messages (${(corpus.bytes / 1e6).toFixed(1)} MB), median of ${repeats}`;
+        serverReport['title'] = title;
+        serverReport['table'] = renderTable(rows);
+        process.stdout.write(`\n${title}\n\n${renderTable(rows)}\n`);
+        if (serverReport['targets']) {
+          for (const t of serverReport['targets'] as ReturnType<typeof checkTargets>) {
+            process.stdout.write(`  ${t.met === undefined ? '?' : t.met ? 'met ' : 'MISS'}  ${t.target}: ${t.measured === undefined ? 'not measured' : `${t.measured}×`}\n`);
+          }
+        }
+      } finally {
+        await d.stop();
+      }
+      (report['servers'] as unknown[]).push(serverReport);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+    report['finished'] = new Date().toISOString();
+    report['loadAverageAtEnd'] = loadavg().map((x) => Math.round(x * 100) / 100);
+    const out = opt.out ?? join(REPO_ROOT, 'bench', 'results', `peers-${started.toISOString().slice(0, 10)}.json`);
+    await mkdir(join(out, '..'), { recursive: true });
+    await writeFile(out, JSON.stringify(report, null, 2) + '\n');
+    log(`\nresults: ${out}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  log(`bench:peers failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,237 @@
+// The clients of `npm run bench:peers`: what each one needs installed, and how one run of it is started.
+// Every client runs as its own process and is timed from spawn to exit (login, reading the files, appending,
+// logout), so a Python loop, mbsync and mailmigrate are measured the same way a user would see them.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface RunContext {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** The corpus (read-only for clients that only read it). */
+  readonly maildir: string;
+  /** A private hard-linked copy of the corpus for clients that write into their source (mbsync, doveadm). */
+  readonly scratch: () => Promise<string>;
+  /** The config file of the private Dovecot (for doveadm). */
+  readonly dovecotConfig: string;
+  readonly workDir: string;
+  readonly timeoutMs: number;
+}
+
+export interface Command {
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly env?: Record<string, string>;
+}
+
+export interface ClientDef {
+  readonly name: string;
+  readonly label: string;
+  /** Debian packages it needs, named when missing (the script installs nothing). */
+  readonly packages: readonly string[];
+  /** undefined when it can run here; else what is missing. */
+  readonly missing: () => string | undefined;
+  readonly command: (ctx: RunContext) => Promise<Command>;
+}
+
+export interface ChildResult {
+  readonly wallSeconds: number;
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The last JSON line the client printed, if any ({appended, bytes, seconds, …}). */
+  readonly json: Record<string, unknown> | undefined;
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** bench/peers when run with tsx, dist/bench/peers when compiled. */
+const IS_TS = fileURLToPath(import.meta.url).endsWith('.ts');
+/** The repository root: above bench/peers, or above dist/bench/peers. */
+export const REPO_ROOT = IS_TS ? join(HERE, '..', '..') : join(HERE, '..', '..', '..');
+/** Scripts that are not TypeScript stay in bench/peers (tsc does not copy them to dist). */
+const SCRIPTS = join(REPO_ROOT, 'bench', 'peers');
+
+function nodeScript(name: string): Command {
+  const file = join(HERE, `${name}.${IS_TS ? 'ts' : 'js'}`);
+  return { cmd: process.execPath, args: IS_TS ? ['--import', 'tsx', file] : [file] };
+}
+
+function which(name: string): string | undefined {
+  for (const dir of (process.env['PATH'] ?? '').split(':')) if (dir && existsSync(join(dir, name))) return join(dir, name);
+  return undefined;
+}
+
+function runsOk(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 20_000 });
+  return r.status === 0;
+}
+
+const needPython = (): string | undefined =>
+  runsOk('python3', ['-c', 'import imaplib']) ? undefined : 'python3 (Debian package python3)';
+const needPerl = (): string | undefined =>
+  runsOk('perl', ['-MMail::IMAPClient', '-e', '1']) ? undefined : 'Mail::IMAPClient (Debian package libmail-imapclient-perl)';
+const needMbsync = (): string | undefined => (which('mbsync') ? undefined : 'mbsync (Debian package isync)');
+const needDoveadm = (): string | undefined =>
+  which('doveadm') || existsSync('/usr/bin/doveadm') ? undefined : 'doveadm (Debian package dovecot-core)';
+const needNothing = (): string | undefined => undefined;
+
+/** mailmigrate's own CLI, once the `import` command exists in the build; undefined until then. */
+export function mailmigrateCli(): string | undefined {
+  const bin = join(REPO_ROOT, 'bin', 'mailmigrate.js');
+  const cmd = join(REPO_ROOT, 'dist', 'src', 'cli', 'commands', 'import.js');
+  if (!existsSync(bin) || !existsSync(cmd)) return undefined;
+  return runsOk(process.execPath, [bin, 'import', '--help']) ? bin : undefined;
+}
+
+export interface MailmigrateSettings {
+  readonly connections: number;
+  readonly pipeline: number;
+  readonly batch: number;
+}
+
+export const settingsName = (s: MailmigrateSettings): string => `c${s.connections} d${s.pipeline} b${s.batch}`;
+
+/**
+ * A mailmigrate run: the CLI `import` when it exists (a fresh journal per run, under the run's work dir), else
+ * bench/peers/transport-runner (the importer's path without the journal). `settings` undefined = the defaults.
+ */
+export function mailmigrateCommand(ctx: RunContext, settings: MailmigrateSettings | undefined, forceTransport = false): Command {
+  const flags = settings ? ['--connections', String(settings.connections), '--pipeline', String(settings.pipeline), '--batch', String(settings.batch)] : [];
+  const cli = forceTransport ? undefined : mailmigrateCli();
+  if (cli) {
+    const report = join(ctx.workDir, `mm-report-${Date.now()}.json`);
+    return {
+      cmd: process.execPath,
+      args: [cli, 'import', ctx.maildir, '--host', ctx.host, '--port', String(ctx.port), '--user', ctx.user, '--plain', '--report', report, ...flags],
+      env: { MAILMIGRATE_PASSWORD: ctx.password, MAILMIGRATE_STATE_DIR: join(ctx.workDir, `mm-state-${Date.now()}`), MM_REPORT_FILE: report },
+    };
+  }
+  const base = nodeScript('transport-runner');
+  return { ...base, args: [...base.args, ctx.host, String(ctx.port), ctx.user, ctx.maildir, ...flags] };
+}
+
+export const CLIENTS: readonly ClientDef[] = [
+  {
+    name: 'imaplib',
+    label: 'Python imaplib',
+    packages: ['python3'],
+    missing: needPython,
+    command: async (c) => ({ cmd: 'python3', args: [join(SCRIPTS, 'python-imaplib.py'), c.host, String(c.port), c.user, c.maildir] }),
+  },
+  {
+    name: 'imaplib-nodelay',
+    label: 'Python imaplib + TCP_NODELAY',
+    packages: ['python3'],
+    missing: needPython,
+    command: async (c) => ({ cmd: 'python3', args: [join(SCRIPTS, 'python-imaplib.py'), c.host, String(c.port), c.user, c.maildir, '--nodelay'] }),
+  },
+  {
+    name: 'perl',
+    label: 'Perl Mail::IMAPClient',
+    packages: ['libmail-imapclient-perl'],
+    missing: needPerl,
+    command: async (c) => ({ cmd: 'perl', args: [join(SCRIPTS, 'imapclient.pl'), c.host, String(c.port), c.user, c.maildir] }),
+  },
+  {
+    name: 'mbsync',
+    label: 'mbsync (isync) push',
+    packages: ['isync'],
+    missing: needMbsync,
+    command: async (c) => {
+      const { readFile, writeFile, mkdir } = await import('node:fs/promises');
+      const near = await c.scratch();
+      const state = join(dirname(near), 'mbsync-state');
+      await mkdir(state, { recursive: true });
+      const text = (await readFile(join(SCRIPTS, 'mbsyncrc.template'), 'utf8'))
+        .replaceAll('@STATEDIR@', state)
+        .replaceAll('@HOST@', c.host)
+        .replaceAll('@PORT@', String(c.port))
+        .replaceAll('@USER@', c.user)
+        .replaceAll('@MAILDIR@', near);
+      const rc = join(dirname(near), 'mbsyncrc');
+      await writeFile(rc, text, { mode: 0o600 });
+      return { cmd: 'mbsync', args: ['-c', rc, '-q', 'push'] };
+    },
+  },
+  {
+    name: 'imapflow-1',
+    label: 'imapflow append, 1 connection',
+    packages: [],
+    missing: needNothing,
+    command: async (c) => {
+      const base = nodeScript('imapflow-runner');
+      return { ...base, args: [...base.args, c.host, String(c.port), c.user, c.maildir, '1'] };
+    },
+  },
+  {
+    name: 'imapflow-4',
+    label: 'imapflow append, 4 connections',
+    packages: [],
+    missing: needNothing,
+    command: async (c) => {
+      const base = nodeScript('imapflow-runner');
+      return { ...base, args: [...base.args, c.host, String(c.port), c.user, c.maildir, '4'] };
+    },
+  },
+  {
+    name: 'doveadm-import',
+    label: 'doveadm import (no network)',
+    packages: ['dovecot-core'],
+    missing: needDoveadm,
+    command: async (c) => {
+      // The server's own ingest: Dovecot reads the Maildir as a mail storage (in-memory indexes, so the source
+      // stays as it is apart from the uidlist it writes in its own copy) and saves into the user's INBOX.
+      const src = await c.scratch();
+      return { cmd: which('doveadm') ?? '/usr/bin/doveadm', args: ['-c', c.dovecotConfig, 'import', '-u', c.user, `maildir:${src}:INDEX=MEMORY`, '', 'all'] };
+    },
+  },
+  {
+    name: 'mailmigrate',
+    label: 'mailmigrate import (defaults)',
+    packages: [],
+    missing: needNothing,
+    command: async (c) => mailmigrateCommand(c, undefined),
+  },
+  // mailmigrate-best is added by peers.ts once the sweep has chosen its settings.
+];
+
+/** Spawns one client run with the password in its environment (never on its command line) and times it. */
+export function runChild(command: Command, password: string, timeoutMs: number): Promise<ChildResult> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(command.cmd, [...command.args], {
+      env: { ...process.env, ...command.env, MM_BENCH_PASSWORD: password },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-8000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const finish = (code: number | null): void => {
+      clearTimeout(timer);
+      const wallSeconds = (performance.now() - t0) / 1000;
+      let json: Record<string, unknown> | undefined;
+      for (const line of stdout.trim().split('\n').reverse()) {
+        try {
+          const v = JSON.parse(line) as unknown;
+          if (v && typeof v === 'object') {
+            json = v as Record<string, unknown>;
+            break;
+          }
+        } catch {
+          // not a JSON line
+        }
+      }
+      resolve({ wallSeconds, code, stdout: stdout.slice(-8000), stderr, json });
+    };
+    child.on('error', (err) => {
+      stderr += String(err);
+      finish(null);
+    });
+    child.on('close', (code) => finish(code));
+  });
+}

@@ -1,0 +1,117 @@
+// Numbers and rendering for `npm run bench:peers`: per-client medians over the repeats, ratios to mailmigrate,
+// the issue's targets, and the plain-text table (the same text goes into the README "Performance" section).
+
+export interface RunResult {
+  readonly wallSeconds: number;
+  /** The client's own login-to-logout time when it reports one. */
+  readonly clientSeconds?: number | undefined;
+  readonly appended: number;
+  readonly verified: boolean;
+  readonly verifyNote?: string | undefined;
+  readonly timing?: unknown;
+  readonly error?: string | undefined;
+}
+
+export interface RowSummary {
+  readonly client: string;
+  readonly label: string;
+  readonly settings?: string | undefined;
+  readonly runs: RunResult[];
+  /** Over the verified runs only; undefined when none verified. */
+  readonly medianMsgPerSec?: number | undefined;
+  readonly minMsgPerSec?: number | undefined;
+  readonly maxMsgPerSec?: number | undefined;
+  readonly medianMBPerSec?: number | undefined;
+  readonly medianSeconds?: number | undefined;
+  /** mailmigrate (defaults) median ÷ this client's median. */
+  readonly ratioDefault?: number | undefined;
+  /** mailmigrate (best settings) median ÷ this client's median. */
+  readonly ratioBest?: number | undefined;
+  readonly skipped?: string | undefined;
+}
+
+export function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+}
+
+const round = (x: number | undefined, d = 1): number | undefined => (x === undefined ? undefined : Math.round(x * 10 ** d) / 10 ** d);
+
+export function summarizeRow(client: string, label: string, runs: RunResult[], messages: number, bytes: number, settings?: string): RowSummary {
+  const ok = runs.filter((r) => r.verified);
+  const rates = ok.map((r) => messages / r.wallSeconds);
+  const secs = median(ok.map((r) => r.wallSeconds));
+  return {
+    client,
+    label,
+    ...(settings ? { settings } : {}),
+    runs,
+    medianMsgPerSec: round(median(rates)),
+    minMsgPerSec: round(rates.length ? Math.min(...rates) : undefined),
+    maxMsgPerSec: round(rates.length ? Math.max(...rates) : undefined),
+    medianMBPerSec: round(secs === undefined ? undefined : bytes / 1e6 / secs, 2),
+    medianSeconds: round(secs, 2),
+  };
+}
+
+export function withRatios(rows: RowSummary[]): RowSummary[] {
+  const def = rows.find((r) => r.client === 'mailmigrate')?.medianMsgPerSec;
+  const best = rows.find((r) => r.client === 'mailmigrate-best')?.medianMsgPerSec;
+  return rows.map((r) => ({
+    ...r,
+    ratioDefault: def && r.medianMsgPerSec ? round(def / r.medianMsgPerSec, 2) : undefined,
+    ratioBest: best && r.medianMsgPerSec ? round(best / r.medianMsgPerSec, 2) : undefined,
+  }));
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly required: number;
+  readonly measured: number | undefined;
+  readonly met: boolean | undefined;
+}
+
+/** The issue's targets (medians, same run, stock Dovecot, fsync never): mailmigrate defaults over each peer. */
+export function checkTargets(rows: readonly RowSummary[]): TargetCheck[] {
+  const want: Array<[string, number]> = [
+    ['mbsync', 3.5],
+    ['doveadm-import', 1.5],
+    ['imaplib', 7],
+    ['perl', 7],
+    ['imapflow-1', 7],
+    ['imapflow-4', 7],
+  ];
+  return want.map(([client, required]) => {
+    const measured = rows.find((r) => r.client === client)?.ratioDefault;
+    return { target: `mailmigrate ≥ ${required}× ${client}`, required, measured, met: measured === undefined ? undefined : measured >= required };
+  });
+}
+
+const pad = (s: string, n: number, right = false): string => (right ? s.padStart(n) : s.padEnd(n));
+const f = (x: number | undefined, d = 0): string => (x === undefined ? '–' : x.toFixed(d));
+
+/** A Markdown table (readable as plain text too). */
+export function renderTable(rows: readonly RowSummary[]): string {
+  const head = ['client', 'msg/s (median)', 'min–max', 'MB/s', 's', '× mm default', '× mm best', 'verified'];
+  const body = rows.map((r) => {
+    if (r.skipped) return [r.label, '–', '–', '–', '–', '–', '–', `skipped: ${r.skipped}`];
+    const name = r.settings ? `${r.label} (${r.settings})` : r.label;
+    const verified = `${r.runs.filter((x) => x.verified).length}/${r.runs.length}`;
+    return [
+      name,
+      f(r.medianMsgPerSec),
+      r.minMsgPerSec === undefined ? '–' : `${f(r.minMsgPerSec)}–${f(r.maxMsgPerSec)}`,
+      f(r.medianMBPerSec, 2),
+      f(r.medianSeconds, 1),
+      r.ratioDefault === undefined ? '–' : r.ratioDefault.toFixed(2),
+      r.ratioBest === undefined ? '–' : r.ratioBest.toFixed(2),
+      verified,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => pad(c, widths[i]!, i > 0 && i < 7)).join(' | ') + ' |';
+  const sep = '|' + widths.map((w, i) => (i > 0 && i < 7 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
+  return [line(head), sep, ...body.map(line)].join('\n');
+}
