@@ -4,6 +4,7 @@ import { EXIT_CANNOT_RUN } from './exit-code.js';
 import { registerBench } from './commands/bench.js';
 import { registerServe } from './commands/serve.js';
 import { registerImport } from './commands/import.js';
+import { registerVerify } from './commands/verify.js';
 
 // The only layer that touches argv, stdout, process.exit and commander (design.md). Each command lives in
 // src/cli/commands/<name>.ts and exports register<Name>(program); this file only wires them.
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerServe(program);
   registerImport(program);
+  registerVerify(program);
   return program;
 }
 

@@ -28,7 +28,7 @@ import {
 import { EXIT_INTERRUPTED, importExitCode } from '../exit-code.js';
 import { NdjsonWriter, writeJsonFile } from '../render/json.js';
 import { createProgress, type ProgressRenderer } from '../render/progress.js';
-import { type ImportReport, type LatencySummary, renderImportSummary, renderPlan } from '../render/summary.js';
+import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImportSummary, renderPlan } from '../render/summary.js';
 
 // `mailmigrate import <source...>`: the command users run (issue 4). This file wires options, the embedded server
 // fallback, the journal, progress, SIGINT and the report around src/migrate/importer.ts, which does the work.
@@ -352,7 +352,7 @@ function buildReport(a: {
     },
     latency,
     diagnosis: a.diagnosis,
-    failures: r.failures.map((f) => ({ source: f.source, code: f.code, reason: f.reason })),
+    failures: r.failures.map((f) => ({ source: f.source, code: f.code, reason: reasonWithoutSource(f.source, f.reason) })),
     flagsDropped: r.flagsDropped,
     foldersCreated: r.foldersCreated,
     repairs: r.repairs,

@@ -55,6 +55,11 @@ export interface ImportReport {
 
 const FAILURES_SHOWN = 20;
 
+/** Source errors already start with their path; the report lists the path apart, so drop the repeat. */
+export function reasonWithoutSource(source: string, reason: string): string {
+  return reason.startsWith(`${source}: `) ? reason.slice(source.length + 2) : reason;
+}
+
 export function renderImportSummary(r: ImportReport): string {
   const lines: string[] = [];
   const s = (n: number): string => n.toLocaleString('en-US');
@@ -123,7 +128,7 @@ export function renderPlan(plan: {
   const msgs = plan.folders.reduce((a, f) => a + f.messages, 0);
   const bytes = plan.folders.reduce((a, f) => a + f.bytes, 0);
   lines.push('', `Dry run: ${msgs} message(s), ${(bytes / 1e6).toFixed(2)} MB in ${plan.folders.length} folder(s) would be imported; ${plan.failures.length} unreadable; nothing was sent.`);
-  for (const f of plan.failures) lines.push(`  ${f.source}: ${f.reason} (${f.code})`);
+  for (const f of plan.failures) lines.push(`  ${f.source}: ${reasonWithoutSource(f.source, f.reason)} (${f.code})`);
   return lines.join('\n');
 }
 
@@ -151,7 +156,7 @@ export function renderVerify(r: VerifyResult): string {
       lines.push(`size differs in ${f.path}: ${d.source.messageId} source ${d.source.size} bytes, server UID ${d.server.uid} ${d.server.size} bytes`);
     }
   }
-  for (const u of r.unreadable.slice(0, LISTED)) lines.push(`unreadable in source (not compared): ${u.source}: ${u.reason} (${u.code})`);
+  for (const u of r.unreadable.slice(0, LISTED)) lines.push(`unreadable in source (not compared): ${u.source}: ${reasonWithoutSource(u.source, u.reason)} (${u.code})`);
   const t = r.totals;
   lines.push(
     '',
