@@ -1,0 +1,83 @@
+// The built binary against the embedded server (no --host): needs no Dovecot.
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { binarySkipReason, FIXTURES, runCli } from './cli-helpers.js';
+
+const skip = binarySkipReason();
+
+function tempCopy(t: { after(fn: () => void): void }, fixture: string): { dir: string; src: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const src = join(dir, 'src');
+  cpSync(join(FIXTURES, fixture), src, { recursive: true });
+  return { dir, src };
+}
+
+test('without a host the import goes to the embedded server, says so first, and writes a 0600 report and trace', { skip }, async (t) => {
+  const { dir, src } = tempCopy(t, 'maildir');
+  const report = join(dir, 'report.json');
+  const trace = join(dir, 'trace.ndjson');
+  const r = await runCli(['import', src, '--report', report, '--trace', trace, '--quiet'], { XDG_STATE_HOME: dir });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout.split('\n')[0]!, /embedded server/);
+  assert.match(r.stdout, /Done: 8 appended, 0 skipped/);
+  assert.match(r.stdout, /APPEND\s+\d+/);
+  const j = JSON.parse(readFileSync(report, 'utf8'));
+  for (const k of ['total', 'appended', 'skipped', 'failed', 'bytes', 'elapsedMs', 'msgsPerSec', 'settings', 'diagnosis', 'failures']) assert.ok(k in j, k);
+  assert.equal(j.total, 8);
+  assert.equal(j.appended, 8);
+  assert.equal(j.failed, 0);
+  assert.deepEqual(j.failures, []);
+  for (const k of ['count', 'p50', 'p90', 'p99', 'max']) assert.equal(typeof j.latency.APPEND[k], 'number', k);
+  assert.equal(j.settings.noDelay, true);
+  assert.equal(j.settings.batch, 50);
+  assert.equal(j.settings.connections, 2);
+  assert.equal(statSync(report).mode & 0o777, 0o600);
+  assert.equal(statSync(trace).mode & 0o777, 0o600);
+  const lines = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => l.verb === 'APPEND' && typeof l.phases.recvWaitMs === 'number'));
+  assert.ok(!readFileSync(trace, 'utf8').includes('"test"'), 'the trace carries no credential');
+});
+
+test('bad source messages are listed with their reason, the rest arrive, and the exit code is 2', { skip }, async (t) => {
+  const { dir, src } = tempCopy(t, 'bad/maildir');
+  const report = join(dir, 'report.json');
+  const r = await runCli(['import', src, '--report', report, '--quiet']);
+  assert.equal(r.code, 2, r.stderr + r.stdout);
+  const j = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(j.appended, 3);
+  assert.equal(j.failed, j.failures.length);
+  const codes = j.failures.map((f: { code: string }) => f.code).sort();
+  assert.deepEqual(codes, ['E_SOURCE_EMPTY', 'E_SOURCE_FOLDER_COLLISION', 'E_SOURCE_FOLDER_NAME', 'E_SOURCE_FOLDER_NAME', 'E_SOURCE_NOT_MESSAGE', 'E_SOURCE_NOT_MESSAGE']);
+  assert.match(r.stdout, /Failed \(6\):/);
+  assert.match(r.stdout, /1700000001\.M1P1\.host:2,S: empty file/);
+});
+
+test('--dry-run prints the folder plan and sends nothing', { skip }, async (t) => {
+  const { src } = tempCopy(t, 'maildir');
+  const r = await runCli(['import', src, '--dry-run', '--folder', 'Imported']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Imported\/Work\/Projects\s+1/);
+  assert.match(r.stdout, /8 message\(s\).*nothing was sent/);
+  assert.doesNotMatch(r.stdout, /appended/);
+});
+
+test('bad options exit 1 with the option named, and there is no --password flag', { skip }, async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['import', '.', '--connections', '0'], /--connections: must be a whole number/],
+    [['import', '.', '--literal', 'fast'], /Allowed choices are auto, sync, plus, minus/],
+    [['import', '.', '--tls', '--plain', '--host', 'x'], /cannot be used with/],
+    [['import', '.', '--password', 'x'], /unknown option '--password'/],
+    [['import', '.', '--host', '127.0.0.1', '--user', 'u'], /no password: set MAILMIGRATE_PASSWORD/],
+    [['import', '/nonexistent/mail', '--quiet'], /no such file or directory/],
+    [['verify', '.'], /--host: verify needs a server/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+  }
+});
