@@ -11,7 +11,7 @@
 // every client, then repeat 2, …) so slow drift on a shared machine spreads over all clients. Prints a table per
 // server and writes bench/results/peers-<date>.json with every run, the machine and the versions.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -244,7 +244,14 @@ async function main(): Promise<void> {
         const r = await runChild(cmd, d.password, timeoutMs);
         await rm(join(work, 'scratch-' + scratchN), { recursive: true, force: true }).catch(() => undefined);
         const v = await verify(d, corpus.ids).catch((e: unknown) => ({ ok: false, note: `verify failed: ${String(e)}`, count: 0 }));
-        const j = r.json ?? {};
+        const j: Record<string, unknown> = { ...r.json };
+        if (cmd.report) {
+          // mailmigrate's own report: its elapsed time (source scan to last reply) and counts.
+          const rep = JSON.parse(await readFile(cmd.report, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+          if (typeof rep['elapsedMs'] === 'number') j['seconds'] = rep['elapsedMs'] / 1000;
+          if (rep['failed']) j['error'] = `${String(rep['failed'])} failed: ${JSON.stringify(rep['failures']).slice(0, 300)}`;
+          await rm(cmd.report, { force: true });
+        }
         const err = r.code !== 0 ? `exit ${r.code}: ${String(j['error'] ?? r.stderr.trim().split('\n').slice(-3).join(' | ')).slice(0, 400)}` : undefined;
         const res: RunResult = {
           wallSeconds: r.wallSeconds,

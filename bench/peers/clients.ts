@@ -25,7 +25,11 @@ export interface Command {
   readonly cmd: string;
   readonly args: readonly string[];
   readonly env?: Record<string, string>;
+  /** A JSON report file the client writes (mailmigrate --report); read after the run. */
+  readonly report?: string;
 }
+
+let cliRuns = 0;
 
 export interface ClientDef {
   readonly name: string;
@@ -102,11 +106,17 @@ export function mailmigrateCommand(ctx: RunContext, settings: MailmigrateSetting
   const flags = settings ? ['--connections', String(settings.connections), '--pipeline', String(settings.pipeline), '--batch', String(settings.batch)] : [];
   const cli = forceTransport ? undefined : mailmigrateCli();
   if (cli) {
-    const report = join(ctx.workDir, `mm-report-${Date.now()}.json`);
+    // A fresh journal per run: with the default (keyed by source and target) the 2nd repeat would find every
+    // message confirmed and skip them all. --quiet: no progress output to pay for.
+    const stamp = `${Date.now()}-${++cliRuns}`;
     return {
       cmd: process.execPath,
-      args: [cli, 'import', ctx.maildir, '--host', ctx.host, '--port', String(ctx.port), '--user', ctx.user, '--plain', '--report', report, ...flags],
-      env: { MAILMIGRATE_PASSWORD: ctx.password, MAILMIGRATE_STATE_DIR: join(ctx.workDir, `mm-state-${Date.now()}`), MM_REPORT_FILE: report },
+      args: [
+        cli, 'import', ctx.maildir, '--host', ctx.host, '--port', String(ctx.port), '--user', ctx.user, '--plain', '--quiet',
+        '--journal', join(ctx.workDir, `journal-${stamp}.jsonl`), '--report', join(ctx.workDir, `report-${stamp}.json`), ...flags,
+      ],
+      env: { MAILMIGRATE_PASSWORD: ctx.password },
+      report: join(ctx.workDir, `report-${stamp}.json`),
     };
   }
   const base = nodeScript('transport-runner');
