@@ -1,0 +1,161 @@
+// End-to-end: the built binary against a private, real Dovecot (test/helpers/dovecot.ts). Skipped, with the reason
+// shown, where dovecot or the build is missing.
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeMaildir } from '../../src/bench/corpus.js';
+import { ControlPlane } from '../../src/mailbox/control-plane.js';
+import { mapFolder } from '../../src/migrate/folder-map.js';
+import { normalizeMessageId } from '../../src/migrate/verify.js';
+import { openSource, readAhead } from '../../src/sources/index.js';
+import { dovecotSkipReason, startDovecot, type DovecotInstance } from '../helpers/dovecot.js';
+import { binarySkipReason, FIXTURES, runCli, startCli } from './cli-helpers.js';
+
+const skip = dovecotSkipReason() ?? binarySkipReason();
+if (skip) console.log(`# import/verify Dovecot tests skipped: ${skip}`);
+
+describe('import and verify against a private Dovecot', { skip }, () => {
+  let d: DovecotInstance;
+  let work: string;
+  let env: Record<string, string>;
+  const conn = (): string[] => ['--host', '127.0.0.1', '--port', String(d.port), '--user', d.user];
+  const plane = (): Promise<ControlPlane> =>
+    ControlPlane.connect({ host: '127.0.0.1', port: d.port, secure: false, starttls: 'off', user: d.user, password: d.password });
+
+  before(async () => {
+    d = await startDovecot();
+    work = mkdtempSync(join(tmpdir(), 'mm-e2e-'));
+    env = { MAILMIGRATE_PASSWORD: d.password, XDG_STATE_HOME: join(work, 'state') };
+  });
+  after(async () => {
+    await d?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a fixtures tree arrives with its folders, flags, dates and bytes intact', async () => {
+    await d.emptyAccount();
+    const src = join(work, 'fixture-maildir');
+    cpSync(join(FIXTURES, 'maildir'), src, { recursive: true });
+    const report = join(work, 'fixture-report.json');
+    const r = await runCli(['import', src, ...conn(), '--report', report, '--quiet'], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Journal: .*state\/mailmigrate\/journals\//);
+    const j = JSON.parse(readFileSync(report, 'utf8'));
+    assert.equal(j.appended, 8);
+
+    const cp = await plane();
+    try {
+      const source = await openSource(src);
+      let checked = 0;
+      const byFolder = new Map<string, Awaited<ReturnType<ControlPlane['listMessages']>>>();
+      for await (const item of readAhead(source.items())) {
+        assert.equal(item.kind, 'message');
+        if (item.kind !== 'message') continue;
+        const path = mapFolder(item.message.folder, { delimiter: '/', specialUse: new Map() }).path;
+        if (!byFolder.has(path)) byFolder.set(path, await cp.listMessages(path));
+        const onServer = byFolder.get(path)!;
+        let found = false;
+        for (const m of onServer) {
+          if (m.size !== item.normalized.data.length) continue;
+          const body = await cp.fetchBody(path, m.uid);
+          if (!body.equals(item.normalized.data)) continue;
+          found = true;
+          const got = m.flags.filter((f) => f !== '\\Recent').map((f) => f.toLowerCase()).sort();
+          assert.deepEqual(got, item.message.flags.map((f) => f.toLowerCase()).sort(), `flags of ${item.message.origin}`);
+          if (item.message.internalDate) {
+            assert.equal(Math.floor(m.internalDate.getTime() / 1000), Math.floor(item.message.internalDate.getTime() / 1000), `INTERNALDATE of ${item.message.origin}`);
+          }
+        }
+        assert.ok(found, `${item.message.origin} is on the server in ${path} byte for byte`);
+        checked++;
+      }
+      assert.equal(checked, 8);
+      assert.deepEqual([...byFolder.keys()].sort(), ['Café', 'INBOX', 'Work', 'Work/Projects']);
+    } finally {
+      await cp.close();
+    }
+  });
+
+  test('--dry-run logs in and lists but creates and appends nothing', async () => {
+    await d.emptyAccount();
+    const src = join(work, 'dry-maildir');
+    cpSync(join(FIXTURES, 'maildir'), src, { recursive: true });
+    const r = await runCli(['import', src, ...conn(), '--dry-run'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Work\/Projects\s+1\s+[\d.]+\s+create/);
+    const cp = await plane();
+    try {
+      assert.deepEqual((await cp.listFolders()).map((f) => f.path), ['INBOX']);
+      assert.equal((await cp.status('INBOX')).messages, 0);
+    } finally {
+      await cp.close();
+    }
+  });
+
+  test('a wrong password exits 1 without showing the password', async () => {
+    const pw = join(work, 'wrong-pw');
+    writeFileSync(pw, 'not-the-password-xyz\n', { mode: 0o600 });
+    const r = await runCli(['import', join(FIXTURES, 'maildir'), ...conn(), '--password-file', pw, '--quiet'], {});
+    assert.equal(r.code, 1, r.stdout);
+    assert.doesNotMatch(r.stderr + r.stdout, /not-the-password-xyz/);
+  });
+
+  test('runs killed with SIGKILL at several points and re-run leave every message on the server exactly once; verify then passes and fails after a deletion', async () => {
+    await d.emptyAccount();
+    const COUNT = 2000;
+    const src = join(work, 'corpus');
+    await writeMaildir(src, COUNT, { seed: 7, size: 700 });
+    const journal = join(work, 'kill.journal');
+    const args = ['import', src, ...conn(), '--journal', journal, '--batch', '10', '--quiet'];
+    const cp = await plane();
+    try {
+      const inbox = async (): Promise<number> => (await cp.status('INBOX')).messages;
+      // Kill points, as seen from the server: early, by a timer right after start, and late.
+      const points: Array<{ atLeast?: number; afterMs?: number }> = [{ atLeast: 150 }, { afterMs: 150 }, { atLeast: 1300 }];
+      for (const p of points) {
+        const { child, done } = startCli(args, env);
+        const started = Date.now();
+        for (;;) {
+          const ended = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 20))]);
+          if (ended) break;
+          if (p.afterMs !== undefined && Date.now() - started >= p.afterMs) break;
+          if (p.atLeast !== undefined && (await inbox()) >= p.atLeast) break;
+          if (Date.now() - started > 20_000) break;
+        }
+        child.kill('SIGKILL');
+        await done;
+      }
+      const before = await inbox();
+      assert.ok(before < COUNT, `the kills interrupted the import (${before} of ${COUNT} on the server)`);
+      const last = await runCli(args, env);
+      assert.equal(last.code, 0, last.stderr + last.stdout);
+
+      const msgs = await cp.listMessages('INBOX');
+      const seen = new Map<string, number>();
+      for (const m of msgs) {
+        const id = normalizeMessageId(m.messageId);
+        assert.ok(id, `UID ${m.uid} has a Message-ID`);
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+      }
+      const dupes = [...seen].filter(([, n]) => n > 1);
+      assert.deepEqual(dupes, [], 'no Message-ID twice');
+      assert.equal(seen.size, COUNT);
+      assert.equal(msgs.length, COUNT);
+
+      const ok = await runCli(['verify', src, ...conn()], env);
+      assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+      assert.match(ok.stdout, new RegExp(`Verified: ${COUNT} message`));
+
+      const victim = msgs[Math.floor(msgs.length / 2)]!;
+      await cp.deleteMessage('INBOX', victim.uid);
+      const bad = await runCli(['verify', src, ...conn()], env);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stdout, /MISMATCH: 1 missing, 0 extra/);
+      assert.ok(bad.stdout.includes(`missing in INBOX:`) && bad.stdout.includes(String(victim.messageId)), bad.stdout);
+    } finally {
+      await cp.close();
+    }
+  });
+});
