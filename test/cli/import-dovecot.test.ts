@@ -113,7 +113,8 @@ describe('import and verify against a private Dovecot', { skip }, () => {
     try {
       const inbox = async (): Promise<number> => (await cp.status('INBOX')).messages;
       // Kill points, as seen from the server: early, by a timer right after start, and late.
-      const points: Array<{ atLeast?: number; afterMs?: number }> = [{ atLeast: 150 }, { afterMs: 150 }, { atLeast: 1300 }];
+      const points: Array<{ atLeast?: number; afterMs?: number }> = [{ atLeast: 150 }, { afterMs: 700 }, { atLeast: 1300 }];
+      const killedAt: number[] = [];
       for (const p of points) {
         const { child, done } = startCli(args, env);
         const started = Date.now();
@@ -126,7 +127,10 @@ describe('import and verify against a private Dovecot', { skip }, () => {
         }
         child.kill('SIGKILL');
         await done;
+        killedAt.push(await inbox());
       }
+      console.log(`on the server after each SIGKILL: ${killedAt.join(', ')} of ${COUNT}`);
+      assert.ok(killedAt.some((n) => n > 0 && n < COUNT), `at least one kill landed mid-import (${killedAt.join(', ')})`);
       const before = await inbox();
       assert.ok(before < COUNT, `the kills interrupted the import (${before} of ${COUNT} on the server)`);
       const last = await runCli(args, env);
