@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fmtEta, plainLine, rateAndEta } from '../../src/cli/render/progress.js';
+import { type ImportReport, reasonWithoutSource, renderImportSummary } from '../../src/cli/render/summary.js';
+
+test('rate and ETA come from counts and elapsed time, and ETA is unknown without a total', () => {
+  assert.deepEqual(rateAndEta(100, 300, 2000), { rate: 50, etaS: 4 });
+  assert.equal(rateAndEta(100, undefined, 2000).etaS, undefined);
+  assert.equal(rateAndEta(0, 10, 0).rate, 0);
+  assert.equal(fmtEta(75), '1m15s');
+  assert.equal(fmtEta(3700), '1h01m');
+  assert.equal(fmtEta(undefined), '--');
+});
+
+test('the plain progress line shows done of total, MB, msg/s and ETA', () => {
+  const line = plainLine({ appended: 90, skipped: 5, failed: 5, bytes: 2_500_000, seen: 100 }, 200, 1000);
+  assert.match(line, /100\/200 messages \(90 appended, 5 skipped, 5 failed\), 2\.5 MB, 100 msg\/s, ETA 1s/);
+});
+
+test('a failure reason does not repeat the path the report already gives', () => {
+  assert.equal(reasonWithoutSource('/a/b', '/a/b: empty file'), 'empty file');
+  assert.equal(reasonWithoutSource('/a/b', 'server said NO'), 'server said NO');
+});
+
+test('the summary shows totals, per-command recv-wait percentiles, diagnosis, failures and the journal', () => {
+  const r: ImportReport = {
+    version: 1, target: 't', embedded: false, sources: ['/m'], dryRun: false, interrupted: true,
+    total: 10, appended: 7, skipped: 1, failed: 2, bytes: 7_000_000, elapsedMs: 2000, msgsPerSec: 3.5, mbPerSec: 3.5,
+    settings: { connections: 2, pipeline: 2, batch: 50, noDelay: true, literal: 'auto', write: 'coalesce', tls: 'implicit', folderPrefix: null },
+    latency: { APPEND: { count: 3, p50: 44, p90: 45, p99: 50, max: 51 }, LOGIN: { count: 2, p50: 1, p90: 1, p99: 1, max: 1 } },
+    diagnosis: [{ code: 'delayed-ack-stall', message: 'recv-wait clusters at 44 ms' }],
+    failures: [{ source: '/m/x', code: 'E_SOURCE_EMPTY', reason: 'empty file' }, { source: '/m/y', code: 'E_SERVER_NO', reason: 'NO' }],
+    flagsDropped: { $Label1: 3 }, foldersCreated: ['Work'], repairs: [], resumed: { found: 4, resent: 1 }, unknownResolved: 0,
+    connections: { opened: 2, cap: null }, journal: '/state/j.jsonl', exitCode: 130,
+  };
+  const s = renderImportSummary(r);
+  assert.match(s, /^Interrupted: 7 appended, 1 skipped/);
+  assert.match(s, /3\.5 msg\/s, 3\.50 MB\/s/);
+  assert.match(s, /APPEND\s+3\s+44\s+45\s+50\s+51/);
+  assert.ok(s.indexOf('APPEND') < s.indexOf('LOGIN'), 'APPEND first');
+  assert.match(s, /\[delayed-ack-stall\] recv-wait clusters at 44 ms/);
+  assert.match(s, /\$Label1 ×3/);
+  assert.match(s, /\/m\/x: empty file \(E_SOURCE_EMPTY\)/);
+  assert.match(s, /Journal: \/state\/j\.jsonl \(re-run the same command to resume\)/);
+  assert.match(s, /Resume: 4 message/);
+});
