@@ -102,6 +102,41 @@ describe('import and verify against a private Dovecot', { skip }, () => {
     assert.doesNotMatch(r.stderr + r.stdout, /not-the-password-xyz/);
   });
 
+  test('SIGINT stops gracefully with exit 130 and a summary, and the re-run completes without duplicates', async () => {
+    await d.emptyAccount();
+    const COUNT = 1200;
+    const src = join(work, 'sigint-corpus');
+    await writeMaildir(src, COUNT, { seed: 11, size: 650 });
+    const report = join(work, 'sigint-report.json');
+    const args = ['import', src, ...conn(), '--journal', join(work, 'sigint.journal'), '--batch', '5', '--report', report, '--quiet'];
+    const cp = await plane();
+    try {
+      const { child, done } = startCli(args, env);
+      const started = Date.now();
+      let finished = false;
+      void done.then(() => (finished = true));
+      while (!finished && (await cp.status('INBOX')).messages < 100 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGINT');
+      const r = await done;
+      assert.equal(r.code, 130, r.stderr + r.stdout);
+      assert.match(r.stderr, /Interrupted: finishing the commands in flight/);
+      assert.match(r.stdout, /^Interrupted: \d+ appended/m);
+      assert.match(r.stdout, /re-run the same command to resume/);
+      const first = JSON.parse(readFileSync(report, 'utf8'));
+      assert.equal(first.interrupted, true);
+      assert.ok(first.appended < COUNT);
+      const again = await runCli(args, env);
+      assert.equal(again.code, 0, again.stderr + again.stdout);
+      const second = JSON.parse(readFileSync(report, 'utf8'));
+      assert.equal(second.skipped, first.appended, 'everything the first run confirmed is skipped');
+      const msgs = await cp.listMessages('INBOX');
+      assert.equal(msgs.length, COUNT);
+      assert.equal(new Set(msgs.map((m) => normalizeMessageId(m.messageId))).size, COUNT);
+    } finally {
+      await cp.close();
+    }
+  });
+
   test('runs killed with SIGKILL at several points and re-run leave every message on the server exactly once; verify then passes and fails after a deletion', async () => {
     await d.emptyAccount();
     const COUNT = 2000;
