@@ -18,6 +18,9 @@ export interface RunContext {
   /** The config file of the private Dovecot (for doveadm). */
   readonly dovecotConfig: string;
   readonly workDir: string;
+  /** On the disk's temp dir even when workDir is on tmpfs: client-side journals (mailmigrate's, mbsync's sync
+   *  state) are fsync'd, and that cost belongs to the client. */
+  readonly stateDir: string;
   readonly timeoutMs: number;
 }
 
@@ -113,7 +116,7 @@ export function mailmigrateCommand(ctx: RunContext, settings: MailmigrateSetting
       cmd: process.execPath,
       args: [
         cli, 'import', ctx.maildir, '--host', ctx.host, '--port', String(ctx.port), '--user', ctx.user, '--plain', '--quiet',
-        '--journal', join(ctx.workDir, `journal-${stamp}.jsonl`), '--report', join(ctx.workDir, `report-${stamp}.json`), ...flags,
+        '--journal', join(ctx.stateDir, `journal-${stamp}.jsonl`), '--report', join(ctx.workDir, `report-${stamp}.json`), ...flags,
       ],
       env: { MAILMIGRATE_PASSWORD: ctx.password },
       report: join(ctx.workDir, `report-${stamp}.json`),
@@ -153,7 +156,7 @@ export const CLIENTS: readonly ClientDef[] = [
     command: async (c) => {
       const { readFile, writeFile, mkdir } = await import('node:fs/promises');
       const near = await c.scratch();
-      const state = join(dirname(near), 'mbsync-state');
+      const state = join(c.stateDir, `mbsync-${Date.now()}-${++cliRuns}`);
       await mkdir(state, { recursive: true });
       const text = (await readFile(join(SCRIPTS, 'mbsyncrc.template'), 'utf8'))
         .replaceAll('@STATEDIR@', state)
