@@ -4,7 +4,21 @@
 // (mboxo cannot quote reliably) is not taken for a boundary. Content-Length (mboxcl/mboxcl2) is applied by the
 // caller, which may merge segments whose boundaries were really body lines.
 import { createHash, type Hash } from 'node:crypto';
-import { parseRfc5322Date } from './headers.js';
+import { parseHeaderFields, parseRfc5322Date } from './headers.js';
+
+/** Headers that are mbox bookkeeping, not part of the message (Dovecot strips the same set on read). */
+export const MBOX_BOOKKEEPING_HEADERS: ReadonlySet<string> = new Set([
+  'status',
+  'x-status',
+  'x-keywords',
+  'x-uid',
+  'x-imap',
+  'x-imapbase',
+  'content-length',
+  'x-mozilla-status',
+  'x-mozilla-status2',
+  'x-mozilla-keys',
+]);
 
 export interface FromLine {
   readonly sender: string;
@@ -61,7 +75,10 @@ export interface Segment {
   end: number;
   /** True when the segment (i.e. the file) ended in the middle of a line. */
   endsMidLine: boolean;
-  /** sha1 over [start, end), hex. */
+  /**
+   * sha1 over [start, end) minus the bookkeeping header fields, hex: a flag change that rewrites Status or
+   * X-Keywords in place (Dovecot pads X-Keywords for that) does not change the message's identity.
+   */
   digest: string;
   /** gzip sources only: the bytes [start, end), kept because they cannot be re-read by offset cheaply. */
   data: Buffer | undefined;
@@ -169,22 +186,37 @@ export class MboxScanner {
       }
     }
     const b = this.#cur;
+    this.#flushBlank();
+    let hashed = true;
     if (b.seg.headerEnd < 0) {
-      if (blank) b.seg.headerEnd = off + line.length;
-      else if (b.headerLen < MAX_HEADER_BYTES) {
+      if (blank) {
+        b.seg.headerEnd = off + line.length;
+        this.#hashHeader(b);
+      } else if (b.headerLen < MAX_HEADER_BYTES) {
         b.headerParts.push(Buffer.from(line));
         b.headerLen += line.length;
+        hashed = false; // hashed at the end of the header block, without the bookkeeping fields
       }
     }
-    this.#flushBlank();
     if (blank) this.#deferredBlank = { off, line };
-    else this.#add(line);
+    else this.#add(line, hashed);
     this.#prevBlank = blank;
   }
 
-  #add(line: Buffer): void {
+  #hashHeader(b: Building): void {
+    const block = Buffer.concat(b.headerParts);
+    let pos = 0;
+    for (const f of parseHeaderFields(block)) {
+      if (!MBOX_BOOKKEEPING_HEADERS.has(f.name)) continue;
+      b.hash.update(block.subarray(pos, f.start));
+      pos = f.end;
+    }
+    b.hash.update(block.subarray(pos));
+  }
+
+  #add(line: Buffer, hash = true): void {
     const b = this.#cur!;
-    b.hash.update(line);
+    if (hash) b.hash.update(line);
     if (b.chunks) {
       b.chunkLen += line.length;
       if (b.chunkLen > this.keepBytes) {
@@ -226,6 +258,7 @@ export class MboxScanner {
     this.#cur = undefined;
     this.#deferredBlank = undefined;
     const seg = b.seg;
+    if (seg.headerEnd < 0) this.#hashHeader(b); // headers only, or cut short
     seg.end = end;
     seg.header = Buffer.concat(b.headerParts);
     seg.digest = b.hash.digest('hex');

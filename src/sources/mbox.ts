@@ -21,23 +21,11 @@ import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../co
 import { SourceError } from '../core/errors.js';
 import { headerValue, parseHeaderFields, type HeaderField } from './headers.js';
 import { normalizeMessage } from './normalize.js';
-import { MboxScanner, type Segment } from './mbox-scan.js';
+import { MBOX_BOOKKEEPING_HEADERS, MboxScanner, type Segment } from './mbox-scan.js';
 import { fsError } from './fs-walk.js';
 import { SourceCodes, type MboxVariant, type SourceItem } from './source.js';
 
-/** Headers that are mbox bookkeeping, not part of the message (Dovecot strips the same set on read). */
-export const MBOX_BOOKKEEPING_HEADERS: ReadonlySet<string> = new Set([
-  'status',
-  'x-status',
-  'x-keywords',
-  'x-uid',
-  'x-imap',
-  'x-imapbase',
-  'content-length',
-  'x-mozilla-status',
-  'x-mozilla-status2',
-  'x-mozilla-keys',
-]);
+export { MBOX_BOOKKEEPING_HEADERS };
 
 /** Flags from Status (R), X-Status (A F T D), X-Keywords, and Thunderbird's X-Mozilla-Status bits/-Keys. */
 export function mboxFlags(fields: readonly HeaderField[]): string[] {

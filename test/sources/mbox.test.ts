@@ -120,7 +120,7 @@ test('a directory of mbox files is a folder tree (Thunderbird .sbd, .msf ignored
   assert.equal(new Set(d.messages.map((m) => m.message.id)).size, 4);
 });
 
-test('mbox identity is stable across runs and changes with the content', async (t) => {
+test('mbox identity is stable across runs and flag changes, and changes with the content', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'box');
   await writeFile(path, 'From a@x Mon Apr  1 10:00:00 2024\nSubject: one\n\n1\n');
@@ -131,6 +131,11 @@ test('mbox identity is stable across runs and changes with the content', async (
   await writeFile(path, 'From a@x Mon Apr  1 10:00:00 2024\nSubject: one\n\n1\n\nFrom a@x Mon Apr  1 10:00:00 2024\nSubject: two\n\n2\n');
   const after = (await drain(new MboxSource(path, 'mbox'))).messages.map((m) => m.message.id);
   assert.equal(after[0], first);
+  // A flag change rewrites bookkeeping headers; the identity ignores them.
+  await writeFile(path, 'From a@x Mon Apr  1 10:00:00 2024\nSubject: one\nStatus: RO\nX-Keywords: $Label1  \nX-UID: 7\n\n1\n');
+  const flagged = (await drain(new MboxSource(path, 'mbox'))).messages[0]!;
+  assert.deepEqual(flagged.message.flags, ['\\Seen', '$Label1']);
+  assert.equal(flagged.message.id, first);
   await writeFile(path, 'From a@x Mon Apr  1 10:00:00 2024\nSubject: One\n\n1\n');
   assert.notEqual((await drain(new MboxSource(path, 'mbox'))).messages[0]!.message.id, first);
 });
