@@ -13,7 +13,8 @@
 // 'mbox' (one file: mboxo, mboxrd, mboxcl, mboxcl2, .gz), 'mbox-dir' (a tree of mbox files), 'eml' (*.eml tree).
 // Folders are lists of Unicode names; [] is INBOX. Flags use IMAP spelling (\Seen, $Forwarded, keywords as-is).
 // Ids are stable across re-runs and flag changes and unique in the source:
-//   maildir:<folder>/<unique name without ,S= ,W=>   mbox:<file>@<offset>:<sha1 prefix>   eml:<relative path>
+//   maildir:<folder>/<unique name without ,S= ,W=>   eml:<relative path>
+//   mbox:<file>@<offset>:<sha1 prefix of the message without its bookkeeping headers (Status, X-Keywords, ...)>
 // Scanning problems are yielded as 'rejected' items; problems found only when reading reject read().
 // Error codes: SourceCodes (E_SOURCE_EMPTY, _NOT_MESSAGE, _UNREADABLE, _TOO_LARGE, _MBOX_TRUNCATED, _MBOX_FROM_LINE,
 // _FOLDER_NAME, _FOLDER_COLLISION, _LOOP, _NOT_FOUND, _UNKNOWN_FORMAT).
