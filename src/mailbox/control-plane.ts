@@ -189,6 +189,11 @@ export class ControlPlane {
     return folders.find((f) => f.delimiter)?.delimiter ?? '/';
   }
 
+  /** The personal namespace prefix (RFC 2342), e.g. "INBOX." on Courier-style servers, "" on Dovecot's default. */
+  namespacePrefix(): string {
+    return this.#prefix();
+  }
+
   #prefix(): string {
     return this.#client.namespace?.prefix ?? '';
   }

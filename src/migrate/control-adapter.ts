@@ -11,6 +11,7 @@ export interface ControlPlaneLike {
   delimiter(): Promise<string>;
   listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>>;
   ensureFolder(parts: string[], specialUse?: string): Promise<string>;
+  namespacePrefix(): string;
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
   findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>>;
   listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>>;
@@ -33,6 +34,10 @@ export class ControlAdapter implements ServerControl {
     return this.plane.delimiter();
   }
 
+  async namespacePrefix(): Promise<string> {
+    return this.plane.namespacePrefix();
+  }
+
   async listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>> {
     const list = await this.plane.listFolders();
     this.#known = new Set(list.map((f) => key(f.path)));
@@ -49,8 +54,11 @@ export class ControlAdapter implements ServerControl {
     const known = await this.knownFolders();
     if (known.has(key(path))) return false;
     const delimiter = await this.plane.delimiter();
-    // mapFolder already replaced delimiters inside names, so splitting the joined path gives the names back.
-    const parts = delimiter ? path.split(delimiter) : [path];
+    // mapFolder already replaced delimiters inside names and put the namespace prefix in front; the control plane
+    // wants the names below the namespace, so strip the prefix and split.
+    const ns = this.plane.namespacePrefix();
+    const below = ns && path.toUpperCase().startsWith(ns.toUpperCase()) ? path.slice(ns.length) : path;
+    const parts = delimiter ? below.split(delimiter) : [below];
     const created = await this.plane.ensureFolder(parts, specialUse);
     (known as Set<string>).add(key(path));
     (known as Set<string>).add(key(created));

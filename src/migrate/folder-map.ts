@@ -8,6 +8,8 @@ export interface ServerFolders {
   readonly delimiter: string;
   /** Existing folders by special use (RFC 6154), e.g. '\\Sent' → 'Sent Items'. */
   readonly specialUse: ReadonlyMap<string, string>;
+  /** Personal namespace prefix (RFC 2342), e.g. "INBOX." on Courier/Cyrus-style servers; "" when none. */
+  readonly namespacePrefix?: string;
 }
 
 export interface MappedFolder {
@@ -64,6 +66,9 @@ export function mapFolder(parts: readonly string[], server: ServerFolders, prefi
   const all = [...prefix.map(clean), ...parts.map(clean)];
   if (all.length === 0) return { path: 'INBOX', specialUse: undefined, repairs };
   // A flat server (no delimiter) can hold only one level: join the names with '.' so nothing collides.
-  const path = all.join(server.delimiter || '.');
+  const joined = all.join(server.delimiter || '.');
+  // Folders live below the personal namespace (RFC 2342): "Sent" is "INBOX.Sent" on a server whose prefix is "INBOX.".
+  const ns = server.namespacePrefix ?? '';
+  const path = ns && !joined.toUpperCase().startsWith(ns.toUpperCase()) ? ns + joined : joined;
   return { path, specialUse: special, repairs };
 }

@@ -106,7 +106,7 @@ export class Importer {
     const delimiter = await this.control.delimiter();
     const specialUse = new Map<string, string>();
     for (const f of await this.control.listFolders()) if (f.specialUse) specialUse.set(f.specialUse, f.path);
-    this.server = { delimiter, specialUse };
+    this.server = { delimiter, specialUse, namespacePrefix: await this.control.namespacePrefix() };
     const resumed = await this.resolveUnconfirmed();
     this.pool = await Pool.open({
       ...this.options.pool,

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 /** What the importer needs from the control plane (src/mailbox ControlPlane satisfies it). */
 export interface ServerControl {
   delimiter(): Promise<string>;
+  /** Personal namespace prefix (RFC 2342), "" when none. */
+  namespacePrefix(): Promise<string>;
   listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>>;
   /** Creates the folder (and parents) if missing; resolves true when it created it. */
   ensureFolder(path: string, specialUse?: string): Promise<boolean>;

@@ -114,7 +114,7 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   const folders = await control.listFolders();
   const specialUse = new Map<string, string>();
   for (const f of folders) if (f.specialUse) specialUse.set(f.specialUse, f.path);
-  const server: ServerFolders = { delimiter, specialUse };
+  const server: ServerFolders = { delimiter, specialUse, namespacePrefix: await control.namespacePrefix() };
   const existing = new Set(folders.map((f) => (/^inbox$/i.test(f.path) ? 'INBOX' : f.path)));
   const expected = new Map<string, SourceEntry[]>();
   const unreadable: VerifyResult['unreadable'] = [];
