@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loopbackSources, parseSlabSocketBytes, preflightConnections, quoteImap, runConnectionsBench } from '../../src/bench/connections.js';
+
+test('200 sessions are held against the embedded server in a child process, with RSS per session and percentiles', async () => {
+  const r = await runConnectionsBench({ sessions: 200, holdMs: 1500, noopIntervalMs: 500 });
+  assert.equal(r.sessions, 200);
+  assert.equal(r.established, 200, JSON.stringify(r.errors));
+  assert.equal(r.failed, 0);
+  assert.equal(r.dropped, 0);
+  assert.ok(r.connectMs.p50 >= 0 && r.connectMs.p50 <= r.connectMs.p99 && r.connectMs.p99 <= r.connectMs.max);
+  assert.ok(r.loginMs.max > 0);
+  assert.ok(r.noops > 0, 'sessions sent NOOPs while held');
+  // 200 sessions cost something, and not megabytes each (the 10k figure comes from npm run bench:scale).
+  assert.ok(r.rssPerSessionBytes < 200_000, `rss per session ${r.rssPerSessionBytes}`);
+  assert.ok(r.preflight.fits);
+});
+
+test('the preflight refuses more sessions than the open-file limit allows and says what to change', () => {
+  const p = preflightConnections({
+    sessions: 30_000, fdLimit: { soft: 20_000, hard: 20_000 }, fdsInUse: 30,
+    portRange: { low: 32768, high: 60999, count: 28232 }, sources: [], embeddedServer: true,
+  });
+  assert.equal(p.fits, false);
+  assert.match(p.problems.join('\n'), /open-file limit is 20000/);
+  assert.match(p.problems.join('\n'), /ulimit -n/);
+  assert.match(p.problems.join('\n'), /--source 127\.0\.0\.2/);
+});
+
+test('the preflight accepts 10,000 sessions under the limits of this machine', () => {
+  const p = preflightConnections({
+    sessions: 10_000, fdLimit: { soft: 20_000, hard: 20_000 }, fdsInUse: 30,
+    portRange: { low: 32768, high: 60999, count: 28232 }, sources: [], embeddedServer: true,
+  });
+  assert.deepEqual(p.problems, []);
+  assert.equal(p.fits, true);
+});
+
+test('enough source addresses make a session count past one address range fit the port check', () => {
+  const portRange = { low: 32768, high: 60999, count: 28232 };
+  const sources = loopbackSources(60_000, portRange);
+  assert.deepEqual(sources, ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  assert.deepEqual(loopbackSources(1000, portRange), []);
+  const p = preflightConnections({ sessions: 60_000, fdLimit: { soft: 100_000, hard: 100_000 }, fdsInUse: 10, portRange, sources, embeddedServer: false });
+  assert.equal(p.fits, true, p.problems.join('\n'));
+});
+
+test('sessions spread over a second source address are established from it', async () => {
+  const r = await runConnectionsBench({ sessions: 20, sources: ['127.0.0.1', '127.0.0.2'], holdMs: 100, noopIntervalMs: 0 });
+  assert.equal(r.established, 20, JSON.stringify(r.errors));
+  assert.deepEqual(r.preflight.sources, ['127.0.0.1', '127.0.0.2']);
+});
+
+test('slab bytes are summed over the TCP socket caches only', () => {
+  const text = [
+    'slabinfo - version: 2.1',
+    'TCP                 10     12   2432   13    8 : tunables    0    0    0 : slabdata      1      1      0',
+    'sock_inode_cache    20     20    832   19    4 : tunables    0    0    0 : slabdata      1      1      0',
+    'kmalloc-64        1000   1000     64   64    1 : tunables    0    0    0 : slabdata      1      1      0',
+  ].join('\n');
+  assert.equal(parseSlabSocketBytes(text), 10 * 2432 + 20 * 832);
+  assert.equal(parseSlabSocketBytes('slabinfo - version: 2.1\n'), undefined);
+});
+
+test('LOGIN strings are quoted with backslash escapes, and CR/LF is refused', () => {
+  assert.equal(quoteImap('a"b\\c'), '"a\\"b\\\\c"');
+  assert.throws(() => quoteImap('a\r\nb'), /quoted strings/);
+});
