@@ -5,6 +5,8 @@ import { registerBench } from './commands/bench.js';
 import { registerServe } from './commands/serve.js';
 import { registerImport } from './commands/import.js';
 import { registerVerify } from './commands/verify.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerBenchScale } from './commands/bench-scale.js';
 
 // The only layer that touches argv, stdout, process.exit and commander (design.md). Each command lives in
 // src/cli/commands/<name>.ts and exports register<Name>(program); this file only wires them.
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerServe(program);
   registerImport(program);
   registerVerify(program);
+  registerDoctor(program);
+  registerBenchScale(program);
   return program;
 }
 

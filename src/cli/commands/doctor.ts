@@ -1,0 +1,85 @@
+import { type Command } from 'commander';
+import { ConfigError } from '../../core/errors.js';
+import { type DoctorReport, runDoctor } from '../../mailbox/doctor.js';
+import { startServer, type ImapServer } from '../../server/server.js';
+import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
+import { EXIT_CANNOT_RUN, EXIT_OK } from '../exit-code.js';
+import { writeJsonFile } from '../render/json.js';
+import { fmtMs } from '../render/table.js';
+
+// `mailmigrate doctor` (issue 8): the same connection options as import; prints what src/mailbox/doctor.ts found
+// and the import settings it recommends. Without --host it examines the embedded server (a demonstration, with
+// Dovecot's default cap of 10 sessions per user). Exit 0 when nothing blocks an import, 1 when something does.
+
+interface DoctorCliOptions extends ConnectionCliOptions {
+  writeTest?: boolean;
+  maxSessions: string;
+  json?: string;
+}
+
+export function registerDoctor(program: Command): Command {
+  const cmd = program
+    .command('doctor')
+    .description('Examine a server and this machine: connect/TLS/login times, capabilities, connection cap, limits; recommend import settings');
+  addConnectionOptions(cmd)
+    .option('--write-test', 'also probe split-write ACK stalls with a few APPENDs into a scratch folder it creates and deletes')
+    .option('--max-sessions <n>', 'open at most this many sessions when probing the connection cap', '20')
+    .option('--json <file>', 'write the report as JSON')
+    .action(async (opts: DoctorCliOptions) => {
+      process.exitCode = await doctorAction(opts);
+    });
+  return cmd;
+}
+
+async function doctorAction(opts: DoctorCliOptions): Promise<number> {
+  const maxSessions = Number(opts.maxSessions);
+  if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 1000) {
+    throw new ConfigError('--max-sessions', `must be a whole number from 1 to 1000, got "${opts.maxSessions}"`);
+  }
+  const target = await resolveTarget(opts, processIo());
+  let server: ImapServer | undefined;
+  try {
+    let report: DoctorReport;
+    if (target) {
+      process.stderr.write(`mailmigrate doctor: ${describeTarget(target)}\n`);
+      report = await runDoctor({ target: transportOptions(target), controlPlane: controlPlaneOptions(target), writeTest: opts.writeTest === true, maxSessions });
+    } else {
+      server = await startServer({ maxConnectionsPerUser: 10 });
+      process.stderr.write(`mailmigrate doctor: no --host, examining the embedded server on ${server.host}:${server.port}\n`);
+      const t = { host: server.host, port: server.port, tls: 'none' as const, auth: { user: 'test', password: 'test' } };
+      report = await runDoctor({
+        target: t,
+        controlPlane: { host: t.host, port: t.port, secure: false, starttls: 'off', user: 'test', password: 'test' },
+        writeTest: opts.writeTest === true,
+        maxSessions,
+      });
+    }
+    process.stdout.write(renderDoctor(report));
+    if (opts.json) writeJsonFile(opts.json, report);
+    return report.findings.some((f) => f.severity === 'error') ? EXIT_CANNOT_RUN : EXIT_OK;
+  } finally {
+    await server?.close();
+  }
+}
+
+export function renderDoctor(r: DoctorReport): string {
+  const lines: string[] = [];
+  const ms = (x: number | undefined): string => (x === undefined ? '-' : `${fmtMs(x)} ms`);
+  lines.push(`server     ${r.target.host}:${r.target.port} (${r.target.tls})${r.addresses.length ? ` → ${r.addresses.join(', ')}` : ''}`);
+  lines.push(`timings    DNS ${ms(r.dnsMs)} · TCP connect ${ms(r.connectMs)} · TLS ${ms(r.tlsMs)} · greeting ${ms(r.greetingMs)} · login ${ms(r.loginMs)}`);
+  const caps = Object.entries(r.importCapabilities).map(([k, v]) => `${k} ${v === true ? 'yes' : v === false ? 'no' : v}`);
+  lines.push(`import     ${caps.length ? caps.join(' · ') : '-'}`);
+  lines.push(`sessions   ${r.connectionCap === null ? `≥ ${r.connectionCapBound} accepted (probe bound)` : `cap ${r.connectionCap} per user`}`);
+  if (r.writeTest) {
+    lines.push(`write test split+Nagle p50 ${ms(r.writeTest.splitP50Ms)} · coalesced+NODELAY p50 ${ms(r.writeTest.coalesceP50Ms)} · scratch folder ${r.writeTest.deleted ? 'deleted' : `LEFT: ${r.writeTest.folder}`}`);
+  }
+  const fd = r.limits.fd;
+  const p = r.limits.ports;
+  lines.push(`local      open files ${fd ? `${fd.soft} (hard ${fd.hard})` : '-'} · ephemeral ports ${p ? `${p.low}–${p.high} (${p.count})` : '-'}`);
+  lines.push('');
+  for (const f of r.findings) lines.push(`${f.severity.padEnd(5)} [${f.code}] ${f.message}`);
+  lines.push('');
+  lines.push(`recommended: mailmigrate import ${r.recommended.flags}`);
+  for (const [k, v] of Object.entries(r.recommended.reasons)) lines.push(`  ${k}: ${v}`);
+  return `${lines.join('\n')}\n`;
+}
