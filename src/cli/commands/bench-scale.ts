@@ -29,6 +29,12 @@ function benchCommand(program: Command): Command {
 
 export function registerBenchScale(program: Command): void {
   const bench = benchCommand(program);
+  // `bench` has its own --messages, --size, --json, --host …: without positional options commander gives
+  // `bench churn --messages 300` to the parent and the subcommand runs with its default. Commander needs it on the
+  // program too (else the program hands bench the options apart from the subcommand name); the program has only
+  // --version/--help, which every command handles itself, so nothing else changes.
+  program.enablePositionalOptions();
+  bench.enablePositionalOptions();
 
   bench
     .command('connections')
