@@ -1,0 +1,47 @@
+// `npm run bench:scale` (issue 8): the connection-scale benches at full size against the embedded server, with the
+// figures printed — 10,000 sessions held (lean and full-transport holders), a storm of 1,500 connects against
+// backlog 511 vs 2048 (facts.md's experiment) and 128 vs 2048, and 10,000 messages with churn vs persistent.
+// Environment knobs for a smaller or larger machine: SCALE_SESSIONS, SCALE_STORM, SCALE_CHURN.
+// Writes bench/results/scale.json (the numbers the note quotes).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runChurn } from '../src/bench/churn.js';
+import { runConnectionsBench, type ConnectionsBenchResult } from '../src/bench/connections.js';
+import { runStorm } from '../src/bench/storm.js';
+import { printChurn, printConnections, printStorm } from '../src/cli/commands/bench-scale.js';
+
+const num = (name: string, dflt: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : dflt;
+};
+const sessions = num('SCALE_SESSIONS', 10_000);
+const storm = num('SCALE_STORM', 1_500);
+const churn = num('SCALE_CHURN', 10_000);
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+
+say(`## bench connections: ${sessions} sessions, lean holder, NOOP every 5 s, held 10 s`);
+const lean = await runConnectionsBench({ sessions, holder: 'lean', noopIntervalMs: 5000, holdMs: 10_000 });
+printConnections(lean);
+const fullN = Math.min(sessions, 2_000);
+say(`\n## bench connections: ${fullN} sessions, full transport Connection (for comparison)`);
+const full: ConnectionsBenchResult = await runConnectionsBench({ sessions: fullN, holder: 'connection', noopIntervalMs: 5000, holdMs: 5_000 });
+printConnections(full);
+const target = 6 * 1024;
+say(`\ntarget ≤ 6 KB client RSS per session at ${sessions}: ${lean.rssPerSessionBytes <= target ? 'met' : 'NOT met'} (${(lean.rssPerSessionBytes / 1024).toFixed(1)} KB)`);
+
+say(`\n## bench storm: ${storm} clients at once, server busy 1.5 s`);
+const st = await runStorm({ clients: storm, backlogs: [128, 511, 2048], busyMs: 1500, timeoutMs: 15_000 });
+printStorm(st);
+
+say(`\n## bench churn: ${churn} messages, one at a time`);
+const ch = await runChurn({ messages: churn });
+printChurn(ch);
+const p = ch.runs.find((r) => r.mode === 'persistent');
+const n = ch.runs.find((r) => r.mode === 'new-connection');
+if (p && n) say(`\npersistent ${Math.round(p.msgsPerSec)} msg/s vs new connection per message ${Math.round(n.msgsPerSec)} msg/s (${(p.msgsPerSec / n.msgsPerSec).toFixed(1)}×)`);
+
+const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'scale.json');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), connections: { lean, full }, storm: st, churn: ch }, null, 2)}\n`);
+say(`\nJSON: ${out}`);
