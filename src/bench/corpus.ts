@@ -1,6 +1,7 @@
 import { mkdir, open, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { mulberry32 } from '../core/prng.js';
 
 // A seeded synthetic corpus for `mailmigrate bench` and the peers benchmark. Every message is a pure function of
 // (seed, index): nothing is stored, so a million-message run never holds the corpus in memory, and the same seed
@@ -35,17 +36,6 @@ export const MIN_MESSAGE_SIZE = 600;
 
 const CRLF = '\r\n';
 
-// mulberry32: a tiny, fast 32-bit PRNG, good enough for synthetic data (not for anything secret).
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** murmur3's 32-bit finalizer over a few integers: independent streams per (seed, index, purpose). */
 function mix(...xs: number[]): number {

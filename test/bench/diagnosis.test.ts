@@ -2,18 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diagnose, parseDovecotTiming, parseDovecotTimingParts, type Diagnosis } from '../../src/bench/diagnosis.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
+import { seededRandom as rng } from '../../src/core/prng.js';
 
-/** Seeded PRNG so the shapes are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function appendWithRecvWait(i: number, waitMs: number): TimingRecord {
   const t0 = i * 100;

@@ -5,17 +5,8 @@ import { LatencyStats } from '../../src/bench/stats.js';
 import { diagnose } from '../../src/bench/diagnosis.js';
 import { rates, type BenchReport, type BenchRun } from '../../src/bench/report.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
+import { seededRandom as rng } from '../../src/core/prng.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function records(n: number, wait: (i: number) => number): TimingRecord[] {
   return Array.from({ length: n }, (_, i) => {

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../src/core/errors.js';
 import { ResponseReader, type ResponseItem, type ResponseReaderOptions } from '../../src/imap/response-reader.js';
+import { seededRandom as prng } from '../../src/core/prng.js';
 
 const b = (s: string | Buffer): Buffer => (typeof s === 'string' ? Buffer.from(s, 'latin1') : s);
 
@@ -329,17 +330,6 @@ describe('ResponseReader malformed input', () => {
   });
 });
 
-/** mulberry32: small seeded PRNG so a failing fuzz case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('ResponseReader fuzz', () => {
   it('only ever returns items or throws ProtocolError on thousands of random inputs', () => {
