@@ -1,3 +1,4 @@
+import { ServerResponseError } from '../core/errors.js';
 import type { ServerControl } from './server-lookup.js';
 
 // Adapts the imapflow control plane (src/mailbox/control-plane.ts) to the ServerControl contract the importer
@@ -23,8 +24,46 @@ const key = (path: string): string => (/^inbox$/i.test(path) ? 'INBOX' : path);
 
 export class ControlAdapter implements ServerControl {
   #known: Set<string> | undefined;
+  #plane: ControlPlaneLike;
+  #replaced = false;
+  #reconnecting: Promise<ControlPlaneLike> | undefined;
 
-  constructor(readonly plane: ControlPlaneLike) {}
+  /**
+   * `reconnect` (optional) opens a fresh control connection. With it, a look-up that fails for any reason but a
+   * server NO (connection lost, server restarted) is tried once more on a new connection: the importer asks
+   * "is this message already there?" after exactly the faults that also kill the control connection.
+   */
+  constructor(plane: ControlPlaneLike, private readonly reconnect?: () => Promise<ControlPlaneLike>) {
+    this.#plane = plane;
+  }
+
+  get plane(): ControlPlaneLike {
+    return this.#plane;
+  }
+
+  /** Closes a control connection this adapter opened itself (the caller closes the one it passed in). */
+  async close(): Promise<void> {
+    if (this.#replaced) await (this.#plane as { close?: () => Promise<void> }).close?.().catch(() => undefined);
+  }
+
+  async #retry<T>(fn: (p: ControlPlaneLike) => Promise<T>): Promise<T> {
+    const used = this.#plane;
+    try {
+      return await fn(used);
+    } catch (e) {
+      if (!this.reconnect || e instanceof ServerResponseError) throw e;
+      if (this.#plane === used) {
+        this.#reconnecting ??= this.reconnect().finally(() => (this.#reconnecting = undefined));
+        const fresh = await this.#reconnecting;
+        if (this.#plane === used) {
+          if (this.#replaced) void (used as { close?: () => Promise<void> }).close?.().catch(() => undefined);
+          this.#plane = fresh;
+          this.#replaced = true;
+        }
+      }
+      return fn(this.#plane);
+    }
+  }
 
   get capabilities(): ReadonlySet<string> {
     return this.plane.capabilities;
@@ -69,12 +108,12 @@ export class ControlAdapter implements ServerControl {
     return this.plane.permanentFlags(path);
   }
   findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>> {
-    return this.plane.findByMessageId(path, messageId);
+    return this.#retry((p) => p.findByMessageId(path, messageId));
   }
   listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>> {
-    return this.plane.listMessages(path);
+    return this.#retry((p) => p.listMessages(path));
   }
   fetchBody(path: string, uid: number): Promise<Buffer> {
-    return this.plane.fetchBody(path, uid);
+    return this.#retry((p) => p.fetchBody(path, uid));
   }
 }

@@ -351,8 +351,18 @@ export class Importer {
       const list = this.unknown;
       this.unknown = [];
       const again: Prepared[] = [];
+      let lookupFailed = false;
       for (const p of list) {
-        const uid = await findOnServer(this.control, p.append.mailbox, p.messageId, p.append.data.length, p.fingerprint).catch(() => undefined);
+        let uid: number | undefined;
+        try {
+          uid = await findOnServer(this.control, p.append.mailbox, p.messageId, p.append.data.length, p.fingerprint);
+        } catch {
+          // The lookup itself failed (control connection lost, server restarting): the message may be there, so it
+          // stays unknown for the next round — sending it now could double it.
+          this.unknown.push(p);
+          lookupFailed = true;
+          continue;
+        }
         if (uid !== undefined) {
           this.journal.recordConfirmed([{ id: p.message.id, uid, mailbox: p.append.mailbox }]);
           this.progress.appended++;
@@ -363,6 +373,7 @@ export class Importer {
       const inflight = new Set<Promise<void>>();
       if (again.length) await this.dispatch(again, inflight);
       await Promise.all(inflight);
+      if (lookupFailed) await new Promise((r) => setTimeout(r, 500 * (round + 1)));
     }
     for (const p of this.unknown) {
       this.fail(p.message.origin, { code: 'E_UNKNOWN_OUTCOME', message: 'no answer from the server after 3 attempts; re-run to check and resend' });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ServerResponseError } from '../core/errors.js';
 
 /** What the importer needs from the control plane (src/mailbox ControlPlane satisfies it). */
 export interface ServerControl {
@@ -36,9 +37,12 @@ export async function findOnServer(
     candidates = messageId
       ? await control.findByMessageId(mailbox, messageId)
       : (await control.listMessages(mailbox)).filter((m) => m.size === size);
-  } catch {
-    // The folder may not exist (the crash came before its CREATE): then the message is certainly absent.
-    return undefined;
+  } catch (e) {
+    // The folder may not exist (the crash came before its CREATE): a plain NO to SELECT means certainly absent.
+    // Anything else (control connection lost, server restarting, timeout) says nothing about the message, and
+    // guessing "absent" would re-send a message that is there: a duplicate (issue 7, restart test). Rethrow.
+    if (e instanceof ServerResponseError && e.status === 'NO' && e.retry !== 'later') return undefined;
+    throw e;
   }
   const sameSize = candidates.filter((c) => c.size === size);
   if (sameSize.length === 0) return undefined;
