@@ -189,7 +189,9 @@ async function runImport(
   const sources = await openSources(paths);
   const plane = await ControlPlane.connect(controlPlaneOptions(t));
   cleanups.push(() => plane.close());
-  const control = new ControlAdapter(plane);
+  // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
+  const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)));
+  cleanups.push(() => control.close());
 
   // Journal: keyed by source roots and target; the embedded server's mail dies with the process, so its journal
   // is a temporary file (a later run must not skip messages that are no longer anywhere).
