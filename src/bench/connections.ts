@@ -15,11 +15,11 @@ import { LatencyStats } from './stats.js';
 //
 // Two holders, because the target is ≤ 6 KB client RSS per session at 10,000 sessions:
 // - 'lean' (default): a net.Socket plus a tiny state machine that speaks the greeting, LOGIN and NOOP as raw bytes.
-//   Measured here at 10,000 sessions: 4.4 KB RSS per session idle, 5.1 KB with a NOOP every 5 s (heap 2.4 KB of
-//   it); facts.md: a bare idle Node socket costs ~4.7 KB.
+//   Measured here (npm run bench:scale, compiled, fresh process per run): 5.1–5.7 KB RSS per session at 10,000
+//   with a NOOP every 5 s (JS heap ~1.9 KB of it), 4.4 KB idle; facts.md: a bare idle Node socket costs ~4.7 KB.
 // - 'connection': the full transport Connection (response reader, command queue, timers, capabilities).
-//   Measured here at 2,000 sessions: 12.9 KB RSS per session (heap 6.3 KB) vs 8.1 KB for lean at the same count —
-//   past the target, which is why the lean holder exists.
+//   Measured the same way: ~19 KB RSS per session at 2,000 (JS heap 6.0 KB) vs ~6.6 KB for lean at 2,000 —
+//   three times the target, which is why the lean holder exists.
 // The figures are re-measured on every run and reported; the comments only say why the default is what it is.
 
 export type Holder = 'lean' | 'connection';
