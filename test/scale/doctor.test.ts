@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recommend, runDoctor } from '../../src/mailbox/doctor.js';
+import { recommend, runDoctor } from '../../src/bench/doctor.js';
 import { startServer } from '../../src/server/server.js';
 
 test('doctor against the embedded server reports timings, capabilities, the connection cap and a split-write stall', async (t) => {

@@ -1,13 +1,13 @@
 import { type Command } from 'commander';
 import { ConfigError } from '../../core/errors.js';
-import { type DoctorReport, runDoctor } from '../../mailbox/doctor.js';
+import { type DoctorReport, runDoctor } from '../../bench/doctor.js';
 import { startServer, type ImapServer } from '../../server/server.js';
 import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 import { EXIT_CANNOT_RUN, EXIT_OK } from '../exit-code.js';
 import { writeJsonFile } from '../render/json.js';
 import { fmtMs } from '../render/table.js';
 
-// `mailmigrate doctor` (issue 8): the same connection options as import; prints what src/mailbox/doctor.ts found
+// `mailmigrate doctor` (issue 8): the same connection options as import; prints what src/bench/doctor.ts found
 // and the import settings it recommends. Without --host it examines the embedded server (a demonstration, with
 // Dovecot's default cap of 10 sessions per user). Exit 0 when nothing blocks an import, 1 when something does.
 
