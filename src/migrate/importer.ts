@@ -1,6 +1,6 @@
 
 import { type Clock, systemClock } from '../core/clock.js';
-import { AbortedError, JournalError, type MailmigrateError, toMailmigrateError } from '../core/errors.js';
+import { AbortedError, JournalError, type MailmigrateError, ServerResponseError, toMailmigrateError } from '../core/errors.js';
 import type { AppendMessage, SourceMessage } from '../core/types.js';
 import type { Journal } from '../journal/journal.js';
 import type { Source, SourceItem } from '../sources/index.js';
@@ -92,6 +92,8 @@ export class Importer {
   private server!: ServerFolders;
   private readonly clock: Clock;
   private fatal: MailmigrateError | undefined;
+  /** Set by NO [OVERQUOTA] (RFC 5530 §3): every later APPEND would fail too, so the run stops reading. */
+  private halted: MailmigrateError | undefined;
 
   constructor(
     private readonly control: ServerControl,
@@ -116,6 +118,7 @@ export class Importer {
     let aborted = false;
     try {
       for (const source of sources) {
+        if (this.halted) break;
         if (await this.importSource(source)) {
           aborted = true;
           break;
@@ -127,6 +130,11 @@ export class Importer {
       await this.journal.flush().catch((e) => (this.fatal ??= toMailmigrateError(e)));
     }
     if (this.fatal) throw this.fatal;
+    if (this.halted) {
+      const reason = `run stopped: the server's quota is full (${this.halted.message}); messages not yet sent were left alone — free space and re-run the same command to continue`;
+      this.failures.push({ source: '(run)', code: 'E_OVERQUOTA', reason });
+      this.options.onEvent?.({ type: 'warning', message: reason });
+    }
     const elapsedMs = this.clock.now() - started;
     return {
       ...this.progress,
@@ -186,7 +194,7 @@ export class Importer {
       await this.dispatch(w, inflight);
     };
     for await (const item of readAhead(this.unconfirmedOnly(source.items()), { depth: this.options.readAhead ?? 32 })) {
-      if (signal?.aborted || this.fatal) break;
+      if (signal?.aborted || this.fatal || this.halted) break;
       this.progress.seen++;
       if (item.kind === 'rejected') {
         this.fail(item.message?.origin ?? item.error.path, item.error);
@@ -198,7 +206,7 @@ export class Importer {
       windowBytes += prepared.append.data.length;
       if (window.length >= windowMax || windowBytes >= windowBytesMax) await flush();
     }
-    if (!signal?.aborted && !this.fatal) await flush();
+    if (!signal?.aborted && !this.fatal && !this.halted) await flush();
     await Promise.all(inflight);
     return signal?.aborted === true;
   }
@@ -310,6 +318,8 @@ export class Importer {
     for (const [box, list] of byBox) {
       for (let i = 0; i < list.length; i += batch) {
         await this.pool.whenWritable();
+        // Journalled as 'sent' but not sent: a re-run looks them up (absent) and sends them then.
+        if (this.halted) return;
         const group = list.slice(i, i + batch);
         const p = this.pool
           .append(box, group.map((g) => g.append))
@@ -334,6 +344,7 @@ export class Importer {
       } else if (o.status === 'unknown') {
         this.unknown.push(p);
       } else {
+        if (o.error instanceof ServerResponseError && o.error.responseCode === 'OVERQUOTA') this.halted ??= o.error;
         this.fail(p.message.origin, o.error, p.message.id);
       }
     });
