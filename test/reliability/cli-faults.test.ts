@@ -32,7 +32,13 @@ test('SIGKILL at three random points, then a re-run: every message on the server
   for (let k = 0; k < 3; k++) {
     const before = s.store.appendedMessages;
     const { child, done } = startCli(cliArgs(s.port, src, dir), env);
-    await sleep(300 + Math.floor(Math.random() * 500));
+    let exited = false;
+    void done.then(() => (exited = true));
+    // A random point of the import: once the server has taken 1..100 more messages (a time-based kill could
+    // land before the first APPEND on a slow machine and prove nothing).
+    const target = before + 1 + Math.floor(Math.random() * 100);
+    const deadline = performance.now() + 20_000;
+    while (!exited && s.store.appendedMessages < target && performance.now() < deadline) await sleep(2);
     child.kill('SIGKILL');
     const r = await done;
     landed.push(s.store.appendedMessages - before);
