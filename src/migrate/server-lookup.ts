@@ -21,9 +21,8 @@ export function fingerprintOf(data: Buffer): string {
 
 /**
  * Is this message already in `mailbox`? Used for messages whose APPEND may or may not have landed.
- * Guarantee (documented in README): with a Message-ID, a server message with the same Message-ID and the
- * same size counts as present (a fingerprint check settles several candidates); without one, a message of the
- * same size whose bytes hash to the same fingerprint counts as present. Returns its UID, or undefined.
+ * Guarantee (documented in README): a server message counts as present when it has the same Message-ID (or,
+ * without one, the same size) and its bytes hash to the same fingerprint. Returns its UID, or undefined.
  */
 export async function findOnServer(
   control: ServerControl,
@@ -46,7 +45,10 @@ export async function findOnServer(
   }
   const sameSize = candidates.filter((c) => c.size === size);
   if (sameSize.length === 0) return undefined;
-  if (!fingerprint || (messageId && sameSize.length === 1)) return sameSize[0]!.uid;
+  // Same Message-ID and size is not proof: two different messages can share both (a re-sent draft, a broken
+  // generator). With a fingerprint, only identical bytes count as present; fetching a body costs one round trip
+  // and happens only for the few messages whose outcome was unknown.
+  if (!fingerprint) return sameSize[0]!.uid;
   for (const c of sameSize) {
     const body = await control.fetchBody(mailbox, c.uid);
     if (fingerprintOf(body) === fingerprint) return c.uid;
