@@ -186,7 +186,7 @@ function serverBound(recvWaits: readonly number[], serverMs: readonly number[]):
   return {
     code: 'server-bound',
     message:
-      `The server's own time (median ${fmt(server)} ms per command, by its own report) is ${pct(Math.min(1, share))} of the ` +
+      `The server's own time (median ${fmt(server)} ms per command, by its own report) ${share >= 1 ? 'covers all' : `is ${pct(share)}`} of the ` +
       `recv-wait (median ${fmt(wait)} ms): the server sets the pace, not the network or the client. Fix on the server side ` +
       `(storage, fsync policy, indexing), or send more per round trip (MULTIAPPEND, more connections) if the server ` +
       `handles them in parallel.`,
@@ -210,16 +210,19 @@ function connectionChurn(c: { opened: number; needed: number }, counters: Counte
 }
 
 export interface DovecotTiming {
-  /** Time the command ran (first number). */
+  /** First number: time the command's own code ran (running_usecs). */
   readonly runningMs: number;
-  /** Time it waited for locks (second number). */
-  readonly lockWaitMs: number;
-  /** Third number when present: time spent waiting on the client's I/O — not the server's own work. */
-  readonly clientWaitMs: number | undefined;
+  /** Second number: time the process sat in its event loop while the command was active — waiting for the
+   *  client's input (the rest of a literal) or for output to drain. Not the server's work. */
+  readonly ioWaitMs: number;
+  /** Third number, only when non-zero: time since the command last ran (mailbox sync after it) before the reply. */
+  readonly afterRunMs: number | undefined;
 }
 
-// Dovecot ≥ 2.3 appends "(R + L secs)" or "(R + L + W secs)" to tagged replies, e.g.
-// "OK [APPENDUID 1 5] Append completed (0.004 + 0.001 + 0.001 secs)." (facts.md).
+// Dovecot ≥ 2.3 appends "(R + W secs)" or "(R + W + S secs)" to tagged replies, e.g.
+// "OK [APPENDUID 1 5] Append completed (0.004 + 0.001 + 0.001 secs)." (facts.md). Read from Dovecot's
+// client_cmd_append_timing_stats() (src/imap/imap-client.c): R = running_usecs, W = io_loop wait since the command
+// started, S = msecs since last run (printed only when > 0). Lock waits are not in the reply (only in the log).
 const DOVECOT_TIMING = /\((\d+(?:\.\d+)?) \+ (\d+(?:\.\d+)?)(?: \+ (\d+(?:\.\d+)?))? secs\)/;
 
 const toMs = (s: string): number => Math.round(Number(s) * 1e6) / 1e3;
@@ -227,11 +230,11 @@ const toMs = (s: string): number => Math.round(Number(s) * 1e6) / 1e3;
 export function parseDovecotTimingParts(text: string): DovecotTiming | undefined {
   const m = DOVECOT_TIMING.exec(text);
   if (!m) return undefined;
-  return { runningMs: toMs(m[1]!), lockWaitMs: toMs(m[2]!), clientWaitMs: m[3] === undefined ? undefined : toMs(m[3]) };
+  return { runningMs: toMs(m[1]!), ioWaitMs: toMs(m[2]!), afterRunMs: m[3] === undefined ? undefined : toMs(m[3]) };
 }
 
-/** The server's own time in ms (running + lock wait) from a Dovecot tagged reply's text, or undefined. */
+/** The server's own time in ms (running + post-command sync, without waiting on the client), or undefined. */
 export function parseDovecotTiming(text: string): number | undefined {
   const t = parseDovecotTimingParts(text);
-  return t === undefined ? undefined : Math.round((t.runningMs + t.lockWaitMs) * 1e3) / 1e3;
+  return t === undefined ? undefined : Math.round((t.runningMs + (t.afterRunMs ?? 0)) * 1e3) / 1e3;
 }

@@ -145,10 +145,11 @@ test('several problems at once are each reported', () => {
   assert.deepEqual(codes(d), ['connection-churn', 'delayed-ack-stall', 'syn-retransmit']);
 });
 
-test('parseDovecotTiming sums running and lock-wait time from a tagged APPEND reply', () => {
+test('parseDovecotTiming counts the command running and its post-command sync, not its wait for the client', () => {
   assert.equal(parseDovecotTiming('OK [APPENDUID 1 5] Append completed (0.004 + 0.001 + 0.001 secs).'), 5);
+  assert.equal(parseDovecotTiming('OK Append completed (0.003 + 0.009 secs).'), 3);
   assert.equal(parseDovecotTiming('OK Logged in (0.000 + 0.000 secs)'), 0);
   assert.equal(parseDovecotTiming('OK Append completed.'), undefined);
-  assert.deepEqual(parseDovecotTimingParts('(1.250 + 0.010 + 0.300 secs)'), { runningMs: 1250, lockWaitMs: 10, clientWaitMs: 300 });
-  assert.deepEqual(parseDovecotTimingParts('(0.002 + 0.000 secs)'), { runningMs: 2, lockWaitMs: 0, clientWaitMs: undefined });
+  assert.deepEqual(parseDovecotTimingParts('(1.250 + 0.010 + 0.300 secs)'), { runningMs: 1250, ioWaitMs: 10, afterRunMs: 300 });
+  assert.deepEqual(parseDovecotTimingParts('(0.002 + 0.000 secs)'), { runningMs: 2, ioWaitMs: 0, afterRunMs: undefined });
 });

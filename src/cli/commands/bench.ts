@@ -7,19 +7,14 @@ import { describeMachine, ratioToFirst, type BenchReport, type BenchRun } from '
 import { renderHtml } from '../../bench/report-html.js';
 import { startServer, type ImapServer } from '../../server/server.js';
 import { fmtMs, fmtRate, renderTable } from '../render/table.js';
+import { addConnectionOptions, type ConnectionCliOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 
 // `mailmigrate bench`: the main job a newcomer runs first. With no --host it starts the embedded server
 // in-process and generates a seeded corpus, then runs each profile and prints one table: the seed report's
 // gap (imaplib vs Mail::IMAPClient), its explanation (recv-wait clustered at the delayed-ACK timeout, with the
 // kernel's DelayedACKs counter as second witness), and the fix.
 
-interface BenchOptions {
-  host?: string;
-  port?: string;
-  user?: string;
-  tls?: boolean;
-  starttls?: boolean;
-  insecure?: boolean;
+interface BenchOptions extends ConnectionCliOptions {
   profiles?: string;
   sweep?: boolean;
   messages: string;
@@ -52,17 +47,13 @@ export function registerBench(program: Command): Command {
     .option('--json <file>', 'write the report as JSON')
     .option('--html <file>', 'write a self-contained HTML page (histograms, throughput chart)')
     .option('--no-server-nodelay', 'embedded server: leave Nagle on for its own replies (facts.md: it can delay replies)')
-    .option('--host <host>', 'run against a real server (your own test account) instead of the embedded one')
-    .option('--port <port>', 'server port (default 993 with --tls, else 143)')
-    .option('--user <user>', 'login (password from MAILMIGRATE_PASSWORD)')
-    .option('--tls', 'implicit TLS')
-    .option('--starttls', 'STARTTLS (required)')
-    .option('--insecure', 'do not verify the TLS certificate')
     .option('--keep', 'keep the bench mailboxes instead of deleting them')
     .addOption(new Option('--quiet', 'only the table').hideHelp())
     .action(async (opts: BenchOptions) => {
       process.exitCode = await benchAction(opts);
     });
+  // --host … runs the same profiles against a real server (your own test account), with import's options.
+  addConnectionOptions(cmd);
   return cmd;
 }
 
@@ -80,19 +71,11 @@ async function benchAction(opts: BenchOptions): Promise<number> {
   let server: ImapServer | undefined;
   let target: BenchTarget;
   let targetLabel: string;
-  if (opts.host) {
-    const password = process.env.MAILMIGRATE_PASSWORD;
-    if (!opts.user) throw new ConfigError('--user', 'required with --host');
-    if (password === undefined) throw new ConfigError('--user', 'set MAILMIGRATE_PASSWORD in the environment for the password');
-    const tls = opts.tls ? 'implicit' : opts.starttls ? 'starttls' : 'starttls-optional';
-    target = {
-      host: opts.host,
-      port: opts.port ? int('--port', opts.port, 1, 65535) : opts.tls ? 993 : 143,
-      tls,
-      auth: { user: opts.user, password },
-      rejectUnauthorized: !opts.insecure,
-    };
-    targetLabel = `${target.host}:${target.port}`;
+  const resolved = await resolveTarget(opts, processIo());
+  if (resolved) {
+    target = transportOptions(resolved) as BenchTarget;
+    targetLabel = describeTarget(resolved);
+    out(`mailmigrate bench: ${targetLabel} (bench mailboxes are created and deleted)`);
   } else {
     // Our own sockets use TCP_NODELAY by default: with Nagle on, a server's reply can itself wait for an ACK
     // (facts.md). The client-side stall the imaplib profile reproduces does not depend on it: it is the server
