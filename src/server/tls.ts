@@ -1,7 +1,6 @@
 // TLS material for the embedded server: a given certificate, or a self-signed one generated at start (via the
 // `selfsigned` package; EC P-256 because it is generated in milliseconds, RSA-2048 takes ~100 ms or more).
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { generate } from 'selfsigned';
 
 export interface TlsMaterial {
   readonly cert: string | Buffer;
@@ -18,6 +17,8 @@ export async function loadTls(option: TlsOption): Promise<{ context: SecureConte
 
 async function selfSigned(): Promise<TlsMaterial> {
   const now = Date.now();
+  // Loaded on demand: the package and its ASN.1 stack cost ~130 ms of start-up, paid only when a certificate is made.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
     curve: 'P-256',

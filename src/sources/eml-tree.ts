@@ -2,6 +2,7 @@
 // files at the root go to INBOX, sub-directories become folders. INTERNALDATE comes from the Date: header, then
 // the newest Received: header (the top one, RFC 5321 §4.4), then the file's mtime — there is no delivery record.
 import { open, readFile } from 'node:fs/promises';
+import { readFileFast } from './read-file.js';
 import { basename, relative } from 'node:path';
 import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
@@ -28,7 +29,7 @@ class EmlMessage implements SourceMessage {
   async read(): Promise<NormalizedMessage> {
     let raw: Buffer;
     try {
-      raw = await readFile(this.origin);
+      raw = await readFileFast(this.origin, this.size);
     } catch (err) {
       throw fsError(this.origin, err);
     }

@@ -2,6 +2,7 @@
 // root) and nested Maildir trees ("Folder/Sub/{cur,new}", Dovecot LAYOUT=fs, mbsync SubFolders Verbatim).
 // Messages live in cur/ and new/; tmp/ holds deliveries in progress and is skipped.
 import { readFile } from 'node:fs/promises';
+import { readFileFast } from './read-file.js';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
@@ -94,7 +95,7 @@ class MaildirMessage implements SourceMessage {
   async read(): Promise<NormalizedMessage> {
     let raw: Buffer;
     try {
-      raw = await readFile(this.origin);
+      raw = await readFileFast(this.origin, this.size);
     } catch (err) {
       throw fsError(this.origin, err);
     }
