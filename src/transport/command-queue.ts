@@ -89,6 +89,8 @@ export class CommandQueue {
   lastReadAt = 0;
   /** Time the last command started to go out. */
   lastStartAt = 0;
+  /** Time a write was last handed to the kernel (first or last piece of a command). */
+  lastFlushAt = 0;
 
   constructor(
     private readonly io: WireIO,
@@ -231,6 +233,7 @@ export class CommandQueue {
     const clock = this.opts.clock;
     this.io.write(data, () => {
       const t = clock.now();
+      this.lastFlushAt = t;
       if (first) r.headFlushed = t;
       if (syncHeader) e.headerFlushedAt = t;
       if (last) r.bodyFlushed = t;

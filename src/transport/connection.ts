@@ -20,6 +20,7 @@ import { parseAppendUid } from '../imap/response-codes.js';
 import { ResponseReader, type ResponseItem } from '../imap/response-reader.js';
 import { CommandQueue, type EnqueueOptions, type TaggedResult } from './command-queue.js';
 import type { TimingRecord } from './timing.js';
+import { silence } from './reply-timer.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'starttls-optional' | 'none';
 
@@ -95,6 +96,8 @@ export class Connection {
   private readonly closeWaiters: Array<() => void> = [];
   private onGreeting: ((item: ResponseItem) => void) | undefined;
   private connectedAt = 0;
+  private previousBuffered = 0;
+  private bufferedChangedAt = 0;
 
   private constructor(readonly options: ConnectionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -413,7 +416,18 @@ export class Connection {
       if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastReadAt < since) {
         return this.destroy(new TimeoutError('continuation', this.timeouts.continuationMs));
       }
-      const silentFor = now - Math.max(this.queue.lastReadAt, this.lastSendAt());
+      const s = silence({
+        now,
+        lastReadAt: this.queue.lastReadAt,
+        lastStartAt: this.queue.lastStartAt,
+        lastFlushAt: this.queue.lastFlushAt,
+        buffered: this.socket.writableLength,
+        previousBuffered: this.previousBuffered,
+        bufferedChangedAt: this.bufferedChangedAt,
+      });
+      this.previousBuffered = s.previousBuffered;
+      this.bufferedChangedAt = s.bufferedChangedAt;
+      const silentFor = s.silentFor;
       if (silentFor >= this.timeouts.replyMs) return this.destroy(new TimeoutError('tagged', this.timeouts.replyMs));
       const wait = Math.min(this.timeouts.replyMs - silentFor, since !== undefined ? this.timeouts.continuationMs : Infinity);
       this.idleTimer = setTimeout(check, Math.max(5, wait));
@@ -421,10 +435,6 @@ export class Connection {
     };
     this.idleTimer = setTimeout(check, Math.min(this.timeouts.replyMs, this.timeouts.continuationMs));
     this.idleTimer.unref?.();
-  }
-
-  private lastSendAt(): number {
-    return this.queue.lastStartAt;
   }
 
   /** LOGOUT politely (bounded), then close. */
