@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { diagnose, parseDovecotTiming } from '../../bench/diagnosis.js';
 import { LatencyStats } from '../../bench/stats.js';
+import { DEFAULT_SETTINGS } from '../../bench/profiles.js';
 import { diffCounters, readKernelCounters } from '../../core/kernel-counters.js';
 import { ConfigError } from '../../core/errors.js';
 import type { LiteralMode, WriteMode } from '../../core/types.js';
@@ -33,10 +34,10 @@ import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImpo
 // `mailmigrate import <source...>`: the command users run (issue 4). This file wires options, the embedded server
 // fallback, the journal, progress, SIGINT and the report around src/migrate/importer.ts, which does the work.
 //
-// Defaults are the fastest safe settings measured here (facts.md): TCP_NODELAY on, coalesced writes, literal
-// 'auto' (LITERAL+ when offered, up to its size cap), MULTIAPPEND batches of 50 when offered (1022 msg/s vs 394
-// sequential on Dovecot), pipeline depth 2, 2 connections (1340 msg/s; Dovecot's per-user+IP cap is 10 and the
-// pool settles below any cap the server enforces).
+// Defaults are the fastest safe settings measured here, kept in one place (DEFAULT_SETTINGS, src/bench/profiles.ts,
+// where the measurements are cited): TCP_NODELAY on, coalesced writes, literal 'auto' (LITERAL+ when offered, up to
+// its size cap), MULTIAPPEND batches of 50 when offered, pipeline depth 2, 2 connections (the pool settles below any
+// cap the server enforces; Dovecot's per-user+IP cap is 10).
 
 export interface ImportCliOptions extends ConnectionCliOptions {
   folder?: string;
@@ -54,7 +55,11 @@ export interface ImportCliOptions extends ConnectionCliOptions {
   progressInterval?: string;
 }
 
-export const DEFAULTS = { connections: 2, pipeline: 2, batch: 50 } as const;
+export const DEFAULTS = {
+  connections: DEFAULT_SETTINGS.connections,
+  pipeline: DEFAULT_SETTINGS.pipelineDepth,
+  batch: DEFAULT_SETTINGS.batch,
+} as const;
 
 export function intOption(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
