@@ -25,6 +25,7 @@ export interface ConnectionCliOptions {
   ca?: string | undefined;
   insecure?: boolean | undefined;
   passwordFile?: string | undefined;
+  oauthTokenFile?: string | undefined;
 }
 
 /** A server target resolved from options and environment. The password is present but never printed. */
@@ -36,6 +37,8 @@ export interface ResolvedTarget {
   readonly rejectUnauthorized: boolean;
   readonly user: string;
   readonly password: string;
+  /** OAuth2 bearer token (XOAUTH2), when --oauth-token-file was given; then no password is asked for. */
+  readonly accessToken?: string | undefined;
   readonly loopback: boolean;
 }
 
@@ -59,7 +62,8 @@ export function addConnectionOptions(cmd: Command): Command {
     .addOption(new Option('--plain', 'no TLS at all, even to a remote host (sends the password in clear text)').conflicts(['tls', 'starttls']))
     .option('--ca <file>', 'PEM file with CA certificate(s) to trust in addition to the system store')
     .option('--insecure', 'do not verify the server certificate')
-    .option('--password-file <file>', 'read the password from the first line of this file');
+    .option('--password-file <file>', 'read the password from the first line of this file')
+    .option('--oauth-token-file <file>', 'log in with AUTHENTICATE XOAUTH2 using the bearer token in this file (Gmail, Microsoft 365)');
 }
 
 const loopbackV4 = new net.BlockList();
@@ -146,7 +150,7 @@ export async function resolvePassword(
 export async function resolveTarget(opts: ConnectionCliOptions, io: ResolveIo): Promise<(ResolvedTarget & { passwordSource: PasswordSource }) | undefined> {
   const host = resolveHost(opts, io.env);
   if (host === undefined) {
-    for (const [flag, v] of [['--user', opts.user], ['--port', opts.port], ['--ca', opts.ca], ['--password-file', opts.passwordFile]] as const) {
+    for (const [flag, v] of [['--user', opts.user], ['--port', opts.port], ['--ca', opts.ca], ['--password-file', opts.passwordFile], ['--oauth-token-file', opts.oauthTokenFile]] as const) {
       if (v !== undefined) throw new ConfigError(flag, 'needs --host (or MAILMIGRATE_HOST)');
     }
     return undefined;
@@ -169,13 +173,25 @@ export async function resolveTarget(opts: ConnectionCliOptions, io: ResolveIo): 
   }
   const user = (opts.user ?? io.env['MAILMIGRATE_USER'] ?? '').trim();
   if (user === '') throw new ConfigError('--user', 'required with --host (or set MAILMIGRATE_USER)');
+  if (opts.oauthTokenFile !== undefined) {
+    if (opts.passwordFile !== undefined) throw new ConfigError('--oauth-token-file', 'give either --password-file or --oauth-token-file');
+    let token: string;
+    try {
+      token = readFileSync(opts.oauthTokenFile, 'utf8').split(/\r?\n/)[0]!.trim();
+    } catch (err) {
+      throw new ConfigError('--oauth-token-file', `cannot read ${opts.oauthTokenFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    if (token === '') throw new ConfigError('--oauth-token-file', `${opts.oauthTokenFile} is empty`);
+    return { host, port, tls, ca, rejectUnauthorized: !opts.insecure, user, password: '', accessToken: token, loopback, passwordSource: 'file' };
+  }
   const { password, source } = await resolvePassword(opts, io, user, host);
   return { host, port, tls, ca, rejectUnauthorized: !opts.insecure, user, password, loopback, passwordSource: source };
 }
 
 /** The transport's connection options for a target (add pipelining, write mode etc. on top). */
 export function transportOptions(t: ResolvedTarget): Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth'> {
-  return { host: t.host, port: t.port, tls: t.tls, ca: t.ca, rejectUnauthorized: t.rejectUnauthorized, auth: { user: t.user, password: t.password } };
+  const auth = t.accessToken !== undefined ? { user: t.user, accessToken: t.accessToken } : { user: t.user, password: t.password };
+  return { host: t.host, port: t.port, tls: t.tls, ca: t.ca, rejectUnauthorized: t.rejectUnauthorized, auth };
 }
 
 /** The control plane's (imapflow) connect options for the same target and the same TLS policy. */
@@ -188,7 +204,7 @@ export function controlPlaneOptions(t: ResolvedTarget): ConnectOptions {
     secure,
     ...(secure ? {} : { starttls }),
     user: t.user,
-    password: t.password,
+    ...(t.accessToken !== undefined ? { accessToken: t.accessToken } : { password: t.password }),
     ...(t.ca ? { ca: t.ca } : {}),
     rejectUnauthorized: t.rejectUnauthorized,
   };

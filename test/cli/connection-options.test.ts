@@ -11,6 +11,7 @@ import {
   isLoopbackHost,
   resolveTarget,
   resolveTlsAndPort,
+  transportOptions,
 } from '../../src/cli/connection-options.js';
 import { ConfigError } from '../../src/core/errors.js';
 
@@ -115,4 +116,25 @@ test('commander accepts the shared options and rejects two TLS modes at once', a
   assert.deepEqual(ok.opts(), { host: 'h', port: '1', user: 'u', tls: true, insecure: true, passwordFile: 'f', ca: 'c' });
   await assert.rejects(make().parseAsync(['--tls', '--plain'], { from: 'user' }));
   await assert.rejects(make().parseAsync(['--password', 'x'], { from: 'user' }));
+});
+
+test('an OAuth token file makes both planes use XOAUTH2 and asks for no password', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-conn-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'token');
+  writeFileSync(file, 'ya29.token-value\n', { mode: 0o600 });
+  const r = await resolveTarget({ host: 'imap.example.com', user: 'bob@example.com', oauthTokenFile: file }, { env: env() });
+  assert.ok(r);
+  assert.equal(r.accessToken, 'ya29.token-value');
+  assert.deepEqual(transportOptions(r).auth, { user: 'bob@example.com', accessToken: 'ya29.token-value' });
+  const cp = controlPlaneOptions(r);
+  assert.equal(cp.accessToken, 'ya29.token-value');
+  assert.equal(cp.password, undefined);
+  assert.ok(!describeTarget(r).includes('ya29'));
+  await assert.rejects(
+    resolveTarget({ host: 'imap.example.com', user: 'bob', oauthTokenFile: file, passwordFile: file }, { env: env() }),
+    (e: unknown) => e instanceof ConfigError && e.option === '--oauth-token-file',
+  );
+  writeFileSync(file, '\n');
+  await assert.rejects(resolveTarget({ host: 'imap.example.com', user: 'bob', oauthTokenFile: file }, { env: env() }), /is empty/);
 });
