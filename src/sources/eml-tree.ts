@@ -1,13 +1,12 @@
 // A tree of .eml files (one RFC 5322 message per file, as saved by mail clients or exported by tools):
 // files at the root go to INBOX, sub-directories become folders. INTERNALDATE comes from the Date: header, then
 // the newest Received: header (the top one, RFC 5321 §4.4), then the file's mtime — there is no delivery record.
-import { open, readFile } from 'node:fs/promises';
-import { readFileFast } from './read-file.js';
+import { open } from 'node:fs/promises';
+import { FileMessage } from './file-message.js';
 import { basename, relative } from 'node:path';
-import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
+import type { InternalDateSource } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
 import { headerBlockEnd, headerValue, parseHeaderFields, parseReceivedDate, parseRfc5322Date, startsWithHeaderField } from './headers.js';
-import { normalizeMessage } from './normalize.js';
 import { canonicalFolder, decodeFsName, folderLabel, FolderRegistry } from './folder-name.js';
 import { fsError, listDir, LoopGuard, statOrError } from './fs-walk.js';
 import { newStats, resolveMax, SourceCodes, type Source, type SourceItem, type SourceOptions } from './source.js';
@@ -15,27 +14,6 @@ import { newStats, resolveMax, SourceCodes, type Source, type SourceItem, type S
 /** How much of a file is read while scanning to find its dates; a header block longer than this is rare. */
 const HEAD_BYTES = 64 * 1024;
 
-class EmlMessage implements SourceMessage {
-  constructor(
-    readonly id: string,
-    readonly folder: readonly string[],
-    readonly internalDate: Date | undefined,
-    readonly internalDateSource: InternalDateSource,
-    readonly size: number,
-    readonly origin: string,
-  ) {}
-  readonly flags: readonly string[] = []; // a .eml file carries no IMAP flags
-
-  async read(): Promise<NormalizedMessage> {
-    let raw: Buffer;
-    try {
-      raw = await readFileFast(this.origin, this.size);
-    } catch (err) {
-      throw fsError(this.origin, err);
-    }
-    return normalizeMessage(raw, this.origin);
-  }
-}
 
 async function readHead(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');
@@ -139,6 +117,6 @@ export class EmlTreeSource implements Source {
     }
     const rel = relative(this.root, path) || basename(path);
     const target = canonicalFolder(folder);
-    yield { kind: 'message', message: new EmlMessage(`eml:${rel}`, target, date, from, st.size, path) };
+    yield { kind: 'message', message: new FileMessage(`eml:${rel}`, target, [], date, from, st.size, path) };
   }
 }

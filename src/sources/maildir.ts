@@ -2,12 +2,11 @@
 // root) and nested Maildir trees ("Folder/Sub/{cur,new}", Dovecot LAYOUT=fs, mbsync SubFolders Verbatim).
 // Messages live in cur/ and new/; tmp/ holds deliveries in progress and is skipped.
 import { readFile } from 'node:fs/promises';
-import { readFileFast } from './read-file.js';
+import { FileMessage } from './file-message.js';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
+import type { InternalDateSource } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
-import { normalizeMessage } from './normalize.js';
 import { canonicalFolder, decodeFsName, decodeMaildirPlusName, folderLabel, FolderRegistry } from './folder-name.js';
 import { fsError, isDir, listDir, LoopGuard, statOrError, streamDir } from './fs-walk.js';
 import { newStats, resolveMax, SourceCodes, type Source, type SourceItem, type SourceOptions } from './source.js';
@@ -81,27 +80,6 @@ export async function isMaildir(dir: string): Promise<boolean> {
 /** An mtime before 1970-01-02 means "unknown" (archives extracted without times); the file name is better. */
 const MIN_PLAUSIBLE_MS = 86_400_000;
 
-class MaildirMessage implements SourceMessage {
-  constructor(
-    readonly id: string,
-    readonly folder: readonly string[],
-    readonly flags: readonly string[],
-    readonly internalDate: Date | undefined,
-    readonly internalDateSource: InternalDateSource,
-    readonly size: number,
-    readonly origin: string,
-  ) {}
-
-  async read(): Promise<NormalizedMessage> {
-    let raw: Buffer;
-    try {
-      raw = await readFileFast(this.origin, this.size);
-    } catch (err) {
-      throw fsError(this.origin, err);
-    }
-    return normalizeMessage(raw, this.origin);
-  }
-}
 
 interface FolderJob {
   readonly dir: string;
@@ -240,7 +218,7 @@ export class MaildirSource implements Source {
                 date = n.time;
                 from = 'filename';
               }
-              const msg = new MaildirMessage(idPrefix + n.base, folder, maildirFlags(n.info, keywords), date, from, st.size, e.path);
+              const msg = new FileMessage(idPrefix + n.base, folder, maildirFlags(n.info, keywords), date, from, st.size, e.path);
               yield { kind: 'message', message: msg };
             }
           }
