@@ -42,4 +42,6 @@ export interface NormalizedMessage {
   readonly hasNul: boolean;
   /** Non-fatal repairs made (e.g. "bare LF converted"). */
   readonly warnings: readonly string[];
+  /** SHA-256 of `data` (base64url, 22 chars), when the reader computed it already (off the main thread). */
+  readonly fingerprint?: string | undefined;
 }

@@ -226,7 +226,7 @@ export class Importer {
 
   private async prepare(
     message: SourceMessage,
-    normalized: { data: Buffer; messageId: string | undefined; hasNul: boolean },
+    normalized: { data: Buffer; messageId: string | undefined; hasNul: boolean; fingerprint?: string | undefined },
   ): Promise<Prepared | undefined> {
     if (normalized.hasNul && !this.pool.capabilities?.binary) {
       this.fail(message.origin, { code: 'E_SOURCE_NUL', message: 'message contains NUL bytes and the server does not offer BINARY (RFC 3516)' });
@@ -244,7 +244,7 @@ export class Importer {
       message,
       append: { mailbox: folder.path, flags, internalDate: message.internalDate, data: normalized.data },
       messageId: normalized.messageId,
-      fingerprint: fingerprintOf(normalized.data),
+      fingerprint: normalized.fingerprint ?? fingerprintOf(normalized.data),
     };
   }
 

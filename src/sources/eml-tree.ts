@@ -3,6 +3,7 @@
 // the newest Received: header (the top one, RFC 5321 §4.4), then the file's mtime — there is no delivery record.
 import { open } from 'node:fs/promises';
 import { FileMessage } from './file-message.js';
+import type { ReadPool } from './read-pool.js';
 import { basename, relative } from 'node:path';
 import type { InternalDateSource } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
@@ -30,12 +31,14 @@ export class EmlTreeSource implements Source {
   stats = newStats();
   readonly format = 'eml' as const;
   readonly #max: number;
+  readonly #pool: ReadPool | undefined;
 
   constructor(
     readonly root: string,
     options?: SourceOptions,
   ) {
     this.#max = resolveMax(options);
+    this.#pool = options?.readPool;
   }
 
   async *items(): AsyncGenerator<SourceItem> {
@@ -117,6 +120,6 @@ export class EmlTreeSource implements Source {
     }
     const rel = relative(this.root, path) || basename(path);
     const target = canonicalFolder(folder);
-    yield { kind: 'message', message: new FileMessage(`eml:${rel}`, target, [], date, from, st.size, path) };
+    yield { kind: 'message', message: new FileMessage(`eml:${rel}`, target, [], date, from, st.size, path, this.#pool) };
   }
 }

@@ -2,6 +2,7 @@ import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../co
 import { fsError } from './fs-walk.js';
 import { normalizeMessage } from './normalize.js';
 import { readFileFast } from './read-file.js';
+import type { ReadPool } from './read-pool.js';
 
 /** A message that is a whole file (Maildir entry, .eml): located while scanning, its bytes read on read(). */
 export class FileMessage implements SourceMessage {
@@ -13,9 +14,11 @@ export class FileMessage implements SourceMessage {
     readonly internalDateSource: InternalDateSource,
     readonly size: number,
     readonly origin: string,
+    private readonly pool?: ReadPool | undefined,
   ) {}
 
   async read(): Promise<NormalizedMessage> {
+    if (this.pool) return this.pool.read(this.origin, this.origin);
     let raw: Buffer;
     try {
       raw = await readFileFast(this.origin, this.size);

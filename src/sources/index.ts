@@ -34,5 +34,6 @@ export { MboxSource } from './mbox-tree.js';
 export { EmlTreeSource } from './eml-tree.js';
 export { normalizeMessage, lfToCrlf } from './normalize.js';
 export { readAhead, type ReadAheadOptions, type ReadItem } from './read-ahead.js';
+export { ReadPool, readPoolAvailable } from './read-pool.js';
 export { parseFromLine } from './mbox-scan.js';
 export { decodeMaildirPlusName } from './folder-name.js';

@@ -3,6 +3,7 @@
 // Messages live in cur/ and new/; tmp/ holds deliveries in progress and is skipped.
 import { readFile } from 'node:fs/promises';
 import { FileMessage } from './file-message.js';
+import type { ReadPool } from './read-pool.js';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { InternalDateSource } from '../core/types.js';
@@ -89,6 +90,7 @@ interface FolderJob {
 export class MaildirSource implements Source {
   stats = newStats();
   readonly #max: number;
+  readonly #pool: ReadPool | undefined;
 
   constructor(
     readonly root: string,
@@ -96,6 +98,7 @@ export class MaildirSource implements Source {
     options?: SourceOptions,
   ) {
     this.#max = resolveMax(options);
+    this.#pool = options?.readPool;
   }
 
   async *items(): AsyncGenerator<SourceItem> {
@@ -218,7 +221,7 @@ export class MaildirSource implements Source {
                 date = n.time;
                 from = 'filename';
               }
-              const msg = new FileMessage(idPrefix + n.base, folder, maildirFlags(n.info, keywords), date, from, st.size, e.path);
+              const msg = new FileMessage(idPrefix + n.base, folder, maildirFlags(n.info, keywords), date, from, st.size, e.path, this.#pool);
               yield { kind: 'message', message: msg };
             }
           }

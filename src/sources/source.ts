@@ -2,6 +2,7 @@
 // so nothing found on disk disappears without a trace (issue 3, "Nothing is silently dropped").
 import type { SourceMessage } from '../core/types.js';
 import type { SourceError } from '../core/errors.js';
+import type { ReadPool } from './read-pool.js';
 
 export type SourceFormat = 'maildir' | 'maildir++' | 'mbox' | 'mbox-dir' | 'eml';
 
@@ -40,6 +41,8 @@ export interface SourceOptions {
    */
   maxMessageBytes?: number | undefined;
   mboxVariant?: MboxVariant | undefined;
+  /** Read whole-file messages (Maildir, .eml) on these worker threads instead of the main thread. */
+  readPool?: ReadPool | undefined;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;

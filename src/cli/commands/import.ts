@@ -14,7 +14,7 @@ import { ControlAdapter } from '../../migrate/control-adapter.js';
 import { mapFolder } from '../../migrate/folder-map.js';
 import { Importer, type ImportResult } from '../../migrate/importer.js';
 import { startServer, type ImapServer } from '../../server/server.js';
-import { openSource, readAhead, type Source } from '../../sources/index.js';
+import { openSource, readAhead, ReadPool, type Source } from '../../sources/index.js';
 import { derivePhases, recordToJson, type TimingRecord } from '../../transport/timing.js';
 import {
   addConnectionOptions,
@@ -53,6 +53,7 @@ export interface ImportCliOptions extends ConnectionCliOptions {
   dryRun?: boolean;
   quiet?: boolean;
   progressInterval?: string;
+  readThreads?: string;
 }
 
 export const DEFAULTS = {
@@ -97,6 +98,7 @@ export function registerImport(program: Command): Command {
     .option('--trace <file>', 'write one NDJSON timing record per command')
     .option('--dry-run', 'read and plan: show folders and counts, send nothing')
     .option('--quiet', 'no progress output, only the summary')
+    .option('--read-threads <n>', 'worker threads that read, normalize and fingerprint message files (default: cores - 1, at most 4; 0 = main thread)')
     .addOption(new Option('--progress-interval <ms>', 'plain progress line period off a TTY').default('5000').hideHelp())
     .action(async (sources: string[], opts: ImportCliOptions) => {
       process.exitCode = await importAction(sources, opts);
@@ -113,6 +115,7 @@ interface Settings {
   batch: number | undefined;
   prefix: string[];
   progressIntervalMs: number;
+  readThreads: number;
 }
 
 function parseSettings(opts: ImportCliOptions): Settings {
@@ -122,12 +125,13 @@ function parseSettings(opts: ImportCliOptions): Settings {
     batch: intOption('--batch', opts.batch, 1, 1000),
     prefix: parseFolderPrefix(opts.folder),
     progressIntervalMs: intOption('--progress-interval', opts.progressInterval, 10, 3_600_000) ?? 5000,
+    readThreads: intOption('--read-threads', opts.readThreads, 0, 64) ?? ReadPool.defaultThreads(),
   };
 }
 
-async function openSources(paths: readonly string[]): Promise<Source[]> {
+async function openSources(paths: readonly string[], readPool?: ReadPool): Promise<Source[]> {
   const list: Source[] = [];
-  for (const p of paths) list.push(await openSource(p));
+  for (const p of paths) list.push(await openSource(p, { readPool }));
   return list;
 }
 
@@ -191,7 +195,9 @@ async function runImport(
   cleanups: Array<() => Promise<void> | void>,
 ): Promise<number> {
   const t = target.resolved;
-  const sources = await openSources(paths);
+  const readPool = settings.readThreads > 0 ? new ReadPool(settings.readThreads) : undefined;
+  if (readPool) cleanups.push(() => readPool.close());
+  const sources = await openSources(paths, readPool);
   const plane = await ControlPlane.connect(controlPlaneOptions(t));
   cleanups.push(() => plane.close());
   // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).

@@ -1,0 +1,92 @@
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SourceError } from '../core/errors.js';
+import type { NormalizedMessage } from '../core/types.js';
+import { fsError } from './fs-walk.js';
+import type { ReadRequest, ReadResponse } from './read-worker.js';
+
+/**
+ * Reads, normalizes and fingerprints whole-file messages (Maildir, .eml) on worker threads. Measured: `import` is
+ * CPU-bound on its main thread (file syscalls, LF→CRLF, SHA-256 were ~35 % of it), so moving that work to another
+ * core raises throughput wherever a core is free. Order is the caller's business (readAhead awaits in order).
+ * Hand-written: the npm worker-pool packages add a task queue and serialization we do not need for one message
+ * type, and cannot transfer the bytes without a copy.
+ */
+export class ReadPool {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve: (m: NormalizedMessage) => void; reject: (e: unknown) => void }>();
+  private nextId = 1;
+  private turn = 0;
+  private failed: Error | undefined;
+
+  constructor(readonly threads: number) {
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(WORKER_URL);
+      w.unref();
+      w.on('message', (r: ReadResponse) => this.settle(r));
+      w.on('error', (err) => this.fail(err));
+      this.workers.push(w);
+    }
+  }
+
+  /**
+   * Threads worth starting: one per core beyond two (the main thread's and one for the server or the OS), at most 4.
+   * Measured on this 2-core machine: a worker gave no gain (5000 messages into Dovecot 1.61 s vs 1.62 s; 30,000 into
+   * the in-process server 5.5 s either way) because the second core is already busy, so on 2 cores the default is
+   * the main thread. On more cores the file reads, LF→CRLF and SHA-256 (~35 % of the main thread) can run in parallel.
+   */
+  static defaultThreads(): number {
+    if (!readPoolAvailable()) return 0;
+    return Math.max(0, Math.min(4, availableParallelism() - 2));
+  }
+
+  read(path: string, origin: string): Promise<NormalizedMessage> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    const w = this.workers[this.turn++ % this.workers.length]!;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      w.postMessage({ id, path, origin } satisfies ReadRequest);
+    });
+  }
+
+  private settle(r: ReadResponse): void {
+    const p = this.waiting.get(r.id);
+    if (!p) return;
+    this.waiting.delete(r.id);
+    if (r.ok) {
+      p.resolve({
+        data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+        messageId: r.messageId,
+        date: r.date === undefined ? undefined : new Date(r.date),
+        hasNul: r.hasNul,
+        warnings: r.warnings,
+        fingerprint: r.fingerprint,
+      });
+    } else if (r.errno) {
+      p.reject(fsError(r.path, Object.assign(new Error(r.message), { code: r.errno })));
+    } else {
+      p.reject(new SourceError(r.path, r.message, r.code));
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failed = err;
+    for (const p of this.waiting.values()) p.reject(err);
+    this.waiting.clear();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** The compiled worker next to this module (dist/). From TypeScript sources it does not exist: see `available`. */
+const WORKER_URL = new URL('./read-worker.js', import.meta.url);
+
+/** Whether worker reads can run here (false when running from .ts sources under a TS loader, as in dev tests). */
+export function readPoolAvailable(): boolean {
+  return existsSync(fileURLToPath(WORKER_URL));
+}
