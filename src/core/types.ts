@@ -11,6 +11,8 @@ export interface AppendMessage {
   readonly flags: readonly string[];
   readonly internalDate?: Date | undefined;
   readonly data: Buffer; // CRLF-normalized RFC 5322 bytes
+  /** Send as a BINARY literal8 (RFC 3516): needed when the bytes contain NUL; only if the server offers BINARY. */
+  readonly binary?: boolean | undefined;
 }
 
 /** Where a message's INTERNALDATE came from (reported, so a user can see why a date is what it is). */

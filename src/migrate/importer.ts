@@ -242,7 +242,13 @@ export class Importer {
     const flags = await this.acceptedFlags(folder.path, message.flags);
     return {
       message,
-      append: { mailbox: folder.path, flags, internalDate: message.internalDate, data: normalized.data },
+      append: {
+        mailbox: folder.path,
+        flags,
+        internalDate: message.internalDate,
+        data: normalized.data,
+        ...(normalized.hasNul ? { binary: true } : {}),
+      },
       messageId: normalized.messageId,
       fingerprint: normalized.fingerprint ?? fingerprintOf(normalized.data),
     };

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importOnce, tally, tempDir, withServer, writeCorpus } from '../reliability/harness.js';
 
@@ -35,3 +36,28 @@ for (const [name, capabilities] of SERVERS) {
     if ('literalPlus' in capabilities) assert.ok(appends.some((r) => r.depthAtSend > 0), 'still pipelined around synchronizing literals');
   });
 }
+
+test('a message with NUL bytes goes as a BINARY literal8 where the server offers BINARY, and fails clearly where not', async (t) => {
+  for (const binary of [true, false]) {
+    const server = await withServer(t, { capabilities: { binary } });
+    const dir = tempDir(t);
+    const src = join(dir, `src-${binary}`);
+    const ids = writeCorpus(src, 5, `nul${binary}`, [], 1500);
+    // One more message whose body holds a NUL byte (RFC 3516 allows it only in literal8).
+    writeFileSync(
+      join(src, 'cur', '1700000999.M999P1.reliability:2,S'),
+      Buffer.concat([Buffer.from(`Message-ID: <nul-${binary}@x>\r\nSubject: nul\r\n\r\nbefore`), Buffer.from([0]), Buffer.from('after\r\n')]),
+    );
+    const r = await importOnce(server, src, join(dir, `j-${binary}.jsonl`), { batch: 10 });
+    if (binary) {
+      assert.equal(r.failed, 0, JSON.stringify(r.failures));
+      assert.deepEqual(tally(server.store, [...ids, `<nul-${binary}@x>`]), { source: 6, onServer: 6, duplicates: 0, lost: 0 });
+      const box = server.store.list().find((b) => b.name === 'INBOX')!;
+      assert.ok(box.messages.some((m) => server.store.body(box, m).includes(0)), 'the NUL byte arrived intact');
+    } else {
+      assert.equal(r.failed, 1);
+      assert.equal(r.failures[0]!.code, 'E_SOURCE_NUL');
+      assert.deepEqual(tally(server.store, ids), { source: 5, onServer: 5, duplicates: 0, lost: 0 });
+    }
+  }
+});
