@@ -1,4 +1,4 @@
-import { ServerResponseError } from '../core/errors.js';
+import { AuthError, ServerResponseError } from '../core/errors.js';
 import type { ServerControl } from './server-lookup.js';
 
 // Adapts the imapflow control plane (src/mailbox/control-plane.ts) to the ServerControl contract the importer
@@ -29,9 +29,10 @@ export class ControlAdapter implements ServerControl {
   #reconnecting: Promise<ControlPlaneLike> | undefined;
 
   /**
-   * `reconnect` (optional) opens a fresh control connection. With it, a look-up that fails for any reason but a
-   * server NO (connection lost, server restarted) is tried once more on a new connection: the importer asks
-   * "is this message already there?" after exactly the faults that also kill the control connection.
+   * `reconnect` (optional) opens a fresh control connection. With it, a call that fails for any reason but a
+   * server NO/BAD (connection lost, server restarted) is tried once more on a new connection, reconnecting for up to
+   * 30 s: the importer asks "is this message already there?" and creates folders right after exactly the faults
+   * that also kill the control connection.
    */
   constructor(plane: ControlPlaneLike, private readonly reconnect?: () => Promise<ControlPlaneLike>) {
     this.#plane = plane;
@@ -53,7 +54,7 @@ export class ControlAdapter implements ServerControl {
     } catch (e) {
       if (!this.reconnect || e instanceof ServerResponseError) throw e;
       if (this.#plane === used) {
-        this.#reconnecting ??= this.reconnect().finally(() => (this.#reconnecting = undefined));
+        this.#reconnecting ??= reconnectPatiently(this.reconnect).finally(() => (this.#reconnecting = undefined));
         const fresh = await this.#reconnecting;
         if (this.#plane === used) {
           if (this.#replaced) void (used as { close?: () => Promise<void> }).close?.().catch(() => undefined);
@@ -78,7 +79,7 @@ export class ControlAdapter implements ServerControl {
   }
 
   async listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>> {
-    const list = await this.plane.listFolders();
+    const list = await this.#retry((p) => p.listFolders());
     this.#known = new Set(list.map((f) => key(f.path)));
     return list;
   }
@@ -98,14 +99,14 @@ export class ControlAdapter implements ServerControl {
     const ns = this.plane.namespacePrefix();
     const below = ns && path.toUpperCase().startsWith(ns.toUpperCase()) ? path.slice(ns.length) : path;
     const parts = delimiter ? below.split(delimiter) : [below];
-    const created = await this.plane.ensureFolder(parts, specialUse);
+    const created = await this.#retry((p) => p.ensureFolder(parts, specialUse));
     (known as Set<string>).add(key(path));
     (known as Set<string>).add(key(created));
     return true;
   }
 
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }> {
-    return this.plane.permanentFlags(path);
+    return this.#retry((p) => p.permanentFlags(path));
   }
   findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>> {
     return this.#retry((p) => p.findByMessageId(path, messageId));
@@ -115,5 +116,18 @@ export class ControlAdapter implements ServerControl {
   }
   fetchBody(path: string, uid: number): Promise<Buffer> {
     return this.#retry((p) => p.fetchBody(path, uid));
+  }
+}
+
+/** Reconnects with backoff (200 ms doubling to 2 s) for up to `windowMs`: a restarting server refuses for a while. */
+async function reconnectPatiently(reconnect: () => Promise<ControlPlaneLike>, windowMs = 30_000): Promise<ControlPlaneLike> {
+  const giveUpAt = Date.now() + windowMs;
+  for (let delay = 200; ; delay = Math.min(2000, delay * 2)) {
+    try {
+      return await reconnect();
+    } catch (e) {
+      if (e instanceof AuthError || Date.now() + delay >= giveUpAt) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }

@@ -270,6 +270,8 @@ export class Importer {
         }
         return mapped;
       })();
+      // A failure (control connection lost mid-CREATE) must not poison the folder for the rest of the run.
+      p.catch(() => this.folders.delete(key));
       this.folders.set(key, p);
     }
     return p;

@@ -43,6 +43,11 @@ export interface PoolOptions extends ConnectionOptions {
   /** Reconnect backoff bounds (ms). */
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
+  /**
+   * How long to keep trying to reconnect when every connection is gone before failing what is left (default 60 s):
+   * long enough to ride out a server restart (Dovecot's takes 1–3 s here), short enough not to hang on a dead host.
+   */
+  readonly reconnectWindowMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -153,6 +158,7 @@ export class Pool {
     this.reconnecting++;
     const min = this.options.backoffMinMs ?? 100;
     const max = this.options.backoffMaxMs ?? 10_000;
+    const giveUpAt = Date.now() + (this.options.reconnectWindowMs ?? 60_000);
     try {
       for (let attempt = 1; !this.closing && this.conns.length < this.target; attempt++) {
         try {
@@ -163,7 +169,7 @@ export class Pool {
           return;
         } catch (e) {
           const err = toMailmigrateError(e);
-          if (err instanceof AuthError || err instanceof ConfigError || err.retry === 'never' || attempt >= 8) {
+          if (err instanceof AuthError || err instanceof ConfigError || err.retry === 'never' || Date.now() >= giveUpAt) {
             this.options.onEvent?.({ type: 'reconnect-failed', attempt, reason: err.message, delayMs: 0 });
             if (this.conns.length === 0) this.failWaiters();
             return;

@@ -515,8 +515,27 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
       for (const c of [p, ...children]) if (pidAlive(c)) process.kill(c, 'SIGKILL');
       await waitGone(p, 2000);
     }
-    // Children exit shortly after the master; wait so the port is really released before a restart.
-    for (const c of children) await waitGone(c, 2000);
+    // Measured here: after SIGTERM to the master, its imap children can live on (re-parented to init) and keep
+    // serving their clients, so a "restart" would cut nobody. Stop them too — they are ours, by pid — so stop() and
+    // restart() behave like a real service restart (shutdown_clients = yes) and the port is really released.
+    for (const c of children) {
+      if (!pidAlive(c)) continue;
+      try {
+        process.kill(c, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+    }
+    for (const c of children) {
+      if (!(await waitGone(c, 1000)) && pidAlive(c)) {
+        try {
+          process.kill(c, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+        await waitGone(c, 1000);
+      }
+    }
   };
 
   const instance: DovecotInstance = {
