@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { appendCommand, literalPolicy } from './append-command.js';
+import { capabilityList } from './capability-list.js';
 import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
 import {
   CommandError, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
@@ -86,27 +87,9 @@ export class Session implements CommandContext {
 
   /** Capabilities for the current state (RFC 3501 §7.2.1); they change after STARTTLS and LOGIN. */
   capabilities(): string {
-    const c = this.shared.caps;
-    const out = ['IMAP4rev1'];
-    if (this.state === 'not-authenticated') {
-      if (this.opts.tls && !this.secure) out.push('STARTTLS');
-      if (this.loginDisabled()) out.push('LOGINDISABLED');
-      else {
-        out.push('AUTH=PLAIN');
-        if (c.saslIr) out.push('SASL-IR');
-      }
-    }
-    if (c.literalPlus) out.push('LITERAL+');
-    else if (c.literalMinus) out.push('LITERAL-');
-    if (c.namespace) out.push('NAMESPACE');
-    if (c.multiappend) out.push('MULTIAPPEND');
-    if (c.uidplus) out.push('UIDPLUS');
-    if (c.binary) out.push('BINARY');
-    if (c.specialUse) out.push('SPECIAL-USE', 'CREATE-SPECIAL-USE');
-    if (c.unselect) out.push('UNSELECT');
-    if (c.id) out.push('ID');
-    if (this.shared.maxMessageBytes !== undefined) out.push(`APPENDLIMIT=${this.shared.maxMessageBytes}`);
-    return out.join(' ');
+    const authenticated = this.state !== 'not-authenticated';
+    const startTlsOffered = !!this.opts.tls && !this.secure;
+    return capabilityList(this.shared.caps, { authenticated, startTlsOffered, loginDisabled: this.loginDisabled(), maxMessageBytes: this.shared.maxMessageBytes });
   }
 
   private loginDisabled(): boolean {
