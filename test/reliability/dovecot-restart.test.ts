@@ -38,7 +38,7 @@ test('a real Dovecot restarted mid-import: the run reconnects, re-checks what wa
     },
     onProgress: (p) => {
       // Restart once, early: commands are in flight on both connections and most of the corpus is still to come.
-      if (!restarted && p.appended >= 200) {
+      if (!restarted && p.appended >= 100) {
         restarts++;
         restarted = d.restart();
       }
