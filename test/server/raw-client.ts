@@ -1,6 +1,7 @@
 // A byte-exact test client over a raw socket: send text, wait until the received bytes match.
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { startServer, type ImapServer, type ServerOptions } from '../../src/server/server.js';
 
 export interface RawClient {
   readonly socket: Socket;
@@ -72,4 +73,20 @@ export async function rawClient(port: number, opts: { greeting?: boolean } = {})
   };
   if (opts.greeting !== false) await client.waitFor(/^\* (OK|BYE).*\r\n/);
   return client;
+}
+
+/** Starts the embedded server for one test and closes it when the test ends, whatever happens. */
+export async function withServer(t: { after(fn: () => unknown): void }, opts: ServerOptions = {}): Promise<ImapServer> {
+  const s = await startServer(opts);
+  t.after(() => s.close());
+  return s;
+}
+
+/** A raw client logged in as test/test, closed when the test ends. */
+export async function loggedIn(t: { after(fn: () => unknown): void }, s: ImapServer): Promise<RawClient> {
+  const c = await rawClient(s.port);
+  t.after(() => c.close());
+  c.send('L LOGIN test test\r\n');
+  await c.waitFor(/L OK .*\r\n/);
+  return c;
 }

@@ -1,22 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { startServer, type ServerOptions, type ImapServer } from '../../src/server/server.js';
-import { rawClient, type RawClient } from './raw-client.js';
+import { startServer } from '../../src/server/server.js';
+import { loggedIn, rawClient, withServer } from './raw-client.js';
 
-async function withServer(t: { after(fn: () => unknown): void }, opts: ServerOptions = {}): Promise<ImapServer> {
-  const s = await startServer(opts);
-  t.after(() => s.close());
-  return s;
-}
-
-async function loggedIn(t: { after(fn: () => unknown): void }, s: ImapServer): Promise<RawClient> {
-  const c = await rawClient(s.port);
-  t.after(() => c.close());
-  c.send('L LOGIN test test\r\n');
-  await c.waitFor(/L OK .*\r\n/);
-  return c;
-}
 
 const MSG = 'Subject: f\r\n\r\nfault\r\n';
 const appendCmd = (tag: string) => `${tag} APPEND INBOX {${MSG.length}+}\r\n${MSG}\r\n`;

@@ -2,22 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
-import { startServer, type ServerOptions, type ImapServer } from '../../src/server/server.js';
-import { rawClient, type RawClient } from './raw-client.js';
+import { loggedIn, rawClient, withServer } from './raw-client.js';
 
-async function withServer(t: { after(fn: () => unknown): void }, opts: ServerOptions = {}): Promise<ImapServer> {
-  const s = await startServer(opts);
-  t.after(() => s.close());
-  return s;
-}
-
-async function loggedIn(t: { after(fn: () => unknown): void }, s: ImapServer): Promise<RawClient> {
-  const c = await rawClient(s.port);
-  t.after(() => c.close());
-  c.send('L LOGIN test test\r\n');
-  await c.waitFor(/L OK .*\r\n/);
-  return c;
-}
 
 const MSG = 'Message-ID: <m1@example.org>\r\nSubject: Hello\r\n\r\nbody text\r\n';
 
