@@ -12,6 +12,7 @@ import { classifyFailure } from '../imap/response-codes.js';
 import type { WriteMode } from '../core/types.js';
 import { type GateDecision, sendGate } from './send-gate.js';
 import { type LiteralUse, newRecord, type TimingRecord } from './timing.js';
+import { publishRecord } from './record-channel.js';
 
 // The per-connection command queue: pipelining, literal continuations, tag matching and timing capture.
 // Hand-written because no IMAP library pipelines (imapflow sends one command at a time, facts.md) or exposes
@@ -258,7 +259,7 @@ export class CommandQueue {
     r.tagged = this.opts.clock.now();
     if (r.bodyFlushed === undefined) r.bodyFlushed = r.headFlushed ?? r.writeStart;
     r.outcome = { status: item.status, code: item.code?.name, text: item.text };
-    this.opts.onRecord?.(r);
+    this.emit(r);
     if (item.status === 'OK') {
       if (e.opts.mailbox !== undefined) this.confirmed.add(e.opts.mailbox);
       e.resolve({ status: 'OK', code: item.code, text: item.text, untagged: e.untagged, record: r });
@@ -298,6 +299,12 @@ export class CommandQueue {
     throw new ProtocolError('continuation request with no command waiting for one', text);
   }
 
+  /** A finished record goes to the connection's subscriber and to the diagnostics channel. */
+  private emit(r: TimingRecord): void {
+    this.opts.onRecord?.(r);
+    publishRecord(r);
+  }
+
   /** Fails every command: in-flight ones with an unknown outcome (sent), pending ones as never sent. */
   failAll(err: MailmigrateError): void {
     if (this.failedWith) return;
@@ -310,7 +317,7 @@ export class CommandQueue {
     for (const e of inflight) {
       e.record.failed = now;
       e.record.outcome = { status: 'ERROR', code: err.code, text: err.message };
-      this.opts.onRecord?.(e.record);
+      this.emit(e.record);
       e.reject(sentError(err, inflight.length, e.record));
     }
     for (let i = this.pendingHead; i < this.pending.length; i++) {

@@ -111,3 +111,21 @@ test('a rejected XOAUTH2 token ends with an AuthError after the empty-line answe
     s.close();
   }
 });
+
+test('every finished command is also published on the diagnostics channel', async () => {
+  const { default: diagnosticsChannel } = await import('node:diagnostics_channel');
+  const { RECORD_CHANNEL } = await import('../../src/transport/record-channel.js');
+  const seen: string[] = [];
+  const listener = (r: unknown) => seen.push((r as { verb: string }).verb);
+  diagnosticsChannel.subscribe(RECORD_CHANNEL, listener);
+  try {
+    await withServer({}, async (port) => {
+      const c = await Connection.open({ host: '127.0.0.1', port, tls: 'none', auth: { user: 'alice', password: SECRET } });
+      await c.append('INBOX', [{ mailbox: 'INBOX', flags: [], data: Buffer.from('Subject: x\r\n\r\nx\r\n') }]);
+      await c.close();
+    });
+  } finally {
+    diagnosticsChannel.unsubscribe(RECORD_CHANNEL, listener);
+  }
+  assert.ok(seen.includes('AUTHENTICATE') && seen.includes('APPEND'), seen.join(','));
+});
