@@ -7,7 +7,7 @@ import type { TimingRecord } from './timing.js';
  * Publishing costs one `hasSubscribers` check when nobody listens.
  *
  *   import diagnosticsChannel from 'node:diagnostics_channel';
- *   diagnosticsChannel.subscribe(RECORD_CHANNEL, (r) => console.log(r));
+ *   diagnosticsChannel.subscribe(RECORD_CHANNEL, (r) => trace.push(r));
  */
 export const RECORD_CHANNEL = 'mailmigrate:transport:command';
 
