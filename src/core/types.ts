@@ -32,6 +32,9 @@ export interface SourceMessage {
   readonly size: number;
   /** For humans and error messages: a path, plus `@offset` for mbox. */
   readonly origin: string;
+  /** Marked deleted in the source (Maildir T, mbox Status: D, Thunderbird's expunged-not-compacted): skipped by
+   *  default, imported with \Deleted under --include-deleted. */
+  readonly deleted?: boolean | undefined;
   /** Reads and normalizes the bytes (bare LF → CRLF). Rejects with SourceError when the message is unusable. */
   read(): Promise<NormalizedMessage>;
 }

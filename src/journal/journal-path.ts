@@ -1,18 +1,13 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
-// Where a run's journal lives when the user names none. One journal per (source roots, target account, folder
-// prefix): a re-run of the same import finds its journal, a different import never reads another's.
+// Where a run's journal lives when the user names none: one journal per *account* (issue 11). Keyed by the
+// canonical account string (src/migrate/account.ts: resolved address, port, user as the server folds it), never by
+// the host as typed or the source path — `localhost` and `127.0.0.1`, `BENCH` and `bench`, a source reached through a
+// symlink or rsync'd elsewhere all find the same journal, and a message is known by (target mailbox, source id).
 // Layout follows the XDG Base Directory spec: $XDG_STATE_HOME (only if absolute, as the spec requires) or
 // ~/.local/state — "state data that should persist between application restarts" is exactly a resume journal.
-
-export interface JournalTarget {
-  host: string;
-  port: number;
-  user: string;
-  folderPrefix?: string;
-}
 
 /** The directory holding default journals. Created (mode 0700) by Journal.open, not here. */
 export function journalDirectory(env: NodeJS.ProcessEnv = process.env): string {
@@ -22,26 +17,13 @@ export function journalDirectory(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * `<state dir>/mailmigrate/journals/<readable-slug>-<12 hex of sha256>.jsonl`.
- * The slug is for humans listing the directory; the hash is what keys the file, so two imports whose slugs
- * collide (same folder name, different parents) still get different journals. The user name is an identifier,
- * not a secret; no password ever reaches this function.
+ * `<state dir>/mailmigrate/journals/<readable-slug>-<12 hex of sha256>.jsonl` for a canonical account string.
+ * The slug is for humans listing the directory; the hash is what keys the file. The account string holds a user
+ * name and an address, never a secret.
  */
-export function defaultJournalPath(source: string[], target: JournalTarget, env: NodeJS.ProcessEnv = process.env): string {
-  // resolve() drops trailing slashes and "..", and sorting makes `a b` and `b a` the same import.
-  const roots = source.map((s) => resolve(s)).sort();
-  const key = JSON.stringify({
-    source: roots,
-    host: target.host.toLowerCase(),
-    port: target.port,
-    user: target.user,
-    folderPrefix: target.folderPrefix ?? '',
-  });
-  const hash = createHash('sha256').update(key).digest('hex').slice(0, 12);
-  const first = roots.length > 0 ? basename(roots[0]!) || 'root' : 'none';
-  const more = roots.length > 1 ? `+${roots.length - 1}` : '';
-  const slug = slugify(`${first}${more}-to-${target.user}@${target.host}`);
-  return join(journalDirectory(env), `${slug}-${hash}.jsonl`);
+export function accountJournalPath(account: string, env: NodeJS.ProcessEnv = process.env): string {
+  const hash = createHash('sha256').update(account).digest('hex').slice(0, 12);
+  return join(journalDirectory(env), `${slugify(account.replace(/^[a-z]+:\/\//, ''))}-${hash}.jsonl`);
 }
 
 function slugify(s: string): string {

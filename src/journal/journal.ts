@@ -5,12 +5,16 @@ import { ConfigError, JournalError } from '../core/errors.js';
 import { fileIo, type JournalIo } from './journal-io.js';
 import { acquireLock, releaseLock } from './journal-lock.js';
 import {
+  encodeCheckpoint,
   encodeConfirmed,
   encodeFailed,
+  encodeFlags,
   encodeHeader,
   encodeSent,
   type ConfirmedEntry,
   type FailedEntry,
+  type FlagsEntry,
+  type FolderCheckpoint,
   type JournalHeader,
   type JournalRecord,
   type SentEntry,
@@ -18,20 +22,25 @@ import {
 } from './journal-record.js';
 import { replayJournal } from './journal-replay.js';
 
-export type { ConfirmedEntry, FailedEntry, JournalHeader, SentEntry, StoredHeader } from './journal-record.js';
-export { defaultJournalPath, journalDirectory, type JournalTarget } from './journal-path.js';
+export type { ConfirmedEntry, FailedEntry, FlagsEntry, FolderCheckpoint, JournalHeader, SentEntry, StoredHeader } from './journal-record.js';
+export { accountJournalPath, journalDirectory } from './journal-path.js';
 export { fileIo, type JournalIo } from './journal-io.js';
 
-// The resume journal (issue 4). The importer's protocol, and why it cannot duplicate a message after kill -9:
+// The resume journal (issues 4 and 11). It is an accelerator checked against the server, never the authority: one
+// journal per account, message records keyed by (mailbox, source id), and per-folder checkpoints (UIDVALIDITY,
+// UIDNEXT, MESSAGES from STATUS) that let a re-run trust a folder's confirmations only while the folder is provably
+// unchanged (src/migrate/folder-check.ts). The importer's protocol, and why it cannot duplicate after kill -9:
 //  1. `await recordSent(group)` BEFORE the group's APPENDs are written to the socket. The promise resolves only
 //     once the lines are written and fdatasync'd, so anything that may be on the server is 'sent' on disk
 //     (mbsync fsyncs its journal before propagating messages for the same reason).
 //  2. `recordConfirmed(...)` when the tagged OK comes: buffered, written in batches (size or timer). Losing some
 //     in a crash only costs a look-up on the re-run, never a duplicate.
-//  3. On a re-run `status(id)`: 'confirmed' → skip; 'sent' → search the server (Message-ID + size, or the
-//     fingerprint) before sending again; undefined → send.
-//  4. `recordFailed(...)` for a permanent per-message refusal. A failed message is NOT skipped on the next run:
-//     status() reports undefined so it is tried again (the server may have been fixed); failed() lists them.
+//  3. On a re-run `lookup(mailbox, id)`: 'confirmed' in a folder whose checkpoint still matches → skip without
+//     reading; a folder with 'sent' records or a checkpoint that no longer matches is reconciled with the server.
+//  4. `recordFailed(...)` for a permanent per-message refusal. A failed message is NOT skipped on the next run: it
+//     is tried again (the server may have been fixed); failed() lists them.
+// The last record of a (mailbox, id) wins: a message re-sent after the server lost it is 'sent' again until its new
+// confirmation. A 'flags' record only updates the flags of a confirmed message.
 // Group commit: concurrent recordSent calls while a write+fsync runs are merged into the next one, so N
 // connections cost about one fdatasync per round, not one per message.
 // Any write or sync error fails the journal for good: the pending promises reject with JournalError and every
@@ -55,6 +64,12 @@ export interface JournalCounts {
   failed: number;
 }
 
+/** What the journal knows of one (mailbox, id). */
+export type JournalLookup =
+  | { state: 'confirmed'; uid: number | undefined; rawSize: number | undefined; flags: readonly string[] }
+  | { state: 'sent'; entry: SentEntry }
+  | { state: 'failed'; entry: FailedEntry };
+
 export interface JournalStats {
   writes: number;
   syncs: number;
@@ -70,9 +85,29 @@ export interface JournalRepair {
 
 const closeAsync = promisify(closeCb);
 
-/** In-memory state per id. CONFIRMED is a constant so a million confirmed ids cost only their keys. */
-const CONFIRMED = 1;
-type IdState = typeof CONFIRMED | SentEntry | FailedEntry;
+/** In-memory state per (mailbox, id). A confirmed message keeps only what a re-run needs: its UID (for a flag
+ *  update), its raw source size (to skip by id safely) and the flags it was stored with. */
+interface ConfirmedState {
+  readonly kind: 'c';
+  uid: number | undefined;
+  rawSize: number | undefined;
+  flags: readonly string[];
+}
+type IdState = ConfirmedState | ({ readonly kind: 's' } & SentEntry) | ({ readonly kind: 'x' } & FailedEntry);
+
+const NO_FLAGS: readonly string[] = Object.freeze([]);
+
+/** The in-memory key of a message record: a source id is unique only within its target mailbox. */
+export function journalKey(mailbox: string, id: string): string {
+  return `${mailbox}\u0000${id}`;
+}
+
+interface State {
+  ids: Map<string, IdState>;
+  counts: JournalCounts;
+  perFolder: Map<string, JournalCounts>;
+  checkpoints: Map<string, FolderCheckpoint>;
+}
 
 interface Waiter {
   resolve(): void;
@@ -92,8 +127,7 @@ export class Journal {
   readonly #fsync: boolean;
   readonly #batchMs: number;
   readonly #batchEntries: number;
-  readonly #ids: Map<string, IdState>;
-  readonly #counts: JournalCounts;
+  readonly #state: State;
   readonly #stats: JournalStats = { writes: 0, syncs: 0, bytes: 0 };
 
   /** Lines not yet handed to the kernel, and the callers waiting for them to be durable. */
@@ -113,8 +147,7 @@ export class Journal {
     lockPath: string,
     header: StoredHeader,
     repaired: JournalRepair | undefined,
-    ids: Map<string, IdState>,
-    counts: JournalCounts,
+    state: State,
     options: JournalOptions,
   ) {
     this.path = path;
@@ -122,8 +155,7 @@ export class Journal {
     this.#lockPath = lockPath;
     this.header = header;
     this.repaired = repaired;
-    this.#ids = ids;
-    this.#counts = counts;
+    this.#state = state;
     this.#io = options.io ?? fileIo;
     this.#fsync = options.fsync ?? true;
     this.#batchMs = options.batchMs ?? 100;
@@ -132,7 +164,7 @@ export class Journal {
 
   /**
    * Opens (creating it and its directory if needed) and replays the journal at `path`.
-   * Rejects with JournalError when the file belongs to another source/target, has a corrupt line before the last,
+   * Rejects with JournalError when the file belongs to another account, has a corrupt line before the last,
    * is held by another live run, or cannot be read or written.
    */
   static async open(path: string, header: JournalHeader, options: JournalOptions = {}): Promise<Journal> {
@@ -157,21 +189,16 @@ export class Journal {
       } catch (err) {
         throw new JournalError(path, `cannot open: ${errText(err)}`, { cause: err });
       }
-      const ids = new Map<string, IdState>();
-      const counts: JournalCounts = { confirmed: 0, sent: 0, failed: 0 };
+      const state: State = { ids: new Map(), counts: { confirmed: 0, sent: 0, failed: 0 }, perFolder: new Map(), checkpoints: new Map() };
       const result = replayJournal(
         fd,
         path,
         (h) => {
-          if (h.source !== header.source || h.target !== header.target) {
-            throw new JournalError(
-              path,
-              `belongs to another import (source ${JSON.stringify(h.source)}, target ${JSON.stringify(h.target)}; ` +
-                `this run: source ${JSON.stringify(header.source)}, target ${JSON.stringify(header.target)})`,
-            );
+          if (h.account !== header.account) {
+            throw new JournalError(path, `belongs to another account (${JSON.stringify(h.account)}; this run: ${JSON.stringify(header.account)})`);
           }
         },
-        (r) => apply(ids, counts, r),
+        (r) => apply(state, r),
       );
       let repaired: JournalRepair | undefined;
       let stored = result.header;
@@ -183,7 +210,7 @@ export class Journal {
         if (stored === undefined) {
           const created = new Date();
           io.writeSync(fd, Buffer.from(encodeHeader(header, created), 'utf8'));
-          stored = { version: 1, source: header.source, target: header.target, created: created.toISOString() };
+          stored = { version: 2, account: header.account, created: created.toISOString() };
           io.syncSync(fd);
           syncDirectory(dir); // so the new file's name survives a power cut, not just its data
         } else if (repaired) {
@@ -192,7 +219,7 @@ export class Journal {
       } catch (err) {
         throw new JournalError(path, `cannot write: ${errText(err)}`, { cause: err });
       }
-      return new Journal(path, fd, lockPath, stored, repaired, ids, counts, options);
+      return new Journal(path, fd, lockPath, stored, repaired, state, options);
     } catch (err) {
       if (fd !== undefined) closeSync(fd);
       releaseLock(lockPath);
@@ -201,7 +228,23 @@ export class Journal {
   }
 
   get counts(): JournalCounts {
-    return { ...this.#counts };
+    return { ...this.#state.counts };
+  }
+
+  /** Counts of one target mailbox. */
+  folderCounts(mailbox: string): JournalCounts {
+    return { ...(this.#state.perFolder.get(mailbox) ?? { confirmed: 0, sent: 0, failed: 0 }) };
+  }
+
+  /** Mailboxes the journal has any record or checkpoint for. */
+  mailboxes(): string[] {
+    return [...new Set([...this.#state.perFolder.keys(), ...this.#state.checkpoints.keys()])];
+  }
+
+  /** The folder's state when a run last finished with it, if any. */
+  checkpoint(mailbox: string): FolderCheckpoint | undefined {
+    const c = this.#state.checkpoints.get(mailbox);
+    return c ? { ...c } : undefined;
   }
 
   /** Bytes, writes and syncs since open (for reports and benchmarks). */
@@ -209,24 +252,32 @@ export class Journal {
     return { ...this.#stats };
   }
 
-  status(id: string): 'confirmed' | 'sent' | undefined {
-    const s = this.#ids.get(id);
+  lookup(mailbox: string, id: string): JournalLookup | undefined {
+    const s = this.#state.ids.get(journalKey(mailbox, id));
     if (s === undefined) return undefined;
-    if (s === CONFIRMED) return 'confirmed';
-    return 'code' in s ? undefined : 'sent';
+    switch (s.kind) {
+      case 'c':
+        return { state: 'confirmed', uid: s.uid, rawSize: s.rawSize, flags: s.flags };
+      case 's':
+        return { state: 'sent', entry: stripKind(s) };
+      case 'x':
+        return { state: 'failed', entry: stripKind(s) };
+    }
   }
 
-  /** Sent but never confirmed nor failed: each must be looked up on the server before it is sent again. */
-  unconfirmed(): SentEntry[] {
+  /** Sent but never confirmed nor failed (in one mailbox, or all): their folders must be reconciled. */
+  unconfirmed(mailbox?: string): SentEntry[] {
     const out: SentEntry[] = [];
-    for (const s of this.#ids.values()) if (s !== CONFIRMED && !('code' in s)) out.push({ ...s });
+    for (const s of this.#state.ids.values()) {
+      if (s.kind === 's' && (mailbox === undefined || s.mailbox === mailbox)) out.push(stripKind(s));
+    }
     return out;
   }
 
   /** Messages whose last record is a permanent failure (they are retried on the next run). */
   failed(): FailedEntry[] {
     const out: FailedEntry[] = [];
-    for (const s of this.#ids.values()) if (s !== CONFIRMED && 'code' in s) out.push({ ...s });
+    for (const s of this.#state.ids.values()) if (s.kind === 'x') out.push(stripKind(s));
     return out;
   }
 
@@ -236,7 +287,7 @@ export class Journal {
     if (bad) return Promise.reject(bad);
     for (const e of entries) {
       this.#buf.push(encodeSent(e));
-      apply(this.#ids, this.#counts, { kind: 'sent', entry: { ...e } });
+      apply(this.#state, { kind: 'sent', entry: { ...e } });
     }
     return this.#waitDurable();
   }
@@ -247,18 +298,37 @@ export class Journal {
     if (bad) throw bad;
     for (const e of entries) {
       this.#buf.push(encodeConfirmed(e));
-      apply(this.#ids, this.#counts, { kind: 'confirmed', entry: e });
+      apply(this.#state, { kind: 'confirmed', entry: e });
     }
     this.#scheduleBatch();
   }
 
-  /** A permanent refusal (e.g. NO without TRYCREATE for this message). `reason` must not contain secrets. */
-  recordFailed(id: string, code: string, reason: string): void {
+  /** The flags a confirmed message now has on the server (after a cutover pass updated them). Buffered. */
+  recordFlags(entries: readonly FlagsEntry[]): void {
     const bad = this.#unusable();
     if (bad) throw bad;
-    const entry: FailedEntry = { id, code, reason };
+    for (const e of entries) {
+      this.#buf.push(encodeFlags(e));
+      apply(this.#state, { kind: 'flags', entry: e });
+    }
+    this.#scheduleBatch();
+  }
+
+  /** What a folder looks like now that this run is done with it. Buffered; flush() makes it durable. */
+  recordCheckpoint(c: FolderCheckpoint): void {
+    const bad = this.#unusable();
+    if (bad) throw bad;
+    this.#buf.push(encodeCheckpoint(c));
+    apply(this.#state, { kind: 'checkpoint', entry: c });
+    this.#scheduleBatch();
+  }
+
+  /** A permanent refusal (e.g. NO without TRYCREATE for this message). `reason` must not contain secrets. */
+  recordFailed(entry: FailedEntry): void {
+    const bad = this.#unusable();
+    if (bad) throw bad;
     this.#buf.push(encodeFailed(entry));
-    apply(this.#ids, this.#counts, { kind: 'failed', entry });
+    apply(this.#state, { kind: 'failed', entry: { ...entry } });
     this.#scheduleBatch();
   }
 
@@ -436,27 +506,53 @@ export class Journal {
   }
 }
 
-/** Applies one record to the in-memory state. 'confirmed' is final: no later record downgrades it. */
-function apply(ids: Map<string, IdState>, counts: JournalCounts, r: JournalRecord): void {
-  const prev = ids.get(r.entry.id);
-  if (prev === CONFIRMED) return;
-  const prevKind = prev === undefined ? undefined : 'code' in prev ? 'failed' : 'sent';
-  if (prevKind === 'sent') counts.sent--;
-  else if (prevKind === 'failed') counts.failed--;
+/** Applies one record to the in-memory state: the last record of a (mailbox, id) wins, except that a 'flags'
+ *  record only updates a confirmed message and a checkpoint replaces the folder's previous one. */
+function apply(state: State, r: JournalRecord): void {
+  if (r.kind === 'checkpoint') {
+    state.checkpoints.set(r.entry.mailbox, r.entry);
+    return;
+  }
+  const key = journalKey(r.entry.mailbox, r.entry.id);
+  const prev = state.ids.get(key);
+  if (r.kind === 'flags') {
+    if (prev?.kind === 'c') prev.flags = r.entry.flags.length ? [...r.entry.flags] : NO_FLAGS;
+    return;
+  }
+  let folder = state.perFolder.get(r.entry.mailbox);
+  if (!folder) state.perFolder.set(r.entry.mailbox, (folder = { confirmed: 0, sent: 0, failed: 0 }));
+  if (prev) bump(state.counts, folder, prev.kind, -1);
   switch (r.kind) {
     case 'sent':
-      counts.sent++;
-      ids.set(r.entry.id, r.entry);
+      state.ids.set(key, { kind: 's', ...r.entry });
       break;
-    case 'confirmed':
-      counts.confirmed++;
-      ids.set(r.entry.id, CONFIRMED);
+    case 'confirmed': {
+      const e = r.entry;
+      state.ids.set(key, {
+        kind: 'c',
+        uid: e.uid,
+        // The raw size comes from the 'sent' record (a confirmation does not repeat it).
+        rawSize: prev?.kind === 's' ? prev.rawSize : prev?.kind === 'c' ? prev.rawSize : undefined,
+        flags: e.flags?.length ? [...e.flags] : NO_FLAGS,
+      });
       break;
+    }
     case 'failed':
-      counts.failed++;
-      ids.set(r.entry.id, r.entry);
+      state.ids.set(key, { kind: 'x', ...r.entry });
       break;
   }
+  bump(state.counts, folder, state.ids.get(key)!.kind, 1);
+}
+
+function bump(total: JournalCounts, folder: JournalCounts, kind: IdState['kind'], by: 1 | -1): void {
+  const field = kind === 'c' ? 'confirmed' : kind === 's' ? 'sent' : 'failed';
+  total[field] += by;
+  folder[field] += by;
+}
+
+function stripKind<T extends { kind: string }>(s: T): Omit<T, 'kind'> {
+  const { kind: _kind, ...rest } = s;
+  return rest;
 }
 
 function syncDirectory(dir: string): void {

@@ -15,7 +15,11 @@
 import { ImapFlow, type ImapFlowOptions, type ListResponse } from 'imapflow';
 import { MailmigrateError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
+import { normalizeMessageId, parseMessageIdHeader } from '../core/message-id.js';
+import { formatSequenceSet } from '../imap/sequence-set.js';
 import { mapImapFlowError } from './imapflow-errors.js';
+
+export { parseMessageIdHeader } from '../core/message-id.js';
 
 export interface ConnectOptions {
   host: string;
@@ -50,6 +54,14 @@ export interface FolderInfo {
   wire: string;
 }
 
+/** One message of a folder, as reconciliation needs it. */
+export interface IndexEntry {
+  uid: number;
+  size: number;
+  messageId?: string;
+  flags: string[];
+}
+
 export interface MessageSummary {
   uid: number;
   size: number;
@@ -62,18 +74,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
 /** RFC 6154 §2 mailbox attributes, lower-cased. */
 const SPECIAL_USE_ATTRS = new Set(['\\all', '\\archive', '\\drafts', '\\flagged', '\\junk', '\\sent', '\\trash']);
-
-/** Value of the Message-ID header in a header block (unfolded, RFC 5322 §2.2.3), or undefined. */
-export function parseMessageIdHeader(headers: Buffer | string): string | undefined {
-  const text = (typeof headers === 'string' ? headers : headers.toString('latin1')).replace(/\r?\n[ \t]+/g, ' ');
-  const m = /^message-id[ \t]*:[ \t]*(.*?)[ \t]*$/im.exec(text);
-  return m && m[1] ? m[1] : undefined;
-}
-
-/** Message-IDs compare without surrounding whitespace and angle brackets (RFC 5322 §3.6.4 msg-id). */
-function normalizeMessageId(id: string): string {
-  return id.trim().replace(/^<|>$/g, '').trim();
-}
 
 /** Minimal view of imapflow's internal exec(): needed only for CREATE ... (USE (...)), which it has no API for. */
 interface ExecCapable {
@@ -297,13 +297,17 @@ export class ControlPlane {
     const wanted = normalizeMessageId(messageId);
     if (!wanted) return [];
     return this.#withMailbox('UID SEARCH', path, async () => {
+      // A fresh view first (issue 11): the mailbox may have been selected before this run's APPENDs, and Dovecot
+      // searches the view it last synced — without NOOP (RFC 3501 §6.1.2) a message stored by an APPEND whose reply
+      // was lost is "not there", and would be sent twice.
+      await this.#client.noop();
       const uids = await this.#client.search({ header: { 'message-id': wanted } }, { uid: true });
       if (!uids || uids.length === 0) return [];
       const msgs = await this.#client.fetchAll(uids.join(','), { uid: true, size: true, headers: ['message-id'] }, { uid: true });
       return msgs
         .filter((m) => {
           const id = m.headers ? parseMessageIdHeader(m.headers) : undefined;
-          return id !== undefined && normalizeMessageId(id) === wanted;
+          return normalizeMessageId(id) === wanted;
         })
         .map((m) => ({ uid: m.uid, size: m.size ?? 0 }))
         .sort((a, b) => a.uid - b.uid);
@@ -334,6 +338,44 @@ export class ControlPlane {
           return summary;
         })
         .sort((a, b) => a.uid - b.uid);
+    });
+  }
+
+  /**
+   * What a folder holds, in bulk, for reconciliation (issue 11): one pipelined `UID FETCH 1:* (UID RFC822.SIZE FLAGS
+   * BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])`, never one look-up per message. The view is refreshed first (NOOP after
+   * the SELECT), so messages stored since the mailbox was selected — by this run's other connections — are seen.
+   * Entries are streamed to `onEntry` so a 100k-message folder never exists twice in memory (imapflow's fetchAll would
+   * build its own array of full response objects first).
+   */
+  async indexFolder(path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> {
+    return this.#withMailbox('UID FETCH', path, async () => {
+      await this.#client.noop();
+      const mb = this.#client.mailbox;
+      const uidValidity = mb ? Number(mb.uidValidity ?? 0n) : 0;
+      if (!mb || mb.exists === 0) return { exists: 0, uidValidity };
+      let n = 0;
+      for await (const m of this.#client.fetch('1:*', { uid: true, size: true, flags: true, headers: ['message-id'] }, { uid: true })) {
+        n++;
+        const entry: IndexEntry = { uid: m.uid, size: m.size ?? 0, flags: m.flags ? [...m.flags] : [] };
+        const id = m.headers ? parseMessageIdHeader(m.headers) : undefined;
+        if (id !== undefined) entry.messageId = id;
+        onEntry(entry);
+      }
+      return { exists: n, uidValidity };
+    });
+  }
+
+  /**
+   * Adds and removes flags on messages by UID (`UID STORE +FLAGS.SILENT` / `-FLAGS.SILENT`, RFC 3501 §6.4.6), one
+   * command per flag set — the cutover pass groups messages that need the same change.
+   */
+  async storeFlags(path: string, uids: readonly number[], add: readonly string[], remove: readonly string[]): Promise<void> {
+    if (uids.length === 0 || (add.length === 0 && remove.length === 0)) return;
+    const range = formatSequenceSet([...new Set(uids)].sort((x, y) => x - y));
+    await this.#withMailbox('UID STORE', path, async () => {
+      if (add.length) await this.#client.messageFlagsAdd(range, [...add], { uid: true, silent: true } as never);
+      if (remove.length) await this.#client.messageFlagsRemove(range, [...remove], { uid: true, silent: true } as never);
     });
   }
 

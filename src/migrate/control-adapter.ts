@@ -1,4 +1,5 @@
 import { AuthError, ServerResponseError } from '../core/errors.js';
+import type { FolderStatus } from './folder-check.js';
 import type { ServerControl } from './server-lookup.js';
 
 // Adapts the imapflow control plane (src/mailbox/control-plane.ts) to the ServerControl contract the importer
@@ -14,6 +15,9 @@ export interface ControlPlaneLike {
   ensureFolder(parts: string[], specialUse?: string): Promise<string>;
   namespacePrefix(): string;
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
+  status(path: string): Promise<FolderStatus>;
+  indexFolder(path: string, onEntry: (e: { uid: number; size: number; messageId?: string; flags: string[] }) => void): Promise<{ exists: number; uidValidity: number }>;
+  storeFlags(path: string, uids: readonly number[], add: readonly string[], remove: readonly string[]): Promise<void>;
   findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>>;
   listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>>;
   fetchBody(path: string, uid: number): Promise<Buffer>;
@@ -107,6 +111,32 @@ export class ControlAdapter implements ServerControl {
 
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }> {
     return this.#retry((p) => p.permanentFlags(path));
+  }
+
+  /** Undefined when the folder is not on the server (it was not listed and this run did not create it). */
+  async folderStatus(path: string): Promise<FolderStatus | undefined> {
+    const known = await this.knownFolders();
+    if (!known.has(key(path))) return undefined;
+    return this.#retry((p) => p.status(path));
+  }
+
+  indexFolder(
+    path: string,
+    onEntry: (e: { uid: number; size: number; messageId?: string | undefined; flags: string[] }) => void,
+  ): Promise<{ exists: number; uidValidity: number }> {
+    // A retry after a lost connection starts the FETCH again from the top: the caller's index must start empty, so
+    // entries are collected here and handed over only once the whole FETCH succeeded.
+    return this.#retry(async (p) => {
+      const entries: Array<{ uid: number; size: number; messageId?: string; flags: string[] }> = [];
+      const r = await p.indexFolder(path, (e) => entries.push(e));
+      for (const e of entries) onEntry(e);
+      return r;
+    });
+  }
+
+  storeFlags(path: string, uids: readonly number[], add: readonly string[], remove: readonly string[]): Promise<void> {
+    // STORE of absolute changes (+FLAGS / -FLAGS) is idempotent: a retry after a lost connection is safe.
+    return this.#retry((p) => p.storeFlags(path, uids, add, remove));
   }
   findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>> {
     return this.#retry((p) => p.findByMessageId(path, messageId));

@@ -1,21 +1,27 @@
-
 import { type Clock, systemClock } from '../core/clock.js';
 import { AbortedError, JournalError, type MailmigrateError, ServerResponseError, toMailmigrateError } from '../core/errors.js';
-import type { AppendMessage, SourceMessage } from '../core/types.js';
-import type { Journal } from '../journal/journal.js';
+import type { AppendMessage, NormalizedMessage, SourceMessage } from '../core/types.js';
+import type { Journal, JournalLookup } from '../journal/journal.js';
 import type { Source, SourceItem } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
 import { Pool, type PoolOptions, type MessageOutcome } from '../transport/pool.js';
 import type { TimingRecord } from '../transport/timing.js';
 import { derivePhases } from '../transport/timing.js';
+import { applyDelta, flagDelta, isEmptyDelta, type SyncFlagsMode } from './flag-sync.js';
 import { type MappedFolder, mapFolder, type ServerFolders } from './folder-map.js';
+import { type FolderReport, type FolderRun, FolderRuns } from './folder-runs.js';
+import type { IndexMatch } from './folder-index.js';
 import { type ServerControl, findOnServer, fingerprintOf } from './server-lookup.js';
 
-// The import pipeline: sources → (skip what the journal confirms) → read ahead → folder map and flag filter →
-// journal intent (fsync'd, group commit) → MULTIAPPEND batches over the pool → journal confirmation.
-// Exactly-once rests on one ordering rule (mbsync does the same): a message's 'sent' record is durable before
-// any byte of it goes to the server. After a crash every message that may be on the server is 'sent' or
-// 'confirmed' in the journal; 'sent' ones are looked up on the server before being sent again.
+// The import pipeline (issue 11: the server is the truth):
+//   sources → (deleted? skip) → folder check (one STATUS per folder, journal checkpoint) → (journal-confirmed in a
+//   trusted folder? skip without reading, update changed flags) → read ahead → (folder held messages before? look the
+//   message up in the folder's bulk index) → folder map and flag filter → journal intent (fsync'd, group commit) →
+//   MULTIAPPEND batches over the pool → journal confirmation → (run complete) folder checkpoints.
+// Exactly-once rests on two rules. (1) A message's 'sent' record is durable before any byte of it goes to the server
+// (mbsync does the same), so after a crash the folder is known to need reconciliation. (2) Nothing is sent into a
+// folder that held messages before the run without first asking the server what it holds (one bulk FETCH), and the
+// journal is believed only while the folder is provably unchanged since the journal last saw it.
 
 export interface ImportOptions {
   readonly pool: PoolOptions;
@@ -25,6 +31,14 @@ export interface ImportOptions {
   readonly folderPrefix?: readonly string[];
   /** Messages read from disk ahead of sending. */
   readonly readAhead?: number;
+  /** Reconcile every folder with the server, whatever the journal says (--recheck). */
+  readonly recheck?: boolean;
+  /** How flags of messages already on the server follow the source (--sync-flags). Default 'changed'. */
+  readonly syncFlags?: SyncFlagsMode;
+  /** Import messages marked deleted in the source, with \Deleted (--include-deleted). */
+  readonly includeDeleted?: boolean;
+  /** Reconcile read-only and count what would happen: no folder created, nothing appended or stored. */
+  readonly dryRun?: boolean;
   readonly clock?: Clock;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ImportProgress) => void;
@@ -34,12 +48,14 @@ export interface ImportOptions {
 
 export type ImportEvent =
   | { type: 'folder-created'; path: string; specialUse?: string | undefined }
+  | { type: 'folder-checked'; path: string; trusted: boolean; detail?: string | undefined }
   | { type: 'resume-checked'; found: number; missing: number }
   | { type: 'pool'; event: unknown }
   | { type: 'warning'; message: string };
 
 export interface ImportProgress {
   appended: number;
+  /** All skipped: journal + checked + deleted. */
   skipped: number;
   failed: number;
   bytes: number;
@@ -56,12 +72,16 @@ export interface ImportResult extends ImportProgress {
   readonly total: number;
   readonly elapsedMs: number;
   readonly failures: Failure[];
+  /** Why messages were skipped: "already imported (journal)", "already on the server (checked)", deleted. */
+  readonly skippedBy: { journal: number; checked: number; deleted: number };
+  readonly flagsUpdated: number;
+  readonly folders: FolderReport[];
   readonly flagsDropped: Record<string, number>;
   readonly foldersCreated: string[];
   readonly repairs: string[];
-  readonly resumed: { found: number; resent: number };
   readonly unknownResolved: number;
   readonly aborted: boolean;
+  readonly dryRun: boolean;
   /** A bounded sample of timing records, for diagnosis. */
   readonly records: TimingRecord[];
   readonly connections: { opened: number; cap: number | undefined };
@@ -69,38 +89,68 @@ export interface ImportResult extends ImportProgress {
 
 interface Prepared {
   readonly message: SourceMessage;
+  /** The journal id (the source id, made unique within the folder). */
+  readonly id: string;
+  readonly run: FolderRun;
   readonly append: AppendMessage;
   readonly messageId: string | undefined;
   readonly fingerprint: string;
 }
 
+interface Planned {
+  readonly id: string;
+  readonly mapped: MappedFolder;
+  readonly run: FolderRun;
+  readonly known: JournalLookup | undefined;
+}
+
 const RECORD_SAMPLE = 20_000;
+/** Flag updates sent as soon as this many wait (each group is one UID STORE per direction). */
+const FLAG_FLUSH = 500;
 
 export class Importer {
   private readonly progress: ImportProgress = { appended: 0, skipped: 0, failed: 0, bytes: 0, seen: 0 };
+  private readonly skippedBy = { journal: 0, checked: 0, deleted: 0 };
+  private flagsUpdated = 0;
   private readonly failures: Failure[] = [];
   private readonly flagsDropped: Record<string, number> = {};
-  private readonly folders = new Map<string, Promise<MappedFolder>>();
+  private readonly created = new Map<string, Promise<void>>();
   private readonly foldersCreated: string[] = [];
   private readonly repairs = new Set<string>();
+  private readonly mapped = new Map<string, MappedFolder>();
   private readonly permanent = new Map<string, Promise<{ flags: Set<string>; anyKeyword: boolean } | undefined>>();
+  private readonly planned = new WeakMap<SourceMessage, Planned>();
+  /** Ids seen in the current run of messages for one folder: a repeated source id (the same Maildir unique name in
+   *  cur/ and new/) is a different message and gets its own journal id. */
+  private idsSeen = { path: '', ids: new Map<string, number>() };
   private readonly records: TimingRecord[] = [];
   private recordsSeen = 0;
   private unknown: Prepared[] = [];
   private unknownResolved = 0;
-  private pool!: Pool;
+  private pool: Pool | undefined;
   private server!: ServerFolders;
+  private readonly folders: FolderRuns;
   private readonly clock: Clock;
+  private readonly syncFlags: SyncFlagsMode;
   private fatal: MailmigrateError | undefined;
   /** Set by NO [OVERQUOTA] (RFC 5530 §3): every later APPEND would fail too, so the run stops reading. */
   private halted: MailmigrateError | undefined;
 
   constructor(
     private readonly control: ServerControl,
-    private readonly journal: Journal,
+    /** Undefined only for a dry run: the server alone answers, and nothing is recorded. */
+    private readonly journal: Journal | undefined,
     private readonly options: ImportOptions,
   ) {
+    if (!journal && !options.dryRun) throw new Error('Importer: a journal is required unless dryRun');
     this.clock = options.clock ?? systemClock;
+    this.syncFlags = options.syncFlags ?? 'changed';
+    // Mirroring needs every message's server flags: only a bulk FETCH of every folder has them.
+    this.folders = new FolderRuns(control, options.dryRun ? undefined : journal, options.recheck === true || this.syncFlags === 'mirror');
+  }
+
+  private get dry(): boolean {
+    return this.options.dryRun === true;
   }
 
   async run(sources: readonly Source[]): Promise<ImportResult> {
@@ -109,25 +159,33 @@ export class Importer {
     const specialUse = new Map<string, string>();
     for (const f of await this.control.listFolders()) if (f.specialUse) specialUse.set(f.specialUse, f.path);
     this.server = { delimiter, specialUse, namespacePrefix: await this.control.namespacePrefix() };
-    const resumed = await this.resolveUnconfirmed();
-    this.pool = await Pool.open({
-      ...this.options.pool,
-      onRecord: (r) => this.onRecord(r),
-      onEvent: (e) => this.options.onEvent?.({ type: 'pool', event: e }),
-    });
+    if (!this.dry) {
+      this.pool = await Pool.open({
+        ...this.options.pool,
+        onRecord: (r) => this.onRecord(r),
+        onEvent: (e) => this.options.onEvent?.({ type: 'pool', event: e }),
+      });
+    }
     let aborted = false;
     try {
       for (const source of sources) {
-        if (this.halted) break;
+        if (this.halted || this.fatal) break;
         if (await this.importSource(source)) {
           aborted = true;
           break;
         }
       }
       await this.resendUnknown();
+      await this.flushFlagUpdates(true);
+      // Checkpoints only after a pass that went through every source message: a folder half-reconciled must be
+      // reconciled again, not trusted.
+      const complete = !aborted && !this.fatal && !this.halted && !this.options.signal?.aborted && this.unknown.length === 0;
+      if (complete && this.journal && !this.dry) await this.folders.checkpoint(this.journal);
+    } catch (e) {
+      this.fatal ??= toMailmigrateError(e);
     } finally {
-      await this.pool.close().catch(() => undefined);
-      await this.journal.flush().catch((e) => (this.fatal ??= toMailmigrateError(e)));
+      await this.pool?.close().catch(() => undefined);
+      if (!this.dry) await this.journal?.flush().catch((e) => (this.fatal ??= toMailmigrateError(e)));
     }
     if (this.fatal) throw this.fatal;
     if (this.halted) {
@@ -141,14 +199,17 @@ export class Importer {
       total: this.progress.seen,
       elapsedMs,
       failures: this.failures,
+      skippedBy: { ...this.skippedBy },
+      flagsUpdated: this.flagsUpdated,
+      folders: await this.folders.report(),
       flagsDropped: this.flagsDropped,
       foldersCreated: this.foldersCreated,
       repairs: [...this.repairs],
-      resumed,
       unknownResolved: this.unknownResolved,
       aborted: aborted || this.options.signal?.aborted === true,
+      dryRun: this.dry,
       records: this.records,
-      connections: { opened: this.pool.stats.connects, cap: this.pool.connectionCap },
+      connections: { opened: this.pool?.stats.connects ?? 0, cap: this.pool?.connectionCap },
     };
   }
 
@@ -163,25 +224,11 @@ export class Importer {
     }
   }
 
-  /** Sent-but-unconfirmed messages of a previous run: look them up on the server, confirm those found. */
-  private async resolveUnconfirmed(): Promise<{ found: number; resent: number }> {
-    let found = 0;
-    let missing = 0;
-    for (const e of this.journal.unconfirmed()) {
-      const uid = await findOnServer(this.control, e.mailbox, e.messageId, e.size, e.fingerprint);
-      if (uid !== undefined) {
-        this.journal.recordConfirmed([{ id: e.id, uid, mailbox: e.mailbox }]);
-        found++;
-      } else missing++;
-    }
-    if (found || missing) this.options.onEvent?.({ type: 'resume-checked', found, missing });
-    return { found, resent: missing };
-  }
-
   /** Returns true when stopped by the abort signal. */
   private async importSource(source: Source): Promise<boolean> {
     const signal = this.options.signal;
-    const windowMax = Math.max(64, this.pool.capacity * this.options.batch * 2);
+    const capacity = this.pool?.capacity ?? 1;
+    const windowMax = Math.max(64, capacity * this.options.batch * 2);
     const windowBytesMax = 32 * 1024 * 1024;
     let window: Prepared[] = [];
     let windowBytes = 0;
@@ -193,15 +240,38 @@ export class Importer {
       windowBytes = 0;
       await this.dispatch(w, inflight);
     };
-    for await (const item of readAhead(this.unconfirmedOnly(source.items()), { depth: this.options.readAhead ?? 32 })) {
+    for await (const item of readAhead(this.plan(source.items()), { depth: this.options.readAhead ?? 32 })) {
       if (signal?.aborted || this.fatal || this.halted) break;
       this.progress.seen++;
       if (item.kind === 'rejected') {
+        if (item.message) this.countIn(item.message, 'failed');
         this.fail(item.message?.origin ?? item.error.path, item.error);
         continue;
       }
-      const prepared = await this.prepare(item.message, item.normalized);
+      if (item.kind !== 'message') continue;
+      const plan = this.planned.get(item.message)!;
+      this.planned.delete(item.message);
+      let found: IndexMatch | undefined;
+      try {
+        found = await this.lookUp(plan.run, item.normalized);
+      } catch (e) {
+        // Could not ask the server what the folder holds: sending now might duplicate. Stop, re-run to continue.
+        this.fatal ??= toMailmigrateError(e);
+        break;
+      }
+      if (found) {
+        await this.alreadyThere(item.message, plan, found);
+        continue;
+      }
+      const prepared = await this.prepare(item.message, item.normalized, plan);
       if (!prepared) continue;
+      if (this.dry) {
+        plan.run.counts.appended++;
+        this.progress.appended++;
+        this.progress.bytes += prepared.append.data.length;
+        this.report();
+        continue;
+      }
       window.push(prepared);
       windowBytes += prepared.append.data.length;
       if (window.length >= windowMax || windowBytes >= windowBytesMax) await flush();
@@ -211,39 +281,163 @@ export class Importer {
     return signal?.aborted === true;
   }
 
-  /** Skips, without reading their bytes, messages the journal has confirmed. */
-  private async *unconfirmedOnly(items: AsyncIterable<SourceItem>): AsyncGenerator<SourceItem> {
+  /**
+   * Before any byte is read: deleted messages are skipped; each message's folder is checked against the server
+   * (once per folder); a message the journal confirms, in a folder unchanged since, is skipped without being read
+   * (flag changes queued when its UID is known).
+   */
+  private async *plan(items: AsyncIterable<SourceItem>): AsyncGenerator<SourceItem> {
     for await (const item of items) {
-      if (item.kind === 'message' && this.journal.status(item.message.id) === 'confirmed') {
+      if (item.kind !== 'message') {
+        yield item;
+        continue;
+      }
+      const m = item.message;
+      const mapped = this.mapFolderOf(m.folder);
+      let run: FolderRun;
+      try {
+        run = await this.folders.get(mapped.path);
+      } catch (e) {
+        this.fatal ??= toMailmigrateError(e);
+        return;
+      }
+      run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
+      run.counts.messages++;
+      if (m.deleted && !this.options.includeDeleted) {
         this.progress.seen++;
         this.progress.skipped++;
+        this.skippedBy.deleted++;
+        run.counts.deleted++;
         this.report();
         continue;
       }
+      const id = this.uniqueId(mapped.path, m.id);
+      const known = this.journal?.lookup(mapped.path, id);
+      const plan: Planned = { id, mapped, run, known };
+      if (run.verdict.trusted && known?.state === 'confirmed' && (known.rawSize === undefined || known.rawSize === m.size)) {
+        if (await this.followFlagsKnown(m, plan, known)) {
+          this.progress.seen++;
+          this.progress.skipped++;
+          this.skippedBy.journal++;
+          run.counts.journal++;
+          this.report();
+          continue;
+        }
+      }
+      this.planned.set(m, plan);
       yield item;
     }
   }
 
-  private async prepare(
-    message: SourceMessage,
-    normalized: { data: Buffer; messageId: string | undefined; hasNul: boolean; fingerprint?: string | undefined },
-  ): Promise<Prepared | undefined> {
-    if (normalized.hasNul && !this.pool.capabilities?.binary) {
+  private mapFolderOf(parts: readonly string[]): MappedFolder {
+    const key = JSON.stringify(parts);
+    let mapped = this.mapped.get(key);
+    if (!mapped) {
+      mapped = mapFolder(parts, this.server, this.options.folderPrefix);
+      for (const r of mapped.repairs) this.repairs.add(r);
+      this.mapped.set(key, mapped);
+    }
+    return mapped;
+  }
+
+  private uniqueId(path: string, id: string): string {
+    if (this.idsSeen.path !== path) this.idsSeen = { path, ids: new Map() };
+    const n = (this.idsSeen.ids.get(id) ?? 0) + 1;
+    this.idsSeen.ids.set(id, n);
+    return n === 1 ? id : `${id}#${n}`;
+  }
+
+  /** The flags a source message should have on the server. */
+  private async wantedFlags(m: SourceMessage, path: string, count: boolean): Promise<string[]> {
+    const flags = m.deleted && this.options.includeDeleted ? [...m.flags, '\\Deleted'] : m.flags;
+    return this.acceptedFlags(path, flags, count);
+  }
+
+  /** A journal-confirmed message: its flags follow the source when its UID is known. False: look it up instead. */
+  private async followFlagsKnown(m: SourceMessage, plan: Planned, known: Extract<JournalLookup, { state: 'confirmed' }>): Promise<boolean> {
+    if (this.syncFlags === 'off') return true;
+    if (!plan.run.status) return false;
+    const wanted = await this.wantedFlags(m, plan.mapped.path, false);
+    const delta = flagDelta(this.syncFlags, wanted, known.flags, undefined);
+    if (isEmptyDelta(delta)) return true;
+    if (known.uid === undefined) return false; // no UIDPLUS: find it through the folder's index
+    await this.queueFlags(plan.run, known.uid, plan.id, delta, wanted);
+    return true;
+  }
+
+  /** Is this message already in its folder? Only folders that held messages before the run need asking. */
+  private async lookUp(run: FolderRun, n: NormalizedMessage): Promise<IndexMatch | undefined> {
+    if (!run.status || run.status.messages === 0) return undefined;
+    const index = await this.folders.index(run);
+    return index.match(n.messageId, n.data, (uid) => this.control.fetchBody(run.path, uid));
+  }
+
+  private async alreadyThere(m: SourceMessage, plan: Planned, found: IndexMatch): Promise<void> {
+    const run = plan.run;
+    this.progress.skipped++;
+    this.skippedBy.checked++;
+    run.counts.checked++;
+    const wanted = await this.wantedFlags(m, run.path, false);
+    // What this tool stored last applies only if the journal's UID is this very server message.
+    const last = plan.known?.state === 'confirmed' && plan.known.uid === found.uid ? plan.known.flags : undefined;
+    const delta = flagDelta(this.syncFlags, wanted, last, found.flags);
+    if (!this.dry) {
+      try {
+        this.journal!.recordConfirmed([{ id: plan.id, mailbox: run.path, uid: found.uid, flags: last ?? wanted }]);
+      } catch (e) {
+        this.fatal ??= toMailmigrateError(e);
+      }
+    }
+    if (!isEmptyDelta(delta)) await this.queueFlags(run, found.uid, plan.id, delta, applyDelta(last ?? wanted, delta));
+    this.report();
+  }
+
+  private async queueFlags(run: FolderRun, uid: number, id: string, delta: ReturnType<typeof flagDelta>, after: string[]): Promise<void> {
+    run.counts.flagsUpdated++;
+    this.flagsUpdated++;
+    if (this.dry) return;
+    run.flagUpdates.add(uid, delta);
+    run.flagTargets.set(uid, { id, flags: after });
+    if (run.flagUpdates.size >= FLAG_FLUSH) await this.flushFolderFlags(run);
+  }
+
+  private async flushFlagUpdates(_final: boolean): Promise<void> {
+    for (const run of this.folders.all()) if (run.flagUpdates.size) await this.flushFolderFlags(run);
+  }
+
+  /** One UID STORE per group of messages needing the same change; the journal then records the new flags. */
+  private async flushFolderFlags(run: FolderRun): Promise<void> {
+    for (const g of run.flagUpdates.drain()) {
+      await this.control.storeFlags(run.path, g.uids, g.delta.add, g.delta.remove);
+      const done = g.uids.map((uid) => {
+        const t = run.flagTargets.get(uid)!;
+        run.flagTargets.delete(uid);
+        return { id: t.id, mailbox: run.path, flags: t.flags };
+      });
+      this.journal?.recordFlags(done);
+    }
+  }
+
+  private async prepare(message: SourceMessage, normalized: NormalizedMessage, plan: Planned): Promise<Prepared | undefined> {
+    if (normalized.hasNul && this.pool && !this.pool.capabilities?.binary) {
+      plan.run.counts.failed++;
       this.fail(message.origin, { code: 'E_SOURCE_NUL', message: 'message contains NUL bytes and the server does not offer BINARY (RFC 3516)' });
       return undefined;
     }
-    let folder: MappedFolder;
     try {
-      folder = await this.ensureFolder(message.folder);
+      await this.ensureFolder(plan);
     } catch (e) {
+      plan.run.counts.failed++;
       this.fail(message.origin, toMailmigrateError(e));
       return undefined;
     }
-    const flags = await this.acceptedFlags(folder.path, message.flags);
+    const flags = await this.wantedFlags(message, plan.mapped.path, true);
     return {
       message,
+      id: plan.id,
+      run: plan.run,
       append: {
-        mailbox: folder.path,
+        mailbox: plan.mapped.path,
         flags,
         internalDate: message.internalDate,
         data: normalized.data,
@@ -254,31 +448,32 @@ export class Importer {
     };
   }
 
-  private ensureFolder(parts: readonly string[]): Promise<MappedFolder> {
-    const key = JSON.stringify(parts);
-    let p = this.folders.get(key);
+  private ensureFolder(plan: Planned): Promise<void> {
+    const { mapped, run } = plan;
+    if (run.status || mapped.path.toUpperCase() === 'INBOX') return Promise.resolve();
+    let p = this.created.get(mapped.path);
     if (!p) {
       p = (async () => {
-        const mapped = mapFolder(parts, this.server, this.options.folderPrefix);
-        for (const r of mapped.repairs) this.repairs.add(r);
-        if (mapped.path.toUpperCase() !== 'INBOX') {
-          const created = await this.control.ensureFolder(mapped.path, mapped.specialUse);
-          if (created) {
-            this.foldersCreated.push(mapped.path);
-            this.options.onEvent?.({ type: 'folder-created', path: mapped.path, specialUse: mapped.specialUse });
-          }
+        if (this.dry) {
+          run.created = true;
+          return;
         }
-        return mapped;
+        const created = await this.control.ensureFolder(mapped.path, mapped.specialUse);
+        run.created = created;
+        if (created) {
+          this.foldersCreated.push(mapped.path);
+          this.options.onEvent?.({ type: 'folder-created', path: mapped.path, specialUse: mapped.specialUse });
+        }
       })();
       // A failure (control connection lost mid-CREATE) must not poison the folder for the rest of the run.
-      p.catch(() => this.folders.delete(key));
-      this.folders.set(key, p);
+      p.catch(() => this.created.delete(mapped.path));
+      this.created.set(mapped.path, p);
     }
     return p;
   }
 
   /** Drops flags the folder's PERMANENTFLAGS do not accept (RFC 3501 §7.1), counting them, instead of failing. */
-  private async acceptedFlags(path: string, flags: readonly string[]): Promise<string[]> {
+  private async acceptedFlags(path: string, flags: readonly string[], count: boolean): Promise<string[]> {
     if (flags.length === 0) return [];
     let p = this.permanent.get(path);
     if (!p) {
@@ -294,20 +489,22 @@ export class Importer {
     for (const f of flags) {
       const ok = perm.flags.has(f.toLowerCase()) || (!f.startsWith('\\') && perm.anyKeyword);
       if (ok) out.push(f);
-      else this.flagsDropped[f] = (this.flagsDropped[f] ?? 0) + 1;
+      else if (count) this.flagsDropped[f] = (this.flagsDropped[f] ?? 0) + 1;
     }
     return out;
   }
 
   /** Journals the window's intents with one fsync, then sends it as MULTIAPPEND batches per mailbox. */
   private async dispatch(window: Prepared[], inflight: Set<Promise<void>>): Promise<void> {
+    const pool = this.pool!;
     try {
-      await this.journal.recordSent(
+      await this.journal!.recordSent(
         window.map((p) => ({
-          id: p.message.id,
+          id: p.id,
           mailbox: p.append.mailbox,
           messageId: p.messageId,
           size: p.append.data.length,
+          rawSize: p.message.size,
           fingerprint: p.fingerprint,
         })),
       );
@@ -325,11 +522,11 @@ export class Importer {
     const batch = Math.max(1, this.options.batch);
     for (const [box, list] of byBox) {
       for (let i = 0; i < list.length; i += batch) {
-        await this.pool.whenWritable();
-        // Journalled as 'sent' but not sent: a re-run looks them up (absent) and sends them then.
+        await pool.whenWritable();
+        // Journalled as 'sent' but not sent: a re-run reconciles their folder and sends them then.
         if (this.halted) return;
         const group = list.slice(i, i + batch);
-        const p = this.pool
+        const p = pool
           .append(box, group.map((g) => g.append))
           .then(
             (outcomes) => this.settle(group, outcomes),
@@ -342,30 +539,38 @@ export class Importer {
   }
 
   private settle(group: Prepared[], outcomes: MessageOutcome[]): void {
-    const confirmed: Array<{ id: string; uid?: number; uidValidity?: number; mailbox: string }> = [];
+    const confirmed: Array<{ id: string; uid?: number; uidValidity?: number; mailbox: string; flags: readonly string[] }> = [];
     outcomes.forEach((o, i) => {
       const p = group[i]!;
       if (o.status === 'appended') {
-        confirmed.push({ id: p.message.id, uid: o.uid, uidValidity: o.uidValidity, mailbox: p.append.mailbox });
+        confirmed.push({ id: p.id, uid: o.uid, uidValidity: o.uidValidity, mailbox: p.append.mailbox, flags: p.append.flags });
+        if (o.uid !== undefined) p.run.claimed.add(o.uid);
+        p.run.counts.appended++;
         this.progress.appended++;
         this.progress.bytes += p.append.data.length;
       } else if (o.status === 'unknown') {
         this.unknown.push(p);
       } else {
         if (o.error instanceof ServerResponseError && o.error.responseCode === 'OVERQUOTA') this.halted ??= o.error;
-        this.fail(p.message.origin, o.error, p.message.id);
+        p.run.counts.failed++;
+        this.fail(p.message.origin, o.error, p);
       }
     });
     try {
-      if (confirmed.length) this.journal.recordConfirmed(confirmed);
+      if (confirmed.length) this.journal!.recordConfirmed(confirmed);
     } catch (e) {
       this.fatal ??= toMailmigrateError(e);
     }
     this.report();
   }
 
-  /** Messages whose APPEND had no answer (connection lost mid-command): re-send only those not on the server. */
+  /**
+   * Messages whose APPEND had no answer (connection lost mid-command): look each up on a fresh view of its folder,
+   * ignoring server messages already accounted for, and re-send only those not there.
+   */
   private async resendUnknown(): Promise<void> {
+    let found = 0;
+    let missing = 0;
     for (let round = 0; round < 3 && this.unknown.length && !this.fatal; round++) {
       const list = this.unknown;
       this.unknown = [];
@@ -374,7 +579,7 @@ export class Importer {
       for (const p of list) {
         let uid: number | undefined;
         try {
-          uid = await findOnServer(this.control, p.append.mailbox, p.messageId, p.append.data.length, p.fingerprint);
+          uid = await findOnServer(this.control, p.append.mailbox, p.messageId, p.append.data, (u) => p.run.claimed.has(u));
         } catch {
           // The lookup itself failed (control connection lost, server restarting): the message may be there, so it
           // stays unknown for the next round — sending it now could double it.
@@ -383,29 +588,44 @@ export class Importer {
           continue;
         }
         if (uid !== undefined) {
-          this.journal.recordConfirmed([{ id: p.message.id, uid, mailbox: p.append.mailbox }]);
+          p.run.claimed.add(uid);
+          this.journal!.recordConfirmed([{ id: p.id, uid, mailbox: p.append.mailbox, flags: p.append.flags }]);
+          p.run.counts.appended++;
           this.progress.appended++;
           this.progress.bytes += p.append.data.length;
           this.unknownResolved++;
-        } else again.push(p);
+          found++;
+        } else {
+          again.push(p);
+          missing++;
+        }
       }
       const inflight = new Set<Promise<void>>();
       if (again.length) await this.dispatch(again, inflight);
       await Promise.all(inflight);
       if (lookupFailed) await new Promise((r) => setTimeout(r, 500 * (round + 1)));
     }
+    if (found || missing) this.options.onEvent?.({ type: 'resume-checked', found, missing });
     for (const p of this.unknown) {
+      p.run.counts.failed++;
       this.fail(p.message.origin, { code: 'E_UNKNOWN_OUTCOME', message: 'no answer from the server after 3 attempts; re-run to check and resend' });
     }
-    this.unknown = [];
   }
 
-  private fail(source: string, err: { code: string; message: string }, id?: string): void {
+  private countIn(m: SourceMessage, what: 'failed'): void {
+    const p = this.planned.get(m);
+    if (p) {
+      p.run.counts[what]++;
+      this.planned.delete(m);
+    }
+  }
+
+  private fail(source: string, err: { code: string; message: string }, p?: Prepared): void {
     this.progress.failed++;
     this.failures.push({ source, code: err.code, reason: err.message });
-    if (id) {
+    if (p && this.journal && !this.dry) {
       try {
-        this.journal.recordFailed(id, err.code, err.message);
+        this.journal.recordFailed({ id: p.id, mailbox: p.append.mailbox, code: err.code, reason: err.message });
       } catch (e) {
         this.fatal ??= toMailmigrateError(e);
       }

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { ServerResponseError } from '../core/errors.js';
+import type { FolderStatus } from './folder-check.js';
+import { compareContent } from './content-match.js';
+import { MAX_FETCHED } from './folder-index.js';
 
-/** What the importer needs from the control plane (src/mailbox ControlPlane satisfies it). */
+/** What the importer and the verifier need from the control plane (src/migrate/control-adapter.ts provides it). */
 export interface ServerControl {
   delimiter(): Promise<string>;
   /** Personal namespace prefix (RFC 2342), "" when none. */
@@ -10,48 +13,57 @@ export interface ServerControl {
   /** Creates the folder (and parents) if missing; resolves true when it created it. */
   ensureFolder(path: string, specialUse?: string): Promise<boolean>;
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
+  /** STATUS of a folder, or undefined when the server has no such folder (as of the last LIST or CREATE). */
+  folderStatus(path: string): Promise<FolderStatus | undefined>;
+  /** One bulk FETCH of what the folder holds, on a freshly synchronised view. */
+  indexFolder(
+    path: string,
+    onEntry: (e: { uid: number; size: number; messageId?: string | undefined; flags: string[] }) => void,
+  ): Promise<{ exists: number; uidValidity: number }>;
+  storeFlags(path: string, uids: readonly number[], add: readonly string[], remove: readonly string[]): Promise<void>;
   findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>>;
   listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>>;
   fetchBody(path: string, uid: number): Promise<Buffer>;
 }
 
+/** SHA-256 of the normalized bytes, base64url, 22 characters: what the journal records of a message's content. */
 export function fingerprintOf(data: Buffer): string {
   return createHash('sha256').update(data).digest('base64url').slice(0, 22);
 }
 
 /**
- * Is this message already in `mailbox`? Used for messages whose APPEND may or may not have landed.
- * Guarantee (documented in README): a server message counts as present when it has the same Message-ID (or,
- * without one, the same size) and its bytes hash to the same fingerprint. Returns its UID, or undefined.
+ * Is this message in `mailbox`? Asked for a message whose APPEND may or may not have landed (the connection died
+ * before the tagged reply). The look-up runs on a fresh view of the mailbox (the control plane synchronises before
+ * searching), ignores UIDs already accounted for (`isClaimed`: messages this run appended or matched), and decides by
+ * content (content-match.ts): identical bytes, or the server's own rewriting of these bytes. Returns the UID or
+ * undefined.
  */
 export async function findOnServer(
   control: ServerControl,
   mailbox: string,
   messageId: string | undefined,
-  size: number,
-  fingerprint: string | undefined,
+  data: Buffer,
+  isClaimed: (uid: number) => boolean = () => false,
 ): Promise<number | undefined> {
   let candidates: Array<{ uid: number; size: number }>;
   try {
     candidates = messageId
       ? await control.findByMessageId(mailbox, messageId)
-      : (await control.listMessages(mailbox)).filter((m) => m.size === size);
+      : (await control.listMessages(mailbox)).filter((m) => m.size === data.length && m.messageId === undefined);
   } catch (e) {
     // The folder may not exist (the crash came before its CREATE): a plain NO to SELECT means certainly absent.
     // Anything else (control connection lost, server restarting, timeout) says nothing about the message, and
-    // guessing "absent" would re-send a message that is there: a duplicate (issue 7, restart test). Rethrow.
+    // guessing "absent" would re-send a message that is there: a duplicate. Rethrow.
     if (e instanceof ServerResponseError && e.status === 'NO' && e.retry !== 'later') return undefined;
     throw e;
   }
-  const sameSize = candidates.filter((c) => c.size === size);
-  if (sameSize.length === 0) return undefined;
-  // Same Message-ID and size is not proof: two different messages can share both (a re-sent draft, a broken
-  // generator). With a fingerprint, only identical bytes count as present; fetching a body costs one round trip
-  // and happens only for the few messages whose outcome was unknown.
-  if (!fingerprint) return sameSize[0]!.uid;
-  for (const c of sameSize) {
-    const body = await control.fetchBody(mailbox, c.uid);
-    if (fingerprintOf(body) === fingerprint) return c.uid;
+  const open = candidates.filter((c) => !isClaimed(c.uid));
+  const ordered = [...open.filter((c) => c.size === data.length), ...open.filter((c) => c.size !== data.length)];
+  let rewritten: number | undefined;
+  for (const c of ordered.slice(0, MAX_FETCHED)) {
+    const verdict = compareContent(data, await control.fetchBody(mailbox, c.uid));
+    if (verdict === 'identical') return c.uid;
+    if (verdict === 'rewritten') rewritten ??= c.uid;
   }
-  return undefined;
+  return rewritten;
 }

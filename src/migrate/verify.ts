@@ -1,24 +1,21 @@
 import type { Source } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
+import { FolderIndex, type IndexedMessage } from './folder-index.js';
 import { mapFolder, type ServerFolders } from './folder-map.js';
 import type { ServerControl } from './server-lookup.js';
 
-// `mailmigrate verify`: compares what the sources hold with what the server holds, folder by folder.
-// Identity of a message: its Message-ID (RFC 5322 §3.6.4) and its size after CRLF normalization, which is what the
-// importer appended and what RFC822.SIZE reports (RFC 3501 §2.3.4). Messages without a Message-ID are matched by
-// size alone — the same property the importer's resume check uses before it hashes candidates — so two different
-// messages without Message-ID and of equal size in one folder cannot be told apart here (documented guarantee).
-// Only folders the sources map to are compared; other server folders are not looked at.
+// `mailmigrate verify`: is every source message on the server, in the folder import puts it in? (issue 11)
+// Each folder's server side is read with one bulk FETCH and every source message is matched with exactly the rule
+// import's reconciliation uses (folder-index.ts): one definition of "present" for both, so verify cannot pass what
+// import would send again, or fail what import would skip.
+// ok is true only when every source message was compared and found. A message that could not be compared
+// (unreadable file, a folder that could not be read or listed) makes the result not ok, with the reason: a partial
+// comparison is never a pass. Messages marked deleted in the source are not expected (import skips them) unless
+// includeDeleted. Server messages no source message matched are listed as extra (not a failure: the user's mail).
 
 export interface SourceEntry {
   readonly origin: string;
   readonly messageId: string | undefined;
-  readonly size: number;
-}
-
-export interface ServerEntry {
-  readonly uid: number;
-  readonly messageId?: string | undefined;
   readonly size: number;
 }
 
@@ -27,128 +24,136 @@ export interface FolderComparison {
   readonly sourceCount: number;
   readonly serverCount: number;
   readonly matched: number;
+  /** Found, but stored differently by the server (8-bit headers replaced, a header added): still the message. */
+  readonly changedByServer: number;
   /** In the source, not on the server. */
   readonly missing: SourceEntry[];
-  /** On the server, not in the source. */
-  readonly extra: ServerEntry[];
-  /** Same Message-ID on both sides, different sizes. */
-  readonly sizeMismatch: Array<{ source: SourceEntry; server: ServerEntry }>;
+  /** On the server, matched by no source message. */
+  readonly extra: IndexedMessage[];
   /** The folder does not exist on the server (all its source messages are missing). */
   readonly absent: boolean;
+  /** Source messages skipped as deleted in the source (not expected on the server). */
+  readonly deleted: number;
+}
+
+export interface NotCompared {
+  readonly source: string;
+  readonly code: string;
+  readonly reason: string;
 }
 
 export interface VerifyResult {
   readonly folders: FolderComparison[];
-  /** Source items that could not be read: they cannot be compared (import reports them as failures). */
-  readonly unreadable: Array<{ source: string; code: string; reason: string }>;
+  /** Source items that could not be compared, each with why; any makes ok false. */
+  readonly notCompared: NotCompared[];
   readonly ok: boolean;
-  readonly totals: { source: number; server: number; matched: number; missing: number; extra: number; sizeMismatch: number };
-}
-
-/** Message-IDs compare without angle brackets and surrounding white space. */
-export function normalizeMessageId(id: string | undefined): string | undefined {
-  if (id === undefined) return undefined;
-  const m = /<([^<>\s]+)>/.exec(id);
-  const v = (m ? m[1]! : id).trim();
-  return v === '' ? undefined : v;
-}
-
-const idKey = (id: string | undefined, size: number): string => {
-  const n = normalizeMessageId(id);
-  return n === undefined ? `size:${size}` : `id:${n}\u0000${size}`;
-};
-
-/** Pure multiset comparison of one folder. */
-export function compareFolder(path: string, source: readonly SourceEntry[], server: readonly ServerEntry[], absent = false): FolderComparison {
-  const pool = new Map<string, ServerEntry[]>();
-  for (const s of server) {
-    const k = idKey(s.messageId, s.size);
-    const list = pool.get(k);
-    if (list) list.push(s);
-    else pool.set(k, [s]);
-  }
-  let matched = 0;
-  const unmatched: SourceEntry[] = [];
-  for (const m of source) {
-    const list = pool.get(idKey(m.messageId, m.size));
-    if (list && list.length) {
-      list.shift();
-      matched++;
-    } else unmatched.push(m);
-  }
-  const leftover = [...pool.values()].flat();
-  // Pair what is left by Message-ID alone: those exist on both sides but differ in size.
-  const byId = new Map<string, ServerEntry[]>();
-  for (const s of leftover) {
-    const n = normalizeMessageId(s.messageId);
-    if (n === undefined) continue;
-    const list = byId.get(n);
-    if (list) list.push(s);
-    else byId.set(n, [s]);
-  }
-  const sizeMismatch: Array<{ source: SourceEntry; server: ServerEntry }> = [];
-  const missing: SourceEntry[] = [];
-  const paired = new Set<ServerEntry>();
-  for (const m of unmatched) {
-    const n = normalizeMessageId(m.messageId);
-    const list = n === undefined ? undefined : byId.get(n);
-    if (list && list.length) {
-      const s = list.shift()!;
-      paired.add(s);
-      sizeMismatch.push({ source: m, server: s });
-    } else missing.push(m);
-  }
-  const extra = leftover.filter((s) => !paired.has(s)).sort((a, b) => a.uid - b.uid);
-  return { path, sourceCount: source.length, serverCount: server.length, matched, missing, extra, sizeMismatch, absent };
+  readonly totals: { source: number; server: number; matched: number; changedByServer: number; missing: number; extra: number; notCompared: number };
 }
 
 export interface VerifyOptions {
   readonly folderPrefix?: readonly string[];
+  readonly includeDeleted?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (seen: number) => void;
 }
 
-/** Reads every source message (bytes normalized as the importer does), then lists each mapped server folder. */
+interface FolderState {
+  readonly path: string;
+  readonly absent: boolean;
+  readonly index: FolderIndex;
+  readonly serverCount: number;
+  readonly all: IndexedMessage[];
+  sourceCount: number;
+  matched: number;
+  changedByServer: number;
+  deleted: number;
+  readonly missing: SourceEntry[];
+}
+
+/** Reads every source message (bytes normalized as the importer does) and matches it in its folder's index. */
 export async function verify(control: ServerControl, sources: readonly Source[], options: VerifyOptions = {}): Promise<VerifyResult> {
   const delimiter = await control.delimiter();
-  const folders = await control.listFolders();
+  const listed = await control.listFolders();
   const specialUse = new Map<string, string>();
-  for (const f of folders) if (f.specialUse) specialUse.set(f.specialUse, f.path);
+  for (const f of listed) if (f.specialUse) specialUse.set(f.specialUse, f.path);
   const server: ServerFolders = { delimiter, specialUse, namespacePrefix: await control.namespacePrefix() };
-  const existing = new Set(folders.map((f) => (/^inbox$/i.test(f.path) ? 'INBOX' : f.path)));
-  const expected = new Map<string, SourceEntry[]>();
-  const unreadable: VerifyResult['unreadable'] = [];
+  const folders = new Map<string, Promise<FolderState>>();
+  const notCompared: NotCompared[] = [];
   let seen = 0;
+
+  const folderState = (path: string): Promise<FolderState> => {
+    let p = folders.get(path);
+    if (!p) {
+      p = (async () => {
+        const status = await control.folderStatus(path);
+        const index = new FolderIndex();
+        const all: IndexedMessage[] = [];
+        if (status && status.messages > 0) {
+          await control.indexFolder(path, (e) => {
+            index.add(e);
+            all.push(e);
+          });
+        }
+        return {
+          path, absent: !status, index, serverCount: all.length, all,
+          sourceCount: 0, matched: 0, changedByServer: 0, deleted: 0, missing: [],
+        };
+      })();
+      folders.set(path, p);
+    }
+    return p;
+  };
+
   for (const source of sources) {
     for await (const item of readAhead(source.items(), { depth: 32 })) {
       if (options.signal?.aborted) break;
       seen++;
       if (seen % 500 === 0) options.onProgress?.(seen);
       if (item.kind === 'rejected') {
-        unreadable.push({ source: item.message?.origin ?? item.error.path, code: item.error.code, reason: item.error.message });
+        notCompared.push({ source: item.message?.origin ?? item.error.path, code: item.error.code, reason: item.error.message });
         continue;
       }
+      if (item.kind !== 'message') continue;
       const path = mapFolder(item.message.folder, server, options.folderPrefix).path;
-      const list = expected.get(path) ?? [];
-      list.push({ origin: item.message.origin, messageId: item.normalized.messageId, size: item.normalized.data.length });
-      expected.set(path, list);
+      const f = await folderState(path);
+      if (item.message.deleted && !options.includeDeleted) {
+        f.deleted++;
+        continue;
+      }
+      f.sourceCount++;
+      const data = item.normalized.data;
+      const found = await f.index.match(item.normalized.messageId, data, (uid) => control.fetchBody(path, uid));
+      if (found) {
+        f.matched++;
+        if (found.how === 'rewritten') f.changedByServer++;
+      } else f.missing.push({ origin: item.message.origin, messageId: item.normalized.messageId, size: data.length });
     }
   }
   const out: FolderComparison[] = [];
-  for (const [path, list] of [...expected].sort(([a], [b]) => a.localeCompare(b))) {
-    const absent = !existing.has(/^inbox$/i.test(path) ? 'INBOX' : path);
-    const onServer = absent ? [] : await control.listMessages(path);
-    out.push(compareFolder(path, list, onServer, absent));
+  for (const f of await Promise.all(folders.values())) {
+    out.push({
+      path: f.path,
+      sourceCount: f.sourceCount,
+      serverCount: f.serverCount,
+      matched: f.matched,
+      changedByServer: f.changedByServer,
+      missing: f.missing,
+      extra: f.all.filter((m) => !f.index.isClaimed(m.uid)),
+      absent: f.absent,
+      deleted: f.deleted,
+    });
   }
-  const totals = { source: 0, server: 0, matched: 0, missing: 0, extra: 0, sizeMismatch: 0 };
+  out.sort((a, b) => a.path.localeCompare(b.path));
+  const totals = { source: 0, server: 0, matched: 0, changedByServer: 0, missing: 0, extra: 0, notCompared: notCompared.length };
   for (const f of out) {
     totals.source += f.sourceCount;
     totals.server += f.serverCount;
     totals.matched += f.matched;
+    totals.changedByServer += f.changedByServer;
     totals.missing += f.missing.length;
     totals.extra += f.extra.length;
-    totals.sizeMismatch += f.sizeMismatch.length;
   }
-  const ok = totals.missing === 0 && totals.extra === 0 && totals.sizeMismatch === 0 && !options.signal?.aborted;
-  return { folders: out, unreadable, ok, totals };
+  if (options.signal?.aborted) notCompared.push({ source: '(run)', code: 'E_INTERRUPTED', reason: 'interrupted before every message was compared' });
+  const ok = totals.missing === 0 && notCompared.length === 0 && !options.signal?.aborted;
+  return { folders: out, notCompared, ok, totals: { ...totals, notCompared: notCompared.length } };
 }

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { writeMaildir } from '../../src/bench/corpus.js';
 import { ControlPlane } from '../../src/mailbox/control-plane.js';
 import { mapFolder } from '../../src/migrate/folder-map.js';
-import { normalizeMessageId } from '../../src/migrate/verify.js';
+import { normalizeMessageId } from '../../src/core/message-id.js';
 import { openSource, readAhead } from '../../src/sources/index.js';
 import { dovecotSkipReason, startDovecot, type DovecotInstance } from '../helpers/dovecot.js';
 import { binarySkipReason, FIXTURES, runCli, startCli } from './cli-helpers.js';

@@ -23,7 +23,8 @@ test('without a host the import goes to the embedded server, says so first, and 
   const r = await runCli(['import', src, '--report', report, '--trace', trace, '--quiet'], { XDG_STATE_HOME: dir });
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout.split('\n')[0]!, /embedded server/);
-  assert.match(r.stdout, /Done: 8 appended, 0 skipped/);
+  assert.match(r.stdout, /Done: 8 appended, 0 already imported \(journal\), 0 already on the server \(checked\)/);
+  assert.match(r.stdout, /Work\/Projects\s+→\s+Work\/Projects \(created\)\s+1\s+1\s/);
   assert.match(r.stdout, /APPEND\s+\d+/);
   const j = JSON.parse(readFileSync(report, 'utf8'));
   for (const k of ['total', 'appended', 'skipped', 'failed', 'bytes', 'elapsedMs', 'msgsPerSec', 'settings', 'diagnosis', 'failures']) assert.ok(k in j, k);
@@ -60,9 +61,9 @@ test('--dry-run prints the folder plan and sends nothing', { skip }, async (t) =
   const { src } = tempCopy(t, 'maildir');
   const r = await runCli(['import', src, '--dry-run', '--folder', 'Imported']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /Imported\/Work\/Projects\s+1/);
-  assert.match(r.stdout, /8 message\(s\).*nothing was sent/);
-  assert.doesNotMatch(r.stdout, /appended/);
+  assert.match(r.stdout, /Work\/Projects\s+→\s+Imported\/Work\/Projects \(would create\)\s+1\s+1\s/);
+  assert.match(r.stdout, /Dry run: 8 would be appended .* nothing was sent/);
+  assert.doesNotMatch(r.stdout, /\d appended/);
 });
 
 test('bad options exit 1 with the option named, and there is no --password flag', { skip }, async () => {

@@ -30,11 +30,15 @@ test('the summary shows totals, per-command recv-wait percentiles, diagnosis, fa
     latency: { APPEND: { count: 3, p50: 44, p90: 45, p99: 50, max: 51 }, LOGIN: { count: 2, p50: 1, p90: 1, p99: 1, max: 1 } },
     diagnosis: [{ code: 'delayed-ack-stall', message: 'recv-wait clusters at 44 ms' }],
     failures: [{ source: '/m/x', code: 'E_SOURCE_EMPTY', reason: 'empty file' }, { source: '/m/y', code: 'E_SERVER_NO', reason: 'NO' }],
-    flagsDropped: { $Label1: 3 }, foldersCreated: ['Work'], repairs: [], resumed: { found: 4, resent: 1 }, unknownResolved: 0,
+    flagsDropped: { $Label1: 3 }, foldersCreated: ['Work'], repairs: [], unknownResolved: 0,
+    skippedBy: { journal: 1, checked: 0, deleted: 0 }, flagsUpdated: 0,
+    folders: [{ target: 'Work', sources: ['Work'], existed: false, created: true, check: 'absent', checkDetail: 'x', serverMessages: 0, bodiesFetched: 0, messages: 10, appended: 7, journal: 1, checked: 0, deleted: 0, flagsUpdated: 0, failed: 2 }],
     connections: { opened: 2, cap: null }, journal: '/state/j.jsonl', exitCode: 130,
   };
   const s = renderImportSummary(r);
-  assert.match(s, /^Interrupted: 7 appended, 1 skipped/);
+  assert.match(s, /^source\s+target\s+messages/);
+  assert.match(s, /Work\s+→\s+Work \(created\)\s+10\s+7\s+1\s+0\s+0\s+2\s+server \(absent\)/);
+  assert.match(s, /Interrupted: 7 appended, 1 already imported \(journal\), 0 already on the server \(checked\)/);
   assert.match(s, /3\.5 msg\/s, 3\.50 MB\/s/);
   assert.match(s, /APPEND\s+3\s+44\s+45\s+50\s+51/);
   assert.ok(s.indexOf('APPEND') < s.indexOf('LOGIN'), 'APPEND first');
@@ -42,5 +46,4 @@ test('the summary shows totals, per-command recv-wait percentiles, diagnosis, fa
   assert.match(s, /\$Label1 ×3/);
   assert.match(s, /\/m\/x: empty file \(E_SOURCE_EMPTY\)/);
   assert.match(s, /Journal: \/state\/j\.jsonl \(re-run the same command to resume\)/);
-  assert.match(s, /Resume: 4 message/);
 });

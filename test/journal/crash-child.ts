@@ -21,7 +21,7 @@ const splitIo: JournalIo = {
   },
 };
 const io = mode === 'split' ? splitIo : fileIo;
-const journal = await Journal.open(path, { source, target }, { batchMs: 2, batchEntries: 64, io });
+const journal = await Journal.open(path, { account: target }, { batchMs: 2, batchEntries: 64, io });
 // Synchronous writes to the pipe: an acknowledgement must be out before the next group starts.
 writeSync(1, `ready ${journal.repaired ? 'repaired' : 'clean'}\n`);
 
@@ -41,7 +41,7 @@ async function connection(): Promise<void> {
     await journal.recordSent(group);
     writeSync(1, `sent ${first} ${count}\n`);
     // Confirm every other message, as tagged OKs would arrive.
-    journal.recordConfirmed(group.filter((_, i) => i % 2 === 0).map((e, i) => ({ id: e.id, uid: i + 1, uidValidity: 7 })));
+    journal.recordConfirmed(group.filter((_, i) => i % 2 === 0).map((e, i) => ({ id: e.id, mailbox: e.mailbox, uid: i + 1, uidValidity: 7 })));
   }
 }
 

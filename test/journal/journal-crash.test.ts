@@ -14,7 +14,8 @@ import { Journal } from '../../src/journal/journal.js';
 const here = fileURLToPath(import.meta.url);
 // Same extension as this file: .ts under tsx, .js when compiled to dist/.
 const child = join(here, '..', `crash-child${extname(here)}`);
-const header = { source: '/crash/source', target: 'imap://u@127.0.0.1:1/' };
+const header = { account: 'imap://u@127.0.0.1:1' };
+const source = '/crash/source';
 
 interface Run {
   acked: Array<[number, number]>;
@@ -24,7 +25,7 @@ interface Run {
 function runAndKill(path: string, firstId: number, killAfterAcks: number, mode: 'split' | 'whole'): Promise<Run> {
   return new Promise((resolve, reject) => {
     // process.execArgv carries tsx's loader when the tests run from source.
-    const proc = spawn(process.execPath, [...process.execArgv, child, path, String(firstId), header.source, header.target, mode], {
+    const proc = spawn(process.execPath, [...process.execArgv, child, path, String(firstId), source, header.account, mode], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const run: Run = { acked: [], repaired: false };
@@ -79,7 +80,7 @@ test('after kill -9 at random moments every acknowledged recordSent is in the re
     try {
       for (const [first, count] of allAcked) {
         for (let id = first; id < first + count; id++) {
-          const s = j.status(`m${id}`);
+          const s = j.lookup('INBOX/Archiv', `m${id}`)?.state;
           assert.ok(s === 'sent' || s === 'confirmed', `m${id} was acknowledged before the kill but is ${s}`);
         }
       }

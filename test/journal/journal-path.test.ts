@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { defaultJournalPath, journalDirectory } from '../../src/journal/journal-path.js';
-
-const target = { host: 'Mail.Example.org', port: 993, user: 'alice', folderPrefix: 'Imported' };
+import { accountJournalPath, journalDirectory } from '../../src/journal/journal-path.js';
+import { canonicalAccount } from '../../src/migrate/account.js';
 
 test('the journal directory is under $XDG_STATE_HOME when it is absolute, else ~/.local/state', () => {
   assert.equal(journalDirectory({ XDG_STATE_HOME: '/srv/state' }), '/srv/state/mailmigrate/journals');
@@ -12,37 +11,45 @@ test('the journal directory is under $XDG_STATE_HOME when it is absolute, else ~
   assert.equal(journalDirectory({}), join(homedir(), '.local/state/mailmigrate/journals'));
 });
 
-test('the file name is a readable slug plus a short hash, ending in .jsonl', () => {
-  const p = defaultJournalPath(['/home/alice/Maildir'], target, { XDG_STATE_HOME: '/s' });
+test('the file name is a readable slug of the account plus a short hash, ending in .jsonl', () => {
+  const p = accountJournalPath('imap://alice@192.0.2.7:993', { XDG_STATE_HOME: '/s' });
   assert.equal(dirname(p), '/s/mailmigrate/journals');
-  assert.match(basename(p), /^maildir-to-alice@mail\.example\.org-[0-9a-f]{12}\.jsonl$/);
+  assert.match(basename(p), /^alice@192\.0\.2\.7_993-[0-9a-f]{12}\.jsonl$/);
 });
 
-test('the same import maps to the same journal however its roots are spelled or ordered', () => {
-  const env = { XDG_STATE_HOME: '/s' };
-  const a = defaultJournalPath(['/m/a/', '/m/b'], target, env);
-  const b = defaultJournalPath(['/m/b', '/m/x/../a'], { ...target, host: 'mail.example.org' }, env);
-  assert.equal(a, b);
+const resolver = (table: Record<string, string[]>) => async (host: string) => {
+  const a = table[host.toLowerCase()];
+  if (!a) throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  return a;
+};
+
+test('one account however the host and user are spelled: localhost and 127.0.0.1, BENCH and bench, a trailing dot', async () => {
+  const r = resolver({ localhost: ['::1', '127.0.0.1'], 'mail.example.org': ['192.0.2.7', '2001:db8::7'] });
+  const a = await canonicalAccount({ host: 'localhost', port: 143, user: 'bench' }, r);
+  assert.equal(a, 'imap://bench@127.0.0.1:143');
+  assert.equal(await canonicalAccount({ host: '127.0.0.1', port: 143, user: 'BENCH' }, r), a);
+  assert.equal(await canonicalAccount({ host: '::ffff:127.0.0.1', port: 143, user: 'Bench' }, r), a);
+  const m = await canonicalAccount({ host: 'MAIL.example.org', port: 993, user: 'alice' }, r);
+  assert.equal(m, 'imap://alice@192.0.2.7:993');
+  assert.equal(await canonicalAccount({ host: '192.0.2.7', port: 993, user: 'Alice' }, r), m);
+  assert.equal(await canonicalAccount({ host: '[2001:DB8:0::1]', port: 993, user: 'a' }, r), 'imap://a@[2001:db8::1]:993');
 });
 
-test('a different source, host, port, user or folder prefix gets a different journal', () => {
-  const env = { XDG_STATE_HOME: '/s' };
-  const base = defaultJournalPath(['/m/a'], target, env);
+test('another port, user or server is another account, and a host that does not resolve keeps its lower-cased name', async () => {
+  const r = resolver({ 'mail.example.org': ['192.0.2.7'], 'other.example.org': ['192.0.2.8'] });
+  const base = await canonicalAccount({ host: 'mail.example.org', port: 993, user: 'alice' }, r);
   const variants = [
-    defaultJournalPath(['/other/a'], target, env), // same basename, different parent
-    defaultJournalPath(['/m/a'], { ...target, host: 'other.example' }, env),
-    defaultJournalPath(['/m/a'], { ...target, port: 143 }, env),
-    defaultJournalPath(['/m/a'], { ...target, user: 'bob' }, env),
-    defaultJournalPath(['/m/a'], { ...target, folderPrefix: undefined }, env),
+    await canonicalAccount({ host: 'mail.example.org', port: 143, user: 'alice' }, r),
+    await canonicalAccount({ host: 'mail.example.org', port: 993, user: 'bob' }, r),
+    await canonicalAccount({ host: 'other.example.org', port: 993, user: 'alice' }, r),
   ];
   for (const v of variants) assert.notEqual(v, base);
-  assert.equal(new Set(variants).size, variants.length);
+  assert.equal(await canonicalAccount({ host: 'Gone.Example.', port: 993, user: 'alice' }, r), 'imap://alice@gone.example:993');
 });
 
-test('hostile characters in names never escape the journal directory or make an overlong name', () => {
-  const p = defaultJournalPath(['/m/../../etc/' + 'x'.repeat(400)], { host: 'h/../../x', port: 1, user: 'u/..\n' }, {
-    XDG_STATE_HOME: '/s',
-  });
+test('hostile characters in a user name never escape the journal directory or make an overlong name', async () => {
+  const account = await canonicalAccount({ host: '192.0.2.1', port: 1, user: 'u/../..\n' + 'x'.repeat(400) });
+  const p = accountJournalPath(account, { XDG_STATE_HOME: '/s' });
   assert.equal(dirname(p), '/s/mailmigrate/journals');
   assert.ok(basename(p).length < 120);
   assert.doesNotMatch(basename(p), /[/\n]/);

@@ -18,7 +18,10 @@ import { join } from 'node:path';
 import { JournalError } from '../../src/core/errors.js';
 import { Journal, fileIo, type JournalIo, type SentEntry } from '../../src/journal/journal.js';
 
-const header = { source: '/home/u/Maildir', target: 'imaps://u@mail.example:993/' };
+const header = { account: 'imap://u@192.0.2.7:993' };
+
+/** The state the journal holds for an id in INBOX (or another mailbox). */
+const st = (j: Journal, id: string, box = 'INBOX'): string | undefined => j.lookup(box, id)?.state;
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mm-journal-'));
@@ -59,40 +62,67 @@ test('a reopened journal replays sent, confirmed and failed records into status,
   const path = join(tempDir(t), 'j.jsonl');
   const j = await Journal.open(path, header);
   await j.recordSent([sent('a'), sent('b', { fingerprint: 'f'.repeat(64) }), sent('c'), sent('d', { messageId: undefined })]);
-  j.recordConfirmed([{ id: 'a', uid: 7, uidValidity: 1234, mailbox: 'INBOX' }, { id: 'c' }]);
-  j.recordFailed('d', 'E_SERVER_NO', 'message too large');
+  j.recordConfirmed([{ id: 'a', uid: 7, uidValidity: 1234, mailbox: 'INBOX' }, { id: 'c', mailbox: 'INBOX' }]);
+  j.recordFailed({ id: 'd', mailbox: 'INBOX', code: 'E_SERVER_NO', reason: 'message too large' });
   await j.close();
 
   const r = await Journal.open(path, header);
   t.after(() => r.close());
   assert.equal(r.repaired, undefined);
-  assert.equal(r.status('a'), 'confirmed');
-  assert.equal(r.status('b'), 'sent');
-  assert.equal(r.status('c'), 'confirmed');
-  assert.equal(r.status('d'), undefined, 'a failed message is retried on the next run');
-  assert.equal(r.status('never-seen'), undefined);
+  assert.equal(st(r, 'a'), 'confirmed');
+  assert.equal(st(r, 'b'), 'sent');
+  assert.equal(st(r, 'c'), 'confirmed');
+  assert.equal(st(r, 'd'), 'failed', 'a failed message is retried on the next run');
+  assert.equal(st(r, 'never-seen'), undefined);
   assert.deepEqual(r.counts, { confirmed: 2, sent: 1, failed: 1 });
   assert.deepEqual(r.unconfirmed(), [
     { id: 'b', mailbox: 'INBOX', messageId: '<b@example.org>', size: 1000, fingerprint: 'f'.repeat(64) },
   ]);
-  assert.deepEqual(r.failed(), [{ id: 'd', code: 'E_SERVER_NO', reason: 'message too large' }]);
+  assert.deepEqual(r.failed(), [{ id: 'd', mailbox: 'INBOX', code: 'E_SERVER_NO', reason: 'message too large' }]);
 });
 
-test('confirmed is final: a later sent or failed record for the same id does not downgrade it', async (t) => {
+test('the last record of a message wins: a message re-sent after the server lost it is sent again until confirmed', async (t) => {
   const path = join(tempDir(t), 'j.jsonl');
   const j = await Journal.open(path, header);
-  await j.recordSent([sent('a'), sent('b')]);
-  j.recordConfirmed([{ id: 'a' }]);
-  await j.recordSent([sent('a')]);
-  j.recordFailed('a', 'E_X', 'late');
-  j.recordFailed('b', 'E_SERVER_NO', 'refused');
+  await j.recordSent([sent('a'), sent('b'), sent('c', { rawSize: 990 })]);
+  j.recordConfirmed([{ id: 'a', mailbox: 'INBOX' }, { id: 'c', mailbox: 'INBOX', uid: 3, flags: ['\\Seen'] }]);
+  await j.recordSent([sent('a')]); // the target was wiped: re-sent
+  j.recordFailed({ id: 'b', mailbox: 'INBOX', code: 'E_SERVER_NO', reason: 'refused' });
   await j.recordSent([sent('b')]); // a failed message sent again on a re-run
+  j.recordFlags([{ id: 'c', mailbox: 'INBOX', flags: ['\\Seen', '\\Flagged'] }]);
+  j.recordFlags([{ id: 'b', mailbox: 'INBOX', flags: ['\\Seen'] }]); // not confirmed: ignored
   await j.close();
   const r = await Journal.open(path, header);
   t.after(() => r.close());
-  assert.equal(r.status('a'), 'confirmed');
-  assert.equal(r.status('b'), 'sent');
-  assert.deepEqual(r.counts, { confirmed: 1, sent: 1, failed: 0 });
+  assert.equal(st(r, 'a'), 'sent');
+  assert.equal(st(r, 'b'), 'sent');
+  assert.deepEqual(r.lookup('INBOX', 'c'), { state: 'confirmed', uid: 3, rawSize: 990, flags: ['\\Seen', '\\Flagged'] });
+  assert.deepEqual(r.counts, { confirmed: 1, sent: 2, failed: 0 });
+  assert.deepEqual(r.folderCounts('INBOX'), { confirmed: 1, sent: 2, failed: 0 });
+});
+
+test('the same source id in two mailboxes is two messages, and checkpoints replay per folder', async (t) => {
+  const path = join(tempDir(t), 'j.jsonl');
+  const j = await Journal.open(path, header);
+  await j.recordSent([sent('a'), sent('a', { mailbox: 'Archive' })]);
+  j.recordConfirmed([{ id: 'a', mailbox: 'Archive', uid: 9 }]);
+  j.recordCheckpoint({ mailbox: 'Archive', uidValidity: 5, uidNext: 10, messages: 9 });
+  j.recordCheckpoint({ mailbox: 'Archive', uidValidity: 5, uidNext: 11, messages: 10 });
+  await j.close();
+  const r = await Journal.open(path, header);
+  t.after(() => r.close());
+  assert.equal(st(r, 'a'), 'sent');
+  assert.equal(st(r, 'a', 'Archive'), 'confirmed');
+  assert.deepEqual(r.checkpoint('Archive'), { mailbox: 'Archive', uidValidity: 5, uidNext: 11, messages: 10 });
+  assert.equal(r.checkpoint('INBOX'), undefined);
+  assert.deepEqual(r.unconfirmed('INBOX').map((e) => e.id), ['a']);
+  assert.deepEqual(r.unconfirmed('Archive'), []);
+});
+
+test('a journal of format 1 (keyed by host spelling and source path) is refused with what to do', async (t) => {
+  const path = join(tempDir(t), 'j.jsonl');
+  writeFileSync(path, '{"mailmigrate":"journal","v":1,"source":"[]","target":"imap://u@h:1/","created":"2024-01-01T00:00:00.000Z"}\n');
+  await assert.rejects(Journal.open(path, header), /format 1 .*new --journal path/);
 });
 
 test('ids and mailboxes with newlines, quotes and non-ASCII characters survive a round trip', async (t) => {
@@ -103,7 +133,7 @@ test('ids and mailboxes with newlines, quotes and non-ASCII characters survive a
   await j.close();
   const r = await Journal.open(path, header);
   t.after(() => r.close());
-  assert.equal(r.status(odd), 'sent');
+  assert.equal(st(r, odd, 'Entwürfe/日本語'), 'sent');
   assert.equal(r.unconfirmed()[0]!.mailbox, 'Entwürfe/日本語');
 });
 
@@ -118,8 +148,8 @@ test('a torn last line is cut away on open, reported in repaired, and appending 
   const r = await Journal.open(path, header);
   assert.deepEqual(r.repaired, { droppedBytes: 19, line: 4 });
   assert.equal(statSync(path).size, whole);
-  assert.equal(r.status('torn'), undefined);
-  assert.equal(r.status('b'), 'sent');
+  assert.equal(st(r, 'torn'), undefined);
+  assert.equal(st(r, 'b'), 'sent');
   await r.recordSent([sent('c')]);
   await r.close();
 
@@ -137,7 +167,7 @@ test('a complete record missing only its newline is still dropped, since its wri
   appendFileSync(path, '{"s":"x","b":"INBOX","z":1}');
   const r = await Journal.open(path, header);
   t.after(() => r.close());
-  assert.equal(r.status('x'), undefined);
+  assert.equal(st(r, 'x'), undefined);
   assert.equal(r.repaired?.line, 2);
 });
 
@@ -150,7 +180,7 @@ test('a tail of NUL bytes (a power cut after the size grew) is treated as a torn
   const r = await Journal.open(path, header);
   t.after(() => r.close());
   assert.equal(r.repaired?.droppedBytes, 4096);
-  assert.equal(r.status('a'), 'sent');
+  assert.equal(st(r, 'a'), 'sent');
 });
 
 test('a torn header is replaced by a fresh one', async (t) => {
@@ -159,8 +189,8 @@ test('a torn header is replaced by a fresh one', async (t) => {
   const r = await Journal.open(path, header);
   t.after(() => r.close());
   assert.equal(r.repaired?.line, 1);
-  assert.equal(r.header.source, header.source);
-  assert.match(readFileSync(path, 'utf8'), /^\{"mailmigrate":"journal","v":1,.*\}\n$/);
+  assert.equal(r.header.account, header.account);
+  assert.match(readFileSync(path, 'utf8'), /^\{"mailmigrate":"journal","v":2,.*\}\n$/);
 });
 
 test('a corrupt line before the end is refused with its line number, and the file is left untouched', async (t) => {
@@ -192,17 +222,17 @@ test('a well-formed JSON line that is not a known record is corrupt too', async 
   await assert.rejects(Journal.open(path, header), /line 2 is corrupt/);
 });
 
-test('a journal written for another source or target is refused, naming the path', async (t) => {
+test('a journal written for another account is refused, naming the path', async (t) => {
   const path = join(tempDir(t), 'j.jsonl');
   const j = await Journal.open(path, header);
   await j.recordSent([sent('a')]);
   await j.close();
   const before = readFileSync(path);
-  for (const other of [{ ...header, source: '/elsewhere' }, { ...header, target: 'imap://v@other:143/' }]) {
+  for (const other of [{ account: 'imap://v@192.0.2.7:993' }, { account: 'imap://u@192.0.2.8:993' }]) {
     await assert.rejects(Journal.open(path, other), (err: unknown) => {
       assert.ok(err instanceof JournalError);
       assert.ok(err.message.includes(path));
-      assert.match(err.message, /belongs to another import/);
+      assert.match(err.message, /belongs to another account/);
       return true;
     });
   }
@@ -278,28 +308,28 @@ test('calls made while an fsync runs are merged into exactly one next fsync', as
 test('confirmations are written by the timer when few, and at once when a batch fills', async (t) => {
   const path = join(tempDir(t), 'j.jsonl');
   const slow = await Journal.open(path, header, { batchMs: 20, batchEntries: 1000 });
-  slow.recordConfirmed([{ id: 'a', uid: 1 }]);
-  assert.equal(slow.status('a'), 'confirmed', 'status reflects a confirmation before it is written');
+  slow.recordConfirmed([{ id: 'a', uid: 1, mailbox: 'INBOX' }]);
+  assert.equal(st(slow, 'a'), 'confirmed', 'status reflects a confirmation before it is written');
   assert.equal(slow.stats.writes, 0);
   await waitFor(() => slow.stats.writes === 1, 'the batch timer');
   await slow.close();
 
   const full = await Journal.open(path, header, { batchMs: 60_000, batchEntries: 5 });
   t.after(() => full.close());
-  full.recordConfirmed(['b', 'c', 'd', 'e', 'f'].map((id) => ({ id })));
+  full.recordConfirmed(['b', 'c', 'd', 'e', 'f'].map((id) => ({ id, mailbox: 'INBOX' })));
   await waitFor(() => full.stats.writes === 1, 'a full batch to be written without the timer');
-  assert.ok(readFileSync(path, 'utf8').includes('{"c":"f"}'));
+  assert.ok(readFileSync(path, 'utf8').includes('{"c":"f","b":"INBOX"}'));
 });
 
 test('flush() makes buffered confirmations and failures durable', async (t) => {
   const path = join(tempDir(t), 'j.jsonl');
   const j = await Journal.open(path, header, { batchMs: 60_000 });
   t.after(() => j.close());
-  j.recordConfirmed([{ id: 'a' }]);
-  j.recordFailed('b', 'E_SERVER_NO', 'x'.repeat(1000));
+  j.recordConfirmed([{ id: 'a', mailbox: 'INBOX' }]);
+  j.recordFailed({ id: 'b', mailbox: 'INBOX', code: 'E_SERVER_NO', reason: 'x'.repeat(1000) });
   await j.flush();
   const text = readFileSync(path, 'utf8');
-  assert.ok(text.includes('{"c":"a"}'));
+  assert.ok(text.includes('{"c":"a","b":"INBOX"}'));
   assert.ok(text.length < 600, 'a long failure reason is truncated');
   await j.flush(); // nothing pending: resolves at once
 });
@@ -308,18 +338,18 @@ test('closeSync writes what is buffered so a second SIGINT loses no record', asy
   const path = join(tempDir(t), 'j.jsonl');
   const j = await Journal.open(path, header, { batchMs: 60_000 });
   await j.recordSent([sent('a'), sent('b')]);
-  j.recordConfirmed([{ id: 'a', uid: 1 }]);
-  j.recordFailed('b', 'E_SERVER_NO', 'no');
+  j.recordConfirmed([{ id: 'a', uid: 1, mailbox: 'INBOX' }]);
+  j.recordFailed({ id: 'b', mailbox: 'INBOX', code: 'E_SERVER_NO', reason: 'no' });
   const pending = j.recordSent([sent('c')]); // not yet started: its write is due on the next setImmediate
   j.closeSync();
   await pending;
   assert.ok(!existsSync(`${path}.lock`));
-  assert.throws(() => j.recordConfirmed([{ id: 'c' }]), /is closed/);
+  assert.throws(() => j.recordConfirmed([{ id: 'c', mailbox: 'INBOX' }]), /is closed/);
 
   const r = await Journal.open(path, header);
   t.after(() => r.close());
   assert.deepEqual(r.counts, { confirmed: 1, sent: 1, failed: 1 });
-  assert.equal(r.status('c'), 'sent');
+  assert.equal(st(r, 'c'), 'sent');
 });
 
 test('a full disk fails the pending recordSent with E_JOURNAL, and every later call fails the same way', async (t) => {
@@ -342,8 +372,8 @@ test('a full disk fails the pending recordSent with E_JOURNAL, and every later c
   assert.ok(err.message.includes(path));
 
   await assert.rejects(j.recordSent([sent('b')]), (e) => e === err);
-  assert.throws(() => j.recordConfirmed([{ id: 'a' }]), (e) => e === err);
-  assert.throws(() => j.recordFailed('a', 'E', 'r'), (e) => e === err);
+  assert.throws(() => j.recordConfirmed([{ id: 'a', mailbox: 'INBOX' }]), (e) => e === err);
+  assert.throws(() => j.recordFailed({ id: 'a', mailbox: 'INBOX', code: 'E', reason: 'r' }), (e) => e === err);
   await assert.rejects(j.flush(), (e) => e === err);
   await assert.rejects(j.close(), (e) => e === err);
   assert.ok(!existsSync(`${path}.lock`), 'close releases the lock even after a failure');
@@ -389,7 +419,7 @@ test('replay of a large journal is fast and crosses read-chunk boundaries intact
   const parts: string[] = [];
   for (let i = 0; i < n; i++) {
     parts.push(`{"s":"cur/17000${i}.M${i}P9.höst,S=4096:2,S","b":"Entwürfe","m":"<${i}@example.org>","z":4096}\n`);
-    if (i % 2 === 0) parts.push(`{"c":"cur/17000${i}.M${i}P9.höst,S=4096:2,S","u":${i},"v":1}\n`);
+    if (i % 2 === 0) parts.push(`{"c":"cur/17000${i}.M${i}P9.höst,S=4096:2,S","b":"Entwürfe","u":${i},"v":1}\n`);
   }
   appendFileSync(path, parts.join(''));
   assert.ok(statSync(path).size > 8 * 1024 * 1024, 'spans several 4 MiB chunks');
@@ -398,17 +428,17 @@ test('replay of a large journal is fast and crosses read-chunk boundaries intact
   t.after(() => r.close());
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   assert.deepEqual(r.counts, { confirmed: n / 2, sent: n / 2, failed: 0 });
-  assert.equal(r.status(`cur/17000${n - 1}.M${n - 1}P9.höst,S=4096:2,S`), 'sent');
+  assert.equal(st(r, `cur/17000${n - 1}.M${n - 1}P9.höst,S=4096:2,S`, 'Entwürfe'), 'sent');
   assert.ok(seconds < 10, `replay of ${n * 1.5} lines took ${seconds.toFixed(2)} s`);
 });
 
 test('close() called twice at once closes the file once and both calls succeed', async (t) => {
   const path = join(tempDir(t), 'j.jsonl');
   const j = await Journal.open(path, header, { batchMs: 60_000 });
-  j.recordConfirmed([{ id: 'a' }]);
+  j.recordConfirmed([{ id: 'a', mailbox: 'INBOX' }]);
   await Promise.all([j.close(), j.close()]);
   await j.close();
   const r = await Journal.open(path, header);
   t.after(() => r.close());
-  assert.equal(r.status('a'), 'confirmed');
+  assert.equal(st(r, 'a'), 'confirmed');
 });

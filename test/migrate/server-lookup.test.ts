@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findOnServer, fingerprintOf, type ServerControl } from '../../src/migrate/server-lookup.js';
+import { findOnServer, type ServerControl } from '../../src/migrate/server-lookup.js';
 
 function fake(messages: Array<{ uid: number; messageId?: string; body: Buffer }>): ServerControl & { fetched: number[] } {
   const fetched: number[] = [];
@@ -11,6 +11,9 @@ function fake(messages: Array<{ uid: number; messageId?: string; body: Buffer }>
     listFolders: async () => [],
     ensureFolder: async () => false,
     permanentFlags: async () => ({ flags: [], anyKeyword: true }),
+    folderStatus: async () => ({ uidValidity: 1, uidNext: messages.length + 1, messages: messages.length }),
+    indexFolder: async () => ({ exists: messages.length, uidValidity: 1 }),
+    storeFlags: async () => undefined,
     findByMessageId: async (_p, id) => messages.filter((m) => m.messageId === id).map((m) => ({ uid: m.uid, size: m.body.length })),
     listMessages: async () => messages.map((m) => ({ uid: m.uid, size: m.body.length, messageId: m.messageId })),
     fetchBody: async (_p, uid) => {
@@ -24,16 +27,32 @@ test('a message with the same Message-ID and size but other bytes does not count
   const ours = Buffer.from('Message-ID: <a@x>\r\n\r\nhello\r\n');
   const theirs = Buffer.from('Message-ID: <a@x>\r\n\r\nHELLO\r\n');
   const control = fake([{ uid: 7, messageId: '<a@x>', body: theirs }]);
-  assert.equal(await findOnServer(control, 'INBOX', '<a@x>', ours.length, fingerprintOf(ours)), undefined);
+  assert.equal(await findOnServer(control, 'INBOX', '<a@x>', ours), undefined);
   assert.deepEqual(control.fetched, [7]);
 });
 
-test('identical bytes are found by Message-ID, and without one by size and fingerprint', async () => {
+test('identical bytes are found by Message-ID, and without one by size and content', async () => {
   const a = Buffer.from('Message-ID: <a@x>\r\n\r\nhello\r\n');
   const b = Buffer.from('Subject: no id\r\n\r\nbody one\r\n');
   const c = Buffer.from('Subject: no id\r\n\r\nbody two\r\n');
   const control = fake([{ uid: 1, messageId: '<a@x>', body: a }, { uid: 2, body: b }, { uid: 3, body: c }]);
-  assert.equal(await findOnServer(control, 'INBOX', '<a@x>', a.length, fingerprintOf(a)), 1);
-  assert.equal(await findOnServer(control, 'INBOX', undefined, c.length, fingerprintOf(c)), 3);
-  assert.equal(await findOnServer(control, 'INBOX', undefined, 5, fingerprintOf(c)), undefined, 'no candidate of that size');
+  assert.equal(await findOnServer(control, 'INBOX', '<a@x>', a), 1);
+  assert.equal(await findOnServer(control, 'INBOX', undefined, c), 3);
+  assert.equal(await findOnServer(control, 'INBOX', undefined, Buffer.from('x')), undefined, 'no candidate of that size');
+});
+
+test('a server copy already accounted for (appended or matched by this run) is not taken for a second copy', async () => {
+  const a = Buffer.from('Message-ID: <a@x>\r\n\r\nhello\r\n');
+  const control = fake([{ uid: 1, messageId: '<a@x>', body: a }]);
+  assert.equal(await findOnServer(control, 'INBOX', '<a@x>', a, (uid) => uid === 1), undefined);
+  assert.equal(await findOnServer(control, 'INBOX', '<a@x>', a, () => false), 1);
+});
+
+test('a copy the server rewrote (a header added, 8-bit header bytes replaced) is found; identical bytes win over it', async () => {
+  const ours = Buffer.from('Message-ID: <a@x>\r\nSubject: Gr\xc3\xbc\xc3\x9fe\r\n\r\nhello\r\n', 'latin1');
+  const rewritten = Buffer.from('Received: by server\r\nMessage-ID: <a@x>\r\nSubject: GrXXXXe\r\n\r\nhello\r\n', 'latin1');
+  const control = fake([{ uid: 4, messageId: '<a@x>', body: rewritten }]);
+  assert.equal(await findOnServer(control, 'INBOX', '<a@x>', ours), 4);
+  const both = fake([{ uid: 4, messageId: '<a@x>', body: rewritten }, { uid: 5, messageId: '<a@x>', body: ours }]);
+  assert.equal(await findOnServer(both, 'INBOX', '<a@x>', ours), 5);
 });

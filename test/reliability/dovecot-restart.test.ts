@@ -22,7 +22,7 @@ test('a real Dovecot restarted mid-import: the run reconnects, re-checks what wa
   const connect = () => ControlPlane.connect(cp);
   const plane = await connect();
   const control = new ControlAdapter(plane, connect);
-  const journal = await Journal.open(join(dir, 'j.jsonl'), { source: src, target: `imap://${d.user}@${d.host}:${d.port}/` }, { batchMs: 5 });
+  const journal = await Journal.open(join(dir, 'j.jsonl'), { account: `imap://${d.user}@${d.host}:${d.port}` }, { batchMs: 5 });
   let restarted: Promise<void> | undefined;
   let restarts = 0;
   let disconnects = 0;

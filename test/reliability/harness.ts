@@ -130,7 +130,7 @@ export async function importOnce(server: { host: string; port: number }, src: st
   });
   const plane = await connect();
   const control = new ControlAdapter(plane, connect);
-  const j = await Journal.open(journal, { source: JSON.stringify([src]), target: `imap://test@${server.host}:${server.port}/` }, o.journalOptions ?? { batchMs: 5 });
+  const j = await Journal.open(journal, { account: `imap://test@${server.host}:${server.port}` }, o.journalOptions ?? { batchMs: 5 });
   try {
     const importer = new Importer(control, j, {
       pool: {

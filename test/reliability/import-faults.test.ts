@@ -149,8 +149,8 @@ test('a look-up in a folder that does not exist says "absent"; a look-up on a de
   const plane = await ControlPlane.connect({ host: s.host, port: s.port, secure: false, starttls: 'off', user: 'test', password: 'test' });
   t.after(() => plane.close().catch(() => undefined));
   const control = new ControlAdapter(plane);
-  assert.equal(await findOnServer(control, 'Nowhere', '<x@y>', 100, 'f'), undefined);
+  assert.equal(await findOnServer(control, 'Nowhere', '<x@y>', Buffer.alloc(100)), undefined);
   await s.close();
   // Guessing "absent" here is what re-sent stored messages after a restart (2 duplicates in 120 before the fix).
-  await assert.rejects(findOnServer(control, 'INBOX', '<x@y>', 100, 'f'));
+  await assert.rejects(findOnServer(control, 'INBOX', '<x@y>', Buffer.alloc(100)));
 });

@@ -102,5 +102,5 @@ test('an unwritable journal location fails before anything is sent, naming the p
     return true;
   });
   assert.equal(s.stats.appendCommands, 0);
-  await assert.rejects(Journal.open('/proc/version/j.jsonl', { source: 's', target: 't' }), JournalError);
+  await assert.rejects(Journal.open('/proc/version/j.jsonl', { account: 't' }), JournalError);
 });

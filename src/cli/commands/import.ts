@@ -8,13 +8,14 @@ import { DEFAULT_SETTINGS } from '../../bench/profiles.js';
 import { diffCounters, readKernelCounters } from '../../core/kernel-counters.js';
 import { ConfigError } from '../../core/errors.js';
 import type { LiteralMode, WriteMode } from '../../core/types.js';
-import { defaultJournalPath, Journal } from '../../journal/journal.js';
+import { accountJournalPath, Journal } from '../../journal/journal.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
-import { mapFolder } from '../../migrate/folder-map.js';
+import { canonicalAccount } from '../../migrate/account.js';
+import { SYNC_FLAGS_MODES, type SyncFlagsMode } from '../../migrate/flag-sync.js';
 import { Importer, type ImportResult } from '../../migrate/importer.js';
 import { startServer, type ImapServer } from '../../server/server.js';
-import { openSource, readAhead, ReadPool, type Source } from '../../sources/index.js';
+import { openSource, ReadPool, type Source } from '../../sources/index.js';
 import { derivePhases, recordToJson, type TimingRecord } from '../../transport/timing.js';
 import {
   addConnectionOptions,
@@ -29,7 +30,7 @@ import {
 import { EXIT_INTERRUPTED, importExitCode } from '../exit-code.js';
 import { NdjsonWriter, writeJsonFile } from '../render/json.js';
 import { createProgress, type ProgressRenderer } from '../render/progress.js';
-import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImportSummary, renderPlan } from '../render/summary.js';
+import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImportSummary } from '../render/summary.js';
 
 // `mailmigrate import <source...>`: the command users run (issue 4). This file wires options, the embedded server
 // fallback, the journal, progress, SIGINT and the report around src/migrate/importer.ts, which does the work.
@@ -51,6 +52,9 @@ export interface ImportCliOptions extends ConnectionCliOptions {
   report?: string;
   trace?: string;
   dryRun?: boolean;
+  recheck?: boolean;
+  syncFlags: SyncFlagsMode;
+  includeDeleted?: boolean;
   quiet?: boolean;
   progressInterval?: string;
   readThreads?: string;
@@ -93,10 +97,17 @@ export function registerImport(program: Command): Command {
     .option('--no-nodelay', 'leave Nagle on (only to reproduce delayed-ACK stalls)')
     .addOption(new Option('--literal <mode>', 'literal announcement').choices(['auto', 'sync', 'plus', 'minus']).default('auto'))
     .addOption(new Option('--write <mode>', 'socket write strategy').choices(['coalesce', 'split']).default('coalesce'))
-    .option('--journal <file>', 'resume journal (default: per-user state directory, keyed by source and target)')
+    .option('--journal <file>', 'resume journal (default: per-user state directory, one per account); an accelerator checked against the server')
+    .option('--recheck', 'reconcile every folder with the server whatever the journal says, appending only what is missing (the fix for a failed verify)')
+    .addOption(
+      new Option('--sync-flags <mode>', 'flags of messages already on the server: changed = follow what changed in the source since the last run; mirror = make them equal to the source; off')
+        .choices([...SYNC_FLAGS_MODES])
+        .default('changed'),
+    )
+    .option('--include-deleted', 'also import messages marked deleted in the source (Maildir T, mbox Status: D, Thunderbird expunged), with \\Deleted')
     .option('--report <file>', 'write the run report as JSON')
     .option('--trace <file>', 'write one NDJSON timing record per command')
-    .option('--dry-run', 'read and plan: show folders and counts, send nothing')
+    .option('--dry-run', 'check the server read-only and print, per folder, what would be appended, skipped or updated; send nothing')
     .option('--quiet', 'no progress output, only the summary')
     .option('--read-threads <n>', 'worker threads that read, normalize and fingerprint message files (default: cores - 1, at most 4; 0 = main thread)')
     .addOption(new Option('--progress-interval <ms>', 'plain progress line period off a TTY').default('5000').hideHelp())
@@ -170,14 +181,17 @@ export async function importAction(paths: string[], opts: ImportCliOptions): Pro
   if (!target0 && opts.journal !== undefined) {
     throw new ConfigError('--journal', 'the embedded server keeps mail in memory only, so there is nothing to resume into; give --host');
   }
-  if (opts.dryRun) return dryRun(paths, opts, settings, target0);
-
   let target: Target;
   if (target0) target = { resolved: target0, server: undefined };
   else {
     target = await embeddedTarget();
-    out(`No --host given: importing into the embedded server at ${target.resolved.host}:${target.resolved.port} (in memory, user "test"; the mail is discarded on exit)`);
+    out(
+      opts.dryRun
+        ? `No --host given: dry run against an empty embedded server at ${target.resolved.host}:${target.resolved.port}`
+        : `No --host given: importing into the embedded server at ${target.resolved.host}:${target.resolved.port} (in memory, user "test"; the mail is discarded on exit)`,
+    );
   }
+  if (opts.dryRun && target0) out(`Dry run against ${describeTarget(target0)}: the server is read, nothing is sent`);
   const cleanups: Array<() => Promise<void> | void> = [];
   if (target.server) cleanups.push(() => target.server!.close());
   try {
@@ -185,6 +199,25 @@ export async function importAction(paths: string[], opts: ImportCliOptions): Pro
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
   }
+}
+
+/** The resume journal: one per account (canonical server + user), checked against the server before it is believed.
+ *  The embedded server's mail dies with the process, so its journal is a temporary file. */
+async function openJournal(opts: ImportCliOptions, target: Target, cleanups: Array<() => Promise<void> | void>): Promise<Journal> {
+  const t = target.resolved;
+  const account = await canonicalAccount({ host: t.host, port: t.port, user: t.user });
+  let journalPath: string;
+  if (target.server) {
+    const dir = mkdtempSync(join(tmpdir(), 'mailmigrate-embedded-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    journalPath = join(dir, 'journal.jsonl');
+  } else {
+    journalPath = opts.journal ?? accountJournalPath(account);
+  }
+  const journal = await Journal.open(journalPath, { account });
+  cleanups.push(() => journal.close());
+  if (journal.repaired) err(`Journal: dropped a torn last line (${journal.repaired.droppedBytes} bytes) left by an interrupted run`);
+  return journal;
 }
 
 async function runImport(
@@ -204,30 +237,15 @@ async function runImport(
   const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)));
   cleanups.push(() => control.close());
 
-  // Journal: keyed by source roots and target; the embedded server's mail dies with the process, so its journal
-  // is a temporary file (a later run must not skip messages that are no longer anywhere).
   const roots = paths.map((p) => resolve(p)).sort();
-  let journalPath: string;
-  if (target.server) {
-    const dir = mkdtempSync(join(tmpdir(), 'mailmigrate-embedded-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    journalPath = join(dir, 'journal.jsonl');
-  } else {
-    journalPath = opts.journal ?? defaultJournalPath(roots, { host: t.host, port: t.port, user: t.user, folderPrefix: settings.prefix.join('/') });
-  }
-  const scheme = t.tls === 'implicit' ? 'imaps' : 'imap';
-  const journal = await Journal.open(journalPath, {
-    source: JSON.stringify(roots),
-    target: `${scheme}://${t.user}@${t.host}:${t.port}/${settings.prefix.join('/')}`,
-  });
-  cleanups.push(() => journal.close());
-  if (journal.repaired) err(`Journal: dropped a torn last line (${journal.repaired.droppedBytes} bytes) left by an interrupted run`);
+  // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
+  const journal = opts.dryRun ? undefined : await openJournal(opts, target, cleanups);
 
   const batch = settings.batch ?? (plane.capabilities.has('MULTIAPPEND') ? DEFAULTS.batch : 1);
   const latency = new Map<string, LatencyStats>();
   const serverMs: number[] = [];
   const connectMs: number[] = [];
-  const trace = opts.trace !== undefined ? new NdjsonWriter(opts.trace) : undefined;
+  const trace = opts.trace !== undefined && !opts.dryRun ? new NdjsonWriter(opts.trace) : undefined;
   if (trace) cleanups.push(() => trace.close());
   const onRecord = (r: TimingRecord): void => {
     trace?.write(recordToJson(r));
@@ -264,9 +282,9 @@ async function runImport(
     }
     try {
       trace?.close();
-      journal.closeSync();
+      journal?.closeSync();
     } finally {
-      err(`Interrupted twice: journal closed at ${journal.path}; re-run the same command to resume`);
+      err(journal ? `Interrupted twice: journal closed at ${journal.path}; re-run the same command to resume` : 'Interrupted twice');
       process.exit(EXIT_INTERRUPTED);
     }
   };
@@ -285,6 +303,10 @@ async function runImport(
     },
     batch,
     folderPrefix: settings.prefix,
+    recheck: opts.recheck === true,
+    syncFlags: opts.syncFlags,
+    includeDeleted: opts.includeDeleted === true,
+    dryRun: opts.dryRun === true,
     signal: abort.signal,
     onProgress: (p) => progress?.update(p),
     onRecord,
@@ -295,7 +317,7 @@ async function runImport(
         else if (pe.type === 'connection-cap') progress?.log(`Server connection cap reached: continuing with ${pe.limit} connection(s)`);
         else if (pe.type === 'throttled') progress?.log(`Server throttling: waiting ${pe.delayMs} ms`);
       } else if (e.type === 'resume-checked') {
-        progress?.log(`Resume: ${e.found} message(s) sent by an interrupted run are on the server, ${e.missing} are not and will be sent`);
+        progress?.log(`Lost replies: ${e.found} message(s) whose APPEND went unanswered are on the server, ${e.missing} are not and were sent again`);
       } else if (e.type === 'warning') progress?.log(`warning: ${e.message}`);
     },
   });
@@ -306,7 +328,7 @@ async function runImport(
   const counters = countersBefore && countersAfter ? diffCounters(countersBefore, countersAfter) : undefined;
 
   const report = buildReport({
-    result, target, paths: roots, batch, settings, opts, latency, journalPath: target.server ? null : journal.path,
+    result, target, paths: roots, batch, settings, opts, latency, journalPath: target.server || !journal ? null : journal.path,
     diagnosis: diagnose({
       records: result.records,
       ...(counters ? { counters } : {}),
@@ -343,7 +365,7 @@ function buildReport(a: {
     target: a.target.server ? `embedded server ${a.target.resolved.host}:${a.target.resolved.port}` : describeTarget(a.target.resolved),
     embedded: a.target.server !== undefined,
     sources: a.paths,
-    dryRun: false,
+    dryRun: r.dryRun,
     interrupted: r.aborted,
     total: r.total,
     appended: r.appended,
@@ -369,61 +391,12 @@ function buildReport(a: {
     flagsDropped: r.flagsDropped,
     foldersCreated: r.foldersCreated,
     repairs: r.repairs,
-    resumed: r.resumed,
+    skippedBy: r.skippedBy,
+    flagsUpdated: r.flagsUpdated,
+    folders: r.folders,
     unknownResolved: r.unknownResolved,
     connections: { opened: r.connections.opened, cap: r.connections.cap ?? null },
     journal: a.journalPath,
     exitCode: importExitCode({ failed: r.failed, aborted: r.aborted }),
   };
-}
-
-/** --dry-run: reads every message, maps folders as the import would, and sends nothing (at most a LIST). */
-async function dryRun(paths: string[], opts: ImportCliOptions, settings: Settings, target: ResolvedTarget | undefined): Promise<number> {
-  let delimiter = '/';
-  const specialUse = new Map<string, string>();
-  const existing = new Set<string>(['INBOX']);
-  if (target) {
-    // Login and LIST only: the delimiter and special-use folders decide the plan; nothing is created or appended.
-    const plane = await ControlPlane.connect(controlPlaneOptions(target));
-    try {
-      delimiter = await plane.delimiter();
-      for (const f of await plane.listFolders()) {
-        existing.add(/^inbox$/i.test(f.path) ? 'INBOX' : f.path);
-        if (f.specialUse) specialUse.set(f.specialUse, f.path);
-      }
-    } finally {
-      await plane.close();
-    }
-    out(`Dry run against ${describeTarget(target)}: nothing will be sent`);
-  } else {
-    out('No --host given: dry run for the embedded server (hierarchy delimiter "/"); nothing will be sent');
-  }
-  const sources = await openSources(paths);
-  const folders = new Map<string, { path: string; messages: number; bytes: number; create: boolean }>();
-  const failures: Array<{ source: string; code: string; reason: string }> = [];
-  let total = 0;
-  for (const source of sources) {
-    for await (const item of readAhead(source.items(), { depth: 32 })) {
-      total++;
-      if (item.kind === 'rejected') {
-        failures.push({ source: item.message?.origin ?? item.error.path, code: item.error.code, reason: item.error.message });
-        continue;
-      }
-      const path = mapFolder(item.message.folder, { delimiter, specialUse }, settings.prefix).path;
-      const f = folders.get(path) ?? { path, messages: 0, bytes: 0, create: !existing.has(/^inbox$/i.test(path) ? 'INBOX' : path) };
-      f.messages++;
-      f.bytes += item.normalized.data.length;
-      folders.set(path, f);
-    }
-  }
-  out(renderPlan({ folders: [...folders.values()].sort((x, y) => x.path.localeCompare(y.path)), failures, total }));
-  if (opts.report !== undefined) {
-    writeJsonFile(opts.report, {
-      version: 1, dryRun: true, sources: paths.map((p) => resolve(p)), total,
-      folders: [...folders.values()], failures,
-      messages: [...folders.values()].reduce((n, f) => n + f.messages, 0),
-      bytes: [...folders.values()].reduce((n, f) => n + f.bytes, 0),
-    });
-  }
-  return 0;
 }

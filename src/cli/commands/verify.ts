@@ -10,23 +10,28 @@ import { writeJsonFile } from '../render/json.js';
 import { renderVerify } from '../render/summary.js';
 import { parseFolderPrefix } from './import.js';
 
-// `mailmigrate verify <source...>`: same connection options as import; compares per folder (counts, Message-ID
-// sets, sizes) and lists what is missing or extra. Exit 0 only when everything matches, 2 on a mismatch, 1 when
-// it could not run. Read-only on the server: LIST, SELECT, NOOP, UID FETCH (BODY.PEEK, never sets \Seen).
+// `mailmigrate verify <source...>`: same connection options as import; matches every source message in its folder
+// with import's own rule (src/migrate/folder-index.ts) and lists what is missing, extra or not compared. Exit 0 only
+// when every source message was compared and found, 2 otherwise (missing, or anything not compared), 1 when it could
+// not run. Read-only on the server: LIST, STATUS, SELECT, NOOP, UID FETCH (BODY.PEEK, never sets \Seen).
 
 interface VerifyCliOptions extends ConnectionCliOptions {
   folder?: string;
   report?: string;
+  json?: boolean;
+  includeDeleted?: boolean;
 }
 
 export function registerVerify(program: Command): Command {
   const cmd = program
     .command('verify')
-    .description('Compare sources with the server per folder (counts, Message-IDs, sizes); exit 0 only when they match')
+    .description('Check that every source message is on the server, per folder; exit 0 only when all were compared and found')
     .argument('<source...>', 'the same sources given to import');
   addConnectionOptions(cmd)
     .option('--folder <prefix>', 'the --folder prefix used for the import')
     .option('--report <file>', 'write the comparison as JSON')
+    .option('--json', 'print per-folder rows as JSON instead of the table')
+    .option('--include-deleted', 'expect messages marked deleted in the source too (as import --include-deleted)')
     .action(async (paths: string[], opts: VerifyCliOptions) => {
       process.exitCode = await verifyAction(paths, opts);
     });
@@ -45,9 +50,14 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   process.on('SIGINT', onSigint);
   try {
     process.stderr.write(`Verifying against ${describeTarget(target)}\n`);
-    const result = await verify(new ControlAdapter(plane), sources, { folderPrefix: prefix, signal: abort.signal });
-    process.stdout.write(`${renderVerify(result)}\n`);
-    if (opts.report !== undefined) writeJsonFile(opts.report, { version: 1, target: describeTarget(target), ...result });
+    const result = await verify(new ControlAdapter(plane), sources, {
+      folderPrefix: prefix,
+      includeDeleted: opts.includeDeleted === true,
+      signal: abort.signal,
+    });
+    const json = { version: 2, target: describeTarget(target), ...result };
+    process.stdout.write(opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${renderVerify(result)}\n`);
+    if (opts.report !== undefined) writeJsonFile(opts.report, json);
     if (abort.signal.aborted) return EXIT_INTERRUPTED;
     return result.ok ? EXIT_OK : EXIT_PARTIAL;
   } finally {

@@ -1,3 +1,4 @@
+import type { FolderReport } from '../../migrate/folder-runs.js';
 import type { VerifyResult } from '../../migrate/verify.js';
 import { fmtMs, fmtRate, renderTable } from './table.js';
 
@@ -46,7 +47,11 @@ export interface ImportReport {
   readonly flagsDropped: Record<string, number>;
   readonly foldersCreated: string[];
   readonly repairs: string[];
-  readonly resumed: { found: number; resent: number };
+  /** Why messages were skipped: already imported (journal, folder unchanged), already on the server (checked), deleted. */
+  readonly skippedBy: { journal: number; checked: number; deleted: number };
+  readonly flagsUpdated: number;
+  /** One row per target folder: what came in, what was done, how the journal was checked. */
+  readonly folders: FolderReport[];
   readonly unknownResolved: number;
   readonly connections: { opened: number; cap: number | null };
   readonly journal: string | null;
@@ -60,14 +65,43 @@ export function reasonWithoutSource(source: string, reason: string): string {
   return reason.startsWith(`${source}: `) ? reason.slice(source.length + 2) : reason;
 }
 
+/** One row per target folder: source folder(s) → target, and what happened to their messages. */
+export function renderFolderTable(folders: readonly FolderReport[], dryRun: boolean): string {
+  const s = (n: number): string => n.toLocaleString('en-US');
+  return renderTable(folders, [
+    { header: 'source', value: (f) => f.sources.join(', ') },
+    { header: '', value: () => '→' },
+    { header: 'target', value: (f) => f.target + (f.created ? (dryRun ? ' (would create)' : ' (created)') : '') },
+    { header: 'messages', value: (f) => s(f.messages), align: 'right' },
+    { header: dryRun ? 'would append' : 'appended', value: (f) => s(f.appended), align: 'right' },
+    { header: 'already there', value: (f) => s(f.journal + f.checked), align: 'right' },
+    { header: dryRun ? 'would update flags' : 'flags updated', value: (f) => s(f.flagsUpdated), align: 'right' },
+    { header: 'deleted', value: (f) => s(f.deleted), align: 'right' },
+    { header: 'failed', value: (f) => s(f.failed), align: 'right' },
+    { header: 'checked by', value: (f) => (f.check === 'trusted' ? 'journal + STATUS' : `server (${f.check})`) },
+  ]);
+}
+
 export function renderImportSummary(r: ImportReport): string {
   const lines: string[] = [];
   const s = (n: number): string => n.toLocaleString('en-US');
-  const head = r.interrupted ? 'Interrupted' : r.failed > 0 ? 'Finished with failures' : 'Done';
-  lines.push(
-    `${head}: ${s(r.appended)} appended, ${s(r.skipped)} skipped (already on the server), ${s(r.failed)} failed, ${s(r.total)} seen` +
-      ` in ${(r.elapsedMs / 1000).toFixed(1)} s — ${fmtRate(r.msgsPerSec)} msg/s, ${r.mbPerSec.toFixed(2)} MB/s (${(r.bytes / 1e6).toFixed(1)} MB)`,
-  );
+  if (r.folders.length) lines.push(renderFolderTable(r.folders, r.dryRun), '');
+  const skipped =
+    `${s(r.skippedBy.journal)} already imported (journal), ${s(r.skippedBy.checked)} already on the server (checked)` +
+    (r.skippedBy.deleted ? `, ${s(r.skippedBy.deleted)} deleted in the source (skipped; --include-deleted imports them)` : '');
+  if (r.dryRun) {
+    const head = r.interrupted ? 'Dry run interrupted' : r.failed > 0 ? 'Dry run: some messages would be left out' : 'Dry run';
+    lines.push(
+      `${head}: ${s(r.appended)} would be appended (${(r.bytes / 1e6).toFixed(1)} MB), ${skipped}, ${s(r.flagsUpdated)} would get flag updates, ` +
+        `${s(r.failed)} unreadable, ${s(r.total)} seen; nothing was sent.`,
+    );
+  } else {
+    const head = r.interrupted ? 'Interrupted' : r.failed > 0 ? 'Finished with failures' : 'Done';
+    lines.push(
+      `${head}: ${s(r.appended)} appended, ${skipped}, ${s(r.flagsUpdated)} flags updated, ${s(r.failed)} failed, ${s(r.total)} seen` +
+        ` in ${(r.elapsedMs / 1000).toFixed(1)} s — ${fmtRate(r.msgsPerSec)} msg/s, ${r.mbPerSec.toFixed(2)} MB/s (${(r.bytes / 1e6).toFixed(1)} MB)`,
+    );
+  }
   const st = r.settings;
   lines.push(
     `Settings: ${st.connections} connection(s) (opened ${r.connections.opened}${r.connections.cap !== null ? `, server cap ${r.connections.cap}` : ''}), ` +
@@ -97,9 +131,6 @@ export function renderImportSummary(r: ImportReport): string {
     lines.push(`Flags the server does not keep (dropped, not failures): ${dropped.map(([f, n]) => `${f} ×${n}`).join(', ')}`);
   }
   for (const rep of r.repairs) lines.push(`Folder name repaired: ${rep}`);
-  if (r.resumed.found || r.resumed.resent) {
-    lines.push(`Resume: ${r.resumed.found} message(s) of an interrupted run found on the server, ${r.resumed.resent} sent again`);
-  }
   if (r.unknownResolved) lines.push(`Unanswered APPENDs found on the server after a lost connection: ${r.unknownResolved}`);
   if (r.failures.length) {
     lines.push('', `Failed (${r.failures.length}):`);
@@ -107,28 +138,6 @@ export function renderImportSummary(r: ImportReport): string {
     if (r.failures.length > FAILURES_SHOWN) lines.push(`  … ${r.failures.length - FAILURES_SHOWN} more (see --report FILE for all)`);
   }
   if (r.journal) lines.push('', `Journal: ${r.journal}${r.interrupted ? ' (re-run the same command to resume)' : ''}`);
-  return lines.join('\n');
-}
-
-/** The plan printed by --dry-run: folders with message counts and bytes, and what could not be read. */
-export function renderPlan(plan: {
-  folders: Array<{ path: string; messages: number; bytes: number; create: boolean }>;
-  failures: Array<{ source: string; code: string; reason: string }>;
-  total: number;
-}): string {
-  const lines: string[] = [];
-  lines.push(
-    renderTable(plan.folders, [
-      { header: 'folder', value: (f) => f.path },
-      { header: 'messages', value: (f) => f.messages.toLocaleString('en-US'), align: 'right' },
-      { header: 'MB', value: (f) => (f.bytes / 1e6).toFixed(2), align: 'right' },
-      { header: 'action', value: (f) => (f.create ? 'create' : 'exists') },
-    ]),
-  );
-  const msgs = plan.folders.reduce((a, f) => a + f.messages, 0);
-  const bytes = plan.folders.reduce((a, f) => a + f.bytes, 0);
-  lines.push('', `Dry run: ${msgs} message(s), ${(bytes / 1e6).toFixed(2)} MB in ${plan.folders.length} folder(s) would be imported; ${plan.failures.length} unreadable; nothing was sent.`);
-  for (const f of plan.failures) lines.push(`  ${f.source}: ${reasonWithoutSource(f.source, f.reason)} (${f.code})`);
   return lines.join('\n');
 }
 
@@ -141,28 +150,31 @@ export function renderVerify(r: VerifyResult): string {
       { header: 'folder', value: (f) => f.path },
       { header: 'source', value: (f) => String(f.sourceCount), align: 'right' },
       { header: 'server', value: (f) => (f.absent ? 'absent' : String(f.serverCount)), align: 'right' },
+      { header: 'found', value: (f) => String(f.matched), align: 'right' },
+      { header: 'changed by server', value: (f) => String(f.changedByServer), align: 'right' },
       { header: 'missing', value: (f) => String(f.missing.length), align: 'right' },
       { header: 'extra', value: (f) => String(f.extra.length), align: 'right' },
-      { header: 'size differs', value: (f) => String(f.sizeMismatch.length), align: 'right' },
-      { header: '', value: (f) => (f.missing.length || f.extra.length || f.sizeMismatch.length ? 'MISMATCH' : 'ok') },
+      { header: 'deleted in source', value: (f) => String(f.deleted), align: 'right' },
+      { header: '', value: (f) => (f.missing.length ? 'MISSING' : 'ok') },
     ]),
   );
   for (const f of r.folders) {
     for (const m of f.missing.slice(0, LISTED)) lines.push(`missing in ${f.path}: ${m.origin} ${m.messageId ?? '(no Message-ID)'} ${m.size} bytes`);
     if (f.missing.length > LISTED) lines.push(`missing in ${f.path}: … ${f.missing.length - LISTED} more`);
-    for (const e of f.extra.slice(0, LISTED)) lines.push(`extra in ${f.path}: UID ${e.uid} ${e.messageId ?? '(no Message-ID)'} ${e.size} bytes`);
+    for (const e of f.extra.slice(0, LISTED)) lines.push(`extra in ${f.path} (on the server, not in the source): UID ${e.uid} ${e.messageId ?? '(no Message-ID)'} ${e.size} bytes`);
     if (f.extra.length > LISTED) lines.push(`extra in ${f.path}: … ${f.extra.length - LISTED} more`);
-    for (const d of f.sizeMismatch.slice(0, LISTED)) {
-      lines.push(`size differs in ${f.path}: ${d.source.messageId} source ${d.source.size} bytes, server UID ${d.server.uid} ${d.server.size} bytes`);
-    }
   }
-  for (const u of r.unreadable.slice(0, LISTED)) lines.push(`unreadable in source (not compared): ${u.source}: ${reasonWithoutSource(u.source, u.reason)} (${u.code})`);
+  for (const u of r.notCompared.slice(0, LISTED)) lines.push(`not compared: ${u.source}: ${reasonWithoutSource(u.source, u.reason)} (${u.code})`);
+  if (r.notCompared.length > LISTED) lines.push(`not compared: … ${r.notCompared.length - LISTED} more`);
   const t = r.totals;
-  lines.push(
-    '',
-    r.ok
-      ? `Verified: ${t.matched} message(s) in ${r.folders.length} folder(s) match.`
-      : `MISMATCH: ${t.missing} missing, ${t.extra} extra, ${t.sizeMismatch} with a different size (${t.matched} of ${t.source} source messages match).`,
-  );
+  if (r.ok) {
+    lines.push('', `Verified: all ${t.matched} source message(s) in ${r.folders.length} folder(s) are on the server` + (t.changedByServer ? ` (${t.changedByServer} stored changed by the server)` : '') + (t.extra ? `; ${t.extra} other message(s) on the server` : '') + '.');
+  } else {
+    lines.push(
+      '',
+      `NOT VERIFIED: ${t.missing} missing, ${t.notCompared} not compared (${t.matched} of ${t.source} source messages found).` +
+        (t.missing ? ' Fix with the same import command plus --recheck: it reconciles every folder and appends only what is missing.' : ''),
+    );
+  }
   return lines.join('\n');
 }

@@ -1,0 +1,155 @@
+import type { Journal } from '../journal/journal.js';
+import { checkFolder, type FolderDistrust, type FolderStatus, type FolderVerdict } from './folder-check.js';
+import { FolderIndex } from './folder-index.js';
+import { FlagUpdates } from './flag-sync.js';
+import type { ServerControl } from './server-lookup.js';
+
+// The migration's registry of target folders: for each folder this run sends into, what the server said at the
+// start (STATUS), whether the journal may be trusted there (folder-check.ts), the bulk index built on first need,
+// the UIDs this run accounted for, pending flag updates, and the per-folder counts the summary shows.
+
+export interface FolderCounts {
+  /** Source messages mapped to this folder. */
+  messages: number;
+  /** Appended now (in a dry run: would be appended). */
+  appended: number;
+  /** Skipped: the journal confirms them and the folder is unchanged since. */
+  journal: number;
+  /** Skipped: found on the server by reconciliation. */
+  checked: number;
+  /** Skipped: marked deleted in the source. */
+  deleted: number;
+  /** Already there, flags changed to follow the source (in a dry run: would be). */
+  flagsUpdated: number;
+  failed: number;
+}
+
+export interface FolderRun {
+  readonly path: string;
+  /** STATUS before this run sent anything; undefined when the folder did not exist. */
+  readonly status: FolderStatus | undefined;
+  readonly verdict: FolderVerdict;
+  /** Source folder names (as the reader gave them) mapped here; more than one is a merge, reported. */
+  readonly sources: Set<string>;
+  /** UIDs accounted for: appended by this run or matched to a source message. */
+  readonly claimed: Set<number>;
+  readonly counts: FolderCounts;
+  /** Flag changes waiting to be sent, and which journal id each UID belongs to. */
+  readonly flagUpdates: FlagUpdates;
+  readonly flagTargets: Map<number, { id: string; flags: string[] }>;
+  created: boolean;
+  index: Promise<FolderIndex> | undefined;
+}
+
+export interface FolderReport extends FolderCounts {
+  readonly target: string;
+  readonly sources: string[];
+  /** Did the folder exist before; was it created (or, in a dry run, would it be). */
+  readonly existed: boolean;
+  readonly created: boolean;
+  /** How the journal was validated: 'trusted', or why the folder was reconciled. */
+  readonly check: 'trusted' | FolderDistrust;
+  readonly checkDetail: string | undefined;
+  /** Messages on the server before the run, and bodies fetched to settle ambiguous matches. */
+  readonly serverMessages: number;
+  readonly bodiesFetched: number;
+}
+
+export class FolderRuns {
+  readonly #runs = new Map<string, Promise<FolderRun>>();
+  readonly #settled = new Map<string, FolderRun>();
+
+  constructor(
+    private readonly control: ServerControl,
+    private readonly journal: Journal | undefined,
+    private readonly recheck: boolean,
+  ) {}
+
+  /** The folder's run state, checked against the server once (one STATUS) on first use. */
+  get(path: string): Promise<FolderRun> {
+    let p = this.#runs.get(path);
+    if (!p) {
+      p = this.#open(path);
+      // A failed STATUS (connection lost) must not poison the folder for the rest of the run.
+      p.catch(() => this.#runs.delete(path));
+      this.#runs.set(path, p);
+    }
+    return p;
+  }
+
+  async #open(path: string): Promise<FolderRun> {
+    const status = await this.control.folderStatus(path);
+    const verdict = checkFolder({
+      status,
+      checkpoint: this.journal?.checkpoint(path),
+      unconfirmed: this.journal?.folderCounts(path).sent ?? 0,
+      // Without a journal (a dry run) there is nothing to trust: the server alone answers.
+      recheck: this.recheck || this.journal === undefined,
+    });
+    const run: FolderRun = {
+      path,
+      status,
+      verdict,
+      sources: new Set(),
+      claimed: new Set(),
+      counts: { messages: 0, appended: 0, journal: 0, checked: 0, deleted: 0, flagsUpdated: 0, failed: 0 },
+      flagUpdates: new FlagUpdates(),
+      flagTargets: new Map(),
+      created: false,
+      index: undefined,
+    };
+    this.#settled.set(path, run);
+    return run;
+  }
+
+  /**
+   * What the folder held before this run, in bulk (one FETCH), built once. A folder that was absent or empty at the
+   * start holds only what this run appended (all claimed), so it needs no FETCH.
+   */
+  index(run: FolderRun): Promise<FolderIndex> {
+    if (!run.index) {
+      const index = new FolderIndex(run.claimed);
+      if (!run.status || run.status.messages === 0) run.index = Promise.resolve(index);
+      else {
+        run.index = this.control.indexFolder(run.path, (e) => index.add(e)).then(() => index);
+        run.index.catch(() => (run.index = undefined));
+      }
+    }
+    return run.index;
+  }
+
+  /** Every folder this run looked at. */
+  all(): FolderRun[] {
+    return [...this.#settled.values()];
+  }
+
+  /** Records each folder's STATUS as a checkpoint, after a run that went through every source message. */
+  async checkpoint(journal: Journal): Promise<void> {
+    for (const run of this.all()) {
+      const status = await this.control.folderStatus(run.path);
+      if (!status) continue;
+      const before = journal.checkpoint(run.path);
+      if (before && before.uidValidity === status.uidValidity && before.uidNext === status.uidNext && before.messages === status.messages) continue;
+      journal.recordCheckpoint({ mailbox: run.path, ...status });
+    }
+  }
+
+  async report(): Promise<FolderReport[]> {
+    const out: FolderReport[] = [];
+    for (const run of this.all().sort((a, b) => a.path.localeCompare(b.path))) {
+      const index = run.index ? await run.index.catch(() => undefined) : undefined;
+      out.push({
+        target: run.path,
+        sources: [...run.sources].sort(),
+        existed: run.status !== undefined,
+        created: run.created,
+        check: run.verdict.trusted ? 'trusted' : run.verdict.reason,
+        checkDetail: run.verdict.trusted ? undefined : run.verdict.detail,
+        serverMessages: run.status?.messages ?? 0,
+        bodiesFetched: index?.fetched ?? 0,
+        ...run.counts,
+      });
+    }
+    return out;
+  }
+}
