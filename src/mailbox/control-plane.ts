@@ -271,9 +271,14 @@ export class ControlPlane {
   }
 
   async status(path: string): Promise<{ messages: number; uidNext: number; uidValidity: number }> {
-    const st = await this.#run(`STATUS ${path}`, () =>
-      this.#client.status(path, { messages: true, uidNext: true, uidValidity: true }),
-    );
+    const st = await this.#run(`STATUS ${path}`, async () => {
+      // Dovecot answers STATUS of the *selected* mailbox from this session's view, which does not include what other
+      // connections appended since (measured: 1999 of 2000 after another connection's APPEND). NOOP syncs the view
+      // (RFC 3501 §6.1.2) so a checkpoint or a check never records a stale count.
+      const selected = this.#client.mailbox;
+      if (selected && folderKey(selected.path) === folderKey(path)) await this.#client.noop();
+      return this.#client.status(path, { messages: true, uidNext: true, uidValidity: true });
+    });
     if (!st) throw new MailmigrateError('E_STATUS', `STATUS ${path}: no answer (not connected?)`, 'now');
     return { messages: st.messages ?? 0, uidNext: st.uidNext ?? 0, uidValidity: Number(st.uidValidity ?? 0n) };
   }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Journal, type JournalOptions } from '../../src/journal/journal.js';
 import { ControlPlane } from '../../src/mailbox/control-plane.js';
 import { ControlAdapter } from '../../src/migrate/control-adapter.js';
+import type { SyncFlagsMode } from '../../src/migrate/flag-sync.js';
 import { Importer, type ImportEvent, type ImportResult } from '../../src/migrate/importer.js';
 import { startServer, type ImapServer, type ServerOptions } from '../../src/server/server.js';
 import type { Store } from '../../src/server/store.js';
@@ -118,6 +119,10 @@ export interface RunOptions {
   onPoolEvent?: (e: PoolEvent) => void;
   onEvent?: (e: ImportEvent) => void;
   onProgress?: (appended: number) => void;
+  recheck?: boolean;
+  syncFlags?: SyncFlagsMode;
+  includeDeleted?: boolean;
+  dryRun?: boolean;
 }
 
 /** Short per-phase timeouts: a stalled connection is given up in half a second, not a minute. */
@@ -139,6 +144,10 @@ export async function importOnce(server: { host: string; port: number }, src: st
         ...o.pool,
       },
       batch: o.batch ?? 1,
+      recheck: o.recheck === true,
+      syncFlags: o.syncFlags ?? 'changed',
+      includeDeleted: o.includeDeleted === true,
+      dryRun: o.dryRun === true,
       ...(o.signal ? { signal: o.signal } : {}),
       onEvent: (e) => {
         if (e.type === 'pool') o.onPoolEvent?.(e.event as PoolEvent);
