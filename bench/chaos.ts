@@ -5,14 +5,21 @@
 //             after a stored-but-unanswered APPEND, BYE to everyone, throttling, a stalled connection, a server
 //             restart on the same port. Unfinished messages (no answer after 3 look-up rounds) are finished by a
 //             re-run, as a user would.
+//   3. dovecot lost reply (issue 11): a private, real Dovecot behind a proxy that cuts the connection right after
+//             Dovecot stored a batch and before its OK reaches the client, every 7th APPEND answer, up to 40 times.
+//             (Skipped with the reason when there is no dovecot binary.)
 // Each variant prints: messages in source, on server, duplicates, lost, faults injected, time. Exit 1 if any
-// message is lost or doubled. The server is the embedded one, in this process, on 127.0.0.1.
+// message is lost or doubled. The embedded server runs in this process, on 127.0.0.1; Dovecot on a random port.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CorpusOptions, messageId, writeMaildir } from '../src/bench/corpus.js';
 import { startServer, type ImapServer } from '../src/server/server.js';
-import { startCli } from '../test/cli/cli-helpers.js';
+import { normalizeMessageId } from '../src/core/message-id.js';
+import { ControlPlane } from '../src/mailbox/control-plane.js';
+import { runCli, startCli } from '../test/cli/cli-helpers.js';
+import { startCutProxy } from '../test/helpers/cut-proxy.js';
+import { dovecotSkipReason, startDovecot } from '../test/helpers/dovecot.js';
 import { importOnce, tally, type Tally } from '../test/reliability/harness.js';
 
 const COUNT = Number(process.env.CHAOS_COUNT ?? 5000);
@@ -146,6 +153,54 @@ async function mixVariant(src: string, dir: string, ids: string[]): Promise<Row>
   return row;
 }
 
+async function dovecotLostReplyVariant(src: string, dir: string, ids: string[]): Promise<Row | undefined> {
+  const skip = dovecotSkipReason();
+  if (skip) {
+    console.log(`dovecot lost reply: skipped (${skip})`);
+    return undefined;
+  }
+  const d = await startDovecot();
+  const proxy = await startCutProxy({ host: '127.0.0.1', port: d.port }, { every: 7, max: 40 });
+  try {
+    const t0 = performance.now();
+    const r = await runCli(
+      ['import', src, '--host', '127.0.0.1', '--port', String(proxy.port), '--plain', '--user', d.user,
+        '--journal', join(dir, 'dovecot-journal.jsonl'), '--batch', '10', '--quiet'],
+      { MAILMIGRATE_PASSWORD: d.password },
+      600_000,
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const cp = await ControlPlane.connect({ host: '127.0.0.1', port: d.port, secure: false, starttls: 'off', user: d.user, password: d.password });
+    const count = new Map<string, number>();
+    let onServer = 0;
+    try {
+      for (const f of await cp.listFolders()) {
+        for (const m of await cp.listMessages(f.path)) {
+          onServer++;
+          const id = normalizeMessageId(m.messageId) ?? `uid ${m.uid}`;
+          count.set(id, (count.get(id) ?? 0) + 1);
+        }
+      }
+    } finally {
+      await cp.close();
+    }
+    let duplicates = 0;
+    let lost = 0;
+    for (const id of ids) {
+      const n = count.get(normalizeMessageId(id)!) ?? 0;
+      if (n === 0) lost++;
+      if (n > 1) duplicates += n - 1;
+    }
+    return {
+      variant: 'dovecot lost reply', faults: proxy.cuts, seconds, source: ids.length, onServer, duplicates, lost,
+      note: `exit ${r.code}; ${proxy.cuts} connections cut after Dovecot stored a batch, before the OK reached the client`,
+    };
+  } finally {
+    await proxy.close();
+    await d.stop();
+  }
+}
+
 function print(rows: Row[]): void {
   const head = ['variant', 'in source', 'on server', 'duplicates', 'lost', 'faults', 'time s'];
   const cells = rows.map((r) => [r.variant, r.source, r.onServer, r.duplicates, r.lost, r.faults, r.seconds.toFixed(1)].map(String));
@@ -165,6 +220,8 @@ async function main(): Promise<void> {
     const ids = Array.from({ length: COUNT }, (_, i) => messageId(i, CORPUS));
     console.log(`corpus: ${w.count} messages, ${(w.bytes / 1e6).toFixed(1)} MB (seed ${CORPUS.seed}), written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const rows = [await killVariant(src, dir, ids), await mixVariant(src, dir, ids)];
+    const dovecot = await dovecotLostReplyVariant(src, dir, ids);
+    if (dovecot) rows.push(dovecot);
     print(rows);
     if (rows.some((r) => r.lost || r.duplicates || r.onServer !== r.source)) {
       console.log('FAIL: a message was lost or doubled');
