@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeMaildir } from '../src/bench/corpus.js';
 import { ControlPlane } from '../src/mailbox/control-plane.js';
+import { transportIndexer } from '../src/migrate/bulk-index.js';
 import { ControlAdapter } from '../src/migrate/control-adapter.js';
 import { FolderIndex } from '../src/migrate/folder-index.js';
 import { BIN } from '../test/cli/cli-helpers.js';
@@ -107,7 +108,8 @@ async function main(): Promise<void> {
     const folder = FOLDERS > 1 ? 'Folder1' : 'INBOX';
     const plane = await ControlPlane.connect({ host: '127.0.0.1', port: d.port, secure: false, starttls: 'off', user: d.user, password: d.password });
     try {
-      const control = new ControlAdapter(plane);
+      // The same bulk read import uses (bulk-index.ts: our transport and response reader, a connection of its own).
+      const control = new ControlAdapter(plane, undefined, transportIndexer({ host: '127.0.0.1', port: d.port, tls: 'none', auth: { user: d.user, password: d.password } }));
       const rss0 = process.memoryUsage().rss;
       const cpu0 = process.cpuUsage();
       const r0 = performance.now();

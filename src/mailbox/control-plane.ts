@@ -243,6 +243,14 @@ export class ControlPlane {
   }
 
   async #create(path: string, specialUse: string | undefined): Promise<void> {
+    await this.#createOnly(path, specialUse);
+    // A created folder is subscribed, as mbsync and imapsync do: many clients (and webmails) show only subscribed
+    // folders, so an unsubscribed import looks like lost mail. Best effort: a server refusing SUBSCRIBE (RFC 3501
+    // §6.3.6) has still created the folder.
+    await this.#client.mailboxSubscribe(path).catch(() => undefined);
+  }
+
+  async #createOnly(path: string, specialUse: string | undefined): Promise<void> {
     if (specialUse && this.capabilities.has('CREATE-SPECIAL-USE')) {
       // RFC 6154 §3: CREATE name (USE (\Sent)). imapflow's mailboxCreate() has no USE parameter.
       await this.#run(`CREATE ${path} (USE (${specialUse}))`, async () => {

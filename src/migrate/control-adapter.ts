@@ -1,4 +1,5 @@
 import { AuthError, ServerResponseError } from '../core/errors.js';
+import type { FolderIndexer } from './bulk-index.js';
 import type { FolderStatus } from './folder-check.js';
 import type { ServerControl } from './server-lookup.js';
 
@@ -38,7 +39,12 @@ export class ControlAdapter implements ServerControl {
    * 30 s: the importer asks "is this message already there?" and creates folders right after exactly the faults
    * that also kill the control connection.
    */
-  constructor(plane: ControlPlaneLike, private readonly reconnect?: () => Promise<ControlPlaneLike>) {
+  constructor(
+    plane: ControlPlaneLike,
+    private readonly reconnect?: () => Promise<ControlPlaneLike>,
+    /** Reads a folder in bulk on a connection of its own (bulk-index.ts); without it the control plane does. */
+    private readonly indexer?: FolderIndexer,
+  ) {
     this.#plane = plane;
   }
 
@@ -124,6 +130,15 @@ export class ControlAdapter implements ServerControl {
     path: string,
     onEntry: (e: { uid: number; size: number; messageId?: string | undefined; flags: string[] }) => void,
   ): Promise<{ exists: number; uidValidity: number }> {
+    if (this.indexer) {
+      // A fresh connection per read: one retry covers a connection lost mid-FETCH (entries are handed over only
+      // after the whole FETCH succeeded, so a retry starts from an empty index).
+      const indexer = this.indexer;
+      return indexer(path, onEntry).catch((e) => {
+        if (e instanceof ServerResponseError || e instanceof AuthError) throw e;
+        return indexer(path, onEntry);
+      });
+    }
     // A retry after a lost connection starts the FETCH again from the top: the caller's index must start empty, so
     // entries are collected here and handed over only once the whole FETCH succeeded.
     return this.#retry(async (p) => {

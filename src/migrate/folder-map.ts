@@ -37,7 +37,11 @@ export function detectSpecialUse(parts: readonly string[]): SpecialUse | undefin
   return undefined;
 }
 
-export function mapFolder(parts: readonly string[], server: ServerFolders, prefix: readonly string[] = []): MappedFolder {
+/**
+ * `explicit`: the admin chose this target (--map, --map-file, --to): file it exactly there, without guessing a
+ * special-use folder from its name.
+ */
+export function mapFolder(parts: readonly string[], server: ServerFolders, prefix: readonly string[] = [], explicit = false): MappedFolder {
   const repairs: string[] = [];
   const clean = (name: string): string => {
     let n = name;
@@ -58,7 +62,7 @@ export function mapFolder(parts: readonly string[], server: ServerFolders, prefi
     }
     return n;
   };
-  const special = prefix.length === 0 ? detectSpecialUse(parts) : undefined;
+  const special = prefix.length === 0 && !explicit ? detectSpecialUse(parts) : undefined;
   if (special && server.specialUse.has(special)) {
     // The server already has this folder under its own name (e.g. "Sent Items"): file the mail there.
     return { path: server.specialUse.get(special)!, specialUse: undefined, repairs };

@@ -9,6 +9,7 @@ import type { TimingRecord } from '../transport/timing.js';
 import { derivePhases } from '../transport/timing.js';
 import { applyDelta, flagDelta, isEmptyDelta, type SyncFlagsMode } from './flag-sync.js';
 import { type MappedFolder, mapFolder, type ServerFolders } from './folder-map.js';
+import { FolderRules } from './folder-rules.js';
 import { type FolderReport, type FolderRun, FolderRuns } from './folder-runs.js';
 import type { IndexMatch } from './folder-index.js';
 import { type ServerControl, findOnServer, fingerprintOf } from './server-lookup.js';
@@ -39,6 +40,10 @@ export interface ImportOptions {
   readonly includeDeleted?: boolean;
   /** Reconcile read-only and count what would happen: no folder created, nothing appended or stored. */
   readonly dryRun?: boolean;
+  /** --include/--exclude/--map/--map-file/--to (folder-rules.ts). */
+  readonly folderRules?: FolderRules;
+  /** Create the folder tree only: every folder the source has is created, no message is sent (--folders-only). */
+  readonly foldersOnly?: boolean;
   readonly clock?: Clock;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ImportProgress) => void;
@@ -72,8 +77,11 @@ export interface ImportResult extends ImportProgress {
   readonly total: number;
   readonly elapsedMs: number;
   readonly failures: Failure[];
-  /** Why messages were skipped: "already imported (journal)", "already on the server (checked)", deleted. */
-  readonly skippedBy: { journal: number; checked: number; deleted: number };
+  /** Why messages were skipped: "already imported (journal)", "already on the server (checked)", deleted in the
+   *  source, excluded by --include/--exclude, not sent because of --folders-only. */
+  readonly skippedBy: { journal: number; checked: number; deleted: number; excluded: number; foldersOnly: number };
+  /** Source folders left out by --include/--exclude, with the rule and how many messages they held. */
+  readonly excluded: Array<{ source: string; rule: string; messages: number }>;
   readonly flagsUpdated: number;
   readonly folders: FolderReport[];
   readonly flagsDropped: Record<string, number>;
@@ -110,7 +118,9 @@ const FLAG_FLUSH = 500;
 
 export class Importer {
   private readonly progress: ImportProgress = { appended: 0, skipped: 0, failed: 0, bytes: 0, seen: 0 };
-  private readonly skippedBy = { journal: 0, checked: 0, deleted: 0 };
+  private readonly skippedBy = { journal: 0, checked: 0, deleted: 0, excluded: 0, foldersOnly: 0 };
+  private readonly excluded = new Map<string, { rule: string; messages: number }>();
+  private readonly rules: FolderRules;
   private flagsUpdated = 0;
   private readonly failures: Failure[] = [];
   private readonly flagsDropped: Record<string, number> = {};
@@ -144,6 +154,7 @@ export class Importer {
   ) {
     if (!journal && !options.dryRun) throw new Error('Importer: a journal is required unless dryRun');
     this.clock = options.clock ?? systemClock;
+    this.rules = options.folderRules ?? new FolderRules();
     this.syncFlags = options.syncFlags ?? 'changed';
     // Mirroring needs every message's server flags: only a bulk FETCH of every folder has them.
     this.folders = new FolderRuns(control, options.dryRun ? undefined : journal, options.recheck === true || this.syncFlags === 'mirror');
@@ -200,6 +211,7 @@ export class Importer {
       elapsedMs,
       failures: this.failures,
       skippedBy: { ...this.skippedBy },
+      excluded: [...this.excluded].map(([source, e]) => ({ source, ...e })),
       flagsUpdated: this.flagsUpdated,
       folders: await this.folders.report(),
       flagsDropped: this.flagsDropped,
@@ -293,7 +305,16 @@ export class Importer {
         continue;
       }
       const m = item.message;
-      const mapped = this.mapFolderOf(m.folder);
+      const ruled = this.rules.apply(m.folder);
+      if (ruled.excluded) {
+        const key = m.folder.length ? m.folder.join('/') : 'INBOX';
+        const e = this.excluded.get(key) ?? { rule: ruled.rule, messages: 0 };
+        e.messages++;
+        this.excluded.set(key, e);
+        this.skip('excluded');
+        continue;
+      }
+      const mapped = this.mapFolderOf(ruled.parts, ruled.explicit);
       let run: FolderRun;
       try {
         run = await this.folders.get(mapped.path);
@@ -304,11 +325,20 @@ export class Importer {
       run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
       run.counts.messages++;
       if (m.deleted && !this.options.includeDeleted) {
-        this.progress.seen++;
-        this.progress.skipped++;
-        this.skippedBy.deleted++;
         run.counts.deleted++;
-        this.report();
+        this.skip('deleted');
+        continue;
+      }
+      if (this.options.foldersOnly) {
+        try {
+          await this.ensureFolder({ mapped, run });
+        } catch (e) {
+          run.counts.failed++;
+          this.progress.seen++;
+          this.fail(m.origin, toMailmigrateError(e));
+          continue;
+        }
+        this.skip('foldersOnly');
         continue;
       }
       const id = this.uniqueId(mapped.path, m.id);
@@ -316,11 +346,8 @@ export class Importer {
       const plan: Planned = { id, mapped, run, known };
       if (run.verdict.trusted && known?.state === 'confirmed' && (known.rawSize === undefined || known.rawSize === m.size)) {
         if (await this.followFlagsKnown(m, plan, known)) {
-          this.progress.seen++;
-          this.progress.skipped++;
-          this.skippedBy.journal++;
           run.counts.journal++;
-          this.report();
+          this.skip('journal');
           continue;
         }
       }
@@ -329,11 +356,19 @@ export class Importer {
     }
   }
 
-  private mapFolderOf(parts: readonly string[]): MappedFolder {
-    const key = JSON.stringify(parts);
+  /** A message not read, counted under its reason. */
+  private skip(why: keyof Importer['skippedBy']): void {
+    this.progress.seen++;
+    this.progress.skipped++;
+    this.skippedBy[why]++;
+    this.report();
+  }
+
+  private mapFolderOf(parts: readonly string[], explicit: boolean): MappedFolder {
+    const key = JSON.stringify([parts, explicit]);
     let mapped = this.mapped.get(key);
     if (!mapped) {
-      mapped = mapFolder(parts, this.server, this.options.folderPrefix);
+      mapped = mapFolder(parts, this.server, this.options.folderPrefix, explicit);
       for (const r of mapped.repairs) this.repairs.add(r);
       this.mapped.set(key, mapped);
     }
@@ -448,7 +483,7 @@ export class Importer {
     };
   }
 
-  private ensureFolder(plan: Planned): Promise<void> {
+  private ensureFolder(plan: Pick<Planned, 'mapped' | 'run'>): Promise<void> {
     const { mapped, run } = plan;
     if (run.status || mapped.path.toUpperCase() === 'INBOX') return Promise.resolve();
     let p = this.created.get(mapped.path);

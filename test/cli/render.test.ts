@@ -31,7 +31,7 @@ test('the summary shows totals, per-command recv-wait percentiles, diagnosis, fa
     diagnosis: [{ code: 'delayed-ack-stall', message: 'recv-wait clusters at 44 ms' }],
     failures: [{ source: '/m/x', code: 'E_SOURCE_EMPTY', reason: 'empty file' }, { source: '/m/y', code: 'E_SERVER_NO', reason: 'NO' }],
     flagsDropped: { $Label1: 3 }, foldersCreated: ['Work'], repairs: [], unknownResolved: 0,
-    skippedBy: { journal: 1, checked: 0, deleted: 0 }, flagsUpdated: 0,
+    skippedBy: { journal: 1, checked: 0, deleted: 0, excluded: 0, foldersOnly: 0 }, excluded: [], flagsUpdated: 0,
     folders: [{ target: 'Work', sources: ['Work'], existed: false, created: true, check: 'absent', checkDetail: 'x', serverMessages: 0, bodiesFetched: 0, messages: 10, appended: 7, journal: 1, checked: 0, deleted: 0, flagsUpdated: 0, failed: 2 }],
     connections: { opened: 2, cap: null }, journal: '/state/j.jsonl', exitCode: 130,
   };

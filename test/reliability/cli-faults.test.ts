@@ -75,9 +75,9 @@ test('SIGINT twice aborts at once with 130, the journal still opens, and the re-
   assert.deepEqual(tally(s.store, ids), { source: 200, onServer: 200, duplicates: 0, lost: 0 });
 });
 
-function readJournalHeader(dir: string): { source: string; target: string } {
-  const h = JSON.parse(readFileSync(join(dir, 'journal.jsonl'), 'utf8').split('\n', 1)[0]!) as { source: string; target: string };
-  return { source: h.source, target: h.target };
+function readJournalHeader(dir: string): { account: string } {
+  const h = JSON.parse(readFileSync(join(dir, 'journal.jsonl'), 'utf8').split('\n', 1)[0]!) as { account: string };
+  return { account: h.account };
 }
 
 test('the password appears in no argv, output, report, trace or journal, and every file written is 0600', { skip, timeout: 30_000 }, async (t) => {

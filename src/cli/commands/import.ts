@@ -12,7 +12,9 @@ import { accountJournalPath, Journal } from '../../journal/journal.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
 import { canonicalAccount } from '../../migrate/account.js';
+import { transportIndexer } from '../../migrate/bulk-index.js';
 import { SYNC_FLAGS_MODES, type SyncFlagsMode } from '../../migrate/flag-sync.js';
+import { FolderRules } from '../../migrate/folder-rules.js';
 import { Importer, type ImportResult } from '../../migrate/importer.js';
 import { startServer, type ImapServer } from '../../server/server.js';
 import { openSource, ReadPool, type Source } from '../../sources/index.js';
@@ -55,6 +57,12 @@ export interface ImportCliOptions extends ConnectionCliOptions {
   recheck?: boolean;
   syncFlags: SyncFlagsMode;
   includeDeleted?: boolean;
+  include: string[];
+  exclude: string[];
+  map: string[];
+  mapFile?: string;
+  to?: string;
+  foldersOnly?: boolean;
   quiet?: boolean;
   progressInterval?: string;
   readThreads?: string;
@@ -90,6 +98,12 @@ export function registerImport(program: Command): Command {
     .argument('<source...>', 'Maildir, Maildir++, mbox file, directory of mbox files, or .eml tree');
   addConnectionOptions(cmd)
     .option('--folder <prefix>', 'import under this folder ("A/B" for a nested one)')
+    .option('--to <folder>', 'where the top level of the source goes (default INBOX), e.g. import ~/Maildir/.Sent --to Sent')
+    .option('--include <glob>', 'only these source folders and their subfolders (repeatable; "*" one level, "**" any; case-insensitive)', collect, [])
+    .option('--exclude <glob>', 'leave out these source folders and their subfolders (repeatable), e.g. --exclude Trash --exclude "Junk*"', collect, [])
+    .option('--map <src=dst>', 'put source folder SRC (and below) into DST (repeatable), e.g. --map "Sent Items=Sent"', collect, [])
+    .option('--map-file <file>', 'one "regex => target" rule per line, applied to source folder paths (first match wins)')
+    .option('--folders-only', 'create the folder tree on the server, send no messages')
     .option('--connections <n>', `APPEND connections (default ${DEFAULTS.connections}; never more than the server accepts)`)
     .option('--pipeline <n>', `commands in flight per connection (default ${DEFAULTS.pipeline})`)
     .option('--batch <n>', `messages per MULTIAPPEND (default ${DEFAULTS.batch} when offered; 1 = off)`)
@@ -117,6 +131,10 @@ export function registerImport(program: Command): Command {
   return cmd;
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
 
@@ -127,6 +145,7 @@ interface Settings {
   prefix: string[];
   progressIntervalMs: number;
   readThreads: number;
+  rules: FolderRules;
 }
 
 function parseSettings(opts: ImportCliOptions): Settings {
@@ -137,6 +156,7 @@ function parseSettings(opts: ImportCliOptions): Settings {
     prefix: parseFolderPrefix(opts.folder),
     progressIntervalMs: intOption('--progress-interval', opts.progressInterval, 10, 3_600_000) ?? 5000,
     readThreads: intOption('--read-threads', opts.readThreads, 0, 64) ?? ReadPool.defaultThreads(),
+    rules: new FolderRules({ include: opts.include, exclude: opts.exclude, map: opts.map, mapFile: opts.mapFile, to: opts.to }),
   };
 }
 
@@ -234,7 +254,7 @@ async function runImport(
   const plane = await ControlPlane.connect(controlPlaneOptions(t));
   cleanups.push(() => plane.close());
   // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
-  const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)));
+  const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)));
   cleanups.push(() => control.close());
 
   const roots = paths.map((p) => resolve(p)).sort();
@@ -307,6 +327,8 @@ async function runImport(
     syncFlags: opts.syncFlags,
     includeDeleted: opts.includeDeleted === true,
     dryRun: opts.dryRun === true,
+    folderRules: settings.rules,
+    foldersOnly: opts.foldersOnly === true,
     signal: abort.signal,
     onProgress: (p) => progress?.update(p),
     onRecord,
@@ -392,6 +414,7 @@ function buildReport(a: {
     foldersCreated: r.foldersCreated,
     repairs: r.repairs,
     skippedBy: r.skippedBy,
+    excluded: r.excluded,
     flagsUpdated: r.flagsUpdated,
     folders: r.folders,
     unknownResolved: r.unknownResolved,

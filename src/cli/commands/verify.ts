@@ -1,10 +1,11 @@
 import { type Command } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
+import { transportIndexer } from '../../migrate/bulk-index.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
 import { verify } from '../../migrate/verify.js';
 import { openSource, type Source } from '../../sources/index.js';
-import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget } from '../connection-options.js';
+import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL } from '../exit-code.js';
 import { writeJsonFile } from '../render/json.js';
 import { renderVerify } from '../render/summary.js';
@@ -50,7 +51,7 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   process.on('SIGINT', onSigint);
   try {
     process.stderr.write(`Verifying against ${describeTarget(target)}\n`);
-    const result = await verify(new ControlAdapter(plane), sources, {
+    const result = await verify(new ControlAdapter(plane, undefined, transportIndexer(transportOptions(target))), sources, {
       folderPrefix: prefix,
       includeDeleted: opts.includeDeleted === true,
       signal: abort.signal,

@@ -48,7 +48,9 @@ export interface ImportReport {
   readonly foldersCreated: string[];
   readonly repairs: string[];
   /** Why messages were skipped: already imported (journal, folder unchanged), already on the server (checked), deleted. */
-  readonly skippedBy: { journal: number; checked: number; deleted: number };
+  readonly skippedBy: { journal: number; checked: number; deleted: number; excluded: number; foldersOnly: number };
+  /** Source folders left out by --include/--exclude. */
+  readonly excluded: Array<{ source: string; rule: string; messages: number }>;
   readonly flagsUpdated: number;
   /** One row per target folder: what came in, what was done, how the journal was checked. */
   readonly folders: FolderReport[];
@@ -88,7 +90,9 @@ export function renderImportSummary(r: ImportReport): string {
   if (r.folders.length) lines.push(renderFolderTable(r.folders, r.dryRun), '');
   const skipped =
     `${s(r.skippedBy.journal)} already imported (journal), ${s(r.skippedBy.checked)} already on the server (checked)` +
-    (r.skippedBy.deleted ? `, ${s(r.skippedBy.deleted)} deleted in the source (skipped; --include-deleted imports them)` : '');
+    (r.skippedBy.deleted ? `, ${s(r.skippedBy.deleted)} deleted in the source (skipped; --include-deleted imports them)` : '') +
+    (r.skippedBy.excluded ? `, ${s(r.skippedBy.excluded)} in excluded folders` : '') +
+    (r.skippedBy.foldersOnly ? `, ${s(r.skippedBy.foldersOnly)} not sent (--folders-only)` : '');
   if (r.dryRun) {
     const head = r.interrupted ? 'Dry run interrupted' : r.failed > 0 ? 'Dry run: some messages would be left out' : 'Dry run';
     lines.push(
@@ -126,6 +130,10 @@ export function renderImportSummary(r: ImportReport): string {
     for (const d of r.diagnosis) lines.push(`  [${d.code}] ${d.message}`);
   }
   if (r.foldersCreated.length) lines.push('', `Folders created: ${r.foldersCreated.join(', ')}`);
+  for (const e of r.excluded) lines.push(`Left out: ${e.source} (${s(e.messages)} message(s)): ${e.rule}`);
+  for (const f of r.folders) {
+    if (f.sources.length > 1) lines.push(`Merged: ${f.sources.join(' + ')} → ${f.target} (${s(f.messages)} message(s))`);
+  }
   const dropped = Object.entries(r.flagsDropped);
   if (dropped.length) {
     lines.push(`Flags the server does not keep (dropped, not failures): ${dropped.map(([f, n]) => `${f} ×${n}`).join(', ')}`);
