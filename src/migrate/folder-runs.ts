@@ -58,6 +58,10 @@ export interface FolderReport extends FolderCounts {
 export class FolderRuns {
   readonly #runs = new Map<string, Promise<FolderRun>>();
   readonly #settled = new Map<string, FolderRun>();
+  /** Bulk reads run one at a time: each may open a connection of its own, and the import's connection count must
+   *  stay within what the server allows (Dovecot: 10 per user and address) — the APPEND pool, the control
+   *  connection and at most one reader. */
+  #indexing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly control: ServerControl,
@@ -99,6 +103,9 @@ export class FolderRuns {
       index: undefined,
     };
     this.#settled.set(path, run);
+    // A folder to reconcile is read in bulk at once, on its own connection, while the source is still being read:
+    // the FETCH overlaps reading the files instead of stalling the first message that needs it.
+    if (!verdict.trusted && status && status.messages > 0) this.index(run).catch(() => undefined);
     return run;
   }
 
@@ -111,7 +118,9 @@ export class FolderRuns {
       const index = new FolderIndex(run.claimed);
       if (!run.status || run.status.messages === 0) run.index = Promise.resolve(index);
       else {
-        run.index = this.control.indexFolder(run.path, (e) => index.add(e)).then(() => index);
+        const read = this.#indexing.then(() => this.control.indexFolder(run.path, (e) => index.add(e)));
+        this.#indexing = read.catch(() => undefined);
+        run.index = read.then(() => index);
         run.index.catch(() => (run.index = undefined));
       }
     }
