@@ -1,8 +1,10 @@
 import type { VerifyResult } from '../../migrate/verify.js';
+import { printable as p } from '../../core/printable.js';
 import { fmtMs, fmtRate, renderTable } from './table.js';
 
 // The final summary of `import` (and the verify listing): plain text built from the same report object that
-// --report writes as JSON, so the two can never disagree.
+// --report writes as JSON, so the two can never disagree. Everything that came from outside (file and folder
+// names, Message-IDs, flags, server texts) goes through p() = printable(): no control character reaches the terminal.
 
 export interface LatencySummary {
   readonly count: number;
@@ -89,24 +91,24 @@ export function renderImportSummary(r: ImportReport): string {
   }
   if (r.diagnosis.length) {
     lines.push('', 'Diagnosis:');
-    for (const d of r.diagnosis) lines.push(`  [${d.code}] ${d.message}`);
+    for (const d of r.diagnosis) lines.push(`  [${d.code}] ${p(d.message)}`);
   }
-  if (r.foldersCreated.length) lines.push('', `Folders created: ${r.foldersCreated.join(', ')}`);
+  if (r.foldersCreated.length) lines.push('', `Folders created: ${p(r.foldersCreated.join(', '))}`);
   const dropped = Object.entries(r.flagsDropped);
   if (dropped.length) {
-    lines.push(`Flags the server does not keep (dropped, not failures): ${dropped.map(([f, n]) => `${f} ×${n}`).join(', ')}`);
+    lines.push(`Flags the server does not keep (dropped, not failures): ${p(dropped.map(([f, n]) => `${f} ×${n}`).join(', '))}`);
   }
-  for (const rep of r.repairs) lines.push(`Folder name repaired: ${rep}`);
+  for (const rep of r.repairs) lines.push(`Folder name repaired: ${p(rep)}`);
   if (r.resumed.found || r.resumed.resent) {
     lines.push(`Resume: ${r.resumed.found} message(s) of an interrupted run found on the server, ${r.resumed.resent} sent again`);
   }
   if (r.unknownResolved) lines.push(`Unanswered APPENDs found on the server after a lost connection: ${r.unknownResolved}`);
   if (r.failures.length) {
     lines.push('', `Failed (${r.failures.length}):`);
-    for (const f of r.failures.slice(0, FAILURES_SHOWN)) lines.push(`  ${f.source}: ${f.reason} (${f.code})`);
+    for (const f of r.failures.slice(0, FAILURES_SHOWN)) lines.push(`  ${p(f.source)}: ${p(f.reason)} (${f.code})`);
     if (r.failures.length > FAILURES_SHOWN) lines.push(`  … ${r.failures.length - FAILURES_SHOWN} more (see --report FILE for all)`);
   }
-  if (r.journal) lines.push('', `Journal: ${r.journal}${r.interrupted ? ' (re-run the same command to resume)' : ''}`);
+  if (r.journal) lines.push('', `Journal: ${p(r.journal)}${r.interrupted ? ' (re-run the same command to resume)' : ''}`);
   return lines.join('\n');
 }
 
@@ -128,7 +130,7 @@ export function renderPlan(plan: {
   const msgs = plan.folders.reduce((a, f) => a + f.messages, 0);
   const bytes = plan.folders.reduce((a, f) => a + f.bytes, 0);
   lines.push('', `Dry run: ${msgs} message(s), ${(bytes / 1e6).toFixed(2)} MB in ${plan.folders.length} folder(s) would be imported; ${plan.failures.length} unreadable; nothing was sent.`);
-  for (const f of plan.failures) lines.push(`  ${f.source}: ${reasonWithoutSource(f.source, f.reason)} (${f.code})`);
+  for (const f of plan.failures) lines.push(`  ${p(f.source)}: ${p(reasonWithoutSource(f.source, f.reason))} (${f.code})`);
   return lines.join('\n');
 }
 
@@ -148,15 +150,15 @@ export function renderVerify(r: VerifyResult): string {
     ]),
   );
   for (const f of r.folders) {
-    for (const m of f.missing.slice(0, LISTED)) lines.push(`missing in ${f.path}: ${m.origin} ${m.messageId ?? '(no Message-ID)'} ${m.size} bytes`);
-    if (f.missing.length > LISTED) lines.push(`missing in ${f.path}: … ${f.missing.length - LISTED} more`);
-    for (const e of f.extra.slice(0, LISTED)) lines.push(`extra in ${f.path}: UID ${e.uid} ${e.messageId ?? '(no Message-ID)'} ${e.size} bytes`);
-    if (f.extra.length > LISTED) lines.push(`extra in ${f.path}: … ${f.extra.length - LISTED} more`);
+    for (const m of f.missing.slice(0, LISTED)) lines.push(`missing in ${p(f.path)}: ${p(m.origin)} ${p(m.messageId ?? '(no Message-ID)')} ${m.size} bytes`);
+    if (f.missing.length > LISTED) lines.push(`missing in ${p(f.path)}: … ${f.missing.length - LISTED} more`);
+    for (const e of f.extra.slice(0, LISTED)) lines.push(`extra in ${p(f.path)}: UID ${e.uid} ${p(e.messageId ?? '(no Message-ID)')} ${e.size} bytes`);
+    if (f.extra.length > LISTED) lines.push(`extra in ${p(f.path)}: … ${f.extra.length - LISTED} more`);
     for (const d of f.sizeMismatch.slice(0, LISTED)) {
-      lines.push(`size differs in ${f.path}: ${d.source.messageId} source ${d.source.size} bytes, server UID ${d.server.uid} ${d.server.size} bytes`);
+      lines.push(`size differs in ${p(f.path)}: ${p(String(d.source.messageId))} source ${d.source.size} bytes, server UID ${d.server.uid} ${d.server.size} bytes`);
     }
   }
-  for (const u of r.unreadable.slice(0, LISTED)) lines.push(`unreadable in source (not compared): ${u.source}: ${reasonWithoutSource(u.source, u.reason)} (${u.code})`);
+  for (const u of r.unreadable.slice(0, LISTED)) lines.push(`unreadable in source (not compared): ${p(u.source)}: ${p(reasonWithoutSource(u.source, u.reason))} (${u.code})`);
   const t = r.totals;
   lines.push(
     '',
