@@ -55,7 +55,7 @@ async function doctorAction(opts: DoctorCliOptions): Promise<number> {
       });
     }
     process.stdout.write(renderDoctor(report));
-    if (opts.json) writeJsonFile(opts.json, report);
+    if (opts.json) writeJsonFile(opts.json, report, '--json');
     return report.findings.some((f) => f.severity === 'error') ? EXIT_CANNOT_RUN : EXIT_OK;
   } finally {
     await server?.close();

@@ -28,6 +28,7 @@ import {
 } from '../connection-options.js';
 import { EXIT_INTERRUPTED, importExitCode } from '../exit-code.js';
 import { NdjsonWriter, writeJsonFile } from '../render/json.js';
+import { refuseOddPath } from '../../core/safe-file.js';
 import { createProgress, type ProgressRenderer } from '../render/progress.js';
 import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImportSummary, renderPlan } from '../render/summary.js';
 
@@ -227,6 +228,7 @@ async function runImport(
   const latency = new Map<string, LatencyStats>();
   const serverMs: number[] = [];
   const connectMs: number[] = [];
+  if (opts.report !== undefined) refuseOddPath(opts.report, '--report'); // written at the end: refuse a link now
   const trace = opts.trace !== undefined ? new NdjsonWriter(opts.trace) : undefined;
   if (trace) cleanups.push(() => trace.close());
   const onRecord = (r: TimingRecord): void => {
