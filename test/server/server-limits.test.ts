@@ -244,3 +244,26 @@ test('an internal error reaches onInternalError and the client gets BYE [SERVERB
   assert.match(String(seen[0]), /secret-bearing internal detail/);
   assert.doesNotMatch(c.text(), /secret-bearing/);
 });
+
+test('bytes sent before the greeting are not buffered without bound: the server stops reading', async (t) => {
+  const s = await withServer(t, { acceptDelayMs: 1500 });
+  const c = await rawClient(s.port, { greeting: false });
+  t.after(() => c.close());
+  const writing = stream(c.socket, 64 * MiB);
+  await new Promise((r) => setTimeout(r, 700));
+  // Before the fix every byte sent before the greeting (or during any async step) was queued in the reader.
+  assert.ok(s.stats.bytesIn < 4 * MiB, `server read ${s.stats.bytesIn} bytes it could not process yet`);
+  c.close();
+  await writing;
+});
+
+test('fault switches reach connections already open, and clearing them gives those connections back the plain path', async (t) => {
+  const s = await withServer(t);
+  const c = await loggedIn(t, s);
+  s.faults.set({ fail: { verbs: ['NOOP'], status: 'NO', code: 'UNAVAILABLE', text: 'injected' } });
+  c.send('a NOOP\r\n');
+  await c.waitFor(/a NO \[UNAVAILABLE\] injected\r\n/);
+  s.faults.clear();
+  c.send('b NOOP\r\n');
+  await c.waitFor(/b OK /);
+});
