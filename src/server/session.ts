@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { appendCommand, literalPolicy } from './append-command.js';
 import { capabilityList } from './capability-list.js';
+import { checkPassword, connectionCapRefusal, decodeSaslPlain } from './credentials.js';
 import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
 import {
   CommandError, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
@@ -20,6 +21,7 @@ import { expungeCommand, fetchCommand, searchCommand, storeCommand } from './mes
 import {
   MAX_LINE_BYTES, PREAUTH_MAX_COMMAND_BYTES, PREAUTH_MAX_LINE_BYTES, preAuthLiteralPolicy,
 } from './limits.js';
+import { ReplyBuffer } from './reply-buffer.js';
 import { PLAIN_HOOKS, type CommandOverride, type SessionHooks } from './session-hooks.js';
 import { StoreError } from './store.js';
 
@@ -54,9 +56,7 @@ export class Session implements CommandContext {
   private state: State = 'not-authenticated';
   private secure = false;
   private user: string | undefined;
-  private out: Array<string | Buffer> = [];
-  private outHasBuffer = false;
-  private outBytes = 0;
+  private readonly replies = new ReplyBuffer();
   /** The socket's write buffer is over its high-water mark: process nothing until 'drain' (reading is paused). */
   private writeBlocked = false;
   private inputPaused = false;
@@ -128,37 +128,12 @@ export class Session implements CommandContext {
   }
 
   send(data: string | Buffer): void {
-    this.out.push(data);
-    if (typeof data !== 'string') {
-      this.outHasBuffer = true;
-      this.outBytes += data.length;
-    } else {
-      this.outBytes += data.length; // UTF-16 units: close enough to decide when to write early
-    }
+    this.replies.push(data);
   }
 
   private flush(): void {
-    const out = this.out;
-    if (out.length === 0) return;
-    this.out = [];
-    this.outBytes = 0;
-    const hasBuffer = this.outHasBuffer;
-    this.outHasBuffer = false;
-    if (this.closed || this.stalled) return;
-    const s = this.shared.stats;
-    if (!hasBuffer) {
-      const text = out.length === 1 ? (out[0] as string) : out.join('');
-      s.bytesOut += Buffer.byteLength(text);
-      this.socket.write(text);
-    } else {
-      // Literals: one writev via cork/uncork instead of copying message bytes into one Buffer.
-      this.socket.cork();
-      for (const p of out) {
-        s.bytesOut += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
-        this.socket.write(p);
-      }
-      this.socket.uncork();
-    }
+    if (this.closed || this.stalled) return this.replies.clear();
+    this.shared.stats.bytesOut += this.replies.writeTo(this.socket);
     // A client that sends commands but does not read the replies (or reads slowly) must not make us queue replies
     // without bound: stop processing and reading until the socket drains, so the client's own send window fills.
     if (this.socket.writableNeedDrain && !this.writeBlocked) {
@@ -220,7 +195,7 @@ export class Session implements CommandContext {
         p.then(() => this.drive(), (err) => this.internalError(err));
         return;
       }
-      if (this.outBytes >= OUTPUT_FLUSH_BYTES) this.flush();
+      if (this.replies.bytes >= OUTPUT_FLUSH_BYTES) this.flush();
     }
     this.running = false;
     this.flush();
@@ -297,7 +272,7 @@ export class Session implements CommandContext {
         if (o.runFirst) {
           try { this.run(cmd); } catch { /* the client never learns the outcome either way */ }
         }
-        this.out = [];
+        this.replies.clear();
         return this.destroy();
       case 'reply': {
         const p = this.finish(cmd.tag, cmd.verb, o.reply);
@@ -434,23 +409,16 @@ export class Session implements CommandContext {
   private login(user: string, pass: string): Reply | null {
     if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
     if (this.loginDisabled()) throw new CommandError('NO', 'Login requires TLS on this listener', 'PRIVACYREQUIRED');
-    const expected = Object.prototype.hasOwnProperty.call(this.shared.users, user) ? this.shared.users[user] : undefined;
-    if (expected === undefined || expected !== pass) {
-      this.shared.stats.failedLogins++;
-      throw new CommandError('NO', 'Authentication failed', 'AUTHENTICATIONFAILED');
-    }
-    const cap = this.shared.maxConnectionsPerUser;
-    const count = this.shared.userConnections.get(user) ?? 0;
-    if (cap !== undefined && count >= cap) {
-      // Dovecot's wording for mail_max_userip_connections (facts.md).
-      const text = `Maximum number of connections from user+IP exceeded (mail_max_userip_connections=${cap})`;
+    checkPassword(this.shared, user, pass);
+    const refusal = connectionCapRefusal(this.shared, user);
+    if (refusal !== undefined) {
       if (this.shared.connectionCapReply === 'bye') {
-        this.bye('UNAVAILABLE', text);
+        this.bye('UNAVAILABLE', refusal);
         return null;
       }
-      throw new CommandError('NO', text, 'UNAVAILABLE');
+      throw new CommandError('NO', refusal, 'UNAVAILABLE');
     }
-    this.shared.userConnections.set(user, count + 1);
+    this.shared.userConnections.set(user, (this.shared.userConnections.get(user) ?? 0) + 1);
     this.user = user;
     this.state = 'authenticated';
     this.shared.stats.logins++;
@@ -500,13 +468,8 @@ export class Session implements CommandContext {
     if (reply) return this.finish(tag, 'AUTHENTICATE', reply);
   }
 
-  // SASL PLAIN (RFC 4616): authzid NUL authcid NUL passwd, base64; "=" is an empty response.
   private plain(b64: string): Reply | null {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new CommandError('BAD', 'Invalid base64');
-    const parts = Buffer.from(b64 === '=' ? '' : b64, 'base64').toString('utf8').split('\0');
-    if (parts.length !== 3) throw new CommandError('NO', 'Invalid PLAIN response', 'AUTHENTICATIONFAILED');
-    const [authz, user, pass] = parts as [string, string, string];
-    if (authz !== '' && authz !== user) throw new CommandError('NO', 'Proxy authorization not supported', 'AUTHORIZATIONFAILED');
+    const { user, pass } = decodeSaslPlain(b64);
     return this.login(user, pass);
   }
 
