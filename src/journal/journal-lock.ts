@@ -24,7 +24,13 @@ interface Owner {
   readonly raw: string;
 }
 
-export function acquireLock(journalPath: string): string {
+export interface LockOptions {
+  /** Runs after a lock was judged stale and before it is broken: the window another run may act in. For tests,
+   *  which use it to play that other run deterministically. */
+  readonly onStaleJudged?: (lockPath: string) => void;
+}
+
+export function acquireLock(journalPath: string, options: LockOptions = {}): string {
   const lockPath = `${journalPath}.lock`;
   const nonce = randomBytes(8).toString('hex');
   const content = `${process.pid}\n${processStart(process.pid) ?? '-'}\n${nonce}\n`;
@@ -49,6 +55,7 @@ export function acquireLock(journalPath: string): string {
       }
       if (owner === undefined) continue; // gone between link and read: try again
       if (isAlive(owner)) throw held(journalPath, lockPath, owner.pid);
+      options.onStaleJudged?.(lockPath);
       breakStale(journalPath, lockPath, owner, nonce);
     }
     throw new JournalError(journalPath, `cannot take lock ${lockPath}: other runs keep taking it`);

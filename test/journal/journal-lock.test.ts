@@ -18,23 +18,34 @@ function tempDir(t: { after(fn: () => void): void }): string {
 
 const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
 
-/** `n` processes try to take the lock at the same instant and hold what they get for a while. */
+/** `n` processes try to take the lock at the same instant and hold what they get until all have answered. */
 async function race(journal: string, n: number): Promise<string[]> {
   const startAt = Date.now() + 400;
+  // Each child stays alive (its lock live) until the parent closes its stdin: a winner that exited early would
+  // leave a stale lock that a slow-starting child could rightly break, which is not the race under test.
   const script = `
     const { acquireLock } = await import(${JSON.stringify(LOCK_MODULE)});
     while (Date.now() < ${startAt}) {}
     let r;
     try { acquireLock(${JSON.stringify(journal)}); r = 'won'; } catch (e) { r = /in use/.test(e.message) ? 'lost' : 'error ' + e.message; }
-    process.stdout.write(r);
-    setTimeout(() => {}, 300); // hold it (no release) while the others decide
+    process.stdout.write(r + '\\n');
+    process.stdin.resume();
+    process.stdin.on('end', () => process.exit(0));
   `;
-  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  return Promise.all(children.map((c) => new Promise<string>((resolve) => {
-    let out = '';
-    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('close', () => resolve(out));
-  })));
+  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  try {
+    return await Promise.all(children.map((c) => new Promise<string>((resolve) => {
+      let out = '';
+      c.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.endsWith('\n')) resolve(out.trim());
+      });
+      c.on('close', () => resolve(out.trim()));
+    })));
+  } finally {
+    for (const c of children) c.stdin!.end();
+    await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('close', r)))));
+  }
 }
 
 test('the lock holds pid and process start time, and is refused to a second taker while its owner lives', (t) => {
@@ -59,6 +70,19 @@ test('of five runs starting at once, exactly one takes the lock — also when a 
     assert.equal(results.filter((r) => r === 'won').length, 1, `round ${round}: ${results.join(', ')}`);
     assert.equal(results.filter((r) => r === 'lost').length, 4, `round ${round}: ${results.join(', ')}`);
   }
+});
+
+test('a run that judged a lock stale does not take it when another run broke it and took it meanwhile', (t) => {
+  const journal = join(tempDir(t), 'j.jsonl');
+  writeFileSync(`${journal}.lock`, `${deadPid()}\n-\nstale\n`);
+  // The other run (our parent process: alive) breaks the stale lock and takes it while this one is deciding.
+  const theirs = `${process.ppid}\n-\ntheirs\n`;
+  assert.throws(
+    () => acquireLock(journal, { onStaleJudged: (lock) => { rmSync(lock); writeFileSync(lock, theirs); } }),
+    new RegExp(`in use by another mailmigrate run \\(pid ${process.ppid}\\)`),
+  );
+  assert.equal(readFileSync(`${journal}.lock`, 'utf8'), theirs, 'the other run still holds its lock');
+  assert.deepEqual(readdirSync(join(journal, '..')), ['j.jsonl.lock'], 'nothing left aside');
 });
 
 test('a lock whose pid now belongs to a process started later (a reused pid) is stale and taken over', async (t) => {
