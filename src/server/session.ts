@@ -433,8 +433,8 @@ export class Session implements CommandContext {
     const limits = this.shared.limits;
     this.reader.setLimits({ maxLineBytes: MAX_LINE_BYTES, maxCommandBytes: limits.maxCommandBytes });
     if (Number.isFinite(limits.idleTimeoutMs)) {
-      // On the raw socket: TLS records count as activity, and the timer is reset by every byte either way.
-      this.raw.setTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
+      // On the socket commands travel on (the TLS one after STARTTLS): every byte read or written resets it.
+      this.socket.setTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
     }
   }
 
@@ -523,7 +523,7 @@ export class Session implements CommandContext {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.loginTimer);
-    this.raw.setTimeout(0);
+    this.socket.setTimeout(0);
     if (this.user !== undefined) {
       const n = (this.shared.userConnections.get(this.user) ?? 1) - 1;
       if (n <= 0) this.shared.userConnections.delete(this.user);

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
 import { startServer } from '../../src/server/server.js';
 import { MemoryStore } from '../../src/server/store.js';
@@ -175,6 +176,31 @@ test('an authenticated connection idle longer than idleTimeoutMs gets BYE Autolo
   const c = await loggedIn(t, s);
   await c.waitFor(/\* BYE Autologout/, 2000);
   await c.closed();
+});
+
+test('over STARTTLS the idle timer counts the TLS session\'s traffic: busy stays, idle is logged out', async (t) => {
+  const s = await withServer(t, { tls: 'self-signed', limits: { idleTimeoutMs: 300 } });
+  const c = await rawClient(s.port);
+  t.after(() => c.close());
+  c.send('a STARTTLS\r\n');
+  await c.waitFor(/a OK Begin TLS/);
+  c.socket.removeAllListeners('data');
+  const secure = tlsConnect({ socket: c.socket, ca: String(s.certificate), servername: 'localhost' });
+  t.after(() => secure.destroy());
+  await once(secure, 'secureConnect');
+  let got = '';
+  secure.on('data', (d: Buffer) => (got += d.toString()));
+  secure.write('b LOGIN test test\r\n');
+  while (!/b OK/.test(got)) await once(secure, 'data');
+  for (let i = 0; i < 8; i++) {
+    secure.write(`n${i} NOOP\r\n`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.doesNotMatch(got, /BYE/, 'logged out while busy');
+  assert.match(got, /n7 OK/);
+  const closed = once(secure, 'close');
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('not logged out')), 2000))]);
+  assert.match(got, /\* BYE Autologout/);
 });
 
 async function openIdle(port: number, n: number): Promise<Socket[]> {
