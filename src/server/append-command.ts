@@ -8,9 +8,8 @@ import { formatUidSet, normalizeFlag, parseDateTime } from './wire-format.js';
 /** RFC 7888 §4: with only LITERAL- a non-synchronizing literal may be at most 4096 bytes. */
 export const LITERAL_MINUS_MAX = 4096;
 
-/** Decides on each literal as the client announces it; null accepts. */
-export function literalPolicy(shared: ServerShared, a: LiteralAnnouncement): Rejection | null {
-  const caps = shared.caps;
+/** The literal forms the capabilities allow (BINARY, LITERAL+, LITERAL-), in any state; null accepts. */
+export function literalFormPolicy(caps: ServerShared['caps'], a: LiteralAnnouncement): Rejection | null {
   if (a.binary && !caps.binary) return { status: 'BAD', text: 'Binary literals are not enabled' };
   if (!a.sync && !caps.literalPlus) {
     if (!caps.literalMinus) return { status: 'BAD', text: 'Non-synchronizing literals are not enabled' };
@@ -18,6 +17,13 @@ export function literalPolicy(shared: ServerShared, a: LiteralAnnouncement): Rej
       return { status: 'BAD', code: 'TOOBIG', text: `Non-synchronizing literal over ${LITERAL_MINUS_MAX} bytes (LITERAL-)` };
     }
   }
+  return null;
+}
+
+/** Decides on each literal as an authenticated client announces it; null accepts. */
+export function literalPolicy(shared: ServerShared, a: LiteralAnnouncement): Rejection | null {
+  const form = literalFormPolicy(shared.caps, a);
+  if (form) return form;
   const limits = shared.limits;
   if (a.size > limits.maxMessageBytes) {
     // A synchronizing literal is refused before `+`, so the client never sends it (RFC 7889 §4). A LITERAL+ one

@@ -65,6 +65,9 @@ export interface CommandReaderOptions {
   maxLineBytes?: number;
   /** Most bytes one command may hold, lines and kept literals together; more is a fatal error. Default: none. */
   maxCommandBytes?: number;
+  /** Most bytes of refused non-synchronizing literals one command may make us read and drop; more is a fatal
+   *  error (TOOBIG). Reading costs no memory, but without a bound a refused command could stream forever. */
+  maxDiscardBytes?: number;
   /** Decides on every literal as it is announced; null accepts. */
   policy?: (a: LiteralAnnouncement) => Rejection | null;
 }
@@ -79,6 +82,8 @@ class LineError extends Error {}
 export class CommandReader {
   private maxLine: number;
   private maxCommand: number;
+  private maxDiscard: number;
+  private discardBytes = 0;
   private commandBytes = 0;
   private readonly policy: (a: LiteralAnnouncement) => Rejection | null;
   private readonly queue: Buffer[] = [];
@@ -103,6 +108,7 @@ export class CommandReader {
   constructor(options: CommandReaderOptions = {}) {
     this.maxLine = options.maxLineBytes ?? 64 * 1024;
     this.maxCommand = options.maxCommandBytes ?? Infinity;
+    this.maxDiscard = options.maxDiscardBytes ?? Infinity;
     this.policy = options.policy ?? (() => null);
   }
 
@@ -118,9 +124,10 @@ export class CommandReader {
   }
 
   /** Changes the bounds from the next byte on (the session widens them after login). */
-  setLimits(limits: { maxLineBytes: number; maxCommandBytes: number }): void {
+  setLimits(limits: { maxLineBytes: number; maxCommandBytes: number; maxDiscardBytes: number }): void {
     this.maxLine = limits.maxLineBytes;
     this.maxCommand = limits.maxCommandBytes;
+    this.maxDiscard = limits.maxDiscardBytes;
   }
 
   /** The next line is a raw client response, not a command (SASL). */
@@ -223,6 +230,7 @@ export class CommandReader {
     this.literalIndex = 0;
     this.rejection = undefined;
     this.commandBytes = 0;
+    this.discardBytes = 0;
   }
 
   private parseLine(text: string): ReaderEvent | null {
@@ -304,6 +312,14 @@ export class CommandReader {
         const tag = this.tag;
         this.reset();
         return { kind: 'bad', tag, text: 'Command too large', fatal: true, code: 'TOOBIG' };
+      }
+    } else if (!lit.sync) {
+      // Every later literal of a refused command is dropped without asking the policy: bound them together.
+      this.discardBytes += lit.size;
+      if (this.discardBytes > this.maxDiscard) {
+        const tag = this.tag;
+        this.reset();
+        return { kind: 'bad', tag, text: 'Literal too large to skip', fatal: true, code: 'TOOBIG' };
       }
     }
     this.litRemaining = lit.size;

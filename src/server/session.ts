@@ -7,7 +7,7 @@
 // behaviour (facts.md) is what the client meets, as with the report's server.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { appendCommand, literalPolicy } from './append-command.js';
+import { appendCommand, literalFormPolicy, literalPolicy } from './append-command.js';
 import { capabilityList } from './capability-list.js';
 import { checkPassword, connectionCapRefusal, decodeSaslPlain } from './credentials.js';
 import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
@@ -80,7 +80,10 @@ export class Session implements CommandContext {
     this.reader = new CommandReader({
       maxLineBytes: PREAUTH_MAX_LINE_BYTES,
       maxCommandBytes: PREAUTH_MAX_COMMAND_BYTES,
-      policy: (a) => (this.state === 'not-authenticated' ? preAuthLiteralPolicy(a) : literalPolicy(this.shared, a)),
+      maxDiscardBytes: PREAUTH_MAX_COMMAND_BYTES,
+      policy: (a) => (this.state === 'not-authenticated'
+        ? (preAuthLiteralPolicy(a) ?? literalFormPolicy(this.shared.caps, a))
+        : literalPolicy(this.shared, a)),
     });
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
@@ -431,7 +434,7 @@ export class Session implements CommandContext {
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
     const limits = this.shared.limits;
-    this.reader.setLimits({ maxLineBytes: MAX_LINE_BYTES, maxCommandBytes: limits.maxCommandBytes });
+    this.reader.setLimits({ maxLineBytes: MAX_LINE_BYTES, maxCommandBytes: limits.maxCommandBytes, maxDiscardBytes: limits.maxDiscardBytes });
     if (Number.isFinite(limits.idleTimeoutMs)) {
       // On the socket commands travel on (the TLS one after STARTTLS): every byte read or written resets it.
       this.socket.setTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));

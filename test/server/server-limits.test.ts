@@ -114,6 +114,28 @@ test('an oversized LITERAL+ message beyond the discard bound closes the connecti
   assert.ok(s.stats.bytesIn - before < 4 * MiB, `server read ${s.stats.bytesIn - before} bytes`);
 });
 
+test('after one refused LITERAL+ message, the command\'s later literals are dropped only up to the discard bound', async (t) => {
+  const s = await withServer(t, { maxMessageBytes: 1000, limits: { maxDiscardBytes: 100_000 } });
+  const c = await loggedIn(t, s);
+  const before = s.stats.bytesIn;
+  // The first literal is refused (too big) but small enough to skip; the second is not asked about any more.
+  c.send(`a APPEND INBOX {5000+}\r\n${'z'.repeat(5000)} {${512 * MiB}+}\r\n`);
+  await stream(c.socket, 64 * MiB);
+  await c.closed(10_000);
+  assert.match(c.text(), /\* BYE \[TOOBIG\] Literal too large to skip\r\n/);
+  assert.ok(s.stats.bytesIn - before < 4 * MiB, `server read ${s.stats.bytesIn - before} bytes`);
+});
+
+test('before login the literal forms follow the capabilities too: no LITERAL+ literal where none is offered', async (t) => {
+  const s = await withServer(t, { capabilities: { literalPlus: false } });
+  const c = await rawClient(s.port);
+  t.after(() => c.close());
+  c.send('a LOGIN {4+}\r\ntest {4+}\r\ntest\r\nb NOOP\r\n');
+  await c.waitFor(/b OK /);
+  assert.match(c.text(), /a BAD Non-synchronizing literals are not enabled\r\n/);
+  assert.equal(s.stats.logins, 0);
+});
+
 test('a MULTIAPPEND larger than maxCommandBytes is refused whole and stores nothing', async (t) => {
   const s = await withServer(t, { maxMessageBytes: 1000, limits: { maxCommandBytes: 2500 } });
   const c = await loggedIn(t, s);
