@@ -146,7 +146,10 @@ async function childMain(optionsJson: string): Promise<void> {
   };
   let server: ImapServer;
   try {
-    server = await startServer({ ...(JSON.parse(optionsJson) as ChildServerOptions), host: '127.0.0.1' });
+    // The scale experiments open thousands of connections from loopback and hold them idle on purpose: the
+    // server's per-address cap and login timeout (server/limits.ts) would measure themselves instead.
+    const limits = { maxConnectionsPerIp: Infinity, loginTimeoutMs: Infinity };
+    server = await startServer({ limits, ...(JSON.parse(optionsJson) as ChildServerOptions), host: '127.0.0.1' });
   } catch (err) {
     reply({ type: 'error', message: (err as Error).message }, () => process.exit(1));
     return;

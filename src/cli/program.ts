@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isMailmigrateError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { EXIT_CANNOT_RUN } from './exit-code.js';
 import { registerBench } from './commands/bench.js';
 import { registerServe } from './commands/serve.js';
@@ -38,7 +39,8 @@ export async function run(argv: string[]): Promise<number> {
       // --help and --version exit through here with code 0; usage errors were already printed by commander.
       return err.exitCode === 0 ? 0 : EXIT_CANNOT_RUN;
     }
-    process.stderr.write(`mailmigrate: ${isMailmigrateError(err) ? `${err.message} (${err.code})` : String((err as Error)?.stack ?? err)}\n`);
+    // Error messages name source files and quote server texts: print them with control characters escaped.
+    process.stderr.write(`mailmigrate: ${isMailmigrateError(err) ? `${printable(err.message)} (${err.code})` : printable(String((err as Error)?.stack ?? err), { keepNewlines: true })}\n`);
     return EXIT_CANNOT_RUN;
   }
 }

@@ -2,6 +2,7 @@ import { close as closeCb, closeSync, fchmodSync, fstatSync, fsyncSync, ftruncat
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, JournalError } from '../core/errors.js';
+import { openAppendNoFollow } from '../core/safe-file.js';
 import { fileIo, type JournalIo } from './journal-io.js';
 import { acquireLock, releaseLock } from './journal-lock.js';
 import {
@@ -183,7 +184,7 @@ export class Journal {
     let fd: number | undefined;
     try {
       try {
-        fd = openSync(path, 'a+', 0o600);
+        fd = openAppendNoFollow(path, { option: 'journal' }); // not through a link planted in a shared directory
         // The journal names mailboxes and Message-IDs: private metadata. Tighten a file someone loosened.
         if ((fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
       } catch (err) {

@@ -8,9 +8,8 @@ import { formatUidSet, normalizeFlag, parseDateTime } from './wire-format.js';
 /** RFC 7888 §4: with only LITERAL- a non-synchronizing literal may be at most 4096 bytes. */
 export const LITERAL_MINUS_MAX = 4096;
 
-/** Decides on each literal as the client announces it; null accepts. */
-export function literalPolicy(shared: ServerShared, a: LiteralAnnouncement): Rejection | null {
-  const caps = shared.caps;
+/** The literal forms the capabilities allow (BINARY, LITERAL+, LITERAL-), in any state; null accepts. */
+export function literalFormPolicy(caps: ServerShared['caps'], a: LiteralAnnouncement): Rejection | null {
   if (a.binary && !caps.binary) return { status: 'BAD', text: 'Binary literals are not enabled' };
   if (!a.sync && !caps.literalPlus) {
     if (!caps.literalMinus) return { status: 'BAD', text: 'Non-synchronizing literals are not enabled' };
@@ -18,8 +17,24 @@ export function literalPolicy(shared: ServerShared, a: LiteralAnnouncement): Rej
       return { status: 'BAD', code: 'TOOBIG', text: `Non-synchronizing literal over ${LITERAL_MINUS_MAX} bytes (LITERAL-)` };
     }
   }
-  if (shared.maxMessageBytes !== undefined && a.size > shared.maxMessageBytes) {
-    return { status: 'NO', code: 'TOOBIG', text: `Message larger than APPENDLIMIT ${shared.maxMessageBytes}` };
+  return null;
+}
+
+/** Decides on each literal as an authenticated client announces it; null accepts. */
+export function literalPolicy(shared: ServerShared, a: LiteralAnnouncement): Rejection | null {
+  const form = literalFormPolicy(shared.caps, a);
+  if (form) return form;
+  const limits = shared.limits;
+  if (a.size > limits.maxMessageBytes) {
+    // A synchronizing literal is refused before `+`, so the client never sends it (RFC 7889 §4). A LITERAL+ one
+    // is already on its way: drop it as it comes, within maxDiscardBytes; past that, reading it is the attack.
+    const text = `Message larger than APPENDLIMIT ${limits.maxMessageBytes}`;
+    return { status: 'NO', code: 'TOOBIG', text, ...(!a.sync && a.size > limits.maxDiscardBytes ? { close: true } : {}) };
+  }
+  if (a.commandBytes + a.size > limits.maxCommandBytes) {
+    // A MULTIAPPEND holds every message until its last one arrives (the command is atomic, RFC 3502 §3).
+    const text = `Command larger than ${limits.maxCommandBytes} bytes; send fewer messages per APPEND`;
+    return { status: 'NO', code: 'TOOBIG', text, ...(!a.sync && a.size > limits.maxDiscardBytes ? { close: true } : {}) };
   }
   // Like Dovecot, refuse an APPEND to a missing mailbox before the client uploads anything.
   if (a.sync && a.index === 0 && a.verb === 'APPEND' && a.args.length >= 1) {

@@ -1,7 +1,7 @@
 // What a command handler sees of its session, and the argument helpers every handler shares.
 import { decodeMutf7 } from '../core/mutf7.js';
 import type { Token, ParsedCommand } from './command-reader.js';
-import type { Faults } from './faults.js';
+import type { ServerLimits } from './limits.js';
 import type { Mailbox, Store } from './store.js';
 import { normalizeMailboxName } from './store.js';
 
@@ -50,12 +50,13 @@ export interface ServerStats {
 export interface ServerShared {
   readonly users: Readonly<Record<string, string>>;
   readonly caps: Capabilities;
-  readonly maxMessageBytes: number | undefined;
+  readonly limits: ServerLimits;
+  /** Told about every internal error (a bug in a handler) before the session answers BYE [SERVERBUG]. */
+  readonly onInternalError: ((err: unknown) => void) | undefined;
   readonly maxConnectionsPerUser: number | undefined;
   readonly connectionCapReply: 'no' | 'bye';
   readonly requireTlsForLogin: boolean;
   readonly store: Store;
-  readonly faults: Faults;
   readonly stats: ServerStats;
   readonly userConnections: Map<string, number>;
   readonly hasTls: boolean;

@@ -16,7 +16,14 @@ export interface ListToken { readonly kind: 'list'; readonly items: Token[] }
 export type Token = AtomToken | StringToken | LiteralToken | ListToken;
 
 /** Why a command is refused before it runs (the literal was too big, a non-sync literal was not allowed, ...). */
-export interface Rejection { readonly status: 'NO' | 'BAD'; readonly code?: string; readonly text: string }
+export interface Rejection {
+  readonly status: 'NO' | 'BAD';
+  readonly code?: string;
+  readonly text: string;
+  /** The literal must not be read at all: the session says BYE with `text` and closes (the stream cannot be
+   *  resynchronized without reading it, and reading it is what the bound forbids). */
+  readonly close?: boolean;
+}
 
 export interface ParsedCommand {
   readonly tag: string;
@@ -38,6 +45,8 @@ export interface LiteralAnnouncement {
   readonly args: readonly Token[];
   /** 0 for the first literal of the command. */
   readonly index: number;
+  /** Bytes of this command held so far (its lines and kept literals), before this literal. */
+  readonly commandBytes: number;
 }
 
 export type ReaderEvent =
@@ -47,13 +56,18 @@ export type ReaderEvent =
   /** A synchronizing literal was refused: answer the tag; the client sends no literal, the command is over. */
   | { readonly kind: 'reject'; readonly tag: string; readonly verb: string; readonly rejection: Rejection }
   /** A line that is not a command; it was dropped. `fatal`: the stream cannot be resynchronized, close it. */
-  | { readonly kind: 'bad'; readonly tag: string | undefined; readonly text: string; readonly fatal: boolean }
+  | { readonly kind: 'bad'; readonly tag: string | undefined; readonly text: string; readonly fatal: boolean; readonly code?: string }
   /** A raw line requested with expectLine() (AUTHENTICATE's client response, RFC 3501 §6.2.2). */
   | { readonly kind: 'line'; readonly text: string };
 
 export interface CommandReaderOptions {
   /** Longest command line (without literals); a longer one is a fatal error. Default 64 KiB. */
   maxLineBytes?: number;
+  /** Most bytes one command may hold, lines and kept literals together; more is a fatal error. Default: none. */
+  maxCommandBytes?: number;
+  /** Most bytes of refused non-synchronizing literals one command may make us read and drop; more is a fatal
+   *  error (TOOBIG). Reading costs no memory, but without a bound a refused command could stream forever. */
+  maxDiscardBytes?: number;
   /** Decides on every literal as it is announced; null accepts. */
   policy?: (a: LiteralAnnouncement) => Rejection | null;
 }
@@ -66,7 +80,11 @@ const MAX_LITERAL_DIGITS = 15;
 class LineError extends Error {}
 
 export class CommandReader {
-  private readonly maxLine: number;
+  private maxLine: number;
+  private maxCommand: number;
+  private maxDiscard: number;
+  private discardBytes = 0;
+  private commandBytes = 0;
   private readonly policy: (a: LiteralAnnouncement) => Rejection | null;
   private readonly queue: Buffer[] = [];
   private buf: Buffer = Buffer.alloc(0);
@@ -89,6 +107,8 @@ export class CommandReader {
 
   constructor(options: CommandReaderOptions = {}) {
     this.maxLine = options.maxLineBytes ?? 64 * 1024;
+    this.maxCommand = options.maxCommandBytes ?? Infinity;
+    this.maxDiscard = options.maxDiscardBytes ?? Infinity;
     this.policy = options.policy ?? (() => null);
   }
 
@@ -101,6 +121,13 @@ export class CommandReader {
     let n = this.buf.length - this.pos;
     for (const c of this.queue) n += c.length;
     return n;
+  }
+
+  /** Changes the bounds from the next byte on (the session widens them after login). */
+  setLimits(limits: { maxLineBytes: number; maxCommandBytes: number; maxDiscardBytes: number }): void {
+    this.maxLine = limits.maxLineBytes;
+    this.maxCommand = limits.maxCommandBytes;
+    this.maxDiscard = limits.maxDiscardBytes;
   }
 
   /** The next line is a raw client response, not a command (SASL). */
@@ -202,10 +229,19 @@ export class CommandReader {
     this.stack = [];
     this.literalIndex = 0;
     this.rejection = undefined;
+    this.commandBytes = 0;
+    this.discardBytes = 0;
   }
 
   private parseLine(text: string): ReaderEvent | null {
     let i = 0;
+    // Each line of a command is held (as tokens) until the command ends, so lines count toward its size: a
+    // stream of `{0+}` continuation lines would otherwise grow one command without bound.
+    this.commandBytes = (this.inCommand ? this.commandBytes : 0) + text.length + 2;
+    if (this.commandBytes > this.maxCommand) {
+      this.reset();
+      return { kind: 'bad', tag: undefined, text: 'Command too large', fatal: true };
+    }
     if (!this.inCommand) {
       if (text.length === 0) return { kind: 'bad', tag: undefined, text: 'Empty command line', fatal: false };
       const sp = text.indexOf(' ');
@@ -252,9 +288,16 @@ export class CommandReader {
   private announceLiteral(lit: { size: number; sync: boolean; binary: boolean }): ReaderEvent | null {
     const ann: LiteralAnnouncement = {
       tag: this.tag, verb: this.verb, size: lit.size, sync: lit.sync, binary: lit.binary,
-      args: this.stack[0]!, index: this.literalIndex++,
+      args: this.stack[0]!, index: this.literalIndex++, commandBytes: this.commandBytes,
     };
     const refusal = this.rejection ? null : this.policy(ann);
+    if (refusal?.close) {
+      const tag = this.tag;
+      this.reset();
+      return refusal.code
+        ? { kind: 'bad', tag, text: refusal.text, fatal: true, code: refusal.code }
+        : { kind: 'bad', tag, text: refusal.text, fatal: true };
+    }
     if (lit.sync && refusal) {
       const tag = this.tag;
       const verb = this.verb;
@@ -262,6 +305,23 @@ export class CommandReader {
       return { kind: 'reject', tag, verb, rejection: refusal };
     }
     if (refusal) this.rejection = refusal;
+    if (this.rejection === undefined) {
+      // The safety net under the policy: a kept literal is held in memory until the command ends.
+      this.commandBytes += lit.size;
+      if (this.commandBytes > this.maxCommand) {
+        const tag = this.tag;
+        this.reset();
+        return { kind: 'bad', tag, text: 'Command too large', fatal: true, code: 'TOOBIG' };
+      }
+    } else if (!lit.sync) {
+      // Every later literal of a refused command is dropped without asking the policy: bound them together.
+      this.discardBytes += lit.size;
+      if (this.discardBytes > this.maxDiscard) {
+        const tag = this.tag;
+        this.reset();
+        return { kind: 'bad', tag, text: 'Literal too large to skip', fatal: true, code: 'TOOBIG' };
+      }
+    }
     this.litRemaining = lit.size;
     this.litSize = lit.size;
     this.litSync = lit.sync;

@@ -2,6 +2,10 @@
 // Each switch mimics a behaviour seen on real servers (facts.md "Peer tools"): Zimbra drops after 5 errors in a
 // row, Microsoft 365 throttles with a suggested backoff, Dovecot caps connections per user+IP, and so on.
 // Per-connection counters (bytes, commands) count from the connection's start, whenever the switch was set.
+// The switches reach a session only through its hooks (session-hooks.ts): while no switch is on, the server gives
+// sessions the plain hooks and none of this code runs.
+import type { Reply } from './command-context.js';
+import type { CommandOverride, SessionHooks } from './session-hooks.js';
 
 /** Fail matching commands with a chosen status and response code. */
 export interface FailRule {
@@ -48,9 +52,15 @@ export class Faults {
   private opts: FaultOptions;
   private failUsed = 0;
   private throttleUsed = 0;
+  private on = false;
+  private readonly listeners = new Set<(active: boolean) => void>();
+  /** The hooks that apply these switches to a session (session-hooks.ts); one object for all sessions. */
+  readonly hooks: SessionHooks;
 
   constructor(initial: FaultOptions = {}) {
     this.opts = { ...initial };
+    this.on = anySet(this.opts);
+    this.hooks = faultHooks(this);
   }
 
   /** Merges switches in; `undefined` values turn a switch off. Counters of `times` restart when that rule is set. */
@@ -58,22 +68,34 @@ export class Faults {
     if ('fail' in partial) this.failUsed = 0;
     if ('throttle' in partial) this.throttleUsed = 0;
     this.opts = { ...this.opts, ...partial };
+    this.changed();
   }
 
   clear(): void {
     this.opts = {};
     this.failUsed = 0;
     this.throttleUsed = 0;
+    this.changed();
   }
 
   get current(): Readonly<FaultOptions> {
     return this.opts;
   }
 
-  /** True if any switch is on; lets the hot path skip every other check. */
+  /** True if any switch is on. */
   get active(): boolean {
-    for (const k in this.opts) if ((this.opts as Record<string, unknown>)[k] !== undefined) return true;
-    return false;
+    return this.on;
+  }
+
+  /** Called with `active` after every set()/clear(): the server re-hooks its live sessions. */
+  onChange(listener: (active: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    this.on = anySet(this.opts);
+    for (const l of this.listeners) l(this.on);
   }
 
   /** The failure to answer `verb` with, consuming one use; undefined when none applies. */
@@ -97,4 +119,48 @@ export class Faults {
     if (ms <= 0) return 0;
     return !this.opts.delayVerbs || this.opts.delayVerbs.includes(verb) ? ms : 0;
   }
+}
+
+function anySet(o: FaultOptions): boolean {
+  for (const k in o) if ((o as Record<string, unknown>)[k] !== undefined) return true;
+  return false;
+}
+
+/** The fault switches as session hooks. Reads the switches at each call, so set() applies to live sessions. */
+function faultHooks(faults: Faults): SessionHooks {
+  return {
+    greeting() {
+      const f = faults.current;
+      if (f.stallAfterCommands === 0) return 'stall';
+      return f.byeOnGreeting ? 'bye' : 'greet';
+    },
+    received(chunk, bytesBefore) {
+      const limit = faults.current.dropAfterBytes;
+      if (limit === undefined) return { chunk, thenDrop: false };
+      const room = limit - bytesBefore;
+      if (room <= 0) return 'drop';
+      // The bytes after the limit are never seen, as when a connection dies mid-transfer.
+      return chunk.length >= room ? { chunk: chunk.subarray(0, room), thenDrop: true } : { chunk, thenDrop: false };
+    },
+    command(cmd, n): CommandOverride | undefined {
+      const f = faults.current;
+      if (f.stallAfterCommands !== undefined && n > f.stallAfterCommands) return { kind: 'stall' };
+      if (f.byeAfterCommands !== undefined && n > f.byeAfterCommands) {
+        return { kind: 'bye', code: 'UNAVAILABLE', text: 'Server going away (fault injected)' };
+      }
+      if (f.dropAfterCommands !== undefined && n > f.dropAfterCommands) return { kind: 'drop', runFirst: !!f.dropAfterRunning };
+      const failure = faults.takeFailure(cmd.verb);
+      if (!failure) return undefined;
+      const reply: Reply = failure.code
+        ? { status: failure.status, code: failure.code, text: failure.text }
+        : { status: failure.status, text: failure.text };
+      return { kind: 'reply', reply, thenBye: failure.thenBye };
+    },
+    continuationDelayMs: () => faults.current.continuationDelayMs ?? 0,
+    taggedDelayMs: (verb) => faults.taggedDelayFor(verb),
+    closeAfterErrors(errorsInRow) {
+      const limit = faults.current.disconnectAfterErrors;
+      return limit !== undefined && errorsInRow >= limit;
+    },
+  };
 }

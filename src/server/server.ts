@@ -1,13 +1,16 @@
 // The embedded IMAP4rev1 server: listener, options, lifecycle, stats. Real TCP, its own command reader, a real
-// store — for benchmarks, demos and fault tests (issue 5). Listens on 127.0.0.1 unless told otherwise and refuses
-// LOGIN without TLS on any other address.
+// store — for benchmarks, demos and fault tests (issue 5). Listens on 127.0.0.1 unless told otherwise; on any
+// other address it refuses LOGIN without TLS and has no default account (issue 13: `serve --host 0.0.0.0`
+// once listened with the password "test").
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { ConfigError } from '../core/errors.js';
 import type { Capabilities, ServerShared, ServerStats } from './command-context.js';
 import { Faults, type FaultOptions } from './faults.js';
+import { resolveLimits, type LimitOptions } from './limits.js';
 import { MaildirStore } from './maildir-store.js';
 import { Session } from './session.js';
+import { PLAIN_HOOKS } from './session-hooks.js';
 import { MemoryStore, type Store } from './store.js';
 import { loadTls, type TlsOption } from './tls.js';
 
@@ -20,11 +23,15 @@ export interface ServerOptions {
   backlog?: number;
   /** TCP_NODELAY on accepted sockets; default false, so Nagle and delayed ACKs act as on the report's server. */
   noDelay?: boolean;
-  /** user → password; default { test: 'test' }. */
+  /** user → password; default { test: 'test' } on a loopback host, required on any other. */
   users?: Record<string, string>;
   capabilities?: Partial<Capabilities>;
-  /** Advertised as APPENDLIMIT; larger literals get NO [TOOBIG]. */
+  /** Advertised as APPENDLIMIT; larger literals get NO [TOOBIG]. Default 64 MiB (limits.ts). */
   maxMessageBytes?: number;
+  /** The other bounds (limits.ts); Infinity turns one off. */
+  limits?: Omit<LimitOptions, 'maxMessageBytes'>;
+  /** Told about internal errors (bugs in a handler); the client only gets `* BYE [SERVERBUG]`. */
+  onInternalError?: (err: unknown) => void;
   /** LOGIN/AUTHENTICATE beyond this many live sessions of one user is refused (Dovecot: 10 per user+IP). */
   maxConnectionsPerUser?: number;
   /** How the per-user cap refuses: tagged `NO [UNAVAILABLE]` (default, Dovecot) or `* BYE [UNAVAILABLE]`. */
@@ -71,8 +78,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ImapServ
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('port', 'must be an integer 0..65535');
-  if (options.maxMessageBytes !== undefined && !(options.maxMessageBytes > 0)) {
-    throw new ConfigError('maxMessageBytes', 'must be a positive number');
+  const limits = resolveLimits({ ...options.limits, ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}) });
+  if (options.users === undefined && !isLoopbackHost(host)) {
+    throw new ConfigError('users', `a server listening on ${host} needs its own account: the default test/test is for loopback only`);
   }
   if (options.maxConnectionsPerUser !== undefined && !(options.maxConnectionsPerUser >= 1)) {
     throw new ConfigError('maxConnectionsPerUser', 'must be at least 1');
@@ -92,31 +100,52 @@ export async function startServer(options: ServerOptions = {}): Promise<ImapServ
   const shared: ServerShared = {
     users: options.users ?? { test: 'test' },
     caps: { ...DEFAULT_CAPS, ...options.capabilities },
-    maxMessageBytes: options.maxMessageBytes,
+    limits,
+    onInternalError: options.onInternalError,
     maxConnectionsPerUser: options.maxConnectionsPerUser,
     connectionCapReply: options.connectionCapReply ?? 'no',
     requireTlsForLogin: options.requireTlsForLogin ?? !isLoopbackHost(host),
-    store, faults, stats,
+    store, stats,
     userConnections: new Map(),
     hasTls: tls !== undefined,
   };
   const sessions = new Set<Session>();
+  // Faults wrap sessions through their hooks; while no switch is on, sessions run with the plain hooks.
+  const hooksNow = () => (faults.active ? faults.hooks : PLAIN_HOOKS);
+  faults.onChange(() => {
+    const hooks = hooksNow();
+    for (const s of sessions) s.hooks = hooks;
+  });
+  const perIp = new Map<string, number>();
   const noDelay = options.noDelay ?? false;
+  const refuse = (socket: Socket, text: string) => {
+    stats.refusedConnections++;
+    socket.on('error', () => socket.destroy());
+    socket.end(`* BYE [UNAVAILABLE] ${text}\r\n`);
+    setTimeout(() => socket.destroy(), 500).unref();
+  };
   const onConnection = (socket: Socket) => {
     stats.connections++;
     socket.setNoDelay(noDelay);
-    if (options.maxConnections !== undefined && sessions.size >= options.maxConnections) {
-      stats.refusedConnections++;
-      socket.on('error', () => socket.destroy());
-      socket.end('* BYE [UNAVAILABLE] Too many connections\r\n');
-      setTimeout(() => socket.destroy(), 500).unref();
-      return;
-    }
+    if (options.maxConnections !== undefined && sessions.size >= options.maxConnections) return refuse(socket, 'Too many connections');
+    // One address cannot hold every descriptor: before this cap, 1,003 idle connections from one client locked
+    // everyone else out under a 1,024-descriptor limit. (An address that is gone — the peer reset at once — has
+    // no remoteAddress; it is counted under '' and closes immediately anyway.)
+    const ip = socket.remoteAddress ?? '';
+    const fromIp = perIp.get(ip) ?? 0;
+    if (fromIp >= limits.maxConnectionsPerIp) return refuse(socket, 'Too many connections from your address');
+    perIp.set(ip, fromIp + 1);
     stats.activeConnections++;
     const session = new Session(socket, {
       shared, tls: tls?.context, implicitTls: options.implicitTls ?? false,
       greetingDelayMs: options.acceptDelayMs ?? 0,
-      onClose: (s) => sessions.delete(s),
+      hooks: hooksNow(),
+      onClose: (s) => {
+        sessions.delete(s);
+        const n = (perIp.get(ip) ?? 1) - 1;
+        if (n <= 0) perIp.delete(ip);
+        else perIp.set(ip, n);
+      },
     });
     sessions.add(session);
   };

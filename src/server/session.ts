@@ -1,13 +1,15 @@
 // One IMAP connection of the embedded server: the state machine of RFC 3501 §3 (not authenticated → authenticated
-// → selected → logout), the drive loop over the command reader, batched reply writes, and the fault switches.
+// → selected → logout), the drive loop over the command reader, batched reply writes, and the bounds a client
+// meets (limits.ts). Fault injection is not in here: it wraps the session through its hooks (session-hooks.ts).
 //
 // Replies produced while processing one 'data' event are written once (one syscall), so a pipelining client gets
 // one segment back per segment sent. No delay is added: with noDelay=false the kernel's Nagle / delayed-ACK
 // behaviour (facts.md) is what the client meets, as with the report's server.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { appendCommand, literalPolicy } from './append-command.js';
+import { appendCommand, literalFormPolicy, literalPolicy } from './append-command.js';
 import { capabilityList } from './capability-list.js';
+import { checkPassword, connectionCapRefusal, decodeSaslPlain } from './credentials.js';
 import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
 import {
   CommandError, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
@@ -16,7 +18,19 @@ import {
   closeCommand, createCommand, deleteCommand, listCommand, namespaceCommand, selectCommand, statusCommand,
 } from './mailbox-commands.js';
 import { expungeCommand, fetchCommand, searchCommand, storeCommand } from './message-commands.js';
+import {
+  MAX_LINE_BYTES, PREAUTH_MAX_COMMAND_BYTES, PREAUTH_MAX_LINE_BYTES, preAuthLiteralPolicy,
+} from './limits.js';
+import { ReplyBuffer } from './reply-buffer.js';
+import { PLAIN_HOOKS, type CommandOverride, type SessionHooks } from './session-hooks.js';
 import { StoreError } from './store.js';
+
+// Input held unread while the session cannot process it (a delayed greeting, an async step, a blocked write).
+// Above this the socket is paused, so the kernel's receive window pushes back on the client instead of our heap.
+const INPUT_HIGH_WATER = 256 * 1024;
+// Replies queued while one 'data' event is processed are written once; past this many bytes they are written
+// early, so a pipelined burst of FETCHes cannot pile up replies in memory before the first write.
+const OUTPUT_FLUSH_BYTES = 256 * 1024;
 
 type State = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
@@ -25,6 +39,7 @@ export interface SessionOptions {
   readonly tls: SecureContext | undefined;
   readonly implicitTls: boolean;
   readonly greetingDelayMs: number;
+  readonly hooks: SessionHooks;
   readonly onClose: (s: Session) => void;
 }
 
@@ -33,14 +48,19 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class Session implements CommandContext {
   readonly shared: ServerShared;
   selected: Selected | undefined;
+  /** Swapped by the server when fault switches go on or off. */
+  hooks: SessionHooks = PLAIN_HOOKS;
   private socket: Socket;
   private readonly raw: Socket;
   private readonly reader: CommandReader;
   private state: State = 'not-authenticated';
   private secure = false;
   private user: string | undefined;
-  private out: Array<string | Buffer> = [];
-  private outHasBuffer = false;
+  private readonly replies = new ReplyBuffer();
+  /** The socket's write buffer is over its high-water mark: process nothing until 'drain' (reading is paused). */
+  private writeBlocked = false;
+  private inputPaused = false;
+  private loginTimer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
   private stalled = false;
@@ -55,16 +75,25 @@ export class Session implements CommandContext {
     this.shared = opts.shared;
     this.raw = socket;
     this.socket = socket;
-    this.reader = new CommandReader({ policy: (a) => literalPolicy(this.shared, a) });
+    this.hooks = opts.hooks;
+    // Before login a client can only send credentials: small lines, small literals (limits.ts).
+    this.reader = new CommandReader({
+      maxLineBytes: PREAUTH_MAX_LINE_BYTES,
+      maxCommandBytes: PREAUTH_MAX_COMMAND_BYTES,
+      maxDiscardBytes: PREAUTH_MAX_COMMAND_BYTES,
+      policy: (a) => (this.state === 'not-authenticated'
+        ? (preAuthLiteralPolicy(a) ?? literalFormPolicy(this.shared.caps, a))
+        : literalPolicy(this.shared, a)),
+    });
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
+    const loginMs = this.shared.limits.loginTimeoutMs;
+    if (Number.isFinite(loginMs)) {
+      // Counted from connect, not from the last byte: trickling a byte a minute must not hold a descriptor forever.
+      this.loginTimer = setTimeout(() => this.bye(undefined, 'Disconnected for inactivity'), loginMs).unref();
+    }
     if (opts.implicitTls && opts.tls) this.wrapTls(opts.tls);
     else socket.on('data', this.onData);
-    const f = this.shared.faults.current;
-    if (f.stallAfterCommands === 0) {
-      this.stalled = true;
-      return;
-    }
     if (opts.greetingDelayMs > 0) setTimeout(() => this.greet(), opts.greetingDelayMs);
     else this.greet();
   }
@@ -75,8 +104,13 @@ export class Session implements CommandContext {
 
   private greet(): void {
     if (this.closed) return;
+    const g = this.hooks.greeting();
+    if (g === 'stall') {
+      this.stalled = true;
+      return;
+    }
     this.greeted = true;
-    if (this.shared.faults.current.byeOnGreeting) {
+    if (g === 'bye') {
       this.bye('UNAVAILABLE', 'Server unavailable (fault injected)');
       return;
     }
@@ -89,7 +123,7 @@ export class Session implements CommandContext {
   capabilities(): string {
     const authenticated = this.state !== 'not-authenticated';
     const startTlsOffered = !!this.opts.tls && !this.secure;
-    return capabilityList(this.shared.caps, { authenticated, startTlsOffered, loginDisabled: this.loginDisabled(), maxMessageBytes: this.shared.maxMessageBytes });
+    return capabilityList(this.shared.caps, { authenticated, startTlsOffered, loginDisabled: this.loginDisabled(), maxMessageBytes: this.shared.limits.maxMessageBytes });
   }
 
   private loginDisabled(): boolean {
@@ -97,55 +131,58 @@ export class Session implements CommandContext {
   }
 
   send(data: string | Buffer): void {
-    this.out.push(data);
-    if (typeof data !== 'string') this.outHasBuffer = true;
+    this.replies.push(data);
   }
 
   private flush(): void {
-    const out = this.out;
-    if (out.length === 0) return;
-    this.out = [];
-    const hasBuffer = this.outHasBuffer;
-    this.outHasBuffer = false;
-    if (this.closed || this.stalled) return;
-    const s = this.shared.stats;
-    if (!hasBuffer) {
-      const text = out.length === 1 ? (out[0] as string) : out.join('');
-      s.bytesOut += Buffer.byteLength(text);
-      this.socket.write(text);
-      return;
+    if (this.closed || this.stalled) return this.replies.clear();
+    this.shared.stats.bytesOut += this.replies.writeTo(this.socket);
+    // A client that sends commands but does not read the replies (or reads slowly) must not make us queue replies
+    // without bound: stop processing and reading until the socket drains, so the client's own send window fills.
+    if (this.socket.writableNeedDrain && !this.writeBlocked) {
+      this.writeBlocked = true;
+      this.pauseInput();
+      this.socket.once('drain', this.onDrain);
     }
-    // Literals: one writev via cork/uncork instead of copying message bytes into one Buffer.
-    this.socket.cork();
-    for (const p of out) {
-      s.bytesOut += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
-      this.socket.write(p);
-    }
-    this.socket.uncork();
   }
 
-  private onData = (chunk: Buffer): void => {
+  private onDrain = (): void => {
+    this.writeBlocked = false;
     if (this.closed) return;
-    const f = this.shared.faults;
-    if (f.active && f.current.dropAfterBytes !== undefined) {
-      const room = f.current.dropAfterBytes - this.bytesIn;
-      if (room <= 0) return this.destroy();
-      if (chunk.length >= room) {
-        chunk = chunk.subarray(0, room);
-        this.dropAfterDrive = true;
-      }
-    }
+    this.resumeInput();
+    if (!this.running && this.greeted) this.drive();
+  };
+
+  private pauseInput(): void {
+    if (this.inputPaused) return;
+    this.inputPaused = true;
+    this.socket.pause();
+  }
+
+  private resumeInput(): void {
+    if (!this.inputPaused || this.writeBlocked || this.reader.buffered > INPUT_HIGH_WATER) return;
+    this.inputPaused = false;
+    this.socket.resume();
+  }
+
+  private onData = (data: Buffer): void => {
+    if (this.closed) return;
+    const r = this.hooks.received(data, this.bytesIn);
+    if (r === 'drop') return this.destroy();
+    const chunk = r.chunk;
+    if (r.thenDrop) this.dropAfterDrive = true;
     this.bytesIn += chunk.length;
     this.shared.stats.bytesIn += chunk.length;
     if (this.stalled) return;
     this.reader.push(chunk);
-    if (!this.running && this.greeted) this.drive();
+    if (!this.running && this.greeted && !this.writeBlocked) this.drive();
+    else if (this.reader.buffered > INPUT_HIGH_WATER) this.pauseInput();
   };
 
   // Processes every complete event; an async step (fault delay) suspends the loop and resumes it after.
   private drive(): void {
     this.running = true;
-    while (!this.closed && !this.stalled) {
+    while (!this.closed && !this.stalled && !this.writeBlocked) {
       const ev = this.reader.next();
       if (!ev) break;
       let p: Promise<void> | void;
@@ -157,19 +194,30 @@ export class Session implements CommandContext {
       }
       if (p) {
         this.flush();
+        if (this.reader.buffered > INPUT_HIGH_WATER) this.pauseInput();
         p.then(() => this.drive(), (err) => this.internalError(err));
         return;
       }
+      if (this.replies.bytes >= OUTPUT_FLUSH_BYTES) this.flush();
     }
     this.running = false;
     this.flush();
-    if (this.dropAfterDrive) this.destroy();
+    if (this.dropAfterDrive) return this.destroy();
+    this.resumeInput();
   }
 
   private internalError(err: unknown): void {
     this.running = false;
-    // Never echo the error text: it could hold message or credential bytes.
-    void err;
+    // Never echo the error text to the client: it could hold message or credential bytes. The server's owner
+    // sees it through the hook (serve --debug prints it), so a bug is not silently turned into a disconnect.
+    const hook = this.shared.onInternalError;
+    if (hook) {
+      try {
+        hook(err);
+      } catch {
+        // A failing debug hook must not take the server down with it.
+      }
+    }
     this.bye('SERVERBUG', 'Internal server error');
   }
 
@@ -177,7 +225,7 @@ export class Session implements CommandContext {
     switch (ev.kind) {
       case 'continue': {
         this.shared.stats.continuations++;
-        const delay = this.shared.faults.current.continuationDelayMs ?? 0;
+        const delay = this.hooks.continuationDelayMs(ev.verb);
         if (delay > 0) return sleep(delay).then(() => this.send('+ Ready for literal data\r\n'));
         this.send('+ Ready for literal data\r\n');
         return;
@@ -186,7 +234,7 @@ export class Session implements CommandContext {
         this.shared.stats.commands++;
         return this.finish(ev.tag, ev.verb, ev.rejection);
       case 'bad':
-        if (ev.fatal) return this.bye(undefined, ev.text);
+        if (ev.fatal) return this.bye(ev.code, ev.text);
         return this.finish(ev.tag ?? '*', '', { status: 'BAD', text: ev.text });
       case 'line':
         return this.authenticateResponse(ev.text);
@@ -198,39 +246,8 @@ export class Session implements CommandContext {
   private handleCommand(cmd: ParsedCommand): Promise<void> | void {
     this.shared.stats.commands++;
     this.commandCount++;
-    const faults = this.shared.faults;
-    if (faults.active) {
-      const f = faults.current;
-      const n = this.commandCount;
-      if (f.stallAfterCommands !== undefined && n > f.stallAfterCommands) {
-        this.flush();
-        this.stalled = true;
-        return;
-      }
-      if (f.byeAfterCommands !== undefined && n > f.byeAfterCommands) {
-        return this.bye('UNAVAILABLE', 'Server going away (fault injected)');
-      }
-      if (f.dropAfterCommands !== undefined && n > f.dropAfterCommands) {
-        this.flush();
-        if (f.dropAfterRunning) {
-          try { this.run(cmd); } catch { /* the client never learns the outcome either way */ }
-        }
-        this.out = [];
-        return this.destroy();
-      }
-      const failure = faults.takeFailure(cmd.verb);
-      if (failure) {
-        const reply: Reply = failure.code
-          ? { status: failure.status, code: failure.code, text: failure.text }
-          : { status: failure.status, text: failure.text };
-        const p = this.finish(cmd.tag, cmd.verb, reply);
-        if (failure.thenBye) {
-          if (p) return p.then(() => this.bye(undefined, 'Closing connection'));
-          this.bye(undefined, 'Closing connection');
-        }
-        return p;
-      }
-    }
+    const override = this.hooks.command(cmd, this.commandCount);
+    if (override) return this.overridden(cmd, override);
     if (cmd.rejection) return this.finish(cmd.tag, cmd.verb, cmd.rejection);
     let reply: Reply | null;
     try {
@@ -244,10 +261,35 @@ export class Session implements CommandContext {
     return this.finish(cmd.tag, cmd.verb, reply);
   }
 
-  /** Sends the tagged reply, after the fault delay if one is set, and counts errors in a row. */
+  /** Carries out what a hook decided instead of running the command (session-hooks.ts). */
+  private overridden(cmd: ParsedCommand, o: CommandOverride): Promise<void> | void {
+    switch (o.kind) {
+      case 'stall':
+        this.flush();
+        this.stalled = true;
+        return;
+      case 'bye':
+        return this.bye(o.code, o.text);
+      case 'drop':
+        this.flush();
+        if (o.runFirst) {
+          try { this.run(cmd); } catch { /* the client never learns the outcome either way */ }
+        }
+        this.replies.clear();
+        return this.destroy();
+      case 'reply': {
+        const p = this.finish(cmd.tag, cmd.verb, o.reply);
+        if (!o.thenBye) return p;
+        if (p) return p.then(() => this.bye(undefined, 'Closing connection'));
+        return this.bye(undefined, 'Closing connection');
+      }
+    }
+  }
+
+  /** Sends the tagged reply, after the delay a hook asks for, and counts errors in a row. */
   private finish(tag: string, verb: string, reply: Reply): Promise<void> | void {
     if (this.state === 'selected') this.syncSelected();
-    const delay = this.shared.faults.active ? this.shared.faults.taggedDelayFor(verb) : 0;
+    const delay = this.hooks.taggedDelayMs(verb);
     const line = `${tag} ${reply.status}${reply.code ? ` [${reply.code}]` : ''} ${reply.text}\r\n`;
     const after = () => {
       this.send(line);
@@ -261,8 +303,7 @@ export class Session implements CommandContext {
         return;
       }
       this.errorsInRow++;
-      const limit = this.shared.faults.current.disconnectAfterErrors;
-      if (limit !== undefined && this.errorsInRow >= limit) this.bye(undefined, 'Too many invalid commands');
+      if (this.hooks.closeAfterErrors(this.errorsInRow)) this.bye(undefined, 'Too many invalid commands');
     };
     if (delay > 0) return sleep(delay).then(after);
     after();
@@ -371,27 +412,33 @@ export class Session implements CommandContext {
   private login(user: string, pass: string): Reply | null {
     if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
     if (this.loginDisabled()) throw new CommandError('NO', 'Login requires TLS on this listener', 'PRIVACYREQUIRED');
-    const expected = Object.prototype.hasOwnProperty.call(this.shared.users, user) ? this.shared.users[user] : undefined;
-    if (expected === undefined || expected !== pass) {
-      this.shared.stats.failedLogins++;
-      throw new CommandError('NO', 'Authentication failed', 'AUTHENTICATIONFAILED');
-    }
-    const cap = this.shared.maxConnectionsPerUser;
-    const count = this.shared.userConnections.get(user) ?? 0;
-    if (cap !== undefined && count >= cap) {
-      // Dovecot's wording for mail_max_userip_connections (facts.md).
-      const text = `Maximum number of connections from user+IP exceeded (mail_max_userip_connections=${cap})`;
+    checkPassword(this.shared, user, pass);
+    const refusal = connectionCapRefusal(this.shared, user);
+    if (refusal !== undefined) {
       if (this.shared.connectionCapReply === 'bye') {
-        this.bye('UNAVAILABLE', text);
+        this.bye('UNAVAILABLE', refusal);
         return null;
       }
-      throw new CommandError('NO', text, 'UNAVAILABLE');
+      throw new CommandError('NO', refusal, 'UNAVAILABLE');
     }
-    this.shared.userConnections.set(user, count + 1);
+    this.shared.userConnections.set(user, (this.shared.userConnections.get(user) ?? 0) + 1);
     this.user = user;
     this.state = 'authenticated';
     this.shared.stats.logins++;
+    this.authenticated();
     return ok('Logged in', `CAPABILITY ${this.capabilities()}`);
+  }
+
+  // Logged in: the pre-login deadline and bounds give way to the message-sized ones and the autologout timer.
+  private authenticated(): void {
+    clearTimeout(this.loginTimer);
+    this.loginTimer = undefined;
+    const limits = this.shared.limits;
+    this.reader.setLimits({ maxLineBytes: MAX_LINE_BYTES, maxCommandBytes: limits.maxCommandBytes, maxDiscardBytes: limits.maxDiscardBytes });
+    if (Number.isFinite(limits.idleTimeoutMs)) {
+      // On the socket commands travel on (the TLS one after STARTTLS): every byte read or written resets it.
+      this.socket.setTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
+    }
   }
 
   private authenticate(cmd: ParsedCommand): Reply | null {
@@ -424,13 +471,8 @@ export class Session implements CommandContext {
     if (reply) return this.finish(tag, 'AUTHENTICATE', reply);
   }
 
-  // SASL PLAIN (RFC 4616): authzid NUL authcid NUL passwd, base64; "=" is an empty response.
   private plain(b64: string): Reply | null {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new CommandError('BAD', 'Invalid base64');
-    const parts = Buffer.from(b64 === '=' ? '' : b64, 'base64').toString('utf8').split('\0');
-    if (parts.length !== 3) throw new CommandError('NO', 'Invalid PLAIN response', 'AUTHENTICATIONFAILED');
-    const [authz, user, pass] = parts as [string, string, string];
-    if (authz !== '' && authz !== user) throw new CommandError('NO', 'Proxy authorization not supported', 'AUTHORIZATIONFAILED');
+    const { user, pass } = decodeSaslPlain(b64);
     return this.login(user, pass);
   }
 
@@ -483,6 +525,8 @@ export class Session implements CommandContext {
   private release(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.loginTimer);
+    this.socket.setTimeout(0);
     if (this.user !== undefined) {
       const n = (this.shared.userConnections.get(this.user) ?? 1) - 1;
       if (n <= 0) this.shared.userConnections.delete(this.user);

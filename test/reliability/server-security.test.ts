@@ -11,8 +11,9 @@ test('the embedded server listens on 127.0.0.1 unless told otherwise', async (t)
 });
 
 test('on a non-loopback listener without TLS, LOGIN and AUTHENTICATE are refused and LOGINDISABLED is announced', async (t) => {
-  // 0.0.0.0 is not loopback; the test still connects over 127.0.0.1 only.
-  const s = await withServer(t, { host: '0.0.0.0' });
+  // 0.0.0.0 is not loopback; the test still connects over 127.0.0.1 only. Off loopback the server has no default
+  // account (issue 13), so the test names one.
+  const s = await withServer(t, { host: '0.0.0.0', users: { test: 'test' } });
   const c = await rawClient(s.port);
   t.after(() => c.close());
   c.send('a CAPABILITY\r\n');

@@ -68,7 +68,7 @@ export function registerBenchScale(program: Command): void {
       });
       process.stderr.write('\n');
       printConnections(r);
-      if (o['json']) writeJsonFile(o['json'], r);
+      if (o['json']) writeJsonFile(o['json'], r, '--json');
       process.exitCode = r.failed > 0 ? 2 : 0;
     });
 
@@ -88,7 +88,7 @@ export function registerBenchScale(program: Command): void {
         timeoutMs: int('--timeout', o['timeout']!, 1, 600) * 1000,
       });
       printStorm(r);
-      if (o['json']) writeJsonFile(o['json'], r);
+      if (o['json']) writeJsonFile(o['json'], r, '--json');
     });
 
   bench
@@ -107,7 +107,7 @@ export function registerBenchScale(program: Command): void {
         durationMs: int('--duration', o['duration']!, 1, 86_400) * 1000,
       });
       printChurn(r);
-      if (o['json']) writeJsonFile(o['json'], r);
+      if (o['json']) writeJsonFile(o['json'], r, '--json');
     });
 }
 

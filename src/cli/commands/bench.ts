@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileNoFollow } from '../../core/safe-file.js';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { type BenchTarget, BenchCorpus, runProfile } from '../../bench/runner.js';
@@ -119,11 +119,11 @@ async function benchAction(opts: BenchOptions): Promise<number> {
   out('');
   out(diag.length ? diag.join('\n') : 'diagnosis: no known signature in any profile');
   if (opts.json) {
-    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+    writeFileNoFollow(opts.json, `${JSON.stringify(report, null, 2)}\n`, { option: '--json' });
     info(`JSON report: ${opts.json}`);
   }
   if (opts.html) {
-    writeFileSync(opts.html, renderHtml(report), { mode: 0o600 });
+    writeFileNoFollow(opts.html, renderHtml(report), { option: '--html' });
     info(`HTML report: ${opts.html}`);
   }
   return 0;

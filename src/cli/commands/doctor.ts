@@ -4,6 +4,7 @@ import { type DoctorReport, runDoctor } from '../../bench/doctor.js';
 import { startServer, type ImapServer } from '../../server/server.js';
 import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 import { EXIT_CANNOT_RUN, EXIT_OK } from '../exit-code.js';
+import { printable } from '../../core/printable.js';
 import { writeJsonFile } from '../render/json.js';
 import { fmtMs } from '../render/table.js';
 
@@ -54,8 +55,9 @@ async function doctorAction(opts: DoctorCliOptions): Promise<number> {
         maxSessions,
       });
     }
-    process.stdout.write(renderDoctor(report));
-    if (opts.json) writeJsonFile(opts.json, report);
+    // Findings quote server texts (a BYE greeting, error replies): no control character reaches the terminal.
+    process.stdout.write(printable(renderDoctor(report), { keepNewlines: true }));
+    if (opts.json) writeJsonFile(opts.json, report, '--json');
     return report.findings.some((f) => f.severity === 'error') ? EXIT_CANNOT_RUN : EXIT_OK;
   } finally {
     await server?.close();

@@ -31,6 +31,7 @@ import {
 } from '../connection-options.js';
 import { EXIT_INTERRUPTED, importExitCode } from '../exit-code.js';
 import { NdjsonWriter, writeJsonFile } from '../render/json.js';
+import { refuseOddPath } from '../../core/safe-file.js';
 import { createProgress, type ProgressRenderer } from '../render/progress.js';
 import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImportSummary } from '../render/summary.js';
 
@@ -265,6 +266,7 @@ async function runImport(
   const latency = new Map<string, LatencyStats>();
   const serverMs: number[] = [];
   const connectMs: number[] = [];
+  if (opts.report !== undefined) refuseOddPath(opts.report, '--report'); // written at the end: refuse a link now
   const trace = opts.trace !== undefined && !opts.dryRun ? new NdjsonWriter(opts.trace) : undefined;
   if (trace) cleanups.push(() => trace.close());
   const onRecord = (r: TimingRecord): void => {

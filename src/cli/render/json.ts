@@ -1,19 +1,14 @@
-import { closeSync, fchmodSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
+import { createFileNoFollow, writeFileNoFollow } from '../../core/safe-file.js';
 
 // JSON and NDJSON output files (--report, --trace). Both are created 0600: they name folders, Message-IDs and
 // the account, which are private metadata (the same rule as the journal). Never a credential: the objects written
-// here are built from settings and results that carry no password.
+// here are built from settings and results that carry no password. Neither follows a symbolic link at the path
+// (core/safe-file.ts): in a shared /tmp that once truncated and chmod'ed the link's target.
 
-/** Writes `value` as pretty JSON to `path` (0600, replaced if it exists). */
-export function writeJsonFile(path: string, value: unknown): void {
-  const fd = openSync(path, 'w', 0o600);
-  try {
-    fchmodSync(fd, 0o600); // an existing file keeps its old mode on open(): tighten it
-    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** Writes `value` as pretty JSON to `path` (a new 0600 file renamed over any old one); `option` names it in errors. */
+export function writeJsonFile(path: string, value: unknown, option = '--report'): void {
+  writeFileNoFollow(path, `${JSON.stringify(value, null, 2)}\n`, { option });
 }
 
 /**
@@ -27,10 +22,9 @@ export class NdjsonWriter {
   #bytes = 0;
   lines = 0;
 
-  constructor(path: string) {
+  constructor(path: string, option = '--trace') {
     this.path = path;
-    this.#fd = openSync(path, 'w', 0o600);
-    fchmodSync(this.#fd, 0o600);
+    this.#fd = createFileNoFollow(path, { option });
   }
 
   write(value: unknown): void {

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { printable } from '../../core/printable.js';
 
 // Live progress of an import or a verify. On a TTY: one cli-progress bar (messages, MB, msg/s, ETA) on stderr,
 // redrawn at most 10×/s. Otherwise (CI logs, pipes): one plain line every `intervalMs`, so a log shows that the run
@@ -75,7 +76,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressRenderer 
     return {
       update: (p) => void (last = { ...p }),
       setTotal: (n) => void (total = n),
-      log: (line) => void stream.write(`${line}\n`),
+      log: (line) => void stream.write(`${printable(line)}\n`),
       stop: () => clearInterval(timer),
     };
   }
@@ -114,7 +115,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressRenderer 
     log: (line) => {
       // cli-progress has no "print above the bar" for a SingleBar: clear the line, print, let the next redraw
       // bring the bar back.
-      stream.write(`\r\x1b[2K${line}\n`);
+      stream.write(`\r\x1b[2K${printable(line)}\n`);
       bar.update(payload());
     },
     stop: () => {

@@ -1,9 +1,11 @@
 import type { FolderReport } from '../../migrate/folder-runs.js';
 import type { VerifyResult } from '../../migrate/verify.js';
+import { printable as p } from '../../core/printable.js';
 import { fmtMs, fmtRate, renderTable } from './table.js';
 
 // The final summary of `import` (and the verify listing): plain text built from the same report object that
-// --report writes as JSON, so the two can never disagree.
+// --report writes as JSON, so the two can never disagree. Everything that came from outside (file and folder
+// names, Message-IDs, flags, server texts) goes through p() = printable(): no control character reaches the terminal.
 
 export interface LatencySummary {
   readonly count: number;
@@ -127,25 +129,25 @@ export function renderImportSummary(r: ImportReport): string {
   }
   if (r.diagnosis.length) {
     lines.push('', 'Diagnosis:');
-    for (const d of r.diagnosis) lines.push(`  [${d.code}] ${d.message}`);
+    for (const d of r.diagnosis) lines.push(`  [${d.code}] ${p(d.message)}`);
   }
-  if (r.foldersCreated.length) lines.push('', `Folders created: ${r.foldersCreated.join(', ')}`);
-  for (const e of r.excluded) lines.push(`Left out: ${e.source} (${s(e.messages)} message(s)): ${e.rule}`);
+  if (r.foldersCreated.length) lines.push('', `Folders created: ${p(r.foldersCreated.join(', '))}`);
+  for (const e of r.excluded) lines.push(`Left out: ${p(e.source)} (${s(e.messages)} message(s)): ${p(e.rule)}`);
   for (const f of r.folders) {
-    if (f.sources.length > 1) lines.push(`Merged: ${f.sources.join(' + ')} → ${f.target} (${s(f.messages)} message(s))`);
+    if (f.sources.length > 1) lines.push(`Merged: ${p(f.sources.join(' + '))} → ${p(f.target)} (${s(f.messages)} message(s))`);
   }
   const dropped = Object.entries(r.flagsDropped);
   if (dropped.length) {
-    lines.push(`Flags the server does not keep (dropped, not failures): ${dropped.map(([f, n]) => `${f} ×${n}`).join(', ')}`);
+    lines.push(`Flags the server does not keep (dropped, not failures): ${p(dropped.map(([f, n]) => `${f} ×${n}`).join(', '))}`);
   }
-  for (const rep of r.repairs) lines.push(`Folder name repaired: ${rep}`);
+  for (const rep of r.repairs) lines.push(`Folder name repaired: ${p(rep)}`);
   if (r.unknownResolved) lines.push(`Unanswered APPENDs found on the server after a lost connection: ${r.unknownResolved}`);
   if (r.failures.length) {
     lines.push('', `Failed (${r.failures.length}):`);
-    for (const f of r.failures.slice(0, FAILURES_SHOWN)) lines.push(`  ${f.source}: ${f.reason} (${f.code})`);
+    for (const f of r.failures.slice(0, FAILURES_SHOWN)) lines.push(`  ${p(f.source)}: ${p(f.reason)} (${f.code})`);
     if (r.failures.length > FAILURES_SHOWN) lines.push(`  … ${r.failures.length - FAILURES_SHOWN} more (see --report FILE for all)`);
   }
-  if (r.journal) lines.push('', `Journal: ${r.journal}${r.interrupted ? ' (re-run the same command to resume)' : ''}`);
+  if (r.journal) lines.push('', `Journal: ${p(r.journal)}${r.interrupted ? ' (re-run the same command to resume)' : ''}`);
   return lines.join('\n');
 }
 
@@ -167,12 +169,12 @@ export function renderVerify(r: VerifyResult): string {
     ]),
   );
   for (const f of r.folders) {
-    for (const m of f.missing.slice(0, LISTED)) lines.push(`missing in ${f.path}: ${m.origin} ${m.messageId ?? '(no Message-ID)'} ${m.size} bytes`);
-    if (f.missing.length > LISTED) lines.push(`missing in ${f.path}: … ${f.missing.length - LISTED} more`);
-    for (const e of f.extra.slice(0, LISTED)) lines.push(`extra in ${f.path} (on the server, not in the source): UID ${e.uid} ${e.messageId ?? '(no Message-ID)'} ${e.size} bytes`);
-    if (f.extra.length > LISTED) lines.push(`extra in ${f.path}: … ${f.extra.length - LISTED} more`);
+    for (const m of f.missing.slice(0, LISTED)) lines.push(`missing in ${p(f.path)}: ${p(m.origin)} ${p(m.messageId ?? '(no Message-ID)')} ${m.size} bytes`);
+    if (f.missing.length > LISTED) lines.push(`missing in ${p(f.path)}: … ${f.missing.length - LISTED} more`);
+    for (const e of f.extra.slice(0, LISTED)) lines.push(`extra in ${p(f.path)} (on the server, not in the source): UID ${e.uid} ${p(e.messageId ?? '(no Message-ID)')} ${e.size} bytes`);
+    if (f.extra.length > LISTED) lines.push(`extra in ${p(f.path)}: … ${f.extra.length - LISTED} more`);
   }
-  for (const u of r.notCompared.slice(0, LISTED)) lines.push(`not compared: ${u.source}: ${reasonWithoutSource(u.source, u.reason)} (${u.code})`);
+  for (const u of r.notCompared.slice(0, LISTED)) lines.push(`not compared: ${p(u.source)}: ${p(reasonWithoutSource(u.source, u.reason))} (${u.code})`);
   if (r.notCompared.length > LISTED) lines.push(`not compared: … ${r.notCompared.length - LISTED} more`);
   const t = r.totals;
   if (r.ok) {

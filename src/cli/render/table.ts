@@ -1,5 +1,7 @@
 // Plain-text tables for terminals and logs: right-aligned numbers, left-aligned text, no colours (so output
-// pasted into an issue reads the same).
+// pasted into an issue reads the same). Cells hold folder and file names from the source: control characters
+// in them are escaped (core/printable.ts), so a name cannot drive the terminal or break the table's lines.
+import { printable } from '../../core/printable.js';
 
 export interface Column<T> {
   readonly header: string;
@@ -8,7 +10,7 @@ export interface Column<T> {
 }
 
 export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<T>>): string {
-  const cells = rows.map((r) => columns.map((c) => c.value(r)));
+  const cells = rows.map((r) => columns.map((c) => printable(c.value(r))));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
   const line = (vals: readonly string[]): string =>
     vals
