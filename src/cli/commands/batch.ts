@@ -4,11 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import type { AccountSpec } from '../../fleet/account.js';
-import { readAccountsCsv, type ImportOptionSpec } from '../../fleet/accounts-csv.js';
+import type { ImportOptionSpec } from '../../fleet/accounts-csv.js';
 import { renderBatchHtml } from '../../fleet/batch-html.js';
-import { batchJsonPath, runBatch } from '../../fleet/batch-run.js';
 import type { BatchSummary } from '../../fleet/batch-state.js';
-import { enqueueBatch, parseQueueUrl, queueStatus } from '../../fleet/queue.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL } from '../exit-code.js';
 import { createBatchProgress, renderBatchSummary } from '../render/batch.js';
 import { DEFAULTS, intOption } from './import.js';
@@ -19,6 +17,11 @@ import { DEFAULTS, intOption } from './import.js';
 // The work is in src/fleet; this file parses options, renders, and computes the exit code:
 //   0 every account complete · 2 some failed (each listed with its reason) · 1 could not start · 130 interrupted.
 // `batch status` adds 3: nothing failed, but accounts are still pending or running.
+//
+// The fleet modules are loaded when a batch command runs, not when the program is built: program.ts registers
+// every command, so a static import here would make *every* `mailmigrate` start — above all each account's child
+// import — load BullMQ and ioredis (+0.3 s CPU per start, measured with /usr/bin/time on `node -e "import('bullmq')"`).
+const fleetQueue = (): Promise<typeof import('../../fleet/queue.js')> => import('../../fleet/queue.js');
 
 /** Exit code of `batch status` while accounts are still pending or running. */
 export const EXIT_IN_PROGRESS = 3;
@@ -89,6 +92,7 @@ export function registerBatch(program: Command): Command {
     .option('--json', 'print the aggregate as JSON')
     .option('--html <file>', 'also write it as a self-contained HTML page')
     .action(async (opts: { queue: string; json?: boolean; html?: string }) => {
+      const { queueStatus, parseQueueUrl } = await fleetQueue();
       const s = await queueStatus(parseQueueUrl(opts.queue, process.env));
       emit(s, opts, undefined);
       process.exitCode = s.accounts.failed > 0 ? EXIT_PARTIAL : s.accounts.pending + s.accounts.running > 0 ? EXIT_IN_PROGRESS : EXIT_OK;
@@ -136,10 +140,12 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
   const defaultConnections = intOption('--connections', opts.connections, 1, 64) ?? DEFAULTS.connections;
   const maxPerHost = intOption('--max-connections-per-host', opts.maxConnectionsPerHost, 2, 10_000) ?? DEFAULT_MAX_PER_HOST;
   const retries = intOption('--retries', opts.retries, 0, 100) ?? 2;
+  const { readAccountsCsv } = await import('../../fleet/accounts-csv.js');
   const accounts: AccountSpec[] = readAccountsCsv(csv, { importOptions: importOptionSpecs(root), defaults: defaultsFrom(opts), defaultConnections });
 
   if (opts.queue !== undefined) {
     if (opts.stateDir !== undefined) throw new ConfigError('--state-dir', 'belongs to the workers in queue mode (`mailmigrate worker --state-dir`)');
+    const { enqueueBatch, parseQueueUrl } = await fleetQueue();
     const target = parseQueueUrl(opts.queue, process.env);
     const r = await enqueueBatch(target, accounts, {
       source: resolve(csv), maxConnectionsPerHost: maxPerHost, retries, backoffMs: intOption('--retry-delay', opts.retryDelay, 0, 3_600_000) ?? 5000,
@@ -166,6 +172,7 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  const { batchJsonPath, runBatch } = await import('../../fleet/batch-run.js');
   const progress = opts.json ? undefined : createBatchProgress();
   let summary: BatchSummary;
   try {

@@ -1,7 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { parseQueueUrl, runWorker } from '../../fleet/queue.js';
 import { EXIT_OK } from '../exit-code.js';
 import { accountLine } from '../render/batch.js';
 import { newEntry, applyOutcome } from '../../fleet/batch-state.js';
@@ -36,6 +35,8 @@ export function registerWorker(program: Command): Command {
     .option('--account-timeout <minutes>', 'deadline for one account; then it is interrupted and retried (default 1440 = 24 h)')
     .addOption(new Option('--lock-ms <ms>', 'BullMQ lock duration: how soon a dead worker\'s account is handed to another').default('30000').hideHelp())
     .action(async (opts: WorkerCliOptions) => {
+      // Loaded here, not at program start: see batch.ts.
+      const { parseQueueUrl, runWorker } = await import('../../fleet/queue.js');
       const target = parseQueueUrl(opts.queue, process.env);
       const stateDir = resolve(opts.stateDir ?? defaultStateDir());
       const abort = new AbortController();
