@@ -40,7 +40,7 @@ export interface BatchCliOptions {
   passwordEnv?: string;
   folder?: string;
   connections?: string;
-  default: string[];
+  default?: string[];
   retries?: string;
   accountTimeout?: string;
   skipComplete?: boolean;
@@ -76,7 +76,7 @@ export function registerBatch(program: Command): Command {
     .option('--password-env <name>', 'default password_env (the NAME of an environment variable, never the password)')
     .option('--folder <prefix>', 'default folder prefix')
     .option('--connections <n>', `default APPEND connections per account (default ${DEFAULTS.connections}; lowered to fit the per-host budget)`)
-    .option('--default <column=value>', 'a default for any column (repeatable), e.g. --default exclude=Trash', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--default <column=value>', 'a default for any column (repeatable), e.g. --default exclude=Trash', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--retries <n>', 'retries of an account after a transient failure (connection, throttling), with backoff (default 2)')
     .option('--account-timeout <minutes>', 'deadline for one account; then it is interrupted and resumed later (default 1440 = 24 h)')
     .option('--skip-complete', 'do not re-check accounts an earlier run completed (default: re-run them — a quick check against the server, and the cutover pass of a two-pass migration)')
@@ -111,7 +111,7 @@ export function importOptionSpecs(program: Command): ImportOptionSpec[] {
 
 function defaultsFrom(opts: BatchCliOptions): Record<string, string> {
   const d: Record<string, string> = {};
-  for (const kv of opts.default) {
+  for (const kv of opts.default ?? []) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new ConfigError('--default', `expected column=value, got "${kv}"`);
     d[kv.slice(0, i).trim().toLowerCase()] = kv.slice(i + 1).trim();
