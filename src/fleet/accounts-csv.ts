@@ -100,6 +100,7 @@ export function parseAccountsCsv(text: string, baseDir: string, options: Account
     else if (SECRET_COLUMNS.test(col)) {
       problems.push(`${where}: refused — an accounts file must not hold passwords or tokens; use password_file (a file on the machine that runs the account) or password_env (the name of an environment variable there)`);
     } else if (col in RESERVED) problems.push(`${where}: ${RESERVED[col]}`);
+    else if (col === 'to' && !importByColumn.has('to')) problems.push(`${where}: this version of import has no --to option (folder sets a prefix)`);
     else if (!(OWN_COLUMNS as readonly string[]).includes(col) && !importByColumn.has(col)) {
       problems.push(`${where}: unknown column (known: ${[...OWN_COLUMNS, ...[...importByColumn.keys()].filter((c) => !(c in RESERVED) && !(OWN_COLUMNS as readonly string[]).includes(c))].join(', ')})`);
     }

@@ -124,7 +124,8 @@ export async function enqueueBatch(t: RedisTarget, accounts: readonly AccountSpe
         if (existing) {
           if (await existing.isFailed()) {
             await existing.updateData({ v: 1, account: a, connections: share, source: o.source });
-            await existing.retry('failed');
+            // A fresh set of tries: the earlier ones were spent on what the admin has fixed since (a password, a path).
+            await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
             retried++;
           } else kept++;
           continue;
@@ -170,7 +171,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<void>
   const name = `${hostname()}:${process.pid}`;
   const workers = new Map<string, Worker<AccountJobData, AccountOutcome>>();
   const imports = new AbortController();
-  const process1 = async (job: Job<AccountJobData, AccountOutcome>): Promise<AccountOutcome> => {
+  const processJob = async (job: Job<AccountJobData, AccountOutcome>): Promise<AccountOutcome> => {
     const { account, connections } = job.data;
     o.onEvent?.({ kind: 'start', queue: job.queueName, account: account.id, attempt: job.attemptsMade + 1 });
     const outcome = await runAccount(account, {
@@ -190,7 +191,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<void>
     const names = await withRedis(t, (r) => r.smembers(REGISTRY_KEY));
     for (const q of names.sort()) {
       if (workers.has(q) || o.signal.aborted) continue;
-      const w = new Worker<AccountJobData, AccountOutcome>(q, process1, {
+      const w = new Worker<AccountJobData, AccountOutcome>(q, processJob, {
         connection: connection(t),
         concurrency: o.concurrency,
         name,

@@ -123,3 +123,13 @@ test('an accounts path that is a directory or missing is refused before anything
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the to column is passed to import as --to when import has that option, and explained when it has not', () => {
+  const o = options();
+  if (o.importOptions.some((x) => x.column === 'to')) {
+    const [a] = parseAccountsCsv('source,user,host,password_env,to\nm,u,h,PW,Archive\n', '/d', o);
+    assert.deepEqual(a!.importArgs, ['--to=Archive']);
+  } else {
+    assert.match(problems('source,user,host,password_env,to\nm,u,h,PW,Archive\n', o), /column "to": this version of import has no --to option/);
+  }
+});
