@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { ConfigError } from '../core/errors.js';
-import { accountId, type AccountSpec, type Security } from './account.js';
+import { accountId, safeName, type AccountSpec, type Security } from './account.js';
 
 // The accounts file of `mailmigrate batch` (issue 15): a header row, then one account per row.
 //
@@ -187,12 +187,15 @@ export function parseAccountsCsv(text: string, baseDir: string, options: Account
       continue;
     }
     const id = accountId(user!, host!, port, security);
-    const earlier = byId.get(id.toLowerCase());
+    // Keyed as its state directory is named, case-folded: "Alice" and "alice" are one mailbox on most servers, and
+    // two ids that sanitize to one directory name would share a journal.
+    const key = safeName(id).toLowerCase();
+    const earlier = byId.get(key);
     if (earlier !== undefined) {
       problems.push(`line ${line}, column "user": ${id} is already on line ${earlier}: one line per account, because two imports into one account at once would race (import the second source in a later batch, or merge the trees)`);
       continue;
     }
-    byId.set(id.toLowerCase(), line);
+    byId.set(key, line);
     accounts.push({ id, line, source: source!, user: user!, host: host!, port, security, passwordFile, passwordEnv, oauthTokenFile, importArgs, connections });
   }
   if (problems.length) {

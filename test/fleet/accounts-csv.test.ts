@@ -87,6 +87,8 @@ test('every problem of the file is reported at once, each with its line and colu
 test('two credentials on one row, or one account on two rows, are refused', () => {
   assert.match(problems('source,user,host,password_env,password_file\nm,u,h,PW,/f\n'), /give only one of/);
   assert.match(problems('source,user,host,password_env\nm,u,h,PW\nm2,U,H,PW\n'), /line 3.*already on line 2/);
+  // Two users whose state directories would have one name (a '/' becomes '_').
+  assert.match(problems('source,user,host,password_env\nm,a/b,h,PW\nm2,a_b,h,PW\n'), /line 3.*already on line 2/);
 });
 
 test('columns the batch sets itself (journal, report) are refused with the reason', () => {

@@ -172,6 +172,7 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint); // a service manager stopping the batch gets the same clean stop
   const { batchJsonPath, runBatch } = await import('../../fleet/batch-run.js');
   const progress = opts.json ? undefined : createBatchProgress();
   let summary: BatchSummary;
@@ -188,6 +189,7 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
   } finally {
     progress?.stop();
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
   emit(summary, opts, batchJsonPath(stateDir));
   if (abort.signal.aborted) return EXIT_INTERRUPTED;
