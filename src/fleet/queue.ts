@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { Queue, UnrecoverableError, Worker, type Job, type JobType } from 'bullmq';
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, MailmigrateError } from '../core/errors.js';
 import { hostKey, safeName, type AccountSpec } from './account.js';
 import { accountFiles, runAccount, type AccountOutcome } from './account-runner.js';
 import { applyOutcome, newEntry, summarize, type AccountEntry, type BatchSummary } from './batch-state.js';
@@ -60,10 +60,17 @@ function connection(t: RedisTarget): Record<string, unknown> {
 }
 
 async function withRedis<T>(t: RedisTarget, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis({ ...connection(t), maxRetriesPerRequest: 2, lazyConnect: true });
-  r.on('error', () => undefined); // surfaced by the command that fails
+  // No reconnect loop for these short look-ups: an unreachable Redis is reported at once, with its reason.
+  const r = new Redis({ ...connection(t), maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  let lastError: (Error & { code?: string }) | undefined;
+  r.on('error', (err: Error) => void (lastError = err));
   try {
-    await r.connect();
+    try {
+      await r.connect();
+    } catch (err) {
+      const e = lastError ?? (err as Error & { code?: string });
+      throw new MailmigrateError('E_QUEUE_UNREACHABLE', `cannot reach Redis at ${t.host}:${t.port}: ${e.code ?? e.message}`, 'later', { cause: err });
+    }
     return await fn(r);
   } finally {
     r.disconnect();
@@ -102,6 +109,7 @@ export async function enqueueBatch(t: RedisTarget, accounts: readonly AccountSpe
   if (o.maxConnectionsPerHost < 1 + CONTROL_CONNECTIONS) {
     throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (one control session and one APPEND connection per account)`);
   }
+  await withRedis(t, (r) => r.ping()); // fail fast, before BullMQ's own connections start retrying
   const byHost = new Map<string, AccountSpec[]>();
   for (const a of accounts) byHost.set(hostKey(a), [...(byHost.get(hostKey(a)) ?? []), a]);
   const result: EnqueueResult = { queues: [] };
@@ -171,12 +179,19 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<void>
   const name = `${hostname()}:${process.pid}`;
   const workers = new Map<string, Worker<AccountJobData, AccountOutcome>>();
   const imports = new AbortController();
-  const processJob = async (job: Job<AccountJobData, AccountOutcome>): Promise<AccountOutcome> => {
+  const processJob = async (job: Job<AccountJobData, AccountOutcome>, token?: string): Promise<AccountOutcome> => {
     const { account, connections } = job.data;
     o.onEvent?.({ kind: 'start', queue: job.queueName, account: account.id, attempt: job.attemptsMade + 1 });
     const outcome = await runAccount(account, {
       bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: imports.signal, env: o.env,
     });
+    if (imports.signal.aborted && outcome.error?.code === 'E_INTERRUPTED') {
+      // This worker is stopping (SIGTERM, Ctrl-C): the account goes back to the queue without spending one of its
+      // tries — restarting workers for an upgrade must not fail accounts.
+      o.onEvent?.({ kind: 'end', queue: job.queueName, account: account.id, outcome, willRetry: true });
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     const maxAttempts = job.opts.attempts ?? 1;
     const willRetry = outcome.status === 'failed' && outcome.error?.transient === true && job.attemptsMade + 1 < maxAttempts;
     o.onEvent?.({ kind: 'end', queue: job.queueName, account: account.id, outcome, willRetry });
@@ -224,7 +239,8 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<void>
 }
 
 const STATES: ReadonlyArray<readonly [JobType, AccountEntry['status']]> = [
-  ['active', 'running'], ['waiting', 'pending'], ['prioritized', 'pending'], ['delayed', 'pending'], ['wait', 'pending'],
+  // 'waiting' is BullMQ's 'wait' list (asking for both would list each waiting job twice).
+  ['active', 'running'], ['waiting', 'pending'], ['prioritized', 'pending'], ['delayed', 'pending'],
   ['waiting-children', 'pending'], ['completed', 'complete'], ['failed', 'failed'],
 ];
 

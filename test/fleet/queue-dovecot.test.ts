@@ -46,6 +46,15 @@ function startWorker(url: string, stateDir: string, env: Record<string, string>)
   return w;
 }
 
+test('an unreachable Redis is a clear error at once (exit 1), for enqueue, status and worker', { skip: binarySkipReason() }, async () => {
+  const url = `redis://127.0.0.1:${await freePort()}`;
+  for (const args of [['batch', 'status', '--queue', url], ['worker', '--queue', url]]) {
+    const r = await runCli(args, {}, 60_000);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot reach Redis at 127\.0\.0\.1:\d+: ECONNREFUSED \(E_QUEUE_UNREACHABLE\)/);
+  }
+});
+
 describe('batch --queue: three workers on BullMQ, one killed mid-account', { skip }, () => {
   let d: DovecotInstance;
   let redis: RedisInstance;
@@ -91,6 +100,9 @@ describe('batch --queue: three workers on BullMQ, one killed mid-account', { ski
     assert.equal(main.globalConcurrency, 3, '9 connections / (2 APPEND + 1 control) per account');
     const again = await runCli(['batch', csvFile, '--queue', redis.url, '--max-connections-per-host', String(CAP), '--connections', '2', '--json'], env, 120_000);
     assert.equal(JSON.parse(again.stdout).queues.find((q: { host: string }) => q.host === main.host).added, 0, 'enqueueing twice adds nothing');
+
+    const waiting = await queueStatus(parseQueueUrl(redis.url, {}));
+    assert.deepEqual(waiting.accounts, { total: N + 2, complete: 0, failed: 0, pending: N + 2, running: 0 }, 'each waiting job counted once');
 
     const shared = join(work, 'worker-state');
     const sampler = sampleConnections(d.port, 25);
