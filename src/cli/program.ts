@@ -8,6 +8,8 @@ import { registerImport } from './commands/import.js';
 import { registerVerify } from './commands/verify.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerBenchScale } from './commands/bench-scale.js';
+import { registerBatch } from './commands/batch.js';
+import { registerWorker } from './commands/worker.js';
 
 // The only layer that touches argv, stdout, process.exit and commander (design.md). Each command lives in
 // src/cli/commands/<name>.ts and exports register<Name>(program); this file only wires them.
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerDoctor(program);
   registerBenchScale(program);
+  registerBatch(program);
+  registerWorker(program);
   return program;
 }
 

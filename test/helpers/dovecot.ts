@@ -55,6 +55,9 @@ export interface DovecotOptions {
   /** Declare Drafts/Sent/Junk/Trash/Archive with special_use (auto = no): advertises SPECIAL-USE. Default false,
    *  so the capabilities match a stock config (facts.md). */
   specialUseMailboxes?: boolean;
+  /** More users (name → password) besides the default one, e.g. for fleet tests with many accounts. When given, each
+   *  user gets its own Maildir (<dir>/users/<name>) and home, the default user included; without it nothing changes. */
+  extraUsers?: Record<string, string>;
 }
 
 export interface DovecotInstance {
@@ -189,7 +192,8 @@ export function renderConfig(c: ConfigInput): string {
     // Mail runs as `nobody` when we are root, as ourselves otherwise; both must pass the uid/gid range checks.
     'first_valid_uid = 0',
     'first_valid_gid = 0',
-    `mail_location = maildir:${c.dir}/Maildir:LAYOUT=fs`,
+    // With extra users every user needs a mailbox of their own; the single-user layout stays as it always was.
+    o.extraUsers ? `mail_location = maildir:${c.dir}/users/%u:LAYOUT=fs` : `mail_location = maildir:${c.dir}/Maildir:LAYOUT=fs`,
     `mail_fsync = ${o.fsync ?? 'never'}`,
     `mail_max_userip_connections = ${o.maxUserIpConnections ?? 64}`,
     `import_environment = ${importEnv.join(' ')}`,
@@ -216,7 +220,7 @@ export function renderConfig(c: ConfigInput): string {
     '}',
     'userdb {',
     '  driver = static',
-    `  args = uid=${c.mailUid} gid=${c.mailGid} home=${c.dir}/home`,
+    `  args = uid=${c.mailUid} gid=${c.mailGid} home=${c.dir}/home${o.extraUsers ? '/%u' : ''}`,
     '}',
     'namespace inbox {',
     '  inbox = yes',
@@ -430,8 +434,17 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   for (const d of ['run', 'state', 'home', 'Maildir']) await mkdir(join(dir, d));
   await chown(join(dir, 'home'), mail.uid, mail.gid);
   await chown(join(dir, 'Maildir'), mail.uid, mail.gid);
+  if (options.extraUsers) {
+    await mkdir(join(dir, 'users'));
+    await chown(join(dir, 'users'), mail.uid, mail.gid);
+  }
   const passwdFile = join(dir, 'passwd');
-  await writeFile(passwdFile, `${user}:{PLAIN}${password}\n`, { mode: 0o640 });
+  const extra = Object.entries(options.extraUsers ?? {});
+  for (const [name, pw] of extra) {
+    // passwd-file fields are ':'-separated; a name or password holding ':' or a line break would corrupt the file.
+    if (/[:\s]/.test(name) || /[:\r\n]/.test(pw) || name === user) throw new Error(`extraUsers: unusable user "${name}"`);
+  }
+  await writeFile(passwdFile, [[user, password], ...extra].map(([n, p]) => `${n}:{PLAIN}${p}\n`).join(''), { mode: 0o640 });
   if (root) {
     const dovecotGid = lookupGroupId('dovecot');
     if (dovecotGid !== undefined) await chown(passwdFile, 0, dovecotGid);
@@ -552,7 +565,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     user,
     password,
     baseDir: dir,
-    maildir: join(dir, 'Maildir'),
+    maildir: options.extraUsers ? join(dir, 'users', user) : join(dir, 'Maildir'),
     pid,
     version,
     configFile,
