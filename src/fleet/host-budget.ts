@@ -22,7 +22,7 @@ export class HostBudget {
 
   constructor(perHost: number) {
     if (!Number.isInteger(perHost) || perHost < 1 + CONTROL_CONNECTIONS) {
-      throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (one control session and one APPEND connection per account), got ${perHost}`);
+      throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (per account: the control session, the bulk reader and one APPEND connection), got ${perHost}`);
     }
     this.perHost = perHost;
   }

@@ -9,7 +9,7 @@ import type { AccountOutcome, RunAccountOptions } from '../../src/fleet/account-
 import { renderBatchHtml } from '../../src/fleet/batch-html.js';
 import { batchJsonPath, runBatch } from '../../src/fleet/batch-run.js';
 import { byAttention, newEntry, readSummary, summarize, writeJsonAtomic } from '../../src/fleet/batch-state.js';
-import { HostBudget } from '../../src/fleet/host-budget.js';
+import { CONTROL_CONNECTIONS, HostBudget } from '../../src/fleet/host-budget.js';
 
 const spec = (i: number, host = 'mail.example.com', connections = 2): AccountSpec => ({
   id: `u${i}@${host}:143`, line: i + 1, source: `/src/u${i}`, user: `u${i}`, host, port: undefined, security: undefined,
@@ -22,20 +22,22 @@ const outcome = (o: Partial<AccountOutcome>): AccountOutcome => ({
 });
 
 test('the host budget counts the control session, never exceeds its cap, and lowers an account that asks for more', () => {
-  assert.throws(() => new HostBudget(1), /at least 2/);
-  const b = new HostBudget(5);
-  assert.equal(b.appendConnections(8), 4);
-  const r1 = b.tryAcquire('h', 2)!; // 3 of 5
+  // Each account also holds CONTROL_CONNECTIONS (2: the control plane and the bulk reader).
+  assert.equal(CONTROL_CONNECTIONS, 2);
+  assert.throws(() => new HostBudget(2), /at least 3/);
+  const b = new HostBudget(7);
+  assert.equal(b.appendConnections(8), 5);
+  const r1 = b.tryAcquire('h', 2)!; // 4 of 7
   assert.ok(r1);
-  assert.equal(b.tryAcquire('h', 2), undefined, '3 + 3 > 5');
-  const r2 = b.tryAcquire('h', 1)!; // 5 of 5
-  assert.equal(b.inUse('h'), 5);
+  assert.equal(b.tryAcquire('h', 2), undefined, '4 + 4 > 7');
+  const r2 = b.tryAcquire('h', 1)!; // 7 of 7
+  assert.equal(b.inUse('h'), 7);
   assert.ok(b.tryAcquire('other', 4), 'another server has its own budget');
   r1();
   r1(); // a second release changes nothing
-  assert.equal(b.inUse('h'), 2);
+  assert.equal(b.inUse('h'), 3);
   r2();
-  assert.equal(b.peak.get('h'), 5);
+  assert.equal(b.peak.get('h'), 7);
 });
 
 test('a batch keeps every server under its budget, runs the others meanwhile, and keeps per-server order', async () => {
@@ -51,12 +53,12 @@ test('a batch keeps every server under its budget, runs the others meanwhile, an
       accounts, source: 'x.csv', stateDir: dir, parallel: 4, maxConnectionsPerHost: 5, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 0,
       run: async (a: AccountSpec, o: RunAccountOptions) => {
         const h = a.host;
-        inUse.set(h, (inUse.get(h) ?? 0) + o.connections + 1);
+        inUse.set(h, (inUse.get(h) ?? 0) + o.connections + CONTROL_CONNECTIONS);
         max.set(h, Math.max(max.get(h) ?? 0, inUse.get(h)!));
         maxRunning = Math.max(maxRunning, ++running);
         order.push(a.id);
         await new Promise((r) => setTimeout(r, 20));
-        inUse.set(h, inUse.get(h)! - o.connections - 1);
+        inUse.set(h, inUse.get(h)! - o.connections - CONTROL_CONNECTIONS);
         running--;
         return outcome({ connections: o.connections });
       },
@@ -68,7 +70,7 @@ test('a batch keeps every server under its budget, runs the others meanwhile, an
     assert.ok(maxRunning >= 2, 'accounts of b.example ran while a.example was at its cap');
     const aOrder = order.filter((id) => id.includes('a.example'));
     assert.deepEqual(aOrder, accounts.filter((a) => a.host === 'a.example').map((a) => a.id), 'first come, first served per server');
-    assert.equal(s.peakConnections['a.example:143'], 4, 'each a.example account got 3 connections + control, one at a time');
+    assert.equal(s.peakConnections['a.example:143'], 5, 'each a.example account got 3 connections + control + reader, one at a time');
     assert.deepEqual(readSummary(batchJsonPath(dir))?.accounts, s.accounts);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left behind');
   } finally {
