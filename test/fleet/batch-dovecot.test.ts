@@ -19,7 +19,7 @@ if (skip) console.log(`# fleet batch Dovecot tests skipped: ${skip}`);
 const N = 50;
 const WRONG_PASSWORD = 7;
 const MISSING_SOURCE = 13;
-const CAP = 8;
+const CAP = 12; // 4 accounts at a time: each holds 1 APPEND connection + control + bulk reader
 const name = (i: number): string => `fleet${String(i).padStart(2, '0')}`;
 const count = (i: number): number => 2 + (i % 3);
 const kinds: SourceKind[] = ['maildir', 'mbox', 'eml'];

@@ -28,7 +28,7 @@ if (skip) console.log(`# fleet queue tests skipped: ${skip}`);
 const N = 30;
 const BIG = 1; // the account the victim is working on when it is killed: many messages, one per APPEND
 const BIG_COUNT = 300;
-const CAP = 9;
+const CAP = 12; // 3 accounts at a time: each holds 2 APPEND connections + control + bulk reader
 const name = (i: number): string => `q${String(i).padStart(2, '0')}`;
 const count = (i: number): number => (i === BIG ? BIG_COUNT : 2 + (i % 3));
 const kinds: SourceKind[] = ['maildir', 'mbox', 'eml'];
