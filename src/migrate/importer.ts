@@ -195,6 +195,7 @@ export class Importer {
     };
     for await (const item of readAhead(this.unconfirmedOnly(source.items()), { depth: this.options.readAhead ?? 32 })) {
       if (signal?.aborted || this.fatal || this.halted) break;
+      if (item.kind === 'skipped') continue; // not mail (clutter, state files, links out of the tree): the lead reports these
       this.progress.seen++;
       if (item.kind === 'rejected') {
         this.fail(item.message?.origin ?? item.error.path, item.error);

@@ -122,6 +122,7 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   for (const source of sources) {
     for await (const item of readAhead(source.items(), { depth: 32 })) {
       if (options.signal?.aborted) break;
+      if (item.kind === 'skipped') continue; // not mail: nothing to compare
       seen++;
       if (seen % 500 === 0) options.onProgress?.(seen);
       if (item.kind === 'rejected') {

@@ -19,6 +19,8 @@
 // Error codes: SourceCodes (E_SOURCE_EMPTY, _NOT_MESSAGE, _UNREADABLE, _TOO_LARGE, _MBOX_TRUNCATED, _MBOX_FROM_LINE,
 // _FOLDER_NAME, _FOLDER_COLLISION, _LOOP, _NOT_FOUND, _UNKNOWN_FORMAT).
 export { openSource, detectFormat } from './detect.js';
+export { discover, AmbiguousSourceError, type FoundStore } from './discover.js';
+export { TreeSource, type MaildirStore, type TreePlan } from './tree-source.js';
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
   SourceCodes,
@@ -28,12 +30,16 @@ export {
   type SourceItem,
   type SourceOptions,
   type SourceStats,
+  type SourceFolder,
+  type SkipReason,
+  type SkippedPath,
 } from './source.js';
-export { MaildirSource, parseMaildirName, maildirFlags, parseDovecotKeywords } from './maildir.js';
+export { MaildirSource, parseMaildirName, maildirFlags, parseDovecotKeywords, parseCourierKeywordList, type MaildirSourceOptions } from './maildir.js';
 export { MboxSource } from './mbox-tree.js';
 export { EmlTreeSource } from './eml-tree.js';
 export { normalizeMessage, lfToCrlf } from './normalize.js';
 export { readAhead, type ReadAheadOptions, type ReadItem } from './read-ahead.js';
 export { ReadPool, readPoolAvailable } from './read-pool.js';
 export { parseFromLine } from './mbox-scan.js';
-export { decodeMaildirPlusName } from './folder-name.js';
+export { decodeMaildirPlusName, repairMaildirPlusName, parseSubscriptions } from './folder-name.js';
+export { mboxDeleted, mboxFlags } from './mbox.js';

@@ -42,13 +42,13 @@ export class ReadPool {
     return Math.max(0, Math.min(4, availableParallelism() - 2));
   }
 
-  read(path: string, origin: string): Promise<NormalizedMessage> {
+  read(path: string, origin: string, maxBytes: number): Promise<NormalizedMessage> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const w = this.workers[this.turn++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ id, path, origin } satisfies ReadRequest);
+      w.postMessage({ id, path, origin, maxBytes } satisfies ReadRequest);
     });
   }
 

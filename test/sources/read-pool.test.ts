@@ -25,7 +25,7 @@ test('messages read on worker threads are byte-identical to main-thread reads, w
     const out = new Map<string, { data: Buffer; messageId?: string; fingerprint?: string } | string>();
     for await (const item of readAhead((await openSource(dir, { readPool })).items(), { depth: 8 })) {
       if (item.kind === 'message') out.set(item.message.id, { data: item.normalized.data, messageId: item.normalized.messageId, fingerprint: item.normalized.fingerprint });
-      else out.set(item.message?.id ?? item.error.path, `${item.error.code}`);
+      else if (item.kind === 'rejected') out.set(item.message?.id ?? item.error.path, `${item.error.code}`);
     }
     return out;
   };
@@ -49,5 +49,5 @@ test('messages read on worker threads are byte-identical to main-thread reads, w
 test('a file that vanished is a SourceError naming it, from a worker too', { skip }, async (t) => {
   const pool = new ReadPool(1);
   t.after(() => pool.close());
-  await assert.rejects(pool.read('/nonexistent/mailmigrate/x', '/nonexistent/mailmigrate/x'), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNREADABLE' && e.message.includes('/nonexistent/mailmigrate/x'));
+  await assert.rejects(pool.read('/nonexistent/mailmigrate/x', '/nonexistent/mailmigrate/x', 1024), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNREADABLE' && e.message.includes('/nonexistent/mailmigrate/x'));
 });

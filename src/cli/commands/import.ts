@@ -404,6 +404,7 @@ async function dryRun(paths: string[], opts: ImportCliOptions, settings: Setting
   let total = 0;
   for (const source of sources) {
     for await (const item of readAhead(source.items(), { depth: 32 })) {
+      if (item.kind === 'skipped') continue; // not mail: to be reported per reason (issue 12)
       total++;
       if (item.kind === 'rejected') {
         failures.push({ source: item.message?.origin ?? item.error.path, code: item.error.code, reason: item.error.message });
