@@ -160,12 +160,12 @@ export class TreeSource implements Source {
     return rel.length > base.length && base.every((b, i) => rel[i] === b);
   }
 
-  *#folderEvent(folder: string[], path: string, st: WalkState): Generator<Event> {
+  *#folderEvent(folder: readonly string[], path: string, st: WalkState, more?: SourceFolder): Generator<Event> {
     if (st.mode !== 'folders') return;
     const key = folderKey(folder);
     if (st.folders.has(key)) return;
     st.folders.add(key);
-    yield { kind: 'folder', folder: { folder, path } };
+    yield { kind: 'folder', folder: more ?? { folder, path } };
   }
 
   async *#dir(path: string, real: string, rel: string[], bundle: boolean, st: WalkState): AsyncGenerator<Event> {
@@ -206,7 +206,7 @@ export class TreeSource implements Source {
       // A Maildir inside the tree: its own reader, placed as discover.ts decided.
       const md = new MaildirSource(res.real as string, store.format, { ...this.#options, prefix: store.prefix });
       if (st.mode === 'folders') {
-        for await (const f of md.folders()) yield* this.#folderEvent([...f.folder], f.path, st);
+        for await (const f of md.folders()) yield* this.#folderEvent(f.folder, f.path, st, f);
         return;
       }
       if (st.mode === 'plan') return;
