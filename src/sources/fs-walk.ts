@@ -1,6 +1,6 @@
 // File-system helpers shared by the readers: directory listings that notice undecodable names, loop detection
 // for symlinked directories, and errno → human reason.
-import { opendir, readdir, stat } from 'node:fs/promises';
+import { opendir, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SourceError } from '../core/errors.js';
@@ -69,14 +69,6 @@ export function fsError(path: string, err: unknown, what = 'cannot read'): Sourc
   return new SourceError(path, `${what}: ${errnoReason(err)}`, code, { cause: err });
 }
 
-export async function statOrError(path: string, fsPath: string | Buffer = path): Promise<Stats | SourceError> {
-  try {
-    return await stat(fsPath);
-  } catch (err) {
-    return fsError(path, err, 'cannot stat');
-  }
-}
-
 /** Remembers visited directories by device and inode, so a symlink back up the tree is seen, not followed. */
 export class LoopGuard {
   readonly #seen = new Map<string, string>();
@@ -90,13 +82,5 @@ export class LoopGuard {
     }
     this.#seen.set(key, path);
     return undefined;
-  }
-}
-
-export async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
   }
 }

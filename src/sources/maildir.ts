@@ -127,14 +127,6 @@ export async function probeMaildir(dir: string | Buffer): Promise<boolean> {
   return ents.some((e) => (e.name === 'cur' || e.name === 'new') && e.isDirectory());
 }
 
-export async function isMaildir(dir: string): Promise<boolean> {
-  try {
-    return await probeMaildir(dir);
-  } catch {
-    return false;
-  }
-}
-
 /** An mtime before 1970-01-02 means "unknown" (archives extracted without times); the file name is better. */
 const MIN_PLAUSIBLE_MS = 86_400_000;
 
@@ -407,15 +399,17 @@ export class MaildirSource implements Source {
       try {
         for await (const batch of streamDir(r.real as string)) {
           // Resolve a batch concurrently: one lstat at a time is latency-bound on a cold cache.
-          const resolved = await Promise.all(batch.map((e) => guard.resolve(join(subdir, e.name), e.fsPath)));
+          const paths = batch.map((e) => join(subdir, e.name)); // the walk's path (cur/ itself may be an allowed link)
+          const resolved = await Promise.all(batch.map((e, i) => guard.resolve(paths[i]!, e.fsPath)));
           for (let i = 0; i < batch.length; i++) {
             const e = batch[i]!;
             const res = resolved[i]!;
-            const path = join(subdir, e.name);
+            const path = paths[i]!;
+            const known = notMailName(e.name);
             if (!isResolved(res)) yield res;
             else if (e.name.startsWith('.')) yield skipped(path, 'not-mail', 'hidden file');
             else if (res.kind === 'dir') yield { kind: 'rejected', error: new SourceError(path, `a directory inside ${sub}/; not read`, SourceCodes.NOT_MESSAGE) };
-            else if (notMailName(e.name)) yield skipped(path, 'not-mail', notMailName(e.name)!);
+            else if (known) yield skipped(path, 'not-mail', known);
             else if (!e.utf8) yield { kind: 'rejected', error: new SourceError(path, 'file name is not valid UTF-8', SourceCodes.UNREADABLE) };
             else if (res.stats.size === 0) yield skipped(path, 'not-mail', 'empty file (0 bytes)');
             else if (res.stats.size > this.#max) {

@@ -70,21 +70,33 @@ export function openRegularSync(path: string): { fd: number; stats: Stats } {
   }
 }
 
-/** Reads from `fd` until EOF, at most `max` bytes; more than `max` throws TOO_LARGE. */
-function readAllSync(path: string, fd: number, sizeHint: number, max: number): Buffer {
+/**
+ * Reads a file whose fstat size is `size` (<= max): exactly that many bytes when the size is known (as readFileSync
+ * does; growth after the fstat is not read), or, when fstat says 0 (a /proc file, a size that lies), until EOF but
+ * never more than `max` bytes: past that it throws TOO_LARGE. Either way no more than max + 1 bytes are held.
+ */
+function readAllSync(path: string, fd: number, size: number, max: number): Buffer {
+  if (size > 0) {
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, null);
+      if (n === 0) break; // shrank since the fstat
+      got += n;
+    }
+    return got === size ? buf : buf.subarray(0, got);
+  }
   const parts: Buffer[] = [];
   let total = 0;
-  let want = Math.min(Math.max(sizeHint, 0), max) + 1; // +1: one byte past the expected end shows growth
   for (;;) {
-    const buf = Buffer.allocUnsafe(Math.min(want, max + 1 - total));
+    const buf = Buffer.allocUnsafe(Math.min(64 * 1024, max + 1 - total));
     const n = readSync(fd, buf, 0, buf.length, null);
     if (n === 0) break;
     parts.push(n === buf.length ? buf : buf.subarray(0, n));
     total += n;
     if (total > max) throw tooLarge(path, `more than ${max}`, max);
-    want = 64 * 1024;
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  return Buffer.concat(parts, total);
 }
 
 /** Reads a whole regular file of at most `max` bytes, synchronously. Throws SourceError. */
@@ -132,19 +144,15 @@ export async function readRegularFile(path: string, max: number, sizeHint: numbe
   const { fd, stats } = await openAsync(path);
   try {
     if (stats.size > max) throw tooLarge(path, stats.size, max);
-    const parts: Buffer[] = [];
-    let total = 0;
-    let want = Math.min(stats.size, max) + 1;
-    for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(want, max + 1 - total));
-      const n = await readAsync(fd, buf, null);
-      if (n === 0) break;
-      parts.push(n === buf.length ? buf : buf.subarray(0, n));
-      total += n;
-      if (total > max) throw tooLarge(path, `more than ${max}`, max);
-      want = 1024 * 1024;
+    if (stats.size === 0) return readAllSync(path, fd, 0, max); // a size that lies: bounded, see readAllSync
+    const buf = Buffer.allocUnsafe(stats.size);
+    let got = 0;
+    while (got < stats.size) {
+      const n = await readAsync(fd, buf.subarray(got), null);
+      if (n === 0) break; // shrank since the fstat
+      got += n;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    return got === stats.size ? buf : buf.subarray(0, got);
   } catch (err) {
     throw err instanceof SourceError ? err : openError(path, err);
   } finally {

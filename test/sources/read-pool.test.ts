@@ -49,5 +49,5 @@ test('messages read on worker threads are byte-identical to main-thread reads, w
 test('a file that vanished is a SourceError naming it, from a worker too', { skip }, async (t) => {
   const pool = new ReadPool(1);
   t.after(() => pool.close());
-  await assert.rejects(pool.read('/nonexistent/mailmigrate/x', '/nonexistent/mailmigrate/x', 1024), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNREADABLE' && e.message.includes('/nonexistent/mailmigrate/x'));
+  await assert.rejects(pool.read('/nonexistent/mailmigrate/x', '/nonexistent/mailmigrate/x'), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNREADABLE' && e.message.includes('/nonexistent/mailmigrate/x'));
 });
