@@ -19,6 +19,7 @@ import { canonicalFolder, decodeFsName } from './folder-name.js';
 import { listDir } from './fs-walk.js';
 import { MaildirSource, probeMaildir } from './maildir.js';
 import { mboxFolderName, sniffMbox } from './mbox.js';
+import { unsupportedMailName } from './not-mail.js';
 import { MboxSource } from './mbox-tree.js';
 import { EmlTreeSource } from './eml-tree.js';
 import { TreeSource, type MaildirStore, type TreeFact } from './tree-source.js';
@@ -77,12 +78,23 @@ async function discoverTree(root: string, options: SourceOptions): Promise<Sourc
     maildirs.push({ root: f.path, format: f.plusPlus ? 'maildir++' : 'maildir', prefix });
     found.push({ path: f.path, format: f.plusPlus ? 'maildir++' : 'maildir', fillsInbox: prefix.length === 0 });
   }
-  const loose = facts.filter((f): f is Exclude<TreeFact, { fact: 'maildir' }> => f.fact !== 'maildir');
+  const loose = facts.filter((f): f is Extract<TreeFact, { fact: 'mbox' | 'eml' }> => f.fact === 'mbox' || f.fact === 'eml');
   // The directory a loose store's folders hang from: an mbox file's directory (a bundle's parent: the bundle is
   // the folder), an .eml file's directory's parent (the directory is the folder), never above the root.
   const homes = loose.map((f) => (f.fact === 'mbox' ? (f.bundle ? f.rel.slice(0, -1) : f.rel) : f.rel.slice(0, -1)));
   const base = commonPrefix(homes);
-  if (loose.length) {
+  // Directories that each hold an inbox (an mbox "Inbox", an "Inbox.mbox" bundle, an "Inbox/" of .eml files): a
+  // Thunderbird profile with several accounts (Local Folders, a POP account, an ImapMail cache) has one each, and
+  // which of them is the user's INBOX is not ours to guess.
+  const inboxHomes = new Map<string, { rel: readonly string[]; kind: 'mbox-dir' | 'eml' }>();
+  for (const f of loose) {
+    const last = f.rel[f.rel.length - 1] ?? '';
+    const home = f.fact === 'mbox' ? (f.bundle ? (/^inbox\.mbox$/i.test(last) ? f.rel.slice(0, -1) : undefined) : /^inbox$/i.test(mboxFolderName(f.name)) ? f.rel : undefined) : /^inbox$/i.test(last) ? f.rel.slice(0, -1) : undefined;
+    if (home) inboxHomes.set(home.join('/'), { rel: home, kind: f.fact === 'mbox' ? 'mbox-dir' : 'eml' });
+  }
+  if (inboxHomes.size > 1) {
+    for (const h of inboxHomes.values()) found.push({ path: join(root, ...h.rel), format: h.kind, fillsInbox: true });
+  } else if (loose.length) {
     const inbox = loose.some((f) => {
       const folder = f.fact === 'mbox' ? (f.bundle ? folderBelow(base, f.rel) : [...folderBelow(base, f.rel), mboxFolderName(f.name)]) : folderBelow(base, f.rel);
       return canonicalFolder(folder).length === 0;
@@ -92,6 +104,11 @@ async function discoverTree(root: string, options: SourceOptions): Promise<Sourc
   }
   if (found.filter((s) => s.fillsInbox).length > 1) throw new AmbiguousSourceError(root, found);
   if (found.length === 0) {
+    const unsupported = facts.filter((f): f is Extract<TreeFact, { fact: 'unsupported' }> => f.fact === 'unsupported');
+    if (unsupported.length) {
+      const list = unsupported.slice(0, 3).map((u) => `${u.path} is ${u.what}`).join('; ');
+      throw new SourceError(root, `no mail in a format that is read; ${unsupported.length} file(s) in other formats: ${list}`, SourceCodes.UNSUPPORTED);
+    }
     throw new SourceError(root, 'no mail found: no Maildir (cur/, new/), no mbox file (starting with "From "), no message file (.eml, or a header block)', SourceCodes.UNKNOWN_FORMAT);
   }
   const kinds = new Set<SourceFormat>(found.map((s) => (s.format === 'maildir++' ? 'maildir' : s.format === 'loose' ? 'mixed' : s.format)));
@@ -128,6 +145,8 @@ export async function discover(path: string, options: SourceOptions = {}): Promi
       throw err instanceof SourceError ? err : new SourceError(path, String(err), SourceCodes.UNREADABLE);
     }
     if (kind) return new MboxSource(path, 'mbox', options);
+    const unsupported = unsupportedMailName(basename(path));
+    if (unsupported) throw new SourceError(path, `is ${unsupported}`, SourceCodes.UNSUPPORTED);
     throw new SourceError(path, 'not a recognised mail file (not an mbox starting with "From ", not .eml)', SourceCodes.UNKNOWN_FORMAT);
   }
   if (!st.isDirectory()) throw new SourceError(path, 'neither a file nor a directory', SourceCodes.NOT_REGULAR);

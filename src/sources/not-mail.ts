@@ -52,3 +52,20 @@ export function notMailName(name: string): string | undefined {
   for (const [re, what] of PATTERNS) if (re.test(name)) return what;
   return undefined;
 }
+
+/**
+ * Mail in formats this tool does not read. Such files are failures, never 'not-mail': the admin must hear that
+ * mail was left behind, and how to convert it.
+ */
+const UNSUPPORTED: readonly [RegExp, string][] = [
+  [/\.emlx$/i, 'an Apple Mail library message (.emlx), which is not read: export the mailbox from Apple Mail (Mailbox > Export Mailbox) and import the .mbox bundle'],
+  [/\.(pst|ost)$/i, 'an Outlook data file (.pst/.ost), which is not read: convert it to mbox or .eml first (readpst, from pst-utils)'],
+  [/\.msg$/i, 'an Outlook message file (.msg), which is not read: convert it to .eml first (msgconvert, from libemail-outlook-message-perl)'],
+  [/\.dbx$/i, 'an Outlook Express folder (.dbx), which is not read: convert it to mbox or .eml first'],
+];
+
+/** Returns why the file is mail this tool cannot read (with the way out), else undefined. */
+export function unsupportedMailName(name: string): string | undefined {
+  for (const [re, what] of UNSUPPORTED) if (re.test(name)) return what;
+  return undefined;
+}

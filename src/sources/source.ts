@@ -115,6 +115,8 @@ export const SourceCodes = {
   NOT_REGULAR: 'E_SOURCE_NOT_REGULAR',
   /** An mbox line longer than maxLineBytes. */
   LINE_TOO_LONG: 'E_SOURCE_LINE_TOO_LONG',
+  /** Mail in a format that is not read (Apple .emlx, Outlook .pst/.msg/.dbx): the message says how to convert it. */
+  UNSUPPORTED: 'E_SOURCE_UNSUPPORTED',
   /** Several stores found whose places in the target cannot be decided without the user (discover.ts). */
   AMBIGUOUS: 'E_SOURCE_AMBIGUOUS',
 } as const;

@@ -16,7 +16,7 @@ import { canonicalFolder, decodeFsName, folderKey, folderLabel, FolderRegistry }
 import { fsError, listDir, LoopGuard, type DirEntry } from './fs-walk.js';
 import { MaildirSource, probeMaildir } from './maildir.js';
 import { mboxFolderName, readMboxFile, type PseudoMessage } from './mbox.js';
-import { notMailName } from './not-mail.js';
+import { notMailName, unsupportedMailName } from './not-mail.js';
 import type { ReadPool } from './read-pool.js';
 import { readRegularHead } from './safe-read.js';
 import { startsWithHeaderField } from './headers.js';
@@ -57,7 +57,8 @@ export interface TreePlan {
 export type TreeFact =
   | { readonly fact: 'maildir'; readonly rel: readonly string[]; readonly path: string; readonly plusPlus: boolean }
   | { readonly fact: 'mbox'; readonly rel: readonly string[]; readonly name: string; readonly bundle: boolean }
-  | { readonly fact: 'eml'; readonly rel: readonly string[]; readonly name: string };
+  | { readonly fact: 'eml'; readonly rel: readonly string[]; readonly name: string }
+  | { readonly fact: 'unsupported'; readonly path: string; readonly what: string };
 
 export interface TreeSourceOptions extends SourceOptions {
   /** From discover.ts; without it the root is the base and Maildirs are walked as plain directories. */
@@ -248,6 +249,12 @@ export class TreeSource implements Source {
     const known = bundleMbox ? undefined : notMailName(name);
     if (known) {
       if (report) yield skipped(path, 'not-mail', known);
+      return;
+    }
+    const unsupported = unsupportedMailName(name);
+    if (unsupported && res.stats.size > 0) {
+      if (st.mode === 'plan') yield { kind: 'fact', fact: { fact: 'unsupported', path, what: unsupported } };
+      if (report) yield { kind: 'rejected', error: new SourceError(path, `is ${unsupported}`, SourceCodes.UNSUPPORTED) };
       return;
     }
     const folder = canonicalFolder(single ? [] : bundleMbox ? this.#folderOf(rel) : [...this.#folderOf(rel), mboxFolderName(name)]);

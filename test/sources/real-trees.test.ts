@@ -332,3 +332,58 @@ test('folders() lists the folders without reading a message, and items() can run
   assert.equal(source.stats.yielded, 0);
   assert.equal((await drain(source)).messages.length, 2);
 });
+
+test('a Thunderbird profile with several accounts (Local Folders, a POP account, an IMAP cache) is refused as ambiguous', async (t) => {
+  const profile = await tempDir(t);
+  await tree(profile, {
+    'Mail/Local Folders/Inbox': mboxMsg('local'),
+    'Mail/Local Folders/Inbox.msf': '// mork\n',
+    'Mail/pop.example.com/Inbox': mboxMsg('pop'),
+    'Mail/pop.example.com/Sent': mboxMsg('pop sent'),
+    'ImapMail/imap.example.com/INBOX': mboxMsg('imap cache'),
+  });
+  await assert.rejects(openSource(profile), (e: unknown) => {
+    assert.ok(e instanceof AmbiguousSourceError);
+    assert.deepEqual(e.stores.map((s) => s.path.slice(profile.length + 1)).sort(), ['ImapMail/imap.example.com', 'Mail/Local Folders', 'Mail/pop.example.com']);
+    assert.match(e.message, /3 stores found that would each fill INBOX/);
+    return true;
+  });
+  // Each account on its own is fine: its Inbox is INBOX.
+  const pop = await drain(await openSource(join(profile, 'Mail/pop.example.com')));
+  assert.deepEqual(outcome(pop), ['INBOX | pop | ', 'Sent | pop sent | ']);
+});
+
+test('mail in formats that are not read (.pst, .emlx, .msg) is a failure that says how to convert it, never "not mail"', async (t) => {
+  const root = await tempDir(t);
+  await tree(root, {
+    'backup.pst': Buffer.from('!BDN....'),
+    'Library/INBOX.mbox/Messages/1.emlx': `120\n${msg('emlx')}`,
+    'saved.msg': Buffer.from([0xd0, 0xcf, 0x11, 0xe0]),
+    'mail/inbox': mboxMsg('readable'),
+  });
+  const d = await drain(await openSource(root));
+  assert.deepEqual(outcome(d), ['INBOX | readable | ']);
+  assert.deepEqual(buckets(d, root), ['failed E_SOURCE_UNSUPPORTED Library/INBOX.mbox/Messages/1.emlx', 'failed E_SOURCE_UNSUPPORTED backup.pst', 'failed E_SOURCE_UNSUPPORTED saved.msg']);
+  assert.match(d.errors.find((e) => e.path.endsWith('.pst'))!.message, /readpst/);
+  assert.match(d.errors.find((e) => e.path.endsWith('.emlx'))!.message, /Export Mailbox/);
+  // Nothing readable at all: the open itself fails with the reason, not "no mail found".
+  const only = await tempDir(t);
+  await tree(only, { 'outlook.pst': Buffer.from('!BDN....') });
+  await assert.rejects(openSource(only), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNSUPPORTED' && /readpst/.test(e.message));
+  await assert.rejects(openSource(join(only, 'outlook.pst')), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNSUPPORTED');
+});
+
+test('a forced format over a mixed tree reads only its kind; the other mail is skipped as excluded, never lost silently', async (t) => {
+  const root = await tempDir(t);
+  await tree(root, {
+    'inbox.mbox': mboxMsg('mbox mail'),
+    'Saved/a.eml': msg('eml mail'),
+    'Thumbs.db': Buffer.from([1]),
+  });
+  const m = await drain(await openSource(root, { format: 'mbox-dir' }));
+  assert.deepEqual(outcome(m), ['INBOX | mbox mail | ']);
+  assert.deepEqual(buckets(m, root), ['skipped excluded Saved/a.eml', 'skipped not-mail Thumbs.db']);
+  const e = await drain(await openSource(root, { format: 'eml' }));
+  assert.deepEqual(outcome(e), ['Saved | eml mail | ']);
+  assert.deepEqual(buckets(e, root), ['skipped excluded inbox.mbox', 'skipped not-mail Thumbs.db']);
+});
