@@ -13,7 +13,7 @@ import { canonicalFolder, decodeFsName, folderKey, folderLabel, FolderRegistry, 
 import { fsError, listDir, LoopGuard, streamDir, type DirEntry } from './fs-walk.js';
 import { notMailName } from './not-mail.js';
 import { readRegularFileSync, readRegularHead } from './safe-read.js';
-import { startsWithHeaderField } from './headers.js';
+import { looksLikeMessage } from './headers.js';
 import { isResolved, TreeGuard, type ResolvedEntry } from './tree-guard.js';
 import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions } from './source.js';
 
@@ -472,7 +472,7 @@ function classifyStrayFile(path: string, r: ResolvedEntry, inMaildir: boolean): 
   } catch (err) {
     return { kind: 'rejected', error: asSourceError(path, err) };
   }
-  if (startsWithHeaderField(head) || head.toString('latin1', 0, 5) === 'From ') {
+  if (looksLikeMessage(head) || head.toString('latin1', 0, 5) === 'From ') {
     const where = inMaildir ? "beside a Maildir's cur/ and new/" : 'in a Maildir tree but outside any cur/ or new/';
     return { kind: 'rejected', error: new SourceError(path, `looks like mail but lies ${where}; not imported (move it into cur/, or import it on its own)`, SourceCodes.NOT_MESSAGE) };
   }

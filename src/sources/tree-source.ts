@@ -16,10 +16,11 @@ import { canonicalFolder, decodeFsName, folderKey, folderLabel, FolderRegistry }
 import { fsError, listDir, LoopGuard, type DirEntry } from './fs-walk.js';
 import { MaildirSource, probeMaildir } from './maildir.js';
 import { mboxFolderName, readMboxFile, type PseudoMessage } from './mbox.js';
+import { parseFromLine } from './mbox-scan.js';
 import { notMailName, unsupportedMailName } from './not-mail.js';
 import type { ReadPool } from './read-pool.js';
 import { readRegularHead } from './safe-read.js';
-import { startsWithHeaderField } from './headers.js';
+import { looksLikeMessage } from './headers.js';
 import { isResolved, TreeGuard, type ResolvedEntry } from './tree-guard.js';
 import {
   countItem,
@@ -283,8 +284,18 @@ export class TreeSource implements Source {
           if (report) yield skipped(path, 'not-mail', 'gzip file that is not a compressed mbox');
           return;
         }
-      } else if (head.toString('latin1', 0, 5) === 'From ') kind = 'mbox';
-      else if (startsWithHeaderField(head)) kind = 'eml';
+      } else if (head.toString('latin1', 0, 5) === 'From ') {
+        // A text that merely starts with "From " ("From the man page: ...") is not an mbox: the first line must be a
+        // From_ line, unless the name or a Thunderbird summary beside it says mbox (then a malformed first From_
+        // line is a failure of that message, reported by the reader).
+        const nl = head.indexOf(0x0a);
+        const first = head.toString('latin1', 0, nl < 0 ? head.length : nl).replace(/\r$/, '');
+        if (parseFromLine(first) || /\.(mbox|mbx)$/i.test(name) || mboxContext || bundleMbox) kind = 'mbox';
+        else {
+          if (report) yield skipped(path, 'not-mail', 'text starting with "From " without a From_ line (not an mbox)');
+          return;
+        }
+      } else if (looksLikeMessage(head)) kind = 'eml';
       else {
         if (report) yield skipped(path, 'not-mail', 'no mail header block (not a message, not an mbox)');
         return;

@@ -293,7 +293,15 @@ test('two stores that would both fill INBOX are refused before anything is read,
 
 test('a directory with no mail at all is "no mail found", not an empty success', async (t) => {
   const root = await tempDir(t);
-  await tree(root, { 'hosts': '127.0.0.1 localhost\n', 'ssh/sshd_config': 'Port 22\n', 'empty': '' });
+  await tree(root, {
+    'hosts': '127.0.0.1 localhost\n',
+    'ssh/sshd_config': 'Port 22\n',
+    'empty': '',
+    // "Name: value" lines are not a message without a message field (From, Date, Subject, Message-ID, ...).
+    'apt/sources.list.d/debian.sources': 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n',
+    // Text that starts with "From " is not an mbox without a From_ line (sender and date).
+    'doc/README.Debian': 'From the maintainer: read this first.\n',
+  });
   await assert.rejects(openSource(root), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNKNOWN_FORMAT' && /no mail found/.test(e.message));
 });
 
