@@ -185,7 +185,7 @@ export class MaildirSource implements Source {
     const loops = new LoopGuard();
     const root = await guard.resolve(this.root);
     if (!isResolved(root)) return yield root;
-    if (root.kind !== 'dir') return yield { kind: 'rejected', error: new SourceError(this.root, 'is not a directory', SourceCodes.NOT_MESSAGE) };
+    if (root.kind !== 'dir') return yield { kind: 'rejected', error: new SourceError(this.root, 'is a file, not a Maildir directory', SourceCodes.UNKNOWN_FORMAT) };
     loops.enter(this.root, root.stats);
     const subscribed = await this.#subscriptions(root.real as string);
     const dated = { count: 0, folders: new Set<string>() };
@@ -208,7 +208,7 @@ export class MaildirSource implements Source {
         };
         continue;
       }
-      if (job.repaired) this.notes.push(`folder name repaired: ${job.repaired}`);
+      if (job.repaired && withMessages) this.notes.push(`folder name repaired: ${job.repaired}`);
       const sub = subscribed ? subscribed.has(folderKey(canonicalFolder(job.folder))) || job.folder.length === 0 : undefined;
       yield { kind: 'folder', folder: { folder, path: job.dir, subscribed: sub, repaired: job.repaired } };
       if (withMessages) yield* this.#messages(job, folder, scan.keywords, guard, dated);
