@@ -33,13 +33,20 @@ export interface FoundStore {
   readonly fillsInbox: boolean;
 }
 
+/** A folder name to suggest for `--to`: the store's own name, or its parent's when the name is a generic container. */
+function suggestedFolder(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  for (let i = parts.length - 1; i >= 0; i--) if (!/^(\.?maildir|mail|local folders|inbox)$/i.test(parts[i]!)) return parts[i]!;
+  return basename(path);
+}
+
 export class AmbiguousSourceError extends SourceError {
   constructor(
     root: string,
     readonly stores: readonly FoundStore[],
   ) {
     const claim = stores.filter((s) => s.fillsInbox);
-    const lines = claim.map((s, i) => `  ${s.format} at ${s.path}: mailmigrate import ${JSON.stringify(s.path)}${i === 0 ? '' : ` --to ${JSON.stringify(basename(s.path))}`} ...`);
+    const lines = claim.map((s, i) => `  ${s.format} at ${s.path}: mailmigrate import ${JSON.stringify(s.path)}${i === 0 ? '' : ` --to ${JSON.stringify(suggestedFolder(s.path))}`} ...`);
     super(
       root,
       `${claim.length} stores found that would each fill INBOX, so where their mail belongs is for you to say; ` +

@@ -283,7 +283,7 @@ test('two stores that would both fill INBOX are refused before anything is read,
       ['bob/Maildir', 'maildir', true],
     ]);
     assert.match(e.message, /mailmigrate import ".*alice\/Maildir"/);
-    assert.match(e.message, /mailmigrate import ".*bob\/Maildir" --to "Maildir"/);
+    assert.match(e.message, /mailmigrate import ".*bob\/Maildir" --to "bob"/);
     return true;
   });
   // A forced format reads what it is told and is never ambiguous.
