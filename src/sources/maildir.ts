@@ -426,7 +426,7 @@ export class MaildirSource implements Source {
   #message(name: string, path: string, res: ResolvedEntry, folder: string[], idPrefix: string, keywords: FolderKeywords, dated: { count: number; folders: Set<string> }): FileMessage {
     const n = parseMaildirName(name);
     const flags = maildirFlags(n.info, keywords.letters);
-    for (const k of keywords.courier.get(courierKey(name)) ?? []) if (!flags.includes(k)) flags.push(k);
+    if (keywords.courier.size) for (const k of keywords.courier.get(courierKey(name)) ?? []) if (!flags.includes(k)) flags.push(k);
     let date: Date | undefined;
     let from: InternalDateSource = 'none';
     const mtime = res.stats.mtimeMs;
