@@ -116,6 +116,12 @@ async function discoverTree(root: string, options: SourceOptions): Promise<Sourc
       const list = unsupported.slice(0, 3).map((u) => `${u.path} is ${u.what}`).join('; ');
       throw new SourceError(root, `no mail in a format that is read; ${unsupported.length} file(s) in other formats: ${list}`, SourceCodes.UNSUPPORTED);
     }
+    const unreadable = facts.filter((f): f is Extract<TreeFact, { fact: 'unreadable' }> => f.fact === 'unreadable');
+    if (unreadable.length) {
+      // Mail may be behind them: that is a failure to read, not an empty source.
+      const list = unreadable.slice(0, 3).map((u) => u.reason).join('; ');
+      throw new SourceError(root, `no mail found in what could be read; ${unreadable.length} ${unreadable.length === 1 ? "directory" : "directories"} could not be read: ${list}`, SourceCodes.UNREADABLE);
+    }
     throw new SourceError(root, 'no mail found: no Maildir (cur/, new/), no mbox file (starting with "From "), no message file (.eml, or a header block)', SourceCodes.UNKNOWN_FORMAT);
   }
   const kinds = new Set<SourceFormat>(found.map((s) => (s.format === 'maildir++' ? 'maildir' : s.format === 'loose' ? 'mixed' : s.format)));

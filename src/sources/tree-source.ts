@@ -59,7 +59,8 @@ export type TreeFact =
   | { readonly fact: 'maildir'; readonly rel: readonly string[]; readonly path: string; readonly plusPlus: boolean }
   | { readonly fact: 'mbox'; readonly rel: readonly string[]; readonly name: string; readonly bundle: boolean }
   | { readonly fact: 'eml'; readonly rel: readonly string[]; readonly name: string }
-  | { readonly fact: 'unsupported'; readonly path: string; readonly what: string };
+  | { readonly fact: 'unsupported'; readonly path: string; readonly what: string }
+  | { readonly fact: 'unreadable'; readonly path: string; readonly reason: string };
 
 export interface TreeSourceOptions extends SourceOptions {
   /** From discover.ts; without it the root is the base and Maildirs are walked as plain directories. */
@@ -179,7 +180,9 @@ export class TreeSource implements Source {
       entries = await listDir(real);
     } catch (err) {
       // A folder at mode 000 is a failure, never a folder that silently is not there.
-      return yield { kind: 'rejected', error: fsError(path, err, 'cannot list directory') };
+      const error = fsError(path, err, 'cannot list directory');
+      if (st.mode === 'plan') return yield { kind: 'fact', fact: { fact: 'unreadable', path, reason: error.message } };
+      return yield { kind: 'rejected', error };
     }
     if (this.#underBase(rel) && !rel[rel.length - 1]!.startsWith('.')) yield* this.#folderEvent(canonicalFolder(this.#folderOf(rel)), path, st);
     // Zero-byte files beside Thunderbird summaries or .sbd directories are empty mbox folders, not clutter.
@@ -223,8 +226,8 @@ export class TreeSource implements Source {
       let isMd = false;
       try {
         isMd = await probeMaildir(res.real);
-      } catch {
-        // reported by the items walk ("cannot list directory")
+      } catch (err) {
+        return yield { kind: 'fact', fact: { fact: 'unreadable', path, reason: fsError(path, err, 'cannot list directory').message } };
       }
       if (isMd) {
         let plusPlus = false;

@@ -99,13 +99,17 @@ test('a folder and a file at mode 000, read as an unprivileged user, are failure
   await put(join(tree, 'Locked/c.eml'), msg('tree locked folder'));
   await put(join(tree, 'locked-mbox'), mboxMsg('locked mbox'));
   await put(join(tree, 'open-mbox'), mboxMsg('open mbox'));
+  // A home directory whose only mail is behind a locked directory: "no mail found" would be a lie.
+  await put(join(dir, 'home/Maildir/cur/1700000009.M9P9.host:2,S'), msg('behind a lock'));
+  await put(join(dir, 'home/.profile'), 'umask 022\n');
   execFileSync('chmod', ['-R', 'a+rX', dir]);
-  for (const p of ['md/cur/1700000002.M2P2.host:2,S', 'md/.Locked', 'tree/Inbox/b.eml', 'tree/Locked', 'tree/locked-mbox']) await chmod(join(dir, p), 0);
+  for (const p of ['md/cur/1700000002.M2P2.host:2,S', 'md/.Locked', 'tree/Inbox/b.eml', 'tree/Locked', 'tree/locked-mbox', 'home/Maildir']) await chmod(join(dir, p), 0);
   const index = fileURLToPath(new URL('../../src/sources/index.js', import.meta.url));
   // The child drains both sources as nobody (65534) and prints what ended where.
   const script = `
     import { openSource } from ${JSON.stringify(index)};
     const out = {};
+    try { await openSource(${JSON.stringify(dir)} + '/home'); out.home = 'opened'; } catch (e) { out.home = e.code + ' ' + e.message; }
     for (const name of ['md', 'tree']) {
       const root = ${JSON.stringify(dir)} + '/' + name;
       const r = out[name] = { messages: [], failed: [], skipped: [] };
@@ -121,7 +125,8 @@ test('a folder and a file at mode 000, read as an unprivileged user, are failure
     process.stdout.write(JSON.stringify(out));`;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, timeout: 30_000, encoding: 'utf8' });
   assert.equal(child.status, 0, child.stderr);
-  const out = JSON.parse(child.stdout) as Record<string, { messages: string[]; failed: string[]; skipped: string[] }>;
+  const out = JSON.parse(child.stdout) as Record<string, { messages: string[]; failed: string[]; skipped: string[] }> & { home: string };
+  assert.match(out.home, /^E_SOURCE_UNREADABLE .*could not be read: .*home\/Maildir: cannot list directory: permission denied/);
   assert.deepEqual(out['md']!.messages.sort(), [' cur/1700000001.M1P1.host:2,S', 'Open .Open/cur/1700000004.M4P4.host:2,S']);
   const mdFailed = out['md']!.failed.sort();
   assert.equal(mdFailed.length, 2);
