@@ -120,7 +120,7 @@ async function discoverTree(root: string, options: SourceOptions): Promise<Sourc
     if (unreadable.length) {
       // Mail may be behind them: that is a failure to read, not an empty source.
       const list = unreadable.slice(0, 3).map((u) => u.reason).join('; ');
-      throw new SourceError(root, `no mail found in what could be read; ${unreadable.length} ${unreadable.length === 1 ? "directory" : "directories"} could not be read: ${list}`, SourceCodes.UNREADABLE);
+      throw new SourceError(root, `no mail found in what could be read; ${unreadable.length} ${unreadable.length === 1 ? 'directory' : 'directories'} could not be read: ${list}`, SourceCodes.UNREADABLE);
     }
     throw new SourceError(root, 'no mail found: no Maildir (cur/, new/), no mbox file (starting with "From "), no message file (.eml, or a header block)', SourceCodes.UNKNOWN_FORMAT);
   }
