@@ -315,7 +315,7 @@ export class MaildirSource implements Source {
     }
     const loop = loops.enter(e.path, r.stats);
     if (loop) {
-      if (report) yield { kind: 'rejected', error: loop };
+      if (report) yield loop;
       return undefined;
     }
     if (!e.utf8) {

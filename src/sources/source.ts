@@ -13,10 +13,11 @@ export type SourceFormat = 'maildir' | 'maildir++' | 'mbox' | 'mbox-dir' | 'eml'
  *  - 'not-mail': zero-byte files, OS clutter (Thumbs.db, .DS_Store), index and state files of mail programs
  *    (dovecot.index*, dovecot-uidlist, courierimapuiddb, .msf, Info.plist), text without a header block;
  *  - 'symlink-outside': a symlink whose target lies outside the source root (SourceOptions.followSymlinks);
+ *  - 'duplicate': a second path to a directory already read (a symlink loop, `~/Mail -> Maildir`);
  *  - 'deleted': reserved for consumers that skip messages flagged `deleted` (readers still yield those);
  *  - 'excluded': reserved for consumers applying the user's folder selection.
  */
-export type SkipReason = 'not-mail' | 'symlink-outside' | 'deleted' | 'excluded';
+export type SkipReason = 'not-mail' | 'symlink-outside' | 'duplicate' | 'deleted' | 'excluded';
 
 export interface SkippedPath {
   readonly path: string;

@@ -206,7 +206,7 @@ export class TreeSource implements Source {
   async *#subdir(path: string, res: ResolvedEntry, rel: string[], st: WalkState): AsyncGenerator<Event> {
     const loop = st.loops.enter(path, res.stats);
     if (loop) {
-      if (st.mode === 'items') yield { kind: 'rejected', error: loop };
+      if (st.mode === 'items') yield loop;
       return;
     }
     const store = this.#maildirs.get(path);

@@ -75,7 +75,7 @@ test('bad .eml inputs: empty, white space only, no header block, names equal aft
   assert.equal(new Set(d.messages.filter((m) => m.message.folder.length).map((m) => m.message.folder.join('/'))).size, 1);
 });
 
-test('symlink loops are reported once and the walk goes on', async (t) => {
+test('symlink loops and second links to a folder are skipped as duplicates (read once), a self-link fails, and the walk goes on', async (t) => {
   const dir = await tempDir(t);
   // Maildir: a folder that links back to the root, and a message file that links to itself.
   const md = join(dir, 'md');
@@ -85,8 +85,12 @@ test('symlink loops are reported once and the walk goes on', async (t) => {
   await writeFile(join(md, 'Sub', 'cur', '2.a.b:2,S'), 'Subject: sub\n\nx\n');
   await symlink('..', join(md, 'Sub', 'Up'));
   await symlink('3.self:2,S', join(md, 'cur', '3.self:2,S'));
+  // A second name for the root folder, as people keep for old configurations (~/Mail -> Maildir).
+  await symlink('.', join(md, 'Alias'));
   const d = await drain(new MaildirSource(md, 'maildir'));
-  assert.deepEqual(summary(d, md), ['E_SOURCE_LOOP Sub/Up', 'E_SOURCE_LOOP cur/3.self:2,S']);
+  assert.deepEqual(summary(d, md), ['E_SOURCE_LOOP cur/3.self:2,S']);
+  assert.deepEqual(d.skipped.map((s) => `${s.reason} ${s.path.slice(md.length + 1)}`).sort(), ['duplicate Alias', 'duplicate Sub/Up']);
+  assert.match(d.skipped[0]!.detail, /the same directory as .*read once there/);
   assert.deepEqual(d.messages.map((m) => m.message.folder.join('/')).sort(), ['', 'Sub']);
   // .eml tree and mbox directory: a directory linking to an ancestor.
   const eml = join(dir, 'eml');
@@ -94,14 +98,16 @@ test('symlink loops are reported once and the walk goes on', async (t) => {
   await writeFile(join(eml, 'A', 'x.eml'), 'Subject: x\n\nx\n');
   await symlink('..', join(eml, 'A', 'Loop'));
   const e = await drain(new EmlTreeSource(eml));
-  assert.deepEqual(summary(e, eml), ['E_SOURCE_LOOP A/Loop']);
+  assert.deepEqual(summary(e, eml), []);
+  assert.deepEqual(e.skipped.map((s) => `${s.reason} ${s.path.slice(eml.length + 1)}`), ['duplicate A/Loop']);
   assert.equal(e.messages.length, 1);
   const mb = join(dir, 'mb');
   await mkdir(join(mb, 'Dir'), { recursive: true });
   await writeFile(join(mb, 'Dir', 'box'), 'From a@x Mon Apr  1 10:00:00 2024\nSubject: m\n\nm\n');
   await symlink('..', join(mb, 'Dir', 'Again'));
   const m = await drain(new MboxSource(mb, 'mbox-dir'));
-  assert.deepEqual(summary(m, mb), ['E_SOURCE_LOOP Dir/Again']);
+  assert.deepEqual(summary(m, mb), []);
+  assert.deepEqual(m.skipped.map((s) => `${s.reason} ${s.path.slice(mb.length + 1)}`), ['duplicate Dir/Again']);
   assert.equal(m.messages.length, 1);
 });
 
