@@ -71,12 +71,14 @@ async function run(root: string, mode: Mode, limit: number): Promise<Run> {
   };
   if (mode === 'read-ahead') {
     for await (const r of readAhead(source.items(), { depth: 16 })) {
+      if (r.kind === 'skipped') continue;
       if (r.kind !== 'message') throw new Error(`unexpected rejection: ${r.error.message}`);
       bytes += r.normalized.data.length;
       sample();
     }
   } else {
     for await (const item of source.items()) {
+      if (item.kind === 'skipped') continue;
       if (item.kind !== 'message') throw new Error(`unexpected rejection: ${item.error.message}`);
       if (mode === 'sequential') bytes += (await item.message.read()).data.length;
       sample();

@@ -132,6 +132,7 @@ async function main(): Promise<void> {
   try {
     let group: AppendMessage[] = [];
     for await (const item of readAhead(new MaildirSource(maildir, 'maildir').items())) {
+      if (item.kind === 'skipped') continue;
       if (item.kind !== 'message') {
         failed++;
         firstError ??= item.error.message;

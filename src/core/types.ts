@@ -32,9 +32,12 @@ export interface SourceMessage {
   readonly size: number;
   /** For humans and error messages: a path, plus `@offset` for mbox. */
   readonly origin: string;
-  /** Marked deleted in the source (Maildir T, mbox Status: D, Thunderbird's expunged-not-compacted): skipped by
-   *  default, imported with \Deleted under --include-deleted. */
-  readonly deleted?: boolean | undefined;
+  /**
+   * Marked deleted in the source but not yet expunged (Maildir `T`, mbox `Status: D`/`X-Status: D`, Thunderbird's
+   * X-Mozilla-Status 0x0008). Readers still yield such messages and never put `\Deleted` into `flags`; the importer
+   * decides (skip by default, or import with `\Deleted`).
+   */
+  readonly deleted: boolean;
   /** Reads and normalizes the bytes (bare LF → CRLF). Rejects with SourceError when the message is unusable. */
   read(): Promise<NormalizedMessage>;
 }

@@ -82,6 +82,11 @@ export interface ImportResult extends ImportProgress {
   readonly skippedBy: { journal: number; checked: number; deleted: number; excluded: number; foldersOnly: number };
   /** Source folders left out by --include/--exclude, with the rule and how many messages they held. */
   readonly excluded: Array<{ source: string; rule: string; messages: number }>;
+  /** Paths of the source that are not mail or were not followed (clutter, index files, links out of the tree), by
+   *  reason, and each path (the first MAX_SKIPPED_PATHS; `pathsLeftOut` counts the rest). Not failures. */
+  readonly skippedPaths: { byReason: Record<string, number>; paths: Array<{ path: string; reason: string; detail: string }>; pathsLeftOut: number };
+  /** One-line notes from the source readers (dates taken from file names, folder names repaired, ...). */
+  readonly sourceNotes: string[];
   readonly flagsUpdated: number;
   readonly folders: FolderReport[];
   readonly flagsDropped: Record<string, number>;
@@ -113,6 +118,8 @@ interface Planned {
 }
 
 const RECORD_SAMPLE = 20_000;
+/** Skipped paths listed one by one in the report; beyond this only counted (a tree of clutter cannot grow memory). */
+const MAX_SKIPPED_PATHS = 10_000;
 /** Flag updates sent as soon as this many wait (each group is one UID STORE per direction). */
 const FLAG_FLUSH = 500;
 
@@ -121,6 +128,8 @@ export class Importer {
   private readonly skippedBy = { journal: 0, checked: 0, deleted: 0, excluded: 0, foldersOnly: 0 };
   private readonly excluded = new Map<string, { rule: string; messages: number }>();
   private readonly rules: FolderRules;
+  private readonly skippedPaths = { byReason: {} as Record<string, number>, paths: [] as Array<{ path: string; reason: string; detail: string }>, pathsLeftOut: 0 };
+  private readonly sourceNotes = new Set<string>();
   private flagsUpdated = 0;
   private readonly failures: Failure[] = [];
   private readonly flagsDropped: Record<string, number> = {};
@@ -212,6 +221,8 @@ export class Importer {
       failures: this.failures,
       skippedBy: { ...this.skippedBy },
       excluded: [...this.excluded].map(([source, e]) => ({ source, ...e })),
+      skippedPaths: this.skippedPaths,
+      sourceNotes: [...this.sourceNotes],
       flagsUpdated: this.flagsUpdated,
       folders: await this.folders.report(),
       flagsDropped: this.flagsDropped,
@@ -254,6 +265,10 @@ export class Importer {
     };
     for await (const item of readAhead(this.plan(source.items()), { depth: this.options.readAhead ?? 32 })) {
       if (signal?.aborted || this.fatal || this.halted) break;
+      if (item.kind === 'skipped') {
+        this.noteSkippedPath(item);
+        continue;
+      }
       this.progress.seen++;
       if (item.kind === 'rejected') {
         if (item.message) this.countIn(item.message, 'failed');
@@ -290,7 +305,15 @@ export class Importer {
     }
     if (!signal?.aborted && !this.fatal && !this.halted) await flush();
     await Promise.all(inflight);
+    for (const n of source.notes) this.sourceNotes.add(n);
     return signal?.aborted === true;
+  }
+
+  private noteSkippedPath(item: { path: string; reason: string; detail: string }): void {
+    const s = this.skippedPaths;
+    s.byReason[item.reason] = (s.byReason[item.reason] ?? 0) + 1;
+    if (s.paths.length < MAX_SKIPPED_PATHS) s.paths.push({ path: item.path, reason: item.reason, detail: item.detail });
+    else s.pathsLeftOut++;
   }
 
   /**

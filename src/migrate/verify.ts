@@ -2,6 +2,7 @@ import type { Source } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
 import { FolderIndex, type IndexedMessage } from './folder-index.js';
 import { mapFolder, type ServerFolders } from './folder-map.js';
+import { FolderRules } from './folder-rules.js';
 import type { ServerControl } from './server-lookup.js';
 
 // `mailmigrate verify`: is every source message on the server, in the folder import puts it in? (issue 11)
@@ -48,10 +49,14 @@ export interface VerifyResult {
   readonly notCompared: NotCompared[];
   readonly ok: boolean;
   readonly totals: { source: number; server: number; matched: number; changedByServer: number; missing: number; extra: number; notCompared: number };
+  /** Source messages in folders left out by --include/--exclude (not expected on the server). */
+  readonly excluded: number;
 }
 
 export interface VerifyOptions {
   readonly folderPrefix?: readonly string[];
+  /** The same --include/--exclude/--map/--map-file/--to the import was given: verify looks where import put mail. */
+  readonly folderRules?: FolderRules;
   readonly includeDeleted?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (seen: number) => void;
@@ -79,6 +84,8 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   const server: ServerFolders = { delimiter, specialUse, namespacePrefix: await control.namespacePrefix() };
   const folders = new Map<string, Promise<FolderState>>();
   const notCompared: NotCompared[] = [];
+  const rules = options.folderRules ?? new FolderRules();
+  let excluded = 0;
   let seen = 0;
 
   const folderState = (path: string): Promise<FolderState> => {
@@ -107,6 +114,7 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   for (const source of sources) {
     for await (const item of readAhead(source.items(), { depth: 32 })) {
       if (options.signal?.aborted) break;
+      if (item.kind === 'skipped') continue; // not mail: nothing to compare
       seen++;
       if (seen % 500 === 0) options.onProgress?.(seen);
       if (item.kind === 'rejected') {
@@ -114,7 +122,12 @@ export async function verify(control: ServerControl, sources: readonly Source[],
         continue;
       }
       if (item.kind !== 'message') continue;
-      const path = mapFolder(item.message.folder, server, options.folderPrefix).path;
+      const ruled = rules.apply(item.message.folder);
+      if (ruled.excluded) {
+        excluded++;
+        continue;
+      }
+      const path = mapFolder(ruled.parts, server, options.folderPrefix, ruled.explicit).path;
       const f = await folderState(path);
       if (item.message.deleted && !options.includeDeleted) {
         f.deleted++;
@@ -155,5 +168,5 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   }
   if (options.signal?.aborted) notCompared.push({ source: '(run)', code: 'E_INTERRUPTED', reason: 'interrupted before every message was compared' });
   const ok = totals.missing === 0 && notCompared.length === 0 && !options.signal?.aborted;
-  return { folders: out, notCompared, ok, totals: { ...totals, notCompared: notCompared.length } };
+  return { folders: out, notCompared, ok, totals: { ...totals, notCompared: notCompared.length }, excluded };
 }

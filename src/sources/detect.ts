@@ -1,109 +1,33 @@
-// Format detection: one entry point, openSource(path), that looks at what is on disk and picks a reader.
-import { open, stat } from 'node:fs/promises';
-
+// One entry point, openSource(path), that looks at what is on disk (discover.ts) or takes the format it is told.
 import { ConfigError, SourceError } from '../core/errors.js';
-import { listDir } from './fs-walk.js';
+import { discover } from './discover.js';
 import { EmlTreeSource } from './eml-tree.js';
-import { isMaildir, MaildirSource } from './maildir.js';
-import { isMboxSidecar, MboxSource } from './mbox-tree.js';
+import { MaildirSource } from './maildir.js';
+import { MboxSource } from './mbox-tree.js';
 import { SourceCodes, type Source, type SourceFormat, type SourceOptions } from './source.js';
 
+/** The formats a user may force ('mixed' is what discovery reports for a tree of several kinds). */
 const FORMATS: readonly SourceFormat[] = ['maildir', 'maildir++', 'mbox', 'mbox-dir', 'eml'];
 
-async function head(path: string, n = 5): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(b, 0, n, 0);
-    return b.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** An mbox file starts with "From " (or is gzip-compressed: 1f 8b). */
-export async function looksLikeMbox(path: string): Promise<boolean> {
-  try {
-    const b = await head(path);
-    return (b[0] === 0x1f && b[1] === 0x8b) || b.toString('latin1') === 'From ';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Detects the format of a directory: a Maildir at the root (with ".Folder" Maildir++ sub-folders or not), else
- * the first kind of evidence met walking at most 3 levels and 2,000 entries: a nested Maildir, .eml files, mbox files.
- */
+/** The format discovery finds, or undefined when the path holds no mail. Throws like openSource otherwise. */
 export async function detectFormat(path: string): Promise<SourceFormat | undefined> {
-  const st = await stat(path);
-  if (st.isFile()) {
-    if (/\.eml$/i.test(path)) return 'eml';
-    return (await looksLikeMbox(path)) ? 'mbox' : undefined;
+  try {
+    return (await discover(path)).format;
+  } catch (err) {
+    if (err instanceof SourceError && err.code === SourceCodes.UNKNOWN_FORMAT) return undefined;
+    throw err;
   }
-  if (!st.isDirectory()) return undefined;
-  if (await isMaildir(path)) {
-    for (const e of await listDir(path)) if (e.name.startsWith('.') && e.name.length > 1 && e.name !== '..' && (await isMaildir(e.path))) return 'maildir++';
-    return 'maildir';
-  }
-  let level = [path];
-  let budget = 2000;
-  let sawEml = false;
-  let sawMbox = false;
-  for (let depth = 0; depth < 3 && level.length && budget > 0; depth++) {
-    const next: string[] = [];
-    for (const dir of level) {
-      let entries;
-      try {
-        entries = await listDir(dir);
-      } catch {
-        continue;
-      }
-      for (const e of entries) {
-        if (--budget < 0) break;
-        if (e.name.startsWith('.')) {
-          if (depth === 0 && (await isMaildir(e.path))) return 'maildir++';
-          continue;
-        }
-        let es;
-        try {
-          es = await stat(e.path);
-        } catch {
-          continue;
-        }
-        if (es.isDirectory()) {
-          if (await isMaildir(e.path)) return 'maildir';
-          next.push(e.path);
-        } else if (/\.eml$/i.test(e.name)) sawEml = true;
-        else if (!sawMbox && es.isFile() && !isMboxSidecar(e.name) && (await looksLikeMbox(e.path))) sawMbox = true;
-      }
-    }
-    if (sawEml) return 'eml';
-    if (sawMbox) return 'mbox-dir';
-    level = next;
-  }
-  return undefined;
 }
 
-/** Opens a mail source, detecting its format unless `options.format` says it. */
+/** Opens a mail source: discovery (discover.ts) unless `options.format` says what it is. */
 export async function openSource(path: string, options: SourceOptions = {}): Promise<Source> {
-  if (options.format !== undefined && !FORMATS.includes(options.format)) {
-    throw new ConfigError('format', `unknown source format "${String(options.format)}" (expected ${FORMATS.join(', ')})`);
-  }
-  let format = options.format;
-  if (format === undefined) {
-    try {
-      format = await detectFormat(path);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e?.code === 'ENOENT') throw new SourceError(path, 'no such file or directory', SourceCodes.NOT_FOUND, { cause: err });
-      throw new SourceError(path, `cannot inspect: ${e?.message ?? String(err)}`, SourceCodes.UNREADABLE, { cause: err });
-    }
-    if (format === undefined) {
-      throw new SourceError(path, 'not a recognised mail source (no Maildir cur/new, no .eml files, no mbox starting with "From ")', SourceCodes.UNKNOWN_FORMAT);
-    }
+  const format = options.format;
+  if (format !== undefined && !FORMATS.includes(format)) {
+    throw new ConfigError('format', `unknown source format "${String(format)}" (expected ${FORMATS.join(', ')})`);
   }
   switch (format) {
+    case undefined:
+      return discover(path, options);
     case 'maildir':
     case 'maildir++':
       return new MaildirSource(path, format, options);
@@ -112,6 +36,7 @@ export async function openSource(path: string, options: SourceOptions = {}): Pro
       return new MboxSource(path, format, options);
     case 'eml':
       return new EmlTreeSource(path, options);
+    default:
+      throw new ConfigError('format', `unknown source format "${String(format)}"`);
   }
 }
-

@@ -16,6 +16,50 @@ export function decodeMaildirPlusName(dirName: string): string[] {
 }
 
 /**
+ * Like decodeMaildirPlusName, but never fails: a component that is not valid modified UTF-7 is taken as written
+ * (so ".Bad&Jjo" becomes the folder "Bad&Jjo"; the compiler re-encodes '&' when sending) and an empty component
+ * becomes "_". Deterministic, so a re-run maps the folder to the same place; `repaired` says what was done.
+ */
+export function repairMaildirPlusName(dirName: string): { names: string[]; repaired: string | undefined } {
+  try {
+    return { names: decodeMaildirPlusName(dirName), repaired: undefined };
+  } catch (err) {
+    const names = dirName
+      .slice(1)
+      .split('.')
+      .map((p) => {
+        if (p === '') return '_';
+        try {
+          return decodeMutf7(p).normalize('NFC');
+        } catch {
+          return p.normalize('NFC');
+        }
+      });
+    return { names, repaired: `"${dirName}" is not a valid Maildir++ name (${(err as Error).message}); used "${names.join('/')}"` };
+  }
+}
+
+/**
+ * Parses a subscription list: Dovecot's Maildir++ `subscriptions` (one name per line, "V\t2" header in version 2,
+ * hierarchy separated by TAB) or Courier's `courierimapsubscribed` ("INBOX.Sent": '.'-separated, INBOX. prefix).
+ * Returns folder keys (folderKey) of the subscribed folders.
+ */
+export function parseSubscriptions(text: string): Set<string> {
+  const out = new Set<string>();
+  const lines = text.split(/\r?\n/);
+  const v2 = /^V\t2$/.test(lines[0] ?? '');
+  for (const [i, raw] of lines.entries()) {
+    if (v2 && i === 0) continue;
+    const line = raw.trim();
+    if (!line) continue;
+    let parts = line.includes('\t') || v2 ? line.split('\t') : line.split('.');
+    if (parts[0]!.toUpperCase() === 'INBOX' && parts.length > 1 && !v2) parts = parts.slice(1);
+    out.add(folderKey(canonicalFolder(parts.map((p) => decodeFsName(p)))));
+  }
+  return out;
+}
+
+/**
  * Decodes one directory or file name of a nested tree (Maildir "fs" layout, mbox directories, .eml trees).
  * Such names are written either in modified UTF-7 (Dovecot) or in UTF-8 by people and other tools, so this is
  * lenient: valid modified UTF-7 containing '&' is decoded, everything else is taken as written (NFC).

@@ -1,10 +1,10 @@
 // File-system helpers shared by the readers: directory listings that notice undecodable names, loop detection
 // for symlinked directories, and errno → human reason.
-import { opendir, readdir, stat } from 'node:fs/promises';
+import { opendir, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SourceError } from '../core/errors.js';
-import { SourceCodes } from './source.js';
+import { skipped, SourceCodes, type SourceItem } from './source.js';
 
 export interface DirEntry {
   readonly name: string;
@@ -69,34 +69,20 @@ export function fsError(path: string, err: unknown, what = 'cannot read'): Sourc
   return new SourceError(path, `${what}: ${errnoReason(err)}`, code, { cause: err });
 }
 
-export async function statOrError(path: string, fsPath: string | Buffer = path): Promise<Stats | SourceError> {
-  try {
-    return await stat(fsPath);
-  } catch (err) {
-    return fsError(path, err, 'cannot stat');
-  }
-}
-
-/** Remembers visited directories by device and inode, so a symlink back up the tree is seen, not followed. */
+/**
+ * Remembers visited directories by device and inode, so a symlink back up the tree, or a second name for a folder
+ * (`~/Mail -> Maildir`), is seen and not walked twice. Nothing is lost — the directory is read once, under its
+ * first path — so the second path is 'skipped' (reason 'duplicate'), not a failure that would fail every run.
+ */
 export class LoopGuard {
   readonly #seen = new Map<string, string>();
 
-  /** Returns a SourceError when the directory was already visited under another path. */
-  enter(path: string, st: Stats): SourceError | undefined {
+  /** Returns the skipped item when the directory was already visited under another path. */
+  enter(path: string, st: Stats): SourceItem | undefined {
     const key = `${st.dev}:${st.ino}`;
     const first = this.#seen.get(key);
-    if (first !== undefined) {
-      return new SourceError(path, `directory already visited as ${first} (symlink loop or duplicate link); skipped`, SourceCodes.LOOP);
-    }
+    if (first !== undefined) return skipped(path, 'duplicate', `the same directory as ${first} (a symlink loop or a second link), read once there`);
     this.#seen.set(key, path);
     return undefined;
-  }
-}
-
-export async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
   }
 }

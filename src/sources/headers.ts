@@ -69,6 +69,20 @@ export function parseHeaderFields(block: Buffer): HeaderField[] {
   return fields;
 }
 
+/** Fields every stored message has at least one of (RFC 5322 §3.6 origination/destination/trace fields). */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(['from', 'date', 'subject', 'message-id', 'received', 'return-path', 'delivered-to', 'to', 'sender']);
+
+/**
+ * Whether the first bytes of a file without a mail extension are a message: a header block that holds at least one
+ * message field. "Name: value" lines alone are not enough — Debian's deb822 files, HTTP dumps and many configs
+ * look like that — so a dry run over /etc finds no mail.
+ */
+export function looksLikeMessage(head: Buffer): boolean {
+  if (!startsWithHeaderField(head)) return false;
+  const end = headerBlockEnd(head);
+  return parseHeaderFields(end < 0 ? head : head.subarray(0, end)).some((f) => MESSAGE_FIELDS.has(f.name));
+}
+
 export function headerValue(fields: readonly HeaderField[], name: string): string | undefined {
   return fields.find((f) => f.name === name)?.value;
 }

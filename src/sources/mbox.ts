@@ -11,8 +11,6 @@
 // read at an offset without decompressing from the start (quadratic over a file), so while scanning each message's
 // bytes are kept with it until it is read or dropped; memory is then bounded by the messages a consumer holds
 // unread, and by maxMessageBytes per message.
-import { createReadStream } from 'node:fs';
-import { close, open, read } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -23,11 +21,39 @@ import { headerValue, parseHeaderFields, type HeaderField } from './headers.js';
 import { normalizeMessage } from './normalize.js';
 import { MBOX_BOOKKEEPING_HEADERS, MboxScanner, type Segment } from './mbox-scan.js';
 import { fsError } from './fs-walk.js';
-import { SourceCodes, type MboxVariant, type SourceItem } from './source.js';
+import { decodeFsName } from './folder-name.js';
+import { openRegularStream, readRegularHead, readRegularRange } from './safe-read.js';
+import { DEFAULT_MAX_LINE_BYTES, SourceCodes, type MboxVariant, type SourceItem } from './source.js';
 
 export { MBOX_BOOKKEEPING_HEADERS };
 
-/** Flags from Status (R), X-Status (A F T D), X-Keywords, and Thunderbird's X-Mozilla-Status bits/-Keys. */
+/** "Archive.mbox.gz" → "Archive": the folder named after the file. */
+export function mboxFolderName(fileName: string): string {
+  return decodeFsName(fileName.replace(/\.gz$/i, '').replace(/\.(mbox|mbx)$/i, ''));
+}
+
+/** What the first bytes say: an mbox ("From "), a gzip stream (1f 8b), or neither. Throws SourceError. */
+export function sniffMbox(path: string): 'mbox' | 'gzip' | undefined {
+  const b = readRegularHead(path, 5);
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  return b.toString('latin1') === 'From ' ? 'mbox' : undefined;
+}
+
+/**
+ * Deleted but not expunged: Status or X-Status with D (UW-IMAP, Dovecot), or Thunderbird's X-Mozilla-Status bit
+ * 0x0008 (MSG_FLAG_EXPUNGED: deleted, kept in the file until the folder is compacted).
+ */
+export function mboxDeleted(fields: readonly HeaderField[]): boolean {
+  if ((headerValue(fields, 'status') ?? '').includes('D')) return true;
+  if ((headerValue(fields, 'x-status') ?? '').includes('D')) return true;
+  const moz = headerValue(fields, 'x-mozilla-status');
+  return moz !== undefined && /^[0-9a-f]{1,8}$/i.test(moz) && (parseInt(moz, 16) & 0x8) !== 0;
+}
+
+/**
+ * Flags from Status (R), X-Status (A F T), X-Keywords, and Thunderbird's X-Mozilla-Status bits/-Keys. "Deleted"
+ * is not a flag here (mboxDeleted; the importer decides about \\Deleted).
+ */
 export function mboxFlags(fields: readonly HeaderField[]): string[] {
   const out = new Set<string>();
   const status = headerValue(fields, 'status') ?? '';
@@ -36,14 +62,12 @@ export function mboxFlags(fields: readonly HeaderField[]): string[] {
   if (x.includes('A')) out.add('\\Answered');
   if (x.includes('F')) out.add('\\Flagged');
   if (x.includes('T')) out.add('\\Draft');
-  if (x.includes('D')) out.add('\\Deleted');
   const moz = headerValue(fields, 'x-mozilla-status');
   if (moz && /^[0-9a-f]{1,8}$/i.test(moz)) {
     const bits = parseInt(moz, 16);
     if (bits & 0x1) out.add('\\Seen');
     if (bits & 0x2) out.add('\\Answered');
     if (bits & 0x4) out.add('\\Flagged');
-    if (bits & 0x8) out.add('\\Deleted');
     if (bits & 0x1000) out.add('$Forwarded');
   }
   for (const name of ['x-keywords', 'x-mozilla-keys']) {
@@ -83,7 +107,17 @@ export interface MboxFileOptions {
   readonly gzip: boolean;
   readonly maxMessageBytes: number;
   readonly variant: MboxVariant;
+  /** What to open when `path` is an allowed symlink (its resolved target); default `path`. */
+  readonly openPath?: string | undefined;
+  /** Longest line accepted (SourceOptions.maxLineBytes). */
+  readonly maxLineBytes?: number | undefined;
 }
+
+/**
+ * A gzip member is decompressed only while one message stays below this multiple of maxMessageBytes: past it the
+ * rest of the file is not read (a decompression bomb costs bounded time and one failed file, not the run).
+ */
+const GZIP_MESSAGE_FACTOR = 4;
 
 /** One message located in an mbox file. */
 class MboxMessage implements SourceMessage {
@@ -96,6 +130,7 @@ class MboxMessage implements SourceMessage {
     readonly internalDateSource: InternalDateSource,
     readonly size: number,
     readonly origin: string,
+    readonly deleted: boolean,
     private readonly path: string,
     private readonly messageStart: number,
     private readonly unquote: 'mboxrd' | 'mboxo' | 'none',
@@ -108,11 +143,8 @@ class MboxMessage implements SourceMessage {
   async read(): Promise<NormalizedMessage> {
     let raw = this.#data;
     if (!raw) {
-      try {
-        raw = await readRange(this.path, this.messageStart, this.size);
-      } catch (err) {
-        throw fsError(this.origin, err);
-      }
+      // Opened like every source file (safe-read.ts): a file swapped for a FIFO or device since the scan is refused.
+      raw = await readRegularRange(this.path, this.messageStart, this.size);
       if (raw.length !== this.size) {
         throw new SourceError(this.origin, `file shrank since it was scanned (${raw.length} of ${this.size} bytes)`, SourceCodes.MBOX_TRUNCATED);
       }
@@ -127,26 +159,10 @@ class MboxMessage implements SourceMessage {
   }
 }
 
-/**
- * Reads `length` bytes at `position`. Plain fds rather than a FileHandle per message: reading 400k small mbox
- * messages peaked at +110 MB RSS with FileHandles and +32 MB without (measured here), the heap staying small.
- */
-function readRange(path: string, position: number, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    open(path, 'r', (err, fd) => {
-      if (err) return reject(err);
-      const buf = Buffer.allocUnsafe(length);
-      read(fd, buf, 0, length, position, (rerr, n) => {
-        close(fd, () => (rerr ? reject(rerr) : resolve(buf.subarray(0, n))));
-      });
-    });
-  });
-}
-
 function openStream(path: string, gzip: boolean): Readable {
   // 64 KiB chunks: with 256 KiB ones, scanning 400k messages peaked at +257 MB RSS (lazy GC of large external
-  // buffers) against +16 MB (measured here).
-  const file = createReadStream(path, { highWaterMark: 64 * 1024 });
+  // buffers) against +16 MB (measured here). Opened without following links or blocking, fstat'd (safe-read.ts).
+  const file = openRegularStream(path, 64 * 1024).stream;
   if (!gzip) return file;
   const gz = createGunzip();
   pipeline(file, gz, () => {
@@ -170,19 +186,26 @@ function contentLength(seg: Segment): number | undefined {
  * Scans one mbox file and yields its messages and rejections. Never throws: open/read failures, a non-mbox
  * file and a truncated gzip stream become 'rejected' items.
  */
-export async function* readMboxFile(o: MboxFileOptions): AsyncGenerator<SourceItem | { kind: 'skipped' }> {
-  const scanner = new MboxScanner(o.gzip ? o.maxMessageBytes + 64 * 1024 : 0);
+/** Dovecot's X-IMAPbase pseudo-message: counted as skipped by the caller, never yielded (it is not a path). */
+export interface PseudoMessage {
+  readonly kind: 'pseudo';
+}
+
+export async function* readMboxFile(o: MboxFileOptions): AsyncGenerator<SourceItem | PseudoMessage> {
+  const scanner = new MboxScanner(o.gzip ? o.maxMessageBytes + 64 * 1024 : 0, o.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const gzipCap = o.maxMessageBytes * GZIP_MESSAGE_FACTOR;
+  let bomb: number | undefined;
   let index = 0;
   let pending: Segment[] = [];
   let pendingLen = 0;
   const trustCl = o.variant === 'auto' || o.variant === 'mboxcl' || o.variant === 'mboxcl2';
 
-  const emit = function* (c: Candidate, truncated?: string): Generator<SourceItem | { kind: 'skipped' }> {
+  const emit = function* (c: Candidate, truncated?: string): Generator<SourceItem | PseudoMessage> {
     yield* toItems(o, c, index++, truncated);
   };
   // Content-Length handling: a segment whose body is shorter than its Content-Length waits for the next
   // segments; if the length lands exactly on a later boundary they are one message, else they stay separate.
-  const onSegment = function* (seg: Segment): Generator<SourceItem | { kind: 'skipped' }> {
+  const onSegment = function* (seg: Segment): Generator<SourceItem | PseudoMessage> {
     if (pending.length) {
       pending.push(seg);
       const first = pending[0]!;
@@ -208,15 +231,19 @@ export async function* readMboxFile(o: MboxFileOptions): AsyncGenerator<SourceIt
 
   let stream: Readable;
   try {
-    stream = openStream(o.path, o.gzip);
+    stream = openStream(o.openPath ?? o.path, o.gzip);
   } catch (err) {
-    yield { kind: 'rejected', error: fsError(o.path, err) };
+    yield { kind: 'rejected', error: err instanceof SourceError ? err : fsError(o.path, err) };
     return;
   }
   try {
     for await (const chunk of stream) {
       for (const seg of scanner.push(chunk as Buffer)) yield* onSegment(seg);
-      if (scanner.notMbox !== undefined) break;
+      if (scanner.notMbox !== undefined || scanner.lineTooLong !== undefined) break;
+      if (o.gzip && scanner.currentBytes > gzipCap) {
+        bomb = scanner.current?.start ?? 0;
+        break;
+      }
     }
   } catch (err) {
     stream.destroy();
@@ -230,6 +257,16 @@ export async function* readMboxFile(o: MboxFileOptions): AsyncGenerator<SourceIt
     return;
   } finally {
     stream.destroy();
+  }
+  if (scanner.lineTooLong !== undefined || bomb !== undefined) {
+    for (const s of pending) yield* emit({ segs: [s], merged: false });
+    const at = scanner.lineTooLong ?? bomb!;
+    const error =
+      bomb !== undefined
+        ? new SourceError(`${o.path}@${at}`, `decompresses to more than ${gzipCap} bytes for one message (${GZIP_MESSAGE_FACTOR} × maxMessageBytes); the rest of the file was not read`, SourceCodes.TOO_LARGE)
+        : new SourceError(`${o.path}@${at}`, `a line longer than ${o.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES} bytes (maxLineBytes) with no end: a corrupt or sparse file? the rest of the file was not read`, SourceCodes.LINE_TOO_LONG);
+    yield { kind: 'rejected', error };
+    return;
   }
   if (scanner.notMbox !== undefined) {
     yield {
@@ -247,7 +284,7 @@ export async function* readMboxFile(o: MboxFileOptions): AsyncGenerator<SourceIt
   }
 }
 
-function* toItems(o: MboxFileOptions, c: Candidate, index: number, truncated?: string): Generator<SourceItem | { kind: 'skipped' }> {
+function* toItems(o: MboxFileOptions, c: Candidate, index: number, truncated?: string): Generator<SourceItem | PseudoMessage> {
   const first = c.segs[0]!;
   const last = c.segs[c.segs.length - 1]!;
   const origin = `${o.path}@${first.start}`;
@@ -263,7 +300,7 @@ function* toItems(o: MboxFileOptions, c: Candidate, index: number, truncated?: s
   const fields = parseHeaderFields(first.header);
   // Dovecot/UW-IMAP keep folder state in a first pseudo-message; it is not mail (Dovecot's mbox format docs).
   if (index === 0 && (headerValue(fields, 'x-imapbase') !== undefined || headerValue(fields, 'x-imap') !== undefined) && /FOLDER INTERNAL DATA/i.test(headerValue(fields, 'subject') ?? '')) {
-    return yield { kind: 'skipped' };
+    return yield { kind: 'pseudo' };
   }
   // A boundary needs a dated From_ line (mbox-scan.ts), so every message here has its delivery date from it.
   const date = first.from.date;
@@ -286,6 +323,6 @@ function* toItems(o: MboxFileOptions, c: Candidate, index: number, truncated?: s
   const notes = c.merged ? [`mboxcl2: Content-Length spans ${c.segs.length - 1} unquoted From_ line(s)`] : [];
   yield {
     kind: 'message',
-    message: new MboxMessage(id, o.folder, mboxFlags(fields), date, dateFrom, size, origin, o.path, first.messageStart, unquote, notes, data),
+    message: new MboxMessage(id, o.folder, mboxFlags(fields), date, dateFrom, size, origin, mboxDeleted(fields), o.openPath ?? o.path, first.messageStart, unquote, notes, data),
   };
 }

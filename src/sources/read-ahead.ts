@@ -3,11 +3,12 @@
 // 16 in flight, ~31,000/s. Order is kept, and bytes in flight are capped so memory stays bounded.
 import type { NormalizedMessage, SourceMessage } from '../core/types.js';
 import { SourceError, toMailmigrateError } from '../core/errors.js';
-import type { SourceItem } from './source.js';
+import type { SkippedPath, SourceItem } from './source.js';
 
 export type ReadItem =
   | { readonly kind: 'message'; readonly message: SourceMessage; readonly normalized: NormalizedMessage }
-  | { readonly kind: 'rejected'; readonly error: SourceError; readonly message?: SourceMessage | undefined };
+  | { readonly kind: 'rejected'; readonly error: SourceError; readonly message?: SourceMessage | undefined }
+  | ({ readonly kind: 'skipped' } & SkippedPath);
 
 export interface ReadAheadOptions {
   /** Messages read ahead at most (default 16). */
@@ -57,8 +58,8 @@ export async function* readAhead(items: AsyncIterable<SourceItem>, options: Read
       const slot = queue.shift();
       if (!slot) return;
       inFlight -= slot.size;
-      if (slot.item.kind === 'rejected') {
-        yield slot.item;
+      if (slot.item.kind !== 'message') {
+        yield slot.item; // 'rejected' and 'skipped' pass through in order
         continue;
       }
       const s = await slot.result!;

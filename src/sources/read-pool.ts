@@ -6,6 +6,7 @@ import { SourceError } from '../core/errors.js';
 import type { NormalizedMessage } from '../core/types.js';
 import { fsError } from './fs-walk.js';
 import type { ReadRequest, ReadResponse } from './read-worker.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './source.js';
 
 /**
  * Reads, normalizes and fingerprints whole-file messages (Maildir, .eml) on worker threads. Measured: `import` is
@@ -42,13 +43,14 @@ export class ReadPool {
     return Math.max(0, Math.min(4, availableParallelism() - 2));
   }
 
-  read(path: string, origin: string): Promise<NormalizedMessage> {
+  /** Reads `path` (opened as safe-read.ts does), at most `maxBytes`; `origin` names it in errors. */
+  read(path: string, origin: string, maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES): Promise<NormalizedMessage> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const w = this.workers[this.turn++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ id, path, origin } satisfies ReadRequest);
+      w.postMessage({ id, path, origin, maxBytes } satisfies ReadRequest);
     });
   }
 

@@ -1,15 +1,16 @@
 // Worker side of ReadPool (read-pool.ts): reads a message file, normalizes it and fingerprints it off the main
 // thread, then hands the bytes back without copying (the ArrayBuffer is transferred).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { SourceError } from '../core/errors.js';
 import { normalizeMessage } from './normalize.js';
+import { readRegularFileSync } from './safe-read.js';
 
 export interface ReadRequest {
   readonly id: number;
   readonly path: string;
   readonly origin: string;
+  readonly maxBytes: number;
 }
 
 export type ReadResponse =
@@ -29,7 +30,7 @@ parentPort?.on('message', (req: ReadRequest) => {
   let res: ReadResponse;
   const transfer: ArrayBuffer[] = [];
   try {
-    const n = normalizeMessage(readFileSync(req.path), req.origin);
+    const n = normalizeMessage(readRegularFileSync(req.path, req.maxBytes), req.origin);
     let data = n.data;
     // Transfer only a buffer that owns its whole ArrayBuffer (a pooled slice would hand over its neighbours).
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = Buffer.from(data);

@@ -4,11 +4,44 @@ import type { SourceMessage } from '../core/types.js';
 import type { SourceError } from '../core/errors.js';
 import type { ReadPool } from './read-pool.js';
 
-export type SourceFormat = 'maildir' | 'maildir++' | 'mbox' | 'mbox-dir' | 'eml';
+/** 'mixed': a tree holding several kinds of store side by side (discover.ts); never a format a user forces. */
+export type SourceFormat = 'maildir' | 'maildir++' | 'mbox' | 'mbox-dir' | 'eml' | 'mixed';
+
+/**
+ * Why a path was deliberately not imported. Every path of a source tree ends in exactly one bucket: a message,
+ * a 'rejected' item (a failure, with a SourceError) or a 'skipped' item with one of these reasons:
+ *  - 'not-mail': zero-byte files, OS clutter (Thumbs.db, .DS_Store), index and state files of mail programs
+ *    (dovecot.index*, dovecot-uidlist, courierimapuiddb, .msf, Info.plist), text without a header block;
+ *  - 'symlink-outside': a symlink whose target lies outside the source root (SourceOptions.followSymlinks);
+ *  - 'duplicate': a second path to a directory already read (a symlink loop, `~/Mail -> Maildir`);
+ *  - 'deleted': reserved for consumers that skip messages flagged `deleted` (readers still yield those);
+ *  - 'excluded': reserved for consumers applying the user's folder selection.
+ */
+export type SkipReason = 'not-mail' | 'symlink-outside' | 'duplicate' | 'deleted' | 'excluded';
+
+export interface SkippedPath {
+  readonly path: string;
+  readonly reason: SkipReason;
+  /** For humans: what the thing is ("Dovecot index file", "Windows thumbnail cache", "-> /etc/shadow"). */
+  readonly detail: string;
+}
 
 export type SourceItem =
   | { readonly kind: 'message'; readonly message: SourceMessage }
-  | { readonly kind: 'rejected'; readonly error: SourceError };
+  | { readonly kind: 'rejected'; readonly error: SourceError }
+  | ({ readonly kind: 'skipped' } & SkippedPath);
+
+/** A folder of the source, yielded whether or not it holds messages (so empty folders can be created). */
+export interface SourceFolder {
+  /** Target folder as a list of names; [] is INBOX. */
+  readonly folder: readonly string[];
+  /** Where it lives on disk. */
+  readonly path: string;
+  /** From the source's subscription list where it has one (Maildir++ `subscriptions`, Courier `courierimapsubscribed`). */
+  readonly subscribed?: boolean | undefined;
+  /** Set when the on-disk name had to be repaired (invalid modified UTF-7): what was done, for a warning. */
+  readonly repaired?: string | undefined;
+}
 
 /** Live counters of the current (or last finished) `items()` run. */
 export interface SourceStats {
@@ -16,8 +49,10 @@ export interface SourceStats {
   yielded: number;
   /** Items yielded as 'rejected' (a message, a file or a whole folder). */
   rejected: number;
-  /** Things recognised and deliberately not imported (Dovecot's X-IMAPbase pseudo-message). */
+  /** Items yielded as 'skipped' (plus Dovecot's X-IMAPbase pseudo-message, which is counted, not yielded). */
   skipped: number;
+  /** Skipped items per reason. */
+  skippedBy: Partial<Record<SkipReason, number>>;
 }
 
 export interface Source {
@@ -25,7 +60,11 @@ export interface Source {
   readonly format: SourceFormat;
   /** Each call walks the source again from the start and resets `stats`. */
   items(): AsyncIterable<SourceItem>;
+  /** Every folder of the source, empty ones included, without reading messages. */
+  folders(): AsyncIterable<SourceFolder>;
   readonly stats: SourceStats;
+  /** One-line notes for the user about the whole source (e.g. "dates taken from file names: ..."), after a walk. */
+  readonly notes: readonly string[];
 }
 
 /** mbox flavours (see mbox.ts): 'auto' unquotes like mboxrd and trusts Content-Length only when it checks out. */
@@ -43,7 +82,20 @@ export interface SourceOptions {
   mboxVariant?: MboxVariant | undefined;
   /** Read whole-file messages (Maildir, .eml) on these worker threads instead of the main thread. */
   readPool?: ReadPool | undefined;
+  /**
+   * Follow symlinks whose target lies outside the source root. Default false: the tool often runs as root over
+   * someone else's mail, and a link in cur/ to /etc/shadow or a folder linked to another account's Maildir must
+   * not be uploaded; such links become 'skipped' items with reason 'symlink-outside'.
+   */
+  followSymlinks?: boolean | undefined;
+  /**
+   * Longest mbox line accepted, in bytes (default 1 MiB; RFC 5322 §2.1.1 allows 998). A line with no end (a corrupt
+   * or sparse file, a gzip bomb) fails that file with bounded memory instead of being buffered whole.
+   */
+  maxLineBytes?: number | undefined;
 }
+
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -60,10 +112,37 @@ export const SourceCodes = {
   FOLDER_NAME: 'E_SOURCE_FOLDER_NAME',
   FOLDER_COLLISION: 'E_SOURCE_FOLDER_COLLISION',
   LOOP: 'E_SOURCE_LOOP',
+  /** A FIFO, socket or device where a message, a keywords file or a folder was expected. */
+  NOT_REGULAR: 'E_SOURCE_NOT_REGULAR',
+  /** An mbox line longer than maxLineBytes. */
+  LINE_TOO_LONG: 'E_SOURCE_LINE_TOO_LONG',
+  /** Mail in a format that is not read (Apple .emlx, Outlook .pst/.msg/.dbx): the message says how to convert it. */
+  UNSUPPORTED: 'E_SOURCE_UNSUPPORTED',
+  /** Several stores found whose places in the target cannot be decided without the user (discover.ts). */
+  AMBIGUOUS: 'E_SOURCE_AMBIGUOUS',
 } as const;
 
 export function newStats(): SourceStats {
-  return { yielded: 0, rejected: 0, skipped: 0 };
+  return { yielded: 0, rejected: 0, skipped: 0, skippedBy: {} };
+}
+
+/** Counts one item into `stats` (every reader's items() goes through this). */
+export function countItem(stats: SourceStats, item: SourceItem): void {
+  if (item.kind === 'message') stats.yielded++;
+  else if (item.kind === 'rejected') stats.rejected++;
+  else {
+    stats.skipped++;
+    stats.skippedBy[item.reason] = (stats.skippedBy[item.reason] ?? 0) + 1;
+  }
+}
+
+export function skipped(path: string, reason: SkipReason, detail: string): SourceItem {
+  return { kind: 'skipped', path, reason, detail };
+}
+
+export function resolveMaxLine(options: SourceOptions | undefined): number {
+  const m = options?.maxLineBytes;
+  return m !== undefined && Number.isFinite(m) && m > 0 ? m : DEFAULT_MAX_LINE_BYTES;
 }
 
 export function resolveMax(options: SourceOptions | undefined): number {

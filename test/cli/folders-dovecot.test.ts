@@ -62,6 +62,12 @@ describe('folder selection and mapping on a private Dovecot', { skip }, () => {
     assert.deepEqual(report.excluded.map((e: { source: string }) => e.source).sort(), ['Junk E-mail', 'Trash']);
     assert.match(stdout, /Left out: Trash \(10 message\(s\)\): --exclude trash/);
     assert.match(stdout, /Merged: \(top level\) \+ Work → INBOX \(20 message\(s\)\)/);
+    // verify with the same rules looks where import put the mail, and passes; without them it cannot.
+    const rules = ['--exclude', 'trash', '--exclude', 'Junk*', '--map', 'Sent Items=Sent', '--map', 'Work=INBOX'];
+    const v = await runCli(['verify', src, ...conn(), ...rules], { MAILMIGRATE_PASSWORD: d.password }, 60_000);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    const bad = await runCli(['verify', src, ...conn()], { MAILMIGRATE_PASSWORD: d.password }, 60_000);
+    assert.equal(bad.code, 2, bad.stdout);
   });
 
   test('--map-file rewrites folder paths with regex rules; --include keeps only what matches', async () => {

@@ -48,7 +48,7 @@ test('an mbox with corrupt Content-Length headers (too short, not a number) stil
   const r = await importOnce(s, join(BAD, 'mbox-cl', 'corrupt-cl.mbox'), join(tempDir(t), 'j.jsonl'));
   assert.equal(r.failed, 0, JSON.stringify(r.failures));
   assert.equal(r.appended, 2);
-  const box = s.store.get('corrupt-cl')!;
+  const box = s.store.get('INBOX')!; // one mbox file given directly fills INBOX (issue 12)
   assert.ok(s.store.body(box, box.messages[0]!).includes(Buffer.from('much longer than five bytes')));
 });
 
@@ -79,7 +79,8 @@ test('the CLI over every bad fixture: each refusal listed with its reason, the r
   assert.equal(r.code, 2, r.stderr + r.stdout);
   const j = JSON.parse((await import('node:fs')).readFileSync(report, 'utf8')) as { failed: number; appended: number; failures: Array<{ source: string; code: string; reason: string }> };
   assert.equal(j.failed, j.failures.length);
-  assert.ok(j.failures.length >= 15, `${j.failures.length} failures`);
+  // 12 since issue 12: zero-byte files are skipped as not mail, and invalid Maildir++ names are repaired.
+  assert.ok(j.failures.length >= 12, `${j.failures.length} failures`);
   for (const f of j.failures) {
     assert.match(f.code, /^E_[A-Z_]+$/);
     assert.ok(f.reason.length > 5 && f.source.length > 0, JSON.stringify(f));

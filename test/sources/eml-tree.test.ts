@@ -10,7 +10,8 @@ test('an .eml tree: root files are INBOX, directories are folders, other files a
   assert.equal(source.format, 'eml');
   const d = await drain(source);
   assert.deepEqual(d.errors, []);
-  assert.deepEqual(source.stats, { yielded: 4, rejected: 0, skipped: 0 });
+  assert.deepEqual(source.stats, { yielded: 4, rejected: 0, skipped: 1, skippedBy: { 'not-mail': 1 } });
+  assert.deepEqual(d.skipped.map((s) => [s.path.split('/').pop(), s.reason, s.detail]), [['notes.txt', 'not-mail', 'no mail header block (not a message, not an mbox)']]);
   assert.deepEqual(d.messages.map((m) => [m.message.id, m.message.folder.join('/')]), [
     ['eml:Receipts/2024/received-only.eml', 'Receipts/2024'],
     ['eml:Receipts/no-date.EML', 'Receipts'],

@@ -45,9 +45,9 @@ test('mboxrd: pseudo-message skipped, From lines unquoted, flags from Status/X-S
   assert.equal(source.format, 'mbox');
   const d = await drain(source);
   assert.deepEqual(d.errors, []);
-  assert.deepEqual(source.stats, { yielded: 2, rejected: 0, skipped: 1 });
+  assert.deepEqual(source.stats, { yielded: 2, rejected: 0, skipped: 1, skippedBy: {} }); // the X-IMAPbase pseudo-message is no path
   const a = bySubject(d, 'quoted From lines');
-  assert.deepEqual(a.message.folder, ['mboxrd']);
+  assert.deepEqual(a.message.folder, []); // one mbox file given directly fills INBOX (issue 12); --to retargets it
   assert.deepEqual(a.message.flags, ['\\Seen', '\\Answered', '\\Flagged', '$Label1', 'Work']);
   assert.equal(a.message.internalDate?.toISOString(), '2023-11-16T09:30:00.000Z');
   assert.equal(a.message.internalDateSource, 'from-line');
@@ -94,8 +94,8 @@ test('a gzip mbox streams and yields the same bytes as the plain one', async (t)
   const gz = await drain(await openSource(join(FIXTURES, 'mbox', 'archive.mbox.gz')));
   assert.deepEqual(gz.errors, []);
   assert.deepEqual(gz.messages.map((m) => [m.message.folder.join('/'), m.message.flags.join(' '), m.message.internalDate?.toISOString()]), [
-    ['archive', '\\Seen', '2024-03-07T07:07:07.000Z'],
-    ['archive', '', '2024-03-08T08:08:08.000Z'],
+    ['', '\\Seen', '2024-03-07T07:07:07.000Z'], // a single mbox file given directly is INBOX (issue 12)
+    ['', '', '2024-03-08T08:08:08.000Z'],
   ]);
   assert.equal(text(bySubject(gz, 'gzip one')), 'From: erin@example.org\r\nSubject: gzip one\r\n\r\ng1\r\n');
   // Same content uncompressed, with a message spanning many stream chunks: identical output and ids.

@@ -15,6 +15,7 @@ function fake(id: string, delayMs: number, fail = false, size = 10, started?: st
     internalDateSource: 'none',
     size,
     origin: `/fake/${id}`,
+    deleted: false,
     read: async (): Promise<NormalizedMessage> => {
       started?.push(id);
       await new Promise((r) => setTimeout(r, delayMs));
@@ -28,18 +29,19 @@ async function* from(items: SourceItem[]): AsyncGenerator<SourceItem> {
   yield* items;
 }
 
-test('read-ahead keeps source order although later reads finish first, and turns read failures into rejections', async () => {
+test('read-ahead keeps source order although later reads finish first, passes skipped paths through, and turns read failures into rejections', async () => {
   const items: SourceItem[] = [
     { kind: 'message', message: fake('a', 30) },
     { kind: 'rejected', error: new SourceError('/fake/x', 'bad', 'E_SOURCE_EMPTY') },
+    { kind: 'skipped', path: '/fake/Thumbs.db', reason: 'not-mail', detail: 'Windows thumbnail cache' },
     { kind: 'message', message: fake('b', 1, true) },
     { kind: 'message', message: fake('c', 1) },
   ];
   const out: string[] = [];
   for await (const r of readAhead(from(items), { depth: 4 })) {
-    out.push(r.kind === 'message' ? `msg ${r.normalized.data.toString()}` : `rej ${r.error.path} ${r.message?.id ?? '-'}`);
+    out.push(r.kind === 'message' ? `msg ${r.normalized.data.toString()}` : r.kind === 'rejected' ? `rej ${r.error.path} ${r.message?.id ?? '-'}` : `skip ${r.path}`);
   }
-  assert.deepEqual(out, ['msg a', 'rej /fake/x -', 'rej /fake/b b', 'msg c']);
+  assert.deepEqual(out, ['msg a', 'rej /fake/x -', 'skip /fake/Thumbs.db', 'rej /fake/b b', 'msg c']);
 });
 
 test('read-ahead starts no more reads than the depth and the byte budget allow', async () => {

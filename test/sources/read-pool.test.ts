@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ test('messages read on worker threads are byte-identical to main-thread reads, w
     const out = new Map<string, { data: Buffer; messageId?: string; fingerprint?: string } | string>();
     for await (const item of readAhead((await openSource(dir, { readPool })).items(), { depth: 8 })) {
       if (item.kind === 'message') out.set(item.message.id, { data: item.normalized.data, messageId: item.normalized.messageId, fingerprint: item.normalized.fingerprint });
-      else out.set(item.message?.id ?? item.error.path, `${item.error.code}`);
+      else if (item.kind === 'rejected') out.set(item.message?.id ?? item.error.path, `${item.error.code}`);
     }
     return out;
   };
@@ -50,4 +51,16 @@ test('a file that vanished is a SourceError naming it, from a worker too', { ski
   const pool = new ReadPool(1);
   t.after(() => pool.close());
   await assert.rejects(pool.read('/nonexistent/mailmigrate/x', '/nonexistent/mailmigrate/x'), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNREADABLE' && e.message.includes('/nonexistent/mailmigrate/x'));
+});
+
+test('a worker refuses a FIFO at once and stops at the size cap, like the main thread', { skip, timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-pool-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]); // a plain readFileSync in the worker waited forever for a writer
+  writeFileSync(join(dir, 'big'), `Subject: big\n\n${'x'.repeat(5000)}\n`);
+  const pool = new ReadPool(1);
+  t.after(() => pool.close());
+  await assert.rejects(pool.read(fifo, fifo), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_NOT_REGULAR' && /FIFO/.test(e.message));
+  await assert.rejects(pool.read(join(dir, 'big'), join(dir, 'big'), 1000), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_TOO_LARGE');
 });

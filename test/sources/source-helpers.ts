@@ -6,7 +6,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NormalizedMessage, SourceMessage } from '../../src/core/types.js';
 import { SourceError } from '../../src/core/errors.js';
-import type { Source } from '../../src/sources/index.js';
+import type { SkippedPath, Source } from '../../src/sources/index.js';
 
 /** Repo root, from test/sources (tsx) or dist/test/sources (compiled): the nearest ancestor with fixtures/. */
 function repoRoot(): string {
@@ -42,13 +42,20 @@ export interface Drained {
   readonly readErrors: SourceError[];
   /** Every error, scan or read, for "the error names the file and the reason" checks. */
   readonly errors: SourceError[];
+  /** Yielded 'skipped' items. */
+  readonly skipped: SkippedPath[];
 }
 
 export async function drain(source: Source): Promise<Drained> {
   const messages: Drained['messages'] = [];
   const rejected: SourceError[] = [];
   const readErrors: SourceError[] = [];
+  const skippedPaths: SkippedPath[] = [];
   for await (const item of source.items()) {
+    if (item.kind === 'skipped') {
+      skippedPaths.push({ path: item.path, reason: item.reason, detail: item.detail });
+      continue;
+    }
     if (item.kind === 'rejected') {
       rejected.push(item.error);
       continue;
@@ -61,7 +68,7 @@ export async function drain(source: Source): Promise<Drained> {
     }
   }
   messages.sort((a, b) => (a.message.id < b.message.id ? -1 : 1));
-  return { messages, rejected, readErrors, errors: [...rejected, ...readErrors] };
+  return { messages, rejected, readErrors, errors: [...rejected, ...readErrors], skipped: skippedPaths };
 }
 
 export function bySubject(d: Drained, subject: string): { message: SourceMessage; normalized: NormalizedMessage } {

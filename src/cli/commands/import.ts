@@ -17,7 +17,7 @@ import { SYNC_FLAGS_MODES, type SyncFlagsMode } from '../../migrate/flag-sync.js
 import { FolderRules } from '../../migrate/folder-rules.js';
 import { Importer, type ImportResult } from '../../migrate/importer.js';
 import { startServer, type ImapServer } from '../../server/server.js';
-import { openSource, ReadPool, type Source } from '../../sources/index.js';
+import { openSource, ReadPool, type Source, type SourceFormat } from '../../sources/index.js';
 import { derivePhases, recordToJson, type TimingRecord } from '../../transport/timing.js';
 import {
   addConnectionOptions,
@@ -64,6 +64,8 @@ export interface ImportCliOptions extends ConnectionCliOptions {
   mapFile?: string;
   to?: string;
   foldersOnly?: boolean;
+  followSymlinks?: boolean;
+  format?: SourceFormat;
   quiet?: boolean;
   progressInterval?: string;
   readThreads?: string;
@@ -105,6 +107,8 @@ export function registerImport(program: Command): Command {
     .option('--map <src=dst>', 'put source folder SRC (and below) into DST (repeatable), e.g. --map "Sent Items=Sent"', collect, [])
     .option('--map-file <file>', 'one "regex => target" rule per line, applied to source folder paths (first match wins)')
     .option('--folders-only', 'create the folder tree on the server, send no messages')
+    .addOption(new Option('--format <format>', 'read the source as this format instead of detecting it').choices(['maildir', 'maildir++', 'mbox', 'mbox-dir', 'eml']))
+    .option('--follow-symlinks', 'follow symbolic links that point outside the source tree (default: skipped and reported)')
     .option('--connections <n>', `APPEND connections (default ${DEFAULTS.connections}; never more than the server accepts)`)
     .option('--pipeline <n>', `commands in flight per connection (default ${DEFAULTS.pipeline})`)
     .option('--batch <n>', `messages per MULTIAPPEND (default ${DEFAULTS.batch} when offered; 1 = off)`)
@@ -132,7 +136,8 @@ export function registerImport(program: Command): Command {
   return cmd;
 }
 
-function collect(value: string, previous: string[]): string[] {
+/** commander's reducer for a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
@@ -161,9 +166,9 @@ function parseSettings(opts: ImportCliOptions): Settings {
   };
 }
 
-async function openSources(paths: readonly string[], readPool?: ReadPool): Promise<Source[]> {
+async function openSources(paths: readonly string[], opts: Pick<ImportCliOptions, 'followSymlinks' | 'format'>, readPool?: ReadPool): Promise<Source[]> {
   const list: Source[] = [];
-  for (const p of paths) list.push(await openSource(p, { readPool }));
+  for (const p of paths) list.push(await openSource(p, { readPool, followSymlinks: opts.followSymlinks === true, format: opts.format }));
   return list;
 }
 
@@ -251,7 +256,7 @@ async function runImport(
   const t = target.resolved;
   const readPool = settings.readThreads > 0 ? new ReadPool(settings.readThreads) : undefined;
   if (readPool) cleanups.push(() => readPool.close());
-  const sources = await openSources(paths, readPool);
+  const sources = await openSources(paths, opts, readPool);
   const plane = await ControlPlane.connect(controlPlaneOptions(t));
   cleanups.push(() => plane.close());
   // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
@@ -417,6 +422,8 @@ function buildReport(a: {
     repairs: r.repairs,
     skippedBy: r.skippedBy,
     excluded: r.excluded,
+    skippedPaths: r.skippedPaths,
+    sourceNotes: r.sourceNotes,
     flagsUpdated: r.flagsUpdated,
     folders: r.folders,
     unknownResolved: r.unknownResolved,

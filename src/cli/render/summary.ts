@@ -53,6 +53,9 @@ export interface ImportReport {
   readonly skippedBy: { journal: number; checked: number; deleted: number; excluded: number; foldersOnly: number };
   /** Source folders left out by --include/--exclude. */
   readonly excluded: Array<{ source: string; rule: string; messages: number }>;
+  /** Paths that are not mail or were not followed, by reason, each listed (not failures). */
+  readonly skippedPaths: { byReason: Record<string, number>; paths: Array<{ path: string; reason: string; detail: string }>; pathsLeftOut: number };
+  readonly sourceNotes: string[];
   readonly flagsUpdated: number;
   /** One row per target folder: what came in, what was done, how the journal was checked. */
   readonly folders: FolderReport[];
@@ -133,6 +136,11 @@ export function renderImportSummary(r: ImportReport): string {
   }
   if (r.foldersCreated.length) lines.push('', `Folders created: ${p(r.foldersCreated.join(', '))}`);
   for (const e of r.excluded) lines.push(`Left out: ${p(e.source)} (${s(e.messages)} message(s)): ${p(e.rule)}`);
+  const reasons = Object.entries(r.skippedPaths.byReason);
+  if (reasons.length) {
+    lines.push(`Not imported, not failures: ${reasons.map(([k, n]) => `${s(n)} ${k}`).join(', ')} (each path with its reason in --report)`);
+  }
+  for (const n of r.sourceNotes) lines.push(`Note: ${p(n)}`);
   for (const f of r.folders) {
     if (f.sources.length > 1) lines.push(`Merged: ${p(f.sources.join(' + '))} → ${p(f.target)} (${s(f.messages)} message(s))`);
   }
