@@ -68,7 +68,16 @@ export interface ConnectionOptions {
   readonly maxBufferedBytes?: number;
   readonly clock?: Clock;
   readonly onRecord?: (r: TimingRecord) => void;
+  /** An observer (onRecord or a diagnostics-channel subscriber) threw; the command settled regardless. */
+  readonly onObserverError?: (err: unknown, r: TimingRecord) => void;
+  /** The server sent an [ALERT] (RFC 3501 §7.1: the text must be shown to the user). */
+  readonly onAlert?: (text: string) => void;
 }
+
+// The APPEND transport never fetches: what it reads is greetings, CAPABILITY lists, tagged replies and the odd
+// untagged status. Small limits keep a hostile or broken server from making it buffer much (issue 13: a server
+// answering with endless untagged data grew the heap ~100 MB/s). A CAPABILITY line of a large server is ~1 KB.
+const READER_LIMITS = { maxLineLength: 64 * 1024, maxLiteralSize: 64 * 1024, maxResponseSize: 256 * 1024 };
 
 export interface AppendResult {
   readonly uidValidity: number | undefined;
@@ -87,7 +96,7 @@ export class Connection {
   bye: string | undefined;
   closed = false;
   private socket!: net.Socket;
-  private reader = new ResponseReader();
+  private reader = new ResponseReader(READER_LIMITS);
   private queue!: CommandQueue;
   private readonly tags = new TagGenerator();
   private readonly clock: Clock;
@@ -200,6 +209,7 @@ export class Connection {
       maxBufferedBytes: this.options.maxBufferedBytes ?? 1024 * 1024,
       clock: this.clock,
       onRecord: this.options.onRecord,
+      onObserverError: this.options.onObserverError,
     });
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('drain', () => this.queue.pump());
@@ -216,7 +226,6 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    this.queue.lastReadAt = this.clock.now();
     let items: ResponseItem[];
     try {
       items = this.reader.push(chunk);
@@ -226,6 +235,7 @@ export class Connection {
     }
     for (const item of items) {
       if (item.kind === 'untagged') this.onUntagged(item);
+      else if (item.kind === 'tagged' && item.code?.name === 'ALERT') this.alert(item.text);
       if (this.onGreeting) {
         const g = this.onGreeting;
         this.onGreeting = undefined;
@@ -242,10 +252,21 @@ export class Connection {
     this.armIdleTimer();
   }
 
+  /** Connection state learned from untagged responses; the queue routes them to commands that asked. */
   private onUntagged(item: Extract<ResponseItem, { kind: 'untagged' }>): void {
     if (item.type === 'BYE') this.bye = item.text;
     else if (item.type === 'CAPABILITY') this.capabilities = parseCapabilities(item.text);
     else if (item.code?.name === 'CAPABILITY') this.capabilities = parseCapabilities(item.code.args);
+    else if (item.code?.name === 'ALERT') this.alert(item.text);
+  }
+
+  /** RFC 3501 §7.1: "[ALERT] … MUST be presented to the user". Guarded: the observer cannot break the connection. */
+  private alert(text: string): void {
+    try {
+      this.options.onAlert?.(text);
+    } catch {
+      // Showing the alert failed; the connection goes on (the pool records it in its events as well).
+    }
   }
 
   private waitGreeting(): Promise<ResponseItem> {
@@ -298,7 +319,7 @@ export class Connection {
     });
     // RFC 3501 §6.2.1: forget everything learned before TLS (capabilities, buffered bytes: a plaintext
     // injection after "OK Begin TLS" must never be read as a reply).
-    this.reader = new ResponseReader();
+    this.reader = new ResponseReader(READER_LIMITS);
     this.capabilities = parseCapabilities('');
     this.attach(secure);
     this.queue.setOpen(true);
@@ -364,7 +385,7 @@ export class Connection {
     opts: EnqueueOptions = {},
   ): Promise<TaggedResult> {
     const compiled = compileSimple(this.tags.next(), verb, args);
-    const p = this.queue.enqueue(compiled, { collectUntagged: true, ...opts });
+    const p = this.queue.enqueue(compiled, opts);
     this.armIdleTimer();
     return p;
   }
@@ -413,12 +434,12 @@ export class Connection {
       if (this.closed || !this.queue.expectingReply) return;
       const now = this.clock.now();
       const since = this.queue.awaitingContinuationSince;
-      if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastReadAt < since) {
+      if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastAnswerAt < since) {
         return this.destroy(new TimeoutError('continuation', this.timeouts.continuationMs));
       }
       const s = silence({
         now,
-        lastReadAt: this.queue.lastReadAt,
+        lastAnswerAt: this.queue.lastAnswerAt,
         lastStartAt: this.queue.lastStartAt,
         lastFlushAt: this.queue.lastFlushAt,
         buffered: this.socket.writableLength,
