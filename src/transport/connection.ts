@@ -411,6 +411,11 @@ export class Connection {
     });
   }
 
+  /** The pool's throttle gate: while held, no new command starts on this connection. */
+  hold(held: boolean): void {
+    this.queue.hold(held);
+  }
+
   /** The pool learned that `mailbox` exists: later APPENDs to it may be pipelined at once. */
   confirmMailbox(mailbox: string): void {
     this.queue.confirm(mailbox);
