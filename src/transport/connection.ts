@@ -71,7 +71,7 @@ export interface ConnectionOptions {
   /** An observer (onRecord or a diagnostics-channel subscriber) threw; the command settled regardless. */
   readonly onObserverError?: (err: unknown, r: TimingRecord) => void;
   /** The server sent an [ALERT] (RFC 3501 §7.1: the text must be shown to the user). */
-  readonly onAlert?: (text: string) => void;
+  readonly onAlert?: (text: string, connectionId: number) => void;
 }
 
 // The APPEND transport never fetches: what it reads is greetings, CAPABILITY lists, tagged replies and the odd
@@ -263,7 +263,7 @@ export class Connection {
   /** RFC 3501 §7.1: "[ALERT] … MUST be presented to the user". Guarded: the observer cannot break the connection. */
   private alert(text: string): void {
     try {
-      this.options.onAlert?.(text);
+      this.options.onAlert?.(text, this.id);
     } catch {
       // Showing the alert failed; the connection goes on (the pool records it in its events as well).
     }

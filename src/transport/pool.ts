@@ -159,9 +159,9 @@ export class Pool {
     for (const f of options.knownFolders ?? []) this.confirmed.add(f);
     this.connectionOptions = {
       ...options,
-      onAlert: (text) => {
-        options.onAlert?.(text);
-        this.emit({ type: 'alert', connectionId: 0, text });
+      onAlert: (text, connectionId) => {
+        options.onAlert?.(text, connectionId);
+        this.emit({ type: 'alert', connectionId, text });
       },
       onObserverError: (err, r) => {
         options.onObserverError?.(err, r);
