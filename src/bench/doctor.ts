@@ -89,7 +89,8 @@ export interface DoctorReport {
   readonly connectionCapRefusal: string | undefined;
   readonly writeTest: WriteTestResult | undefined;
   readonly limits: { readonly fd: Limit | undefined; readonly ports: PortRange | undefined };
-  readonly recommended: Recommended;
+  /** Only for a server doctor logged in to: advice for a server it never reached would be invented. */
+  readonly recommended: Recommended | undefined;
   readonly findings: Finding[];
 }
 
@@ -182,7 +183,10 @@ async function probeHandshake(t: DoctorTarget, timeoutMs: number): Promise<{ con
     return { connectMs, tlsMs, greetingMs };
   } finally {
     failure = undefined;
-    for (const s of sockets) s.destroy();
+    // Destroy only the outermost socket: a TLS socket owns the plain one under it (STARTTLS) and tears it down
+    // itself. Destroying the plain socket first, under a live TLS wrapper, crashed Node (SIGSEGV, exit 139) on
+    // every STARTTLS target (issue 13).
+    sockets[sockets.length - 1]?.destroy();
   }
 }
 
@@ -403,7 +407,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const fd = readFdLimit();
   const ports = readEphemeralPortRange();
   if (fd && fd.soft < 1024) add('fd-limit', 'warn', `open-file limit ${fd.soft} is low: each connection takes one`);
-  const recommended = recommend(ic, connectionCap, wt?.stalls);
+  const recommended = caps ? recommend(ic, connectionCap, wt?.stalls) : undefined;
   return {
     target: { host: t.host, port: t.port, tls: t.tls, user: t.auth?.user },
     addresses, dnsMs,

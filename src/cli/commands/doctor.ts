@@ -79,7 +79,9 @@ export function renderDoctor(r: DoctorReport): string {
   lines.push('');
   for (const f of r.findings) lines.push(`${f.severity.padEnd(5)} [${f.code}] ${f.message}`);
   lines.push('');
-  lines.push(`recommended: mailmigrate import ${r.recommended.flags}`);
-  for (const [k, v] of Object.entries(r.recommended.reasons)) lines.push(`  ${k}: ${v}`);
+  if (r.recommended) {
+    lines.push(`recommended: mailmigrate import ${r.recommended.flags}`);
+    for (const [k, v] of Object.entries(r.recommended.reasons)) lines.push(`  ${k}: ${v}`);
+  } else lines.push('no recommended settings: doctor could not log in to the server, so it measured nothing to base them on');
   return `${lines.join('\n')}\n`;
 }
