@@ -25,7 +25,7 @@ import { type ConnectOptions, ControlPlane } from '../mailbox/control-plane.js';
 // with its reason. Nothing here holds or returns the password.
 
 /** What doctor needs to reach the server: the transport's options (TLS mode, CA, credentials). */
-export type DoctorTarget = Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth'>;
+export type DoctorTarget = Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth' | 'servername'>;
 
 export interface DoctorOptions {
   readonly target: DoctorTarget;
@@ -151,7 +151,7 @@ async function probeHandshake(t: DoctorTarget, timeoutMs: number): Promise<{ con
     plain.removeAllListeners('data');
     queue.length = 0; // RFC 3501 §6.2.1: nothing read before TLS is trusted after it
     const t0 = systemClock.now();
-    const s = tls.connect({ socket: plain, servername: net.isIP(t.host) ? undefined : t.host, ca: t.ca, rejectUnauthorized: t.rejectUnauthorized ?? true } as tls.ConnectionOptions);
+    const s = tls.connect({ socket: plain, servername: t.servername ?? (net.isIP(t.host) ? undefined : t.host), ca: t.ca, rejectUnauthorized: t.rejectUnauthorized ?? true } as tls.ConnectionOptions);
     attach(s);
     await step('TLS handshake', (ok) => s.once('secureConnect', () => ok(undefined)));
     return systemClock.now() - t0;

@@ -158,12 +158,12 @@ export class Connection {
       });
       s.once('error', (err) => {
         clearTimeout(timer);
-        reject(connectError(err, o));
+        reject(connectError(err, o, o.tls === 'implicit' ? 'implicit' : 'tcp'));
       });
     });
     this.connectedAt = this.clock.now() - start;
     this.attach(sock);
-    const greeting = await this.waitGreeting();
+    const greeting = await this.waitGreetingOrExplain();
     if (greeting.kind === 'untagged' && greeting.type === 'BYE') {
       this.bye = greeting.text;
       throw new ConnectError('E_REFUSED_BY_SERVER', `server refused the connection: ${greeting.text}`, 'later');
@@ -189,10 +189,16 @@ export class Connection {
     return this.connectedAt;
   }
 
+  /** SNI and the name the certificate is checked against: --servername, else the host name (never an IP). */
+  private servername(): string | undefined {
+    const o = this.options;
+    return o.servername ?? (net.isIP(o.host) ? undefined : o.host);
+  }
+
   private tlsOptions(): tls.ConnectionOptions {
     const o = this.options;
     return {
-      servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
+      servername: this.servername(),
       ca: o.ca,
       rejectUnauthorized: o.rejectUnauthorized ?? true,
     } as tls.ConnectionOptions;
@@ -213,7 +219,7 @@ export class Connection {
     });
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('drain', () => this.queue.pump());
-    sock.on('error', (err) => this.destroy(connectError(err, this.options)));
+    sock.on('error', (err) => this.destroy(connectError(err, this.options, 'tcp')));
     sock.on('close', () =>
       this.destroy(
         new ConnectionClosedError(
@@ -269,6 +275,45 @@ export class Connection {
     }
   }
 
+  /**
+   * Waits for the greeting; on a plain connection that stays silent, finds out whether the port speaks implicit
+   * TLS. A TLS server waits for our ClientHello and sends nothing, so plain IMAP to port 993 used to sit out the
+   * whole greeting timeout and then say only "timed out". After a short silence a second, throw-away connection
+   * tries a TLS handshake (certificate not checked: it only asks "is this TLS?", and nothing is sent over it);
+   * if it completes, we stop at once and say to use --tls. No byte is written on the real connection.
+   */
+  private async waitGreetingOrExplain(): Promise<ResponseItem> {
+    const o = this.options;
+    const greeting = this.waitGreeting();
+    if (o.tls === 'implicit') return greeting;
+    greeting.catch(() => undefined); // may lose the race below; its rejection is then expected and ignored
+    let probe: tls.TLSSocket | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const isTls = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        probe = tls.connect({ host: o.host, port: o.port, servername: this.servername(), rejectUnauthorized: false });
+        probe.once('secureConnect', () => {
+          probe?.destroy();
+          reject(
+            new ConnectError(
+              'E_TLS_MODE',
+              `${endpoint(o)} sends no IMAP greeting but completes a TLS handshake: it is an implicit-TLS port; use --tls (or the server's plain/STARTTLS port, usually 143)`,
+              'never',
+            ),
+          );
+        });
+        probe.once('error', () => probe?.destroy());
+        probe.setTimeout(this.timeouts.greetingMs, () => probe?.destroy());
+      }, Math.min(1500, this.timeouts.greetingMs / 2));
+    });
+    try {
+      return await Promise.race([greeting, isTls]);
+    } finally {
+      clearTimeout(timer);
+      probe?.destroy();
+    }
+  }
+
   private waitGreeting(): Promise<ResponseItem> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -314,7 +359,7 @@ export class Connection {
       });
       s.once('error', (err) => {
         clearTimeout(timer);
-        reject(connectError(err, this.options));
+        reject(connectError(err, this.options, 'starttls'));
       });
     });
     // RFC 3501 §6.2.1: forget everything learned before TLS (capabilities, buffered bytes: a plaintext
@@ -493,17 +538,56 @@ export class Connection {
   }
 }
 
-function connectError(err: Error, o: ConnectionOptions): MailmigrateError {
-  const e = err as NodeJS.ErrnoException;
-  const where = `${o.host}:${o.port}`;
+function endpoint(o: Pick<ConnectionOptions, 'host' | 'port'>): string {
+  return o.host.includes(':') ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
+}
+
+/** OpenSSL's words for "the first bytes were not a TLS record": what a plain IMAP greeting ("* OK") looks like. */
+const NOT_TLS = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNKNOWN_PROTOCOL|RECORD_LAYER_FAILURE|HTTP_REQUEST|wrong version number|packet length too long/i;
+
+interface TlsCertError extends NodeJS.ErrnoException {
+  host?: string;
+  cert?: { subject?: { CN?: string | string[] }; subjectaltname?: string };
+}
+
+/**
+ * A socket or TLS error as a typed error whose message says what to do. `phase`: where it happened — a plain
+ * TCP connection, the implicit-TLS handshake, or the handshake after STARTTLS.
+ */
+export function connectError(err: Error, o: ConnectionOptions, phase: 'tcp' | 'implicit' | 'starttls'): MailmigrateError {
+  const e = err as TlsCertError;
+  const where = endpoint(o);
   const code = e.code ?? '';
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const cn = e.cert?.subject?.CN;
+    const subject = Array.isArray(cn) ? cn.join(', ') : cn;
+    const names = [subject ? `subject CN=${subject}` : undefined, e.cert?.subjectaltname ? `names ${e.cert.subjectaltname}` : undefined]
+      .filter(Boolean)
+      .join('; ');
+    const expected = e.host ?? o.servername ?? o.host;
     return new ConnectError(
-      'E_TLS_VERIFY',
-      `TLS certificate of ${where} not trusted (${code}): give its CA with --ca FILE, or skip verification with --insecure`,
+      'E_TLS_NAME',
+      `TLS certificate of ${where} is not for "${expected}"${names ? ` (${names})` : ''}: connect with a name the certificate carries, or pass --servername NAME`,
       'never',
       { cause: err },
     );
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) {
+    const hint = o.ca
+      ? 'the CA given with --ca did not verify it: is that the CA that signed this server\'s certificate (or its chain)?'
+      : 'give its CA with --ca FILE, or skip verification with --insecure';
+    return new ConnectError('E_TLS_VERIFY', `TLS certificate of ${where} not trusted (${code}): ${hint}`, 'never', { cause: err });
+  }
+  if (phase === 'implicit' && (NOT_TLS.test(code) || NOT_TLS.test(e.message))) {
+    return new ConnectError(
+      'E_TLS_MODE',
+      `${where} answered in plain text where a TLS handshake was expected (an IMAP greeting, not a TLS record): this port does not speak implicit TLS; use --starttls (or --plain)`,
+      'never',
+      { cause: err },
+    );
+  }
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
+    return new ConnectError('E_TLS', `TLS handshake with ${where}${phase === 'starttls' ? ' after STARTTLS' : ''} failed (${code}): ${e.message}`, 'never', { cause: err });
   }
   if (code === 'ECONNREFUSED') return new ConnectError('E_CONNREFUSED', `connection to ${where} refused`, 'later', { cause: err });
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
