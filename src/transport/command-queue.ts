@@ -9,7 +9,7 @@ import {
 } from '../core/errors.js';
 import type { CompiledCommand } from '../imap/compiler.js';
 import type { ResponseCode, ResponseItem } from '../imap/response-reader.js';
-import { classifyFailure } from '../imap/response-codes.js';
+import { classifyResponse } from '../imap/response-policy.js';
 import type { WriteMode } from '../core/types.js';
 import { type GateDecision, sendGate } from './send-gate.js';
 import { type LiteralUse, newRecord, type TimingRecord } from './timing.js';
@@ -288,8 +288,8 @@ export class CommandQueue {
       if (e.opts.mailbox !== undefined) this.confirmed.add(e.opts.mailbox);
       this.finish(e, { status: 'OK', code: item.code, text: item.text, untagged: e.untagged, record: r });
     } else {
-      const c = classifyFailure(item.status, item.code, item.text);
-      this.finish(e, new ServerResponseError(e.compiled.verb, item.status, item.code?.name, item.text, c.retry, r));
+      const m = classifyResponse(item.status, item.code?.name, item.text);
+      this.finish(e, new ServerResponseError(e.compiled.verb, item.status, item.code?.name, item.text, m.retry, r, m.code));
     }
     this.pump();
   }

@@ -599,5 +599,8 @@ export function connectError(err: Error, o: ConnectionOptions, phase: 'tcp' | 'i
   if (code === 'ECONNRESET' || code === 'EPIPE') {
     return new ConnectionClosedError(`connection to ${where} reset (${code})`, 0, undefined, { cause: err });
   }
-  return new ConnectError(code ? `E_${code}` : 'E_CONNECT', `${where}: ${e.message}`, 'later', { cause: err });
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return new ConnectError('E_UNREACHABLE', `cannot reach ${where} (${code})`, 'later', { cause: err });
+  }
+  return new ConnectError('E_CONNECT', `${where}: ${e.message}${code && !e.message.includes(code) ? ` (${code})` : ''}`, 'later', { cause: err });
 }

@@ -10,7 +10,7 @@ import {
   ConfigError,
 } from '../core/errors.js';
 import type { AppendMessage } from '../core/types.js';
-import { parseBackoffMs } from '../imap/response-codes.js';
+import { classifyResponse } from '../imap/response-policy.js';
 import type { Capabilities } from '../imap/capabilities.js';
 import { type AppendResult, Connection, type ConnectionOptions } from './connection.js';
 
@@ -461,9 +461,9 @@ export class Pool {
         return this.appendNow(mailbox, messages, attempt + 1);
       }
       if (err.retry === 'later' && attempt < maxRetries) {
-        const suggested = parseBackoffMs(err.text);
-        const delayMs = suggested ?? Math.min(30_000, 250 * 2 ** attempt);
-        if (suggested !== undefined || isThrottling(err)) {
+        const policy = classifyResponse(err.status, err.responseCode, err.text);
+        const delayMs = policy.backoffMs ?? Math.min(30_000, 250 * 2 ** attempt);
+        if (policy.throttle) {
           // The account is throttled, not this message: quiet on every connection (see the header comment).
           this.stats.throttled++;
           this.emit({ type: 'throttled', delayMs, reason: err.message });
@@ -523,13 +523,4 @@ export class Pool {
 /** A batch that was never sent because the run was interrupted during a backoff: safe to send in a later run. */
 function abortedError(): MailmigrateError {
   return new AbortedError('not sent: interrupted while waiting for the server\'s backoff');
-}
-
-/** A refusal that speaks for the account, not the message: throttling text, UNAVAILABLE or INUSE (RFC 5530). */
-function isThrottling(err: ServerResponseError): boolean {
-  return (
-    err.responseCode === 'UNAVAILABLE' ||
-    err.responseCode === 'INUSE' ||
-    /throttl|try (?:again )?later|server (?:is )?busy|too many|rate.?limit|exceeded command or bandwidth/i.test(err.text)
-  );
 }
