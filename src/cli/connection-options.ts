@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { parseIntegerOption } from './integer-option.js';
 import type { ConnectOptions } from '../mailbox/control-plane.js';
 import type { ConnectionOptions, TlsMode } from '../transport/connection.js';
 
@@ -87,11 +88,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 function parsePort(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new ConfigError('--port', `must be a port number from 1 to 65535, got "${v}"`);
-  }
-  return n;
+  return parseIntegerOption('--port', v, 1, 65535);
 }
 
 /** The TLS mode and port from the flags, before any credential is looked at. Pure. */
