@@ -86,9 +86,8 @@ export interface PoolOptions extends ConnectionOptions {
    * Bytes of messages the pool may hold (submitted, not yet settled) before whenWritable() waits. Default 16 MiB:
    * far above the bandwidth-delay product of any link an import runs over (100 Mbit/s × 50 ms = 625 KB), so it
    * costs no throughput, while by count alone (2 connections × depth 2 × batches of 50) 1.5 MB messages could hold
-   * 300 MB. One batch is always admitted whatever its size, so a single large message still goes. Measured in
-   * the report of issue 13's transport branch: import of 200 × 1.5 MB messages into Dovecot, peak RSS 314 → 241 MB
-   * (the rest is the importer's read-ahead and window).
+   * 300 MB. One batch is always admitted whatever its size, so a single large message still goes. Measured
+   * (docs/pool-memory.md): 200 × 1.5 MB messages into Dovecot, peak RSS 314 → 241 MB.
    */
   readonly maxBytesInFlight?: number;
   /** Ends backoff and reconnect sleeps early (SIGINT); sleeping batches then fail with E_ABORTED, never sent. */
