@@ -18,21 +18,15 @@ import { compileAppend, compileSimple, encodeMailbox, TagGenerator } from '../im
 import { chooseLiteral, DEFAULT_PLUS_MAX_BYTES, validateLiteralMode } from '../imap/literal-policy.js';
 import { parseAppendUid } from '../imap/response-codes.js';
 import { ResponseReader, type ResponseItem } from '../imap/response-reader.js';
+import { authCommand, type Credentials } from './auth.js';
 import { CommandQueue, type EnqueueOptions, type TaggedResult } from './command-queue.js';
+import { connectError, endpoint } from './connect-error.js';
 import type { TimingRecord } from './timing.js';
 import { silence } from './reply-timer.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'starttls-optional' | 'none';
+export type { Credentials } from './auth.js';
 
-export interface Credentials {
-  readonly user: string;
-  /** Never logged, traced or put in an error. */
-  readonly password?: string | undefined;
-  /** XOAUTH2 bearer token, given by the caller. */
-  readonly accessToken?: string | undefined;
-  /** auto: XOAUTH2 with a token, else AUTHENTICATE PLAIN when offered, else LOGIN. */
-  readonly mechanism?: 'auto' | 'LOGIN' | 'PLAIN' | 'XOAUTH2';
-}
 
 export interface Timeouts {
   readonly connectMs: number;
@@ -372,46 +366,10 @@ export class Connection {
   }
 
   private async authenticate(auth: Credentials): Promise<void> {
-    const caps = this.capabilities;
-    const mech =
-      auth.mechanism && auth.mechanism !== 'auto'
-        ? auth.mechanism
-        : auth.accessToken
-          ? 'XOAUTH2'
-          : caps.authMechanisms.includes('PLAIN')
-            ? 'PLAIN'
-            : 'LOGIN';
+    const step = authCommand(auth, this.capabilities);
     let res: TaggedResult;
     try {
-      if (mech === 'LOGIN') {
-        if (caps.loginDisabled) {
-          throw new AuthError('server says LOGINDISABLED (it wants TLS first: use --tls or --starttls)');
-        }
-        if (auth.password === undefined) throw new ConfigError('--password-file', 'a password is required for LOGIN');
-        res = await this.command('LOGIN', [auth.user, auth.password], { exclusive: true });
-      } else {
-        const secret = mech === 'PLAIN' ? auth.password : auth.accessToken;
-        if (secret === undefined) {
-          throw new ConfigError(mech === 'PLAIN' ? '--password-file' : '--access-token', `${mech} needs a secret`);
-        }
-        // RFC 4616 PLAIN: authzid NUL authcid NUL passwd; RFC 7628-style XOAUTH2: user=…^Aauth=Bearer …^A^A.
-        const ir = Buffer.from(
-          mech === 'PLAIN' ? `\0${auth.user}\0${secret}` : `user=${auth.user}\x01auth=Bearer ${secret}\x01\x01`,
-          'utf8',
-        ).toString('base64');
-        // SASL-IR (RFC 4959) saves a round trip; without it the initial response answers the first '+'.
-        const withIr = caps.saslIR;
-        let answered = false;
-        res = await this.command('AUTHENTICATE', withIr ? [{ atom: mech }, { atom: ir }] : [{ atom: mech }], {
-          exclusive: true,
-          // After a failure XOAUTH2 servers send '+ <error>' and expect an empty line (Google's documented flow).
-          onContinuation: () => {
-            const line = !withIr && !answered ? `${ir}\r\n` : '\r\n';
-            answered = true;
-            return Buffer.from(line);
-          },
-        });
-      }
+      res = await this.command(step.verb, step.args, { exclusive: true, ...(step.onContinuation ? { onContinuation: step.onContinuation } : {}) });
     } catch (err) {
       if (err instanceof ServerResponseError) {
         // Never echo what we sent: only the server's words, which do not contain the secret.
@@ -536,71 +494,4 @@ export class Connection {
   whenClosed(): Promise<void> {
     return this.closed ? Promise.resolve() : new Promise((r) => this.closeWaiters.push(r));
   }
-}
-
-function endpoint(o: Pick<ConnectionOptions, 'host' | 'port'>): string {
-  return o.host.includes(':') ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
-}
-
-/** OpenSSL's words for "the first bytes were not a TLS record": what a plain IMAP greeting ("* OK") looks like. */
-const NOT_TLS = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNKNOWN_PROTOCOL|RECORD_LAYER_FAILURE|HTTP_REQUEST|wrong version number|packet length too long/i;
-
-interface TlsCertError extends NodeJS.ErrnoException {
-  host?: string;
-  cert?: { subject?: { CN?: string | string[] }; subjectaltname?: string };
-}
-
-/**
- * A socket or TLS error as a typed error whose message says what to do. `phase`: where it happened — a plain
- * TCP connection, the implicit-TLS handshake, or the handshake after STARTTLS.
- */
-export function connectError(err: Error, o: ConnectionOptions, phase: 'tcp' | 'implicit' | 'starttls'): MailmigrateError {
-  const e = err as TlsCertError;
-  const where = endpoint(o);
-  const code = e.code ?? '';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const cn = e.cert?.subject?.CN;
-    const subject = Array.isArray(cn) ? cn.join(', ') : cn;
-    const names = [subject ? `subject CN=${subject}` : undefined, e.cert?.subjectaltname ? `names ${e.cert.subjectaltname}` : undefined]
-      .filter(Boolean)
-      .join('; ');
-    const expected = e.host ?? o.servername ?? o.host;
-    return new ConnectError(
-      'E_TLS_NAME',
-      `TLS certificate of ${where} is not for "${expected}"${names ? ` (${names})` : ''}: connect with a name the certificate carries, or pass --servername NAME`,
-      'never',
-      { cause: err },
-    );
-  }
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) {
-    const hint = o.ca
-      ? 'the CA given with --ca did not verify it: is that the CA that signed this server\'s certificate (or its chain)?'
-      : 'give its CA with --ca FILE, or skip verification with --insecure';
-    return new ConnectError('E_TLS_VERIFY', `TLS certificate of ${where} not trusted (${code}): ${hint}`, 'never', { cause: err });
-  }
-  if (phase === 'implicit' && (NOT_TLS.test(code) || NOT_TLS.test(e.message))) {
-    return new ConnectError(
-      'E_TLS_MODE',
-      `${where} answered in plain text where a TLS handshake was expected (an IMAP greeting, not a TLS record): this port does not speak implicit TLS; use --starttls (or --plain)`,
-      'never',
-      { cause: err },
-    );
-  }
-  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
-    return new ConnectError('E_TLS', `TLS handshake with ${where}${phase === 'starttls' ? ' after STARTTLS' : ''} failed (${code}): ${e.message}`, 'never', { cause: err });
-  }
-  if (code === 'ECONNREFUSED') return new ConnectError('E_CONNREFUSED', `connection to ${where} refused`, 'later', { cause: err });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new ConnectError('E_DNS', `cannot resolve ${o.host} (${code})`, code === 'EAI_AGAIN' ? 'later' : 'never', { cause: err });
-  }
-  if (code === 'EADDRNOTAVAIL') {
-    return new ConnectError('E_EADDRNOTAVAIL', `no local port/address free to reach ${where} (EADDRNOTAVAIL)`, 'later', { cause: err });
-  }
-  if (code === 'ECONNRESET' || code === 'EPIPE') {
-    return new ConnectionClosedError(`connection to ${where} reset (${code})`, 0, undefined, { cause: err });
-  }
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-    return new ConnectError('E_UNREACHABLE', `cannot reach ${where} (${code})`, 'later', { cause: err });
-  }
-  return new ConnectError('E_CONNECT', `${where}: ${e.message}${code && !e.message.includes(code) ? ` (${code})` : ''}`, 'later', { cause: err });
 }
