@@ -13,6 +13,7 @@ import type { AppendMessage } from '../core/types.js';
 import { classifyResponse } from '../imap/response-policy.js';
 import type { Capabilities } from '../imap/capabilities.js';
 import { type AppendResult, Connection, type ConnectionOptions } from './connection.js';
+import { ThrottleGate } from './throttle-gate.js';
 
 // Spreads APPEND work over C connections (after undici's Pool over Clients): each command goes to the
 // least-loaded open connection; callers wait on whenWritable() so that what is held in memory is bounded by
@@ -143,10 +144,11 @@ export class Pool {
   private active = 0;
   /** Their bytes. */
   private activeBytes = 0;
-  /** Monotonic-enough wall time (Date.now) until which the server asked for quiet; 0 = not throttled. */
-  private quietUntil = 0;
-  private quietTimer: NodeJS.Timeout | undefined;
-  private readonly quietWaiters: Array<() => void> = [];
+  /** Holds every connection (and the caller) while the server asks for quiet. */
+  private readonly gate = new ThrottleGate((quiet) => {
+    for (const c of this.conns) c.hold(quiet);
+    if (!quiet) this.wakeWriters();
+  });
   private observerFailed = false;
   private reconnecting = 0;
   private connectWaiters: Array<() => void> = [];
@@ -216,7 +218,7 @@ export class Pool {
   }
   /** True while the server's requested quiet lasts: nothing is sent on any connection. */
   get throttled(): boolean {
-    return this.quietUntil > Date.now();
+    return this.gate.quiet;
   }
 
   /**
@@ -254,34 +256,16 @@ export class Pool {
     while (this.writableWaiters.length && this.writable()) this.writableWaiters.shift()!();
   }
 
-  /** The server asked for quiet for delayMs: hold every connection and the caller until it has passed. */
-  private throttle(delayMs: number): void {
-    const until = Date.now() + delayMs;
-    if (until <= this.quietUntil) return;
-    this.quietUntil = until;
-    for (const c of this.conns) c.hold(true);
-    if (this.quietTimer) clearTimeout(this.quietTimer);
-    this.quietTimer = setTimeout(() => this.endQuiet(), delayMs);
-  }
-
-  private endQuiet(): void {
-    if (this.quietTimer) clearTimeout(this.quietTimer);
-    this.quietTimer = undefined;
-    this.quietUntil = 0;
-    for (const c of this.conns) c.hold(false);
-    for (const w of this.quietWaiters.splice(0)) w();
-    this.wakeWriters();
-  }
-
   /** Resolves when the server's requested quiet has passed (at once when not throttled, aborted or closing). */
   private afterQuiet(): Promise<void> {
-    if (!this.throttled || this.closing || this.options.signal?.aborted) return Promise.resolve();
-    return new Promise((r) => this.quietWaiters.push(r));
+    if (this.closing || this.options.signal?.aborted) return Promise.resolve();
+    return this.gate.whenOpen();
   }
 
   private onAbort(): void {
     // Sleepers end early; connections are released so in-flight work and LOGOUT can finish.
-    this.endQuiet();
+    this.gate.open();
+    this.wakeWriters();
     for (const w of this.connectWaiters.splice(0)) w();
   }
 
@@ -469,7 +453,7 @@ export class Pool {
           // The account is throttled, not this message: quiet on every connection (see the header comment).
           this.stats.throttled++;
           this.emit({ type: 'throttled', delayMs, reason: err.message });
-          this.throttle(delayMs);
+          this.gate.hold(delayMs);
           await this.afterQuiet();
         } else if (!(await sleep(delayMs, this.options.signal))) {
           return messages.map(() => ({ status: 'failed', error: abortedError() }));
@@ -516,7 +500,8 @@ export class Pool {
   /** Waits for commands in flight, logs out every connection. */
   async close(): Promise<void> {
     this.closing = true;
-    this.endQuiet();
+    this.gate.open();
+    this.wakeWriters();
     for (const w of this.connectWaiters.splice(0)) w();
     await Promise.all(this.conns.slice().map((c) => c.close()));
   }
