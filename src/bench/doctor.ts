@@ -25,7 +25,7 @@ import { type ConnectOptions, ControlPlane } from '../mailbox/control-plane.js';
 // with its reason. Nothing here holds or returns the password.
 
 /** What doctor needs to reach the server: the transport's options (TLS mode, CA, credentials). */
-export type DoctorTarget = Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth'>;
+export type DoctorTarget = Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth' | 'servername'>;
 
 export interface DoctorOptions {
   readonly target: DoctorTarget;
@@ -89,7 +89,8 @@ export interface DoctorReport {
   readonly connectionCapRefusal: string | undefined;
   readonly writeTest: WriteTestResult | undefined;
   readonly limits: { readonly fd: Limit | undefined; readonly ports: PortRange | undefined };
-  readonly recommended: Recommended;
+  /** Only for a server doctor logged in to: advice for a server it never reached would be invented. */
+  readonly recommended: Recommended | undefined;
   readonly findings: Finding[];
 }
 
@@ -150,7 +151,7 @@ async function probeHandshake(t: DoctorTarget, timeoutMs: number): Promise<{ con
     plain.removeAllListeners('data');
     queue.length = 0; // RFC 3501 §6.2.1: nothing read before TLS is trusted after it
     const t0 = systemClock.now();
-    const s = tls.connect({ socket: plain, servername: net.isIP(t.host) ? undefined : t.host, ca: t.ca, rejectUnauthorized: t.rejectUnauthorized ?? true } as tls.ConnectionOptions);
+    const s = tls.connect({ socket: plain, servername: t.servername ?? (net.isIP(t.host) ? undefined : t.host), ca: t.ca, rejectUnauthorized: t.rejectUnauthorized ?? true } as tls.ConnectionOptions);
     attach(s);
     await step('TLS handshake', (ok) => s.once('secureConnect', () => ok(undefined)));
     return systemClock.now() - t0;
@@ -182,7 +183,10 @@ async function probeHandshake(t: DoctorTarget, timeoutMs: number): Promise<{ con
     return { connectMs, tlsMs, greetingMs };
   } finally {
     failure = undefined;
-    for (const s of sockets) s.destroy();
+    // Destroy only the outermost socket: a TLS socket owns the plain one under it (STARTTLS) and tears it down
+    // itself. Destroying the plain socket first, under a live TLS wrapper, crashed Node (SIGSEGV, exit 139) on
+    // every STARTTLS target (issue 13).
+    sockets[sockets.length - 1]?.destroy();
   }
 }
 
@@ -403,7 +407,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const fd = readFdLimit();
   const ports = readEphemeralPortRange();
   if (fd && fd.soft < 1024) add('fd-limit', 'warn', `open-file limit ${fd.soft} is low: each connection takes one`);
-  const recommended = recommend(ic, connectionCap, wt?.stalls);
+  const recommended = caps ? recommend(ic, connectionCap, wt?.stalls) : undefined;
   return {
     target: { host: t.host, port: t.port, tls: t.tls, user: t.auth?.user },
     addresses, dnsMs,

@@ -2,11 +2,12 @@ import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { parseIntegerOption } from './integer-option.js';
 import type { ConnectOptions } from '../mailbox/control-plane.js';
 import type { ConnectionOptions, TlsMode } from '../transport/connection.js';
 
 // Shared connection options for every command that talks to a server (import, verify, doctor, ...):
-//   --host --port --user --tls | --starttls | --plain --ca FILE --insecure --password-file FILE
+//   --host --port --user --tls | --starttls | --plain --ca FILE --insecure --servername NAME --password-file FILE
 //   env MAILMIGRATE_HOST, MAILMIGRATE_USER, MAILMIGRATE_PASSWORD; an interactive prompt on a TTY.
 // There is deliberately no --password flag: argv is world-readable through `ps` and /proc/<pid>/cmdline.
 //
@@ -24,6 +25,7 @@ export interface ConnectionCliOptions {
   plain?: boolean | undefined;
   ca?: string | undefined;
   insecure?: boolean | undefined;
+  servername?: string | undefined;
   passwordFile?: string | undefined;
   oauthTokenFile?: string | undefined;
 }
@@ -35,6 +37,8 @@ export interface ResolvedTarget {
   readonly tls: TlsMode;
   readonly ca: Buffer | undefined;
   readonly rejectUnauthorized: boolean;
+  /** TLS server name (SNI) and the name the certificate must carry, when it differs from --host. */
+  readonly servername?: string | undefined;
   readonly user: string;
   readonly password: string;
   /** OAuth2 bearer token (XOAUTH2), when --oauth-token-file was given; then no password is asked for. */
@@ -62,6 +66,7 @@ export function addConnectionOptions(cmd: Command): Command {
     .addOption(new Option('--plain', 'no TLS at all, even to a remote host (sends the password in clear text)').conflicts(['tls', 'starttls']))
     .option('--ca <file>', 'PEM file with CA certificate(s) to trust in addition to the system store')
     .option('--insecure', 'do not verify the server certificate')
+    .option('--servername <name>', 'TLS server name: sent as SNI and checked against the certificate (default: --host, unless it is an IP address)')
     .option('--password-file <file>', 'read the password from the first line of this file')
     .option('--oauth-token-file <file>', 'log in with AUTHENTICATE XOAUTH2 using the bearer token in this file (Gmail, Microsoft 365)');
 }
@@ -83,11 +88,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 function parsePort(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new ConfigError('--port', `must be a port number from 1 to 65535, got "${v}"`);
-  }
-  return n;
+  return parseIntegerOption('--port', v, 1, 65535);
 }
 
 /** The TLS mode and port from the flags, before any credential is looked at. Pure. */
@@ -150,7 +151,7 @@ export async function resolvePassword(
 export async function resolveTarget(opts: ConnectionCliOptions, io: ResolveIo): Promise<(ResolvedTarget & { passwordSource: PasswordSource }) | undefined> {
   const host = resolveHost(opts, io.env);
   if (host === undefined) {
-    for (const [flag, v] of [['--user', opts.user], ['--port', opts.port], ['--ca', opts.ca], ['--password-file', opts.passwordFile], ['--oauth-token-file', opts.oauthTokenFile]] as const) {
+    for (const [flag, v] of [['--user', opts.user], ['--port', opts.port], ['--ca', opts.ca], ['--servername', opts.servername], ['--password-file', opts.passwordFile], ['--oauth-token-file', opts.oauthTokenFile]] as const) {
       if (v !== undefined) throw new ConfigError(flag, 'needs --host (or MAILMIGRATE_HOST)');
     }
     return undefined;
@@ -160,6 +161,15 @@ export async function resolveTarget(opts: ConnectionCliOptions, io: ResolveIo): 
   if (tls === 'none' && !loopback && !opts.plain) {
     // Unreachable by resolveTlsAndPort today; kept as the one place that states the rule.
     throw new ConfigError('--plain', `refusing to send a password in clear text to ${host}; pass --plain to allow it`);
+  }
+  let servername: string | undefined;
+  if (opts.servername !== undefined) {
+    if (tls === 'none') throw new ConfigError('--servername', 'has no effect with --plain');
+    servername = opts.servername.trim().toLowerCase();
+    // A DNS name (RFC 1123 labels); an IP address is never sent as SNI (RFC 6066 §3).
+    if (!/^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*\.?$/.test(servername) || net.isIP(servername)) {
+      throw new ConfigError('--servername', `must be a DNS host name, got "${opts.servername}"`);
+    }
   }
   let ca: Buffer | undefined;
   if (opts.ca !== undefined) {
@@ -182,16 +192,16 @@ export async function resolveTarget(opts: ConnectionCliOptions, io: ResolveIo): 
       throw new ConfigError('--oauth-token-file', `cannot read ${opts.oauthTokenFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
     if (token === '') throw new ConfigError('--oauth-token-file', `${opts.oauthTokenFile} is empty`);
-    return { host, port, tls, ca, rejectUnauthorized: !opts.insecure, user, password: '', accessToken: token, loopback, passwordSource: 'file' };
+    return { host, port, tls, ca, rejectUnauthorized: !opts.insecure, servername, user, password: '', accessToken: token, loopback, passwordSource: 'file' };
   }
   const { password, source } = await resolvePassword(opts, io, user, host);
-  return { host, port, tls, ca, rejectUnauthorized: !opts.insecure, user, password, loopback, passwordSource: source };
+  return { host, port, tls, ca, rejectUnauthorized: !opts.insecure, servername, user, password, loopback, passwordSource: source };
 }
 
 /** The transport's connection options for a target (add pipelining, write mode etc. on top). */
-export function transportOptions(t: ResolvedTarget): Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth'> {
+export function transportOptions(t: ResolvedTarget): Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth' | 'servername'> {
   const auth = t.accessToken !== undefined ? { user: t.user, accessToken: t.accessToken } : { user: t.user, password: t.password };
-  return { host: t.host, port: t.port, tls: t.tls, ca: t.ca, rejectUnauthorized: t.rejectUnauthorized, auth };
+  return { host: t.host, port: t.port, tls: t.tls, ca: t.ca, rejectUnauthorized: t.rejectUnauthorized, auth, ...(t.servername ? { servername: t.servername } : {}) };
 }
 
 /** The control plane's (imapflow) connect options for the same target and the same TLS policy. */

@@ -7,10 +7,90 @@
 
 export type RetryClass = 'now' | 'later' | 'never';
 
+/**
+ * Every error code, with one line saying what it means. The closed union ErrorCode is derived from this table, so a
+ * code used anywhere must be listed here first: to add one, add a line (keep the groups). Codes are stable — they
+ * are written to journals and --report files and callers switch on them; never rename one.
+ */
+export const ERROR_CATALOGUE = {
+  // Configuration and local problems
+  E_CONFIG: 'a bad option or combination of options (the message names the option)',
+  E_INTERNAL: 'an unexpected failure inside mailmigrate (a bug): the message says where',
+  E_ABORTED: 'work cancelled (SIGINT, pool closing) before it was sent',
+  E_JOURNAL: 'the resume journal cannot be read or written; the run stops before it loses track',
+  E_UNSUPPORTED: 'the server lacks an extension the operation needs',
+  // Sources
+  E_SOURCE: 'a source item cannot be read or is not a message',
+  E_SOURCE_NOT_FOUND: 'the source path does not exist',
+  E_SOURCE_UNKNOWN_FORMAT: 'the path is not a Maildir, mbox or .eml tree',
+  E_SOURCE_EMPTY: 'an empty file',
+  E_SOURCE_NOT_MESSAGE: 'a file that is not an RFC 5322 message',
+  E_SOURCE_UNREADABLE: 'a file or directory that cannot be read',
+  E_SOURCE_TOO_LARGE: 'a message over the size limit',
+  E_SOURCE_MBOX_TRUNCATED: 'an mbox that ends inside a message',
+  E_SOURCE_MBOX_FROM_LINE: 'an mbox "From " line that cannot be parsed',
+  E_SOURCE_FOLDER_NAME: 'a folder name that cannot be decoded or mapped',
+  E_SOURCE_FOLDER_COLLISION: 'two source folders map to the same target folder',
+  E_SOURCE_LOOP: 'a directory loop (symlink cycle) in the source tree',
+  E_SOURCE_NUL: 'a message with NUL bytes for a server without BINARY',
+  E_FOLDER_NAME: 'a target folder name the server cannot take',
+  // Connecting
+  E_CONNECT: 'the TCP connection failed for another reason (the message has the system error)',
+  E_CONNREFUSED: 'nothing listens on that host and port',
+  E_DNS: 'the host name does not resolve',
+  E_EADDRNOTAVAIL: 'no local port or address is free to connect from',
+  E_UNREACHABLE: 'no route to the host or network',
+  E_REFUSED_BY_SERVER: 'the server greeted with BYE (often: too many connections)',
+  E_NO_CONNECTION: 'no connection could be (re)opened within the reconnect window',
+  E_POOL_CLOSED: 'the connection pool was closed',
+  E_STARTTLS_UNAVAILABLE: 'STARTTLS was required but the server does not offer it',
+  E_TLS: 'the TLS handshake failed',
+  E_TLS_MODE: 'the wrong TLS mode for the port (plain to an implicit-TLS port, or --tls to a plain one)',
+  E_TLS_NAME: 'the certificate is for another host name',
+  E_TLS_VERIFY: 'the certificate is not trusted (transport)',
+  E_TLS_UNTRUSTED: 'the certificate is not trusted (control plane)',
+  E_AUTH: 'login refused',
+  // During a session
+  E_TIMEOUT: 'a per-phase deadline passed',
+  E_CLOSED: 'the connection closed with commands open',
+  E_PROTOCOL: 'the server broke the IMAP grammar or a limit',
+  E_IMAP: 'the control plane (imapflow) failed in another way',
+  E_UNKNOWN_OUTCOME: 'sent, but no answer came: re-run to check and resend',
+  E_STATUS: 'STATUS or SELECT gave no mailbox state',
+  E_NOT_FOUND: 'no message with that UID',
+  // Server answers (src/imap/response-policy.ts decides which)
+  E_SERVER_NO: 'the server said NO without a code we know',
+  E_SERVER_BAD: 'the server said BAD without a code we know',
+  E_TRYCREATE: 'the target mailbox does not exist (RFC 3501 §7.1)',
+  E_OVERQUOTA: 'the account is over quota (RFC 5530 OVERQUOTA, or a quota text without the code)',
+  E_LIMIT: 'a server limit was hit (RFC 5530 LIMIT)',
+  E_TOO_BIG: 'the message is larger than the server accepts (APPENDLIMIT, TOOBIG)',
+  E_ALREADYEXISTS: 'the mailbox already exists (RFC 5530)',
+  E_NONEXISTENT: 'the mailbox does not exist (RFC 5530)',
+  E_NOPERM: 'no permission (RFC 5530 NOPERM)',
+  E_CANNOT: 'the server cannot do this, ever (RFC 5530 CANNOT)',
+  E_UNAVAILABLE: 'a server resource is temporarily unavailable (RFC 5530)',
+  E_INUSE: 'the mailbox is in use by another session (RFC 5530)',
+  E_SERVERBUG: 'the server hit an internal error (RFC 5530 SERVERBUG)',
+  E_THROTTLED: 'the server asked us to slow down (a backoff time or a throttling text)',
+  E_CONTACTADMIN: 'the server says to contact the administrator (RFC 5530)',
+  E_PRIVACYREQUIRED: 'the operation needs TLS (RFC 5530)',
+  E_EXPIRED: 'credentials or data expired (RFC 5530)',
+  E_CORRUPTION: 'the server found corrupt data (RFC 5530)',
+  E_PARSE: 'the server could not parse the message or command (RFC 5530 PARSE, BADCHARSET)',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** True when `code` is a catalogued error code (for codes crossing a boundary: worker messages, journals). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code);
+}
+
 export class MailmigrateError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retry: RetryClass;
-  constructor(code: string, message: string, retry: RetryClass, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, retry: RetryClass, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -30,13 +110,14 @@ export class ConfigError extends MailmigrateError {
 /** A source item (file, message) that cannot be read or is not a message. */
 export class SourceError extends MailmigrateError {
   readonly path: string;
-  constructor(path: string, reason: string, code = 'E_SOURCE', options?: { cause?: unknown }) {
-    super(code, `${path}: ${reason}`, 'never', options);
+  /** `code` may arrive as data (from a read worker): an uncatalogued one becomes E_SOURCE. */
+  constructor(path: string, reason: string, code: ErrorCode | string = 'E_SOURCE', options?: { cause?: unknown }) {
+    super(isErrorCode(code) ? code : 'E_SOURCE', `${path}: ${reason}`, 'never', options);
     this.path = path;
   }
 }
 
-/** The server answered NO or BAD to a command. */
+/** The server answered NO or BAD to a command. `code` says what it means (src/imap/response-policy.ts). */
 export class ServerResponseError extends MailmigrateError {
   readonly status: 'NO' | 'BAD';
   readonly responseCode: string | undefined;
@@ -50,9 +131,10 @@ export class ServerResponseError extends MailmigrateError {
     text: string,
     retry: RetryClass,
     timing?: unknown,
+    code?: ErrorCode,
   ) {
     const rc = responseCode ? ` [${responseCode}]` : '';
-    super(`E_SERVER_${status}`, `${command} failed: ${status}${rc} ${text}`.trimEnd(), retry);
+    super(code ?? (status === 'NO' ? 'E_SERVER_NO' : 'E_SERVER_BAD'), `${command} failed: ${status}${rc} ${text}`.trimEnd(), retry);
     this.status = status;
     this.responseCode = responseCode;
     this.command = command;
@@ -100,7 +182,7 @@ export function isOutcomeUnknown(err: unknown): boolean {
 
 /** A network-level failure to connect (refused, unreachable, DNS, TLS verification). */
 export class ConnectError extends MailmigrateError {
-  constructor(code: string, message: string, retry: RetryClass, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, retry: RetryClass, options?: { cause?: unknown }) {
     super(code, message, retry, options);
   }
 }
@@ -142,9 +224,11 @@ export function isMailmigrateError(err: unknown): err is MailmigrateError {
 }
 
 /** Wraps anything thrown into a MailmigrateError so callers can rely on code/retry. */
-export function toMailmigrateError(err: unknown, fallbackCode = 'E_INTERNAL'): MailmigrateError {
+export function toMailmigrateError(err: unknown, fallbackCode: ErrorCode = 'E_INTERNAL'): MailmigrateError {
   if (err instanceof MailmigrateError) return err;
   const e = err as NodeJS.ErrnoException | undefined;
   const message = e && typeof e.message === 'string' ? e.message : String(err);
-  return new MailmigrateError(e?.code ? `E_${e.code}` : fallbackCode, message, 'never', { cause: err });
+  // The system code (ENOSPC, EACCES…) stays in the message; the error code stays in the catalogue.
+  const withErrno = e?.code && !message.includes(String(e.code)) ? `${message} (${e.code})` : message;
+  return new MailmigrateError(fallbackCode, withErrno, 'never', { cause: err });
 }

@@ -11,8 +11,8 @@ import {
   ProtocolError,
   ServerResponseError,
   TimeoutError,
-  type RetryClass,
 } from '../core/errors.js';
+import { classifyResponse } from '../imap/response-policy.js';
 
 interface ImapFlowLikeError {
   message?: string;
@@ -36,9 +36,6 @@ const TLS_TRUST_CODES = new Set([
   'CERT_UNTRUSTED',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
-
-/** RFC 5530 response codes after which a later retry may succeed. */
-const RETRY_LATER_CODES = new Set(['UNAVAILABLE', 'INUSE', 'LIMIT', 'OVERQUOTA', 'SERVERBUG', 'CONTACTADMIN']);
 
 function endpoint(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -87,8 +84,9 @@ export function mapImapFlowError(err: unknown, ctx: ErrorContext): MailmigrateEr
       return new ConnectError('E_DNS', `cannot resolve ${ctx.host}: ${code}`, code === 'EAI_AGAIN' ? 'later' : 'never', { cause: err });
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
+      return new ConnectError('E_UNREACHABLE', `cannot reach ${where}: ${code}`, 'later', { cause: err });
     case 'EADDRNOTAVAIL':
-      return new ConnectError(`E_${code}`, `cannot reach ${where}: ${code}`, 'later', { cause: err });
+      return new ConnectError('E_EADDRNOTAVAIL', `cannot reach ${where}: ${code}`, 'later', { cause: err });
     case 'CONNECT_TIMEOUT':
       return new TimeoutError('connect', ctx.connectTimeoutMs ?? 0);
     case 'GREETING_TIMEOUT':
@@ -112,9 +110,11 @@ export function mapImapFlowError(err: unknown, ctx: ErrorContext): MailmigrateEr
       break;
   }
   if (e.responseStatus === 'NO' || e.responseStatus === 'BAD') {
+    // The same table as the APPEND transport (src/imap/response-policy.ts), so both planes agree on a refusal.
     const rc = e.serverResponseCode?.toUpperCase();
-    const retry: RetryClass = rc && RETRY_LATER_CODES.has(rc) ? 'later' : 'never';
-    return new ServerResponseError(ctx.command, e.responseStatus, rc, clean(e.responseText), retry);
+    const text = clean(e.responseText);
+    const m = classifyResponse(e.responseStatus, rc, text);
+    return new ServerResponseError(ctx.command, e.responseStatus, rc, text, m.retry, undefined, m.code);
   }
   if (code.startsWith('ParserError') || code === 'InvalidResponse' || code === 'UnexpectedTag') {
     return new ProtocolError(`${where} sent a response imapflow cannot parse during ${ctx.command}`);
@@ -123,5 +123,5 @@ export function mapImapFlowError(err: unknown, ctx: ErrorContext): MailmigrateEr
     return new ConnectError('E_TLS', `${where} sent data before the TLS handshake (STARTTLS injection); refusing`, 'never');
   }
   const message = clean(e.message) || String(err);
-  return new MailmigrateError(code ? `E_IMAP_${code}` : 'E_IMAP', `${ctx.command} on ${where} failed: ${message}`, 'never');
+  return new MailmigrateError('E_IMAP', `${ctx.command} on ${where} failed: ${message}${code ? ` (${code})` : ''}`, 'never');
 }

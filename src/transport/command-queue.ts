@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import {
   ConnectionClosedError,
+  MailmigrateError as MailmigrateErrorBase,
   type MailmigrateError,
   ProtocolError,
   ServerResponseError,
@@ -8,7 +9,7 @@ import {
 } from '../core/errors.js';
 import type { CompiledCommand } from '../imap/compiler.js';
 import type { ResponseCode, ResponseItem } from '../imap/response-reader.js';
-import { classifyFailure } from '../imap/response-codes.js';
+import { classifyResponse } from '../imap/response-policy.js';
 import type { WriteMode } from '../core/types.js';
 import { type GateDecision, sendGate } from './send-gate.js';
 import { type LiteralUse, newRecord, type TimingRecord } from './timing.js';
@@ -22,7 +23,15 @@ import { publishRecord } from './record-channel.js';
 //   inflight (Map)     started (≥ 1 byte written), awaiting the tagged reply, in start order
 //   awaiting           the one in-flight command stopped before a synchronizing literal, waiting for '+'
 //
-// A command moves pending → inflight exactly once, and leaves inflight exactly once (tagged reply or failure).
+// A command moves pending → inflight exactly once, and leaves through finish() exactly once (tagged reply or
+// failure) — the one way out of both pending and inflight (isync's `done`). finish() settles the caller's promise
+// first and only then tells observers (the timing subscriber, the diagnostics channel); an observer that throws
+// (a --trace writer on a full disk) is reported through onObserverError and can never leave a command unsettled
+// or tear the connection down (undici settles a request exactly once the same way).
+//
+// Untagged responses are routed, not hoarded: a command names the untagged types it wants (CAPABILITY wants
+// CAPABILITY); the connection updates its state from the rest (BYE, [ALERT], [CAPABILITY]) and drops them. What a
+// command may collect is bounded in bytes, so a server repeating "* CAPABILITY …" forever cannot grow memory.
 
 /** What the queue needs from a socket; a fake in unit tests, a net.Socket/tls.TLSSocket in production. */
 export interface WireIO {
@@ -36,7 +45,7 @@ export interface TaggedResult {
   readonly status: 'OK';
   readonly code: ResponseCode | undefined;
   readonly text: string;
-  /** Untagged responses that arrived while this command was in flight. */
+  /** The untagged responses of the types this command asked for (EnqueueOptions.untagged), in arrival order. */
   readonly untagged: ResponseItem[];
   readonly record: TimingRecord;
 }
@@ -49,8 +58,9 @@ export interface EnqueueOptions {
   messages?: number;
   /** Answers a '+' that is not for a literal (SASL exchanges): returns the bytes to send, CRLF included. */
   onContinuation?: (text: string) => Buffer;
-  /** Keep untagged responses for the caller (control commands); APPEND leaves it off to stay lean. */
-  collectUntagged?: boolean;
+  /** Untagged response types (upper-case: 'CAPABILITY', 'LIST' …) this command collects; everything else is
+   *  left to the connection's state and dropped (imapflow's per-command declaration). APPEND wants none. */
+  untagged?: readonly string[];
 }
 
 interface Entry {
@@ -63,6 +73,9 @@ interface Entry {
   headerOut: boolean;
   headerFlushedAt: number | undefined;
   readonly untagged: ResponseItem[];
+  untaggedBytes: number;
+  /** Set by finish(): the promise is settled and the command is in no list. */
+  settled: boolean;
   readonly resolve: (r: TaggedResult) => void;
   readonly reject: (e: MailmigrateError) => void;
 }
@@ -74,7 +87,13 @@ export interface QueueOptions {
   readonly maxBufferedBytes: number;
   readonly clock: Clock;
   readonly onRecord?: ((r: TimingRecord) => void) | undefined;
+  /** An observer (onRecord, a diagnostics-channel subscriber) threw; the transport carried on regardless. */
+  readonly onObserverError?: ((err: unknown, r: TimingRecord) => void) | undefined;
+  /** Bytes of untagged responses one command may collect (default 1 MiB); more is a protocol violation. */
+  readonly maxUntaggedBytes?: number | undefined;
 }
+
+const DEFAULT_MAX_UNTAGGED_BYTES = 1024 * 1024;
 
 export class CommandQueue {
   private readonly pending: Entry[] = [];
@@ -85,9 +104,11 @@ export class CommandQueue {
   private readonly confirmed = new Set<string>();
   private pumping = false;
   private open = false;
+  private held = false;
   private failedWith: MailmigrateError | undefined;
-  /** Time of the last byte received; the idle timer compares against it. */
-  lastReadAt = 0;
+  /** Time of the last answer that moves a command forward (tagged reply or '+'); untagged chatter does not count,
+   *  so "* 1 EXISTS" forever cannot hold a command past its deadline. The reply timer compares against it. */
+  lastAnswerAt = 0;
   /** Time the last command started to go out. */
   lastStartAt = 0;
   /** Time a write was last handed to the kernel (first or last piece of a command). */
@@ -122,6 +143,12 @@ export class CommandQueue {
     if (open) this.pump();
   }
 
+  /** Holds (true) or releases new commands: the pool's throttle gate. Literals already promised by '+' still go. */
+  hold(held: boolean): void {
+    this.held = held;
+    if (!held) this.pump();
+  }
+
   enqueue(compiled: CompiledCommand, opts: EnqueueOptions = {}): Promise<TaggedResult> {
     if (this.failedWith) return Promise.reject(notSentError(this.failedWith, this.inflight.size));
     const literal = literalUse(compiled);
@@ -143,6 +170,8 @@ export class CommandQueue {
         headerOut: false,
         headerFlushedAt: undefined,
         untagged: [],
+        untaggedBytes: 0,
+        settled: false,
         resolve,
         reject,
       });
@@ -157,6 +186,7 @@ export class CommandQueue {
     return sendGate(
       {
         open: this.open,
+        held: this.held,
         inFlight: this.inflight.size,
         awaitingContinuation: this.awaiting !== undefined,
         exclusiveInFlight: this.exclusiveRunning > 0,
@@ -243,31 +273,38 @@ export class CommandQueue {
 
   /** Routes one parsed response. Throws ProtocolError on a reply that matches nothing. */
   onResponse(item: ResponseItem): void {
-    if (item.kind === 'continuation') return this.onContinuation(item.text);
-    if (item.kind === 'untagged') {
-      for (const e of this.inflight.values()) if (e.opts.collectUntagged) e.untagged.push(item);
-      return;
+    if (item.kind === 'continuation') {
+      this.lastAnswerAt = this.opts.clock.now();
+      return this.onContinuation(item.text);
     }
+    if (item.kind === 'untagged') return this.routeUntagged(item);
     const e = this.inflight.get(item.tag);
     if (!e) throw new ProtocolError('tagged reply for a command never sent', item.tag);
-    this.inflight.delete(item.tag);
-    if (e.opts.exclusive) this.exclusiveRunning--;
-    // A tagged reply while we wait for '+' is the server refusing the command early (the point of a
-    // synchronizing literal, RFC 3501 §7.5): the literal is never sent.
-    if (this.awaiting === e) this.awaiting = undefined;
     const r = e.record;
-    r.tagged = this.opts.clock.now();
+    r.tagged = this.lastAnswerAt = this.opts.clock.now();
     if (r.bodyFlushed === undefined) r.bodyFlushed = r.headFlushed ?? r.writeStart;
     r.outcome = { status: item.status, code: item.code?.name, text: item.text };
-    this.emit(r);
     if (item.status === 'OK') {
       if (e.opts.mailbox !== undefined) this.confirmed.add(e.opts.mailbox);
-      e.resolve({ status: 'OK', code: item.code, text: item.text, untagged: e.untagged, record: r });
+      this.finish(e, { status: 'OK', code: item.code, text: item.text, untagged: e.untagged, record: r });
     } else {
-      const c = classifyFailure(item.status, item.code, item.text);
-      e.reject(new ServerResponseError(e.compiled.verb, item.status, item.code?.name, item.text, c.retry, r));
+      const m = classifyResponse(item.status, item.code?.name, item.text);
+      this.finish(e, new ServerResponseError(e.compiled.verb, item.status, item.code?.name, item.text, m.retry, r, m.code));
     }
     this.pump();
+  }
+
+  /** Gives an untagged response to the in-flight commands that asked for its type; drops it otherwise. */
+  private routeUntagged(item: Extract<ResponseItem, { kind: 'untagged' }>): void {
+    const limit = this.opts.maxUntaggedBytes ?? DEFAULT_MAX_UNTAGGED_BYTES;
+    for (const e of this.inflight.values()) {
+      if (!e.opts.untagged?.includes(item.type)) continue;
+      e.untaggedBytes += item.raw.length;
+      if (e.untaggedBytes > limit) {
+        throw new ProtocolError(`more than ${limit} bytes of untagged ${item.type} responses for one ${e.compiled.verb}`, item.text);
+      }
+      e.untagged.push(item);
+    }
   }
 
   private onContinuation(text: string): void {
@@ -299,10 +336,46 @@ export class CommandQueue {
     throw new ProtocolError('continuation request with no command waiting for one', text);
   }
 
-  /** A finished record goes to the connection's subscriber and to the diagnostics channel. */
-  private emit(r: TimingRecord): void {
-    this.opts.onRecord?.(r);
-    publishRecord(r);
+  /**
+   * The one way out for a command: leaves pending/inflight, settles the caller's promise, then notifies the
+   * observers. Settling comes first and observers run guarded, so nothing an observer does can leave the command
+   * unsettled or reach the transport. A second call for the same command is ignored.
+   */
+  private finish(e: Entry, outcome: TaggedResult | MailmigrateError): void {
+    if (e.settled) return;
+    e.settled = true;
+    if (this.inflight.get(e.compiled.tag) === e) {
+      this.inflight.delete(e.compiled.tag);
+      if (e.opts.exclusive) this.exclusiveRunning--;
+    }
+    // A tagged reply while we wait for '+' is the server refusing the command early (the point of a
+    // synchronizing literal, RFC 3501 §7.5): the literal is never sent.
+    if (this.awaiting === e) this.awaiting = undefined;
+    if (outcome instanceof MailmigrateErrorBase) e.reject(outcome);
+    else e.resolve(outcome);
+    // Only commands that started have a timing record worth publishing (a never-sent one has no phases).
+    if (e.record.writeStart !== undefined) this.notify(e.record);
+  }
+
+  private notify(r: TimingRecord): void {
+    try {
+      this.opts.onRecord?.(r);
+    } catch (err) {
+      this.observerFailed(err, r);
+    }
+    try {
+      publishRecord(r);
+    } catch (err) {
+      this.observerFailed(err, r);
+    }
+  }
+
+  private observerFailed(err: unknown, r: TimingRecord): void {
+    try {
+      this.opts.onObserverError?.(err, r);
+    } catch {
+      // The error reporter itself failed: nothing more can be done without risking the transport.
+    }
   }
 
   /** Fails every command: in-flight ones with an unknown outcome (sent), pending ones as never sent. */
@@ -312,21 +385,19 @@ export class CommandQueue {
     this.open = false;
     const now = this.opts.clock.now();
     const inflight = [...this.inflight.values()];
-    this.inflight.clear();
-    this.awaiting = undefined;
+    const pending = this.pending.slice(this.pendingHead);
+    this.pending.length = 0;
+    this.pendingHead = 0;
     for (const e of inflight) {
       e.record.failed = now;
       e.record.outcome = { status: 'ERROR', code: err.code, text: err.message };
-      this.emit(e.record);
-      e.reject(sentError(err, inflight.length, e.record));
+      this.finish(e, sentError(err, inflight.length, e.record));
     }
-    for (let i = this.pendingHead; i < this.pending.length; i++) {
-      const e = this.pending[i]!;
+    for (const e of pending) {
       e.record.failed = now;
-      e.reject(notSentError(err, inflight.length));
+      this.finish(e, notSentError(err, inflight.length));
     }
-    this.pending.length = 0;
-    this.pendingHead = 0;
+    this.awaiting = undefined;
   }
 }
 

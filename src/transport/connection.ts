@@ -18,21 +18,15 @@ import { compileAppend, compileSimple, encodeMailbox, TagGenerator } from '../im
 import { chooseLiteral, DEFAULT_PLUS_MAX_BYTES, validateLiteralMode } from '../imap/literal-policy.js';
 import { parseAppendUid } from '../imap/response-codes.js';
 import { ResponseReader, type ResponseItem } from '../imap/response-reader.js';
+import { authCommand, type Credentials } from './auth.js';
 import { CommandQueue, type EnqueueOptions, type TaggedResult } from './command-queue.js';
+import { connectError, endpoint } from './connect-error.js';
 import type { TimingRecord } from './timing.js';
 import { silence } from './reply-timer.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'starttls-optional' | 'none';
+export type { Credentials } from './auth.js';
 
-export interface Credentials {
-  readonly user: string;
-  /** Never logged, traced or put in an error. */
-  readonly password?: string | undefined;
-  /** XOAUTH2 bearer token, given by the caller. */
-  readonly accessToken?: string | undefined;
-  /** auto: XOAUTH2 with a token, else AUTHENTICATE PLAIN when offered, else LOGIN. */
-  readonly mechanism?: 'auto' | 'LOGIN' | 'PLAIN' | 'XOAUTH2';
-}
 
 export interface Timeouts {
   readonly connectMs: number;
@@ -68,7 +62,16 @@ export interface ConnectionOptions {
   readonly maxBufferedBytes?: number;
   readonly clock?: Clock;
   readonly onRecord?: (r: TimingRecord) => void;
+  /** An observer (onRecord or a diagnostics-channel subscriber) threw; the command settled regardless. */
+  readonly onObserverError?: (err: unknown, r: TimingRecord) => void;
+  /** The server sent an [ALERT] (RFC 3501 §7.1: the text must be shown to the user). */
+  readonly onAlert?: (text: string, connectionId: number) => void;
 }
+
+// The APPEND transport never fetches: what it reads is greetings, CAPABILITY lists, tagged replies and the odd
+// untagged status. Small limits keep a hostile or broken server from making it buffer much (issue 13: a server
+// answering with endless untagged data grew the heap ~100 MB/s). A CAPABILITY line of a large server is ~1 KB.
+const READER_LIMITS = { maxLineLength: 64 * 1024, maxLiteralSize: 64 * 1024, maxResponseSize: 256 * 1024 };
 
 export interface AppendResult {
   readonly uidValidity: number | undefined;
@@ -87,7 +90,7 @@ export class Connection {
   bye: string | undefined;
   closed = false;
   private socket!: net.Socket;
-  private reader = new ResponseReader();
+  private reader = new ResponseReader(READER_LIMITS);
   private queue!: CommandQueue;
   private readonly tags = new TagGenerator();
   private readonly clock: Clock;
@@ -149,12 +152,12 @@ export class Connection {
       });
       s.once('error', (err) => {
         clearTimeout(timer);
-        reject(connectError(err, o));
+        reject(connectError(err, o, o.tls === 'implicit' ? 'implicit' : 'tcp'));
       });
     });
     this.connectedAt = this.clock.now() - start;
     this.attach(sock);
-    const greeting = await this.waitGreeting();
+    const greeting = await this.waitGreetingOrExplain();
     if (greeting.kind === 'untagged' && greeting.type === 'BYE') {
       this.bye = greeting.text;
       throw new ConnectError('E_REFUSED_BY_SERVER', `server refused the connection: ${greeting.text}`, 'later');
@@ -180,10 +183,16 @@ export class Connection {
     return this.connectedAt;
   }
 
+  /** SNI and the name the certificate is checked against: --servername, else the host name (never an IP). */
+  private servername(): string | undefined {
+    const o = this.options;
+    return o.servername ?? (net.isIP(o.host) ? undefined : o.host);
+  }
+
   private tlsOptions(): tls.ConnectionOptions {
     const o = this.options;
     return {
-      servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
+      servername: this.servername(),
       ca: o.ca,
       rejectUnauthorized: o.rejectUnauthorized ?? true,
     } as tls.ConnectionOptions;
@@ -200,10 +209,11 @@ export class Connection {
       maxBufferedBytes: this.options.maxBufferedBytes ?? 1024 * 1024,
       clock: this.clock,
       onRecord: this.options.onRecord,
+      onObserverError: this.options.onObserverError,
     });
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('drain', () => this.queue.pump());
-    sock.on('error', (err) => this.destroy(connectError(err, this.options)));
+    sock.on('error', (err) => this.destroy(connectError(err, this.options, 'tcp')));
     sock.on('close', () =>
       this.destroy(
         new ConnectionClosedError(
@@ -216,7 +226,6 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    this.queue.lastReadAt = this.clock.now();
     let items: ResponseItem[];
     try {
       items = this.reader.push(chunk);
@@ -226,6 +235,7 @@ export class Connection {
     }
     for (const item of items) {
       if (item.kind === 'untagged') this.onUntagged(item);
+      else if (item.kind === 'tagged' && item.code?.name === 'ALERT') this.alert(item.text);
       if (this.onGreeting) {
         const g = this.onGreeting;
         this.onGreeting = undefined;
@@ -242,10 +252,60 @@ export class Connection {
     this.armIdleTimer();
   }
 
+  /** Connection state learned from untagged responses; the queue routes them to commands that asked. */
   private onUntagged(item: Extract<ResponseItem, { kind: 'untagged' }>): void {
     if (item.type === 'BYE') this.bye = item.text;
     else if (item.type === 'CAPABILITY') this.capabilities = parseCapabilities(item.text);
     else if (item.code?.name === 'CAPABILITY') this.capabilities = parseCapabilities(item.code.args);
+    else if (item.code?.name === 'ALERT') this.alert(item.text);
+  }
+
+  /** RFC 3501 §7.1: "[ALERT] … MUST be presented to the user". Guarded: the observer cannot break the connection. */
+  private alert(text: string): void {
+    try {
+      this.options.onAlert?.(text, this.id);
+    } catch {
+      // Showing the alert failed; the connection goes on (the pool records it in its events as well).
+    }
+  }
+
+  /**
+   * Waits for the greeting; on a plain connection that stays silent, finds out whether the port speaks implicit
+   * TLS. A TLS server waits for our ClientHello and sends nothing, so plain IMAP to port 993 used to sit out the
+   * whole greeting timeout and then say only "timed out". After a short silence a second, throw-away connection
+   * tries a TLS handshake (certificate not checked: it only asks "is this TLS?", and nothing is sent over it);
+   * if it completes, we stop at once and say to use --tls. No byte is written on the real connection.
+   */
+  private async waitGreetingOrExplain(): Promise<ResponseItem> {
+    const o = this.options;
+    const greeting = this.waitGreeting();
+    if (o.tls === 'implicit') return greeting;
+    greeting.catch(() => undefined); // may lose the race below; its rejection is then expected and ignored
+    let probe: tls.TLSSocket | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const isTls = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        probe = tls.connect({ host: o.host, port: o.port, servername: this.servername(), rejectUnauthorized: false });
+        probe.once('secureConnect', () => {
+          probe?.destroy();
+          reject(
+            new ConnectError(
+              'E_TLS_MODE',
+              `${endpoint(o)} sends no IMAP greeting but completes a TLS handshake: it is an implicit-TLS port; use --tls (or the server's plain/STARTTLS port, usually 143)`,
+              'never',
+            ),
+          );
+        });
+        probe.once('error', () => probe?.destroy());
+        probe.setTimeout(this.timeouts.greetingMs, () => probe?.destroy());
+      }, Math.min(1500, this.timeouts.greetingMs / 2));
+    });
+    try {
+      return await Promise.race([greeting, isTls]);
+    } finally {
+      clearTimeout(timer);
+      probe?.destroy();
+    }
   }
 
   private waitGreeting(): Promise<ResponseItem> {
@@ -293,12 +353,12 @@ export class Connection {
       });
       s.once('error', (err) => {
         clearTimeout(timer);
-        reject(connectError(err, this.options));
+        reject(connectError(err, this.options, 'starttls'));
       });
     });
     // RFC 3501 §6.2.1: forget everything learned before TLS (capabilities, buffered bytes: a plaintext
     // injection after "OK Begin TLS" must never be read as a reply).
-    this.reader = new ResponseReader();
+    this.reader = new ResponseReader(READER_LIMITS);
     this.capabilities = parseCapabilities('');
     this.attach(secure);
     this.queue.setOpen(true);
@@ -306,46 +366,10 @@ export class Connection {
   }
 
   private async authenticate(auth: Credentials): Promise<void> {
-    const caps = this.capabilities;
-    const mech =
-      auth.mechanism && auth.mechanism !== 'auto'
-        ? auth.mechanism
-        : auth.accessToken
-          ? 'XOAUTH2'
-          : caps.authMechanisms.includes('PLAIN')
-            ? 'PLAIN'
-            : 'LOGIN';
+    const step = authCommand(auth, this.capabilities);
     let res: TaggedResult;
     try {
-      if (mech === 'LOGIN') {
-        if (caps.loginDisabled) {
-          throw new AuthError('server says LOGINDISABLED (it wants TLS first: use --tls or --starttls)');
-        }
-        if (auth.password === undefined) throw new ConfigError('--password-file', 'a password is required for LOGIN');
-        res = await this.command('LOGIN', [auth.user, auth.password], { exclusive: true });
-      } else {
-        const secret = mech === 'PLAIN' ? auth.password : auth.accessToken;
-        if (secret === undefined) {
-          throw new ConfigError(mech === 'PLAIN' ? '--password-file' : '--access-token', `${mech} needs a secret`);
-        }
-        // RFC 4616 PLAIN: authzid NUL authcid NUL passwd; RFC 7628-style XOAUTH2: user=…^Aauth=Bearer …^A^A.
-        const ir = Buffer.from(
-          mech === 'PLAIN' ? `\0${auth.user}\0${secret}` : `user=${auth.user}\x01auth=Bearer ${secret}\x01\x01`,
-          'utf8',
-        ).toString('base64');
-        // SASL-IR (RFC 4959) saves a round trip; without it the initial response answers the first '+'.
-        const withIr = caps.saslIR;
-        let answered = false;
-        res = await this.command('AUTHENTICATE', withIr ? [{ atom: mech }, { atom: ir }] : [{ atom: mech }], {
-          exclusive: true,
-          // After a failure XOAUTH2 servers send '+ <error>' and expect an empty line (Google's documented flow).
-          onContinuation: () => {
-            const line = !withIr && !answered ? `${ir}\r\n` : '\r\n';
-            answered = true;
-            return Buffer.from(line);
-          },
-        });
-      }
+      res = await this.command(step.verb, step.args, { exclusive: true, ...(step.onContinuation ? { onContinuation: step.onContinuation } : {}) });
     } catch (err) {
       if (err instanceof ServerResponseError) {
         // Never echo what we sent: only the server's words, which do not contain the secret.
@@ -364,7 +388,7 @@ export class Connection {
     opts: EnqueueOptions = {},
   ): Promise<TaggedResult> {
     const compiled = compileSimple(this.tags.next(), verb, args);
-    const p = this.queue.enqueue(compiled, { collectUntagged: true, ...opts });
+    const p = this.queue.enqueue(compiled, opts);
     this.armIdleTimer();
     return p;
   }
@@ -390,6 +414,11 @@ export class Connection {
     });
   }
 
+  /** The pool's throttle gate: while held, no new command starts on this connection. */
+  hold(held: boolean): void {
+    this.queue.hold(held);
+  }
+
   /** The pool learned that `mailbox` exists: later APPENDs to it may be pipelined at once. */
   confirmMailbox(mailbox: string): void {
     this.queue.confirm(mailbox);
@@ -413,12 +442,12 @@ export class Connection {
       if (this.closed || !this.queue.expectingReply) return;
       const now = this.clock.now();
       const since = this.queue.awaitingContinuationSince;
-      if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastReadAt < since) {
+      if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastAnswerAt < since) {
         return this.destroy(new TimeoutError('continuation', this.timeouts.continuationMs));
       }
       const s = silence({
         now,
-        lastReadAt: this.queue.lastReadAt,
+        lastAnswerAt: this.queue.lastAnswerAt,
         lastStartAt: this.queue.lastStartAt,
         lastFlushAt: this.queue.lastFlushAt,
         buffered: this.socket.writableLength,
@@ -465,29 +494,4 @@ export class Connection {
   whenClosed(): Promise<void> {
     return this.closed ? Promise.resolve() : new Promise((r) => this.closeWaiters.push(r));
   }
-}
-
-function connectError(err: Error, o: ConnectionOptions): MailmigrateError {
-  const e = err as NodeJS.ErrnoException;
-  const where = `${o.host}:${o.port}`;
-  const code = e.code ?? '';
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) {
-    return new ConnectError(
-      'E_TLS_VERIFY',
-      `TLS certificate of ${where} not trusted (${code}): give its CA with --ca FILE, or skip verification with --insecure`,
-      'never',
-      { cause: err },
-    );
-  }
-  if (code === 'ECONNREFUSED') return new ConnectError('E_CONNREFUSED', `connection to ${where} refused`, 'later', { cause: err });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new ConnectError('E_DNS', `cannot resolve ${o.host} (${code})`, code === 'EAI_AGAIN' ? 'later' : 'never', { cause: err });
-  }
-  if (code === 'EADDRNOTAVAIL') {
-    return new ConnectError('E_EADDRNOTAVAIL', `no local port/address free to reach ${where} (EADDRNOTAVAIL)`, 'later', { cause: err });
-  }
-  if (code === 'ECONNRESET' || code === 'EPIPE') {
-    return new ConnectionClosedError(`connection to ${where} reset (${code})`, 0, undefined, { cause: err });
-  }
-  return new ConnectError(code ? `E_${code}` : 'E_CONNECT', `${where}: ${e.message}`, 'later', { cause: err });
 }

@@ -4,6 +4,8 @@
 export interface GateState {
   /** The connection is authenticated and not closing. */
   readonly open: boolean;
+  /** The account's server asked for quiet (throttling): the pool holds every connection until the backoff ends. */
+  readonly held?: boolean;
   /** Commands written (fully or partly) whose tagged reply has not come. */
   readonly inFlight: number;
   /** A command is stopped mid-write waiting for '+' before its synchronizing literal. */
@@ -28,6 +30,7 @@ export interface Candidate {
 export type GateDecision =
   | 'send'
   | 'closed'
+  | 'throttled'
   | 'awaiting-continuation'
   | 'exclusive-running'
   | 'needs-idle'
@@ -41,6 +44,9 @@ export function sendGate(s: GateState, next: Candidate): GateDecision {
   // A command waiting for '+' owns the stream: the next bytes must be its literal (RFC 3501 §7.5), so no other
   // command may start, whatever the depth.
   if (s.awaitingContinuation) return 'awaiting-continuation';
+  // The server asked for quiet (throttling, e.g. Microsoft 365's "Suggested Backoff Time"): no new command starts
+  // on any connection of the account until the backoff ends. A literal already promised by '+' still goes (above).
+  if (s.held) return 'throttled';
   // A state-changing command (STARTTLS, LOGIN, SELECT, LOGOUT) must complete before anything else is interpreted
   // (RFC 3501 §5.5: commands whose result changes the state must not be pipelined behind or ahead).
   if (s.exclusiveInFlight) return 'exclusive-running';

@@ -31,7 +31,8 @@ test('NO [OVERQUOTA] stops the run clearly, leaves the rest unsent, and a re-run
       }
     },
   });
-  const stop = r.failures.find((f) => f.code === 'E_OVERQUOTA');
+  // Refused messages carry E_OVERQUOTA too (src/imap/response-policy.ts); the run's own stop is the '(run)' entry.
+  const stop = r.failures.find((f) => f.source === '(run)' && f.code === 'E_OVERQUOTA');
   assert.ok(stop, JSON.stringify(r.failures.slice(0, 3)));
   assert.match(stop.reason, /run stopped: the server's quota is full .*re-run/);
   assert.ok(r.failures.some((f) => /OVERQUOTA.*Quota exceeded/.test(f.reason) && f.source.includes('cur')), 'the refused messages are named');

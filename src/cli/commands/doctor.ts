@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { ConfigError } from '../../core/errors.js';
+import { parseIntegerOption } from '../integer-option.js';
 import { type DoctorReport, runDoctor } from '../../bench/doctor.js';
 import { startServer, type ImapServer } from '../../server/server.js';
 import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
@@ -33,10 +33,7 @@ export function registerDoctor(program: Command): Command {
 }
 
 async function doctorAction(opts: DoctorCliOptions): Promise<number> {
-  const maxSessions = Number(opts.maxSessions);
-  if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 1000) {
-    throw new ConfigError('--max-sessions', `must be a whole number from 1 to 1000, got "${opts.maxSessions}"`);
-  }
+  const maxSessions = parseIntegerOption('--max-sessions', opts.maxSessions, 1, 1000);
   const target = await resolveTarget(opts, processIo());
   let server: ImapServer | undefined;
   try {
@@ -81,7 +78,9 @@ export function renderDoctor(r: DoctorReport): string {
   lines.push('');
   for (const f of r.findings) lines.push(`${f.severity.padEnd(5)} [${f.code}] ${f.message}`);
   lines.push('');
-  lines.push(`recommended: mailmigrate import ${r.recommended.flags}`);
-  for (const [k, v] of Object.entries(r.recommended.reasons)) lines.push(`  ${k}: ${v}`);
+  if (r.recommended) {
+    lines.push(`recommended: mailmigrate import ${r.recommended.flags}`);
+    for (const [k, v] of Object.entries(r.recommended.reasons)) lines.push(`  ${k}: ${v}`);
+  } else lines.push('no recommended settings: doctor could not log in to the server, so it measured nothing to base them on');
   return `${lines.join('\n')}\n`;
 }
