@@ -33,6 +33,10 @@ export const ERROR_CATALOGUE = {
   E_SOURCE_FOLDER_COLLISION: 'two source folders map to the same target folder',
   E_SOURCE_LOOP: 'a directory loop (symlink cycle) in the source tree',
   E_SOURCE_NUL: 'a message with NUL bytes for a server without BINARY',
+  E_SOURCE_NOT_REGULAR: 'a FIFO, socket or device where a message, keywords file or folder was expected',
+  E_SOURCE_LINE_TOO_LONG: 'an mbox line longer than the limit (a corrupt or sparse file, a gzip bomb)',
+  E_SOURCE_UNSUPPORTED: 'mail in a format that is not read (.emlx, .pst, .msg, .dbx): the message says how to convert it',
+  E_SOURCE_AMBIGUOUS: 'several stores whose place in the target cannot be decided: the message names them and the commands',
   E_FOLDER_NAME: 'a target folder name the server cannot take',
   // Connecting
   E_CONNECT: 'the TCP connection failed for another reason (the message has the system error)',
@@ -78,6 +82,14 @@ export const ERROR_CATALOGUE = {
   E_EXPIRED: 'credentials or data expired (RFC 5530)',
   E_CORRUPTION: 'the server found corrupt data (RFC 5530)',
   E_PARSE: 'the server could not parse the message or command (RFC 5530 PARSE, BADCHARSET)',
+  // Fleet (batch, worker)
+  E_QUEUE_UNREACHABLE: 'the Redis server of --queue does not answer',
+  E_INTERRUPTED: 'the account was interrupted (SIGINT/SIGTERM) before it finished',
+  E_NO_REPORT: "an account's import left no --report to read its outcome from",
+  E_SPAWN: "an account's import process could not be started",
+  E_PARTIAL: 'an account finished with some messages failed',
+  E_FAILED: 'an account failed (the message has the reason)',
+  E_UNKNOWN: 'a failure whose code the report did not give',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

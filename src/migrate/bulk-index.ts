@@ -50,7 +50,7 @@ export function transportIndexer(options: ConnectionOptions): FolderIndexer {
   return async (path, onEntry) => {
     const conn = await Connection.open({ ...options, pipelineDepth: 1 });
     try {
-      const selected = await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true });
+      const selected = await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: ['EXISTS', 'OK'] });
       let exists = 0;
       let uidValidity = 0;
       for (const u of selected.untagged) {
@@ -59,16 +59,19 @@ export function transportIndexer(options: ConnectionOptions): FolderIndexer {
         if (u.type === 'OK' && u.code?.name === 'UIDVALIDITY') uidValidity = Number(u.code.args);
       }
       if (exists === 0) return { exists: 0, uidValidity };
-      const fetched = await conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }]);
-      let n = 0;
-      for (const u of fetched.untagged) {
-        if (u.kind !== 'untagged' || u.type !== 'FETCH') continue;
-        const e = parseFetch(u);
-        if (!e) throw new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
-        n++;
-        onEntry(e);
-      }
-      return { exists: n, uidValidity };
+      // Entries are parsed as they arrive and handed over only once the whole FETCH succeeded, so a caller never
+      // sees a half-read folder.
+      const entries: IndexEntry[] = [];
+      await conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }], {
+        untagged: ['FETCH'],
+        onUntagged: (u) => {
+          const e = parseFetch(u);
+          if (!e) throw new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
+          entries.push(e);
+        },
+      });
+      for (const e of entries) onEntry(e);
+      return { exists: entries.length, uidValidity };
     } finally {
       await conn.close().catch(() => undefined);
     }

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../core/clock.js';
-import { AbortedError, JournalError, type MailmigrateError, ServerResponseError, toMailmigrateError } from '../core/errors.js';
+import { AbortedError, JournalError, type MailmigrateError, toMailmigrateError } from '../core/errors.js';
 import type { AppendMessage, NormalizedMessage, SourceMessage } from '../core/types.js';
 import type { Journal, JournalLookup } from '../journal/journal.js';
 import type { Source, SourceItem } from '../sources/index.js';
@@ -87,6 +87,8 @@ export interface ImportResult extends ImportProgress {
   readonly skippedPaths: { byReason: Record<string, number>; paths: Array<{ path: string; reason: string; detail: string }>; pathsLeftOut: number };
   /** One-line notes from the source readers (dates taken from file names, folder names repaired, ...). */
   readonly sourceNotes: string[];
+  /** [ALERT] texts from the server (RFC 3501 §7.1), each once. */
+  readonly alerts: string[];
   readonly flagsUpdated: number;
   readonly folders: FolderReport[];
   readonly flagsDropped: Record<string, number>;
@@ -130,6 +132,8 @@ export class Importer {
   private readonly rules: FolderRules;
   private readonly skippedPaths = { byReason: {} as Record<string, number>, paths: [] as Array<{ path: string; reason: string; detail: string }>, pathsLeftOut: 0 };
   private readonly sourceNotes = new Set<string>();
+  /** [ALERT] texts the server sent (RFC 3501 §7.1: must be shown to the user), each once. */
+  private readonly alerts = new Set<string>();
   private flagsUpdated = 0;
   private readonly failures: Failure[] = [];
   private readonly flagsDropped: Record<string, number> = {};
@@ -177,13 +181,21 @@ export class Importer {
     const started = this.clock.now();
     const delimiter = await this.control.delimiter();
     const specialUse = new Map<string, string>();
-    for (const f of await this.control.listFolders()) if (f.specialUse) specialUse.set(f.specialUse, f.path);
+    const listed = await this.control.listFolders();
+    for (const f of listed) if (f.specialUse) specialUse.set(f.specialUse, f.path);
     this.server = { delimiter, specialUse, namespacePrefix: await this.control.namespacePrefix() };
     if (!this.dry) {
       this.pool = await Pool.open({
         ...this.options.pool,
+        // Ctrl-C ends backoff sleeps at once; batches not yet sent come back as E_ABORTED (see settle()).
+        signal: this.options.signal,
+        // Folders that exist need no probe APPEND: their first batches pipeline like the rest (issue 13).
+        knownFolders: listed.map((f) => f.path),
         onRecord: (r) => this.onRecord(r),
-        onEvent: (e) => this.options.onEvent?.({ type: 'pool', event: e }),
+        onEvent: (e) => {
+          if (e.type === 'alert') this.noteAlert(e.text);
+          this.options.onEvent?.({ type: 'pool', event: e });
+        },
       });
     }
     let aborted = false;
@@ -223,6 +235,7 @@ export class Importer {
       excluded: [...this.excluded].map(([source, e]) => ({ source, ...e })),
       skippedPaths: this.skippedPaths,
       sourceNotes: [...this.sourceNotes],
+      alerts: [...this.alerts],
       flagsUpdated: this.flagsUpdated,
       folders: await this.folders.report(),
       flagsDropped: this.flagsDropped,
@@ -307,6 +320,10 @@ export class Importer {
     await Promise.all(inflight);
     for (const n of source.notes) this.sourceNotes.add(n);
     return signal?.aborted === true;
+  }
+
+  private noteAlert(text: string): void {
+    if (this.alerts.size < 100) this.alerts.add(text.slice(0, 500));
   }
 
   private noteSkippedPath(item: { path: string; reason: string; detail: string }): void {
@@ -518,6 +535,7 @@ export class Importer {
         }
         const created = await this.control.ensureFolder(mapped.path, mapped.specialUse);
         run.created = created;
+        this.pool?.markFolderKnown(mapped.path);
         if (created) {
           this.foldersCreated.push(mapped.path);
           this.options.onEvent?.({ type: 'folder-created', path: mapped.path, specialUse: mapped.specialUse });
@@ -609,7 +627,10 @@ export class Importer {
       } else if (o.status === 'unknown') {
         this.unknown.push(p);
       } else {
-        if (o.error instanceof ServerResponseError && o.error.responseCode === 'OVERQUOTA') this.halted ??= o.error;
+        // Never sent (Ctrl-C came first): not a failure. Its 'sent' record makes the next run reconcile the folder.
+        if (o.error.code === 'E_ABORTED') return;
+        // The response policy maps code-less quota texts (Cyrus' "NO Over quota") to E_OVERQUOTA too.
+        if (o.error.code === 'E_OVERQUOTA') this.halted ??= o.error;
         p.run.counts.failed++;
         this.fail(p.message.origin, o.error, p);
       }

@@ -61,6 +61,11 @@ export interface EnqueueOptions {
   /** Untagged response types (upper-case: 'CAPABILITY', 'LIST' …) this command collects; everything else is
    *  left to the connection's state and dropped (imapflow's per-command declaration). APPEND wants none. */
   untagged?: readonly string[];
+  /** Streams the untagged responses of the types in `untagged` to the caller instead of collecting them, so a bulk
+   *  `UID FETCH 1:*` of 100,000 messages is parsed as it arrives and never held whole (no byte cap applies). Each one
+   *  is an answer the command asked for, so it also counts as progress for the reply deadline. A throw from it fails
+   *  the command. */
+  onUntagged?: (item: Extract<ResponseItem, { kind: 'untagged' }>) => void;
 }
 
 interface Entry {
@@ -299,6 +304,12 @@ export class CommandQueue {
     const limit = this.opts.maxUntaggedBytes ?? DEFAULT_MAX_UNTAGGED_BYTES;
     for (const e of this.inflight.values()) {
       if (!e.opts.untagged?.includes(item.type)) continue;
+      if (e.opts.onUntagged) {
+        // Requested data, not chatter: the command is moving.
+        this.lastAnswerAt = this.opts.clock.now();
+        e.opts.onUntagged(item);
+        continue;
+      }
       e.untaggedBytes += item.raw.length;
       if (e.untaggedBytes > limit) {
         throw new ProtocolError(`more than ${limit} bytes of untagged ${item.type} responses for one ${e.compiled.verb}`, item.text);

@@ -64,12 +64,13 @@ test('file and folder names with terminal escape sequences are printed escaped: 
   for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(evilFolder, d), { recursive: true });
   cpSync(join(src, 'new', '1700000002.M3P3.host'), join(evilFolder, 'new', '1700000100.M1P1.host'));
   writeFileSync(join(src, 'cur', '1700000200.M1P1.\x1b[H\x1b[2KDone: 0 failed\r\x9b31m:2,S'), '');
-  const r = await runCli(['import', src, '--quiet'], { XDG_STATE_HOME: dir });
-  // The two odd entries are failures (an undecodable folder name, an empty file): exit 2, partial.
+  const report = join(dir, 'report.json');
+  const r = await runCli(['import', src, '--quiet', '--report', report], { XDG_STATE_HOME: dir });
   assert.equal(r.code, 2, `exit ${r.code}: ${r.stderr}`);
   assert.doesNotMatch(r.stdout, /[\x1b\x9b\r]/, 'raw control characters in stdout');
   assert.doesNotMatch(r.stderr, /[\x1b\x9b]/, 'raw control characters in stderr');
-  // The names are still there, visibly escaped.
-  assert.match(r.stdout, /\\x1b\[H\\x1b\[2KDone: 0 failed\\r\\x9b31m/);
+  // The folder name is still there, visibly escaped; the empty file is not mail (skipped, listed in the report).
   assert.match(r.stdout, /\\x1b\[2JInbox\\x1b\[H/);
+  const j = JSON.parse(readFileSync(report, 'utf8'));
+  assert.ok(j.skippedPaths.paths.some((x: { path: string; reason: string }) => x.path.includes('\x1b[H\x1b[2KDone') && x.reason === 'not-mail'));
 });

@@ -32,7 +32,7 @@ test('the summary shows totals, per-command recv-wait percentiles, diagnosis, fa
     failures: [{ source: '/m/x', code: 'E_SOURCE_EMPTY', reason: 'empty file' }, { source: '/m/y', code: 'E_SERVER_NO', reason: 'NO' }],
     flagsDropped: { $Label1: 3 }, foldersCreated: ['Work'], repairs: [], unknownResolved: 0,
     skippedBy: { journal: 1, checked: 0, deleted: 0, excluded: 0, foldersOnly: 0 }, excluded: [], flagsUpdated: 0,
-    skippedPaths: { byReason: { 'not-mail': 2 }, paths: [], pathsLeftOut: 0 }, sourceNotes: ['dates taken from file names'],
+    skippedPaths: { byReason: { 'not-mail': 2 }, paths: [], pathsLeftOut: 0 }, sourceNotes: ['dates taken from file names'], alerts: ['Mailbox is 95% full'],
     folders: [{ target: 'Work', sources: ['Work'], existed: false, created: true, check: 'absent', checkDetail: 'x', serverMessages: 0, bodiesFetched: 0, messages: 10, appended: 7, journal: 1, checked: 0, deleted: 0, flagsUpdated: 0, failed: 2 }],
     connections: { opened: 2, cap: null }, journal: '/state/j.jsonl', exitCode: 130,
   };
@@ -41,6 +41,7 @@ test('the summary shows totals, per-command recv-wait percentiles, diagnosis, fa
   assert.match(s, /Work\s+→\s+Work \(created\)\s+10\s+7\s+1\s+0\s+0\s+2\s+server \(absent\)/);
   assert.match(s, /Not imported, not failures: 2 not-mail/);
   assert.match(s, /Note: dates taken from file names/);
+  assert.match(s, /Server alert: Mailbox is 95% full/);
   assert.match(s, /Interrupted: 7 appended, 1 already imported \(journal\), 0 already on the server \(checked\)/);
   assert.match(s, /3\.5 msg\/s, 3\.50 MB\/s/);
   assert.match(s, /APPEND\s+3\s+44\s+45\s+50\s+51/);

@@ -32,6 +32,7 @@ import {
 import { EXIT_INTERRUPTED, importExitCode } from '../exit-code.js';
 import { NdjsonWriter, writeJsonFile } from '../render/json.js';
 import { refuseOddPath } from '../../core/safe-file.js';
+import { printable } from '../../core/printable.js';
 import { createProgress, type ProgressRenderer } from '../render/progress.js';
 import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImportSummary } from '../render/summary.js';
 
@@ -345,6 +346,8 @@ async function runImport(
         if (pe.type === 'connected' && pe.connectMs !== undefined) connectMs.push(pe.connectMs);
         else if (pe.type === 'connection-cap') progress?.log(`Server connection cap reached: continuing with ${pe.limit} connection(s)`);
         else if (pe.type === 'throttled') progress?.log(`Server throttling: waiting ${pe.delayMs} ms`);
+        else if (pe.type === 'alert') (progress?.log ?? err)(`Server alert: ${printable(String((pe as { text?: string }).text ?? ''))}`);
+        else if (pe.type === 'observer-failed') (progress?.log ?? err)(`warning: a timing observer failed (${printable(String(pe.reason ?? ''))}); the import goes on`);
       } else if (e.type === 'resume-checked') {
         progress?.log(`Lost replies: ${e.found} message(s) whose APPEND went unanswered are on the server, ${e.missing} are not and were sent again`);
       } else if (e.type === 'warning') progress?.log(`warning: ${e.message}`);
@@ -424,6 +427,7 @@ function buildReport(a: {
     excluded: r.excluded,
     skippedPaths: r.skippedPaths,
     sourceNotes: r.sourceNotes,
+    alerts: r.alerts,
     flagsUpdated: r.flagsUpdated,
     folders: r.folders,
     unknownResolved: r.unknownResolved,

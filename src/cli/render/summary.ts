@@ -56,6 +56,8 @@ export interface ImportReport {
   /** Paths that are not mail or were not followed, by reason, each listed (not failures). */
   readonly skippedPaths: { byReason: Record<string, number>; paths: Array<{ path: string; reason: string; detail: string }>; pathsLeftOut: number };
   readonly sourceNotes: string[];
+  /** [ALERT] texts from the server (RFC 3501 §7.1 says they must be shown). */
+  readonly alerts: string[];
   readonly flagsUpdated: number;
   /** One row per target folder: what came in, what was done, how the journal was checked. */
   readonly folders: FolderReport[];
@@ -141,6 +143,7 @@ export function renderImportSummary(r: ImportReport): string {
     lines.push(`Not imported, not failures: ${reasons.map(([k, n]) => `${s(n)} ${k}`).join(', ')} (each path with its reason in --report)`);
   }
   for (const n of r.sourceNotes) lines.push(`Note: ${p(n)}`);
+  for (const a of r.alerts) lines.push(`Server alert: ${p(a)}`);
   for (const f of r.folders) {
     if (f.sources.length > 1) lines.push(`Merged: ${p(f.sources.join(' + '))} → ${p(f.target)} (${s(f.messages)} message(s))`);
   }
