@@ -28,7 +28,7 @@ import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './dovecot.js';
-import { processTree, register, stopTree, unregister } from './process-tree.js';
+import { pidAlive, processTree, register, stopTree, unregister } from './process-tree.js';
 import { session, waitForGreeting } from './raw-session.js';
 import { isRoot, unpackedServer, type UnpackedServer } from './unpacked-servers.js';
 
@@ -205,7 +205,7 @@ export async function startCyrus(options: CyrusOptions = {}): Promise<CyrusInsta
       if (!pid) throw new Error('could not spawn the Cyrus master');
       register(pid);
       try {
-        greeting = await waitForGreeting(port, 15_000);
+        greeting = await waitForGreeting(port, 15_000, () => pidAlive(pid));
         break;
       } catch (err) {
         await stopTree(pid, 1000);

@@ -68,14 +68,15 @@ async function waitGone(pids: number[], ms: number): Promise<boolean> {
 }
 
 /**
- * Stops `pid` and every descendant it has now: SIGTERM to the root (a master stops its own children in order),
- * then after `graceMs` SIGKILL to whatever of the tree is left. Resolves with the pids that were in the tree, so a
- * test can check that none of them lives on.
+ * Stops `pid` and every descendant it has now: SIGTERM to the root (a master stops its own children in order) or,
+ * with `signalAll`, to every process of the tree (a wrapper such as unshare need not forward signals), then after
+ * `graceMs` SIGKILL to whatever of the tree is left. Resolves with the pids that were in the tree, so a test can
+ * check that none of them lives on.
  */
-export async function stopTree(pid: number, graceMs = 3000): Promise<number[]> {
+export async function stopTree(pid: number, graceMs = 3000, opts: { signalAll?: boolean } = {}): Promise<number[]> {
   if (!pidAlive(pid)) return [];
   const tree = processTree(pid);
-  signal(pid, 'SIGTERM');
+  for (const p of opts.signalAll ? tree : [pid]) signal(p, 'SIGTERM');
   if (!(await waitGone(tree, graceMs))) {
     for (const p of tree) if (pidAlive(p)) signal(p, 'SIGKILL');
     await waitGone(tree, 2000);
@@ -90,7 +91,7 @@ function sleepSync(ms: number): void {
 function stopTreeSync(pid: number): void {
   if (!pidAlive(pid)) return;
   const tree = processTree(pid);
-  signal(pid, 'SIGTERM');
+  for (const p of tree) signal(p, 'SIGTERM');
   for (let i = 0; i < 100 && tree.some(pidAlive); i++) sleepSync(20);
   for (const p of tree) if (pidAlive(p)) spawnSync('kill', ['-KILL', String(p)]);
 }

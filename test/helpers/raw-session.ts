@@ -3,11 +3,15 @@
 
 import net from 'node:net';
 
-/** Connects until the server greets with "* OK" (a master may bind before its first imapd is ready). */
-export async function waitForGreeting(port: number, timeoutMs: number): Promise<string> {
+/**
+ * Connects until the server greets with "* OK" (a master may bind before its first imapd is ready). `alive` lets a
+ * server that has already exited fail at once instead of at the deadline.
+ */
+export async function waitForGreeting(port: number, timeoutMs: number, alive: () => boolean = () => true): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`the server exited before greeting on 127.0.0.1:${port} (last: ${String(lastError)})`);
     try {
       return await new Promise<string>((resolve, reject) => {
         const sock = net.connect({ host: '127.0.0.1', port });
