@@ -8,7 +8,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { courierSkipReason, renderCourierScript, startCourier, type CourierInstance } from './courier.js';
-import { pidAlive } from './process-tree.js';
+import { pidAlive, processGroup } from './process-tree.js';
 import { session } from './raw-session.js';
 
 const skip = courierSkipReason();
@@ -144,6 +144,8 @@ describe('stopping a private Courier', { skip }, () => {
     const before = c.processes();
     // unshare, couriertcpd, two authdaemond workers and their parent, the client's imapd
     assert.ok(before.length >= 5, `the whole tree is seen (${before.join(', ')})`);
+    // Regression: Courier's tree signals its own process group on SIGTERM; sharing ours, it killed the test runner.
+    assert.notEqual(processGroup(c.pid), processGroup(process.pid), 'the server runs in its own process group');
     const stopped = await c.stop();
     sock.destroy();
     for (const p of [...before, ...stopped]) assert.equal(pidAlive(p), false, `pid ${p} is gone`);

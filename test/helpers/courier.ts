@@ -196,6 +196,9 @@ export async function startCourier(options: CourierOptions = {}): Promise<Courie
       const child = spawn(unshareBinary()!, ['--mount', '--propagation', 'private', '--pid', '--fork', '--', '/bin/sh', script], {
         env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
         stdio: ['ignore', fd, fd],
+        // Own session and process group. Measured: on SIGTERM something in Courier's tree signals its whole process
+        // group, and a process group spans pid namespaces — in ours it was the test runner's, which died of it.
+        detached: true,
       });
       closeSync(fd);
       child.unref();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { cyrusSkipReason, renderCyrusConf, renderImapdConf, startCyrus, type CyrusInstance } from './cyrus.js';
-import { pidAlive } from './process-tree.js';
+import { pidAlive, processGroup } from './process-tree.js';
 import { session } from './raw-session.js';
 
 const skip = cyrusSkipReason();
@@ -163,6 +163,8 @@ describe('stopping a private Cyrus', { skip }, () => {
     await new Promise((r) => setTimeout(r, 300));
     const before = c.processes();
     assert.ok(before.length >= 2, `master and at least one imapd (${before.join(', ')})`);
+    // Regression: Courier's tree signals its own process group on SIGTERM; sharing ours, it killed the test runner.
+    assert.notEqual(processGroup(c.pid), processGroup(process.pid), 'the server runs in its own process group');
     const stopped = await c.stop();
     sock.destroy();
     for (const p of [...before, ...stopped]) assert.equal(pidAlive(p), false, `pid ${p} is gone`);

@@ -198,6 +198,8 @@ export async function startCyrus(options: CyrusOptions = {}): Promise<CyrusInsta
       const child = spawn(join(bin, 'master'), ['-C', join(dir, 'imapd.conf'), '-M', join(dir, 'cyrus.conf'), '-p', join(dir, 'run', 'master.pid')], {
         env,
         stdio: ['ignore', fd, fd],
+        // Own process group, so a signal a server sends to its group can never reach the test runner (see courier.ts).
+        detached: true,
       });
       closeSync(fd);
       child.unref();

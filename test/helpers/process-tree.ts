@@ -24,6 +24,16 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** The process group of `pid` (/proc/<pid>/stat field 5), undefined when it is gone. */
+export function processGroup(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** parent pid of every process, from /proc/<n>/stat field 4 */
 function parents(): Map<number, number> {
   const out = new Map<number, number>();
