@@ -64,6 +64,10 @@ export interface RunningServer {
   listFolders(user: ServerUser): Promise<StoredFolder[]>;
   /** the messages of one folder (decoded name), by UID */
   listMessages(user: ServerUser, folder: string): Promise<StoredMessage[]>;
+  /** STATUS MESSAGES of one folder: cheap enough to poll while an import runs */
+  countMessages(user: ServerUser, folder: string): Promise<number>;
+  /** deletes and expunges every message of one folder */
+  emptyFolder(user: ServerUser, folder: string): Promise<void>;
   /** the stored bytes (BODY.PEEK[]) of every message of one folder, by UID */
   readSources(user: ServerUser, folder: string): Promise<Map<number, Buffer>>;
   stop(): Promise<void>;
@@ -101,7 +105,7 @@ async function withClient<T>(host: string, port: number, user: ServerUser, fn: (
   }
 }
 
-function readBack(host: string, port: number): Pick<RunningServer, 'listFolders' | 'listMessages' | 'readSources'> {
+function readBack(host: string, port: number): Pick<RunningServer, 'listFolders' | 'listMessages' | 'countMessages' | 'emptyFolder' | 'readSources'> {
   return {
     listFolders: (user) =>
       withClient(host, port, user, async (c) =>
@@ -119,6 +123,21 @@ function readBack(host: string, port: number): Pick<RunningServer, 'listFolders'
             out.push(s);
           }
           return out.sort((a, b) => a.uid - b.uid);
+        } finally {
+          lock.release();
+        }
+      }),
+    countMessages: (user, folder) =>
+      withClient(host, port, user, async (c) => {
+        const st = await c.status(folder, { messages: true });
+        if (!st) throw new Error(`STATUS ${folder} failed`);
+        return st.messages ?? 0;
+      }),
+    emptyFolder: (user, folder) =>
+      withClient(host, port, user, async (c) => {
+        const lock = await c.getMailboxLock(folder);
+        try {
+          if (c.mailbox && c.mailbox.exists > 0) await c.messageDelete('1:*');
         } finally {
           lock.release();
         }
