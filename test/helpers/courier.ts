@@ -176,7 +176,8 @@ export async function startCourier(options: CourierOptions = {}): Promise<Courie
       };
       mk([maildir]);
       if (options.quotaBytes !== undefined) mk(['-q', `${options.quotaBytes}S`, maildir]);
-      spawnSync('chown', ['-R', `${mailUid}:${mailGid}`, home]);
+      const own = spawnSync('chown', ['-R', `${mailUid}:${mailGid}`, home], { encoding: 'utf8', timeout: 10_000 });
+      if (own.status !== 0) throw new Error(`chown ${home}: ${own.stderr || own.error?.message}`);
       const hash = createHash('sha256').update(password).digest('base64');
       userdb.push(`${name}\tuid=${mailUid}|gid=${mailGid}|home=${home}|mail=${maildir}|systempw={SHA256}${hash}`);
       users.push({ name, password, maildir });
