@@ -90,7 +90,9 @@ export class ControlAdapter implements ServerControl {
 
   async listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>> {
     const list = await this.#retry((p) => p.listFolders());
-    this.#known = new Set(list.map((f) => key(f.path)));
+    // INBOX always exists (RFC 3501 §5.1), even where LIST leaves it out (Cyrus and Courier with folders under
+    // "INBOX."): taking it for absent would send every INBOX message again.
+    this.#known = new Set(['INBOX', ...list.map((f) => key(f.path))]);
     return list;
   }
 

@@ -21,14 +21,7 @@ type Case = 'journal-kept' | 'journal-lost';
 //   Cyrus 790, Courier 751) — no reconcile against the server when the journal knows nothing.
 // - journal kept, Cyrus: 8 duplicates (8–12 with 1500) — the messages in flight at the kill are looked up by exact
 //   bytes, and Cyrus stored their 8-bit header bytes as "X".
-const FRESH = 'with a fresh journal every message that landed before the kill is appended again, no reconcile against the server (600 sources: Dovecot 890, Cyrus 790, Courier 751)';
-const IN_FLIGHT_8BIT = 'Cyrus rewrites 8-bit header bytes to "X" and the in-flight look-up compares exact bytes: 8 duplicates for 600 sources';
-const KNOWN: Partial<Record<ServerName, Partial<Record<Case, string>>>> = {
-  dovecot: { 'journal-lost': FRESH },
-  'cyrus-dot': { 'journal-kept': IN_FLIGHT_8BIT, 'journal-lost': FRESH },
-  'cyrus-slash': { 'journal-kept': IN_FLIGHT_8BIT, 'journal-lost': FRESH },
-  courier: { 'journal-lost': FRESH },
-};
+const KNOWN: Partial<Record<ServerName, Partial<Record<Case, string>>>> = {};
 
 function todo(server: ServerName, c: Case): { todo?: string } {
   const why = KNOWN[server]?.[c];
