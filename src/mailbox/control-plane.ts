@@ -202,7 +202,8 @@ export class ControlPlane {
    * Creates `parts` (Unicode names below the personal namespace) and any missing parents; returns the server path.
    * Already existing is fine. A part containing the delimiter is refused: it would silently create a deeper tree.
    */
-  async ensureFolder(parts: string[], specialUse?: string): Promise<string> {
+  /** `subscribe` (default true): subscribe what is created; false where the source's subscription list leaves it out. */
+  async ensureFolder(parts: string[], specialUse?: string, subscribe = true): Promise<string> {
     if (parts.length === 0 || (parts.length === 1 && parts[0]!.toUpperCase() === 'INBOX')) return 'INBOX';
     const delimiter = await this.delimiter();
     for (const part of parts) {
@@ -225,7 +226,7 @@ export class ControlPlane {
       // \NonExistent / \Noselect parents exist only as names in the tree; CREATE makes them real mailboxes.
       if (known && !hasAttr(known, '\\NonExistent') && !hasAttr(known, '\\Noselect')) continue;
       const isLeaf = i === parts.length - 1;
-      await this.#create(path, isLeaf ? specialUse : undefined);
+      await this.#create(path, isLeaf ? specialUse : undefined, subscribe);
       this.#folders!.set(folderKey(path), {
         path,
         name: path.split(delimiter),
@@ -242,8 +243,14 @@ export class ControlPlane {
     return this.#client.enabled.has('UTF8=ACCEPT') ? path : encodeMutf7(path);
   }
 
-  async #create(path: string, specialUse: string | undefined): Promise<void> {
+  async #create(path: string, specialUse: string | undefined, subscribe: boolean): Promise<void> {
     await this.#createOnly(path, specialUse);
+    // imapflow's mailboxCreate() subscribes what it creates; a folder the source's subscription list leaves out is
+    // unsubscribed again so it shows as it did in the old client.
+    if (!subscribe) {
+      await this.#client.mailboxUnsubscribe(path).catch(() => undefined);
+      return;
+    }
     // A created folder is subscribed, as mbsync and imapsync do: many clients (and webmails) show only subscribed
     // folders, so an unsubscribed import looks like lost mail. Best effort: a server refusing SUBSCRIBE (RFC 3501
     // §6.3.6) has still created the folder.

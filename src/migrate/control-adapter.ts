@@ -13,7 +13,7 @@ export interface ControlPlaneLike {
   readonly capabilities: ReadonlySet<string>;
   delimiter(): Promise<string>;
   listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>>;
-  ensureFolder(parts: string[], specialUse?: string): Promise<string>;
+  ensureFolder(parts: string[], specialUse?: string, subscribe?: boolean): Promise<string>;
   namespacePrefix(): string;
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
   status(path: string): Promise<FolderStatus>;
@@ -102,7 +102,7 @@ export class ControlAdapter implements ServerControl {
     return this.#known!;
   }
 
-  async ensureFolder(path: string, specialUse?: string): Promise<boolean> {
+  async ensureFolder(path: string, specialUse?: string, subscribe = true): Promise<boolean> {
     const known = await this.knownFolders();
     if (known.has(key(path))) return false;
     const delimiter = await this.plane.delimiter();
@@ -111,7 +111,7 @@ export class ControlAdapter implements ServerControl {
     const ns = this.plane.namespacePrefix();
     const below = ns && path.toUpperCase().startsWith(ns.toUpperCase()) ? path.slice(ns.length) : path;
     const parts = delimiter ? below.split(delimiter) : [below];
-    const created = await this.#retry((p) => p.ensureFolder(parts, specialUse));
+    const created = await this.#retry((p) => p.ensureFolder(parts, specialUse, subscribe));
     (known as Set<string>).add(key(path));
     (known as Set<string>).add(key(created));
     return true;

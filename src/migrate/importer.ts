@@ -114,7 +114,7 @@ interface Prepared {
 
 interface Planned {
   readonly id: string;
-  readonly mapped: MappedFolder;
+  readonly mapped: MappedFolder & { subscribe: boolean };
   readonly run: FolderRun;
   readonly known: JournalLookup | undefined;
 }
@@ -134,13 +134,15 @@ export class Importer {
   private readonly sourceNotes = new Set<string>();
   /** [ALERT] texts the server sent (RFC 3501 §7.1: must be shown to the user), each once. */
   private readonly alerts = new Set<string>();
+  /** Source folders (JSON of the name list) the source's subscription list leaves out: created unsubscribed. */
+  private readonly unsubscribed = new Set<string>();
   private flagsUpdated = 0;
   private readonly failures: Failure[] = [];
   private readonly flagsDropped: Record<string, number> = {};
   private readonly created = new Map<string, Promise<void>>();
   private readonly foldersCreated: string[] = [];
   private readonly repairs = new Set<string>();
-  private readonly mapped = new Map<string, MappedFolder>();
+  private readonly mapped = new Map<string, MappedFolder & { subscribe: boolean }>();
   private readonly permanent = new Map<string, Promise<{ flags: Set<string>; anyKeyword: boolean } | undefined>>();
   private readonly planned = new WeakMap<SourceMessage, Planned>();
   /** Ids seen in the current run of messages for one folder: a repeated source id (the same Maildir unique name in
@@ -263,6 +265,13 @@ export class Importer {
   /** Returns true when stopped by the abort signal. */
   private async importSource(source: Source): Promise<boolean> {
     const signal = this.options.signal;
+    // The folder list first (a directory walk, no message read): the subscription list decides how folders are
+    // created, and folders without messages are created too, as mbsync does (issue 12).
+    const folders = [];
+    for await (const f of source.folders()) {
+      folders.push(f.folder);
+      if (f.subscribed === false) this.unsubscribed.add(JSON.stringify(f.folder));
+    }
     const capacity = this.pool?.capacity ?? 1;
     const windowMax = Math.max(64, capacity * this.options.batch * 2);
     const windowBytesMax = 32 * 1024 * 1024;
@@ -318,8 +327,27 @@ export class Importer {
     }
     if (!signal?.aborted && !this.fatal && !this.halted) await flush();
     await Promise.all(inflight);
+    if (!signal?.aborted && !this.fatal) await this.createEmptyFolders(folders);
     for (const n of source.notes) this.sourceNotes.add(n);
     return signal?.aborted === true;
+  }
+
+  /** Source folders that held no message (or only skipped ones) still get their folder on the server. */
+  private async createEmptyFolders(folders: ReadonlyArray<readonly string[]>): Promise<void> {
+    for (const parts of folders) {
+      const ruled = this.rules.apply(parts);
+      if (ruled.excluded) continue;
+      const mapped = this.mapFolderOf(ruled.parts, ruled.explicit, parts);
+      if (mapped.path.toUpperCase() === 'INBOX') continue;
+      try {
+        const run = await this.folders.get(mapped.path);
+        if (run.status || run.created) continue;
+        run.sources.add(parts.length ? parts.join('/') : '(top level)');
+        await this.ensureFolder({ mapped, run });
+      } catch (e) {
+        this.fail(parts.join('/'), toMailmigrateError(e));
+      }
+    }
   }
 
   private noteAlert(text: string): void {
@@ -354,7 +382,7 @@ export class Importer {
         this.skip('excluded');
         continue;
       }
-      const mapped = this.mapFolderOf(ruled.parts, ruled.explicit);
+      const mapped = this.mapFolderOf(ruled.parts, ruled.explicit, m.folder);
       let run: FolderRun;
       try {
         run = await this.folders.get(mapped.path);
@@ -404,11 +432,12 @@ export class Importer {
     this.report();
   }
 
-  private mapFolderOf(parts: readonly string[], explicit: boolean): MappedFolder {
-    const key = JSON.stringify([parts, explicit]);
+  /** `source`: the folder as the source names it, for its subscription state. */
+  private mapFolderOf(parts: readonly string[], explicit: boolean, source: readonly string[]): MappedFolder & { subscribe: boolean } {
+    const key = JSON.stringify([parts, explicit, source]);
     let mapped = this.mapped.get(key);
     if (!mapped) {
-      mapped = mapFolder(parts, this.server, this.options.folderPrefix, explicit);
+      mapped = { ...mapFolder(parts, this.server, this.options.folderPrefix, explicit), subscribe: !this.unsubscribed.has(JSON.stringify(source)) };
       for (const r of mapped.repairs) this.repairs.add(r);
       this.mapped.set(key, mapped);
     }
@@ -533,7 +562,7 @@ export class Importer {
           run.created = true;
           return;
         }
-        const created = await this.control.ensureFolder(mapped.path, mapped.specialUse);
+        const created = await this.control.ensureFolder(mapped.path, mapped.specialUse, mapped.subscribe);
         run.created = created;
         this.pool?.markFolderKnown(mapped.path);
         if (created) {

@@ -10,8 +10,8 @@ export interface ServerControl {
   /** Personal namespace prefix (RFC 2342), "" when none. */
   namespacePrefix(): Promise<string>;
   listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>>;
-  /** Creates the folder (and parents) if missing; resolves true when it created it. */
-  ensureFolder(path: string, specialUse?: string): Promise<boolean>;
+  /** Creates the folder (and parents) if missing, subscribed unless `subscribe` is false; true when it created it. */
+  ensureFolder(path: string, specialUse?: string, subscribe?: boolean): Promise<boolean>;
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
   /** STATUS of a folder, or undefined when the server has no such folder (as of the last LIST or CREATE). */
   folderStatus(path: string): Promise<FolderStatus | undefined>;

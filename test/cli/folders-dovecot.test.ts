@@ -2,7 +2,7 @@
 // --exclude, --include, --map (two source folders into one target), --map-file, --to, --folders-only.
 // Each test reads the server back: which folders exist and how many messages each holds.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -47,6 +47,9 @@ describe('folder selection and mapping on a private Dovecot', { skip }, () => {
     work = mkdtempSync(join(tmpdir(), 'mm-folders-'));
     src = join(work, 'Maildir');
     writeCorpus(src, 70, 'fold', FOLDERS);
+    // An empty folder, and a Maildir++ subscription list that leaves "Trash" out.
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(src, '.Empty', sub), { recursive: true });
+    writeFileSync(join(src, 'subscriptions'), ['Sent Items', 'Junk E-mail', 'Archive', 'Archive.2019', 'Work', 'Empty'].join('\n') + '\n');
   });
   after(async () => {
     await d?.stop();
@@ -56,7 +59,7 @@ describe('folder selection and mapping on a private Dovecot', { skip }, () => {
   test('--exclude leaves out Trash and Junk*, --map renames a folder and merges another into INBOX (reported, no loss)', async () => {
     await d.emptyAccount();
     const { stdout, report } = await run([src, '--exclude', 'trash', '--exclude', 'Junk*', '--map', 'Sent Items=Sent', '--map', 'Work=INBOX']);
-    assert.deepEqual(await serverFolders(), { INBOX: 20, Sent: 10, Archive: 10, 'Archive/2019': 10 });
+    assert.deepEqual(await serverFolders(), { INBOX: 20, Sent: 10, Archive: 10, 'Archive/2019': 10, Empty: 0 });
     assert.equal(report.appended, 50);
     assert.equal(report.skippedBy.excluded, 20);
     assert.deepEqual(report.excluded.map((e: { source: string }) => e.source).sort(), ['Junk E-mail', 'Trash']);
@@ -75,7 +78,7 @@ describe('folder selection and mapping on a private Dovecot', { skip }, () => {
     const rules = join(work, 'map.txt');
     writeFileSync(rules, '# Archive and everything below it, under "Old"\n^Archive(/.*)?$ => Old$1\n');
     await run([src, '--include', 'Archive', '--map-file', rules]);
-    assert.deepEqual(await serverFolders(), { INBOX: 0, Old: 10, 'Old/2019': 10 });
+    assert.deepEqual(await serverFolders(), { INBOX: 0, Old: 10, 'Old/2019': 10 }, 'an empty folder --include leaves out is not created');
   });
 
   test('--folders-only creates the tree and sends nothing; --to puts a single folder given directly where it belongs', async () => {
@@ -83,7 +86,10 @@ describe('folder selection and mapping on a private Dovecot', { skip }, () => {
     const { report } = await run([src, '--folders-only']);
     assert.equal(report.appended, 0);
     assert.equal(report.skippedBy.foldersOnly, 70);
-    assert.deepEqual(await serverFolders(), { INBOX: 0, 'Sent Items': 0, Trash: 0, 'Junk E-mail': 0, Archive: 0, 'Archive/2019': 0, Work: 0 });
+    assert.deepEqual(await serverFolders(), { INBOX: 0, 'Sent Items': 0, Trash: 0, 'Junk E-mail': 0, Archive: 0, 'Archive/2019': 0, Work: 0, Empty: 0 });
+    // Created folders are subscribed as the source's subscription list says: all but Trash.
+    const subscribed = (await d.doveadm(['mailbox', 'list', '-u', d.user, '-s'])).split('\n').map((l) => l.trim()).filter(Boolean).sort();
+    assert.deepEqual(subscribed, ['Archive', 'Archive/2019', 'Empty', 'Junk E-mail', 'Sent Items', 'Work']);
     // A single Maildir folder given directly: its messages fill the folder --to names, not INBOX.
     await run([join(src, '.Sent Items'), '--to', 'Sent Items']);
     const after = await serverFolders();

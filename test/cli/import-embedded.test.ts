@@ -20,7 +20,7 @@ test('without a host the import goes to the embedded server, says so first, and 
   const { dir, src } = tempCopy(t, 'maildir');
   const report = join(dir, 'report.json');
   const trace = join(dir, 'trace.ndjson');
-  const r = await runCli(['import', src, '--report', report, '--trace', trace, '--quiet'], { XDG_STATE_HOME: dir });
+  const r = await runCli(['import', src, '--report', report, '--trace', trace, '--quiet', '--verbose'], { XDG_STATE_HOME: dir });
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout.split('\n')[0]!, /embedded server/);
   assert.match(r.stdout, /Done: 7 appended, 0 already imported \(journal\), 0 already on the server \(checked\), 1 deleted in the source/);
@@ -82,4 +82,19 @@ test('bad options exit 1 with the option named, and there is no --password flag'
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re, args.join(' '));
   }
+});
+
+test('a run that fails before it starts still writes its --report with the error; import --help ends with examples', { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-early-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const report = join(dir, 'report.json');
+  const r = await runCli(['import', join(dir, 'no-such-source'), '--report', report]);
+  assert.equal(r.code, 1, r.stderr);
+  const j = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(j.exitCode, 1);
+  assert.equal(j.error.code, 'E_SOURCE_NOT_FOUND');
+  assert.match(j.error.message, /no-such-source/);
+  const help = await runCli(['import', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Examples:\n[\s\S]*--dry-run[\s\S]*--recheck[\s\S]*mailmigrate import \.\/fixtures\/maildir\s*$/);
 });

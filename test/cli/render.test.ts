@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fmtEta, plainLine, rateAndEta } from '../../src/cli/render/progress.js';
-import { type ImportReport, reasonWithoutSource, renderImportSummary } from '../../src/cli/render/summary.js';
+import { groupFailures, type ImportReport, reasonWithoutSource, renderImportSummary } from '../../src/cli/render/summary.js';
 
 test('rate and ETA come from counts and elapsed time, and ETA is unknown without a total', () => {
   assert.deepEqual(rateAndEta(100, 300, 2000), { rate: 50, etaS: 4 });
@@ -23,20 +23,9 @@ test('a failure reason does not repeat the path the report already gives', () =>
 });
 
 test('the summary shows totals, per-command recv-wait percentiles, diagnosis, failures and the journal', () => {
-  const r: ImportReport = {
-    version: 1, target: 't', embedded: false, sources: ['/m'], dryRun: false, interrupted: true,
-    total: 10, appended: 7, skipped: 1, failed: 2, bytes: 7_000_000, elapsedMs: 2000, msgsPerSec: 3.5, mbPerSec: 3.5,
-    settings: { connections: 2, pipeline: 2, batch: 50, noDelay: true, literal: 'auto', write: 'coalesce', tls: 'implicit', folderPrefix: null },
-    latency: { APPEND: { count: 3, p50: 44, p90: 45, p99: 50, max: 51 }, LOGIN: { count: 2, p50: 1, p90: 1, p99: 1, max: 1 } },
-    diagnosis: [{ code: 'delayed-ack-stall', message: 'recv-wait clusters at 44 ms' }],
-    failures: [{ source: '/m/x', code: 'E_SOURCE_EMPTY', reason: 'empty file' }, { source: '/m/y', code: 'E_SERVER_NO', reason: 'NO' }],
-    flagsDropped: { $Label1: 3 }, foldersCreated: ['Work'], repairs: [], unknownResolved: 0,
-    skippedBy: { journal: 1, checked: 0, deleted: 0, excluded: 0, foldersOnly: 0 }, excluded: [], flagsUpdated: 0,
-    skippedPaths: { byReason: { 'not-mail': 2 }, paths: [], pathsLeftOut: 0 }, sourceNotes: ['dates taken from file names'], alerts: ['Mailbox is 95% full'],
-    folders: [{ target: 'Work', sources: ['Work'], existed: false, created: true, check: 'absent', checkDetail: 'x', serverMessages: 0, bodiesFetched: 0, messages: 10, appended: 7, journal: 1, checked: 0, deleted: 0, flagsUpdated: 0, failed: 2 }],
-    connections: { opened: 2, cap: null }, journal: '/state/j.jsonl', exitCode: 130,
-  };
-  const s = renderImportSummary(r);
+  const r = sampleReport();
+
+  const s = renderImportSummary(r, { verbose: true });
   assert.match(s, /^source\s+target\s+messages/);
   assert.match(s, /Work\s+→\s+Work \(created\)\s+10\s+7\s+1\s+0\s+0\s+2\s+server \(absent\)/);
   assert.match(s, /Not imported, not failures: 2 not-mail/);
@@ -51,3 +40,32 @@ test('the summary shows totals, per-command recv-wait percentiles, diagnosis, fa
   assert.match(s, /\/m\/x: empty file \(E_SOURCE_EMPTY\)/);
   assert.match(s, /Journal: \/state\/j\.jsonl \(re-run the same command to resume\)/);
 });
+
+test('without --verbose the summary leads with folders and totals; identical failures are one line with a count', () => {
+  const failures = [
+    ...Array.from({ length: 18 }, (_, i) => ({ source: `/m/cur/${i}`, code: 'E_LIMIT', reason: 'NO [LIMIT] too many recipients' })),
+    { source: '/m/cur/x', code: 'E_SOURCE_EMPTY', reason: 'empty file' },
+  ];
+  assert.deepEqual(groupFailures(failures).map((g) => [g.count, g.code, g.first]), [[18, 'E_LIMIT', '/m/cur/0'], [1, 'E_SOURCE_EMPTY', '/m/cur/x']]);
+  const r = { ...sampleReport(), failures, failed: 19 };
+  const s = renderImportSummary(r);
+  assert.doesNotMatch(s, /recv-wait per command|Settings:/);
+  assert.match(s, /\[delayed-ack-stall\]/, 'a diagnosis naming a real problem is always shown');
+  assert.match(s, /  18 × NO \[LIMIT\] too many recipients \(E_LIMIT\), e\.g\. \/m\/cur\/0/);
+  assert.match(s, /  \/m\/cur\/x: empty file \(E_SOURCE_EMPTY\)/);
+});
+
+function sampleReport(): ImportReport {
+  return {
+    version: 1, target: 't', embedded: false, sources: ['/m'], dryRun: false, interrupted: true,
+    total: 10, appended: 7, skipped: 1, failed: 2, bytes: 7_000_000, elapsedMs: 2000, msgsPerSec: 3.5, mbPerSec: 3.5,
+    settings: { connections: 2, pipeline: 2, batch: 50, noDelay: true, literal: 'auto', write: 'coalesce', tls: 'implicit', folderPrefix: null },
+    latency: { APPEND: { count: 3, p50: 44, p90: 45, p99: 50, max: 51 }, LOGIN: { count: 2, p50: 1, p90: 1, p99: 1, max: 1 } },
+    diagnosis: [{ code: 'delayed-ack-stall', message: 'recv-wait clusters at 44 ms' }],
+    failures: [{ source: '/m/x', code: 'E_SOURCE_EMPTY', reason: 'empty file' }, { source: '/m/y', code: 'E_SERVER_NO', reason: 'NO' }],
+    flagsDropped: { $Label1: 3 }, foldersCreated: ['Work'], repairs: [], unknownResolved: 0,
+    skippedBy: { journal: 1, checked: 0, deleted: 0, excluded: 0, foldersOnly: 0 }, excluded: [], flagsUpdated: 0,
+    skippedPaths: { byReason: { 'not-mail': 2 }, paths: [], pathsLeftOut: 0 }, sourceNotes: ['dates taken from file names'], alerts: ['Mailbox is 95% full'],
+    folders: [{ target: 'Work', sources: ['Work'], existed: false, created: true, check: 'absent', checkDetail: 'x', serverMessages: 0, bodiesFetched: 0, messages: 10, appended: 7, journal: 1, checked: 0, deleted: 0, flagsUpdated: 0, failed: 2 }],
+    connections: { opened: 2, cap: null }, journal: '/state/j.jsonl', exitCode: 130,
+  };}

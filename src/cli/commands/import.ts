@@ -6,7 +6,7 @@ import { diagnose, parseDovecotTiming } from '../../bench/diagnosis.js';
 import { LatencyStats } from '../../bench/stats.js';
 import { DEFAULT_SETTINGS } from '../../bench/profiles.js';
 import { diffCounters, readKernelCounters } from '../../core/kernel-counters.js';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, toMailmigrateError } from '../../core/errors.js';
 import type { LiteralMode, WriteMode } from '../../core/types.js';
 import { accountJournalPath, Journal } from '../../journal/journal.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
@@ -29,7 +29,7 @@ import {
   type ResolvedTarget,
   transportOptions,
 } from '../connection-options.js';
-import { EXIT_INTERRUPTED, importExitCode } from '../exit-code.js';
+import { EXIT_CANNOT_RUN, EXIT_INTERRUPTED, importExitCode } from '../exit-code.js';
 import { NdjsonWriter, writeJsonFile } from '../render/json.js';
 import { refuseOddPath } from '../../core/safe-file.js';
 import { printable } from '../../core/printable.js';
@@ -68,6 +68,7 @@ export interface ImportCliOptions extends ConnectionCliOptions {
   followSymlinks?: boolean;
   format?: SourceFormat;
   quiet?: boolean;
+  verbose?: boolean;
   progressInterval?: string;
   readThreads?: string;
 }
@@ -129,12 +130,47 @@ export function registerImport(program: Command): Command {
     .option('--trace <file>', 'write one NDJSON timing record per command')
     .option('--dry-run', 'check the server read-only and print, per folder, what would be appended, skipped or updated; send nothing')
     .option('--quiet', 'no progress output, only the summary')
+    .option('--verbose', 'also print the transport settings, recv-wait per command and every diagnosis')
     .option('--read-threads <n>', 'worker threads that read, normalize and fingerprint message files (default: cores - 1, at most 4; 0 = main thread)')
     .addOption(new Option('--progress-interval <ms>', 'plain progress line period off a TTY').default('5000').hideHelp())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  # One user over TLS; the password from a file (never on the command line)
+  mailmigrate import /home/alice/Maildir --host mail.example.org --user alice --password-file ~/.alice-pw
+  # What would happen, per folder, without sending anything
+  mailmigrate import /home/alice/Maildir --host mail.example.org --user alice --password-file ~/.alice-pw --dry-run
+  # Leave out Trash and Junk, rename a folder, merge another into INBOX
+  mailmigrate import ~/Maildir --host mail.example.org --user alice --exclude Trash --exclude 'Junk*' \\
+    --map 'Sent Items=Sent' --map Inbox2=INBOX
+  # A single mbox file into a folder of its own
+  mailmigrate import ~/mail/sent-mail --to Sent --host mail.example.org --user alice
+  # After a verify that found something missing: reconcile every folder, append only what is missing
+  mailmigrate import /home/alice/Maildir --host mail.example.org --user alice --recheck
+  # A demo into the embedded server (no --host): nothing leaves this machine
+  mailmigrate import ./fixtures/maildir`,
+    )
     .action(async (sources: string[], opts: ImportCliOptions) => {
-      process.exitCode = await importAction(sources, opts);
+      try {
+        process.exitCode = await importAction(sources, opts);
+      } catch (e) {
+        // A run that fails before it starts (bad option, unreachable server, refused login, an ambiguous source)
+        // still leaves its --report, so a script or a fleet sees why (issue 12).
+        if (opts.report !== undefined) writeFailureReport(opts.report, sources, e);
+        throw e;
+      }
     });
   return cmd;
+}
+
+function writeFailureReport(path: string, sources: readonly string[], e: unknown): void {
+  const err = toMailmigrateError(e);
+  try {
+    writeJsonFile(path, { version: 1, sources: sources.map((p) => resolve(p)), exitCode: EXIT_CANNOT_RUN, error: { code: err.code, message: err.message } });
+  } catch {
+    // The report path itself is the problem (a symlink, a missing directory): the error on stderr says enough.
+  }
 }
 
 /** commander's reducer for a repeatable option. */
@@ -369,7 +405,7 @@ async function runImport(
       serverMs,
     }).map((d) => ({ code: d.code, message: d.message })),
   });
-  out(renderImportSummary(report));
+  out(renderImportSummary(report, { verbose: opts.verbose === true }));
   if (opts.report !== undefined) writeJsonFile(opts.report, report);
   return report.exitCode;
 }

@@ -69,6 +69,19 @@ export interface ImportReport {
 
 const FAILURES_SHOWN = 20;
 
+/** Identical failures (same code and reason, the path aside) as one line with a count: 18 × "NO [LIMIT] …" is one
+ *  problem to fix, not 18. The report keeps every failure. Largest groups first. */
+export function groupFailures(failures: ReadonlyArray<{ source: string; code: string; reason: string }>): Array<{ code: string; reason: string; count: number; first: string }> {
+  const groups = new Map<string, { code: string; reason: string; count: number; first: string }>();
+  for (const f of failures) {
+    const k = `${f.code}\u0000${f.reason}`;
+    const g = groups.get(k);
+    if (g) g.count++;
+    else groups.set(k, { code: f.code, reason: f.reason, count: 1, first: f.source });
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count);
+}
+
 /** Source errors already start with their path; the report lists the path apart, so drop the repeat. */
 export function reasonWithoutSource(source: string, reason: string): string {
   return reason.startsWith(`${source}: `) ? reason.slice(source.length + 2) : reason;
@@ -91,7 +104,15 @@ export function renderFolderTable(folders: readonly FolderReport[], dryRun: bool
   ]);
 }
 
-export function renderImportSummary(r: ImportReport): string {
+/** Diagnoses that only describe where the time went (not a problem to fix): shown with --verbose. */
+const INFORMATIONAL = new Set(['server-bound']);
+
+/**
+ * The admin's summary: the per-folder table first, then totals and what needs attention. Transport detail (settings,
+ * recv-wait percentiles, informational diagnoses) only with `verbose`; a diagnosis naming a real problem always.
+ */
+export function renderImportSummary(r: ImportReport, options: { verbose?: boolean } = {}): string {
+  const verbose = options.verbose === true;
   const lines: string[] = [];
   const s = (n: number): string => n.toLocaleString('en-US');
   if (r.folders.length) lines.push(renderFolderTable(r.folders, r.dryRun), '');
@@ -114,12 +135,12 @@ export function renderImportSummary(r: ImportReport): string {
     );
   }
   const st = r.settings;
-  lines.push(
+  if (verbose) lines.push(
     `Settings: ${st.connections} connection(s) (opened ${r.connections.opened}${r.connections.cap !== null ? `, server cap ${r.connections.cap}` : ''}), ` +
       `pipeline ${st.pipeline}, batch ${st.batch}, nodelay ${st.noDelay ? 'on' : 'off'}, literal ${st.literal}, write ${st.write}, tls ${st.tls}`,
   );
   const verbs = Object.entries(r.latency).sort(([a], [b]) => (a === 'APPEND' ? -1 : b === 'APPEND' ? 1 : a.localeCompare(b)));
-  if (verbs.length) {
+  if (verbose && verbs.length) {
     lines.push('', 'recv-wait per command (ms, last byte sent → tagged reply):');
     lines.push(
       renderTable(verbs, [
@@ -132,9 +153,10 @@ export function renderImportSummary(r: ImportReport): string {
       ]),
     );
   }
-  if (r.diagnosis.length) {
+  const diagnosis = r.diagnosis.filter((d) => verbose || !INFORMATIONAL.has(d.code));
+  if (diagnosis.length) {
     lines.push('', 'Diagnosis:');
-    for (const d of r.diagnosis) lines.push(`  [${d.code}] ${p(d.message)}`);
+    for (const d of diagnosis) lines.push(`  [${d.code}] ${p(d.message)}`);
   }
   if (r.foldersCreated.length) lines.push('', `Folders created: ${p(r.foldersCreated.join(', '))}`);
   for (const e of r.excluded) lines.push(`Left out: ${p(e.source)} (${s(e.messages)} message(s)): ${p(e.rule)}`);
@@ -155,8 +177,11 @@ export function renderImportSummary(r: ImportReport): string {
   if (r.unknownResolved) lines.push(`Unanswered APPENDs found on the server after a lost connection: ${r.unknownResolved}`);
   if (r.failures.length) {
     lines.push('', `Failed (${r.failures.length}):`);
-    for (const f of r.failures.slice(0, FAILURES_SHOWN)) lines.push(`  ${p(f.source)}: ${p(f.reason)} (${f.code})`);
-    if (r.failures.length > FAILURES_SHOWN) lines.push(`  … ${r.failures.length - FAILURES_SHOWN} more (see --report FILE for all)`);
+    const groups = groupFailures(r.failures);
+    for (const g of groups.slice(0, FAILURES_SHOWN)) {
+      lines.push(g.count === 1 ? `  ${p(g.first)}: ${p(g.reason)} (${g.code})` : `  ${g.count} × ${p(g.reason)} (${g.code}), e.g. ${p(g.first)}`);
+    }
+    if (groups.length > FAILURES_SHOWN) lines.push(`  … ${groups.length - FAILURES_SHOWN} more kinds (see --report FILE for every message)`);
   }
   if (r.journal) lines.push('', `Journal: ${p(r.journal)}${r.interrupted ? ' (re-run the same command to resume)' : ''}`);
   return lines.join('\n');
