@@ -1,5 +1,5 @@
 // `npm run bench:chaos` (issue 7): the exactly-once guarantee under abuse, on the 5000-message corpus of
-// facts.md (src/bench/corpus.ts, seed 7: 107.8 MB, median 4 KB, 15 messages of 1–2 MB).
+// docs/measurements.md (src/bench/corpus.ts, seed 7: 107.8 MB, median 4 KB, 15 messages of 1–2 MB).
 //   1. kill:  the built CLI is SIGKILLed 20 times at random points of the import, then run to completion.
 //   2. mix:   one importer run while faults are injected every few hundred ms: connections dropped mid-literal and
 //             after a stored-but-unanswered APPEND, BYE to everyone, throttling, a stalled connection, a server

@@ -3,7 +3,7 @@
  *
  * Why: Dovecot re-arms TCP_QUICKACK on the client socket after its reads, so the kernel ACKs at
  * once and a client that splits command line / literal / CRLF over several writes with Nagle on
- * never waits for a delayed ACK (shared/facts.md: a stock Dovecot does NOT show the 40+ ms stall).
+ * never waits for a delayed ACK (shared/docs/measurements.md: a stock Dovecot does NOT show the 40+ ms stall).
  * Servers seen in the field do not do this. With this shim the delayed-ACK ("pingpong") mode of
  * Linux (tcp_pingpong_thresh=1) stays in force and the stall the report describes reappears:
  * Python imaplib drops to ~23 msg/s, as measured.

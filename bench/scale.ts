@@ -1,6 +1,6 @@
 // `npm run bench:scale` (issue 8): the connection-scale benches at full size against the embedded server, with the
 // figures printed — 10,000 sessions held (lean and full-transport holders), a storm of 1,500 connects against
-// backlog 511 vs 2048 (facts.md's experiment) and 128 vs 2048, and 10,000 messages with churn vs persistent.
+// backlog 511 vs 2048 (docs/measurements.md's experiment) and 128 vs 2048, and 10,000 messages with churn vs persistent.
 // Environment knobs for a smaller or larger machine: SCALE_SESSIONS, SCALE_STORM, SCALE_CHURN.
 // Writes bench/results/scale.json (the numbers the note quotes).
 import { spawnSync } from 'node:child_process';

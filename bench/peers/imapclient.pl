@@ -4,7 +4,7 @@
 #     imapclient.pl HOST PORT USER MAILDIR      (password in MM_BENCH_PASSWORD)
 #
 # One $imap->append('INBOX', $text) per file, in name order. Mail::IMAPClient sends the command line, waits for
-# the '+' continuation, then writes literal and CRLF in one write (shared/facts.md "Write modes: coalesce"); it
+# the '+' continuation, then writes literal and CRLF in one write (shared/docs/measurements.md "Write modes: coalesce"); it
 # leaves Nagle on. Prints one JSON line: {"appended": n, "bytes": b, "seconds": s}, login through logout.
 use strict;
 use warnings;

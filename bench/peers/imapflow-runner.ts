@@ -3,7 +3,7 @@
 //     node dist/bench/peers/imapflow-runner.js HOST PORT USER MAILDIR CONNECTIONS   (password in MM_BENCH_PASSWORD)
 //
 // CONNECTIONS ImapFlow clients each take the next file from one shared list and await client.append('INBOX',
-// data) — imapflow keeps one command in flight per connection (facts.md), so more clients is the only way it goes
+// data) — imapflow keeps one command in flight per connection (docs/measurements.md), so more clients is the only way it goes
 // parallel. Library defaults otherwise (no TCP_NODELAY, LITERAL+ only up to 4 KiB), logging off. Prints one JSON
 // line {"appended", "bytes", "seconds"}, from the first connect to the last logout.
 import { readFile, readdir } from 'node:fs/promises';

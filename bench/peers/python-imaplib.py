@@ -6,7 +6,7 @@
 
 One append('INBOX', None, None, data) per file, in name order, exactly as scripts found in the wild do it. imaplib
 sends the command line, waits for the '+' continuation, then writes the literal and the CRLF as separate writes
-with Nagle on (shared/facts.md "Write modes: split"). --nodelay sets TCP_NODELAY on the socket after connecting,
+with Nagle on (shared/docs/measurements.md "Write modes: split"). --nodelay sets TCP_NODELAY on the socket after connecting,
 the fix suggested in the original report. Prints one JSON line: {"appended": n, "bytes": b, "seconds": s}, the
 seconds covering login through logout.
 """

@@ -9,7 +9,7 @@ import { LatencyStats } from './stats.js';
 
 // `mailmigrate bench churn` (issue 8): the pattern of a 2012 report that saw 100 ms–2 s spikes — a new connection
 // (connect, greeting, LOGIN, APPEND, LOGOUT) per message — against one persistent connection, optionally closing
-// with SO_LINGER {1,0} (an RST: no TIME_WAIT left behind). facts.md: ≈ 4k tx/s per new connection vs 28k persistent
+// with SO_LINGER {1,0} (an RST: no TIME_WAIT left behind). docs/measurements.md: ≈ 4k tx/s per new connection vs 28k persistent
 // in Node here, TIME_WAIT piling up by the thousand, EADDRNOTAVAIL once 28,232 ports per destination are used.
 //
 // The client is a few raw lines on a net.Socket, not the transport Connection: the point is what a connection costs

@@ -16,7 +16,7 @@ import { LatencyStats } from './stats.js';
 // Two holders, because the target is ≤ 6 KB client RSS per session at 10,000 sessions:
 // - 'lean' (default): a net.Socket plus a tiny state machine that speaks the greeting, LOGIN and NOOP as raw bytes.
 //   Measured here (npm run bench:scale, compiled, fresh process per run): 5.1–5.7 KB RSS per session at 10,000
-//   with a NOOP every 5 s (JS heap ~1.9 KB of it), 4.4 KB idle; facts.md: a bare idle Node socket costs ~4.7 KB.
+//   with a NOOP every 5 s (JS heap ~1.9 KB of it), 4.4 KB idle; docs/measurements.md: a bare idle Node socket costs ~4.7 KB.
 // - 'connection': the full transport Connection (response reader, command queue, timers, capabilities).
 //   Measured the same way: ~19 KB RSS per session at 2,000 (JS heap 6.0 KB) vs ~6.6 KB for lean at 2,000 —
 //   three times the target, which is why the lean holder exists.

@@ -5,7 +5,7 @@ import { mulberry32 } from '../core/prng.js';
 
 // A seeded synthetic corpus for `mailmigrate bench` and the peers benchmark. Every message is a pure function of
 // (seed, index): nothing is stored, so a million-message run never holds the corpus in memory, and the same seed
-// gives byte-identical mail on every machine. The size mix follows the 5000-message corpus of facts.md
+// gives byte-identical mail on every machine. The size mix follows the 5000-message corpus of docs/measurements.md
 // (107.8 MB, median 4 KB, mean 21.5 KB, 15 messages of 1–2 MB): in every block of 1000 consecutive indexes exactly
 // HUGE_PER_BLOCK messages are 1–2 MB, TAIL_PER_BLOCK carry a 20–200 KB attachment, the rest are text mail around
 // 4 KB. Stratifying per block (rather than drawing a class per message) keeps those counts exact for any prefix
@@ -18,7 +18,7 @@ export interface CorpusOptions {
 }
 
 export const BLOCK = 1000;
-export const HUGE_PER_BLOCK = 3; // ≈0.3 % (facts.md: 15 of 5000)
+export const HUGE_PER_BLOCK = 3; // ≈0.3 % (docs/measurements.md: 15 of 5000)
 export const TAIL_PER_BLOCK = 100; // ≈10 % with a 20–200 KB attachment
 export const HUGE_MIN = 1_048_576;
 export const HUGE_MAX = 2_000_000;
@@ -94,7 +94,7 @@ export function messageSize(i: number, opts: CorpusOptions): number {
       return HUGE_MIN + Math.floor(u * (HUGE_MAX - HUGE_MIN));
     case 1:
       // 20–200 KB, leaning a little to the large end (mean ~126 KB): with the huge ones this gives the corpus
-      // mean of ~21.5 KB that facts.md measured.
+      // mean of ~21.5 KB that docs/measurements.md measured.
       return TAIL_MIN + Math.floor(u ** 0.7 * (TAIL_MAX - TAIL_MIN));
     default: {
       // Box–Muller from two uniforms: log-normal sizes, as text mail has.

@@ -5,7 +5,7 @@ import { percentile } from './stats.js';
 // Names what held a run back, from the timing records, connect times and kernel counter deltas. Pure: the runner
 // gathers the evidence, this decides. Every rule needs two witnesses where two exist (timing shape AND the kernel
 // counter that rises with it), so a slow server that happens to answer in 45 ms is not called a delayed-ACK stall,
-// and a clean run yields nothing. Numbers below cite /work/shared/facts.md (measured on this machine).
+// and a clean run yields nothing. Numbers below cite /work/shared/docs/measurements.md (measured on this machine).
 
 export type DiagnosisCode = 'delayed-ack-stall' | 'syn-retransmit' | 'accept-queue-overflow' | 'server-bound' | 'connection-churn';
 
@@ -29,7 +29,7 @@ export interface DiagnoseInput {
 
 /**
  * The delayed-ACK window. The kernel's minimum delayed-ACK timeout is HZ/25 = 40 ms and fires on a jiffy
- * (4 ms at HZ 250); facts.md measured 40.6–51 ms, p50 44 ms. A little margin on both sides for scheduling.
+ * (4 ms at HZ 250); docs/measurements.md measured 40.6–51 ms, p50 44 ms. A little margin on both sides for scheduling.
  */
 export const DELAYED_ACK_WINDOW_MS: readonly [number, number] = [38, 56];
 /** At least this many commands and this share of them in the window before calling it a stall pattern. */
@@ -38,18 +38,18 @@ export const MIN_STALLED_SHARE = 0.2;
 /** The window must hold this many times more commands than each equally wide band beside it: a cluster, not a
  *  slow server whose replies spread evenly over 0–100 ms. */
 export const CLUSTER_FACTOR = 2;
-/** DelayedACKs must rise by at least this fraction of the stalled commands (facts.md: exactly one per stall;
+/** DelayedACKs must rise by at least this fraction of the stalled commands (docs/measurements.md: exactly one per stall;
  *  the slack allows for commands whose stall the kernel booked to a neighbouring command's ACK). */
 export const MIN_DELAYED_ACKS_PER_STALL = 0.5;
 
 /**
- * When connect() returns after SYN retransmits, seconds since the first SYN. This machine (facts.md,
+ * When connect() returns after SYN retransmits, seconds since the first SYN. This machine (docs/measurements.md,
  * tcp_syn_linear_timeouts=4): 1, 2, 3, 4, 5, then 7, 11, 19.5, 35.7, 68.9 s. The classic exponential schedule
  * (1, 3, 7, 15, 31, 63 s) of older kernels and other hosts is included, so a remote client's numbers match too.
  */
 export const SYN_SCHEDULE_S: readonly number[] = [1, 2, 3, 4, 5, 7, 11, 15, 19.5, 31, 35.7, 63, 68.9];
 /** A connect "sits at" a schedule point from 20 ms before it (timer slack) to 250 ms or 5 % after (handshake and
- *  accept after the retransmitted SYN got through; facts.md measured 2.05 s for the 2 s point). */
+ *  accept after the retransmitted SYN got through; docs/measurements.md measured 2.05 s for the 2 s point). */
 const SYN_EARLY_MS = 20;
 const SYN_LATE_MS = 250;
 const SYN_LATE_SHARE = 0.05;
@@ -136,7 +136,7 @@ function synEvidence(connectMs: readonly number[]): { atSchedule: number[]; evid
 
 function acceptQueueOverflow(connectMs: readonly number[], counters: CounterDelta | undefined): Diagnosis | undefined {
   // ListenOverflows counts accept-queue-full drops; ListenDrops counts them plus other listen-side drops
-  // (facts.md: equal in the overflow experiment). Either rising means SYNs were dropped at a listener here.
+  // (docs/measurements.md: equal in the overflow experiment). Either rising means SYNs were dropped at a listener here.
   const overflows = counters?.ListenOverflows ?? 0;
   const drops = counters?.ListenDrops ?? 0;
   if (overflows <= 0 && drops <= 0) return undefined;
@@ -220,7 +220,7 @@ export interface DovecotTiming {
 }
 
 // Dovecot ≥ 2.3 appends "(R + W secs)" or "(R + W + S secs)" to tagged replies, e.g.
-// "OK [APPENDUID 1 5] Append completed (0.004 + 0.001 + 0.001 secs)." (facts.md). Read from Dovecot's
+// "OK [APPENDUID 1 5] Append completed (0.004 + 0.001 + 0.001 secs)." (docs/measurements.md). Read from Dovecot's
 // client_cmd_append_timing_stats() (src/imap/imap-client.c): R = running_usecs, W = io_loop wait since the command
 // started, S = msecs since last run (printed only when > 0). Lock waits are not in the reply (only in the log).
 const DOVECOT_TIMING = /\((\d+(?:\.\d+)?) \+ (\d+(?:\.\d+)?)(?: \+ (\d+(?:\.\d+)?))? secs\)/;

@@ -20,7 +20,7 @@ import { type ConnectOptions, ControlPlane } from '../mailbox/control-plane.js';
 // `mailmigrate doctor` (issue 8), the core: probes one server and returns data; src/cli/commands/doctor.ts prints.
 // Steps, each timed on its own: DNS → TCP connect → TLS handshake (implicit or after STARTTLS) → greeting → login;
 // the capabilities that matter for import; the connection cap (sessions opened one by one, up to a bound, until
-// refused — Dovecot refuses past mail_max_userip_connections = 10, facts.md); optionally a split-write probe
+// refused — Dovecot refuses past mail_max_userip_connections = 10, docs/measurements.md); optionally a split-write probe
 // (--write-test) into a scratch folder it creates and deletes; local limits. Then the settings it recommends, each
 // with its reason. Nothing here holds or returns the password.
 
@@ -278,9 +278,9 @@ async function writeTest(o: DoctorOptions, n: number, timeoutMs: number): Promis
 /** Pure: the import settings for what was found, each with its reason. */
 export function recommend(caps: Record<string, boolean | number>, cap: number | null, stalls: boolean | undefined): Recommended {
   const reasons: Record<string, string> = {};
-  // facts.md (Dovecot): MULTIAPPEND 50 on 2 connections 1340 msg/s, the best measured; 1 connection 1022.
+  // docs/measurements.md (Dovecot): MULTIAPPEND 50 on 2 connections 1340 msg/s, the best measured; 1 connection 1022.
   let connections = 2;
-  reasons['connections'] = '2: MULTIAPPEND on 2 connections was the fastest measured (1,340 msg/s vs 1,022 on one, facts.md)';
+  reasons['connections'] = '2: MULTIAPPEND on 2 connections was the fastest measured (1,340 msg/s vs 1,022 on one, docs/measurements.md)';
   if (cap !== null && cap <= 2) {
     connections = 1;
     reasons['connections'] = `1: the server accepts only ${cap} session(s) per user; leave room for the user's own mail client`;
@@ -288,11 +288,11 @@ export function recommend(caps: Record<string, boolean | number>, cap: number | 
   const multi = caps['MULTIAPPEND'] === true;
   const batch = multi ? 50 : 1;
   reasons['batch'] = multi
-    ? '50: MULTIAPPEND (RFC 3502) sends 50 messages per command: 1,022 msg/s vs 394 sequential (facts.md)'
+    ? '50: MULTIAPPEND (RFC 3502) sends 50 messages per command: 1,022 msg/s vs 394 sequential (docs/measurements.md)'
     : '1: the server does not offer MULTIAPPEND';
   const pipeline = multi ? 1 : 4;
   reasons['pipeline'] = multi
-    ? '1: with MULTIAPPEND batches, deeper pipelining measured slower (depth 32: 225 vs 394 msg/s, facts.md)'
+    ? '1: with MULTIAPPEND batches, deeper pipelining measured slower (depth 32: 225 vs 394 msg/s, docs/measurements.md)'
     : '4: without MULTIAPPEND, a few commands in flight hide the round trip';
   const nonsync = caps['LITERAL+'] === true || caps['LITERAL-'] === true;
   reasons['literalMode'] = nonsync
@@ -301,7 +301,7 @@ export function recommend(caps: Record<string, boolean | number>, cap: number | 
   reasons['nodelay'] =
     stalls === true
       ? 'on: the write test measured delayed-ACK stalls with Nagle on and split writes'
-      : 'on: with Nagle on, a split write stalls one delayed-ACK timeout (44 ms here, facts.md) on servers that delay ACKs';
+      : 'on: with Nagle on, a split write stalls one delayed-ACK timeout (44 ms here, docs/measurements.md) on servers that delay ACKs';
   reasons['writeMode'] = 'coalesce: command, literal and CRLF in one write never wait for an ACK';
   const flags = `--connections ${connections} --batch ${batch} --pipeline ${pipeline} --nodelay`;
   return { connections, pipeline, batch, literalMode: nonsync ? 'auto' : 'sync', nodelay: true, writeMode: 'coalesce', flags, reasons };
@@ -381,7 +381,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const ic = caps ? importCapabilities(caps) : {};
   if (caps) {
     if (!caps.literalPlus && !caps.literalMinus) add('no-literal-plus', 'warn', 'no LITERAL+ or LITERAL-: every message waits one round trip for the server\'s "+"');
-    if (!caps.multiappend) add('no-multiappend', 'warn', 'no MULTIAPPEND: one message per APPEND command (facts.md: 394 vs 1,022 msg/s with batches of 50)');
+    if (!caps.multiappend) add('no-multiappend', 'warn', 'no MULTIAPPEND: one message per APPEND command (docs/measurements.md: 394 vs 1,022 msg/s with batches of 50)');
     if (!caps.uidplus) add('no-uidplus', 'info', 'no UIDPLUS: appended messages get no UID back; resume checks rely on Message-ID searches');
     if (caps.appendLimit !== undefined) add('append-limit', 'info', `APPENDLIMIT ${caps.appendLimit} bytes: larger messages will be refused`);
     if (!caps.compress) add('no-compress', 'info', 'no COMPRESS=DEFLATE');

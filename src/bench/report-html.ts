@@ -102,7 +102,7 @@ function histogramChart(run: BenchRun, index: number, [lo, hi]: [number, number]
   const { top: yMax, step } = niceScale(Math.max(0, ...buckets.map((b) => b.count)), 4);
   const yOf = (c: number): number => top + plotH - (plotH * c) / yMax;
   const parts: string[] = [];
-  // The delayed-ACK band (facts.md: 40–51 ms here) is drawn so a stall cluster is recognisable at a glance.
+  // The delayed-ACK band (docs/measurements.md: 40–51 ms here) is drawn so a stall cluster is recognisable at a glance.
   const [dLo, dHi] = DELAYED_ACK_WINDOW_MS;
   if (10 ** lo < dHi && 10 ** hi > dLo) {
     parts.push(`<rect class="band" x="${xOf(dLo)}" y="${top}" width="${xOf(dHi) - xOf(dLo)}" height="${plotH}"><title>delayed-ACK timeout window, ${dLo}–${dHi} ms</title></rect>`);

@@ -4,7 +4,7 @@ import type { Bucket, Summary } from './stats.js';
 
 // The bench's result shape, shared by the runner (which fills it), the table renderer, --json (written as is)
 // and --html (report-html.ts). Units are in the names or stated here: ms are milliseconds, MB is 10^6 bytes
-// (as in facts.md's "107.8 MB"), rates are per second of wall time.
+// (as in docs/measurements.md's "107.8 MB"), rates are per second of wall time.
 
 export interface MachineInfo {
   readonly platform: string;

@@ -5,7 +5,7 @@ import { startServer, type ImapServer, type ServerOptions } from '../server/serv
 
 // The embedded server in a CHILD process, for the scale benches (issue 8):
 // - `bench connections` measures the client's RSS per session; with the server in the same process its sessions
-//   would be counted too (facts.md: ~2.3–4.3 KB per server-side socket).
+//   would be counted too (docs/measurements.md: ~2.3–4.3 KB per server-side socket).
 // - `bench storm` must make the kernel's accept queue overflow. The server's acceptDelayMs only delays the greeting;
 //   connections are still accepted at once, so the queue never fills. Blocking the child's event loop (a busy-wait)
 //   stops accept() for real, exactly like a server busy for a moment — which we cannot do to our own event loop

@@ -3,7 +3,7 @@ import { derivePhases, type Phases, type TimingRecord } from '../transport/timin
 
 // Latency summaries for the bench. Percentiles come from an HDR histogram (hdr-histogram-js, pure-JS build: no
 // WebAssembly start-up, no async init) recording integer microseconds, so a 0.07 ms coalesced APPEND on loopback
-// (facts.md) and a 44 ms delayed-ACK stall are both kept to 3 significant digits.
+// (docs/measurements.md) and a 44 ms delayed-ACK stall are both kept to 3 significant digits.
 // The log-scale buckets for the HTML histogram are counted beside it in fixed decade-tenths: the library's public
 // Histogram interface exposes percentiles but no iteration over its sub-buckets, and fixed edges make the
 // histograms of different profiles line up on one axis.

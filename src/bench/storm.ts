@@ -11,7 +11,7 @@ import { LatencyStats } from './stats.js';
 // `mailmigrate bench storm` (issue 8): K clients connect at the same instant to the embedded server, started with a
 // given listen backlog, while its event loop is blocked (a busy-wait in the child: "the server busy for a moment").
 // The kernel completes handshakes into the accept queue until it holds backlog + 1 connections; every later SYN is
-// dropped (ListenOverflows) and retransmitted on the SYN schedule — here 1, 2, 3, 4, 5, 7, 11 s (facts.md). With a
+// dropped (ListenOverflows) and retransmitted on the SYN schedule — here 1, 2, 3, 4, 5, 7, 11 s (docs/measurements.md). With a
 // backlog ≥ K the queue holds them all and connects take well under a second even while the server is busy.
 // Connect time = net.connect() → 'connect'; first reply = net.connect() → first byte of the greeting.
 //

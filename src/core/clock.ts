@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 
 // One monotonic clock for every timing record: milliseconds as a float since process start.
 // performance.now() is monotonic (never jumps with NTP) and sub-microsecond, which the recv-wait of a
-// coalesced APPEND on loopback (~0.07 ms, facts.md) needs; Date.now() would round it to 0 or 1.
+// coalesced APPEND on loopback (~0.07 ms, docs/measurements.md) needs; Date.now() would round it to 0 or 1.
 export type MonoMs = number;
 
 export interface Clock {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-// Kernel TCP counters and limits from /proc, for the bench diagnosis and pre-flight checks (facts.md: Node cannot
+// Kernel TCP counters and limits from /proc, for the bench diagnosis and pre-flight checks (docs/measurements.md: Node cannot
 // read TCP_INFO, so these files are how a run sees delayed ACKs, accept-queue overflows and SYN retransmits).
 // Every parser is a pure function of the file's text, so tests run on captured text and on any OS; each reader
 // returns undefined where the file cannot be read (non-Linux, restricted /proc).
@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 /** The counters the bench diagnosis and reports use. TcpExt from /proc/net/netstat, Tcp from /proc/net/snmp. */
 export const COUNTER_NAMES = [
   // TcpExt
-  'DelayedACKs', // delayed-ACK timer fired: the 40–51 ms stall of facts.md counts here one for one
+  'DelayedACKs', // delayed-ACK timer fired: the 40–51 ms stall of docs/measurements.md counts here one for one
   'DelayedACKLocked',
   'DelayedACKLost',
   'ListenOverflows', // accept queue full: the SYN (or final ACK) is dropped and retransmitted on the SYN schedule
@@ -190,7 +190,7 @@ export interface Limit {
   readonly hard: number;
 }
 
-/** The "Max open files" line of /proc/self/limits (facts.md: 20000/20000 here; each connection costs one fd). */
+/** The "Max open files" line of /proc/self/limits (docs/measurements.md: 20000/20000 here; each connection costs one fd). */
 export function parseFdLimit(text: string): Limit | undefined {
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
   if (!m) return undefined;
@@ -208,7 +208,7 @@ export function readFdLimit(): Limit | undefined {
 export interface PortRange {
   readonly low: number;
   readonly high: number;
-  /** Ports available per (source IP, destination IP:port): facts.md measures 28,232 here. */
+  /** Ports available per (source IP, destination IP:port): docs/measurements.md measures 28,232 here. */
   readonly count: number;
 }
 

@@ -10,7 +10,7 @@ export const LITERAL_MINUS_MAX = 4096;
  * Above this size `auto` sends a synchronizing literal even when LITERAL+ is offered. With a non-synchronizing
  * literal the server cannot refuse early (TRYCREATE, quota, size), so a refusal wastes the whole upload (mbsync
  * commit bac2b00 caps at 100 KiB for that reason). We keep mbsync's 100 KiB: it covers the bulk of real mail by
- * count (median ~4 KB, facts.md corpus), so only the attachment tail pays one extra round trip, and for a
+ * count (median ~4 KB, docs/measurements.md corpus), so only the attachment tail pays one extra round trip, and for a
  * message that large the transfer itself dwarfs one RTT (100 KiB at 100 Mbit/s ≈ 8 ms vs ~0.5 ms LAN RTT).
  */
 export const DEFAULT_PLUS_MAX_BYTES = 100 * 1024;

@@ -2,7 +2,7 @@
 //
 // Why imapflow here and our own transport for APPEND: LIST/CREATE/STATUS/SEARCH/FETCH are few and latency-bound,
 // and imapflow parses their responses well; APPEND is the bulk path where imapflow's one-command-in-flight and
-// LITERAL+-only-up-to-4-KiB policy cost throughput (facts.md), so src/transport does it.
+// LITERAL+-only-up-to-4-KiB policy cost throughput (docs/measurements.md), so src/transport does it.
 //
 // Paths: every `path` here is the server's full mailbox name *in Unicode* — namespace prefix and the server's
 // hierarchy delimiter included (e.g. "INBOX.Archiv.Größe" on a Courier-style server, "Archiv/Größe" on Dovecot

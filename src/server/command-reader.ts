@@ -163,7 +163,7 @@ export class CommandReader {
       const start = this.pos;
       this.pos = lf + 1;
       if (lf === start || this.buf[lf - 1] !== CR) {
-        // Bare LF: RFC 3501 §2.2 requires CRLF; Cyrus rejects it too (facts.md). The client must be fixed.
+        // Bare LF: RFC 3501 §2.2 requires CRLF; Cyrus rejects it too (docs/measurements.md). The client must be fixed.
         const tag = this.inCommand ? this.tag : undefined;
         this.endCommand();
         return { kind: 'bad', tag, text: 'Line must end with CRLF', fatal: false };

@@ -1,5 +1,5 @@
 // Fault switches for tests, settable at start (ServerOptions.faults) and at run time (server.faults.set()).
-// Each switch mimics a behaviour seen on real servers (facts.md "Peer tools"): Zimbra drops after 5 errors in a
+// Each switch mimics a behaviour seen on real servers (docs/measurements.md "Peer tools"): Zimbra drops after 5 errors in a
 // row, Microsoft 365 throttles with a suggested backoff, Dovecot caps connections per user+IP, and so on.
 // Per-connection counters (bytes, commands) count from the connection's start, whenever the switch was set.
 // The switches reach a session only through its hooks (session-hooks.ts): while no switch is on, the server gives

@@ -19,7 +19,7 @@ export interface ServerOptions {
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
-  /** listen() backlog; Node's default is 511 (facts.md). */
+  /** listen() backlog; Node's default is 511 (docs/measurements.md). */
   backlog?: number;
   /** TCP_NODELAY on accepted sockets; default false, so Nagle and delayed ACKs act as on the report's server. */
   noDelay?: boolean;

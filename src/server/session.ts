@@ -4,7 +4,7 @@
 //
 // Replies produced while processing one 'data' event are written once (one syscall), so a pipelining client gets
 // one segment back per segment sent. No delay is added: with noDelay=false the kernel's Nagle / delayed-ACK
-// behaviour (facts.md) is what the client meets, as with the report's server.
+// behaviour (docs/measurements.md) is what the client meets, as with the report's server.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { appendCommand, literalFormPolicy, literalPolicy } from './append-command.js';

@@ -16,7 +16,7 @@ import { type LiteralUse, newRecord, type TimingRecord } from './timing.js';
 import { publishRecord } from './record-channel.js';
 
 // The per-connection command queue: pipelining, literal continuations, tag matching and timing capture.
-// Hand-written because no IMAP library pipelines (imapflow sends one command at a time, facts.md) or exposes
+// Hand-written because no IMAP library pipelines (imapflow sends one command at a time, docs/measurements.md) or exposes
 // when each byte left. Layout (after undici's queue, one structure in regions):
 //
 //   pending[]          not started, FIFO; the send-gate decides when pending[0] may start

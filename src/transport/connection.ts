@@ -48,7 +48,7 @@ export interface ConnectionOptions {
   readonly rejectUnauthorized?: boolean;
   readonly servername?: string;
   readonly auth?: Credentials | undefined;
-  /** TCP_NODELAY. Default true: with Nagle on, a split write stalls one delayed-ACK timeout (44 ms, facts.md). */
+  /** TCP_NODELAY. Default true: with Nagle on, a split write stalls one delayed-ACK timeout (44 ms, docs/measurements.md). */
   readonly noDelay?: boolean;
   readonly keepAlive?: boolean;
   readonly localAddress?: string | undefined;

@@ -50,7 +50,7 @@ test('Message-IDs are unique across a corpus and across seeds', () => {
   assert.ok(m.includes(`Message-ID: ${messageId(42, { seed: 1 })}\r\n`));
 });
 
-test('the size mix matches the facts.md corpus: median ~4 KB, mean ~21.5 KB, 15 of 1–2 MB per 5000, 10% tail', () => {
+test('the size mix matches the docs/measurements.md corpus: median ~4 KB, mean ~21.5 KB, 15 of 1–2 MB per 5000, 10% tail', () => {
   const s = corpusSizes(5000, { seed: 1 });
   const sorted = [...s].sort((a, b) => a - b);
   const median = sorted[2500]!;

@@ -15,13 +15,13 @@ function appendWithRecvWait(i: number, waitMs: number): TimingRecord {
   return r;
 }
 
-/** facts.md: split writes + Nagle + delayed ACK → 199/200 commands wait 40.6–51 ms, p50 44. */
+/** docs/measurements.md: split writes + Nagle + delayed ACK → 199/200 commands wait 40.6–51 ms, p50 44. */
 function stalledRun(n = 200): TimingRecord[] {
   const rand = rng(1);
   return Array.from({ length: n }, (_, i) => appendWithRecvWait(i, i === 0 ? 0.08 : 40.6 + rand() * 10.4));
 }
 
-/** facts.md: coalesced writes → 0.07 ms. */
+/** docs/measurements.md: coalesced writes → 0.07 ms. */
 function cleanRun(n = 200): TimingRecord[] {
   const rand = rng(2);
   return Array.from({ length: n }, (_, i) => appendWithRecvWait(i, 0.05 + rand() * 0.1));
@@ -101,7 +101,7 @@ test('slow connects off the SYN schedule, or with no SYN retransmitted, are not 
 });
 
 test('ListenOverflows rising with connects on the SYN schedule is an accept-queue-overflow, reported once', () => {
-  // facts.md: 1500 connects against backlog 511, server busy 1.5 s → 512 fast, 988 at 2.05 s.
+  // docs/measurements.md: 1500 connects against backlog 511, server busy 1.5 s → 512 fast, 988 at 2.05 s.
   const connectMs = [...Array.from({ length: 512 }, () => 0.5), ...Array.from({ length: 988 }, () => 2050)];
   const d = diagnose({ connectMs, counters: { ListenOverflows: 988, ListenDrops: 988, TCPSynRetrans: 1976 } });
   assert.deepEqual(codes(d), ['accept-queue-overflow']);

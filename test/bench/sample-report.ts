@@ -1,4 +1,4 @@
-// A realistic BenchReport for the HTML tests and the screenshot test: three profiles shaped like facts.md
+// A realistic BenchReport for the HTML tests and the screenshot test: three profiles shaped like docs/measurements.md
 // (an imaplib-like split-write profile stalled at 44 ms, coalesced, pipelined with MULTIAPPEND), histograms and
 // diagnoses produced by the real LatencyStats and diagnose().
 import { LatencyStats } from '../../src/bench/stats.js';

@@ -39,7 +39,7 @@ import { promisify } from 'node:util';
 const execFileP = promisify(execFile);
 
 export interface DovecotOptions {
-  /** mail_fsync; default 'never' (fsync costs 15–35 % here, facts.md) */
+  /** mail_fsync; default 'never' (fsync costs 15–35 % here, docs/measurements.md) */
   fsync?: 'never' | 'optimized';
   /** mail_max_userip_connections; Dovecot's default is 10, ours 64 */
   maxUserIpConnections?: number;
@@ -53,7 +53,7 @@ export interface DovecotOptions {
   /** Extra mail plugins; names starting with "imap_" go to `protocol imap` (e.g. imap_zlib for COMPRESS) */
   mailPlugins?: string[];
   /** Declare Drafts/Sent/Junk/Trash/Archive with special_use (auto = no): advertises SPECIAL-USE. Default false,
-   *  so the capabilities match a stock config (facts.md). */
+   *  so the capabilities match a stock config (docs/measurements.md). */
   specialUseMailboxes?: boolean;
   /** More users (name → password) besides the default one, e.g. for fleet tests with many accounts. When given, each
    *  user gets its own Maildir (<dir>/users/<name>) and home, the default user included; without it nothing changes. */

@@ -46,7 +46,7 @@ export function registerBench(program: Command): Command {
     .option('--seed <n>', 'corpus seed', '1')
     .option('--json <file>', 'write the report as JSON')
     .option('--html <file>', 'write a self-contained HTML page (histograms, throughput chart)')
-    .option('--no-server-nodelay', 'embedded server: leave Nagle on for its own replies (facts.md: it can delay replies)')
+    .option('--no-server-nodelay', 'embedded server: leave Nagle on for its own replies (docs/measurements.md: it can delay replies)')
     .option('--keep', 'keep the bench mailboxes instead of deleting them')
     .addOption(new Option('--quiet', 'only the table').hideHelp())
     .action(async (opts: BenchOptions) => {
@@ -78,7 +78,7 @@ async function benchAction(opts: BenchOptions): Promise<number> {
     out(`mailmigrate bench: ${targetLabel} (bench mailboxes are created and deleted)`);
   } else {
     // Our own sockets use TCP_NODELAY by default: with Nagle on, a server's reply can itself wait for an ACK
-    // (facts.md). The client-side stall the imaplib profile reproduces does not depend on it: it is the server
+    // (docs/measurements.md). The client-side stall the imaplib profile reproduces does not depend on it: it is the server
     // *receiving* the split CRLF and delaying its ACK, which the kernel does whatever the server's socket options.
     server = await startServer({ noDelay: opts.serverNodelay });
     target = { host: server.host, port: server.port, tls: 'none', auth: { user: 'test', password: 'test' } };

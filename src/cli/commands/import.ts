@@ -229,7 +229,7 @@ interface Target {
 
 async function embeddedTarget(): Promise<Target> {
   // The embedded server sets TCP_NODELAY on its own replies: a Node server with Nagle on can stall its replies
-  // behind a delayed ACK (facts.md), which would make the first run on a fresh machine look slow for no reason.
+  // behind a delayed ACK (docs/measurements.md), which would make the first run on a fresh machine look slow for no reason.
   const server = await startServer({ store: 'memory', users: { test: 'test' }, noDelay: true });
   const resolved: ResolvedTarget = {
     host: server.host, port: server.port, tls: 'none', ca: undefined, rejectUnauthorized: true,
