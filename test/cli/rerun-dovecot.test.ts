@@ -2,6 +2,7 @@
 // again after the target was wiped, with another host spelling or user case, with a fresh journal, from a copy of
 // the source, after kill -9, and as a cutover pass. Every test reads the server back and counts each Message-ID.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,4 +203,26 @@ describe('re-runs check the server: a private Dovecot', { skip }, () => {
     assert.match(r.stdout, /Dry run: 1 would be appended/);
     assert.equal((await census()).total, 30, 'nothing was sent');
   });
+
+  test('verify fails on anything it could not compare (a FIFO in the source), and --json gives per-folder rows', async () => {
+    await d.emptyAccount();
+    const src = dir('verify');
+    writeCorpus(src, 20, 'ver', ['Work']);
+    const state = { XDG_STATE_HOME: dir('state') };
+    assert.equal((await importJson([src, ...conn()], state)).appended, 20);
+    const ok = await runCli(['verify', src, ...conn(), '--json'], env);
+    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+    const rows = JSON.parse(ok.stdout);
+    assert.deepEqual(
+      rows.folders.map((f: { path: string; sourceCount: number; matched: number }) => [f.path, f.sourceCount, f.matched]),
+      [['INBOX', 10, 10], ['Work', 10, 10]],
+    );
+    // Something verify cannot read is not a pass: a FIFO named like a message.
+    execFileSync('mkfifo', [join(src, '.Work', 'cur', '1800000002.M1P1.fifo:2,S')]);
+    const bad = await runCli(['verify', src, ...conn()], env);
+    assert.equal(bad.code, 2, bad.stdout);
+    assert.match(bad.stdout, /not compared: .*1800000002\.M1P1\.fifo/);
+    assert.match(bad.stdout, /NOT VERIFIED: 0 missing, 1 not compared/);
+  });
 });
+

@@ -4,9 +4,8 @@
 // exactly once (read back with doveadm), and `batch status` agrees. Skipped, with the reason, without Dovecot,
 // redis-server or the build.
 //
-// The workers share one --state-dir here, as workers on one machine do (or on several, with the state dir on shared
-// storage): the worker that takes the account over resumes the dead one's journal. With separate state dirs the
-// new worker starts with an empty journal and exactly-once rests on the import reconciling with the server.
+// Each worker has its own --state-dir, as workers on separate machines do: the worker that takes the account over
+// has no journal of it, and exactly-once rests on the import reconciling with the server (issue 11).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -97,29 +96,31 @@ describe('batch --queue: three workers on BullMQ, one killed mid-account', { ski
     const plan = JSON.parse(enq.stdout) as { queues: Array<{ host: string; globalConcurrency: number; added: number }> };
     const main = plan.queues.find((q) => q.host === `127.0.0.1:${d.port}`)!;
     assert.equal(main.added, N + 1);
-    assert.equal(main.globalConcurrency, 3, '9 connections / (2 APPEND + 1 control) per account');
+    assert.equal(main.globalConcurrency, 3, '12 connections / (2 APPEND + control + bulk reader) per account');
     const again = await runCli(['batch', csvFile, '--queue', redis.url, '--max-connections-per-host', String(CAP), '--connections', '2', '--json'], env, 120_000);
     assert.equal(JSON.parse(again.stdout).queues.find((q: { host: string }) => q.host === main.host).added, 0, 'enqueueing twice adds nothing');
 
     const waiting = await queueStatus(parseQueueUrl(redis.url, {}));
     assert.deepEqual(waiting.accounts, { total: N + 2, complete: 0, failed: 0, pending: N + 2, running: 0 }, 'each waiting job counted once');
 
-    const shared = join(work, 'worker-state');
+    const stateDirs = [0, 1, 2].map((k) => join(work, `worker-state-${k}`));
     const sampler = sampleConnections(d.port, 25);
-    for (let k = 0; k < 3; k++) workers.push(startWorker(redis.url, shared, env));
+    for (const dir of stateDirs) workers.push(startWorker(redis.url, dir, env));
 
     // Wait until one worker runs the big account and has put part of it on the server, then kill that worker.
     const bigId = `${name(BIG)}@127.0.0.1:${d.port}`;
-    const journal = join(shared, 'accounts', safeName(bigId), 'journal.jsonl');
-    const report = join(shared, 'accounts', safeName(bigId), 'report.json');
+    let journal = '';
     let victim: RunningWorker | undefined;
     const deadline = Date.now() + 180_000;
     while (!victim && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
-      const holder = workers.find((w) => w.stdout.includes(`${bigId}: started`));
-      if (!holder || !existsSync(journal)) continue;
+      const k = workers.findIndex((w) => w.stdout.includes(`${bigId}: started`));
+      if (k < 0) continue;
+      journal = join(stateDirs[k]!, 'accounts', safeName(bigId), 'journal.jsonl');
+      const report = join(stateDirs[k]!, 'accounts', safeName(bigId), 'report.json');
+      if (!existsSync(journal)) continue;
       const lines = readFileSync(journal, 'utf8').split('\n').filter(Boolean).length;
-      if (lines > 20 && !existsSync(report)) victim = holder;
+      if (lines > 20 && !existsSync(report)) victim = workers[k];
     }
     assert.ok(victim, 'a worker was caught in the middle of the big account');
     const atKill = readFileSync(journal, 'utf8').split('\n').filter(Boolean).length - 1;
