@@ -14,10 +14,11 @@ import { ControlAdapter } from '../../migrate/control-adapter.js';
 import { canonicalAccount } from '../../migrate/account.js';
 import { transportIndexer } from '../../migrate/bulk-index.js';
 import { SYNC_FLAGS_MODES, type SyncFlagsMode } from '../../migrate/flag-sync.js';
-import { FolderRules } from '../../migrate/folder-rules.js';
+import type { FolderRules } from '../../migrate/folder-rules.js';
 import { Importer, type ImportResult } from '../../migrate/importer.js';
 import { startServer, type ImapServer } from '../../server/server.js';
-import { openSource, ReadPool, type Source, type SourceFormat } from '../../sources/index.js';
+import { openSource, ReadPool, type Source } from '../../sources/index.js';
+import { addSourceOptions, folderRulesOf, type SourceCliOptions, sourceOptionsOf } from '../source-options.js';
 import { derivePhases, recordToJson, type TimingRecord } from '../../transport/timing.js';
 import {
   addConnectionOptions,
@@ -44,8 +45,7 @@ import { type ImportReport, type LatencySummary, reasonWithoutSource, renderImpo
 // its size cap), MULTIAPPEND batches of 50 when offered, pipeline depth 2, 2 connections (the pool settles below any
 // cap the server enforces; Dovecot's per-user+IP cap is 10).
 
-export interface ImportCliOptions extends ConnectionCliOptions {
-  folder?: string;
+export interface ImportCliOptions extends ConnectionCliOptions, SourceCliOptions {
   connections?: string;
   pipeline?: string;
   batch?: string;
@@ -59,14 +59,7 @@ export interface ImportCliOptions extends ConnectionCliOptions {
   recheck?: boolean;
   syncFlags: SyncFlagsMode;
   includeDeleted?: boolean;
-  include: string[];
-  exclude: string[];
-  map: string[];
-  mapFile?: string;
-  to?: string;
   foldersOnly?: boolean;
-  followSymlinks?: boolean;
-  format?: SourceFormat;
   quiet?: boolean;
   verbose?: boolean;
   progressInterval?: string;
@@ -101,16 +94,8 @@ export function registerImport(program: Command): Command {
     .command('import')
     .description('Import Maildir / mbox / .eml trees into an IMAP server (the embedded one without --host); resumable')
     .argument('<source...>', 'Maildir, Maildir++, mbox file, directory of mbox files, or .eml tree');
-  addConnectionOptions(cmd)
-    .option('--folder <prefix>', 'import under this folder ("A/B" for a nested one)')
-    .option('--to <folder>', 'where the top level of the source goes (default INBOX), e.g. import ~/Maildir/.Sent --to Sent')
-    .option('--include <glob>', 'only these source folders and their subfolders (repeatable; "*" one level, "**" any; case-insensitive)', collect, [])
-    .option('--exclude <glob>', 'leave out these source folders and their subfolders (repeatable), e.g. --exclude Trash --exclude "Junk*"', collect, [])
-    .option('--map <src=dst>', 'put source folder SRC (and below) into DST (repeatable), e.g. --map "Sent Items=Sent"', collect, [])
-    .option('--map-file <file>', 'one "regex => target" rule per line, applied to source folder paths (first match wins)')
+  addSourceOptions(addConnectionOptions(cmd))
     .option('--folders-only', 'create the folder tree on the server, send no messages')
-    .addOption(new Option('--format <format>', 'read the source as this format instead of detecting it').choices(['maildir', 'maildir++', 'mbox', 'mbox-dir', 'eml']))
-    .option('--follow-symlinks', 'follow symbolic links that point outside the source tree (default: skipped and reported)')
     .option('--connections <n>', `APPEND connections (default ${DEFAULTS.connections}; never more than the server accepts)`)
     .option('--pipeline <n>', `commands in flight per connection (default ${DEFAULTS.pipeline})`)
     .option('--batch <n>', `messages per MULTIAPPEND (default ${DEFAULTS.batch} when offered; 1 = off)`)
@@ -173,10 +158,6 @@ function writeFailureReport(path: string, sources: readonly string[], e: unknown
   }
 }
 
-/** commander's reducer for a repeatable option. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -199,13 +180,13 @@ function parseSettings(opts: ImportCliOptions): Settings {
     prefix: parseFolderPrefix(opts.folder),
     progressIntervalMs: intOption('--progress-interval', opts.progressInterval, 10, 3_600_000) ?? 5000,
     readThreads: intOption('--read-threads', opts.readThreads, 0, 64) ?? ReadPool.defaultThreads(),
-    rules: new FolderRules({ include: opts.include, exclude: opts.exclude, map: opts.map, mapFile: opts.mapFile, to: opts.to }),
+    rules: folderRulesOf(opts),
   };
 }
 
-async function openSources(paths: readonly string[], opts: Pick<ImportCliOptions, 'followSymlinks' | 'format'>, readPool?: ReadPool): Promise<Source[]> {
+async function openSources(paths: readonly string[], opts: SourceCliOptions, readPool?: ReadPool): Promise<Source[]> {
   const list: Source[] = [];
-  for (const p of paths) list.push(await openSource(p, { readPool, followSymlinks: opts.followSymlinks === true, format: opts.format }));
+  for (const p of paths) list.push(await openSource(p, { readPool, ...sourceOptionsOf(opts) }));
   return list;
 }
 

@@ -1,34 +1,26 @@
-import { type Command, Option } from 'commander';
+import { type Command } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
 import { transportIndexer } from '../../migrate/bulk-index.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
-import { FolderRules } from '../../migrate/folder-rules.js';
 import { verify } from '../../migrate/verify.js';
-import { openSource, type Source, type SourceFormat } from '../../sources/index.js';
+import { openSource, type Source } from '../../sources/index.js';
 import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL } from '../exit-code.js';
 import { writeJsonFile } from '../render/json.js';
 import { renderVerify } from '../render/summary.js';
-import { collect, parseFolderPrefix } from './import.js';
+import { parseFolderPrefix } from './import.js';
+import { addSourceOptions, folderRulesOf, type SourceCliOptions, sourceOptionsOf } from '../source-options.js';
 
 // `mailmigrate verify <source...>`: same connection options as import; matches every source message in its folder
 // with import's own rule (src/migrate/folder-index.ts) and lists what is missing, extra or not compared. Exit 0 only
 // when every source message was compared and found, 2 otherwise (missing, or anything not compared), 1 when it could
 // not run. Read-only on the server: LIST, STATUS, SELECT, NOOP, UID FETCH (BODY.PEEK, never sets \Seen).
 
-interface VerifyCliOptions extends ConnectionCliOptions {
-  folder?: string;
-  include: string[];
-  exclude: string[];
-  map: string[];
-  mapFile?: string;
-  to?: string;
+interface VerifyCliOptions extends ConnectionCliOptions, SourceCliOptions {
   report?: string;
   json?: boolean;
   includeDeleted?: boolean;
-  followSymlinks?: boolean;
-  format?: SourceFormat;
 }
 
 export function registerVerify(program: Command): Command {
@@ -36,18 +28,11 @@ export function registerVerify(program: Command): Command {
     .command('verify')
     .description('Check that every source message is on the server, per folder; exit 0 only when all were compared and found')
     .argument('<source...>', 'the same sources given to import');
-  addConnectionOptions(cmd)
-    .option('--folder <prefix>', 'the --folder prefix used for the import')
-    .option('--to <folder>', 'the --to used for the import')
-    .option('--include <glob>', 'the --include globs used for the import (repeatable)', collect, [])
-    .option('--exclude <glob>', 'the --exclude globs used for the import (repeatable)', collect, [])
-    .option('--map <src=dst>', 'the --map rules used for the import (repeatable)', collect, [])
-    .option('--map-file <file>', 'the --map-file used for the import')
+  // The same folder and source options as import: verify looks exactly where import put the mail.
+  addSourceOptions(addConnectionOptions(cmd))
     .option('--report <file>', 'write the comparison as JSON')
     .option('--json', 'print per-folder rows as JSON instead of the table')
     .option('--include-deleted', 'expect messages marked deleted in the source too (as import --include-deleted)')
-    .addOption(new Option('--format <format>', 'read the source as this format (as import --format)').choices(['maildir', 'maildir++', 'mbox', 'mbox-dir', 'eml']))
-    .option('--follow-symlinks', 'follow links out of the source tree (as import --follow-symlinks)')
     .action(async (paths: string[], opts: VerifyCliOptions) => {
       process.exitCode = await verifyAction(paths, opts);
     });
@@ -59,7 +44,7 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   const target = await resolveTarget(opts, processIo());
   if (!target) throw new ConfigError('--host', 'verify needs a server (--host or MAILMIGRATE_HOST); the embedded one keeps nothing between runs');
   const sources: Source[] = [];
-  for (const p of paths) sources.push(await openSource(p, { followSymlinks: opts.followSymlinks === true, format: opts.format }));
+  for (const p of paths) sources.push(await openSource(p, sourceOptionsOf(opts)));
   const plane = await ControlPlane.connect(controlPlaneOptions(target));
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
@@ -68,7 +53,7 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
     process.stderr.write(`Verifying against ${describeTarget(target)}\n`);
     const result = await verify(new ControlAdapter(plane, undefined, transportIndexer(transportOptions(target))), sources, {
       folderPrefix: prefix,
-      folderRules: new FolderRules({ include: opts.include, exclude: opts.exclude, map: opts.map, mapFile: opts.mapFile, to: opts.to }),
+      folderRules: folderRulesOf(opts),
       includeDeleted: opts.includeDeleted === true,
       signal: abort.signal,
     });

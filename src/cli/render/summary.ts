@@ -1,4 +1,5 @@
 import type { FolderReport } from '../../migrate/folder-runs.js';
+import type { ImportResult } from '../../migrate/importer.js';
 import type { VerifyResult } from '../../migrate/verify.js';
 import { printable as p } from '../../core/printable.js';
 import { fmtMs, fmtRate, renderTable } from './table.js';
@@ -26,7 +27,10 @@ export interface ImportSettings {
   readonly folderPrefix: string | null;
 }
 
-export interface ImportReport {
+/** The report `import` prints and writes (--report): the run's own counts (ImportResult, one definition) plus what
+ *  the CLI adds (target, settings, latency, diagnosis, exit code). */
+export interface ImportReport
+  extends Pick<ImportResult, 'skippedBy' | 'excluded' | 'skippedPaths' | 'sourceNotes' | 'alerts' | 'flagsUpdated' | 'folders'> {
   readonly version: 1;
   readonly target: string;
   readonly embedded: boolean;
@@ -49,18 +53,6 @@ export interface ImportReport {
   readonly flagsDropped: Record<string, number>;
   readonly foldersCreated: string[];
   readonly repairs: string[];
-  /** Why messages were skipped: already imported (journal, folder unchanged), already on the server (checked), deleted. */
-  readonly skippedBy: { journal: number; checked: number; deleted: number; excluded: number; foldersOnly: number };
-  /** Source folders left out by --include/--exclude. */
-  readonly excluded: Array<{ source: string; rule: string; messages: number }>;
-  /** Paths that are not mail or were not followed, by reason, each listed (not failures). */
-  readonly skippedPaths: { byReason: Record<string, number>; paths: Array<{ path: string; reason: string; detail: string }>; pathsLeftOut: number };
-  readonly sourceNotes: string[];
-  /** [ALERT] texts from the server (RFC 3501 §7.1 says they must be shown). */
-  readonly alerts: string[];
-  readonly flagsUpdated: number;
-  /** One row per target folder: what came in, what was done, how the journal was checked. */
-  readonly folders: FolderReport[];
   readonly unknownResolved: number;
   readonly connections: { opened: number; cap: number | null };
   readonly journal: string | null;
