@@ -148,6 +148,17 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * Synchronises the selected mailbox's view (NOOP, RFC 3501 §6.1.2). imapflow's noop() swallows a failure, so the
+   * connection's state is checked after it: a view that could not be refreshed must not answer "not there".
+   */
+  async #sync(): Promise<void> {
+    await this.#client.noop();
+    if (!this.#client.usable || !this.#client.mailbox) {
+      throw new MailmigrateError('E_IMAP', 'NOOP: the control connection is no longer usable', 'now');
+    }
+  }
+
   /** SELECTs `path` (read-write: EXAMINE reports PERMANENTFLAGS () on Dovecot, RFC 3501 §6.3.2) and runs fn. */
   async #withMailbox<T>(command: string, path: string, fn: () => Promise<T>): Promise<T> {
     return this.#run(`${command} ${path}`, async () => {
@@ -291,7 +302,7 @@ export class ControlPlane {
       // connections appended since (measured: 1999 of 2000 after another connection's APPEND). NOOP syncs the view
       // (RFC 3501 §6.1.2) so a checkpoint or a check never records a stale count.
       const selected = this.#client.mailbox;
-      if (selected && folderKey(selected.path) === folderKey(path)) await this.#client.noop();
+      if (selected && folderKey(selected.path) === folderKey(path)) await this.#sync();
       return this.#client.status(path, { messages: true, uidNext: true, uidValidity: true });
     });
     if (!st) throw new MailmigrateError('E_STATUS', `STATUS ${path}: no answer (not connected?)`, 'now');
@@ -320,9 +331,13 @@ export class ControlPlane {
       // A fresh view first (issue 11): the mailbox may have been selected before this run's APPENDs, and Dovecot
       // searches the view it last synced — without NOOP (RFC 3501 §6.1.2) a message stored by an APPEND whose reply
       // was lost is "not there", and would be sent twice.
-      await this.#client.noop();
+      await this.#sync();
       const uids = await this.#client.search({ header: { 'message-id': wanted } }, { uid: true });
-      if (!uids || uids.length === 0) return [];
+      // imapflow answers a failed SEARCH (the connection died, the mailbox is no longer selected) with false or
+      // undefined, not an error. Read as "no match", that sent a stored message again (a duplicate in the chaos
+      // bench); only an array is an answer.
+      if (!Array.isArray(uids)) throw new MailmigrateError('E_IMAP', `UID SEARCH ${path}: no answer (connection lost?)`, 'now');
+      if (uids.length === 0) return [];
       const msgs = await this.#client.fetchAll(uids.join(','), { uid: true, size: true, headers: ['message-id'] }, { uid: true });
       return msgs
         .filter((m) => {
@@ -338,7 +353,7 @@ export class ControlPlane {
     return this.#withMailbox('UID FETCH', path, async () => {
       // The mailbox may have been selected before other connections appended to it; NOOP brings EXISTS up to date
       // (RFC 3501 §6.1.2), and an empty mailbox needs no FETCH at all.
-      await this.#client.noop();
+      await this.#sync();
       if (!this.#client.mailbox || this.#client.mailbox.exists === 0) return [];
       const msgs = await this.#client.fetchAll(
         '1:*',
@@ -370,7 +385,7 @@ export class ControlPlane {
    */
   async indexFolder(path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> {
     return this.#withMailbox('UID FETCH', path, async () => {
-      await this.#client.noop();
+      await this.#sync();
       const mb = this.#client.mailbox;
       const uidValidity = mb ? Number(mb.uidValidity ?? 0n) : 0;
       if (!mb || mb.exists === 0) return { exists: 0, uidValidity };
