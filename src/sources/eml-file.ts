@@ -6,9 +6,8 @@ import type { InternalDateSource } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
 import { FileMessage } from './file-message.js';
 import { headerBlockEnd, headerValue, parseHeaderFields, parseReceivedDate, parseRfc5322Date, startsWithHeaderField } from './headers.js';
-import type { ReadPool } from './read-pool.js';
 import { openError, readRegularHead } from './safe-read.js';
-import { SourceCodes, type SourceItem } from './source.js';
+import { SourceCodes, type SourceItem, type MessageFileReader } from './source.js';
 
 /** How much of a file is read while scanning to find its dates; a header block longer than this is rare. */
 const HEAD_BYTES = 64 * 1024;
@@ -21,7 +20,7 @@ export interface EmlFile {
   readonly folder: readonly string[];
   readonly id: string;
   readonly maxMessageBytes: number;
-  readonly pool?: ReadPool | undefined;
+  readonly pool?: MessageFileReader | undefined;
 }
 
 export function emlItem(f: EmlFile): SourceItem {

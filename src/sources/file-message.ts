@@ -1,8 +1,7 @@
 import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
 import { normalizeMessage } from './normalize.js';
-import type { ReadPool } from './read-pool.js';
 import { readRegularFile } from './safe-read.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from './source.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type MessageFileReader } from './source.js';
 
 /** A message that is a whole file (Maildir entry, .eml): located while scanning, its bytes read on read(). */
 export class FileMessage implements SourceMessage {
@@ -14,7 +13,7 @@ export class FileMessage implements SourceMessage {
     readonly internalDateSource: InternalDateSource,
     readonly size: number,
     readonly origin: string,
-    private readonly pool?: ReadPool | undefined,
+    private readonly pool?: MessageFileReader | undefined,
     readonly deleted = false,
     /** The cap that holds while reading (safe-read.ts), not only at scan time. */
     private readonly maxBytes = DEFAULT_MAX_MESSAGE_BYTES,

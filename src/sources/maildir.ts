@@ -5,7 +5,6 @@
 // files, symlinks out of the tree); 'rejected' (unreadable folders and files, FIFOs and devices, loops).
 import { readdir } from 'node:fs/promises';
 import { FileMessage } from './file-message.js';
-import type { ReadPool } from './read-pool.js';
 import { join } from 'node:path';
 import type { InternalDateSource } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
@@ -15,7 +14,7 @@ import { notMailName } from './not-mail.js';
 import { readRegularFileSync, readRegularHead } from './safe-read.js';
 import { looksLikeMessage } from './headers.js';
 import { isResolved, TreeGuard, type ResolvedEntry } from './tree-guard.js';
-import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions } from './source.js';
+import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions, type MessageFileReader } from './source.js';
 
 /**
  * Maildir info flags (the letters after ":2,") in IMAP spelling; Dovecot maps P to $Forwarded. T ("trashed") is
@@ -149,7 +148,7 @@ export class MaildirSource implements Source {
   stats = newStats();
   notes: string[] = [];
   readonly #max: number;
-  readonly #pool: ReadPool | undefined;
+  readonly #pool: MessageFileReader | undefined;
   readonly #prefix: readonly string[];
   readonly #follow: boolean;
 

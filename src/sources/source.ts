@@ -1,8 +1,7 @@
 // The contract every reader implements: an async iterable of items that carries rejections as well as messages,
 // so nothing found on disk disappears without a trace (issue 3, "Nothing is silently dropped").
-import type { SourceMessage } from '../core/types.js';
+import type { NormalizedMessage, SourceMessage } from '../core/types.js';
 import type { SourceError } from '../core/errors.js';
-import type { ReadPool } from './read-pool.js';
 
 /** 'mixed': a tree holding several kinds of store side by side (discover.ts); never a format a user forces. */
 export type SourceFormat = 'maildir' | 'maildir++' | 'mbox' | 'mbox-dir' | 'eml' | 'mixed';
@@ -70,6 +69,15 @@ export interface Source {
 /** mbox flavours (see mbox.ts): 'auto' unquotes like mboxrd and trusts Content-Length only when it checks out. */
 export type MboxVariant = 'auto' | 'mboxo' | 'mboxrd' | 'mboxcl' | 'mboxcl2';
 
+/**
+ * Reads, normalizes and fingerprints one message file off the main thread (ReadPool, read-pool.ts, is the one
+ * implementation). Declared here, by what the readers need, so that this contract does not import the pool (which
+ * imports this file's limits): no import cycle inside sources.
+ */
+export interface MessageFileReader {
+  read(path: string, origin: string, maxBytes?: number): Promise<NormalizedMessage>;
+}
+
 export interface SourceOptions {
   /** Force a format instead of detecting it. */
   format?: SourceFormat | undefined;
@@ -81,7 +89,7 @@ export interface SourceOptions {
   maxMessageBytes?: number | undefined;
   mboxVariant?: MboxVariant | undefined;
   /** Read whole-file messages (Maildir, .eml) on these worker threads instead of the main thread. */
-  readPool?: ReadPool | undefined;
+  readPool?: MessageFileReader | undefined;
   /**
    * Follow symlinks whose target lies outside the source root. Default false: the tool often runs as root over
    * someone else's mail, and a link in cur/ to /etc/shadow or a folder linked to another account's Maildir must

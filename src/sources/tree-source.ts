@@ -18,7 +18,6 @@ import { MaildirSource, probeMaildir } from './maildir.js';
 import { mboxFolderName, readMboxFile, type PseudoMessage } from './mbox.js';
 import { parseFromLine } from './mbox-scan.js';
 import { notMailName, unsupportedMailName } from './not-mail.js';
-import type { ReadPool } from './read-pool.js';
 import { readRegularHead } from './safe-read.js';
 import { looksLikeMessage } from './headers.js';
 import { isResolved, TreeGuard, type ResolvedEntry } from './tree-guard.js';
@@ -35,6 +34,7 @@ import {
   type SourceFormat,
   type SourceItem,
   type SourceOptions,
+  type MessageFileReader,
 } from './source.js';
 
 export type LooseKind = 'mbox' | 'eml';
@@ -100,7 +100,7 @@ export class TreeSource implements Source {
   readonly #max: number;
   readonly #maxLine: number;
   readonly #variant: MboxVariant;
-  readonly #pool: ReadPool | undefined;
+  readonly #pool: MessageFileReader | undefined;
   readonly #follow: boolean;
   readonly #plan: TreePlan;
   readonly #only: LooseKind | undefined;
