@@ -237,11 +237,6 @@ export class Journal {
     return { ...(this.#state.perFolder.get(mailbox) ?? { confirmed: 0, sent: 0, failed: 0 }) };
   }
 
-  /** Mailboxes the journal has any record or checkpoint for. */
-  mailboxes(): string[] {
-    return [...new Set([...this.#state.perFolder.keys(), ...this.#state.checkpoints.keys()])];
-  }
-
   /** The folder's state when a run last finished with it, if any. */
   checkpoint(mailbox: string): FolderCheckpoint | undefined {
     const c = this.#state.checkpoints.get(mailbox);

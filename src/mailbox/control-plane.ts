@@ -54,14 +54,6 @@ export interface FolderInfo {
   wire: string;
 }
 
-/** One message of a folder, as reconciliation needs it. */
-export interface IndexEntry {
-  uid: number;
-  size: number;
-  messageId?: string;
-  flags: string[];
-}
-
 export interface MessageSummary {
   uid: number;
   size: number;
@@ -373,31 +365,6 @@ export class ControlPlane {
           return summary;
         })
         .sort((a, b) => a.uid - b.uid);
-    });
-  }
-
-  /**
-   * What a folder holds, in bulk, for reconciliation (issue 11): one pipelined `UID FETCH 1:* (UID RFC822.SIZE FLAGS
-   * BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])`, never one look-up per message. The view is refreshed first (NOOP after
-   * the SELECT), so messages stored since the mailbox was selected — by this run's other connections — are seen.
-   * Entries are streamed to `onEntry` so a 100k-message folder never exists twice in memory (imapflow's fetchAll would
-   * build its own array of full response objects first).
-   */
-  async indexFolder(path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> {
-    return this.#withMailbox('UID FETCH', path, async () => {
-      await this.#sync();
-      const mb = this.#client.mailbox;
-      const uidValidity = mb ? Number(mb.uidValidity ?? 0n) : 0;
-      if (!mb || mb.exists === 0) return { exists: 0, uidValidity };
-      let n = 0;
-      for await (const m of this.#client.fetch('1:*', { uid: true, size: true, flags: true, headers: ['message-id'] }, { uid: true })) {
-        n++;
-        const entry: IndexEntry = { uid: m.uid, size: m.size ?? 0, flags: m.flags ? [...m.flags] : [] };
-        const id = m.headers ? parseMessageIdHeader(m.headers) : undefined;
-        if (id !== undefined) entry.messageId = id;
-        onEntry(entry);
-      }
-      return { exists: n, uidValidity };
     });
   }
 

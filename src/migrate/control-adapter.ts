@@ -1,4 +1,4 @@
-import { AuthError, ServerResponseError } from '../core/errors.js';
+import { AuthError, MailmigrateError, ServerResponseError } from '../core/errors.js';
 import type { FolderIndexer } from './bulk-index.js';
 import type { FolderStatus } from './folder-check.js';
 import type { ServerControl } from './server-lookup.js';
@@ -17,7 +17,6 @@ export interface ControlPlaneLike {
   namespacePrefix(): string;
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
   status(path: string): Promise<FolderStatus>;
-  indexFolder(path: string, onEntry: (e: { uid: number; size: number; messageId?: string; flags: string[] }) => void): Promise<{ exists: number; uidValidity: number }>;
   storeFlags(path: string, uids: readonly number[], add: readonly string[], remove: readonly string[]): Promise<void>;
   findByMessageId(path: string, messageId: string): Promise<Array<{ uid: number; size: number }>>;
   listMessages(path: string): Promise<Array<{ uid: number; size: number; messageId?: string | undefined }>>;
@@ -42,7 +41,7 @@ export class ControlAdapter implements ServerControl {
   constructor(
     plane: ControlPlaneLike,
     private readonly reconnect?: () => Promise<ControlPlaneLike>,
-    /** Reads a folder in bulk on a connection of its own (bulk-index.ts); without it the control plane does. */
+    /** Reads a folder in bulk on a connection of its own (bulk-index.ts). Only reconciliation and verify need it. */
     private readonly indexer?: FolderIndexer,
   ) {
     this.#plane = plane;
@@ -132,22 +131,13 @@ export class ControlAdapter implements ServerControl {
     path: string,
     onEntry: (e: { uid: number; size: number; messageId?: string | undefined; flags: string[] }) => void,
   ): Promise<{ exists: number; uidValidity: number }> {
-    if (this.indexer) {
-      // A fresh connection per read: one retry covers a connection lost mid-FETCH (entries are handed over only
-      // after the whole FETCH succeeded, so a retry starts from an empty index).
-      const indexer = this.indexer;
-      return indexer(path, onEntry).catch((e) => {
-        if (e instanceof ServerResponseError || e instanceof AuthError) throw e;
-        return indexer(path, onEntry);
-      });
-    }
-    // A retry after a lost connection starts the FETCH again from the top: the caller's index must start empty, so
-    // entries are collected here and handed over only once the whole FETCH succeeded.
-    return this.#retry(async (p) => {
-      const entries: Array<{ uid: number; size: number; messageId?: string; flags: string[] }> = [];
-      const r = await p.indexFolder(path, (e) => entries.push(e));
-      for (const e of entries) onEntry(e);
-      return r;
+    const indexer = this.indexer;
+    if (!indexer) return Promise.reject(new MailmigrateError('E_INTERNAL', 'ControlAdapter: no bulk folder reader was given', 'never'));
+    // A fresh connection per read: one retry covers a connection lost mid-FETCH (entries are handed over only after
+    // the whole FETCH succeeded, so a retry starts from an empty index).
+    return indexer(path, onEntry).catch((e) => {
+      if (e instanceof ServerResponseError || e instanceof AuthError) throw e;
+      return indexer(path, onEntry);
     });
   }
 

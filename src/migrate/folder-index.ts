@@ -59,13 +59,13 @@ export class FolderIndex {
     return this.#fetched;
   }
 
-  /** Marks a UID as taken (a message this run appended, or one matched elsewhere). */
-  claim(uid: number): void {
-    this.#claimed.add(uid);
-  }
-
-  isClaimed(uid: number): boolean {
-    return this.#claimed.has(uid);
+  /** Server messages no source message matched, by UID (verify's "extra"). */
+  unclaimed(): IndexedMessage[] {
+    const out: IndexedMessage[] = [];
+    for (const map of [this.#byId, this.#withoutId] as const) {
+      for (const list of map.values()) for (const m of list) if (!this.#claimed.has(m.uid)) out.push(m);
+    }
+    return out.sort((a, b) => a.uid - b.uid);
   }
 
   /** Finds and claims the server copy of a source message, or resolves undefined when it is not there. */

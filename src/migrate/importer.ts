@@ -53,7 +53,6 @@ export interface ImportOptions {
 
 export type ImportEvent =
   | { type: 'folder-created'; path: string; specialUse?: string | undefined }
-  | { type: 'folder-checked'; path: string; trusted: boolean; detail?: string | undefined }
   | { type: 'resume-checked'; found: number; missing: number }
   | { type: 'pool'; event: unknown }
   | { type: 'warning'; message: string };
@@ -210,7 +209,7 @@ export class Importer {
         }
       }
       await this.resendUnknown();
-      await this.flushFlagUpdates(true);
+      await this.flushFlagUpdates();
       // Checkpoints only after a pass that went through every source message: a folder half-reconciled must be
       // reconciled again, not trusted.
       const complete = !aborted && !this.fatal && !this.halted && !this.options.signal?.aborted && this.unknown.length === 0;
@@ -505,7 +504,7 @@ export class Importer {
     if (run.flagUpdates.size >= FLAG_FLUSH) await this.flushFolderFlags(run);
   }
 
-  private async flushFlagUpdates(_final: boolean): Promise<void> {
+  private async flushFlagUpdates(): Promise<void> {
     for (const run of this.folders.all()) if (run.flagUpdates.size) await this.flushFolderFlags(run);
   }
 

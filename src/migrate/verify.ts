@@ -66,8 +66,6 @@ interface FolderState {
   readonly path: string;
   readonly absent: boolean;
   readonly index: FolderIndex;
-  readonly serverCount: number;
-  readonly all: IndexedMessage[];
   sourceCount: number;
   matched: number;
   changedByServer: number;
@@ -94,15 +92,9 @@ export async function verify(control: ServerControl, sources: readonly Source[],
       p = (async () => {
         const status = await control.folderStatus(path);
         const index = new FolderIndex();
-        const all: IndexedMessage[] = [];
-        if (status && status.messages > 0) {
-          await control.indexFolder(path, (e) => {
-            index.add(e);
-            all.push(e);
-          });
-        }
+        if (status && status.messages > 0) await control.indexFolder(path, (e) => index.add(e));
         return {
-          path, absent: !status, index, serverCount: all.length, all,
+          path, absent: !status, index,
           sourceCount: 0, matched: 0, changedByServer: 0, deleted: 0, missing: [],
         };
       })();
@@ -147,11 +139,11 @@ export async function verify(control: ServerControl, sources: readonly Source[],
     out.push({
       path: f.path,
       sourceCount: f.sourceCount,
-      serverCount: f.serverCount,
+      serverCount: f.index.size,
       matched: f.matched,
       changedByServer: f.changedByServer,
       missing: f.missing,
-      extra: f.all.filter((m) => !f.index.isClaimed(m.uid)),
+      extra: f.index.unclaimed(),
       absent: f.absent,
       deleted: f.deleted,
     });

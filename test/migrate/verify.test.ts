@@ -17,7 +17,6 @@ function fakePlane(existing: string[], ns = ''): ControlPlaneLike & { created: A
     },
     permanentFlags: async () => ({ flags: [], anyKeyword: false }),
     status: async () => ({ uidValidity: 1, uidNext: 1, messages: 0 }),
-    indexFolder: async () => ({ exists: 0, uidValidity: 1 }),
     storeFlags: async () => undefined,
     findByMessageId: async () => [],
     listMessages: async () => [],

@@ -5,6 +5,7 @@ import { dovecotSkipReason, startDovecot } from '../helpers/dovecot.js';
 import { tempDir, writeCorpus, FAST_TIMEOUTS } from './harness.js';
 import { Journal } from '../../src/journal/journal.js';
 import { ControlPlane } from '../../src/mailbox/control-plane.js';
+import { transportIndexer } from '../../src/migrate/bulk-index.js';
 import { ControlAdapter } from '../../src/migrate/control-adapter.js';
 import { Importer } from '../../src/migrate/importer.js';
 import { openSource } from '../../src/sources/index.js';
@@ -21,7 +22,7 @@ test('a real Dovecot restarted mid-import: the run reconnects, re-checks what wa
   const cp = { host: d.host, port: d.port, secure: false, starttls: 'off' as const, user: d.user, password: d.password, connectTimeoutMs: 3000 };
   const connect = () => ControlPlane.connect(cp);
   const plane = await connect();
-  const control = new ControlAdapter(plane, connect);
+  const control = new ControlAdapter(plane, connect, transportIndexer({ host: d.host, port: d.port, tls: 'none', auth: { user: d.user, password: d.password } }));
   const journal = await Journal.open(join(dir, 'j.jsonl'), { account: `imap://${d.user}@${d.host}:${d.port}` }, { batchMs: 5 });
   let restarted: Promise<void> | undefined;
   let restarts = 0;

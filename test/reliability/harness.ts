@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, type JournalOptions } from '../../src/journal/journal.js';
 import { ControlPlane } from '../../src/mailbox/control-plane.js';
+import { transportIndexer } from '../../src/migrate/bulk-index.js';
 import { ControlAdapter } from '../../src/migrate/control-adapter.js';
 import type { SyncFlagsMode } from '../../src/migrate/flag-sync.js';
 import { Importer, type ImportEvent, type ImportResult } from '../../src/migrate/importer.js';
@@ -134,7 +135,7 @@ export async function importOnce(server: { host: string; port: number }, src: st
     host: server.host, port: server.port, secure: false, starttls: 'off', user: 'test', password: 'test', connectTimeoutMs: 3000,
   });
   const plane = await connect();
-  const control = new ControlAdapter(plane, connect);
+  const control = new ControlAdapter(plane, connect, transportIndexer({ host: server.host, port: server.port, tls: 'none', auth: { user: 'test', password: 'test' } }));
   const j = await Journal.open(journal, { account: `imap://test@${server.host}:${server.port}` }, o.journalOptions ?? { batchMs: 5 });
   try {
     const importer = new Importer(control, j, {

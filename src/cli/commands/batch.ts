@@ -9,7 +9,8 @@ import { renderBatchHtml } from '../../fleet/batch-html.js';
 import type { BatchSummary } from '../../fleet/batch-state.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL } from '../exit-code.js';
 import { createBatchProgress, renderBatchSummary } from '../render/batch.js';
-import { DEFAULTS, intOption } from './import.js';
+import { DEFAULTS } from './import.js';
+import { optionalIntegerOption } from '../integer-option.js';
 
 // `mailmigrate batch ACCOUNTS.csv` (issue 15): many accounts, one command. On this machine (--state-dir) or, with
 // --queue redis://..., as BullMQ jobs for `mailmigrate worker` processes on any number of machines.
@@ -137,9 +138,9 @@ function emit(s: BatchSummary, opts: { json?: boolean | undefined; html?: string
 async function batchAction(csv: string, opts: BatchCliOptions, command: Command): Promise<number> {
   let root: Command = command;
   while (root.parent) root = root.parent;
-  const defaultConnections = intOption('--connections', opts.connections, 1, 64) ?? DEFAULTS.connections;
-  const maxPerHost = intOption('--max-connections-per-host', opts.maxConnectionsPerHost, 2, 10_000) ?? DEFAULT_MAX_PER_HOST;
-  const retries = intOption('--retries', opts.retries, 0, 100) ?? 2;
+  const defaultConnections = optionalIntegerOption('--connections', opts.connections, 1, 64) ?? DEFAULTS.connections;
+  const maxPerHost = optionalIntegerOption('--max-connections-per-host', opts.maxConnectionsPerHost, 2, 10_000) ?? DEFAULT_MAX_PER_HOST;
+  const retries = optionalIntegerOption('--retries', opts.retries, 0, 100) ?? 2;
   const { readAccountsCsv } = await import('../../fleet/accounts-csv.js');
   const accounts: AccountSpec[] = readAccountsCsv(csv, { importOptions: importOptionSpecs(root), defaults: defaultsFrom(opts), defaultConnections });
 
@@ -148,7 +149,7 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
     const { enqueueBatch, parseQueueUrl } = await fleetQueue();
     const target = parseQueueUrl(opts.queue, process.env);
     const r = await enqueueBatch(target, accounts, {
-      source: resolve(csv), maxConnectionsPerHost: maxPerHost, retries, backoffMs: intOption('--retry-delay', opts.retryDelay, 0, 3_600_000) ?? 5000,
+      source: resolve(csv), maxConnectionsPerHost: maxPerHost, retries, backoffMs: optionalIntegerOption('--retry-delay', opts.retryDelay, 0, 3_600_000) ?? 5000,
     });
     if (opts.json) out(JSON.stringify(r, null, 2));
     else {
@@ -162,8 +163,8 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
 
   if (opts.stateDir === undefined) throw new ConfigError('--state-dir', 'required: where each account keeps its journal, report and log, and batch.json the aggregate');
   const stateDir = resolve(opts.stateDir);
-  const parallel = intOption('--parallel', opts.parallel, 1, 1000) ?? DEFAULT_PARALLEL;
-  const timeoutMin = intOption('--account-timeout', opts.accountTimeout, 1, 60 * 24 * 30) ?? 1440;
+  const parallel = optionalIntegerOption('--parallel', opts.parallel, 1, 1000) ?? DEFAULT_PARALLEL;
+  const timeoutMin = optionalIntegerOption('--account-timeout', opts.accountTimeout, 1, 60 * 24 * 30) ?? 1440;
 
   const abort = new AbortController();
   const onSigint = (): void => {
@@ -179,7 +180,7 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
   try {
     summary = await runBatch({
       accounts, source: resolve(csv), stateDir, parallel, maxConnectionsPerHost: maxPerHost, bin: binPath(), env: process.env,
-      accountTimeoutMs: timeoutMin * 60_000, retries, retryDelayMs: intOption('--retry-delay', opts.retryDelay, 0, 3_600_000) ?? 5000,
+      accountTimeoutMs: timeoutMin * 60_000, retries, retryDelayMs: optionalIntegerOption('--retry-delay', opts.retryDelay, 0, 3_600_000) ?? 5000,
       skipComplete: opts.skipComplete === true, signal: abort.signal,
       onChange: (s) => {
         progress?.update(s);

@@ -18,6 +18,7 @@ import type { FolderRules } from '../../migrate/folder-rules.js';
 import { Importer, type ImportResult } from '../../migrate/importer.js';
 import { startServer, type ImapServer } from '../../server/server.js';
 import { openSource, ReadPool, type Source } from '../../sources/index.js';
+import { optionalIntegerOption } from '../integer-option.js';
 import { addSourceOptions, folderRulesOf, type SourceCliOptions, sourceOptionsOf } from '../source-options.js';
 import { derivePhases, recordToJson, type TimingRecord } from '../../transport/timing.js';
 import {
@@ -71,15 +72,6 @@ export const DEFAULTS = {
   pipeline: DEFAULT_SETTINGS.pipelineDepth,
   batch: DEFAULT_SETTINGS.batch,
 } as const;
-
-export function intOption(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${v}"`);
-  }
-  return n;
-}
 
 /** `--folder "Imported/2024"` → ["Imported", "2024"]: '/' separates levels whatever the server's delimiter. */
 export function parseFolderPrefix(v: string | undefined): string[] {
@@ -174,12 +166,12 @@ interface Settings {
 
 function parseSettings(opts: ImportCliOptions): Settings {
   return {
-    connections: intOption('--connections', opts.connections, 1, 64) ?? DEFAULTS.connections,
-    pipeline: intOption('--pipeline', opts.pipeline, 1, 64) ?? DEFAULTS.pipeline,
-    batch: intOption('--batch', opts.batch, 1, 1000),
+    connections: optionalIntegerOption('--connections', opts.connections, 1, 64) ?? DEFAULTS.connections,
+    pipeline: optionalIntegerOption('--pipeline', opts.pipeline, 1, 64) ?? DEFAULTS.pipeline,
+    batch: optionalIntegerOption('--batch', opts.batch, 1, 1000),
     prefix: parseFolderPrefix(opts.folder),
-    progressIntervalMs: intOption('--progress-interval', opts.progressInterval, 10, 3_600_000) ?? 5000,
-    readThreads: intOption('--read-threads', opts.readThreads, 0, 64) ?? ReadPool.defaultThreads(),
+    progressIntervalMs: optionalIntegerOption('--progress-interval', opts.progressInterval, 10, 3_600_000) ?? 5000,
+    readThreads: optionalIntegerOption('--read-threads', opts.readThreads, 0, 64) ?? ReadPool.defaultThreads(),
     rules: folderRulesOf(opts),
   };
 }

@@ -5,7 +5,7 @@ import { EXIT_OK } from '../exit-code.js';
 import { accountLine } from '../render/batch.js';
 import { newEntry, applyOutcome } from '../../fleet/batch-state.js';
 import { binPath } from './batch.js';
-import { intOption } from './import.js';
+import { optionalIntegerOption } from '../integer-option.js';
 
 // `mailmigrate worker --queue redis://HOST:PORT` (issue 15): takes account jobs enqueued by `batch --queue` and
 // runs each as a child `mailmigrate import`, exactly as `batch` does on one machine. Run one per machine (or
@@ -52,12 +52,12 @@ export function registerWorker(program: Command): Command {
       try {
         log(`Worker ${process.pid}: state in ${stateDir}`);
         await runWorker(target, {
-          concurrency: intOption('--concurrency', opts.concurrency, 1, 1000) ?? 2,
+          concurrency: optionalIntegerOption('--concurrency', opts.concurrency, 1, 1000) ?? 2,
           stateDir,
           bin: binPath(),
           env: process.env,
-          accountTimeoutMs: (intOption('--account-timeout', opts.accountTimeout, 1, 60 * 24 * 30) ?? 1440) * 60_000,
-          lockMs: intOption('--lock-ms', opts.lockMs, 1000, 3_600_000) ?? 30_000,
+          accountTimeoutMs: (optionalIntegerOption('--account-timeout', opts.accountTimeout, 1, 60 * 24 * 30) ?? 1440) * 60_000,
+          lockMs: optionalIntegerOption('--lock-ms', opts.lockMs, 1000, 3_600_000) ?? 30_000,
           signal: abort.signal,
           onEvent: (e) => {
             if (e.kind === 'queue') log(`Listening on ${e.queue}`);
