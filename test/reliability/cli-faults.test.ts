@@ -51,7 +51,9 @@ test('SIGKILL at three random points, then a re-run: every message on the server
 });
 
 test('SIGINT twice aborts at once with 130, the journal still opens, and the re-run ends with each message once', { skip, timeout: 60_000 }, async (t) => {
-  const s = await withServer(t, { users: { test: PASSWORD }, faults: { taggedDelayMs: 20, delayVerbs: ['APPEND'] } });
+  // Each APPEND answer takes 400 ms, so commands are still in flight when the second Ctrl-C comes 30 ms after the
+  // first (Ctrl-C ends backoff sleeps and unsent batches at once: only answers still owed keep the run alive).
+  const s = await withServer(t, { users: { test: PASSWORD }, faults: { taggedDelayMs: 400, delayVerbs: ['APPEND'] } });
   const dir = tempDir(t);
   const src = join(dir, 'mail');
   const ids = writeCorpus(src, 200, 'int', ['Work']);
