@@ -4,6 +4,8 @@
 // an OAuth token file. They are resolved on the machine that runs the account (account-runner.ts), so a BullMQ job
 // (which lives in Redis, readable by anyone with access to it) holds nothing worth stealing.
 
+import { canonicalServer, type Resolver } from '../migrate/account.js';
+
 export type Security = 'tls' | 'starttls' | 'plain';
 
 export interface AccountSpec {
@@ -32,6 +34,26 @@ export interface AccountSpec {
 /** The budget key of a server: the same spelling shares one connection budget. */
 export function hostKey(a: Pick<AccountSpec, 'host' | 'port' | 'security'>): string {
   return `${a.host.toLowerCase()}:${a.port ?? (a.security === 'tls' ? 993 : 143)}`;
+}
+
+/**
+ * The connection-budget key of each account's server: its resolved address and port (src/migrate/account.ts), so
+ * `localhost` and `127.0.0.1` — or two DNS names of one server — share one budget. Keyed by spelling, a batch
+ * mixing them opened twice the connections the server allows. Each spelling is resolved once, with a deadline.
+ */
+export async function serverKeys(accounts: readonly AccountSpec[], resolve?: Resolver): Promise<Map<AccountSpec, string>> {
+  const bySpelling = new Map<string, Promise<string>>();
+  const out = new Map<AccountSpec, string>();
+  for (const a of accounts) {
+    const spelling = hostKey(a);
+    let key = bySpelling.get(spelling);
+    if (!key) {
+      key = canonicalServer(a.host, a.port ?? (a.security === 'tls' ? 993 : 143), resolve);
+      bySpelling.set(spelling, key);
+    }
+    out.set(a, await key);
+  }
+  return out;
 }
 
 /** A file-system and job-id safe name for an account id ("alice@mail.example.com:993" -> "alice@mail.example.com_993"). */

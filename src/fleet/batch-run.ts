@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostKey, type AccountSpec } from './account.js';
+import { hostKey, serverKeys, type AccountSpec } from './account.js';
 import { accountFiles, runAccount, type AccountOutcome, type RunAccountOptions } from './account-runner.js';
 import { applyOutcome, newEntry, readSummary, summarize, writeJsonAtomic, type AccountEntry, type BatchSummary } from './batch-state.js';
 import { HostBudget } from './host-budget.js';
+import type { Resolver } from '../migrate/account.js';
 
 // `mailmigrate batch` on one machine (issue 15): every account of the CSV, `parallel` at a time, each server's
 // connections under one budget, the aggregate in <state-dir>/batch.json after every change.
@@ -44,6 +45,8 @@ export interface BatchRunOptions {
   readonly onChange?: ((s: BatchSummary) => void) | undefined;
   /** Runs one account; tests and the benchmark may wrap it. */
   readonly run?: ((a: AccountSpec, o: RunAccountOptions) => Promise<AccountOutcome>) | undefined;
+  /** Host name resolution for the per-server budget (tests give a fixed table). */
+  readonly resolve?: Resolver | undefined;
 }
 
 export function batchJsonPath(stateDir: string): string {
@@ -53,6 +56,7 @@ export function batchJsonPath(stateDir: string): string {
 export async function runBatch(o: BatchRunOptions): Promise<BatchSummary> {
   mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
   const budget = new HostBudget(o.maxConnectionsPerHost);
+  const budgetKey = await serverKeys(o.accounts, o.resolve);
   const file = batchJsonPath(o.stateDir);
   const previous = new Map((readSummary(file)?.list ?? []).map((e) => [e.id, e]));
   const startedAt = new Date();
@@ -100,7 +104,7 @@ export async function runBatch(o: BatchRunOptions): Promise<BatchSummary> {
     const now = Date.now();
     for (let i = 0; i < pending.length && running < o.parallel; i++) {
       const p = pending[i]!;
-      const host = hostKey(p.a);
+      const host = budgetKey.get(p.a)!;
       if (blocked.has(host) || p.notBefore > now) continue;
       const connections = budget.appendConnections(p.a.connections);
       const release = budget.tryAcquire(host, connections);

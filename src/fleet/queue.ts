@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ConfigError, MailmigrateError } from '../core/errors.js';
-import { hostKey, safeName, type AccountSpec } from './account.js';
+import { hostKey, safeName, serverKeys, type AccountSpec } from './account.js';
 import { accountFiles, runAccount, type AccountOutcome } from './account-runner.js';
 import { applyOutcome, newEntry, summarize, type AccountEntry, type BatchSummary } from './batch-state.js';
 import { CONTROL_CONNECTIONS } from './host-budget.js';
@@ -110,8 +110,10 @@ export async function enqueueBatch(t: RedisTarget, accounts: readonly AccountSpe
     throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (one control session and one APPEND connection per account)`);
   }
   await withRedis(t, (r) => r.ping()); // fail fast, before BullMQ's own connections start retrying
+  // One queue per server, however its name is spelled: the queue's global concurrency is the server's budget.
+  const keys = await serverKeys(accounts);
   const byHost = new Map<string, AccountSpec[]>();
-  for (const a of accounts) byHost.set(hostKey(a), [...(byHost.get(hostKey(a)) ?? []), a]);
+  for (const a of accounts) byHost.set(keys.get(a)!, [...(byHost.get(keys.get(a)!) ?? []), a]);
   const result: EnqueueResult = { queues: [] };
   for (const [host, list] of byHost) {
     const name = queueName(host);

@@ -32,6 +32,24 @@ export async function canonicalAccount(t: AccountTarget, resolve: Resolver = sys
   return `imap://${encodeURIComponent(t.user.toLowerCase())}@${host}:${t.port}`;
 }
 
+/**
+ * `<address>:<port>` — one key per server however its name is spelled (`localhost`, `127.0.0.1`, `MAIL.example.org.`),
+ * for what must be counted per server: a fleet's connection budget (a server caps connections per address, not per
+ * spelling). Bounded: a resolver that does not answer within `deadlineMs` leaves the lower-cased name as the key.
+ */
+export async function canonicalServer(host: string, port: number, resolve: Resolver = systemResolver, deadlineMs = 5000): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((r) => {
+    timer = setTimeout(() => r(host.replace(/^\[(.*)\]$/, '$1').toLowerCase().replace(/\.$/, '')), deadlineMs);
+  });
+  try {
+    const address = await Promise.race([canonicalAddress(host, resolve), late]);
+    return `${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function canonicalAddress(host: string, resolve: Resolver): Promise<string> {
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   if (isIP(bare)) return normalizeIp(bare);

@@ -16,6 +16,11 @@ const spec = (i: number, host = 'mail.example.com', connections = 2): AccountSpe
   passwordFile: undefined, passwordEnv: 'PW', oauthTokenFile: undefined, importArgs: [], connections,
 });
 
+// Test names are not resolved through the system's DNS: each keeps its own (lower-cased) name as its budget key.
+const noDns = async (h: string): Promise<string[]> => {
+  throw new Error(`ENOTFOUND ${h}`);
+};
+
 const outcome = (o: Partial<AccountOutcome>): AccountOutcome => ({
   status: 'complete', exitCode: 0, total: 2, appended: 2, skipped: 0, failed: 0, bytes: 100, elapsedMs: 5,
   startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), connections: 1, ...o,
@@ -51,6 +56,7 @@ test('a batch keeps every server under its budget, runs the others meanwhile, an
     const accounts = [...Array.from({ length: 6 }, (_, i) => spec(i, 'a.example', 3)), ...Array.from({ length: 4 }, (_, i) => spec(10 + i, 'b.example', 1))];
     const s = await runBatch({
       accounts, source: 'x.csv', stateDir: dir, parallel: 4, maxConnectionsPerHost: 5, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 0,
+      resolve: noDns,
       run: async (a: AccountSpec, o: RunAccountOptions) => {
         const h = a.host;
         inUse.set(h, (inUse.get(h) ?? 0) + o.connections + CONTROL_CONNECTIONS);
@@ -78,6 +84,39 @@ test('a batch keeps every server under its budget, runs the others meanwhile, an
   }
 });
 
+test('two spellings of one server (localhost, 127.0.0.1, a name in capitals) share one connection budget', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-batch-'));
+  try {
+    // Resolver table: what the system resolver answers for these names (localhost: both families, IPv6 first).
+    const table: Record<string, string[]> = { localhost: ['::1', '127.0.0.1'], 'mail.example.org': ['127.0.0.1'] };
+    const resolve = async (h: string): Promise<string[]> => {
+      const a = table[h.toLowerCase()];
+      if (!a) throw new Error(`ENOTFOUND ${h}`);
+      return a;
+    };
+    let inUse = 0;
+    let max = 0;
+    const accounts = [spec(1, 'localhost', 1), spec(2, '127.0.0.1', 1), spec(3, 'MAIL.example.org', 1), spec(4, 'other.example', 1)];
+    const s = await runBatch({
+      accounts, source: 'x.csv', stateDir: dir, parallel: 4, maxConnectionsPerHost: 3, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 0,
+      resolve,
+      run: async (a: AccountSpec, o: RunAccountOptions) => {
+        const local = a.host !== 'other.example';
+        if (local) max = Math.max(max, (inUse += o.connections + CONTROL_CONNECTIONS));
+        await new Promise((r) => setTimeout(r, 20));
+        if (local) inUse -= o.connections + CONTROL_CONNECTIONS;
+        return outcome({ connections: o.connections });
+      },
+    });
+    assert.equal(s.accounts.complete, 4);
+    assert.equal(max, 3, 'the three spellings of 127.0.0.1 ran one at a time: 1 APPEND connection + control + reader each');
+    assert.equal(s.peakConnections['127.0.0.1:143'], 3);
+    assert.equal(s.peakConnections['other.example:143'], 3, 'a name that does not resolve keeps its own budget');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a transient failure is retried with backoff and a permanent one is not; a re-run re-checks complete accounts', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mm-batch-'));
   try {
@@ -89,7 +128,7 @@ test('a transient failure is retried with backoff and a permanent one is not; a 
       if (a.user === 'u2') return outcome({ status: 'failed', exitCode: 1, error: { code: 'E_AUTH', message: 'login refused', transient: false } });
       return outcome({});
     };
-    const base = { accounts: [spec(1), spec(2), spec(3)], source: 'x.csv', stateDir: dir, parallel: 2, maxConnectionsPerHost: 10, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 2, retryDelayMs: 10, run };
+    const base = { accounts: [spec(1), spec(2), spec(3)], source: 'x.csv', stateDir: dir, parallel: 2, maxConnectionsPerHost: 10, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 2, retryDelayMs: 10, run, resolve: noDns };
     const s1 = await runBatch(base);
     assert.equal(calls.get('u1@mail.example.com:143'), 2);
     assert.equal(calls.get('u2@mail.example.com:143'), 1, 'a refused login is not retried');
