@@ -14,12 +14,12 @@ import { EXIT_CANNOT_RUN } from './exit-code.js';
 type Register = (program: Command) => unknown;
 
 const COMMANDS: Readonly<Record<string, () => Promise<Register[]>>> = {
-  bench: async () => [(await import('./commands/bench.js')).registerBench],
+  // `bench connections|storm|churn` are subcommands of `bench`, registered by bench-scale.ts.
+  bench: async () => [(await import('./commands/bench.js')).registerBench, (await import('./commands/bench-scale.js')).registerBenchScale],
   serve: async () => [(await import('./commands/serve.js')).registerServe],
   import: async () => [(await import('./commands/import.js')).registerImport],
   verify: async () => [(await import('./commands/verify.js')).registerVerify],
   doctor: async () => [(await import('./commands/doctor.js')).registerDoctor],
-  'bench-scale': async () => [(await import('./commands/bench-scale.js')).registerBenchScale],
   // `batch` takes its per-account columns from the registered `import` command's options.
   batch: async () => [(await import('./commands/import.js')).registerImport, (await import('./commands/batch.js')).registerBatch],
   worker: async () => [(await import('./commands/worker.js')).registerWorker],
@@ -33,7 +33,10 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
     .description('Bulk-import local mail (Maildir, Maildir++, mbox, .eml trees) into any IMAP server, fast and measured')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // Program options (only --version/--help) before the command name; bench-scale.ts explains why `bench` needs
+    // it. Set here so that parsing is the same whichever commands are loaded.
+    .enablePositionalOptions();
   const name = argv?.[2];
   const own = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   const loaders = own ? [own] : Object.values(COMMANDS);
