@@ -45,7 +45,6 @@ child.on('exit', (code, signal) => {
       /* the run died before the reporter wrote anything */
     }
     const at = spec.search(/^\S*\s*failing tests:/m);
-    // eslint-disable-next-line no-control-regex
     const plain = (s) => s.replace(/\u001b\[[0-9;]*m/g, '');
     if (at >= 0) process.stdout.write(`\n# ---- failing tests, again (from ${specFile}) ----\n${plain(spec.slice(at))}\n`);
   }

@@ -3,8 +3,8 @@ import net from 'node:net';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import { parseIntegerOption } from './integer-option.js';
-import type { ConnectOptions } from '../mailbox/control-plane.js';
-import type { ConnectionOptions, TlsMode } from '../transport/connection.js';
+import type { TlsMode } from '../transport/connection.js';
+import type { ResolvedTarget } from '../migrate/target.js';
 
 // Shared connection options for every command that talks to a server (import, verify, doctor, ...):
 //   --host --port --user --tls | --starttls | --plain --ca FILE --insecure --servername NAME --password-file FILE
@@ -14,6 +14,10 @@ import type { ConnectionOptions, TlsMode } from '../transport/connection.js';
 // TLS policy (issue 4): default implicit TLS on 993, STARTTLS elsewhere. STARTTLS is *optional* only towards a
 // loopback host (a local test server often has no certificate); towards any other host it is *required*, because
 // falling back silently would send the password in clear text. `--plain` is the explicit opt-out.
+
+// The target's shape and its mapping to transport and control-plane options live in src/migrate/target.ts (the
+// import use case needs them without the CLI); re-exported here for the commands that import them from this file.
+export { controlPlaneOptions, describeTarget, type ResolvedTarget, transportOptions } from '../migrate/target.js';
 
 /** What commander hands over after parsing the options added by addConnectionOptions(). */
 export interface ConnectionCliOptions {
@@ -28,22 +32,6 @@ export interface ConnectionCliOptions {
   servername?: string | undefined;
   passwordFile?: string | undefined;
   oauthTokenFile?: string | undefined;
-}
-
-/** A server target resolved from options and environment. The password is present but never printed. */
-export interface ResolvedTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: TlsMode;
-  readonly ca: Buffer | undefined;
-  readonly rejectUnauthorized: boolean;
-  /** TLS server name (SNI) and the name the certificate must carry, when it differs from --host. */
-  readonly servername?: string | undefined;
-  readonly user: string;
-  readonly password: string;
-  /** OAuth2 bearer token (XOAUTH2), when --oauth-token-file was given; then no password is asked for. */
-  readonly accessToken?: string | undefined;
-  readonly loopback: boolean;
 }
 
 /** Where the password came from, for a doctor-style report (never the password itself). */
@@ -196,34 +184,6 @@ export async function resolveTarget(opts: ConnectionCliOptions, io: ResolveIo): 
   }
   const { password, source } = await resolvePassword(opts, io, user, host);
   return { host, port, tls, ca, rejectUnauthorized: !opts.insecure, servername, user, password, loopback, passwordSource: source };
-}
-
-/** The transport's connection options for a target (add pipelining, write mode etc. on top). */
-export function transportOptions(t: ResolvedTarget): Pick<ConnectionOptions, 'host' | 'port' | 'tls' | 'ca' | 'rejectUnauthorized' | 'auth' | 'servername'> {
-  const auth = t.accessToken !== undefined ? { user: t.user, accessToken: t.accessToken } : { user: t.user, password: t.password };
-  return { host: t.host, port: t.port, tls: t.tls, ca: t.ca, rejectUnauthorized: t.rejectUnauthorized, auth, ...(t.servername ? { servername: t.servername } : {}) };
-}
-
-/** The control plane's (imapflow) connect options for the same target and the same TLS policy. */
-export function controlPlaneOptions(t: ResolvedTarget): ConnectOptions {
-  const secure = t.tls === 'implicit';
-  const starttls = t.tls === 'starttls' ? 'required' : t.tls === 'starttls-optional' ? 'opportunistic' : 'off';
-  return {
-    host: t.host,
-    port: t.port,
-    secure,
-    ...(secure ? {} : { starttls }),
-    user: t.user,
-    ...(t.accessToken !== undefined ? { accessToken: t.accessToken } : { password: t.password }),
-    ...(t.ca ? { ca: t.ca } : {}),
-    rejectUnauthorized: t.rejectUnauthorized,
-  };
-}
-
-/** A one-line description without secrets, e.g. "alice@mail.example.com:993 (implicit TLS)". */
-export function describeTarget(t: Pick<ResolvedTarget, 'host' | 'port' | 'tls' | 'user' | 'rejectUnauthorized'>): string {
-  const mode = { implicit: 'implicit TLS', starttls: 'STARTTLS', 'starttls-optional': 'STARTTLS when offered', none: 'no TLS' }[t.tls];
-  return `${t.user}@${t.host}:${t.port} (${mode}${t.tls !== 'none' && !t.rejectUnauthorized ? ', certificate not verified' : ''})`;
 }
 
 /**

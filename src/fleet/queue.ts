@@ -3,7 +3,7 @@ import { Queue, UnrecoverableError, WaitingError, Worker, type Job, type JobType
 import { Redis } from 'ioredis';
 import { ConfigError, MailmigrateError } from '../core/errors.js';
 import { hostKey, safeName, serverKeys, type AccountSpec } from './account.js';
-import { accountFiles, runAccount, type AccountOutcome } from './account-runner.js';
+import { runAccount, type AccountOutcome } from './account-runner.js';
 import { applyOutcome, newEntry, summarize, type AccountEntry, type BatchSummary } from './batch-state.js';
 import { CONTROL_CONNECTIONS } from './host-budget.js';
 

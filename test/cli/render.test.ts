@@ -51,8 +51,8 @@ test('without --verbose the summary leads with folders and totals; identical fai
   const s = renderImportSummary(r);
   assert.doesNotMatch(s, /recv-wait per command|Settings:/);
   assert.match(s, /\[delayed-ack-stall\]/, 'a diagnosis naming a real problem is always shown');
-  assert.match(s, /  18 × NO \[LIMIT\] too many recipients \(E_LIMIT\), e\.g\. \/m\/cur\/0/);
-  assert.match(s, /  \/m\/cur\/x: empty file \(E_SOURCE_EMPTY\)/);
+  assert.match(s, / {2}18 × NO \[LIMIT\] too many recipients \(E_LIMIT\), e\.g\. \/m\/cur\/0/);
+  assert.match(s, / {2}\/m\/cur\/x: empty file \(E_SOURCE_EMPTY\)/);
 });
 
 function sampleReport(): ImportReport {

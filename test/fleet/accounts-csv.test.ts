@@ -9,8 +9,9 @@ import { ConfigError } from '../../src/core/errors.js';
 import { parseAccountsCsv, readAccountsCsv, type AccountsCsvOptions } from '../../src/fleet/accounts-csv.js';
 
 // The import flags as the CLI hands them over: the real registered `import` command, so these tests follow it.
+const program = await buildProgram();
 const options = (extra: Partial<AccountsCsvOptions> = {}): AccountsCsvOptions => ({
-  importOptions: importOptionSpecs(buildProgram()),
+  importOptions: importOptionSpecs(program),
   defaultConnections: 2,
   ...extra,
 });

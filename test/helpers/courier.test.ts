@@ -9,23 +9,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { courierSkipReason, renderCourierScript, startCourier, type CourierInstance } from './courier.js';
 import { pidAlive, processGroup } from './process-tree.js';
-import { session } from './raw-session.js';
+import { refused, session } from './raw-session.js';
 
 const skip = courierSkipReason();
 if (skip) console.log(`# Courier helper integration tests skipped: ${skip}`);
 
 const MSG = 'From: a@example.org\r\nSubject: courier helper\r\nMessage-ID: <courier-helper@test>\r\n\r\nhello\r\n';
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
-}
 
 describe('the Courier namespace script', () => {
   const base = { dir: '/tmp/mm-courier-x', tree: '/repo/.cache/servers/courier', port: 1143, env: {} };

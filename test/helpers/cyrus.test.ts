@@ -7,23 +7,12 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { cyrusSkipReason, renderCyrusConf, renderImapdConf, startCyrus, type CyrusInstance } from './cyrus.js';
 import { pidAlive, processGroup } from './process-tree.js';
-import { session } from './raw-session.js';
+import { refused, session } from './raw-session.js';
 
 const skip = cyrusSkipReason();
 if (skip) console.log(`# Cyrus helper integration tests skipped: ${skip}`);
 
 const MSG = 'From: a@example.org\r\nSubject: cyrus helper\r\nMessage-ID: <cyrus-helper@test>\r\n\r\nhello\r\n';
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
-}
 
 describe('Cyrus config rendering', () => {
   const base = { dir: '/tmp/c', port: 1143, bin: '/x/bin', admin: 'mmadmin', runAs: { user: 'cyrus', group: 'mail' } };

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { freePort } from './dovecot.js';
 import { pidAlive, processTree, register, stopTree, unregister } from './process-tree.js';
 import { session, waitForGreeting } from './raw-session.js';
-import { isRoot, unpackedServer, type UnpackedServer } from './unpacked-servers.js';
+import { isRoot, unpackedServer } from './unpacked-servers.js';
 
 export interface CyrusOptions {
   /** '.' (default): Debian's config, folders under "INBOX."; '/': upstream defaults, folders beside INBOX */

@@ -35,6 +35,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { waitForGreeting } from './raw-session.js';
 
 const execFileP = promisify(execFile);
 
@@ -351,44 +352,6 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return true;
 }
 
-/** Connects until the server greets with "* OK" (Dovecot forks imap-login lazily after the listener is up). */
-async function waitForGreeting(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const sock = net.connect({ host: '127.0.0.1', port });
-        let buf = '';
-        const timer = setTimeout(() => {
-          sock.destroy();
-          reject(new Error('no greeting within 2 s'));
-        }, 2000);
-        sock.setEncoding('latin1');
-        sock.on('data', (d: string) => {
-          buf += d;
-          if (buf.includes('\r\n')) {
-            clearTimeout(timer);
-            sock.end('a LOGOUT\r\n');
-            sock.destroy();
-            if (buf.startsWith('* OK')) resolve();
-            else reject(new Error(`unexpected greeting ${JSON.stringify(buf.slice(0, 80))}`));
-          }
-        });
-        sock.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-      });
-      return;
-    } catch (err) {
-      lastError = err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`Dovecot on 127.0.0.1:${port} did not greet within ${timeoutMs} ms: ${String(lastError)}`);
-}
-
 async function makeCertificate(dir: string): Promise<{ certFile: string; keyFile: string }> {
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
@@ -486,6 +449,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     }
     if (!pid) throw new Error(`dovecot started but ${pidFile} did not appear within 10 s`);
     try {
+      // Dovecot forks imap-login lazily after the listener is up: wait for a real greeting, not only the port.
       await waitForGreeting(port, 10_000);
     } catch (err) {
       const log = await readFile(logFile, 'utf8').catch(() => '');

@@ -119,3 +119,15 @@ export async function session(port: number, lines: SessionLine[], timeoutMs = 10
     sock.destroy();
   }
 }
+
+/** True when nothing accepts a connection on 127.0.0.1:`port` any more (a stopped server's port). */
+export function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}

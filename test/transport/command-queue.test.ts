@@ -76,7 +76,7 @@ test('a synchronizing literal holds back every later command until the continuat
 
 test('pipelining keeps at most depth commands in flight and records the depth at send', async () => {
   const { io, q, records } = setup(2);
-  q.enqueue(compileSimple('A0', 'NOOP')); // confirm nothing special about first
+  void q.enqueue(compileSimple('A0', 'NOOP')); // confirm nothing special about first; answered on the next line
   q.onResponse(tagged('A0'));
   io.syscalls = [];
   const ps = [1, 2, 3].map((i) => q.enqueue(compileAppend(`A${i}`, 'INBOX', [msg(`m${i}`)], () => 'nonsync'), { mailbox: 'INBOX', messages: 1 }));

@@ -1,6 +1,7 @@
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 import { byAttention, type AccountEntry, type BatchSummary } from '../../fleet/batch-state.js';
-import { fmtEta } from './progress.js';
+import { cliProgress, fmtEta } from './progress.js';
+
 
 // Rendering of a fleet batch: the live progress (one overall bar plus one line per running account on a TTY,
 // plain lines otherwise) and the closing summary, shared by `batch` and `batch status`.
@@ -54,12 +55,12 @@ export function createBatchProgress(stream: NodeJS.WriteStream = process.stderr,
   if (!tty) {
     return { update: (s) => announce(s, (l) => void stream.write(`${l}\n`)), stop: () => undefined };
   }
-  const multi = new cliProgress.MultiBar(
+  const multi = new (cliProgress().MultiBar)(
     { stream, hideCursor: true, clearOnComplete: true, fps: 5, format: '{text}', autopadding: true },
-    cliProgress.Presets.shades_classic,
+    cliProgress().Presets.shades_classic,
   );
   const overall = multi.create(1, 0, { text: '' }, { format: ' {bar} {value}/{total} accounts | {text}' });
-  const lines = new Map<string, cliProgress.SingleBar>();
+  const lines = new Map<string, cliProgressModule.SingleBar>();
   const started = Date.now();
   return {
     update: (s) => {

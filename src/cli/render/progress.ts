@@ -1,5 +1,11 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
 import { printable } from '../../core/printable.js';
+
+// cli-progress is loaded on the first bar drawn, not at start-up: off a TTY (CI, a batch's child imports) it is
+// never needed (docs/measurements.md "Start-up"). It is CommonJS, so a synchronous require keeps this API sync.
+let cliProgressLoaded: typeof cliProgressModule | undefined;
+export const cliProgress = (): typeof cliProgressModule => (cliProgressLoaded ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule);
 
 // Live progress of an import or a verify. On a TTY: one cli-progress bar (messages, MB, msg/s, ETA) on stderr,
 // redrawn at most 10×/s. Otherwise (CI logs, pipes): one plain line every `intervalMs`, so a log shows that the run
@@ -81,7 +87,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressRenderer 
     };
   }
 
-  const bar = new cliProgress.SingleBar(
+  const bar = new (cliProgress().SingleBar)(
     {
       stream,
       format: ' {bar} {done}/{totalText} msgs | {mb} MB | {rate} msg/s | ETA {etaText} | {failed} failed',
@@ -91,7 +97,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressRenderer 
       fps: 10,
       etaBuffer: 50,
     },
-    cliProgress.Presets.shades_classic,
+    cliProgress().Presets.shades_classic,
   );
   const payload = (): Record<string, string | number> => {
     const done = last.appended + last.skipped + last.failed;

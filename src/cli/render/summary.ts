@@ -1,63 +1,14 @@
 import type { FolderReport } from '../../migrate/folder-runs.js';
-import type { ImportResult } from '../../migrate/importer.js';
+import { type ImportReport, reasonWithoutSource } from '../../migrate/import-report.js';
 import type { VerifyResult } from '../../migrate/verify.js';
 import { printable as p } from '../../core/printable.js';
 import { fmtMs, fmtRate, renderTable } from './table.js';
 
+export { type ImportReport, type ImportSettings, type LatencySummary, reasonWithoutSource } from '../../migrate/import-report.js';
+
 // The final summary of `import` (and the verify listing): plain text built from the same report object that
 // --report writes as JSON, so the two can never disagree. Everything that came from outside (file and folder
 // names, Message-IDs, flags, server texts) goes through p() = printable(): no control character reaches the terminal.
-
-export interface LatencySummary {
-  readonly count: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-}
-
-export interface ImportSettings {
-  readonly connections: number;
-  readonly pipeline: number;
-  readonly batch: number;
-  readonly noDelay: boolean;
-  readonly literal: string;
-  readonly write: string;
-  readonly tls: string;
-  readonly folderPrefix: string | null;
-}
-
-/** The report `import` prints and writes (--report): the run's own counts (ImportResult, one definition) plus what
- *  the CLI adds (target, settings, latency, diagnosis, exit code). */
-export interface ImportReport
-  extends Pick<ImportResult, 'skippedBy' | 'excluded' | 'skippedPaths' | 'sourceNotes' | 'alerts' | 'flagsUpdated' | 'folders'> {
-  readonly version: 1;
-  readonly target: string;
-  readonly embedded: boolean;
-  readonly sources: string[];
-  readonly dryRun: boolean;
-  readonly interrupted: boolean;
-  readonly total: number;
-  readonly appended: number;
-  readonly skipped: number;
-  readonly failed: number;
-  readonly bytes: number;
-  readonly elapsedMs: number;
-  readonly msgsPerSec: number;
-  readonly mbPerSec: number;
-  readonly settings: ImportSettings;
-  /** recv-wait (last byte flushed → tagged reply) per command verb, ms. */
-  readonly latency: Record<string, LatencySummary>;
-  readonly diagnosis: Array<{ code: string; message: string }>;
-  readonly failures: Array<{ source: string; code: string; reason: string }>;
-  readonly flagsDropped: Record<string, number>;
-  readonly foldersCreated: string[];
-  readonly repairs: string[];
-  readonly unknownResolved: number;
-  readonly connections: { opened: number; cap: number | null };
-  readonly journal: string | null;
-  readonly exitCode: number;
-}
 
 const FAILURES_SHOWN = 20;
 
@@ -72,11 +23,6 @@ export function groupFailures(failures: ReadonlyArray<{ source: string; code: st
     else groups.set(k, { code: f.code, reason: f.reason, count: 1, first: f.source });
   }
   return [...groups.values()].sort((a, b) => b.count - a.count);
-}
-
-/** Source errors already start with their path; the report lists the path apart, so drop the repeat. */
-export function reasonWithoutSource(source: string, reason: string): string {
-  return reason.startsWith(`${source}: `) ? reason.slice(source.length + 2) : reason;
 }
 
 /** One row per target folder: source folder(s) → target, and what happened to their messages. */

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Start-up of `mailmigrate import` to its first byte on the wire (docs/measurements.md "Start-up", issue 14).
+// A fake IMAP listener on 127.0.0.1 sends a greeting and waits for the client's first byte; the child runs with
+// MAILMIGRATE_TRACE_STARTUP=1, which prints when it first wrote to a socket (ms after its own start, and CPU ms).
+// Also measured from outside: wall ms from spawn to the first byte received, and the child's CPU ms (utime+stime,
+// /proc/<pid>/stat) at that moment. Prints the medians of N runs as JSON.
+//   node scripts/startup-time.mjs [runs=7] [root=this checkout] [extra import args...]
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [runsArg = '7', rootArg = '', ...extra] = process.argv.slice(2);
+const root = rootArg || join(dirname(fileURLToPath(import.meta.url)), '..');
+const TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
+const cpuMsOf = (pid) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+  } catch {
+    return NaN; // not Linux: the child's own trace line still says
+  }
+};
+
+function once() {
+  return new Promise((resolve, reject) => {
+    let child;
+    let t0;
+    let stderr = '';
+    let outside;
+    const finish = () => {
+      const m = /first socket write at ([\d.]+) ms after process start, ([\d.]+) ms CPU/.exec(stderr);
+      if (!outside) return;
+      // A build without MAILMIGRATE_TRACE_STARTUP (before it existed) is measured from outside only.
+      resolve({ ...outside, selfMs: m ? Number(m[1]) : NaN, selfCpuMs: m ? Number(m[2]) : NaN });
+    };
+    const timer = setTimeout(() => { child?.kill('SIGKILL'); srv.close(); reject(new Error(`no byte within 30 s; stderr: ${stderr}`)); }, 30_000);
+    const srv = net.createServer((s) => {
+      s.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n');
+      s.once('data', () => {
+        if (outside) return;
+        outside = { wallMs: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: cpuMsOf(child.pid) };
+        clearTimeout(timer);
+        setTimeout(() => { child.kill('SIGKILL'); srv.close(); s.destroy(); }, 50); // let the trace line arrive
+      });
+    });
+    srv.listen(0, '127.0.0.1', () => {
+      t0 = process.hrtime.bigint();
+      child = spawn(process.execPath, [join(root, 'bin', 'mailmigrate.js'), 'import', join(root, 'fixtures', 'maildir'), '--host', '127.0.0.1',
+        '--port', String(srv.address().port), '--plain', '--user', 'u', '--quiet', ...extra], {
+        env: { ...process.env, MAILMIGRATE_PASSWORD: 'p', MAILMIGRATE_TRACE_STARTUP: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child.stderr.on('data', (d) => { stderr += d; });
+      child.on('exit', () => finish());
+    });
+  });
+}
+
+const runs = [];
+for (let i = 0; i < Number(runsArg); i++) runs.push(await once());
+const median = (k) => { const a = runs.map((r) => r[k]).sort((x, y) => x - y); return Math.round(a[a.length >> 1] * 10) / 10; };
+console.log(JSON.stringify({ runs: runs.length, node: process.version, medians: { wallMs: median('wallMs'), cpuMs: median('cpuMs'), selfMs: median('selfMs'), selfCpuMs: median('selfCpuMs') } }));

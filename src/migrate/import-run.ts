@@ -1,0 +1,323 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DEFAULT_SETTINGS } from '../bench/profiles.js';
+import type { LatencyStats } from '../bench/stats.js';
+import { ConfigError } from '../core/errors.js';
+import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
+import type { LiteralMode, WriteMode } from '../core/types.js';
+import { accountJournalPath, Journal } from '../journal/journal.js';
+import { ControlPlane } from '../mailbox/control-plane.js';
+import { openSource, ReadPool, type Source, type SourceOptions } from '../sources/index.js';
+import { derivePhases, type TimingRecord } from '../transport/timing.js';
+import { canonicalAccount } from './account.js';
+import { transportIndexer } from './bulk-index.js';
+import { ControlAdapter } from './control-adapter.js';
+import type { SyncFlagsMode } from './flag-sync.js';
+import type { FolderRules } from './folder-rules.js';
+import { type ImportRunReport, type LatencySummary, reasonWithoutSource } from './import-report.js';
+import { Importer } from './importer.js';
+import type { ImportEvent, ImportProgress, ImportResult } from './import-types.js';
+import { controlPlaneOptions, describeTarget, type ResolvedTarget, transportOptions } from './target.js';
+
+// The import use case (issue 13: options in, report out): everything `mailmigrate import` does between parsing its
+// options and printing its summary. It opens the sources, the control plane and the resume journal (one per
+// account), starts the embedded server when no target is given, runs the Importer, and assembles the report with
+// latency and diagnosis. It prints nothing: what happens is told to an observer; the CLI renders it and maps the
+// outcome to an exit code. SIGINT is the caller's: it aborts `signal` (finish what is in flight) or, to leave at
+// once, calls closeJournalSync().
+
+export interface ImportRunOptions {
+  /** Source paths (Maildir, Maildir++, mbox, .eml trees). */
+  readonly sources: readonly string[];
+  /** The server; undefined: the embedded server, in memory, discarded at the end (a demo, nothing leaves the machine). */
+  readonly target: ResolvedTarget | undefined;
+  /** Resume journal path; default one per account in the user's state directory. Refused with the embedded server. */
+  readonly journal?: string | undefined;
+  readonly connections: number;
+  readonly pipeline: number;
+  /** MULTIAPPEND size; undefined: DEFAULT_SETTINGS.batch (src/bench/profiles.ts, measured) when the server offers MULTIAPPEND, else 1. */
+  readonly batch?: number | undefined;
+  readonly folderPrefix: readonly string[];
+  readonly folderRules: FolderRules;
+  readonly sourceOptions?: Pick<SourceOptions, 'followSymlinks' | 'format'>;
+  /** Worker threads reading message files (0 = the main thread). */
+  readonly readThreads: number;
+  readonly noDelay: boolean;
+  readonly literal: LiteralMode;
+  readonly write: WriteMode;
+  readonly recheck?: boolean;
+  readonly syncFlags: SyncFlagsMode;
+  readonly includeDeleted?: boolean;
+  readonly dryRun?: boolean;
+  readonly foldersOnly?: boolean;
+  /** Count the source's messages in the background, for a progress total (observer.total). */
+  readonly countTotal?: boolean;
+  /** Aborted: stop reading, let commands in flight finish (their outcome is journalled). */
+  readonly signal?: AbortSignal;
+}
+
+export interface ImportObserver {
+  /** The server is known (for the embedded one: started), before anything is read. */
+  readonly target?: (t: { readonly embedded: boolean; readonly host: string; readonly port: number; readonly description: string }) => void;
+  /** Something the user should know that is not part of the report (a torn journal line repaired). */
+  readonly notice?: (text: string) => void;
+  readonly total?: (messages: number) => void;
+  readonly progress?: (p: ImportProgress) => void;
+  /** One timing record per command (for --trace). */
+  readonly record?: (r: TimingRecord) => void;
+  readonly event?: (e: ImportEvent) => void;
+}
+
+/** How the run ended: every message on the server; finished with failures (listed); interrupted before the end. */
+export type ImportOutcome = 'complete' | 'partial' | 'interrupted';
+
+export function importOutcome(r: { failed: number; interrupted: boolean }): ImportOutcome {
+  if (r.interrupted) return 'interrupted';
+  return r.failed > 0 ? 'partial' : 'complete';
+}
+
+type Cleanup = () => Promise<void> | void;
+
+export class ImportRun {
+  #journal: Journal | undefined;
+
+  constructor(
+    private readonly options: ImportRunOptions,
+    private readonly observer: ImportObserver = {},
+  ) {}
+
+  /** Runs the import; throws when it cannot run (bad option, unreachable server, refused login, ambiguous source). */
+  async run(): Promise<{ report: ImportRunReport; outcome: ImportOutcome }> {
+    const o = this.options;
+    if (!o.target && o.journal !== undefined) {
+      throw new ConfigError('--journal', 'the embedded server keeps mail in memory only, so there is nothing to resume into; give --host');
+    }
+    const cleanups: Cleanup[] = [];
+    try {
+      let target: ResolvedTarget;
+      let embedded = false;
+      if (o.target) target = o.target;
+      else {
+        target = await embeddedTarget(cleanups);
+        embedded = true;
+      }
+      this.observer.target?.({
+        embedded,
+        host: target.host,
+        port: target.port,
+        description: embedded ? `embedded server ${target.host}:${target.port}` : describeTarget(target),
+      });
+      const report = await this.runOn(target, embedded, cleanups);
+      return { report, outcome: importOutcome(report) };
+    } finally {
+      for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+    }
+  }
+
+  /** Closes the journal at once (a second Ctrl-C): 'sent' records are already durable, so a re-run re-checks those
+   *  messages instead of duplicating them. Returns the journal's path, if one was open. */
+  closeJournalSync(): string | undefined {
+    const j = this.#journal;
+    if (!j) return undefined;
+    j.closeSync();
+    return j.path;
+  }
+
+  private async runOn(t: ResolvedTarget, embedded: boolean, cleanups: Cleanup[]): Promise<ImportRunReport> {
+    const o = this.options;
+    const readPool = o.readThreads > 0 ? new ReadPool(o.readThreads) : undefined;
+    if (readPool) cleanups.push(() => readPool.close());
+    const sources: Source[] = [];
+    for (const p of o.sources) sources.push(await openSource(p, { readPool, ...o.sourceOptions }));
+    const plane = await ControlPlane.connect(controlPlaneOptions(t));
+    cleanups.push(() => plane.close());
+    // The analysis (hdr-histogram-js and the diagnosis) is loaded once the server answered, not before the first
+    // byte goes out: it is ~0.1 s CPU of module loading (docs/measurements.md "Start-up") that nothing before needs.
+    const [{ LatencyStats }, { diagnose, parseDovecotTiming }] = await Promise.all([import('../bench/stats.js'), import('../bench/diagnosis.js')]);
+    // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
+    const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)));
+    cleanups.push(() => control.close());
+
+    // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
+    const journal = o.dryRun ? undefined : await this.openJournal(t, embedded, cleanups);
+    const batch = o.batch ?? (plane.capabilities.has('MULTIAPPEND') ? DEFAULT_SETTINGS.batch : 1);
+
+    const latency = new Map<string, LatencyStats>();
+    const serverMs: number[] = [];
+    const connectMs: number[] = [];
+    const onRecord = (r: TimingRecord): void => {
+      this.observer.record?.(r);
+      const w = derivePhases(r).recvWaitMs;
+      if (w !== undefined) {
+        let s = latency.get(r.verb);
+        if (!s) latency.set(r.verb, (s = new LatencyStats()));
+        s.record(w);
+      }
+      const dv = r.outcome?.text ? parseDovecotTiming(r.outcome.text) : undefined;
+      if (dv !== undefined && serverMs.length < 20_000) serverMs.push(dv);
+    };
+
+    const counting = new AbortController();
+    o.signal?.addEventListener('abort', () => counting.abort(), { once: true });
+    const onTotal = this.observer.total;
+    if (o.countTotal && onTotal) {
+      countMessages(o.sources, counting.signal).then(
+        (n) => n !== undefined && onTotal(n),
+        () => undefined,
+      );
+    }
+    const countersBefore = readKernelCounters();
+    let result: ImportResult;
+    try {
+      const importer = new Importer(control, journal, {
+        pool: {
+          ...transportOptions(t),
+          noDelay: o.noDelay,
+          writeMode: o.write,
+          literalMode: o.literal,
+          pipelineDepth: o.pipeline,
+          connections: o.connections,
+        },
+        batch,
+        folderPrefix: o.folderPrefix,
+        recheck: o.recheck === true,
+        syncFlags: o.syncFlags,
+        includeDeleted: o.includeDeleted === true,
+        dryRun: o.dryRun === true,
+        folderRules: o.folderRules,
+        foldersOnly: o.foldersOnly === true,
+        signal: o.signal,
+        onProgress: (p) => this.observer.progress?.(p),
+        onRecord,
+        onEvent: (e) => {
+          if (e.type === 'pool') {
+            const pe = e.event as { type: string; connectMs?: number };
+            if (pe.type === 'connected' && pe.connectMs !== undefined) connectMs.push(pe.connectMs);
+          }
+          this.observer.event?.(e);
+        },
+      });
+      result = await importer.run(sources);
+    } finally {
+      counting.abort(); // stops the background count
+    }
+    const countersAfter = readKernelCounters();
+    const counters = countersBefore && countersAfter ? diffCounters(countersBefore, countersAfter) : undefined;
+    const diagnosis = diagnose({
+      records: result.records,
+      ...(counters ? { counters } : {}),
+      connectMs,
+      connections: { opened: result.connections.opened, needed: o.connections },
+      serverMs,
+    }).map((d) => ({ code: d.code, message: d.message }));
+    return buildReport({ result, target: t, embedded, batch, options: o, latency, diagnosis, journalPath: embedded || !journal ? null : journal.path });
+  }
+
+  /** The resume journal: one per account (canonical server + user), checked against the server before it is believed.
+   *  The embedded server's mail dies with the process, so its journal is a temporary file. */
+  private async openJournal(t: ResolvedTarget, embedded: boolean, cleanups: Cleanup[]): Promise<Journal> {
+    const account = await canonicalAccount({ host: t.host, port: t.port, user: t.user });
+    let journalPath: string;
+    if (embedded) {
+      const dir = mkdtempSync(join(tmpdir(), 'mailmigrate-embedded-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      journalPath = join(dir, 'journal.jsonl');
+    } else {
+      journalPath = this.options.journal ?? accountJournalPath(account);
+    }
+    const journal = await Journal.open(journalPath, { account });
+    this.#journal = journal;
+    cleanups.push(() => journal.close());
+    if (journal.repaired) this.observer.notice?.(`Journal: dropped a torn last line (${journal.repaired.droppedBytes} bytes) left by an interrupted run`);
+    return journal;
+  }
+}
+
+async function embeddedTarget(cleanups: Cleanup[]): Promise<ResolvedTarget> {
+  // Loaded only when used: an import into a real server never pays for the embedded server's code at start-up.
+  const { startServer } = await import('../server/server.js');
+  // The embedded server sets TCP_NODELAY on its own replies: a Node server with Nagle on can stall its replies
+  // behind a delayed ACK (docs/measurements.md), which would make the first run on a fresh machine look slow for no reason.
+  const server = await startServer({ store: 'memory', users: { test: 'test' }, noDelay: true });
+  cleanups.push(() => server.close());
+  return {
+    host: server.host, port: server.port, tls: 'none', ca: undefined, rejectUnauthorized: true,
+    user: 'test', password: 'test', loopback: true,
+  };
+}
+
+/** Counts source messages in the background (fresh Source objects: a walk resets its source's stats). */
+async function countMessages(paths: readonly string[], signal: AbortSignal): Promise<number | undefined> {
+  let n = 0;
+  for (const p of paths) {
+    const s = await openSource(p);
+    for await (const item of s.items()) {
+      if (signal.aborted) return undefined;
+      if (item.kind === 'message') n++;
+    }
+  }
+  return n;
+}
+
+function buildReport(a: {
+  result: ImportResult;
+  target: ResolvedTarget;
+  embedded: boolean;
+  batch: number;
+  options: ImportRunOptions;
+  latency: Map<string, LatencyStats>;
+  diagnosis: Array<{ code: string; message: string }>;
+  journalPath: string | null;
+}): ImportRunReport {
+  const r = a.result;
+  const o = a.options;
+  const secs = r.elapsedMs / 1000;
+  const latency: Record<string, LatencySummary> = {};
+  for (const [verb, s] of a.latency) {
+    const x = s.summary();
+    latency[verb] = { count: x.count, p50: x.p50, p90: x.p90, p99: x.p99, max: x.max };
+  }
+  return {
+    version: 1,
+    target: a.embedded ? `embedded server ${a.target.host}:${a.target.port}` : describeTarget(a.target),
+    embedded: a.embedded,
+    sources: o.sources.map((p) => resolve(p)).sort(),
+    dryRun: r.dryRun,
+    interrupted: r.aborted,
+    total: r.total,
+    appended: r.appended,
+    skipped: r.skipped,
+    failed: r.failed,
+    bytes: r.bytes,
+    elapsedMs: Math.round(r.elapsedMs),
+    msgsPerSec: secs > 0 ? r.appended / secs : 0,
+    mbPerSec: secs > 0 ? r.bytes / 1e6 / secs : 0,
+    settings: {
+      connections: o.connections,
+      pipeline: o.pipeline,
+      batch: a.batch,
+      noDelay: o.noDelay,
+      literal: o.literal,
+      write: o.write,
+      tls: a.target.tls,
+      folderPrefix: o.folderPrefix.length ? o.folderPrefix.join('/') : null,
+    },
+    latency,
+    diagnosis: a.diagnosis,
+    failures: r.failures.map((f) => ({ source: f.source, code: f.code, reason: reasonWithoutSource(f.source, f.reason) })),
+    flagsDropped: r.flagsDropped,
+    foldersCreated: r.foldersCreated,
+    repairs: r.repairs,
+    skippedBy: r.skippedBy,
+    excluded: r.excluded,
+    skippedPaths: r.skippedPaths,
+    sourceNotes: r.sourceNotes,
+    alerts: r.alerts,
+    flagsUpdated: r.flagsUpdated,
+    folders: r.folders,
+    unknownResolved: r.unknownResolved,
+    connections: { opened: r.connections.opened, cap: r.connections.cap ?? null },
+    journal: a.journalPath,
+  };
+}

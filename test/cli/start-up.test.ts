@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { buildProgram } from '../../src/cli/program.js';
+import { BIN, binarySkipReason, FIXTURES, ROOT } from './cli-helpers.js';
+
+// Start-up (issue 14, docs/measurements.md "Start-up"): `mailmigrate import` loads only what an import uses before
+// its first byte reaches the server. These tests check which code is loaded, not how long it takes (timing
+// targets live in benchmarks: scripts/startup-time.mjs).
+
+const ALL = ['bench', 'serve', 'import', 'verify', 'doctor', 'batch', 'worker'];
+const names = (argv?: string[]) => buildProgram(argv).then((p) => p.commands.map((c) => c.name()));
+
+test('the program built for `mailmigrate import` registers the import command alone', async () => {
+  assert.deepEqual(await names(['node', 'mailmigrate', 'import', 'x']), ['import']);
+});
+
+test('help, `help <command>` and an unknown command see every command', async () => {
+  assert.deepEqual(await names(), ALL);
+  assert.deepEqual(await names(['node', 'mailmigrate', '--help']), ALL);
+  assert.deepEqual(await names(['node', 'mailmigrate', 'help', 'import']), ALL);
+  assert.deepEqual(await names(['node', 'mailmigrate', 'imprt']), ALL);
+  // A name inherited from Object.prototype is not a command.
+  assert.deepEqual(await names(['node', 'mailmigrate', 'constructor']), ALL);
+});
+
+test('`batch` also registers import, whose options are its CSV columns', async () => {
+  assert.deepEqual(await names(['node', 'mailmigrate', 'batch', 'a.csv']), ['import', 'batch']);
+});
+
+test('`bench` comes with its scale subcommands (connections, storm, churn)', async () => {
+  const program = await buildProgram(['node', 'mailmigrate', 'bench', 'churn']);
+  const bench = program.commands.find((c) => c.name() === 'bench');
+  assert.deepEqual(bench?.commands.map((c) => c.name()).sort(), ['churn', 'connections', 'storm']);
+});
+
+test('an import into a server loads neither the embedded server, the benchmarks, the fleet code nor cli-progress before its first byte', async (t) => {
+  const skip = binarySkipReason();
+  if (skip) return t.skip(skip);
+  const dir = mkdtempSync(join(tmpdir(), 'mailmigrate-startup-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'loaded.txt');
+  // A load hook (module.register) appends each module's URL to a file before the module runs; the main thread
+  // appends a marker when it first writes to a server socket. What precedes the marker was loaded before the byte.
+  writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }
+`);
+  writeFileSync(join(dir, 'register.mjs'), `import { register, createRequire } from 'node:module';
+import { appendFileSync } from 'node:fs';
+import net from 'node:net';
+register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});
+const require = createRequire(import.meta.url);
+const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (...a) { const f = resolve.apply(this, a); appendFileSync(${JSON.stringify(log)}, f + '\\n'); return f; };
+const write = net.Socket.prototype.write;
+net.Socket.prototype.write = function (...a) {
+  if (this !== process.stdout && this !== process.stderr) { net.Socket.prototype.write = write; appendFileSync(${JSON.stringify(log)}, 'FIRST-BYTE\\n'); }
+  return write.apply(this, a);
+};
+`);
+  let sawByte = false;
+  const server = net.createServer((s) => {
+    s.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n');
+    s.once('data', () => {
+      sawByte = true;
+      s.destroy();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const child = spawn(
+    process.execPath,
+    ['--import', pathToFileURL(join(dir, 'register.mjs')).href, BIN, 'import', join(FIXTURES, 'maildir'), '--host', '127.0.0.1', '--port', String(port), '--plain', '--user', 'u', '--quiet'],
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: dir, MAILMIGRATE_PASSWORD: 'p' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await new Promise((r) => child.on('exit', r));
+  clearTimeout(timer);
+  assert.ok(sawByte, 'the import reached the server');
+  const lines = readFileSync(log, 'utf8').split('\n');
+  const before = lines.slice(0, lines.indexOf('FIRST-BYTE'));
+  assert.ok(before.length > 0 && lines.includes('FIRST-BYTE'), 'the marker was written');
+  assert.ok(before.some((u) => u.includes('/dist/src/migrate/import-run.js')), 'the hook saw the import code load');
+  const unwanted = before.filter((u) =>
+    /\/dist\/src\/(server|fleet)\/|\/dist\/src\/bench\/(?!profiles\.js)|\/node_modules\/(cli-progress|bullmq|ioredis|hdr-histogram-js|mailparser|selfsigned)\//.test(u),
+  );
+  assert.deepEqual([...new Set(unwanted)], []);
+});
