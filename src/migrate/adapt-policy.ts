@@ -111,7 +111,7 @@ export function adapt(input: AdaptInput): AdaptDecision {
       set('literalMode', 'auto', `continuation stall (${contStall.message.split(':')[0]}) and the server offers ${input.capabilities.literalPlus ? 'LITERAL+' : 'LITERAL-'}: non-synchronizing literals need no "+"`);
     }
     if (cur.pipelineDepth > 1 && !input.capabilities.literalPlus) {
-      set('pipelineDepth', 1, `continuation stall: ${fmt(contStall.evidence['stalled'] ?? 0)} of ${fmt(contStall.evidence['commands'] ?? 0)} "+" came ${fmt(contStall.evidence['aboveBaselineMs'] ?? 0)} ms above the server's own latency at depth ${cur.pipelineDepth}, without LITERAL+; depth 1 lets each literal go at once (Courier: 22 → 255 msg/s)`);
+      set('pipelineDepth', 1, `continuation stall: ${contStall.evidence['stalled'] ?? 0} of ${contStall.evidence['commands'] ?? 0} "+" came ${fmt(contStall.evidence['aboveBaselineMs'] ?? 0)} ms above the server's own latency at depth ${cur.pipelineDepth}, without LITERAL+; depth 1 lets each literal go at once (Courier: 22 → 255 msg/s)`);
       depthPinned = true;
     }
   } else notes.push('continuation phase: no delayed-ACK stall above the server\'s own latency');
