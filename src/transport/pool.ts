@@ -221,6 +221,8 @@ export class Pool {
   private slotWaiters: Array<() => void> = [];
   /** Connections being retired after the connection count was lowered: nothing new is sent on them. */
   private readonly retiring = new Set<PoolConnection>();
+  /** APPENDs the pool handed to each connection (claimed in pick()) and not yet settled. */
+  private readonly handed = new Map<PoolConnection, number>();
   private reconnecting = 0;
   private connectWaiters: Array<() => void> = [];
   /** Learned limit: the server refused connection limit+1. */
@@ -398,7 +400,7 @@ export class Pool {
   }
 
   private retireIfIdle(c: PoolConnection): void {
-    if (!this.retiring.has(c) || c.load > 0 || this.closing) return;
+    if (!this.retiring.has(c) || this.loadOf(c) > 0 || this.closing) return;
     // Its LOGOUT is exclusive (waits for nothing: the connection holds nothing). onClosed() removes it without
     // reopening, since the target no longer counts it.
     void c.close().catch(() => undefined);
@@ -526,36 +528,65 @@ export class Pool {
   }
 
   /**
-   * The least-loaded open connection below the current depth (and allowed into `mailbox` by connections per
-   * folder), waiting for one when all are full, and for a reconnect when none is open. `limited` false (CREATE, a
-   * control command) takes the least-loaded open connection whatever its depth.
+   * The least-loaded open connection, waiting for a reconnect when none is open. For an APPEND (`mailbox` given)
+   * only a connection below the current depth and allowed into the folder (connections per folder) will do,
+   * waiting for one when all are full; the choice is claimed before this returns (handed-out count, folder
+   * membership), so concurrent picks cannot all take the same free slot. The caller releases it with release().
+   * Without `mailbox` (CREATE, a control command) any open connection will do and nothing is claimed.
    */
-  private async pick(mailbox?: string, limited = true): Promise<PoolConnection> {
+  private async pick(mailbox?: string): Promise<PoolConnection> {
+    const limited = mailbox !== undefined;
     for (;;) {
       let open = 0;
       let best: PoolConnection | undefined;
-      const allowed = limited && mailbox !== undefined ? this.allowedFor(mailbox) : undefined;
+      const allowed = limited ? this.allowedFor(mailbox) : undefined;
       for (const c of this.conns) {
         if (c.closed || this.retiring.has(c)) continue;
         open++;
-        if (limited && !this.closing && c.load >= this.depthOf(c)) continue;
+        if (limited && !this.closing && this.loadOf(c) >= this.depthOf(c)) continue;
         if (allowed && !allowed.has(c)) continue;
-        if (!best || c.load < best.load) best = c;
+        if (!best || this.loadOf(c) < this.loadOf(best)) best = c;
       }
-      if (best) return best;
+      if (best) {
+        if (limited) {
+          this.handed.set(best, (this.handed.get(best) ?? 0) + 1);
+          this.enterFolder(mailbox, best);
+        }
+        return best;
+      }
       if (open > 0 && !this.closing && !this.options.signal?.aborted) {
         await new Promise<void>((r) => this.slotWaiters.push(r));
         continue;
       }
-      if (open === 0 && this.retiring.size > 0) {
+      if (open === 0) {
         // Only retiring connections left (the others died): take them back rather than wait for a reconnect.
-        for (const c of this.retiring) if (!c.closed) this.retiring.delete(c);
-        continue;
+        let taken = false;
+        for (const c of this.retiring) {
+          if (c.closed) continue;
+          this.retiring.delete(c);
+          taken = true;
+        }
+        if (taken) continue;
       }
       if (this.deadError || this.closing || this.options.signal?.aborted) throw this.deadError ?? new ConnectError('E_POOL_CLOSED', 'pool closed', 'never');
       void this.refill();
       await new Promise<void>((r) => this.connectWaiters.push(r));
     }
+  }
+
+  /** Undoes pick()'s claim once the APPEND settled (or failed), and wakes commands waiting for a slot. */
+  private release(mailbox: string, c: PoolConnection): void {
+    const n = (this.handed.get(c) ?? 1) - 1;
+    if (n > 0) this.handed.set(c, n);
+    else this.handed.delete(c);
+    this.leaveFolder(mailbox, c);
+    this.wakeSlots();
+    this.retireIfIdle(c);
+  }
+
+  /** What a connection holds: its own count, or what the pool handed it and has not seen settle, if more. */
+  private loadOf(c: PoolConnection): number {
+    return Math.max(c.load, this.handed.get(c) ?? 0);
   }
 
   /** Connections a new APPEND into `mailbox` may use, or undefined when any may (no limit, or room for another). */
@@ -566,11 +597,10 @@ export class Pool {
     return new Set(users.keys());
   }
 
-  private enterFolder(mailbox: string, c: PoolConnection): number {
+  private enterFolder(mailbox: string, c: PoolConnection): void {
     let users = this.inFolder.get(mailbox);
     if (!users) this.inFolder.set(mailbox, (users = new Map()));
     users.set(c, (users.get(c) ?? 0) + 1);
-    return users.size;
   }
 
   private leaveFolder(mailbox: string, c: PoolConnection): void {
@@ -662,7 +692,7 @@ export class Pool {
       if (this.options.signal?.aborted) return messages.map(() => ({ status: 'failed', error: abortedError() }));
       throw e;
     }
-    const connectionsInFolder = this.enterFolder(mailbox, conn);
+    const connectionsInFolder = this.inFolder.get(mailbox)?.size ?? 1;
     let record: TimingRecord | undefined;
     let ok = false;
     try {
@@ -675,9 +705,7 @@ export class Pool {
       if (err instanceof ServerResponseError) record = err.timing as TimingRecord | undefined;
       return this.recover(mailbox, messages, attempt, err);
     } finally {
-      this.leaveFolder(mailbox, conn);
-      this.wakeSlots();
-      this.retireIfIdle(conn);
+      this.release(mailbox, conn);
       if (record || ok) {
         let bytes = 0;
         for (const m of messages) bytes += m.data.length;
@@ -734,7 +762,7 @@ export class Pool {
   private createOnce(mailbox: string): Promise<void> {
     let p = this.creating.get(mailbox);
     if (!p) {
-      p = this.pick(undefined, false).then(async (c) => {
+      p = this.pick().then(async (c) => {
         await c.create(mailbox);
         this.confirm(mailbox);
         this.stats.creates++;
