@@ -14,6 +14,8 @@ export interface Profile {
   readonly name: string;
   readonly description: string;
   readonly settings: TransportSettings;
+  /** Starts from `settings` and adapts to the server met after the first seconds (src/migrate/adaptive-run.ts). */
+  readonly adaptive?: boolean;
 }
 
 export const PROFILES: readonly Profile[] = [
@@ -35,6 +37,14 @@ export const PROFILES: readonly Profile[] = [
   { name: 'default', description: 'mailmigrate defaults: LITERAL+, coalesced writes, TCP_NODELAY, MULTIAPPEND, pipelining, parallel connections', settings: DEFAULT_SETTINGS },
 ];
 
+/** The defaults with adaptation on, as an import runs them (`--profiles adaptive`; bench:peers shows it beside the defaults). */
+export const ADAPTIVE_PROFILE: Profile = {
+  name: 'adaptive',
+  description: 'mailmigrate defaults, then adapted to the server after its first seconds (pipeline depth, connections per folder, batch)',
+  settings: DEFAULT_SETTINGS,
+  adaptive: true,
+};
+
 /** Profiles of a sweep: one knob at a time around the defaults, then the best-known combinations. */
 export function sweepProfiles(): Profile[] {
   const out: Profile[] = [];
@@ -52,7 +62,7 @@ export function sweepProfiles(): Profile[] {
 }
 
 export function resolveProfiles(names: readonly string[] | undefined, sweep: boolean): Profile[] {
-  const all = [...PROFILES, ...sweepProfiles()];
+  const all = [...PROFILES, ADAPTIVE_PROFILE, ...sweepProfiles()];
   if (!names || names.length === 0) return sweep ? [PROFILES[0]!, ...PROFILES.slice(3), ...sweepProfiles()] : [...PROFILES];
   return names.map((n) => {
     const p = all.find((x) => x.name === n);

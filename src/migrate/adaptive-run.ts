@@ -133,11 +133,13 @@ export class AdaptiveController implements PoolObserver {
   private current(): AdaptSettings {
     const p: PoolSettings | undefined = this.pool?.settings;
     if (!p) return this.start;
+    // Without MULTIAPPEND the run sends one message per command whatever batch was asked for.
+    const multiappend = this.pool?.capabilities?.multiappend ?? true;
     return {
       pipelineDepth: p.pipelineDepth,
       connections: p.connections,
       connectionsPerFolder: p.connectionsPerFolder,
-      batch: p.batch ?? this.start.batch,
+      batch: multiappend ? (p.batch ?? this.start.batch) : 1,
       literalMode: this.start.literalMode,
     };
   }
