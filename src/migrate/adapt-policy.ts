@@ -73,6 +73,13 @@ export interface AdaptDecision {
 export const LOCK_WAIT_FACTOR = 3;
 /** …and at least this much longer. Courier waited 0.9–4 s (docs/adaptation.md); a busy server's 20 ms jitter is not a lock. */
 export const LOCK_WAIT_MIN_MS = 200;
+/**
+ * …or a second connection into the folder adds (almost) nothing: k connections each waiting W(k) give k/W(k)
+ * commands per ms against 1/W(1) alone; below this gain the folder is serialised by the server. Courier measured here
+ * (docs/adaptation.md): 1 connection 78–82 msg/s, 2 into one folder 58–65 (gain < 1). Dovecot: 1340 vs 1022 msg/s
+ * with a second connection (gain 1.3), which must stay.
+ */
+export const LOCK_MIN_GAIN = 1.1;
 /** Samples needed on each side of the folder-lock comparison. */
 export const MIN_LOCK_SAMPLES = 3;
 /** A round trip below this is a LAN or loopback: one command in flight per connection already covers it. */
@@ -125,7 +132,7 @@ export function adapt(input: AdaptInput): AdaptDecision {
   // locks a folder for each APPEND: a second connection into the same folder waited 0.9–4 s (docs/adaptation.md).
   const lock = folderLock(input.folderWaits ?? []);
   if (lock) {
-    set('connectionsPerFolder', 1, `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone; one connection per folder`);
+    set('connectionsPerFolder', 1, `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone (${fmt(lock.gain)}× the work of one connection); one connection per folder`);
   } else if ((input.folderWaits ?? []).length > 0) notes.push('folder locks: the server wait does not grow with connections into one folder');
 
   // Rule 3 — throughput per depth: a server that slows with depth gets the depth it was fastest at. Dovecot with
@@ -177,15 +184,18 @@ export function adapt(input: AdaptInput): AdaptDecision {
   return { settings: s, changes, notes };
 }
 
-function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number } | undefined {
+function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; gain: number } | undefined {
   const alone = samples.filter((x) => x.connectionsInFolder <= 1).map((x) => x.waitMs);
   const contended = samples.filter((x) => x.connectionsInFolder >= 2);
   if (alone.length < MIN_LOCK_SAMPLES || contended.length < MIN_LOCK_SAMPLES) return undefined;
   const aloneMs = percentile(alone, 50)!;
   const contendedMs = percentile(contended.map((x) => x.waitMs), 50)!;
-  if (contendedMs < LOCK_WAIT_FACTOR * aloneMs || contendedMs - aloneMs < LOCK_WAIT_MIN_MS) return undefined;
+  const meanConnections = contended.reduce((a, x) => a + x.connectionsInFolder, 0) / contended.length;
+  const gain = contendedMs > 0 ? (meanConnections * aloneMs) / contendedMs : Infinity;
+  const longWaits = contendedMs >= LOCK_WAIT_FACTOR * aloneMs && contendedMs - aloneMs >= LOCK_WAIT_MIN_MS;
+  if (!longWaits && gain >= LOCK_MIN_GAIN) return undefined;
   const connections = Math.max(...contended.map((x) => x.connectionsInFolder));
-  return { connections, contendedMs, aloneMs };
+  return { connections, contendedMs, aloneMs, gain };
 }
 
 interface Window {

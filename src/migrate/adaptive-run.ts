@@ -6,9 +6,12 @@ import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample } from './adapt-policy.js';
 
 // The runtime half of adaptation (issue 16): watches the pool's first seconds (every timing record, every APPEND's
-// folder and how many connections shared it), asks the pure policy (adapt-policy.ts) once — after
-// ADAPT_AFTER_MESSAGES messages or ADAPT_AFTER_MS, whichever comes first — and applies the answer through
-// Pool.reconfigure(), which changes only where and when commands not yet sent go (never a command in flight).
+// folder and how many connections shared it), asks the pure policy (adapt-policy.ts) — after ADAPT_AFTER_MESSAGES
+// messages or ADAPT_AFTER_MS, whichever comes first — and applies the answer through Pool.reconfigure(), which
+// changes only where and when commands not yet sent go (never a command in flight). When a look changed something it
+// looks once more at fresh evidence, up to MAX_LOOKS: one problem can hide another (on Courier the continuation stall
+// at depth 2 hides the folder lock that two connections at depth 1 then meet). The same rules on new evidence,
+// never a throughput comparison between windows: that would flap with the noise of a loaded machine.
 // With `enabled: false` (--no-adapt) it still looks, and reports what it would have changed, but changes nothing.
 // It plugs into the pool as its observer (PoolOptions.observer), so the importer needs no code for it.
 
@@ -42,7 +45,9 @@ export type AdaptationOutcome =
 export interface AdaptationReport {
   readonly enabled: boolean;
   readonly outcome: AdaptationOutcome;
-  /** Messages settled and ms since the first APPEND when the decision was taken (or at the end, if too short). */
+  /** Looks taken (each after a window of its own evidence). */
+  readonly looks: number;
+  /** Messages settled and ms since the first APPEND when the last decision was taken (or at the end, if too short). */
   readonly atMessages: number;
   readonly atMs: number;
   /** Throughput of the observed window, msg/s (0 when nothing settled). */
@@ -60,16 +65,29 @@ export interface AdaptationReport {
 /** Evidence kept while looking: bounded whatever the run's size (the decision needs the first seconds only). */
 const MAX_RECORDS = 5000;
 const MAX_FOLDER_SAMPLES = 5000;
+/** Looks at most: each one that changes something earns another, so a chain of two fixes settles in three. */
+export const MAX_LOOKS = 3;
 
 export class AdaptiveController implements PoolObserver {
   private pool: Pool | undefined;
   private readonly records: TimingRecord[] = [];
   private readonly folderWaits: FolderWaitSample[] = [];
+  /** Totals since the first APPEND (for the report). */
   private messages = 0;
   private bytes = 0;
-  private commands = 0;
   private firstAt: number | undefined;
-  private decided: AdaptationReport | undefined;
+  /** The current look's window: counts since the previous decision. */
+  private windowCommands = 0;
+  private windowMessages = 0;
+  private windowStart: number | undefined;
+  private looks = 0;
+  private readonly changes: AdaptChange[] = [];
+  private readonly notApplied: AdaptChange[] = [];
+  private notes: string[] = [];
+  private lastRttMs: number | undefined;
+  private lastAt = { messages: 0, ms: 0, rate: 0 };
+  /** No more looks: the last one changed nothing, adaptation is off, or MAX_LOOKS were taken. */
+  private done = false;
   private readonly clock: Clock;
   private readonly start: AdaptSettings;
 
@@ -86,40 +104,56 @@ export class AdaptiveController implements PoolObserver {
   }
 
   record(r: TimingRecord): void {
-    if (this.decided || this.records.length >= MAX_RECORDS) return;
+    if (this.done || this.records.length >= MAX_RECORDS) return;
     this.records.push(r);
   }
 
   appendSettled(s: AppendSample): void {
-    if (this.decided) return;
-    this.firstAt ??= this.clock.now();
-    this.commands++;
+    const now = this.clock.now();
+    this.firstAt ??= now;
+    this.windowStart ??= now;
     if (s.ok) {
       this.messages += s.messages;
       this.bytes += s.bytes;
+      this.windowMessages += s.messages;
     }
+    if (this.done) return;
+    this.windowCommands++;
     if (s.record && this.folderWaits.length < MAX_FOLDER_SAMPLES) {
       const p = derivePhases(s.record);
       // The server's part of the command: the wait for '+' (a folder lock can hold it) and for the reply.
       if (p.recvWaitMs !== undefined) this.folderWaits.push({ connectionsInFolder: s.connectionsInFolder, waitMs: p.continuationWaitMs + p.recvWaitMs });
     }
-    const elapsed = this.clock.now() - this.firstAt;
-    const enough = this.commands >= (this.options.minCommands ?? ADAPT_MIN_COMMANDS);
-    if (enough && (this.messages >= (this.options.afterMessages ?? ADAPT_AFTER_MESSAGES) || elapsed >= (this.options.afterMs ?? ADAPT_AFTER_MS))) {
+    const elapsed = now - this.windowStart;
+    const enough = this.windowCommands >= (this.options.minCommands ?? ADAPT_MIN_COMMANDS);
+    if (enough && (this.windowMessages >= (this.options.afterMessages ?? ADAPT_AFTER_MESSAGES) || elapsed >= (this.options.afterMs ?? ADAPT_AFTER_MS))) {
       this.decide();
     }
   }
 
-  /** What was chosen and why; 'too-short' when the run ended before a decision. */
+  /** What was chosen and why, over every look so far; 'too-short' when the run ended before the first. */
   report(): AdaptationReport {
-    if (this.decided) return this.decided;
-    const current = this.current();
+    const after = this.current();
+    if (this.looks === 0) {
+      return {
+        enabled: this.options.enabled, outcome: 'too-short', looks: 0, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
+        rttMs: roundTripMs(this.records, this.pool?.connectTimes ?? []), before: this.startSettings(), after, changes: [], notApplied: [],
+        notes: [`not enough to judge from: ${this.windowCommands} APPEND command(s) settled, ${this.options.minCommands ?? ADAPT_MIN_COMMANDS} needed`],
+      };
+    }
+    const outcome: AdaptationOutcome = !this.options.enabled ? (this.changes.length ? 'advice' : 'unchanged') : this.changes.length ? 'adapted' : this.notApplied.length ? 'advice' : 'unchanged';
     return {
-      enabled: this.options.enabled, outcome: 'too-short', atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
-      rttMs: roundTripMs(this.records, this.pool?.connectTimes ?? []), before: current, after: current, changes: [], notApplied: [],
-      notes: [`not enough to judge from: ${this.commands} APPEND command(s) settled, ${this.options.minCommands ?? ADAPT_MIN_COMMANDS} needed`],
+      enabled: this.options.enabled, outcome, looks: this.looks, atMessages: this.lastAt.messages, atMs: this.lastAt.ms, messagesPerS: this.lastAt.rate,
+      rttMs: this.lastRttMs, before: this.startSettings(), after, changes: [...this.changes], notApplied: [...this.notApplied], notes: [...this.notes],
     };
   }
+
+  /** The settings the run started with, as the pool reports them (batch 1 without MULTIAPPEND). */
+  private startSettings(): AdaptSettings {
+    this.initial ??= this.pool ? this.current() : undefined;
+    return this.initial ?? this.start;
+  }
+  private initial: AdaptSettings | undefined;
 
   private elapsed(): number {
     return this.firstAt === undefined ? 0 : this.clock.now() - this.firstAt;
@@ -146,6 +180,7 @@ export class AdaptiveController implements PoolObserver {
 
   private decide(): void {
     const pool = this.pool;
+    this.startSettings();
     const before = this.current();
     const rttMs = roundTripMs(this.records, pool?.connectTimes ?? []);
     const caps = pool?.capabilities;
@@ -160,32 +195,51 @@ export class AdaptiveController implements PoolObserver {
       connectionCap: pool?.connectionCap,
       maxBytesInFlight: pool?.options.maxBytesInFlight,
     });
+    this.looks++;
+    this.lastRttMs = rttMs;
+    this.lastAt = { messages: this.messages, ms: this.elapsed(), rate: this.rate() };
+    this.notes = decision.notes;
+    // A literal mode is fixed per connection: reported for the next run, never applied to this one.
     const applicable = decision.changes.filter((c) => c.setting !== 'literalMode');
-    const notApplied = decision.changes.filter((c) => c.setting === 'literalMode');
-    let outcome: AdaptationOutcome = decision.changes.length === 0 ? 'unchanged' : this.options.enabled ? 'adapted' : 'advice';
-    let after = before;
-    if (this.options.enabled && pool && applicable.length > 0) {
+    for (const c of decision.changes) if (c.setting === 'literalMode' && !this.notApplied.some((x) => x.setting === c.setting)) this.notApplied.push(c);
+    if (!this.options.enabled) {
+      // --no-adapt: one look, reported as advice; nothing changes, so another look would say the same.
+      this.changes.push(...decision.changes);
+      this.finish();
+      return;
+    }
+    if (pool && applicable.length > 0) {
       const s = decision.settings;
-      const applied = pool.reconfigure({
-        pipelineDepth: s.pipelineDepth,
-        connections: s.connections,
-        connectionsPerFolder: s.connectionsPerFolder,
-        batch: s.batch,
-      });
-      after = { ...before, ...applied, batch: applied.batch ?? before.batch, literalMode: before.literalMode };
-    } else if (this.options.enabled && applicable.length === 0 && notApplied.length > 0) outcome = 'advice';
-    this.decided = {
-      enabled: this.options.enabled, outcome, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(), rttMs,
-      before, after, changes: this.options.enabled ? applicable : decision.changes, notApplied: this.options.enabled ? notApplied : [],
-      notes: decision.notes,
-    };
+      pool.reconfigure({ pipelineDepth: s.pipelineDepth, connections: s.connections, connectionsPerFolder: s.connectionsPerFolder, batch: s.batch });
+      this.changes.push(...applicable);
+    }
+    if (applicable.length === 0 || this.looks >= MAX_LOOKS) this.finish();
+    else {
+      // Look again at evidence gathered under the new settings only.
+      this.records.length = 0;
+      this.folderWaits.length = 0;
+      this.windowCommands = 0;
+      this.windowMessages = 0;
+      this.windowStart = undefined;
+    }
+    try {
+      this.options.onDecision?.(this.report());
+    } catch {
+      // The caller's display failed; the decision stands and report() still has it.
+    }
+  }
+
+  private finish(): void {
+    this.done = true;
     // The evidence is no longer needed: let it go.
     this.records.length = 0;
     this.folderWaits.length = 0;
-    try {
-      this.options.onDecision?.(this.decided);
-    } catch {
-      // The caller's display failed; the decision stands and report() still has it.
+    if (!this.options.enabled) {
+      try {
+        this.options.onDecision?.(this.report());
+      } catch {
+        // As above.
+      }
     }
   }
 }
