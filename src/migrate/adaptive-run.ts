@@ -101,7 +101,10 @@ export class AdaptiveController implements PoolObserver {
 
   attached(pool: Pool): void {
     this.pool = pool;
+    // Read now: once the pool has closed it has no connection to ask.
+    this.multiappend = pool.capabilities?.multiappend ?? true;
   }
+  private multiappend = true;
 
   record(r: TimingRecord): void {
     if (this.done || this.records.length >= MAX_RECORDS) return;
@@ -168,7 +171,7 @@ export class AdaptiveController implements PoolObserver {
     const p: PoolSettings | undefined = this.pool?.settings;
     if (!p) return this.start;
     // Without MULTIAPPEND the run sends one message per command whatever batch was asked for.
-    const multiappend = this.pool?.capabilities?.multiappend ?? true;
+    const multiappend = this.multiappend;
     return {
       pipelineDepth: p.pipelineDepth,
       connections: p.connections,

@@ -267,3 +267,18 @@ test('a measured baseline given by the caller (a NOOP) is the one the stall is j
   assert.equal(d.length, 1);
   assert.equal(d[0]!.evidence['baselineMs'], 18);
 });
+
+test('on a loaded host the delayed-ACK timer fires late (Courier measured 50–70 ms): the stall is the mode found there, not a fixed 38–56 window', () => {
+  const rand = rng(19);
+  const records = [capability(0, 0.4), ...Array.from({ length: 125 }, (_, i) => append(i, { contMs: 50 + rand() * 20, recvMs: 5 + rand() * 20, depth: 1 }))];
+  const d = stallsOf(diagnose({ records }));
+  assert.equal(d.length, 1, JSON.stringify(d));
+  assert.equal(d[0]!.phase, 'continuation');
+  assert.equal(d[0]!.evidence['timeoutMs'], 40);
+});
+
+test('continuation waits spread evenly over 30–100 ms above the baseline have no mode, so no stall is called', () => {
+  const rand = rng(20);
+  const records = [capability(0, 0.4), ...Array.from({ length: 300 }, (_, i) => append(i, { contMs: 30 + rand() * 70, recvMs: 2, depth: 1 }))];
+  assert.deepEqual(stallsOf(diagnose({ records })), []);
+});
