@@ -5,7 +5,8 @@ import { percentile } from './stats.js';
 // Names what held a run back, from the timing records, connect times and kernel counter deltas. Pure: the runner
 // gathers the evidence, this decides. Every rule needs two witnesses where two exist (timing shape AND the kernel
 // counter that rises with it), so a slow server that happens to answer in 45 ms is not called a delayed-ACK stall,
-// and a clean run yields nothing. Numbers below cite /work/shared/docs/measurements.md (measured on this machine).
+// and a clean run yields nothing. Stalls are judged on the wait above the server's own latency, in every phase where
+// the server answers (the '+' of a synchronizing literal and the tagged reply): docs/adaptation.md. Numbers below cite /work/shared/docs/measurements.md (measured on this machine).
 
 export type DiagnosisCode = 'delayed-ack-stall' | 'syn-retransmit' | 'accept-queue-overflow' | 'server-bound' | 'connection-churn';
 
@@ -14,7 +15,12 @@ export interface Diagnosis {
   /** What was seen, with numbers, and the fix in words. */
   readonly message: string;
   readonly evidence: Record<string, number>;
+  /** For a stall: the phase of the command that waited ('continuation': header → '+'; 'tagged': last byte → reply). */
+  readonly phase?: StallPhase;
 }
+
+/** The two waits of a command that are the server's to answer: the '+' before a synchronizing literal, the tagged reply. */
+export type StallPhase = 'continuation' | 'tagged';
 
 export interface DiagnoseInput {
   readonly records?: readonly TimingRecord[];
@@ -25,13 +31,30 @@ export interface DiagnoseInput {
   readonly connections?: { readonly opened: number; readonly needed: number };
   /** The server's own time per command when it reports it (Dovecot's "(0.004 + 0.001 + 0.001 secs)"), ms. */
   readonly serverMs?: readonly number[];
+  /**
+   * The server's latency for a command that costs it nothing (NOOP, CAPABILITY), ms, when the caller measured it.
+   * Without it the baseline comes from the records (see stallBaseline()).
+   */
+  readonly baselineMs?: number;
 }
 
 /**
  * The delayed-ACK window. The kernel's minimum delayed-ACK timeout is HZ/25 = 40 ms and fires on a jiffy
  * (4 ms at HZ 250); docs/measurements.md measured 40.6–51 ms, p50 44 ms. A little margin on both sides for scheduling.
+ * Judged on the wait *above the server's baseline* (a stall adds the timeout to what the server takes anyway).
  */
 export const DELAYED_ACK_WINDOW_MS: readonly [number, number] = [38, 56];
+/**
+ * Where a delayed-ACK mode is looked for, per timeout a peer may run: Linux's 40 ms, and the 200 ms of most other
+ * stacks (Windows' delayed-ACK timer, the BSD/macOS maximum; RFC 1122 §4.2.3.2 allows up to 500 ms). A window of
+ * `width` ms slides over [from, to] and the densest position is the mode. The range reaches past the timeout because a
+ * loaded host fires the timer late: Courier's continuation stall measured 40.6–51 ms on a quiet machine (+48 ms in
+ * the issue's runs) and 50–70 ms (median ~58) with a load average of 25 (docs/adaptation.md).
+ */
+export const DELAYED_ACK_MODES: ReadonlyArray<{ readonly timeoutMs: number; readonly from: number; readonly to: number; readonly width: number }> = [
+  { timeoutMs: 40, from: DELAYED_ACK_WINDOW_MS[0], to: 90, width: DELAYED_ACK_WINDOW_MS[1] - DELAYED_ACK_WINDOW_MS[0] },
+  { timeoutMs: 200, from: 190, to: 280, width: 45 },
+];
 /** At least this many commands and this share of them in the window before calling it a stall pattern. */
 export const MIN_STALLED_COMMANDS = 5;
 export const MIN_STALLED_SHARE = 0.2;
@@ -41,6 +64,8 @@ export const CLUSTER_FACTOR = 2;
 /** DelayedACKs must rise by at least this fraction of the stalled commands (docs/measurements.md: exactly one per stall;
  *  the slack allows for commands whose stall the kernel booked to a neighbouring command's ACK). */
 export const MIN_DELAYED_ACKS_PER_STALL = 0.5;
+/** Commands that cost a server nothing: their latency is the server's (and the path's) baseline. */
+const FAST_VERBS = new Set(['CAPABILITY', 'NOOP', 'ID', 'NAMESPACE', 'ENABLE', 'CHECK']);
 
 /**
  * When connect() returns after SYN retransmits, seconds since the first SYN. This machine (docs/measurements.md,
@@ -66,15 +91,62 @@ const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixe
 // One decimal when rounding would lie at the ends (1990 of 2000 is 99.5 %, not 100 %).
 const pct = (x: number): string => `${x > 0.99 && x < 1 ? (Math.floor(x * 1000) / 10).toFixed(1) : Math.round(x * 100)}%`;
 
+/** One wait of one command, with how many commands were already in flight on its connection when it went out. */
+export interface PhaseSample {
+  readonly ms: number;
+  readonly depthAtSend: number;
+}
+
+export interface PhaseSamples {
+  /** Each synchronizing literal's header flushed → '+'. */
+  readonly continuation: PhaseSample[];
+  /** Last byte flushed → tagged reply, for every command but the fast ones. */
+  readonly tagged: PhaseSample[];
+  /** Recv-waits of commands that cost the server nothing (CAPABILITY, NOOP …). */
+  readonly fast: number[];
+}
+
+/** Splits the records into the phases a stall can sit in. Pure. */
+export function phaseSamples(records: readonly TimingRecord[]): PhaseSamples {
+  const out: PhaseSamples = { continuation: [], tagged: [], fast: [] };
+  for (const r of records) {
+    for (const [flushed, cont] of r.syncWaits) out.continuation.push({ ms: Math.max(0, cont - flushed), depthAtSend: r.depthAtSend });
+    const w = derivePhases(r).recvWaitMs;
+    if (w === undefined) continue;
+    if (FAST_VERBS.has(r.verb) && r.literalBytes === 0) out.fast.push(w);
+    else out.tagged.push({ ms: w, depthAtSend: r.depthAtSend });
+  }
+  return out;
+}
+
+/**
+ * The server's own latency for `phase`, which a stall comes on top of: the caller's measured baseline (NOOP), else
+ * the median of the fast commands and of the *other* phase — whichever is lower — else 0 (nothing to compare
+ * with: the window is then absolute, as for a run that recorded only APPENDs). A stalled phase cannot be its own
+ * baseline: when every reply stalls, the phase's own median is the stall.
+ */
+export function stallBaseline(phase: StallPhase, samples: PhaseSamples, measuredMs?: number): { ms: number; from: string } {
+  if (measuredMs !== undefined) return { ms: Math.max(0, measuredMs), from: 'measured' };
+  const candidates: Array<{ ms: number; from: string }> = [];
+  const fast = percentile(samples.fast, 50);
+  if (fast !== undefined) candidates.push({ ms: fast, from: 'fast commands' });
+  const other = phase === 'continuation' ? samples.tagged : samples.continuation;
+  if (other.length >= MIN_STALLED_COMMANDS) {
+    candidates.push({ ms: percentile(other.map((s) => s.ms), 50)!, from: phase === 'continuation' ? 'tagged replies' : 'continuations' });
+  }
+  if (candidates.length === 0) return { ms: 0, from: 'none' };
+  return candidates.reduce((a, b) => (b.ms < a.ms ? b : a));
+}
+
 export function diagnose(input: DiagnoseInput): Diagnosis[] {
   const out: Diagnosis[] = [];
+  const records = input.records ?? [];
   const recvWaits: number[] = [];
-  for (const r of input.records ?? []) {
+  for (const r of records) {
     const w = derivePhases(r).recvWaitMs;
     if (w !== undefined) recvWaits.push(w);
   }
-  const stall = delayedAckStall(recvWaits, input.counters);
-  if (stall) out.push(stall);
+  out.push(...delayedAckStalls(phaseSamples(records), input.counters, input.baselineMs));
   const overflow = acceptQueueOverflow(input.connectMs ?? [], input.counters);
   if (overflow) out.push(overflow);
   else {
@@ -90,34 +162,107 @@ export function diagnose(input: DiagnoseInput): Diagnosis[] {
   return out;
 }
 
-function delayedAckStall(recvWaits: readonly number[], counters: CounterDelta | undefined): Diagnosis | undefined {
-  const [lo, hi] = DELAYED_ACK_WINDOW_MS;
-  const width = hi - lo;
-  const inWindow = recvWaits.filter((w) => w >= lo && w <= hi);
-  const below = recvWaits.filter((w) => w >= lo - width && w < lo).length;
-  const above = recvWaits.filter((w) => w > hi && w <= hi + width).length;
-  const n = recvWaits.length;
-  const stalled = inWindow.length;
-  if (stalled < MIN_STALLED_COMMANDS || stalled / n < MIN_STALLED_SHARE) return undefined;
-  if (stalled < CLUSTER_FACTOR * below || stalled < CLUSTER_FACTOR * above) return undefined;
-  const delayedAcks = counters?.DelayedACKs;
-  // Without counters (non-Linux, remote server) the timing shape alone decides, and the message says so.
-  if (delayedAcks !== undefined && delayedAcks < MIN_DELAYED_ACKS_PER_STALL * stalled) return undefined;
-  const median = percentile(inWindow, 50) ?? 0;
-  const evidence: Record<string, number> = { stalled, commands: n, share: stalled / n, medianStallMs: median };
-  if (delayedAcks !== undefined) evidence['delayedAcks'] = delayedAcks;
-  const witness =
-    delayedAcks !== undefined
-      ? `and the kernel's DelayedACKs counter rose by ${delayedAcks}`
-      : '(kernel counters unavailable, so judged from timing alone)';
-  return {
-    code: 'delayed-ack-stall',
-    message:
-      `${stalled} of ${n} commands (${pct(stalled / n)}) waited ${lo}–${hi} ms for their reply (median ${fmt(median)} ms), ` +
-      `the delayed-ACK timeout, ${witness}: Nagle held the command's last small segment until the server's delayed ACK ` +
-      `fired. Fix: set TCP_NODELAY on the client socket, or coalesce the command line, literal and CRLF into one write.`,
-    evidence,
+/** Every phase is looked at: Courier's stall is in the continuation, the seed's (Nagle + split writes) in the reply. */
+export function delayedAckStalls(samples: PhaseSamples, counters: CounterDelta | undefined, baselineMs?: number): Diagnosis[] {
+  const out: Diagnosis[] = [];
+  for (const phase of ['continuation', 'tagged'] as const) {
+    const d = delayedAckStall(phase, samples[phase], stallBaseline(phase, samples, baselineMs), counters);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+/** The start of the `width`-ms window within [from, to] holding the most values (the lowest start on a tie). */
+function densest(values: readonly number[], from: number, to: number, width: number): number {
+  const xs = values.filter((x) => x >= from && x <= to).sort((a, b) => a - b);
+  // Index of the first value > v (binary search).
+  const above = (v: number): number => {
+    let a = 0;
+    let b = xs.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (xs[m]! <= v) a = m + 1;
+      else b = m;
+    }
+    return a;
   };
+  const below = (v: number): number => {
+    let a = 0;
+    let b = xs.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (xs[m]! < v) a = m + 1;
+      else b = m;
+    }
+    return a;
+  };
+  let best = from;
+  let bestCount = 0;
+  // A densest window can always be slid right until it starts at a value, or to the end of the range.
+  for (const start of [...xs.map((x) => Math.min(x, to - width)), to - width]) {
+    const count = above(start + width) - below(start);
+    if (count > bestCount || (count === bestCount && start < best)) {
+      bestCount = count;
+      best = Math.max(from, start);
+    }
+  }
+  return best;
+}
+
+function delayedAckStall(
+  phase: StallPhase,
+  samples: readonly PhaseSample[],
+  baseline: { ms: number; from: string },
+  counters: CounterDelta | undefined,
+): Diagnosis | undefined {
+  const n = samples.length;
+  if (n < MIN_STALLED_COMMANDS) return undefined;
+  // A stall adds the timeout to what the server takes anyway: judge the wait above the server's own latency, so a
+  // server that answers in 45 ms everywhere is slow, not stalled, and a stall on a 20 ms server is still seen.
+  const excess = samples.map((s) => s.ms - baseline.ms);
+  for (const mode of DELAYED_ACK_MODES) {
+    const width = mode.width;
+    const lo = densest(excess, mode.from, mode.to, width);
+    const hi = lo + width;
+    const inWindow: PhaseSample[] = [];
+    let below = 0;
+    let above = 0;
+    excess.forEach((x, i) => {
+      if (x >= lo && x <= hi) inWindow.push(samples[i]!);
+      else if (x >= lo - width && x < lo) below++;
+      else if (x > hi && x <= hi + width) above++;
+    });
+    const stalled = inWindow.length;
+    if (stalled < MIN_STALLED_COMMANDS || stalled / n < MIN_STALLED_SHARE) continue;
+    if (stalled < CLUSTER_FACTOR * below || stalled < CLUSTER_FACTOR * above) continue;
+    const delayedAcks = counters?.DelayedACKs;
+    // Without counters (non-Linux, remote server) the timing shape alone decides, and the message says so.
+    if (delayedAcks !== undefined && delayedAcks < MIN_DELAYED_ACKS_PER_STALL * stalled) continue;
+    const median = percentile(inWindow.map((s) => s.ms), 50) ?? 0;
+    const pipelined = inWindow.filter((s) => s.depthAtSend > 0).length;
+    const timeoutMs = mode.timeoutMs;
+    const evidence: Record<string, number> = {
+      stalled, commands: n, share: stalled / n, medianStallMs: median,
+      baselineMs: baseline.ms, aboveBaselineMs: median - baseline.ms, timeoutMs, pipelinedShare: pipelined / stalled,
+    };
+    if (delayedAcks !== undefined) evidence['delayedAcks'] = delayedAcks;
+    const witness =
+      delayedAcks !== undefined
+        ? `and the kernel's DelayedACKs counter rose by ${delayedAcks}`
+        : '(kernel counters unavailable, so judged from timing alone)';
+    const base = baseline.from === 'none' ? '' : ` — ${fmt(median - baseline.ms)} ms above the server's own ${fmt(baseline.ms)} ms (${baseline.from})`;
+    const message =
+      phase === 'tagged'
+        ? `${stalled} of ${n} commands (${pct(stalled / n)}) waited ${fmt(lo + baseline.ms)}–${fmt(hi + baseline.ms)} ms for their reply (median ${fmt(median)} ms${base}), ` +
+          `the ${timeoutMs} ms delayed-ACK timeout, ${witness}: Nagle held the command's last small segment until the server's delayed ACK ` +
+          `fired. Fix: set TCP_NODELAY on the client socket, or coalesce the command line, literal and CRLF into one write.`
+        : `${stalled} of ${n} continuation requests (${pct(stalled / n)}; ${pct(pipelined / stalled)} of them behind another command in flight) ` +
+          `came ${fmt(median)} ms after the literal's header (median${base}), the ${timeoutMs} ms delayed-ACK timeout, ${witness}: ` +
+          `the server's "+" sat behind its reply to the previous command until an ACK came. Fix: pipeline depth 1 for this ` +
+          `server (a literal then waits for nothing else), or non-synchronizing literals (LITERAL+) where the server offers them.`;
+    return { code: 'delayed-ack-stall', phase, message, evidence };
+  }
+  return undefined;
 }
 
 function atSynSchedule(ms: number): boolean {

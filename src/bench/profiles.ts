@@ -1,44 +1,22 @@
 import { ConfigError } from '../core/errors.js';
-import type { LiteralMode, WriteMode } from '../core/types.js';
+import { DEFAULT_SETTINGS, type TransportSettings } from '../core/settings.js';
 
 // Bench profiles: named transport settings, each with what it emulates. The first three reproduce the clients
 // of the seed report (Python imaplib 23.8 msg/s vs Perl Mail::IMAPClient 632 msg/s); `default` is mailmigrate's
-// own defaults (DEFAULT_SETTINGS, chosen from the measurements in README "Performance").
+// own defaults (DEFAULT_SETTINGS, src/core/settings.ts: the measurements that chose them are written there).
 
-export interface TransportSettings {
-  readonly literalMode: LiteralMode;
-  readonly writeMode: WriteMode;
-  readonly noDelay: boolean;
-  readonly pipelineDepth: number;
-  /** MULTIAPPEND size; 1 = plain APPEND. */
-  readonly batch: number;
-  readonly connections: number;
-}
+export type { TransportSettings } from '../core/settings.js';
+// The defaults and the measurements that chose them live in one place (src/core/settings.ts); re-exported here for
+// the bench profiles and their existing importers.
+export { DEFAULT_SETTINGS } from '../core/settings.js';
 
 export interface Profile {
   readonly name: string;
   readonly description: string;
   readonly settings: TransportSettings;
+  /** Starts from `settings` and adapts to the server met after the first seconds (src/migrate/adaptive-run.ts). */
+  readonly adaptive?: boolean;
 }
-
-/**
- * mailmigrate's defaults. Measured against the embedded server and a private Dovecot (README "Performance"):
- * TCP_NODELAY and coalesced writes remove the delayed-ACK stall (imaplib-like 22.6 msg/s, p50 44 ms → thousands);
- * LITERAL+ (auto, ≤100 KiB) removes a round trip per message; MULTIAPPEND of 50 amortizes Dovecot's per-command
- * save transaction (~2 ms per APPEND command vs ~0.19 ms per message inside a MULTIAPPEND: sequential ~400-500
- * msg/s vs 2242 msg/s on one connection); 2 connections × depth 2 keep a second Dovecot process busy. Deeper
- * pipelines into one mailbox only queue: Dovecot runs one connection's commands one at a time and reads at most 4
- * ahead (depth 32: recv-wait p50 1.9 → 28.5 ms for +26 %). A sweep of depth 1–4, batch 50–200 and 1–3 connections
- * stayed within the noise of the defaults (client CPU is the limit on this 2-core machine).
- */
-export const DEFAULT_SETTINGS: TransportSettings = {
-  literalMode: 'auto',
-  writeMode: 'coalesce',
-  noDelay: true,
-  pipelineDepth: 2,
-  batch: 50,
-  connections: 2,
-};
 
 export const PROFILES: readonly Profile[] = [
   {
@@ -59,6 +37,14 @@ export const PROFILES: readonly Profile[] = [
   { name: 'default', description: 'mailmigrate defaults: LITERAL+, coalesced writes, TCP_NODELAY, MULTIAPPEND, pipelining, parallel connections', settings: DEFAULT_SETTINGS },
 ];
 
+/** The defaults with adaptation on, as an import runs them (`--profiles adaptive`; bench:peers shows it beside the defaults). */
+export const ADAPTIVE_PROFILE: Profile = {
+  name: 'adaptive',
+  description: 'mailmigrate defaults, then adapted to the server after its first seconds (pipeline depth, connections per folder, batch)',
+  settings: DEFAULT_SETTINGS,
+  adaptive: true,
+};
+
 /** Profiles of a sweep: one knob at a time around the defaults, then the best-known combinations. */
 export function sweepProfiles(): Profile[] {
   const out: Profile[] = [];
@@ -76,7 +62,7 @@ export function sweepProfiles(): Profile[] {
 }
 
 export function resolveProfiles(names: readonly string[] | undefined, sweep: boolean): Profile[] {
-  const all = [...PROFILES, ...sweepProfiles()];
+  const all = [...PROFILES, ADAPTIVE_PROFILE, ...sweepProfiles()];
   if (!names || names.length === 0) return sweep ? [PROFILES[0]!, ...PROFILES.slice(3), ...sweepProfiles()] : [...PROFILES];
   return names.map((n) => {
     const p = all.find((x) => x.name === n);

@@ -1,5 +1,6 @@
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import type { Diagnosis } from './diagnosis.js';
+import type { AdaptationReport } from '../migrate/adaptive-run.js';
 import type { Bucket, Summary } from './stats.js';
 
 // The bench's result shape, shared by the runner (which fills it), the table renderer, --json (written as is)
@@ -36,6 +37,8 @@ export interface BenchRun {
   readonly diagnosis: readonly Diagnosis[];
   /** The run hit its time or error budget before the corpus was done. */
   readonly stoppedEarly?: boolean;
+  /** Adaptive profile: what adaptation chose after the first seconds, and why. */
+  readonly adaptation?: AdaptationReport;
 }
 
 export interface BenchReport {

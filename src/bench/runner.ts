@@ -4,6 +4,8 @@ import type { AppendMessage } from '../core/types.js';
 import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import { encodeMailbox } from '../imap/compiler.js';
 import { Connection, type Credentials, type TlsMode } from '../transport/connection.js';
+import { boundsFor } from '../core/settings.js';
+import { AdaptiveController } from '../migrate/adaptive-run.js';
 import { Pool, type PoolEvent } from '../transport/pool.js';
 import type { TimingRecord } from '../transport/timing.js';
 import { derivePhases } from '../transport/timing.js';
@@ -89,6 +91,13 @@ export async function runProfile(target: BenchTarget, profile: Profile, corpus: 
     }
   };
   const events: PoolEvent[] = [];
+  const bounds = boundsFor(s);
+  const controller = profile.adaptive
+    ? new AdaptiveController(
+        { enabled: true, literalMode: s.literalMode, batch: s.batch, bounds },
+        { pipelineDepth: s.pipelineDepth, connections: s.connections, connectionsPerFolder: undefined },
+      )
+    : undefined;
   const before = readKernelCounters();
   const pool = await Pool.open({
     host: target.host,
@@ -102,6 +111,7 @@ export async function runProfile(target: BenchTarget, profile: Profile, corpus: 
     literalMode: s.literalMode,
     pipelineDepth: s.pipelineDepth,
     connections: s.connections,
+    ...(controller ? { observer: controller, maxPipelineDepth: bounds.maxPipelineDepth } : {}),
     onRecord,
     onEvent: (e) => {
       events.push(e);
@@ -119,14 +129,16 @@ export async function runProfile(target: BenchTarget, profile: Profile, corpus: 
   const start = clock.now();
   try {
     // The first APPEND to the new mailbox draws NO [TRYCREATE] and a CREATE: part of any real import, one round trip.
-    for (let i = 0; i < corpus.count; i += batch) {
+    for (let i = 0, n = batch; i < corpus.count; i += n) {
       if (clock.now() - start > options.durationMs) {
         stoppedEarly = true;
         break;
       }
       await pool.whenWritable();
+      // An adapted batch size applies from the next batch (as the importer's dispatch should read it).
+      n = pool.capabilities?.multiappend ? Math.max(1, pool.batchSize ?? batch) : 1;
       const msgs: AppendMessage[] = [];
-      for (let j = i; j < Math.min(corpus.count, i + batch); j++) msgs.push({ mailbox: options.mailbox, flags: [], data: corpus.get(j) });
+      for (let j = i; j < Math.min(corpus.count, i + n); j++) msgs.push({ mailbox: options.mailbox, flags: [], data: corpus.get(j) });
       const p = pool.append(options.mailbox, msgs).then((outs) => {
         outs.forEach((o, k) => {
           if (o.status === 'appended') {
@@ -175,6 +187,7 @@ export async function runProfile(target: BenchTarget, profile: Profile, corpus: 
       serverMs,
     }),
     ...(stoppedEarly ? { stoppedEarly } : {}),
+    ...(controller ? { adaptation: controller.report() } : {}),
     ...(failed ? { failed } : {}),
   } as BenchRun;
 }

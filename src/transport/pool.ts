@@ -14,6 +14,7 @@ import { classifyResponse } from '../imap/response-policy.js';
 import type { Capabilities } from '../imap/capabilities.js';
 import { type AppendResult, Connection, type ConnectionOptions } from './connection.js';
 import { ThrottleGate } from './throttle-gate.js';
+import type { TimingRecord } from './timing.js';
 
 // Spreads APPEND work over C connections (after undici's Pool over Clients): each command goes to the
 // least-loaded open connection; callers wait on whenWritable() so that what is held in memory is bounded by
@@ -29,6 +30,18 @@ import { ThrottleGate } from './throttle-gate.js';
 // connection: reconnect with backoff, settle at the server's connection cap, retry never-sent commands elsewhere,
 // create a mailbox on NO [TRYCREATE], back off when throttled, and split a refused MULTIAPPEND batch so that one
 // bad message does not fail its neighbours (RFC 3502 makes the batch atomic, so a refusal says nothing of which).
+//
+// Settings that change while running (issue 16: adapt to the server met). The pool, not the connection, keeps each
+// connection at the current pipeline depth: a command is handed to a connection only while that connection holds
+// fewer than `depth` commands (in flight or queued in it); otherwise it waits here, counted, never sent. Lowering the
+// depth therefore lets what is in flight finish and sends nothing new until a connection is below the new depth;
+// raising it (up to maxPipelineDepth, the depth connections were opened with) lets waiting commands go at once.
+// Connections per folder limit how many connections may have APPENDs into one folder at the same time (servers
+// that lock a folder per APPEND, Courier: 0.9–4 s waits). Fewer connections retire idle ones with LOGOUT once
+// they hold nothing; more are opened like reconnects. A smaller batch size splits submitted batches; a larger one
+// is for the caller to read (batchSize) when it builds the next batch. No command is dropped, sent twice or
+// settled twice by any of this: the only thing that changes is which connection a not-yet-sent command goes to,
+// and when.
 
 export type MessageOutcome =
   | { readonly status: 'appended'; readonly uid: number | undefined; readonly uidValidity: number | undefined }
@@ -44,6 +57,8 @@ export type PoolEvent =
   | { type: 'throttled'; delayMs: number; reason: string }
   | { type: 'mailbox-created'; mailbox: string }
   | { type: 'batch-split'; mailbox: string; size: number; reason: string }
+  /** Settings changed while running (reconfigure), each with the reason the caller gave. */
+  | { type: 'reconfigured'; changes: ReadonlyArray<{ setting: string; from: unknown; to: unknown }> }
   /** The server sent [ALERT] text (RFC 3501 §7.1: it must be shown to the user). */
   | { type: 'alert'; connectionId: number; text: string }
   /** A timing observer (--trace writer, onRecord) threw; the command settled regardless. Sent once per pool. */
@@ -67,6 +82,41 @@ export interface PoolConnection {
   close(): Promise<void>;
   destroy(err: MailmigrateError): void;
   whenClosed(): Promise<void>;
+}
+
+/** One APPEND the pool sent, once it settled: what an adaptation controller learns folder-lock waits from. */
+export interface AppendSample {
+  readonly mailbox: string;
+  readonly connectionId: number;
+  /** Connections with an APPEND into this mailbox in flight when this one was handed out (itself included). */
+  readonly connectionsInFolder: number;
+  readonly messages: number;
+  readonly bytes: number;
+  /** The command's timing record (undefined when it failed before one was written). */
+  readonly record: TimingRecord | undefined;
+  readonly ok: boolean;
+}
+
+/**
+ * Watches the pool's work and may reconfigure it (the adaptation controller, src/migrate/adaptive-run.ts). Called
+ * guarded: an observer that throws is reported once ('observer-failed') and the pool's work goes on.
+ */
+export interface PoolObserver {
+  /** The pool is open (its first connections are up): keep it to read its settings and reconfigure it. */
+  attached?(pool: Pool): void;
+  /** Every timing record of every command (APPEND and the connection's own: CAPABILITY, LOGIN …). */
+  record?(r: TimingRecord): void;
+  appendSettled?(s: AppendSample): void;
+}
+
+/** What reconfigure() may change while the pool runs. */
+export interface PoolSettings {
+  readonly pipelineDepth: number;
+  readonly connections: number;
+  /** undefined = no limit. */
+  readonly connectionsPerFolder: number | undefined;
+  /** Largest batch the pool sends as one command (larger submitted batches are split); undefined = as submitted. */
+  readonly batch: number | undefined;
 }
 
 export interface PoolOptions extends ConnectionOptions {
@@ -98,6 +148,14 @@ export interface PoolOptions extends ConnectionOptions {
    * pipelined at once instead of probing alone. The same as calling markFolderKnown() for each.
    */
   readonly knownFolders?: Iterable<string>;
+  /**
+   * The depth connections are opened with, so reconfigure() can raise the pool's depth up to it (default:
+   * pipelineDepth). The pool keeps each connection at its current depth whatever this says.
+   */
+  readonly maxPipelineDepth?: number;
+  /** Connections that may append into one folder at the same time (default: no limit). */
+  readonly connectionsPerFolder?: number;
+  readonly observer?: PoolObserver;
   /** Opens one connection; tests pass fakes. Default Connection.open. */
   readonly connect?: (options: ConnectionOptions) => Promise<PoolConnection>;
 }
@@ -150,6 +208,21 @@ export class Pool {
     if (!quiet) this.wakeWriters();
   });
   private observerFailed = false;
+  /**
+   * Current pipeline depth: commands a connection may hold (in flight or queued in it) before the next waits here.
+   * undefined (no pipelineDepth given): each connection's own depth.
+   */
+  private depthNow: number | undefined;
+  private perFolder: number | undefined;
+  private batchLimit: number | undefined;
+  /** APPENDs in flight per mailbox, per connection (for connections per folder and the folder-lock samples). */
+  private readonly inFolder = new Map<string, Map<PoolConnection, number>>();
+  /** Commands waiting for a connection below the current depth (or allowed into their folder). */
+  private slotWaiters: Array<() => void> = [];
+  /** Connections being retired after the connection count was lowered: nothing new is sent on them. */
+  private readonly retiring = new Set<PoolConnection>();
+  /** APPENDs the pool handed to each connection (claimed in pick()) and not yet settled. */
+  private readonly handed = new Map<PoolConnection, number>();
   private reconnecting = 0;
   private connectWaiters: Array<() => void> = [];
   /** Learned limit: the server refused connection limit+1. */
@@ -160,9 +233,19 @@ export class Pool {
 
   private constructor(readonly options: PoolOptions) {
     this.target = Math.max(1, options.connections ?? 1);
+    this.depthNow = options.pipelineDepth === undefined ? undefined : Math.max(1, options.pipelineDepth);
+    this.perFolder = options.connectionsPerFolder === undefined ? undefined : Math.max(1, options.connectionsPerFolder);
     for (const f of options.knownFolders ?? []) this.confirmed.add(f);
     this.connectionOptions = {
       ...options,
+      ...(options.pipelineDepth !== undefined || options.maxPipelineDepth !== undefined
+        ? { pipelineDepth: Math.max(options.pipelineDepth ?? 1, options.maxPipelineDepth ?? 0) }
+        : {}),
+      onRecord: (r) => {
+        // The caller's observer first (as before); a throw from either reaches the queue's guard (onObserverError).
+        options.onRecord?.(r);
+        options.observer?.record?.(r);
+      },
       onAlert: (text, connectionId) => {
         options.onAlert?.(text, connectionId);
         this.emit({ type: 'alert', connectionId, text });
@@ -179,6 +262,19 @@ export class Pool {
 
   private openConnection(): Promise<PoolConnection> {
     return (this.options.connect ?? Connection.open)(this.connectionOptions);
+  }
+
+  /** Calls the observer, guarded: a throwing observer is reported once and the pool's work goes on. */
+  private observe(call: (o: PoolObserver) => void): void {
+    const o = this.options.observer;
+    if (!o) return;
+    try {
+      call(o);
+    } catch (err) {
+      if (this.observerFailed) return;
+      this.observerFailed = true;
+      this.emit({ type: 'observer-failed', reason: toMailmigrateError(err).message });
+    }
   }
 
   /** Events go to the caller's handler, guarded: a throwing handler cannot break recovery. */
@@ -199,6 +295,7 @@ export class Pool {
       if (r.status === 'fulfilled') pool.adopt(r.value);
       else pool.onOpenFailure(toMailmigrateError(r.reason));
     }
+    pool.observe((o) => o.attached?.(pool));
     return pool;
   }
 
@@ -231,8 +328,86 @@ export class Pool {
   /** How many commands may be outstanding before callers are asked to wait. */
   get capacity(): number {
     let n = 0;
-    for (const c of this.conns) n += c.depth;
+    for (const c of this.conns) if (!this.retiring.has(c)) n += this.depthOf(c);
     return Math.max(1, n);
+  }
+
+  /** The depth a connection is kept at now. */
+  private depthOf(c: PoolConnection): number {
+    return Math.max(1, Math.min(c.depth, this.depthNow ?? c.depth));
+  }
+
+  /** The settings in force now (they change through reconfigure()). */
+  get settings(): PoolSettings {
+    const depth = this.depthNow ?? this.conns[0]?.depth ?? 1;
+    return { pipelineDepth: depth, connections: this.target, connectionsPerFolder: this.perFolder, batch: this.batchLimit };
+  }
+
+  /** The batch size callers should build next batches with, when one was set (reconfigure); else undefined. */
+  get batchSize(): number | undefined {
+    return this.batchLimit;
+  }
+
+  /** TCP (and implicit TLS) connect time of each open connection, ms: each is at least one round trip. */
+  get connectTimes(): number[] {
+    return this.conns.map((c) => c.connectMs);
+  }
+
+  /**
+   * Changes settings while running. Safe at any moment: commands in flight finish where they are; only commands
+   * not yet handed to a connection are affected (see the header comment). The depth is bounded by the depth the
+   * connections were opened with (maxPipelineDepth); connections by the server's cap once learned.
+   */
+  reconfigure(change: Partial<PoolSettings>): PoolSettings {
+    const before = this.settings;
+    if (change.pipelineDepth !== undefined) {
+      const max = Math.max(this.options.maxPipelineDepth ?? 0, this.options.pipelineDepth ?? 1, 1);
+      this.depthNow = Math.min(max, Math.max(1, Math.floor(change.pipelineDepth)));
+    }
+    if ('connectionsPerFolder' in change) {
+      this.perFolder = change.connectionsPerFolder === undefined ? undefined : Math.max(1, Math.floor(change.connectionsPerFolder));
+    }
+    if ('batch' in change) this.batchLimit = change.batch === undefined ? undefined : Math.max(1, Math.floor(change.batch));
+    if (change.connections !== undefined) this.setConnections(change.connections);
+    const after = this.settings;
+    const changes = (Object.keys(after) as Array<keyof PoolSettings>)
+      .filter((k) => before[k] !== after[k])
+      .map((k) => ({ setting: k, from: before[k], to: after[k] }));
+    if (changes.length) this.emit({ type: 'reconfigured', changes });
+    this.wakeSlots();
+    this.wakeWriters();
+    return after;
+  }
+
+  private setConnections(n: number): void {
+    const want = Math.max(1, Math.min(Math.floor(n), this.connectionCap ?? Infinity));
+    // Retiring ones count as gone; bring back the newest first if more are wanted again.
+    for (const c of [...this.retiring].reverse()) {
+      if (this.conns.length - this.retiring.size >= want) break;
+      this.retiring.delete(c);
+    }
+    this.target = want;
+    const usable = this.conns.filter((c) => !c.closed && !this.retiring.has(c));
+    if (usable.length > want) {
+      // Retire the surplus (the newest first); each logs out once it holds nothing.
+      for (const c of usable.slice(want).reverse()) {
+        this.retiring.add(c);
+        this.retireIfIdle(c);
+      }
+    } else {
+      for (let i = usable.length + this.reconnecting; i < want; i++) void this.refill();
+    }
+  }
+
+  private retireIfIdle(c: PoolConnection): void {
+    if (!this.retiring.has(c) || this.loadOf(c) > 0 || this.closing) return;
+    // Its LOGOUT is exclusive (waits for nothing: the connection holds nothing). onClosed() removes it without
+    // reopening, since the target no longer counts it.
+    void c.close().catch(() => undefined);
+  }
+
+  private wakeSlots(): void {
+    for (const w of this.slotWaiters.splice(0)) w();
   }
 
   /**
@@ -266,6 +441,7 @@ export class Pool {
     // Sleepers end early; connections are released so in-flight work and LOGOUT can finish.
     this.gate.open();
     this.wakeWriters();
+    this.wakeSlots();
     for (const w of this.connectWaiters.splice(0)) w();
   }
 
@@ -277,6 +453,8 @@ export class Pool {
     this.stats.connects++;
     this.emit({ type: 'connected', connectionId: c.id, connectMs: c.connectMs, open: this.conns.length });
     for (const w of this.connectWaiters.splice(0)) w();
+    this.wakeSlots();
+    this.wakeWriters();
     void c.whenClosed().then(() => this.onClosed(c));
   }
 
@@ -294,6 +472,10 @@ export class Pool {
   private onClosed(c: PoolConnection): void {
     const i = this.conns.indexOf(c);
     if (i >= 0) this.conns.splice(i, 1);
+    this.wakeSlots();
+    // Retired on purpose (fewer connections): not a loss to report or reopen. Had it died with work in it, that work
+    // failed through the connection's own paths (unknown outcome or never sent) like anywhere else.
+    if (this.retiring.delete(c)) return;
     if (this.closing) return;
     this.emit({ type: 'disconnected', connectionId: c.id, reason: c.bye ?? 'closed', inFlight: c.inFlight });
     void this.refill();
@@ -301,13 +483,13 @@ export class Pool {
 
   /** Reopens connections up to the target, with exponential backoff; gives up after a bounded number of tries. */
   private async refill(): Promise<void> {
-    if (this.reconnecting >= this.target - this.conns.length) return;
+    if (this.reconnecting >= this.target - (this.conns.length - this.retiring.size)) return;
     this.reconnecting++;
     const min = this.options.backoffMinMs ?? 100;
     const max = this.options.backoffMaxMs ?? 10_000;
     const giveUpAt = Date.now() + (this.options.reconnectWindowMs ?? 60_000);
     try {
-      for (let attempt = 1; !this.closing && this.conns.length < this.target; attempt++) {
+      for (let attempt = 1; !this.closing && this.conns.length - this.retiring.size < this.target; attempt++) {
         try {
           const c = await this.openConnection();
           if (this.closing) return void c.destroy(toMailmigrateError(new Error('pool closing')));
@@ -345,16 +527,89 @@ export class Pool {
     for (const w of this.connectWaiters.splice(0)) w();
   }
 
-  /** The least-loaded open connection, waiting for a reconnect when none is open. */
-  private async pick(): Promise<PoolConnection> {
+  /**
+   * The least-loaded open connection, waiting for a reconnect when none is open. For an APPEND (`mailbox` given)
+   * only a connection below the current depth and allowed into the folder (connections per folder) will do,
+   * waiting for one when all are full; the choice is claimed before this returns (handed-out count, folder
+   * membership), so concurrent picks cannot all take the same free slot. The caller releases it with release().
+   * Without `mailbox` (CREATE, a control command) any open connection will do and nothing is claimed.
+   */
+  private async pick(mailbox?: string): Promise<PoolConnection> {
+    const limited = mailbox !== undefined;
     for (;;) {
+      let open = 0;
       let best: PoolConnection | undefined;
-      for (const c of this.conns) if (!c.closed && (!best || c.load < best.load)) best = c;
-      if (best) return best;
+      const allowed = limited ? this.allowedFor(mailbox) : undefined;
+      for (const c of this.conns) {
+        if (c.closed || this.retiring.has(c)) continue;
+        open++;
+        if (limited && !this.closing && this.loadOf(c) >= this.depthOf(c)) continue;
+        if (allowed && !allowed.has(c)) continue;
+        if (!best || this.loadOf(c) < this.loadOf(best)) best = c;
+      }
+      if (best) {
+        if (limited) {
+          this.handed.set(best, (this.handed.get(best) ?? 0) + 1);
+          this.enterFolder(mailbox, best);
+        }
+        return best;
+      }
+      if (open > 0 && !this.closing && !this.options.signal?.aborted) {
+        await new Promise<void>((r) => this.slotWaiters.push(r));
+        continue;
+      }
+      if (open === 0) {
+        // Only retiring connections left (the others died): take them back rather than wait for a reconnect.
+        let taken = false;
+        for (const c of this.retiring) {
+          if (c.closed) continue;
+          this.retiring.delete(c);
+          taken = true;
+        }
+        if (taken) continue;
+      }
       if (this.deadError || this.closing || this.options.signal?.aborted) throw this.deadError ?? new ConnectError('E_POOL_CLOSED', 'pool closed', 'never');
       void this.refill();
       await new Promise<void>((r) => this.connectWaiters.push(r));
     }
+  }
+
+  /** Undoes pick()'s claim once the APPEND settled (or failed), and wakes commands waiting for a slot. */
+  private release(mailbox: string, c: PoolConnection): void {
+    const n = (this.handed.get(c) ?? 1) - 1;
+    if (n > 0) this.handed.set(c, n);
+    else this.handed.delete(c);
+    this.leaveFolder(mailbox, c);
+    this.wakeSlots();
+    this.retireIfIdle(c);
+  }
+
+  /** What a connection holds: its own count, or what the pool handed it and has not seen settle, if more. */
+  private loadOf(c: PoolConnection): number {
+    return Math.max(c.load, this.handed.get(c) ?? 0);
+  }
+
+  /** Connections a new APPEND into `mailbox` may use, or undefined when any may (no limit, or room for another). */
+  private allowedFor(mailbox: string): Set<PoolConnection> | undefined {
+    if (this.perFolder === undefined) return undefined;
+    const users = this.inFolder.get(mailbox);
+    if (!users || users.size < this.perFolder) return undefined;
+    return new Set(users.keys());
+  }
+
+  private enterFolder(mailbox: string, c: PoolConnection): void {
+    let users = this.inFolder.get(mailbox);
+    if (!users) this.inFolder.set(mailbox, (users = new Map()));
+    users.set(c, (users.get(c) ?? 0) + 1);
+  }
+
+  private leaveFolder(mailbox: string, c: PoolConnection): void {
+    const users = this.inFolder.get(mailbox);
+    if (!users) return;
+    const n = (users.get(c) ?? 1) - 1;
+    if (n > 0) users.set(c, n);
+    else users.delete(c);
+    if (users.size === 0) this.inFolder.delete(mailbox);
   }
 
   /**
@@ -368,6 +623,14 @@ export class Pool {
     this.active++;
     this.activeBytes += bytes;
     try {
+      const limit = this.batchLimit;
+      if (limit !== undefined && messages.length > limit) {
+        // A smaller batch size was set while this batch was being built: send it as batches of the new size, in
+        // order (the first probes an unconfirmed folder alone, as any batch would).
+        const parts: Array<Promise<MessageOutcome[]>> = [];
+        for (let i = 0; i < messages.length; i += limit) parts.push(this.appendFirst(mailbox, messages.slice(i, i + limit)));
+        return (await Promise.all(parts)).flat();
+      }
       return await this.appendFirst(mailbox, messages);
     } finally {
       this.active--;
@@ -424,17 +687,31 @@ export class Pool {
     if (this.options.signal?.aborted) return messages.map(() => ({ status: 'failed', error: abortedError() }));
     let conn: PoolConnection;
     try {
-      conn = await this.pick();
+      conn = await this.pick(mailbox);
     } catch (e) {
       if (this.options.signal?.aborted) return messages.map(() => ({ status: 'failed', error: abortedError() }));
       throw e;
     }
+    const connectionsInFolder = this.inFolder.get(mailbox)?.size ?? 1;
+    let record: TimingRecord | undefined;
+    let ok = false;
     try {
       const res = await conn.append(mailbox, messages);
+      record = res.record;
+      ok = true;
       return messages.map((_, i) => ({ status: 'appended', uid: res.uids?.[i], uidValidity: res.uidValidity }));
     } catch (e) {
       const err = toMailmigrateError(e);
+      if (err instanceof ServerResponseError) record = err.timing as TimingRecord | undefined;
       return this.recover(mailbox, messages, attempt, err);
+    } finally {
+      this.release(mailbox, conn);
+      if (record || ok) {
+        let bytes = 0;
+        for (const m of messages) bytes += m.data.length;
+        const sample: AppendSample = { mailbox, connectionId: conn.id, connectionsInFolder, messages: messages.length, bytes, record, ok };
+        this.observe((o) => o.appendSettled?.(sample));
+      }
     }
   }
 
@@ -502,6 +779,7 @@ export class Pool {
     this.closing = true;
     this.gate.open();
     this.wakeWriters();
+    this.wakeSlots();
     for (const w of this.connectWaiters.splice(0)) w();
     await Promise.all(this.conns.slice().map((c) => c.close()));
   }

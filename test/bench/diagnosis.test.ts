@@ -153,3 +153,132 @@ test('parseDovecotTiming counts the command running and its post-command sync, n
   assert.deepEqual(parseDovecotTimingParts('(1.250 + 0.010 + 0.300 secs)'), { runningMs: 1250, ioWaitMs: 10, afterRunMs: 300 });
   assert.deepEqual(parseDovecotTimingParts('(0.002 + 0.000 secs)'), { runningMs: 2, ioWaitMs: 0, afterRunMs: undefined });
 });
+
+// Stalls judged against the server's own latency, in every phase (issue 16). Synthetic records shaped after the
+// measured runs: Courier (no LITERAL+) at depth 2, Dovecot with Nagle and split writes, and slow servers.
+
+/** One APPEND with a synchronizing literal (contMs: header → '+') or none, then recvMs to the tagged reply. */
+function append(i: number, o: { contMs?: number; recvMs: number; depth?: number }): TimingRecord {
+  const t0 = i * 1000;
+  const r = newRecord(1, `S${i}`, 'APPEND', 1, 4096, o.contMs === undefined ? 'nonsync' : 'sync', t0);
+  r.depthAtSend = o.depth ?? 0;
+  r.writeStart = t0 + 0.01;
+  r.headFlushed = t0 + 0.02;
+  let t = t0 + 0.02;
+  if (o.contMs !== undefined) {
+    r.syncWaits.push([t, t + o.contMs]);
+    t += o.contMs;
+  }
+  r.bodyFlushed = t + 0.03;
+  r.tagged = r.bodyFlushed + o.recvMs;
+  return r;
+}
+
+/** A command that costs the server nothing (CAPABILITY after login): its latency is the server's baseline. */
+function capability(i: number, ms: number): TimingRecord {
+  const r = newRecord(1, `C${i}`, 'CAPABILITY', 0, 0, 'none', 0);
+  r.writeStart = 0.01;
+  r.headFlushed = r.bodyFlushed = 0.02;
+  r.tagged = 0.02 + ms;
+  return r;
+}
+
+const stallsOf = (d: Diagnosis[]): Diagnosis[] => d.filter((x) => x.code === 'delayed-ack-stall');
+
+test('a slow server answering in about 60 ms in every phase is slow, not stalled', () => {
+  const rand = rng(11);
+  const jitter = (): number => 60 + (rand() - 0.5) * 16; // 52–68 ms: part of it inside the old absolute 38–56 window
+  const records = [
+    ...Array.from({ length: 4 }, (_, i) => capability(i, jitter())),
+    ...Array.from({ length: 200 }, (_, i) => append(i, { contMs: jitter(), recvMs: jitter(), depth: i % 2 })),
+  ];
+  assert.deepEqual(stallsOf(diagnose({ records })), []);
+});
+
+test('a server at 45 ms everywhere, inside the delayed-ACK window by itself, is not called a stall', () => {
+  const rand = rng(12);
+  const records = [
+    capability(0, 45),
+    capability(1, 46),
+    ...Array.from({ length: 200 }, (_, i) => append(i, { contMs: 44 + rand() * 3, recvMs: 44 + rand() * 3, depth: 1 })),
+  ];
+  assert.deepEqual(stallsOf(diagnose({ records })), []);
+});
+
+test("Courier's continuation phase, +48 ms above its own latency at depth 2, is a continuation stall with depth 1 as the fix", () => {
+  const rand = rng(13);
+  const records = [
+    capability(0, 0.4),
+    capability(1, 0.5),
+    ...Array.from({ length: 200 }, (_, i) => append(i, { contMs: 48 + rand() * 6, recvMs: 2 + rand() * 2, depth: i === 0 ? 0 : 1 })),
+  ];
+  const d = stallsOf(diagnose({ records, counters: { DelayedACKs: 201 } }));
+  assert.equal(d.length, 1, JSON.stringify(d));
+  assert.equal(d[0]!.phase, 'continuation');
+  assert.equal(d[0]!.evidence['stalled'], 200);
+  assert.ok(d[0]!.evidence['pipelinedShare']! > 0.99);
+  assert.ok(d[0]!.evidence['baselineMs']! < 1);
+  assert.match(d[0]!.message, /continuation requests/);
+  assert.match(d[0]!.message, /pipeline depth 1/);
+});
+
+test('the same Courier at depth 1, its continuations as fast as its replies, has no stall', () => {
+  const rand = rng(14);
+  const records = [capability(0, 0.4), ...Array.from({ length: 200 }, (_, i) => append(i, { contMs: 0.3 + rand(), recvMs: 2 + rand() * 2 }))];
+  assert.deepEqual(stallsOf(diagnose({ records, counters: { DelayedACKs: 0 } })), []);
+});
+
+test("Dovecot's Nagle case (split writes, Nagle on) stalls in the tagged phase, judged against its fast continuations", () => {
+  const rand = rng(15);
+  const records = Array.from({ length: 200 }, (_, i) => append(i, { contMs: 0.1 + rand() * 0.1, recvMs: 40.6 + rand() * 10.4 }));
+  const d = stallsOf(diagnose({ records, counters: { DelayedACKs: 200 } }));
+  assert.equal(d.length, 1, JSON.stringify(d));
+  assert.equal(d[0]!.phase, 'tagged');
+  assert.ok(d[0]!.evidence['baselineMs']! < 0.3);
+  assert.match(d[0]!.message, /TCP_NODELAY/);
+});
+
+test('a delayed-ACK stall on a 20 ms server (replies at ~64 ms, outside any absolute window) is still seen', () => {
+  const rand = rng(16);
+  const records = [
+    capability(0, 20),
+    capability(1, 21),
+    ...Array.from({ length: 200 }, (_, i) => append(i, { contMs: 20 + rand(), recvMs: 20 + 40.6 + rand() * 10.4 })),
+  ];
+  const d = stallsOf(diagnose({ records }));
+  assert.equal(d.length, 1, JSON.stringify(d));
+  assert.equal(d[0]!.phase, 'tagged');
+  assert.ok(Math.abs(d[0]!.evidence['aboveBaselineMs']! - 45) < 6);
+});
+
+test("a stall at another stack's 200 ms delayed-ACK timeout is recognised as well", () => {
+  const rand = rng(17);
+  const records = [capability(0, 1), ...Array.from({ length: 100 }, (_, i) => append(i, { contMs: 200 + rand() * 20, recvMs: 1 + rand(), depth: 1 }))];
+  const d = stallsOf(diagnose({ records }));
+  assert.equal(d.length, 1, JSON.stringify(d));
+  assert.equal(d[0]!.evidence['timeoutMs'], 200);
+});
+
+test('a measured baseline given by the caller (a NOOP) is the one the stall is judged against', () => {
+  const rand = rng(18);
+  const records = Array.from({ length: 100 }, (_, i) => append(i, { recvMs: 60 + rand() * 6 }));
+  assert.deepEqual(stallsOf(diagnose({ records, baselineMs: 60 })), []);
+  const d = stallsOf(diagnose({ records, baselineMs: 18 }));
+  assert.equal(d.length, 1);
+  assert.equal(d[0]!.evidence['baselineMs'], 18);
+});
+
+test('on a loaded host the delayed-ACK timer fires late (Courier measured 50–70 ms): the stall is the mode found there, not a fixed 38–56 window', () => {
+  const rand = rng(19);
+  const records = [capability(0, 0.4), ...Array.from({ length: 125 }, (_, i) => append(i, { contMs: 50 + rand() * 20, recvMs: 5 + rand() * 20, depth: 1 }))];
+  const d = stallsOf(diagnose({ records }));
+  assert.equal(d.length, 1, JSON.stringify(d));
+  assert.equal(d[0]!.phase, 'continuation');
+  assert.equal(d[0]!.evidence['timeoutMs'], 40);
+});
+
+test('continuation waits spread evenly over 30–100 ms above the baseline have no mode, so no stall is called', () => {
+  const rand = rng(20);
+  const records = [capability(0, 0.4), ...Array.from({ length: 300 }, (_, i) => append(i, { contMs: 30 + rand() * 70, recvMs: 2, depth: 1 }))];
+  assert.deepEqual(stallsOf(diagnose({ records })), []);
+});

@@ -1,0 +1,79 @@
+import type { LiteralMode, WriteMode } from './types.js';
+
+// The one settings module: the transport settings an import starts with, the bounds adaptation may move them within,
+// and the measurements that chose each number. The CLI, the benchmarks and the adaptation policy all read these, so a
+// default cannot drift between the help text, the bench profile called "default" and what adaptation starts from.
+// Numbers cite docs/measurements.md (Dovecot, this machine) and docs/adaptation.md (Courier, Cyrus, a 40 ms path).
+
+export interface TransportSettings {
+  readonly literalMode: LiteralMode;
+  readonly writeMode: WriteMode;
+  readonly noDelay: boolean;
+  /** Commands in flight per connection (1 = no pipelining). */
+  readonly pipelineDepth: number;
+  /** MULTIAPPEND size; 1 = plain APPEND. */
+  readonly batch: number;
+  readonly connections: number;
+}
+
+/**
+ * mailmigrate's defaults. Measured against the embedded server and a private Dovecot (README "Performance"):
+ * TCP_NODELAY and coalesced writes remove the delayed-ACK stall (imaplib-like 22.6 msg/s, p50 44 ms → thousands);
+ * LITERAL+ (auto, ≤100 KiB) removes a round trip per message; MULTIAPPEND of 50 amortizes Dovecot's per-command
+ * save transaction (~2 ms per APPEND command vs ~0.19 ms per message inside a MULTIAPPEND: sequential ~400-500
+ * msg/s vs 2242 msg/s on one connection); 2 connections × depth 2 keep a second Dovecot process busy. Deeper
+ * pipelines into one mailbox only queue: Dovecot runs one connection's commands one at a time and reads at most 4
+ * ahead (depth 32: recv-wait p50 1.9 → 28.5 ms for +26 %). A sweep of depth 1–4, batch 50–200 and 1–3 connections
+ * stayed within the noise of the defaults (client CPU is the limit on this 2-core machine).
+ *
+ * They are a starting point, not a verdict: on Courier (no LITERAL+, no MULTIAPPEND) depth 2 costs ~48 ms per
+ * message in the continuation phase (22 msg/s against 255 at depth 1, docs/adaptation.md), which is why an import
+ * reads its first seconds of timing records and adapts (src/migrate/adapt-policy.ts) unless --no-adapt.
+ */
+export const DEFAULT_SETTINGS: TransportSettings = {
+  literalMode: 'auto',
+  writeMode: 'coalesce',
+  noDelay: true,
+  pipelineDepth: 2,
+  batch: 50,
+  connections: 2,
+};
+
+/** How far adaptation may move the settings. It never goes above these, nor above what the user gave. */
+export interface SettingsBounds {
+  readonly maxPipelineDepth: number;
+  readonly maxBatch: number;
+  readonly maxConnections: number;
+}
+
+/**
+ * Depth 8: over a 40 ms path, Dovecot's ~22 ms per MULTIAPPEND of 50 needs 1 + 40/22 ≈ 3 commands in flight per
+ * connection to stay busy (docs/adaptation.md); 8 leaves room for faster servers and longer paths, while depth 32
+ * measured slower on loopback (recv-wait p50 1.9 → 28.5 ms, Dovecot queues what it does not read).
+ * Batch 200: the largest size the sweep measured (within the noise of 50 on Dovecot); a refused batch is split in
+ * log2(200) ≈ 8 steps, and the pool's byte bound (16 MiB) caps what large messages can hold.
+ * Connections 8: `--connections 8` was the best fixed setting over the 40 ms path (795 msg/s vs 520 at 2); Courier's
+ * Debian default MAXPERIP is 20 and Dovecot's mail_max_userip_connections 10, so 8 leaves the user's own client room.
+ */
+export const DEFAULT_BOUNDS: SettingsBounds = { maxPipelineDepth: 8, maxBatch: 200, maxConnections: 8 };
+
+/** Bounds that also cover what the user asked for: adaptation may lower a user's --pipeline 16, never raise past it. */
+export function boundsFor(given: Pick<TransportSettings, 'pipelineDepth' | 'batch' | 'connections'>, bounds: SettingsBounds = DEFAULT_BOUNDS): SettingsBounds {
+  return {
+    maxPipelineDepth: Math.max(1, bounds.maxPipelineDepth, given.pipelineDepth),
+    maxBatch: Math.max(1, bounds.maxBatch, given.batch),
+    maxConnections: Math.max(1, bounds.maxConnections, given.connections),
+  };
+}
+
+/**
+ * When a look happens: after this many messages have settled or this many ms since the first APPEND (or the previous
+ * look), whichever comes first, and only once at least ADAPT_MIN_COMMANDS commands have timing records. 200 messages
+ * at Courier's stalled 22 msg/s is 9 s, so the time bound decides there: 1.5 s ≈ 33 stalled commands, well above the
+ * 5 a stall needs, and the time spent at the stalled rate is what adaptation costs against the best fixed setting
+ * (measured on Courier here: 600 messages, adaptive 42–64 msg/s with a 3 s window against 62–90 for depth 1 fixed).
+ * On Dovecot 200 messages take ~0.1–0.3 s and the message bound decides.
+ */
+export const ADAPT_AFTER_MESSAGES = 200;
+export const ADAPT_AFTER_MS = 1500;
+export const ADAPT_MIN_COMMANDS = 20;
