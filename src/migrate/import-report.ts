@@ -1,4 +1,5 @@
 import type { ImportResult } from './import-types.js';
+import type { AdaptationReport } from './adaptive-run.js';
 
 // The report of one import run, as `import --report` writes it and the summary renders it: one object, so the JSON
 // and the text can never disagree.
@@ -49,6 +50,8 @@ export interface ImportRunReport
   readonly foldersCreated: string[];
   readonly repairs: string[];
   readonly unknownResolved: number;
+  /** What adaptation to the server chose and why (or, under --no-adapt, would have chosen). */
+  readonly adaptation?: AdaptationReport;
   readonly connections: { opened: number; cap: number | null };
   readonly journal: string | null;
 }

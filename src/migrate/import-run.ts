@@ -19,6 +19,8 @@ import { type ImportRunReport, type LatencySummary, reasonWithoutSource } from '
 import { Importer } from './importer.js';
 import type { ImportEvent, ImportProgress, ImportResult } from './import-types.js';
 import { controlPlaneOptions, describeTarget, type ResolvedTarget, transportOptions } from './target.js';
+import { boundsFor } from '../core/settings.js';
+import { AdaptiveController, type AdaptationReport } from './adaptive-run.js';
 
 // The import use case (issue 13: options in, report out): everything `mailmigrate import` does between parsing its
 // options and printing its summary. It opens the sources, the control plane and the resume journal (one per
@@ -53,6 +55,8 @@ export interface ImportRunOptions {
   readonly foldersOnly?: boolean;
   /** Count the source's messages in the background, for a progress total (observer.total). */
   readonly countTotal?: boolean;
+  /** Adapt depth, connections and batch to the server met (default true); false = --no-adapt: advice only. */
+  readonly adapt?: boolean;
   /** Aborted: stop reading, let commands in flight finish (their outcome is journalled). */
   readonly signal?: AbortSignal;
 }
@@ -168,6 +172,13 @@ export class ImportRun {
       );
     }
     const countersBefore = readKernelCounters();
+    // Adaptation (issue 16): the given settings are a starting point; the controller reads the first seconds' timing
+    // records and changes depth, connections or batch within bounds, or only advises under --no-adapt.
+    const bounds = boundsFor({ pipelineDepth: o.pipeline, batch, connections: o.connections });
+    const adaptive = new AdaptiveController(
+      { enabled: o.adapt !== false && o.dryRun !== true, literalMode: o.literal, batch, bounds },
+      { pipelineDepth: o.pipeline, connections: o.connections, connectionsPerFolder: undefined },
+    );
     let result: ImportResult;
     try {
       const importer = new Importer(control, journal, {
@@ -178,6 +189,8 @@ export class ImportRun {
           literalMode: o.literal,
           pipelineDepth: o.pipeline,
           connections: o.connections,
+          maxPipelineDepth: bounds.maxPipelineDepth,
+          observer: adaptive,
         },
         batch,
         folderPrefix: o.folderPrefix,
@@ -211,7 +224,7 @@ export class ImportRun {
       connections: { opened: result.connections.opened, needed: o.connections },
       serverMs,
     }).map((d) => ({ code: d.code, message: d.message }));
-    return buildReport({ result, target: t, embedded, batch, options: o, latency, diagnosis, journalPath: embedded || !journal ? null : journal.path });
+    return buildReport({ result, target: t, embedded, batch, options: o, latency, diagnosis, adaptation: adaptive.report(), journalPath: embedded || !journal ? null : journal.path });
   }
 
   /** The resume journal: one per account (canonical server + user), checked against the server before it is believed.
@@ -268,6 +281,7 @@ function buildReport(a: {
   options: ImportRunOptions;
   latency: Map<string, LatencyStats>;
   diagnosis: Array<{ code: string; message: string }>;
+  adaptation: AdaptationReport;
   journalPath: string | null;
 }): ImportRunReport {
   const r = a.result;
@@ -305,6 +319,7 @@ function buildReport(a: {
     },
     latency,
     diagnosis: a.diagnosis,
+    adaptation: a.adaptation,
     failures: r.failures.map((f) => ({ source: f.source, code: f.code, reason: reasonWithoutSource(f.source, f.reason) })),
     flagsDropped: r.flagsDropped,
     foldersCreated: r.foldersCreated,

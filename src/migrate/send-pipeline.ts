@@ -48,7 +48,8 @@ export class SendPipeline {
       list.push(p);
       byBox.set(p.append.mailbox, list);
     }
-    const batch = Math.max(1, this.batch);
+    // The pool's batch size when adaptation changed it (src/migrate/adaptive-run.ts), else the run's.
+    const batch = Math.max(1, pool.batchSize ?? this.batch);
     for (const [box, list] of byBox) {
       for (let i = 0; i < list.length; i += batch) {
         await pool.whenWritable();

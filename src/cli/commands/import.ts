@@ -33,6 +33,7 @@ export interface ImportCliOptions extends ConnectionCliOptions, SourceCliOptions
   pipeline?: string;
   batch?: string;
   nodelay: boolean;
+  adapt: boolean;
   literal: LiteralMode;
   write: WriteMode;
   journal?: string;
@@ -75,6 +76,7 @@ export function registerImport(program: Command): Command {
     .option('--batch <n>', `messages per MULTIAPPEND (default ${DEFAULTS.batch} when offered; 1 = off)`)
     .option('--nodelay', 'set TCP_NODELAY (default)', true)
     .option('--no-nodelay', 'leave Nagle on (only to reproduce delayed-ACK stalls)')
+    .option('--no-adapt', 'keep --connections/--pipeline/--batch as given; the summary still says what adaptation would change')
     .addOption(new Option('--literal <mode>', 'literal announcement').choices(['auto', 'sync', 'plus', 'minus']).default('auto'))
     .addOption(new Option('--write <mode>', 'socket write strategy').choices(['coalesce', 'split']).default('coalesce'))
     .option('--journal <file>', 'resume journal (default: per-user state directory, one per account); an accelerator checked against the server')
@@ -149,6 +151,7 @@ async function runOptionsOf(paths: string[], opts: ImportCliOptions): Promise<Om
     sourceOptions: sourceOptionsOf(opts), readThreads, noDelay: opts.nodelay, literal: opts.literal, write: opts.write,
     recheck: opts.recheck === true, syncFlags: opts.syncFlags, includeDeleted: opts.includeDeleted === true,
     dryRun: opts.dryRun === true, foldersOnly: opts.foldersOnly === true, countTotal: opts.quiet !== true,
+    adapt: opts.adapt !== false,
   };
 }
 

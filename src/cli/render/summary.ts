@@ -96,6 +96,12 @@ export function renderImportSummary(r: ImportReport, options: { verbose?: boolea
     lines.push('', 'Diagnosis:');
     for (const d of diagnosis) lines.push(`  [${d.code}] ${p(d.message)}`);
   }
+  const a = r.adaptation;
+  if (a && a.changes.length) {
+    // What adaptation changed (or, under --no-adapt, would change), each with its measured reason (issue 16).
+    lines.push('', a.outcome === 'advice' ? 'Adaptation (not applied, --no-adapt):' : `Adapted to the server after ${s(a.atMessages)} message(s):`);
+    for (const c of a.changes) lines.push(`  ${c.setting} ${p(String(c.from))} → ${p(String(c.to))}: ${p(c.reason)}`);
+  }
   if (r.foldersCreated.length) lines.push('', `Folders created: ${p(r.foldersCreated.join(', '))}`);
   for (const e of r.excluded) lines.push(`Left out: ${p(e.source)} (${s(e.messages)} message(s)): ${p(e.rule)}`);
   const reasons = Object.entries(r.skippedPaths.byReason);
