@@ -161,7 +161,14 @@ async function runImport(step: string, cli: string, args: string[], a: Account, 
       if (p) last = p;
       // STATUS is asked while the import runs; its answer may lag the sample by a few ms, not by a second.
       const done = counter && p ? await serverCount(counter).catch(() => -1) : -1;
-      if (p) samples.push({ t: (performance.now() - t0) / 1000, rssMb: p.rssKb / 1024, hwmMb: p.hwmKb / 1024, cpuSeconds: p.cpuTicks / 100, done });
+      if (p) {
+        const sample = { t: (performance.now() - t0) / 1000, rssMb: p.rssKb / 1024, hwmMb: p.hwmKb / 1024, cpuSeconds: p.cpuTicks / 100, done };
+        samples.push(sample);
+        // A line a minute: a long run that is stopped still leaves its curve in the log.
+        if (samples.length % Math.max(1, Math.round(60_000 / intervalMs)) === 0) {
+          log(`  ${step} ${sample.t.toFixed(0)} s: ${done} on the server, RSS ${sample.rssMb.toFixed(0)} MB (peak ${sample.hwmMb.toFixed(0)}), CPU ${sample.cpuSeconds.toFixed(1)} s`);
+        }
+      }
       await Promise.race([exited, new Promise((r) => setTimeout(r, intervalMs))]);
     }
   })();
