@@ -11,16 +11,18 @@
 //    client's cost) into a private Dovecot whose Maildir is on the same tmpfs, or with --target embedded into
 //    `mailmigrate serve --maildir` (a separate process: the client's RSS is measured alone either way);
 // 3. every --interval-ms samples the CLI process: VmRSS and VmHWM (/proc/PID/status; the read workers are threads of
-//    the same process, so they are included), its CPU (/proc/PID/stat utime+stime), and how many messages the
-//    server holds (STATUS of every folder on a connection of its own);
+//    the same process, so they are included), its CPU (/proc/PID/stat utime+stime) and the size of its journal.
+//    Progress is the journal's size over its final size (one record per message, of near-constant length), not a
+//    STATUS poll: on Dovecot's Maildir a STATUS of a 250k-message folder that is being appended to rescans the
+//    directory under the uidlist lock, and polling it every second slowed the 1M import to ~100 msg/s;
 // 4. checks the server holds exactly N messages, then runs the same command again (the clean re-run: every
 //    message confirmed by the journal) and times it;
 // 5. prints a table and writes JSON (every sample, at most 600 of them kept evenly) to bench/results/.
 // Before anything is written it checks free space (statfs) and, on a tmpfs, free memory: each file takes at least
 // one 4 KiB page there, twice (source and server copy).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,14 +144,37 @@ interface Step {
   samples: Sample[];
 }
 
-async function runImport(step: string, cli: string, args: string[], a: Account, reportPath: string, intervalMs: number, expected: number, counter?: ImapFlow): Promise<Step> {
+let current: ReturnType<typeof spawn> | undefined;
+let interrupted = false;
+// Ctrl-C / SIGTERM: stop the CLI (it ends its batches cleanly), then the finally blocks stop the server and remove
+// the generated tree — a million files left on a tmpfs would hold gigabytes of memory.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    interrupted = true;
+    current?.kill('SIGTERM');
+  });
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function runImport(step: string, cli: string, args: string[], a: Account, reportPath: string, intervalMs: number, expected: number, journal: string): Promise<Step> {
+  if (interrupted) throw new Error('interrupted');
   const t0 = performance.now();
   const child = spawn(process.execPath, [cli, ...args, '--report', reportPath, '--quiet'], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', MAILMIGRATE_PASSWORD: a.password },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  current = child;
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
+  const journalAtStart = fileSize(journal);
+  const journalBytes: number[] = [];
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   const samples: Sample[] = [];
   let last = { rssKb: 0, hwmKb: 0, cpuTicks: 0 };
@@ -159,14 +184,13 @@ async function runImport(step: string, cli: string, args: string[], a: Account, 
     while (running) {
       const p = procSample(child.pid!);
       if (p) last = p;
-      // STATUS is asked while the import runs; its answer may lag the sample by a few ms, not by a second.
-      const done = counter && p ? await serverCount(counter).catch(() => -1) : -1;
       if (p) {
-        const sample = { t: (performance.now() - t0) / 1000, rssMb: p.rssKb / 1024, hwmMb: p.hwmKb / 1024, cpuSeconds: p.cpuTicks / 100, done };
+        const sample = { t: (performance.now() - t0) / 1000, rssMb: p.rssKb / 1024, hwmMb: p.hwmKb / 1024, cpuSeconds: p.cpuTicks / 100, done: -1 };
         samples.push(sample);
+        journalBytes.push(fileSize(journal) - journalAtStart);
         // A line a minute: a long run that is stopped still leaves its curve in the log.
         if (samples.length % Math.max(1, Math.round(60_000 / intervalMs)) === 0) {
-          log(`  ${step} ${sample.t.toFixed(0)} s: ${done} on the server, RSS ${sample.rssMb.toFixed(0)} MB (peak ${sample.hwmMb.toFixed(0)}), CPU ${sample.cpuSeconds.toFixed(1)} s`);
+          log(`  ${step} ${sample.t.toFixed(0)} s: journal ${(journalBytes[journalBytes.length - 1]! / 1e6).toFixed(1)} MB, RSS ${sample.rssMb.toFixed(0)} MB (peak ${sample.hwmMb.toFixed(0)}), CPU ${sample.cpuSeconds.toFixed(1)} s`);
         }
       }
       await Promise.race([exited, new Promise((r) => setTimeout(r, intervalMs))]);
@@ -174,6 +198,10 @@ async function runImport(step: string, cli: string, args: string[], a: Account, 
   })();
   const code = await exited;
   await sampler;
+  current = undefined;
+  // Messages done at each sample: the journal's growth over its growth by the end of the run.
+  const total = fileSize(journal) - journalAtStart;
+  if (total > 0) samples.forEach((s, i) => (s.done = Math.round((journalBytes[i]! / total) * expected)));
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`${step}: exit ${code}\n${stderr}`);
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as { appended?: number; skipped?: number };
@@ -252,9 +280,11 @@ async function main(): Promise<void> {
   if (!mailTmp) mailTmp = isTmpfs('/dev/shm') && !(await roomFor('/dev/shm', need)) ? '/dev/shm' : tmpdir();
   const noRoom = await roomFor(mailTmp, need);
   if (noRoom) throw new Error(`not enough room: ${noRoom}. Run smaller (--messages) or elsewhere (--tmp DIR).`);
-  process.env['TMPDIR'] = mailTmp; // the Dovecot helper takes os.tmpdir()
-  const work = await mkdtemp(join(mailTmp, 'mailmigrate-memory-'));
+  // The journal stays on the disk (its fsyncs are the client's cost): its dir is made before TMPDIR points at the
+  // mail's tmpfs for the Dovecot helper (which takes os.tmpdir()).
   const stateDir = await mkdtemp(join(tmpdir(), 'mailmigrate-memory-state-'));
+  process.env['TMPDIR'] = mailTmp;
+  const work = await mkdtemp(join(mailTmp, 'mailmigrate-memory-'));
   const started = new Date();
   let stopServer: (() => Promise<void>) | undefined;
   try {
@@ -281,22 +311,18 @@ async function main(): Promise<void> {
       serverName = `mailmigrate serve --maildir (on ${isTmpfs(mailTmp) ? 'tmpfs' : mailTmp})`;
       stopServer = e.stop;
     }
-    const args = ['import', src, '--host', '127.0.0.1', '--port', String(account.port), '--user', account.user, '--plain', '--journal', join(stateDir, 'journal.jsonl')];
+    const journal = join(stateDir, 'journal.jsonl');
+    const args = ['import', src, '--host', '127.0.0.1', '--port', String(account.port), '--user', account.user, '--plain', '--journal', journal];
+    log(`importing into ${serverName} …`);
+    const first = await runImport('import', cli, args, account, join(work, 'r1.json'), intervalMs, messages, journal);
+    // Verified by the server's own count once the import is over (STATUS of every folder).
     const counter = await connectImap(account);
-    let first: Step;
-    let rerun: Step;
-    let onServer: number;
-    try {
-      log(`importing into ${serverName} …`);
-      first = await runImport('import', cli, args, account, join(work, 'r1.json'), intervalMs, messages, counter);
-      onServer = await serverCount(counter);
-      if (onServer !== messages) throw new Error(`the server holds ${onServer} messages after the import, expected ${messages}`);
-      log(`clean re-run …`);
-      rerun = await runImport('clean re-run', cli, args, account, join(work, 'r2.json'), intervalMs, messages);
-    } finally {
-      await counter.logout().catch(() => counter.close());
-    }
-    const journalBytes = (await stat(join(stateDir, 'journal.jsonl')).catch(() => undefined))?.size ?? 0;
+    const onServer = await serverCount(counter).finally(() => counter.logout().catch(() => counter.close()));
+    if (onServer !== messages) throw new Error(`the server holds ${onServer} messages after the import, expected ${messages}`);
+    log(`clean re-run …`);
+    const rerun = await runImport('clean re-run', cli, args, account, join(work, 'r2.json'), intervalMs, messages, journal);
+    rerun.samples.forEach((x) => (x.done = -1));
+    const journalBytes = fileSize(journal);
     const g = growth(first.samples, messages);
 
     const mb = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(0));

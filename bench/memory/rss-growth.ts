@@ -7,8 +7,8 @@ export interface Sample {
   readonly rssMb: number;
   readonly hwmMb: number;
   readonly cpuSeconds: number;
-  /** messages on the server at that moment; -1 when not known */
-  readonly done: number;
+  /** messages done at that moment (from the journal's growth, filled in after the run); -1 when not known */
+  done: number;
 }
 
 export interface Growth {
