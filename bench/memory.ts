@@ -13,8 +13,8 @@
 // 3. every --interval-ms samples the CLI process: VmRSS and VmHWM (/proc/PID/status; the read workers are threads of
 //    the same process, so they are included), its CPU (/proc/PID/stat utime+stime) and the size of its journal.
 //    Progress is the journal's size over its final size (one record per message, of near-constant length), not a
-//    STATUS poll: on Dovecot's Maildir a STATUS of a 250k-message folder that is being appended to rescans the
-//    directory under the uidlist lock, and polling it every second slowed the 1M import to ~100 msg/s;
+//    STATUS poll, so the measurement adds no work to the server (a STATUS of a Maildir folder being appended to
+//    costs Dovecot a directory scan);
 // 4. checks the server holds exactly N messages, then runs the same command again (the clean re-run: every
 //    message confirmed by the journal) and times it;
 // 5. prints a table and writes JSON (every sample, at most 600 of them kept evenly) to bench/results/.
