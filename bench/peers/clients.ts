@@ -2,7 +2,7 @@
 // Every client runs as its own process and is timed from spawn to exit (login, reading the files, appending,
 // logout), so a Python loop, mbsync and mailmigrate are measured the same way a user would see them.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,8 +15,8 @@ export interface RunContext {
   readonly maildir: string;
   /** A private hard-linked copy of the corpus for clients that write into their source (mbsync, doveadm). */
   readonly scratch: () => Promise<string>;
-  /** The config file of the private Dovecot (for doveadm). */
-  readonly dovecotConfig: string;
+  /** The config file of the private Dovecot (for doveadm); undefined on Cyrus and Courier. */
+  readonly dovecotConfig: string | undefined;
   readonly workDir: string;
   /** On the disk's temp dir even when workDir is on tmpfs: client-side journals (mailmigrate's, mbsync's sync
    *  state) are fsync'd, and that cost belongs to the client. */
@@ -46,6 +46,9 @@ export interface ClientDef {
 
 export interface ChildResult {
   readonly wallSeconds: number;
+  /** user + system CPU seconds of the client process, its threads and the children it waited for (wait4 through
+   *  bench/peers/rusage.py); undefined when python3 is missing or the wrapper wrote nothing. */
+  readonly cpuSeconds: number | undefined;
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
@@ -85,10 +88,11 @@ const needDoveadm = (): string | undefined =>
   which('doveadm') || existsSync('/usr/bin/doveadm') ? undefined : 'doveadm (Debian package dovecot-core)';
 const needNothing = (): string | undefined => undefined;
 
-/** mailmigrate's own CLI, once the `import` command exists in the build; undefined until then. */
-export function mailmigrateCli(): string | undefined {
-  const bin = join(REPO_ROOT, 'bin', 'mailmigrate.js');
-  const cmd = join(REPO_ROOT, 'dist', 'src', 'cli', 'commands', 'import.js');
+/** mailmigrate's own CLI (of this checkout, or of another built one: --compare DIR), once the `import` command
+ *  exists in that build; undefined until then. */
+export function mailmigrateCli(root: string = REPO_ROOT): string | undefined {
+  const bin = join(root, 'bin', 'mailmigrate.js');
+  const cmd = join(root, 'dist', 'src', 'cli', 'commands', 'import.js');
   if (!existsSync(bin) || !existsSync(cmd)) return undefined;
   return runsOk(process.execPath, [bin, 'import', '--help']) ? bin : undefined;
 }
@@ -105,9 +109,9 @@ export const settingsName = (s: MailmigrateSettings): string => `c${s.connection
  * A mailmigrate run: the CLI `import` when it exists (a fresh journal per run, under the run's work dir), else
  * bench/peers/transport-runner (the importer's path without the journal). `settings` undefined = the defaults.
  */
-export function mailmigrateCommand(ctx: RunContext, settings: MailmigrateSettings | undefined, forceTransport = false): Command {
+export function mailmigrateCommand(ctx: RunContext, settings: MailmigrateSettings | undefined, forceTransport = false, cliBin?: string): Command {
   const flags = settings ? ['--connections', String(settings.connections), '--pipeline', String(settings.pipeline), '--batch', String(settings.batch)] : [];
-  const cli = forceTransport ? undefined : mailmigrateCli();
+  const cli = forceTransport ? undefined : (cliBin ?? mailmigrateCli());
   if (cli) {
     // A fresh journal per run: with the default (keyed by source and target) the 2nd repeat would find every
     // message confirmed and skip them all. --quiet: no progress output to pay for.
@@ -197,6 +201,7 @@ export const CLIENTS: readonly ClientDef[] = [
     command: async (c) => {
       // The server's own ingest: Dovecot reads the Maildir as a mail storage (in-memory indexes, so the source
       // stays as it is apart from the uidlist it writes in its own copy) and saves into the user's INBOX.
+      if (!c.dovecotConfig) throw new Error('doveadm import needs the private Dovecot');
       const src = await c.scratch();
       return { cmd: which('doveadm') ?? '/usr/bin/doveadm', args: ['-c', c.dovecotConfig, 'import', '-u', c.user, `maildir:${src}:INDEX=MEMORY`, '', 'all'] };
     },
@@ -211,19 +216,48 @@ export const CLIENTS: readonly ClientDef[] = [
   // mailmigrate-best is added by peers.ts once the sweep has chosen its settings.
 ];
 
-/** Spawns one client run with the password in its environment (never on its command line) and times it. */
-export function runChild(command: Command, password: string, timeoutMs: number): Promise<ChildResult> {
+let rusageOk: boolean | undefined;
+/** Can bench/peers/rusage.py run here (python3 with os.wait4)? Asked once. */
+export function rusageAvailable(): boolean {
+  rusageOk ??= runsOk('python3', ['-c', 'import os; os.wait4; os.waitstatus_to_exitcode']);
+  return rusageOk;
+}
+
+export interface RunChildOptions {
+  /** --pin: run the client on this CPU only (taskset -c). */
+  readonly cpu?: number | undefined;
+  /** Where rusage.py writes the client's CPU (a fresh path per run). */
+  readonly rusageFile?: string | undefined;
+}
+
+/**
+ * Spawns one client run with the password in its environment (never on its command line) and times it. With
+ * `rusageFile`, the client runs under bench/peers/rusage.py, which records its CPU from wait4(2). The run is its own
+ * process group, so the timeout kills the client and the wrapper together.
+ */
+export function runChild(command: Command, password: string, timeoutMs: number, o: RunChildOptions = {}): Promise<ChildResult> {
   return new Promise((resolve) => {
+    let argv = [command.cmd, ...command.args];
+    if (o.cpu !== undefined) argv = ['taskset', '-c', String(o.cpu), ...argv];
+    const measured = Boolean(o.rusageFile) && rusageAvailable();
+    if (measured) argv = ['python3', join(SCRIPTS, 'rusage.py'), o.rusageFile!, ...argv];
     const t0 = performance.now();
-    const child = spawn(command.cmd, [...command.args], {
+    const child = spawn(argv[0]!, argv.slice(1), {
       env: { ...process.env, ...command.env, MM_BENCH_PASSWORD: password },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-8000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, timeoutMs);
     const finish = (code: number | null): void => {
       clearTimeout(timer);
       const wallSeconds = (performance.now() - t0) / 1000;
@@ -239,7 +273,16 @@ export function runChild(command: Command, password: string, timeoutMs: number):
           // not a JSON line
         }
       }
-      resolve({ wallSeconds, code, stdout: stdout.slice(-8000), stderr, json });
+      let cpuSeconds: number | undefined;
+      if (measured) {
+        try {
+          const ru = JSON.parse(readFileSync(o.rusageFile!, 'utf8')) as { user: number; sys: number };
+          cpuSeconds = ru.user + ru.sys;
+        } catch {
+          // killed before the wrapper wrote its file
+        }
+      }
+      resolve({ wallSeconds, cpuSeconds, code, stdout: stdout.slice(-8000), stderr, json });
     };
     child.on('error', (err) => {
       stderr += String(err);

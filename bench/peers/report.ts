@@ -10,6 +10,10 @@ export interface RunResult {
   readonly verifyNote?: string | undefined;
   readonly timing?: unknown;
   readonly error?: string | undefined;
+  /** The client's CPU (user + system, wait4 rusage: its threads and waited-for children included). */
+  readonly clientCpuSeconds?: number | undefined;
+  /** Every process of the private server instance during the run (cgroup, else /proc tree). */
+  readonly serverCpuSeconds?: number | undefined;
 }
 
 export interface RowSummary {
@@ -28,6 +32,15 @@ export interface RowSummary {
   /** mailmigrate (best settings) median ÷ this client's median. */
   readonly ratioBest?: number | undefined;
   readonly skipped?: string | undefined;
+  /** Medians over the verified runs of CPU µs per corpus message. */
+  readonly clientUsPerMsg?: number | undefined;
+  readonly serverUsPerMsg?: number | undefined;
+  readonly totalUsPerMsg?: number | undefined;
+  /** This row ÷ mbsync's row, same server and round trip: CPU per message (lower is better) and msg/s. */
+  readonly clientCpuVsMbsync?: number | undefined;
+  readonly serverCpuVsMbsync?: number | undefined;
+  readonly totalCpuVsMbsync?: number | undefined;
+  readonly rateVsMbsync?: number | undefined;
 }
 
 export function median(xs: readonly number[]): number | undefined {
@@ -43,7 +56,14 @@ export function summarizeRow(client: string, label: string, runs: RunResult[], m
   const ok = runs.filter((r) => r.verified);
   const rates = ok.map((r) => messages / r.wallSeconds);
   const secs = median(ok.map((r) => r.wallSeconds));
+  const perMsg = (pick: (r: RunResult) => number | undefined): number | undefined => {
+    const xs = ok.map(pick);
+    return xs.every((x) => x !== undefined) ? round(median((xs as number[]).map((x) => (x * 1e6) / messages)), 0) : undefined;
+  };
   return {
+    clientUsPerMsg: perMsg((r) => r.clientCpuSeconds),
+    serverUsPerMsg: perMsg((r) => r.serverCpuSeconds),
+    totalUsPerMsg: perMsg((r) => (r.clientCpuSeconds === undefined || r.serverCpuSeconds === undefined ? undefined : r.clientCpuSeconds + r.serverCpuSeconds)),
     client,
     label,
     ...(settings ? { settings } : {}),
@@ -59,8 +79,14 @@ export function summarizeRow(client: string, label: string, runs: RunResult[], m
 export function withRatios(rows: RowSummary[]): RowSummary[] {
   const def = rows.find((r) => r.client === 'mailmigrate')?.medianMsgPerSec;
   const best = rows.find((r) => r.client === 'mailmigrate-best')?.medianMsgPerSec;
+  const mb = rows.find((r) => r.client === 'mbsync');
+  const over = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b ? round(a / b, 2) : undefined);
   return rows.map((r) => ({
     ...r,
+    clientCpuVsMbsync: over(r.clientUsPerMsg, mb?.clientUsPerMsg),
+    serverCpuVsMbsync: over(r.serverUsPerMsg, mb?.serverUsPerMsg),
+    totalCpuVsMbsync: over(r.totalUsPerMsg, mb?.totalUsPerMsg),
+    rateVsMbsync: over(r.medianMsgPerSec, mb?.medianMsgPerSec),
     ratioDefault: def && r.medianMsgPerSec ? round(def / r.medianMsgPerSec, 2) : undefined,
     ratioBest: best && r.medianMsgPerSec ? round(best / r.medianMsgPerSec, 2) : undefined,
   }));
@@ -114,4 +140,54 @@ export function renderTable(rows: readonly RowSummary[]): string {
   const line = (cells: string[]): string => '| ' + cells.map((c, i) => pad(c, widths[i]!, i > 0 && i < 7)).join(' | ') + ' |';
   const sep = '|' + widths.map((w, i) => (i > 0 && i < 7 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
   return [line(head), sep, ...body.map(line)].join('\n');
+}
+
+/** CPU per message and the ratios to mbsync (issue 14's targets: client and total ≤ 0.5× mbsync's). */
+export function renderCpuTable(rows: readonly RowSummary[]): string {
+  const head = ['client', 'client µs/msg', 'server µs/msg', 'total µs/msg', 'client × mbsync', 'server × mbsync', 'total × mbsync', 'msg/s × mbsync'];
+  const r2 = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
+  const body = rows
+    .filter((r) => !r.skipped)
+    .map((r) => [
+      r.settings ? `${r.label} (${r.settings})` : r.label,
+      f(r.clientUsPerMsg),
+      f(r.serverUsPerMsg),
+      f(r.totalUsPerMsg),
+      r2(r.clientCpuVsMbsync),
+      r2(r.serverCpuVsMbsync),
+      r2(r.totalCpuVsMbsync),
+      r2(r.rateVsMbsync),
+    ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => pad(c, widths[i]!, i > 0)).join(' | ') + ' |';
+  const sep = '|' + widths.map((w, i) => (i > 0 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
+  return [line(head), sep, ...body.map(line)].join('\n');
+}
+
+export interface RttRatios {
+  /** each client's median msg/s at the round trip ÷ its own at 0 ms through the same relay */
+  readonly keep: Record<string, number | undefined>;
+  /** mailmigrate defaults ÷ mbsync, at 0 ms and at the round trip */
+  readonly defaultsVsMbsync: { readonly at0: number | undefined; readonly atRtt: number | undefined };
+  readonly lines: string[];
+}
+
+/** --rtt: how much of its speed each client keeps over the delay, and the defaults against mbsync at both. Issue 16's
+ *  targets: defaults keep ≥ 0.8× of their 0 ms msg/s, and run ≥ 3× mbsync at 40 ms. */
+export function rttRatios(sections: ReadonlyArray<{ rttMs: number | undefined; rows: readonly RowSummary[] }>, rtt: number): RttRatios {
+  const at0 = sections.find((s) => s.rttMs === 0)?.rows ?? [];
+  const atR = sections.find((s) => s.rttMs === rtt)?.rows ?? [];
+  const keep: Record<string, number | undefined> = {};
+  const lines: string[] = [];
+  for (const r of atR) {
+    if (r.skipped) continue;
+    const base = at0.find((x) => x.client === r.client)?.medianMsgPerSec;
+    keep[r.client] = base && r.medianMsgPerSec ? round(r.medianMsgPerSec / base, 2) : undefined;
+    lines.push(`${r.label}: ${f(r.medianMsgPerSec)} msg/s at ${rtt} ms, ${f(base)} at 0 ms → keeps ${keep[r.client] === undefined ? '–' : keep[r.client]!.toFixed(2)}×`);
+  }
+  const vs = (rows: readonly RowSummary[]): number | undefined => rows.find((r) => r.client === 'mailmigrate')?.rateVsMbsync;
+  const defaultsVsMbsync = { at0: vs(at0), atRtt: vs(atR) };
+  const x = (v: number | undefined): string => (v === undefined ? '–' : `${v.toFixed(2)}×`);
+  lines.push(`mailmigrate defaults ÷ mbsync: ${x(defaultsVsMbsync.at0)} at 0 ms, ${x(defaultsVsMbsync.atRtt)} at ${rtt} ms`);
+  return { keep, defaultsVsMbsync, lines };
 }
