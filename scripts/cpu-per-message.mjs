@@ -56,7 +56,10 @@ function run(build, i) {
   args.push('--user', dovecot.user, '--plain', '--quiet', '--journal', join(work, `journal-${i}.jsonl`), ...positionals);
   return new Promise((ok, fail) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, {
+    // MM_WRAP: a command put before node, e.g. "perf record -g -o /tmp/x.data" (then pass --perf-basic-prof in
+    // NODE_OPTIONS so perf names JIT-compiled functions).
+    const wrap = (process.env.MM_WRAP ?? '').split(' ').filter(Boolean);
+    const child = spawn(wrap[0] ?? process.execPath, wrap.length ? [...wrap.slice(1), process.execPath, ...args] : args, {
       env: { ...process.env, MAILMIGRATE_PASSWORD: dovecot.password, MM_RUSAGE_FILE: rusageFile },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
