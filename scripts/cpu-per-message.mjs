@@ -27,7 +27,7 @@ const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
 });
 const count = Number(opt.messages);
-const builds = opt.builds.split(',').map((b) => resolve(b));
+const builds = opt.builds.split(',').map((b) => { const [d, f] = b.split('@'); return f === undefined ? resolve(d) : `${resolve(d)}@${f}`; });
 const { writeMaildir } = await import(join(here, 'dist/src/bench/corpus.js'));
 const { startDovecot, dovecotSkipReason } = await import(join(here, 'dist/test/helpers/dovecot.js'));
 const skip = dovecotSkipReason();
@@ -49,8 +49,12 @@ const corpus = await writeMaildir(maildir, count, { seed: 1 });
 const dovecot = await startDovecot({ fsync: 'never' });
 console.error(`corpus: ${corpus.count} messages, ${(corpus.bytes / 1e6).toFixed(1)} MB in ${maildir}; Dovecot ${dovecot.version} on port ${dovecot.port}`);
 
-function run(build, i) {
-  const args = [];
+function run(buildSpec, i) {
+  let build = buildSpec;
+  // A build may carry node/V8 flags after '@', space-separated: --builds ".@--max-semi-space-size=32" (experiments).
+  const [dir, flags = ''] = build.split('@');
+  build = dir;
+  const args = flags.split(' ').filter(Boolean);
   if (opt.profile) args.push('--cpu-prof', '--cpu-prof-dir', resolve(opt.profile), '--cpu-prof-name', `${build.split('/').pop()}-${i}.cpuprofile`);
   args.push('--import', preload, join(build, 'bin/mailmigrate.js'), 'import', maildir, '--host', dovecot.host, '--port', String(dovecot.port));
   args.push('--user', dovecot.user, '--plain', '--quiet', '--journal', join(work, `journal-${i}.jsonl`), ...positionals);
@@ -83,7 +87,7 @@ try {
       const held = Number((await dovecot.doveadm(['-f', 'flow', 'mailbox', 'status', '-u', dovecot.user, 'messages', 'INBOX'])).match(/messages=(\d+)/)?.[1]);
       if (held !== count) throw new Error(`${build}: the server holds ${held} messages, expected ${count}`);
       results.get(build).push(res);
-      console.error(`${build}  run ${r + 1}: client CPU ${(res.cpuUs / count).toFixed(0)} µs/msg (user ${(res.user / 1e6).toFixed(2)} s, sys ${(res.system / 1e6).toFixed(2)} s), wall ${res.wall.toFixed(2)} s, max RSS ${(res.maxRssKb / 1024).toFixed(0)} MB`);
+      console.error(`${build}  run ${r + 1}: client CPU ${(res.cpuUs / 1e6).toFixed(2)} s = ${(res.cpuUs / Math.max(1, count)).toFixed(0)} µs/msg (user ${(res.user / 1e6).toFixed(2)} s, sys ${(res.system / 1e6).toFixed(2)} s), wall ${res.wall.toFixed(2)} s, max RSS ${(res.maxRssKb / 1024).toFixed(0)} MB`);
     }
   }
 } finally {
