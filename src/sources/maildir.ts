@@ -146,7 +146,9 @@ type WalkEvent = SourceItem | { readonly kind: 'folder'; readonly folder: Source
 
 export class MaildirSource implements Source {
   stats = newStats();
-  notes: string[] = [];
+  #notes: string[] = [];
+  /** Messages dated from their file name: counted when each is read for ",S=" names (the date is decided then). */
+  #dated = { count: 0, folders: new Set<string>() };
   readonly #max: number;
   readonly #pool: MessageFileReader | undefined;
   readonly #prefix: readonly string[];
@@ -163,10 +165,22 @@ export class MaildirSource implements Source {
     this.#follow = options?.followSymlinks ?? false;
   }
 
+  /** Read after the messages were read: a ",S=" message's date (and whether it came from its name) is decided then. */
+  get notes(): readonly string[] {
+    const d = this.#dated;
+    if (d.count === 0) return this.#notes;
+    return [
+      ...this.#notes,
+      `${d.count} message(s) in ${d.folders.size} folder(s) have a file time more than a day newer than the delivery time in their name ` +
+        '(a copy that did not keep times?): the time from the name was used as INTERNALDATE',
+    ];
+  }
+
   async *items(): AsyncGenerator<SourceItem> {
     const stats = newStats();
     this.stats = stats;
-    this.notes = [];
+    this.#notes = [];
+    this.#dated = { count: 0, folders: new Set<string>() };
     for await (const ev of this.#walk(true)) {
       if (ev.kind === 'folder') continue;
       countItem(stats, ev);
@@ -187,7 +201,7 @@ export class MaildirSource implements Source {
     if (root.kind !== 'dir') return yield { kind: 'rejected', error: new SourceError(this.root, 'is a file, not a Maildir directory', SourceCodes.UNKNOWN_FORMAT) };
     loops.enter(this.root, root.stats);
     const subscribed = await this.#subscriptions(root.real as string);
-    const dated = { count: 0, folders: new Set<string>() };
+    const dated = this.#dated;
     // Folders are found breadth-first from small, sorted listings; messages are streamed folder by folder.
     const queue: FolderJob[] = [{ dir: this.root, real: root.real as string, folder: [] }];
     let isRoot = true;
@@ -207,16 +221,10 @@ export class MaildirSource implements Source {
         };
         continue;
       }
-      if (job.repaired && withMessages) this.notes.push(`folder name repaired: ${job.repaired}`);
+      if (job.repaired && withMessages) this.#notes.push(`folder name repaired: ${job.repaired}`);
       const sub = subscribed ? subscribed.has(folderKey(canonicalFolder(job.folder))) || job.folder.length === 0 : undefined;
       yield { kind: 'folder', folder: { folder, path: job.dir, subscribed: sub, repaired: job.repaired } };
       if (withMessages) yield* this.#messages(job, folder, scan.keywords, guard, dated);
-    }
-    if (dated.count > 0) {
-      this.notes.push(
-        `${dated.count} message(s) in ${dated.folders.size} folder(s) have a file time more than a day newer than the delivery time in their name ` +
-          '(a copy that did not keep times?): the time from the name was used as INTERNALDATE',
-      );
     }
   }
 

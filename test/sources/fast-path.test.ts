@@ -188,3 +188,20 @@ test('a ",S=" name on a symlink, a FIFO, or a file swapped for a symlink after t
   await rename(swapped + '.tmp', swapped);
   await assert.rejects(m.message.read(), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_NOT_REGULAR');
 });
+
+test('the "time from the name" note counts ",S=" messages too, once they are read (their date is decided then)', async (t) => {
+  const root = await tempDir(t);
+  for (const d of ['cur', 'new', 'tmp']) await mkdir(join(root, d));
+  const path = join(root, 'cur', '1700000000.M1P1.host,S=22:2,S');
+  await writeFile(path, 'Subject: copied\r\n\r\nx\r\n');
+  const later = new Date('2024-06-01T00:00:00Z'); // months after the delivery time in the name: a copy without times
+  await utimes(path, later, later);
+  const source = await openSource(root);
+  const got: SourceItem[] = [];
+  for await (const i of source.items()) got.push(i);
+  const m = got.find((i) => i.kind === 'message');
+  assert.ok(m?.kind === 'message');
+  await m.message.read();
+  assert.equal(m.message.internalDateSource, 'filename');
+  assert.ok(source.notes.some((n) => /^1 message\(s\) in 1 folder\(s\) have a file time more than a day newer/.test(n)), JSON.stringify(source.notes));
+});
