@@ -11,7 +11,7 @@
 // goes into an emptied INBOX and must leave exactly --messages messages there, or it does not count.
 // --profile DIR: also writes a V8 CPU profile per run (`node --cpu-prof`), to sum with scripts/cpu-profile-top.mjs.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -72,7 +72,7 @@ function run(buildSpec, i) {
     child.on('exit', (code) => {
       if (code !== 0) return fail(new Error(`${build}: exit ${code}\n${err}`));
       const u = JSON.parse(readFileSync(rusageFile, 'utf8'));
-      ok({ wall: (performance.now() - t0) / 1000, cpuUs: u.user + u.system, ...u });
+      ok({ wall: (performance.now() - t0) / 1000, cpuUs: u.user + u.system, journalBytes: statSync(join(work, `journal-${i}.jsonl`)).size, ...u });
     });
   });
 }
@@ -87,7 +87,7 @@ try {
       const held = Number((await dovecot.doveadm(['-f', 'flow', 'mailbox', 'status', '-u', dovecot.user, 'messages', 'INBOX'])).match(/messages=(\d+)/)?.[1]);
       if (held !== count) throw new Error(`${build}: the server holds ${held} messages, expected ${count}`);
       results.get(build).push(res);
-      console.error(`${build}  run ${r + 1}: client CPU ${(res.cpuUs / 1e6).toFixed(2)} s = ${(res.cpuUs / Math.max(1, count)).toFixed(0)} µs/msg (user ${(res.user / 1e6).toFixed(2)} s, sys ${(res.system / 1e6).toFixed(2)} s), wall ${res.wall.toFixed(2)} s, max RSS ${(res.maxRssKb / 1024).toFixed(0)} MB`);
+      console.error(`${build}  run ${r + 1}: client CPU ${(res.cpuUs / 1e6).toFixed(2)} s = ${(res.cpuUs / Math.max(1, count)).toFixed(0)} µs/msg (user ${(res.user / 1e6).toFixed(2)} s, sys ${(res.system / 1e6).toFixed(2)} s), wall ${res.wall.toFixed(2)} s, max RSS ${(res.maxRssKb / 1024).toFixed(0)} MB, journal ${(res.journalBytes / Math.max(1, count)).toFixed(0)} B/msg`);
     }
   }
 } finally {
@@ -96,9 +96,10 @@ try {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const [build, rs] of results) {
+  const per = (v) => (count > 0 ? `${(v / count).toFixed(0)} µs/msg` : `${(v / 1000).toFixed(0)} ms in all`);
   console.log(
-    `${build}: median client CPU ${median(rs.map((r) => r.cpuUs / count)).toFixed(0)} µs/msg ` +
-      `(user ${median(rs.map((r) => r.user / count)).toFixed(0)}, sys ${median(rs.map((r) => r.system / count)).toFixed(0)}), ` +
+    `${build}: median client CPU ${per(median(rs.map((r) => r.cpuUs)))} ` +
+      `(user ${per(median(rs.map((r) => r.user)))}, sys ${per(median(rs.map((r) => r.system)))}), ` +
       `median wall ${median(rs.map((r) => r.wall)).toFixed(2)} s, max RSS ${Math.max(...rs.map((r) => r.maxRssKb / 1024)).toFixed(0)} MB, runs ${rs.length}`,
   );
 }
