@@ -1,6 +1,6 @@
 import { readSync } from 'node:fs';
 import { JournalError } from '../core/errors.js';
-import { decodeHeader, decodeRecord, type JournalRecord, type StoredHeader } from './journal-record.js';
+import { decodeHeader, decodeLine, type JournalRecord, type StoredHeader } from './journal-record.js';
 
 // Reads a journal file front to back. Every record is written as `json + "\n"` in one write call, so a line
 // without its newline is a write that did not finish (kill -9 mid-write, or a disk that filled): its recordSent
@@ -47,11 +47,11 @@ export function replayJournal(
       onHeader(h);
       return;
     }
-    const r = decodeRecord(text);
-    if (r === undefined) {
+    const rs = decodeLine(text);
+    if (rs === undefined) {
       throw new JournalError(path, `line ${lines} is corrupt (${JSON.stringify(text.slice(0, 60))}); refusing to guess — inspect or move the file`);
     }
-    onRecord(r);
+    for (const r of rs) onRecord(r);
   };
 
   for (;;) {

@@ -8,10 +8,13 @@ import { acquireLock, releaseLock } from './journal-lock.js';
 import {
   encodeCheckpoint,
   encodeConfirmed,
+  encodeConfirmedGroups,
   encodeFailed,
   encodeFlags,
   encodeHeader,
   encodeSent,
+  encodeSentGroups,
+  JOURNAL_FORMAT_VERSION,
   type ConfirmedEntry,
   type FailedEntry,
   type FlagsEntry,
@@ -22,6 +25,11 @@ import {
   type StoredHeader,
 } from './journal-record.js';
 import { replayJournal } from './journal-replay.js';
+import { JournalWriter, type JournalStats } from './journal-writer.js';
+import { apply, emptyState, journalKey, stripKind, type JournalCounts, type State } from './journal-state.js';
+
+export { journalKey, type JournalCounts } from './journal-state.js';
+export type { JournalStats } from './journal-writer.js';
 
 export type { ConfirmedEntry, FailedEntry, FlagsEntry, FolderCheckpoint, JournalHeader, SentEntry, StoredHeader } from './journal-record.js';
 export { accountJournalPath, journalDirectory } from './journal-path.js';
@@ -42,10 +50,8 @@ export { fileIo, type JournalIo } from './journal-io.js';
 //     is tried again (the server may have been fixed); failed() lists them.
 // The last record of a (mailbox, id) wins: a message re-sent after the server lost it is 'sent' again until its new
 // confirmation. A 'flags' record only updates the flags of a confirmed message.
-// Group commit: concurrent recordSent calls while a write+fsync runs are merged into the next one, so N
-// connections cost about one fdatasync per round, not one per message.
-// Any write or sync error fails the journal for good: the pending promises reject with JournalError and every
-// later call throws it, so the importer stops sending before it could lose track of a message.
+// Group commit and the failure rule live in journal-writer.ts; the in-memory state and replay's apply() in
+// journal-state.ts; the line format in journal-record.ts.
 
 export interface JournalOptions {
   /** How long buffered confirmations may wait before they are written (default 100 ms). */
@@ -58,24 +64,11 @@ export interface JournalOptions {
   io?: JournalIo;
 }
 
-export interface JournalCounts {
-  confirmed: number;
-  /** Sent and not (yet) confirmed or failed. */
-  sent: number;
-  failed: number;
-}
-
 /** What the journal knows of one (mailbox, id). */
 export type JournalLookup =
   | { state: 'confirmed'; uid: number | undefined; rawSize: number | undefined; flags: readonly string[] }
   | { state: 'sent'; entry: SentEntry }
   | { state: 'failed'; entry: FailedEntry };
-
-export interface JournalStats {
-  writes: number;
-  syncs: number;
-  bytes: number;
-}
 
 /** What open() cut from the end of the file: a line whose write never completed. */
 export interface JournalRepair {
@@ -86,35 +79,6 @@ export interface JournalRepair {
 
 const closeAsync = promisify(closeCb);
 
-/** In-memory state per (mailbox, id). A confirmed message keeps only what a re-run needs: its UID (for a flag
- *  update), its raw source size (to skip by id safely) and the flags it was stored with. */
-interface ConfirmedState {
-  readonly kind: 'c';
-  uid: number | undefined;
-  rawSize: number | undefined;
-  flags: readonly string[];
-}
-type IdState = ConfirmedState | ({ readonly kind: 's' } & SentEntry) | ({ readonly kind: 'x' } & FailedEntry);
-
-const NO_FLAGS: readonly string[] = Object.freeze([]);
-
-/** The in-memory key of a message record: a source id is unique only within its target mailbox. */
-export function journalKey(mailbox: string, id: string): string {
-  return `${mailbox}\u0000${id}`;
-}
-
-interface State {
-  ids: Map<string, IdState>;
-  counts: JournalCounts;
-  perFolder: Map<string, JournalCounts>;
-  checkpoints: Map<string, FolderCheckpoint>;
-}
-
-interface Waiter {
-  resolve(): void;
-  reject(err: JournalError): void;
-}
-
 export class Journal {
   readonly path: string;
   /** Set when open() cut a torn last line (the previous run died mid-write). */
@@ -124,21 +88,10 @@ export class Journal {
 
   readonly #fd: number;
   readonly #lockPath: string;
-  readonly #io: JournalIo;
-  readonly #fsync: boolean;
-  readonly #batchMs: number;
-  readonly #batchEntries: number;
   readonly #state: State;
-  readonly #stats: JournalStats = { writes: 0, syncs: 0, bytes: 0 };
-
-  /** Lines not yet handed to the kernel, and the callers waiting for them to be durable. */
-  #buf: string[] = [];
-  #waiters: Waiter[] = [];
-  #running = false; // the write loop owns the fd
-  #startScheduled = false;
-  #flushRequested = false;
-  #timer: NodeJS.Timeout | undefined;
-  #failure: JournalError | undefined;
+  /** Format 3 group records; a format 2 journal is appended to in its own format (journal-record.ts). */
+  readonly #compact: boolean;
+  readonly #writer: JournalWriter;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -157,10 +110,12 @@ export class Journal {
     this.header = header;
     this.repaired = repaired;
     this.#state = state;
-    this.#io = options.io ?? fileIo;
-    this.#fsync = options.fsync ?? true;
-    this.#batchMs = options.batchMs ?? 100;
-    this.#batchEntries = options.batchEntries ?? 512;
+    this.#compact = header.version >= 3;
+    this.#writer = new JournalWriter(path, fd, options.io ?? fileIo, {
+      fsync: options.fsync ?? true,
+      batchMs: options.batchMs ?? 100,
+      batchEntries: options.batchEntries ?? 512,
+    });
   }
 
   /**
@@ -190,7 +145,7 @@ export class Journal {
       } catch (err) {
         throw new JournalError(path, `cannot open: ${errText(err)}`, { cause: err });
       }
-      const state: State = { ids: new Map(), counts: { confirmed: 0, sent: 0, failed: 0 }, perFolder: new Map(), checkpoints: new Map() };
+      const state: State = emptyState();
       const result = replayJournal(
         fd,
         path,
@@ -211,7 +166,7 @@ export class Journal {
         if (stored === undefined) {
           const created = new Date();
           io.writeSync(fd, Buffer.from(encodeHeader(header, created), 'utf8'));
-          stored = { version: 2, account: header.account, created: created.toISOString() };
+          stored = { version: JOURNAL_FORMAT_VERSION, account: header.account, created: created.toISOString() };
           io.syncSync(fd);
           syncDirectory(dir); // so the new file's name survives a power cut, not just its data
         } else if (repaired) {
@@ -245,7 +200,7 @@ export class Journal {
 
   /** Bytes, writes and syncs since open (for reports and benchmarks). */
   get stats(): JournalStats {
-    return { ...this.#stats };
+    return this.#writer.stats;
   }
 
   lookup(mailbox: string, id: string): JournalLookup | undefined {
@@ -281,59 +236,53 @@ export class Journal {
   recordSent(entries: readonly SentEntry[]): Promise<void> {
     const bad = this.#unusable();
     if (bad) return Promise.reject(bad);
-    for (const e of entries) {
-      this.#buf.push(encodeSent(e));
-      apply(this.#state, { kind: 'sent', entry: { ...e } });
-    }
-    return this.#waitDurable();
+    this.#writer.add(this.#compact ? encodeSentGroups(entries) : entries.map(encodeSent), entries.length);
+    for (const e of entries) apply(this.#state, { kind: 'sent', entry: { ...e } });
+    return this.#writer.waitDurable();
   }
 
   /** Buffered; written in batches. Throws the journal's failure if it has failed. */
   recordConfirmed(entries: readonly ConfirmedEntry[]): void {
     const bad = this.#unusable();
     if (bad) throw bad;
-    for (const e of entries) {
-      this.#buf.push(encodeConfirmed(e));
-      apply(this.#state, { kind: 'confirmed', entry: e });
-    }
-    this.#scheduleBatch();
+    this.#writer.add(this.#compact ? encodeConfirmedGroups(entries) : entries.map(encodeConfirmed), entries.length);
+    for (const e of entries) apply(this.#state, { kind: 'confirmed', entry: e });
+    this.#writer.scheduleBatch();
   }
 
   /** The flags a confirmed message now has on the server (after a cutover pass updated them). Buffered. */
   recordFlags(entries: readonly FlagsEntry[]): void {
     const bad = this.#unusable();
     if (bad) throw bad;
-    for (const e of entries) {
-      this.#buf.push(encodeFlags(e));
-      apply(this.#state, { kind: 'flags', entry: e });
-    }
-    this.#scheduleBatch();
+    this.#writer.add(entries.map(encodeFlags), entries.length);
+    for (const e of entries) apply(this.#state, { kind: 'flags', entry: e });
+    this.#writer.scheduleBatch();
   }
 
   /** What a folder looks like now that this run is done with it. Buffered; flush() makes it durable. */
   recordCheckpoint(c: FolderCheckpoint): void {
     const bad = this.#unusable();
     if (bad) throw bad;
-    this.#buf.push(encodeCheckpoint(c));
+    this.#writer.add([encodeCheckpoint(c)], 1);
     apply(this.#state, { kind: 'checkpoint', entry: c });
-    this.#scheduleBatch();
+    this.#writer.scheduleBatch();
   }
 
   /** A permanent refusal (e.g. NO without TRYCREATE for this message). `reason` must not contain secrets. */
   recordFailed(entry: FailedEntry): void {
     const bad = this.#unusable();
     if (bad) throw bad;
-    this.#buf.push(encodeFailed(entry));
+    this.#writer.add([encodeFailed(entry)], 1);
     apply(this.#state, { kind: 'failed', entry: { ...entry } });
-    this.#scheduleBatch();
+    this.#writer.scheduleBatch();
   }
 
   /** Everything recorded so far written and synced. */
   flush(): Promise<void> {
     const bad = this.#unusable();
     if (bad) return Promise.reject(bad);
-    if (this.#buf.length === 0 && !this.#running) return Promise.resolve();
-    return this.#waitDurable();
+    if (this.#writer.idle) return Promise.resolve();
+    return this.#writer.waitDurable();
   }
 
   /** Flushes, closes the file and releases the lock. Rejects with the journal's failure if it failed. */
@@ -352,9 +301,9 @@ export class Journal {
       failure = err;
     }
     // A failed write loop may still be finishing; wait so the fd is never closed under it.
-    while (this.#running) await new Promise((r) => setImmediate(r));
+    while (this.#writer.running) await new Promise((r) => setImmediate(r));
     this.#closed = true;
-    this.#clearTimer();
+    this.#writer.stop();
     try {
       await closeAsync(this.#fd);
     } catch (err) {
@@ -373,182 +322,17 @@ export class Journal {
   closeSync(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#clearTimer();
-    const lines = this.#buf;
-    const waiters = this.#waiters;
-    this.#buf = [];
-    this.#waiters = [];
-    let failure = this.#failure;
-    if (!failure && lines.length > 0) {
-      try {
-        const data = Buffer.from(lines.join(''), 'utf8');
-        this.#io.writeSync(this.#fd, data);
-        if (this.#fsync) this.#io.syncSync(this.#fd);
-        this.#stats.writes++;
-        this.#stats.bytes += data.length;
-        if (this.#fsync) this.#stats.syncs++;
-      } catch (err) {
-        failure = this.#fail(err);
-      }
-    }
-    for (const w of waiters) failure ? w.reject(failure) : w.resolve();
-    if (!this.#running) {
-      try {
-        closeSync(this.#fd);
-      } catch {
-        // best effort: the process is exiting
-      }
-    }
+    const failure = this.#writer.drainSync();
     releaseLock(this.#lockPath);
     if (failure) throw failure;
   }
 
   #unusable(): JournalError | undefined {
-    if (this.#failure) return this.#failure;
+    if (this.#writer.failure) return this.#writer.failure;
     if (this.#closed) return new JournalError(this.path, 'is closed');
     return undefined;
   }
 
-  #waitDurable(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-      this.#kick();
-    });
-  }
-
-  #scheduleBatch(): void {
-    if (this.#buf.length >= this.#batchEntries) this.#kick();
-    else this.#armTimer();
-  }
-
-  #armTimer(): void {
-    if (this.#timer || this.#closed) return;
-    // unref: a pending batch of confirmations must not keep the process alive; close()/flush() write it.
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#kick();
-    }, this.#batchMs);
-    this.#timer.unref();
-  }
-
-  #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  /** Requests a write. Starting from idle waits one setImmediate so callers from the same I/O round share it. */
-  #kick(): void {
-    this.#flushRequested = true;
-    if (this.#running || this.#startScheduled) return;
-    this.#startScheduled = true;
-    setImmediate(() => {
-      this.#startScheduled = false;
-      if (!this.#running && !this.#closed) void this.#run();
-    });
-  }
-
-  async #run(): Promise<void> {
-    this.#running = true;
-    try {
-      while (!this.#failure && !this.#closed) {
-        const due = this.#waiters.length > 0 || this.#flushRequested || this.#buf.length >= this.#batchEntries;
-        if (!due || (this.#buf.length === 0 && this.#waiters.length === 0)) break;
-        this.#flushRequested = false;
-        this.#clearTimer();
-        const lines = this.#buf;
-        const waiters = this.#waiters;
-        this.#buf = [];
-        this.#waiters = [];
-        // Waiters whose lines went out in an earlier round of this loop are already durable.
-        if (lines.length > 0) {
-          const data = Buffer.from(lines.join(''), 'utf8');
-          try {
-            await this.#io.write(this.#fd, data);
-            this.#stats.writes++;
-            this.#stats.bytes += data.length;
-            if (this.#fsync) {
-              await this.#io.sync(this.#fd);
-              this.#stats.syncs++;
-            }
-          } catch (err) {
-            const failure = this.#fail(err);
-            for (const w of waiters) w.reject(failure);
-            return;
-          }
-        }
-        for (const w of waiters) w.resolve();
-      }
-      if (this.#buf.length > 0 && !this.#failure) this.#armTimer();
-    } finally {
-      this.#running = false;
-    }
-  }
-
-  /** Marks the journal failed for good and rejects everyone waiting. */
-  #fail(err: unknown): JournalError {
-    if (!this.#failure) {
-      this.#failure = new JournalError(
-        this.path,
-        `cannot write (${errText(err)}); stopping before any message could go unrecorded`,
-        { cause: err },
-      );
-      this.#clearTimer();
-      const waiting = this.#waiters;
-      this.#waiters = [];
-      this.#buf = [];
-      for (const w of waiting) w.reject(this.#failure);
-    }
-    return this.#failure;
-  }
-}
-
-/** Applies one record to the in-memory state: the last record of a (mailbox, id) wins, except that a 'flags'
- *  record only updates a confirmed message and a checkpoint replaces the folder's previous one. */
-function apply(state: State, r: JournalRecord): void {
-  if (r.kind === 'checkpoint') {
-    state.checkpoints.set(r.entry.mailbox, r.entry);
-    return;
-  }
-  const key = journalKey(r.entry.mailbox, r.entry.id);
-  const prev = state.ids.get(key);
-  if (r.kind === 'flags') {
-    if (prev?.kind === 'c') prev.flags = r.entry.flags.length ? [...r.entry.flags] : NO_FLAGS;
-    return;
-  }
-  let folder = state.perFolder.get(r.entry.mailbox);
-  if (!folder) state.perFolder.set(r.entry.mailbox, (folder = { confirmed: 0, sent: 0, failed: 0 }));
-  if (prev) bump(state.counts, folder, prev.kind, -1);
-  switch (r.kind) {
-    case 'sent':
-      state.ids.set(key, { kind: 's', ...r.entry });
-      break;
-    case 'confirmed': {
-      const e = r.entry;
-      state.ids.set(key, {
-        kind: 'c',
-        uid: e.uid,
-        // The raw size comes from the 'sent' record (a confirmation does not repeat it).
-        rawSize: prev?.kind === 's' ? prev.rawSize : prev?.kind === 'c' ? prev.rawSize : undefined,
-        flags: e.flags?.length ? [...e.flags] : NO_FLAGS,
-      });
-      break;
-    }
-    case 'failed':
-      state.ids.set(key, { kind: 'x', ...r.entry });
-      break;
-  }
-  bump(state.counts, folder, state.ids.get(key)!.kind, 1);
-}
-
-function bump(total: JournalCounts, folder: JournalCounts, kind: IdState['kind'], by: 1 | -1): void {
-  const field = kind === 'c' ? 'confirmed' : kind === 's' ? 'sent' : 'failed';
-  total[field] += by;
-  folder[field] += by;
-}
-
-function stripKind<T extends { kind: string }>(s: T): Omit<T, 'kind'> {
-  const { kind: _kind, ...rest } = s;
-  return rest;
 }
 
 function syncDirectory(dir: string): void {

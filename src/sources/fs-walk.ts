@@ -13,13 +13,16 @@ export interface DirEntry {
   readonly utf8: boolean;
   /** The exact on-disk path, usable even when the name is not UTF-8 (`path` then holds U+FFFD). */
   readonly fsPath: string | Buffer;
+  /** The listing's own type says a regular file (d_type DT_REG). False also when the file system does not say
+   *  (DT_UNKNOWN): only a hint to skip an lstat; what is opened is checked on its descriptor (safe-read.ts). */
+  readonly regular: boolean;
 }
 
-function toEntry(dir: string, raw: Buffer): DirEntry {
+function toEntry(dir: string, raw: Buffer, regular = false): DirEntry {
   const name = raw.toString('utf8');
   const utf8 = Buffer.from(name, 'utf8').equals(raw);
   const path = join(dir, name);
-  return { name, path, utf8, fsPath: utf8 ? path : Buffer.concat([Buffer.from(join(dir, '_')).subarray(0, -1), raw]) };
+  return { name, path, utf8, fsPath: utf8 ? path : Buffer.concat([Buffer.from(join(dir, '_')).subarray(0, -1), raw]), regular };
 }
 
 /** A whole, sorted listing: for directories of folders (small), never for cur/ or new/. */
@@ -33,7 +36,7 @@ export async function* streamDir(dir: string, batch = 256): AsyncGenerator<DirEn
   const d = await opendir(dir, { encoding: 'buffer' as BufferEncoding, bufferSize: 128 });
   let out: DirEntry[] = [];
   for await (const ent of d) {
-    out.push(toEntry(dir, ent.name as unknown as Buffer));
+    out.push(toEntry(dir, ent.name as unknown as Buffer, ent.isFile()));
     if (out.length >= batch) {
       yield out;
       out = [];

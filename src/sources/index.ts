@@ -40,7 +40,7 @@ export {
   type SkipReason,
   type SkippedPath,
 } from './source.js';
-export { MaildirSource, parseMaildirName, maildirFlags, parseDovecotKeywords, parseCourierKeywordList, type MaildirSourceOptions } from './maildir.js';
+export { MaildirSource, parseMaildirName, maildirFlags, sizeInName, parseDovecotKeywords, parseCourierKeywordList, type MaildirSourceOptions } from './maildir.js';
 export { MboxSource } from './mbox-tree.js';
 export { EmlTreeSource } from './eml-tree.js';
 export { normalizeMessage, lfToCrlf } from './normalize.js';

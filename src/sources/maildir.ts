@@ -146,7 +146,9 @@ type WalkEvent = SourceItem | { readonly kind: 'folder'; readonly folder: Source
 
 export class MaildirSource implements Source {
   stats = newStats();
-  notes: string[] = [];
+  #notes: string[] = [];
+  /** Messages dated from their file name: counted when each is read for ",S=" names (the date is decided then). */
+  #dated = { count: 0, folders: new Set<string>() };
   readonly #max: number;
   readonly #pool: MessageFileReader | undefined;
   readonly #prefix: readonly string[];
@@ -163,10 +165,22 @@ export class MaildirSource implements Source {
     this.#follow = options?.followSymlinks ?? false;
   }
 
+  /** Read after the messages were read: a ",S=" message's date (and whether it came from its name) is decided then. */
+  get notes(): readonly string[] {
+    const d = this.#dated;
+    if (d.count === 0) return this.#notes;
+    return [
+      ...this.#notes,
+      `${d.count} message(s) in ${d.folders.size} folder(s) have a file time more than a day newer than the delivery time in their name ` +
+        '(a copy that did not keep times?): the time from the name was used as INTERNALDATE',
+    ];
+  }
+
   async *items(): AsyncGenerator<SourceItem> {
     const stats = newStats();
     this.stats = stats;
-    this.notes = [];
+    this.#notes = [];
+    this.#dated = { count: 0, folders: new Set<string>() };
     for await (const ev of this.#walk(true)) {
       if (ev.kind === 'folder') continue;
       countItem(stats, ev);
@@ -187,7 +201,7 @@ export class MaildirSource implements Source {
     if (root.kind !== 'dir') return yield { kind: 'rejected', error: new SourceError(this.root, 'is a file, not a Maildir directory', SourceCodes.UNKNOWN_FORMAT) };
     loops.enter(this.root, root.stats);
     const subscribed = await this.#subscriptions(root.real as string);
-    const dated = { count: 0, folders: new Set<string>() };
+    const dated = this.#dated;
     // Folders are found breadth-first from small, sorted listings; messages are streamed folder by folder.
     const queue: FolderJob[] = [{ dir: this.root, real: root.real as string, folder: [] }];
     let isRoot = true;
@@ -207,16 +221,10 @@ export class MaildirSource implements Source {
         };
         continue;
       }
-      if (job.repaired && withMessages) this.notes.push(`folder name repaired: ${job.repaired}`);
+      if (job.repaired && withMessages) this.#notes.push(`folder name repaired: ${job.repaired}`);
       const sub = subscribed ? subscribed.has(folderKey(canonicalFolder(job.folder))) || job.folder.length === 0 : undefined;
       yield { kind: 'folder', folder: { folder, path: job.dir, subscribed: sub, repaired: job.repaired } };
       if (withMessages) yield* this.#messages(job, folder, scan.keywords, guard, dated);
-    }
-    if (dated.count > 0) {
-      this.notes.push(
-        `${dated.count} message(s) in ${dated.folders.size} folder(s) have a file time more than a day newer than the delivery time in their name ` +
-          '(a copy that did not keep times?): the time from the name was used as INTERNALDATE',
-      );
     }
   }
 
@@ -397,14 +405,27 @@ export class MaildirSource implements Source {
       }
       try {
         for await (const batch of streamDir(r.real as string)) {
-          // Resolve a batch concurrently: one lstat at a time is latency-bound on a cold cache.
           const paths = batch.map((e) => join(subdir, e.name)); // the walk's path (cur/ itself may be an allowed link)
-          const resolved = await Promise.all(batch.map((e, i) => guard.resolve(paths[i]!, e.fsPath)));
+          // A regular file (by the listing's type) whose name carries its size (Maildir++ ",S=") needs no lstat: the
+          // size is in the name and the date comes from the fstat done when it is read — one open/fstat/read/close
+          // per message. Measured: the lstat per message (a thread-pool round trip and a Stats object) was ~3 % of
+          // the client's CPU (docs/measurements.md, "Client CPU per message"). Everything else is lstat'd as before.
+          const sized = batch.map((e) => (e.regular && e.utf8 && !e.name.startsWith('.') ? sizeInName(e.name) : undefined));
+          // Resolve the rest of a batch concurrently: one lstat at a time is latency-bound on a cold cache.
+          const resolved = await Promise.all(batch.map((e, i) => (sized[i] === undefined ? guard.resolve(paths[i]!, e.fsPath) : undefined)));
           for (let i = 0; i < batch.length; i++) {
             const e = batch[i]!;
-            const res = resolved[i]!;
             const path = paths[i]!;
             const known = notMailName(e.name);
+            const size = sized[i];
+            if (size !== undefined) {
+              if (known) yield skipped(path, 'not-mail', known);
+              else if (size === 0) yield skipped(path, 'not-mail', 'empty file (0 bytes)');
+              else if (size > this.#max) yield { kind: 'rejected', error: new SourceError(path, `message of ${size} bytes exceeds maxMessageBytes (${this.#max})`, SourceCodes.TOO_LARGE) };
+              else yield { kind: 'message', message: this.#message(e.name, path, e.fsPath as string, size, undefined, folder, idPrefix, keywords, dated) };
+              continue;
+            }
+            const res = resolved[i]!;
             if (!isResolved(res)) yield res;
             else if (e.name.startsWith('.')) yield skipped(path, 'not-mail', 'hidden file');
             else if (res.kind === 'dir') yield { kind: 'rejected', error: new SourceError(path, `a directory inside ${sub}/; not read`, SourceCodes.NOT_MESSAGE) };
@@ -413,7 +434,7 @@ export class MaildirSource implements Source {
             else if (res.stats.size === 0) yield skipped(path, 'not-mail', 'empty file (0 bytes)');
             else if (res.stats.size > this.#max) {
               yield { kind: 'rejected', error: new SourceError(path, `message of ${res.stats.size} bytes exceeds maxMessageBytes (${this.#max})`, SourceCodes.TOO_LARGE) };
-            } else yield { kind: 'message', message: this.#message(e.name, path, res, folder, idPrefix, keywords, dated) };
+            } else yield { kind: 'message', message: this.#message(e.name, path, res.real as string, res.stats.size, res.stats.mtimeMs, folder, idPrefix, keywords, dated) };
           }
         }
       } catch (err) {
@@ -422,27 +443,41 @@ export class MaildirSource implements Source {
     }
   }
 
-  #message(name: string, path: string, res: ResolvedEntry, folder: string[], idPrefix: string, keywords: FolderKeywords, dated: { count: number; folders: Set<string> }): FileMessage {
+  /** `mtimeMs` undefined: not stat'd (size from the name); the date is then decided when the file is read. */
+  #message(name: string, path: string, real: string, size: number, mtimeMs: number | undefined, folder: string[], idPrefix: string, keywords: FolderKeywords, dated: { count: number; folders: Set<string> }): FileMessage {
     const n = parseMaildirName(name);
     const flags = maildirFlags(n.info, keywords.letters);
     if (keywords.courier.size) for (const k of keywords.courier.get(courierKey(name)) ?? []) if (!flags.includes(k)) flags.push(k);
-    let date: Date | undefined;
-    let from: InternalDateSource = 'none';
-    const mtime = res.stats.mtimeMs;
-    if (mtime >= MIN_PLAUSIBLE_MS && !(n.time && mtime - n.time.getTime() > MTIME_AFTER_NAME_MS)) {
-      date = new Date(Math.floor(mtime / 1000) * 1000); // INTERNALDATE has 1 s resolution
-      from = 'mtime';
-    } else if (n.time) {
+    const dateOf = (mtime: number): { date: Date | undefined; source: InternalDateSource } => {
+      if (mtime >= MIN_PLAUSIBLE_MS && !(n.time && mtime - n.time.getTime() > MTIME_AFTER_NAME_MS)) {
+        return { date: new Date(Math.floor(mtime / 1000) * 1000), source: 'mtime' }; // INTERNALDATE has 1 s resolution
+      }
+      if (!n.time) return { date: undefined, source: 'none' };
       if (mtime >= MIN_PLAUSIBLE_MS) {
         dated.count++;
         dated.folders.add(folderLabel(folder));
       }
-      date = n.time;
-      from = 'filename';
-    }
+      return { date: n.time, source: 'filename' };
+    };
     const deleted = n.info.includes('T');
-    return new FileMessage(idPrefix + n.base, folder, flags, date, from, res.stats.size, path, this.#pool, deleted, this.#max, res.real as string);
+    if (mtimeMs === undefined) {
+      return new FileMessage(idPrefix + n.base, folder, flags, undefined, 'none', size, path, this.#pool, deleted, this.#max, real, dateOf);
+    }
+    const d = dateOf(mtimeMs);
+    return new FileMessage(idPrefix + n.base, folder, flags, d.date, d.source, size, path, this.#pool, deleted, this.#max, real);
   }
+}
+
+/**
+ * The size a Maildir++ name carries (",S=<bytes>" in the unique part, before ":2,"), or undefined. Dovecot and
+ * Courier write it as the file's size; a name whose size lies still reads the whole file (the fstat decides what is
+ * read), only the read-ahead bound and the journal's skip check use this number.
+ */
+export function sizeInName(name: string): number | undefined {
+  const info = name.search(/[:!][12],/);
+  const unique = info < 0 ? name : name.slice(0, info);
+  const m = /,S=(\d{1,15})(?:,|$)/.exec(unique);
+  return m ? Number(m[1]) : undefined;
 }
 
 function parseDovecotKeywordsText(buf: Buffer): Map<string, string> {

@@ -10,6 +10,7 @@ import {
   parseHeaderFields,
   parseMessageId,
   parseRfc5322Date,
+  scanHeaderBlock,
   startsWithHeaderField,
 } from './headers.js';
 
@@ -60,14 +61,14 @@ export interface NormalizeOptions {
  * Checks that `raw` is a message and normalizes it. Throws SourceError naming `origin`:
  * E_SOURCE_EMPTY for no bytes, E_SOURCE_NOT_MESSAGE when it does not start with a header field.
  */
-export function normalizeMessage(raw: Buffer, origin: string, options: NormalizeOptions = {}): NormalizedMessage {
+export function normalizeMessage(raw: Buffer, origin: string, options: NormalizeOptions = {}): NormalizedMessage & { readonly headerEnd: number } {
   if (raw.length === 0 || (raw.length <= 256 && /^[\r\n\t ]*$/.test(raw.toString('latin1')))) {
     throw new SourceError(origin, 'empty message (no bytes, or only white space)', SourceCodes.EMPTY);
   }
   if (!startsWithHeaderField(raw)) {
     throw new SourceError(origin, 'not a message: it does not start with a header field ("Name: value")', SourceCodes.NOT_MESSAGE);
   }
-  const warnings: string[] = [...(options.warnings ?? [])];
+  const warnings: string[] = options.warnings ? [...options.warnings] : [];
   let data = raw;
   if (options.strip && options.strip.size > 0) {
     const s = stripHeaderFields(data, options.strip);
@@ -79,14 +80,45 @@ export function normalizeMessage(raw: Buffer, origin: string, options: Normalize
   if (c.converted) warnings.push(`converted ${c.converted} bare LF to CRLF`);
   const hasNul = data.indexOf(0) >= 0;
   if (hasNul) warnings.push('contains NUL bytes (needs BINARY)');
-  const end = headerBlockEnd(data);
-  if (end < 0) warnings.push('no empty line after the header block (headers only)');
-  const fields = parseHeaderFields(end < 0 ? data : data.subarray(0, end));
-  return {
-    data,
-    messageId: parseMessageId(headerValue(fields, 'message-id')),
-    date: parseRfc5322Date(headerValue(fields, 'date')),
-    hasNul,
-    warnings,
-  };
+  const scan = scanHeaderBlock(data, 'message-id');
+  if (scan.end < 0) warnings.push('no empty line after the header block (headers only)');
+  return new Normalized(data, parseMessageId(scan.value), hasNul, warnings, scan.end);
+}
+
+/** A message normalized elsewhere (a read worker), rebuilt around its bytes; `headerEnd` as scanHeaderBlock gives it. */
+export function normalizedFrom(
+  data: Buffer,
+  messageId: string | undefined,
+  hasNul: boolean,
+  warnings: readonly string[],
+  headerEnd: number,
+  fingerprint?: string,
+): NormalizedMessage {
+  return new Normalized(data, messageId, hasNul, warnings, headerEnd, fingerprint);
+}
+
+/**
+ * The normalized message. Its Date header is parsed only when asked for: the import takes INTERNALDATE from the
+ * source (file time, mbox "From " line), and parsing every message's Date (comments, obsolete forms) cost ~16 µs a
+ * message on the main thread for a value nobody read (docs/measurements.md, "Client CPU per message").
+ */
+class Normalized implements NormalizedMessage {
+  #date: Date | undefined | null = null; // null: not parsed yet
+
+  constructor(
+    readonly data: Buffer,
+    readonly messageId: string | undefined,
+    readonly hasNul: boolean,
+    readonly warnings: readonly string[],
+    readonly headerEnd: number,
+    readonly fingerprint?: string | undefined,
+  ) {}
+
+  get date(): Date | undefined {
+    if (this.#date === null) {
+      const fields = parseHeaderFields(this.headerEnd < 0 ? this.data : this.data.subarray(0, this.headerEnd));
+      this.#date = parseRfc5322Date(headerValue(fields, 'date'));
+    }
+    return this.#date;
+  }
 }

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { SourceError } from '../core/errors.js';
 import type { NormalizedMessage } from '../core/types.js';
 import { fsError } from './fs-walk.js';
+import { normalizedFrom } from './normalize.js';
 import type { ReadRequest, ReadResponse } from './read-worker.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './source.js';
 
@@ -17,7 +18,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from './source.js';
  */
 export class ReadPool {
   private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: (m: NormalizedMessage) => void; reject: (e: unknown) => void }>();
+  private readonly waiting = new Map<number, { resolve: (m: NormalizedMessage & { mtimeMs: number }) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
   private turn = 0;
   private failed: Error | undefined;
@@ -44,7 +45,7 @@ export class ReadPool {
   }
 
   /** Reads `path` (opened as safe-read.ts does), at most `maxBytes`; `origin` names it in errors. */
-  read(path: string, origin: string, maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES): Promise<NormalizedMessage> {
+  read(path: string, origin: string, maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES): Promise<NormalizedMessage & { mtimeMs: number }> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const w = this.workers[this.turn++ % this.workers.length]!;
@@ -59,14 +60,8 @@ export class ReadPool {
     if (!p) return;
     this.waiting.delete(r.id);
     if (r.ok) {
-      p.resolve({
-        data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength),
-        messageId: r.messageId,
-        date: r.date === undefined ? undefined : new Date(r.date),
-        hasNul: r.hasNul,
-        warnings: r.warnings,
-        fingerprint: r.fingerprint,
-      });
+      const n = normalizedFrom(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), r.messageId, r.hasNul, r.warnings, r.headerEnd, r.fingerprint);
+      p.resolve(Object.assign(n, { mtimeMs: r.mtimeMs }));
     } else if (r.errno) {
       p.reject(fsError(r.path, Object.assign(new Error(r.message), { code: r.errno })));
     } else {

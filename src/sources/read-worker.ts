@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { SourceError } from '../core/errors.js';
 import { normalizeMessage } from './normalize.js';
-import { readRegularFileSync } from './safe-read.js';
+import { readRegularFileTimedSync } from './safe-read.js';
 
 export interface ReadRequest {
   readonly id: number;
@@ -19,7 +19,9 @@ export type ReadResponse =
       readonly ok: true;
       readonly data: Uint8Array;
       readonly messageId: string | undefined;
-      readonly date: number | undefined;
+      /** Where the header block ends (-1: none): the main thread parses the Date header from it only if asked. */
+      readonly headerEnd: number;
+      readonly mtimeMs: number;
       readonly hasNul: boolean;
       readonly warnings: readonly string[];
       readonly fingerprint: string;
@@ -30,7 +32,8 @@ parentPort?.on('message', (req: ReadRequest) => {
   let res: ReadResponse;
   const transfer: ArrayBuffer[] = [];
   try {
-    const n = normalizeMessage(readRegularFileSync(req.path, req.maxBytes), req.origin);
+    const raw = readRegularFileTimedSync(req.path, req.maxBytes);
+    const n = normalizeMessage(raw.data, req.origin);
     let data = n.data;
     // Transfer only a buffer that owns its whole ArrayBuffer (a pooled slice would hand over its neighbours).
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = Buffer.from(data);
@@ -40,7 +43,8 @@ parentPort?.on('message', (req: ReadRequest) => {
       ok: true,
       data,
       messageId: n.messageId,
-      date: n.date?.getTime(),
+      headerEnd: n.headerEnd,
+      mtimeMs: raw.mtimeMs,
       hasNul: n.hasNul,
       warnings: n.warnings,
       fingerprint: createHash('sha256').update(data).digest('base64url').slice(0, 22),

@@ -96,7 +96,9 @@ function gzipHoldsMbox(head: Buffer): boolean {
 
 export class TreeSource implements Source {
   stats = newStats();
-  notes: string[] = [];
+  #notes: string[] = [];
+  /** Nested Maildirs read by items(): their notes are complete only once their messages were read (maildir.ts). */
+  #nested: MaildirSource[] = [];
   readonly #max: number;
   readonly #maxLine: number;
   readonly #variant: MboxVariant;
@@ -123,10 +125,15 @@ export class TreeSource implements Source {
     this.#options = options;
   }
 
+  get notes(): readonly string[] {
+    return this.#nested.length ? [...this.#notes, ...this.#nested.flatMap((m) => m.notes)] : this.#notes;
+  }
+
   async *items(): AsyncGenerator<SourceItem> {
     const stats = newStats();
     this.stats = stats;
-    this.notes = [];
+    this.#notes = [];
+    this.#nested = [];
     for await (const ev of this.#walk('items')) {
       if (ev.kind === 'pseudo') stats.skipped++;
       else if (ev.kind === 'message' || ev.kind === 'rejected' || ev.kind === 'skipped') {
@@ -218,8 +225,8 @@ export class TreeSource implements Source {
         return;
       }
       if (st.mode === 'plan') return;
+      this.#nested.push(md);
       for await (const item of md.items()) yield item;
-      this.notes.push(...md.notes);
       return;
     }
     if (st.mode === 'plan' && !this.#only) {

@@ -1,19 +1,14 @@
 import type { Clock } from '../core/clock.js';
-import {
-  ConnectionClosedError,
-  MailmigrateError as MailmigrateErrorBase,
-  type MailmigrateError,
-  ProtocolError,
-  ServerResponseError,
-  TimeoutError,
-} from '../core/errors.js';
+import { MailmigrateError as MailmigrateErrorBase, type MailmigrateError, ProtocolError, ServerResponseError } from '../core/errors.js';
 import type { CompiledCommand } from '../imap/compiler.js';
-import type { ResponseCode, ResponseItem } from '../imap/response-reader.js';
+import type { ResponseItem } from '../imap/response-reader.js';
 import { classifyResponse } from '../imap/response-policy.js';
 import type { WriteMode } from '../core/types.js';
 import { type GateDecision, sendGate } from './send-gate.js';
 import { type LiteralUse, newRecord, type TimingRecord } from './timing.js';
-import { publishRecord } from './record-channel.js';
+import { notifyObservers, notSentError, sentError, type TaggedResult } from './command-outcome.js';
+
+export type { TaggedResult } from './command-outcome.js';
 
 // The per-connection command queue: pipelining, literal continuations, tag matching and timing capture.
 // Hand-written because no IMAP library pipelines (imapflow sends one command at a time, docs/measurements.md) or exposes
@@ -39,15 +34,6 @@ export interface WireIO {
   cork(): void;
   uncork(): void;
   readonly writableLength: number;
-}
-
-export interface TaggedResult {
-  readonly status: 'OK';
-  readonly code: ResponseCode | undefined;
-  readonly text: string;
-  /** The untagged responses of the types this command asked for (EnqueueOptions.untagged), in arrival order. */
-  readonly untagged: ResponseItem[];
-  readonly record: TimingRecord;
 }
 
 export interface EnqueueOptions {
@@ -365,28 +351,7 @@ export class CommandQueue {
     if (outcome instanceof MailmigrateErrorBase) e.reject(outcome);
     else e.resolve(outcome);
     // Only commands that started have a timing record worth publishing (a never-sent one has no phases).
-    if (e.record.writeStart !== undefined) this.notify(e.record);
-  }
-
-  private notify(r: TimingRecord): void {
-    try {
-      this.opts.onRecord?.(r);
-    } catch (err) {
-      this.observerFailed(err, r);
-    }
-    try {
-      publishRecord(r);
-    } catch (err) {
-      this.observerFailed(err, r);
-    }
-  }
-
-  private observerFailed(err: unknown, r: TimingRecord): void {
-    try {
-      this.opts.onObserverError?.(err, r);
-    } catch {
-      // The error reporter itself failed: nothing more can be done without risking the transport.
-    }
+    if (e.record.writeStart !== undefined) notifyObservers(e.record, this.opts.onRecord, this.opts.onObserverError);
   }
 
   /** Fails every command: in-flight ones with an unknown outcome (sent), pending ones as never sent. */
@@ -421,17 +386,4 @@ function literalUse(c: CompiledCommand): LiteralUse {
   }
   if (sync && nonsync) return 'mixed';
   return sync ? 'sync' : nonsync ? 'nonsync' : 'none';
-}
-
-/** The error an in-flight command gets: its bytes left, so the outcome on the server is unknown. */
-function sentError(err: MailmigrateError, inFlight: number, record: TimingRecord): MailmigrateError {
-  if (err instanceof TimeoutError) return new TimeoutError(err.phase, err.timeoutMs, record, true);
-  const bye = err instanceof ConnectionClosedError ? err.bye : undefined;
-  return new ConnectionClosedError(err.message, inFlight, bye, { cause: err, sent: true });
-}
-
-/** The error a never-started command gets: safe to send again elsewhere. */
-function notSentError(err: MailmigrateError, inFlight: number): MailmigrateError {
-  const bye = err instanceof ConnectionClosedError ? err.bye : undefined;
-  return new ConnectionClosedError(`not sent: ${err.message}`, inFlight, bye, { cause: err, sent: false });
 }

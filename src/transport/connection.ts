@@ -1,5 +1,4 @@
 import net from 'node:net';
-import tls from 'node:tls';
 import { type Clock, systemClock } from '../core/clock.js';
 import {
   AuthError,
@@ -20,7 +19,8 @@ import { parseAppendUid } from '../imap/response-codes.js';
 import { ResponseReader, type ResponseItem } from '../imap/response-reader.js';
 import { authCommand, type Credentials } from './auth.js';
 import { CommandQueue, type EnqueueOptions, type TaggedResult } from './command-queue.js';
-import { connectError, endpoint } from './connect-error.js';
+import { connectError } from './connect-error.js';
+import { dialSocket, probeImplicitTls, upgradeToTls } from './dial.js';
 import type { TimingRecord } from './timing.js';
 import { silence } from './reply-timer.js';
 
@@ -134,27 +134,7 @@ export class Connection {
   private async connect(): Promise<void> {
     const o = this.options;
     const start = this.clock.now();
-    const sock = await new Promise<net.Socket>((resolve, reject) => {
-      const common = { host: o.host, port: o.port, localAddress: o.localAddress };
-      const s =
-        o.tls === 'implicit'
-          ? tls.connect({ ...common, ...this.tlsOptions() })
-          : net.connect(common);
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new TimeoutError('connect', this.timeouts.connectMs));
-      }, this.timeouts.connectMs);
-      const ready = o.tls === 'implicit' ? 'secureConnect' : 'connect';
-      s.once(ready, () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        reject(connectError(err, o, o.tls === 'implicit' ? 'implicit' : 'tcp'));
-      });
-    });
+    const sock = await dialSocket(o, this.timeouts.connectMs);
     this.connectedAt = this.clock.now() - start;
     this.attach(sock);
     const greeting = await this.waitGreetingOrExplain();
@@ -181,21 +161,6 @@ export class Connection {
   /** Milliseconds the TCP (and implicit TLS) connect took. */
   get connectMs(): number {
     return this.connectedAt;
-  }
-
-  /** SNI and the name the certificate is checked against: --servername, else the host name (never an IP). */
-  private servername(): string | undefined {
-    const o = this.options;
-    return o.servername ?? (net.isIP(o.host) ? undefined : o.host);
-  }
-
-  private tlsOptions(): tls.ConnectionOptions {
-    const o = this.options;
-    return {
-      servername: this.servername(),
-      ca: o.ca,
-      rejectUnauthorized: o.rejectUnauthorized ?? true,
-    } as tls.ConnectionOptions;
   }
 
   private attach(sock: net.Socket): void {
@@ -281,30 +246,11 @@ export class Connection {
     const greeting = this.waitGreeting();
     if (o.tls === 'implicit') return greeting;
     greeting.catch(() => undefined); // may lose the race below; its rejection is then expected and ignored
-    let probe: tls.TLSSocket | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const isTls = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        probe = tls.connect({ host: o.host, port: o.port, servername: this.servername(), rejectUnauthorized: false });
-        probe.once('secureConnect', () => {
-          probe?.destroy();
-          reject(
-            new ConnectError(
-              'E_TLS_MODE',
-              `${endpoint(o)} sends no IMAP greeting but completes a TLS handshake: it is an implicit-TLS port; use --tls (or the server's plain/STARTTLS port, usually 143)`,
-              'never',
-            ),
-          );
-        });
-        probe.once('error', () => probe?.destroy());
-        probe.setTimeout(this.timeouts.greetingMs, () => probe?.destroy());
-      }, Math.min(1500, this.timeouts.greetingMs / 2));
-    });
+    const probe = probeImplicitTls(o, Math.min(1500, this.timeouts.greetingMs / 2), this.timeouts.greetingMs);
     try {
-      return await Promise.race([greeting, isTls]);
+      return await Promise.race([greeting, probe.verdict]);
     } finally {
-      clearTimeout(timer);
-      probe?.destroy();
+      probe.cancel();
     }
   }
 
@@ -340,22 +286,7 @@ export class Connection {
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
     plain.removeAllListeners('drain');
-    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: plain, ...this.tlsOptions() });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new TimeoutError('tls', this.timeouts.connectMs));
-      }, this.timeouts.connectMs);
-      s.once('secureConnect', () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        reject(connectError(err, this.options, 'starttls'));
-      });
-    });
+    const secure = await upgradeToTls(plain, this.options, this.timeouts.connectMs);
     // RFC 3501 §6.2.1: forget everything learned before TLS (capabilities, buffered bytes: a plaintext
     // injection after "OK Begin TLS" must never be read as a reply).
     this.reader = new ResponseReader(READER_LIMITS);

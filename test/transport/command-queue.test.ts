@@ -115,3 +115,22 @@ test('on failure, in-flight commands have an unknown outcome and queued ones are
   await assert.rejects(queued, (e: unknown) => e instanceof ConnectionClosedError && !e.sent);
   await assert.rejects(q.enqueue(compileSimple('A3', 'NOOP')), ConnectionClosedError);
 });
+
+test('zero-copy framing: each message literal goes to the socket as the very buffer read, its length as announced', () => {
+  // A socket stand-in that keeps the buffers themselves (as writev would get them), not their text.
+  const seen: Buffer[] = [];
+  const io: WireIO = { writableLength: 0, write: (d: Buffer, cb?: () => void) => (seen.push(d), cb && queueMicrotask(cb), true), cork() {}, uncork() {} };
+  const q = new CommandQueue(io, { connectionId: 1, depth: 1, writeMode: 'coalesce', maxBufferedBytes: 1 << 20, clock, onRecord: () => undefined });
+  q.setOpen(true);
+  const sizes = [0, 1, 65536];
+  const bodies = sizes.map((n, i) => Buffer.alloc(n, 0x61 + i));
+  void q.enqueue(compileAppend('Z1', 'INBOX', bodies.map((data) => ({ flags: [], data })), () => 'nonsync'), { mailbox: 'INBOX', messages: 3 });
+  for (const body of bodies) {
+    const at = seen.indexOf(body);
+    assert.ok(at > 0, `the ${body.length}-byte literal was written as the same Buffer object (no copy)`);
+    const header = seen[at - 1]!.toString('latin1');
+    assert.equal(Number(/\{(\d+)\+\}\r\n$/.exec(header)?.[1]), body.length, `announced ${header.trim()}, wrote ${body.length}`);
+  }
+  assert.equal(seen.at(-1)!.toString(), '\r\n');
+  assert.equal(Buffer.concat(seen).toString('latin1'), `Z1 APPEND INBOX {0+}\r\n {1+}\r\nb {65536+}\r\n${'c'.repeat(65536)}\r\n`);
+});
