@@ -20,7 +20,6 @@ import {
   type FlagsEntry,
   type FolderCheckpoint,
   type JournalHeader,
-  type JournalRecord,
   type SentEntry,
   type StoredHeader,
 } from './journal-record.js';
