@@ -216,6 +216,7 @@ export function controlPlaneOptions(t: ResolvedTarget): ConnectOptions {
     user: t.user,
     ...(t.accessToken !== undefined ? { accessToken: t.accessToken } : { password: t.password }),
     ...(t.ca ? { ca: t.ca } : {}),
+    ...(t.servername ? { servername: t.servername } : {}),
     rejectUnauthorized: t.rejectUnauthorized,
   };
 }
