@@ -13,7 +13,7 @@
 // command text or the imapflow error object, so neither the password nor the token can leak through them.
 
 import { ImapFlow, type ImapFlowOptions, type ListResponse } from 'imapflow';
-import { MailmigrateError, TimeoutError } from '../core/errors.js';
+import { MailmigrateError, ServerResponseError, TimeoutError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { normalizeMessageId, parseMessageIdHeader } from '../core/message-id.js';
 import { formatSequenceSet } from '../imap/sequence-set.js';
@@ -102,7 +102,11 @@ export class ControlPlane {
   #folders: Map<string, FolderInfo> | undefined;
   #closed = false;
 
-  private constructor(client: ImapFlow, options: ConnectOptions) {
+  /** The last socket-level error imapflow emitted (a reader limit hit, a reset): what a failed call reports. */
+  readonly #streamError: { error?: unknown };
+
+  private constructor(client: ImapFlow, options: ConnectOptions, streamError: { error?: unknown }) {
+    this.#streamError = streamError;
     this.#client = client;
     this.#options = options;
     this.#deadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
@@ -145,7 +149,12 @@ export class ControlPlane {
     }
     const client = new ImapFlow(flowOptions);
     // imapflow emits 'error' for socket failures; without a listener the process would crash on them.
-    client.on('error', () => undefined);
+    // Kept: when a reader limit (limits.ts) fails the stream, the pending command only sees "connection closed" or
+    // an empty answer; the limit is the cause to report.
+    const streamError: { error?: unknown } = {};
+    client.on('error', (err: unknown) => {
+      streamError.error = err;
+    });
     // connectionTimeout and greetingTimeout bound imapflow's first two phases; what follows the greeting (CAPABILITY,
     // STARTTLS, LOGIN, ID, NAMESPACE, ENABLE) has no deadline of its own in imapflow, so one covers it all.
     const deadline = 2 * timeout + (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
@@ -159,7 +168,7 @@ export class ControlPlane {
       if (err instanceof ControlTimeoutError) throw err;
       throw mapImapFlowError(err, { host: options.host, port: options.port, command: 'connect', connectTimeoutMs: timeout });
     }
-    return new ControlPlane(client, options);
+    return new ControlPlane(client, options, streamError);
   }
 
   /**
@@ -176,8 +185,15 @@ export class ControlPlane {
       });
     } catch (err) {
       if (err instanceof ControlTimeoutError) throw err;
-      throw mapImapFlowError(err, { host: this.#options.host, port: this.#options.port, command });
+      throw this.#limitError(command) ?? mapImapFlowError(err, { host: this.#options.host, port: this.#options.port, command });
     }
+  }
+
+  /** The reader-limit error that ended the connection, mapped (a ProtocolError), if that is what happened. */
+  #limitError(command: string): MailmigrateError | undefined {
+    const e = this.#streamError.error as { code?: string } | undefined;
+    if (!e || !/^(LineTooLarge|LiteralTooLarge|ResponseTooLarge)$/.test(e.code ?? '')) return undefined;
+    return mapImapFlowError(e, { host: this.#options.host, port: this.#options.port, command });
   }
 
   /** The deadline of a bulk command over `messages` messages totalling `bytes` (limits.ts). */
@@ -326,7 +342,9 @@ export class ControlPlane {
     try {
       await this.#run(`CREATE ${path}`, () => this.#client.mailboxCreate(path));
     } catch (err) {
-      // Servers without RFC 5530 ALREADYEXISTS answer a plain NO: it is fine if the folder is there now.
+      // Servers without RFC 5530 ALREADYEXISTS answer a plain NO: it is fine if the folder is there now. Anything
+      // else (no answer within the deadline, the connection lost) is the error to report, not a reason to LIST.
+      if (!(err instanceof ServerResponseError)) throw err;
       const again = await this.listFolders();
       if (again.some((f) => folderKey(f.path) === folderKey(path) && !hasAttr(f, '\\NonExistent'))) return;
       throw err;
@@ -342,7 +360,7 @@ export class ControlPlane {
       if (selected && folderKey(selected.path) === folderKey(path)) await this.#sync();
       return this.#client.status(path, { messages: true, uidNext: true, uidValidity: true });
     });
-    if (!st) throw new MailmigrateError('E_STATUS', `STATUS ${path}: no answer (not connected?)`, 'now');
+    if (!st) throw this.#limitError(`STATUS ${path}`) ?? new MailmigrateError('E_STATUS', `STATUS ${path}: no answer (not connected?)`, 'now');
     return { messages: st.messages ?? 0, uidNext: st.uidNext ?? 0, uidValidity: Number(st.uidValidity ?? 0n) };
   }
 
