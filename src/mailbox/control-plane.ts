@@ -139,6 +139,12 @@ export class ControlPlane {
       // BINARY FETCH decodes Content-Transfer-Encoding; verification must see the stored bytes unchanged.
       disableBinary: true,
       disableCompression: true,
+      // No ENABLE: imapflow would enable UTF8=ACCEPT (RFC 6855) where offered and then send folder names in UTF-8,
+      // while the APPEND transport never enables it and sends modified UTF-7 (RFC 3501 §5.1.3). On Courier that
+      // created "Café" in UTF-8 and appended to "Caf&AOk-": both failed and the folder list broke for every client
+      // (issue 16). One encoding on both connections: modified UTF-7. (CONDSTORE and IMAP4rev2, the other things
+      // imapflow enables, are used by nothing here.)
+      disableAutoEnable: true,
       connectionTimeout: timeout,
       greetingTimeout: timeout,
       clientInfo: clientIdFields(),

@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { TimeoutError } from '../../src/core/errors.js';
 import { MAILMIGRATE_VERSION } from '../../src/mailbox/client-id.js';
 import { ControlPlane, ControlTimeoutError } from '../../src/mailbox/control-plane.js';
+import { loadTls, type TlsMaterial } from '../../src/server/tls.js';
 
 /** How the fake server answers one command line: a string to send (tagged reply included), or null to never answer. */
 type Script = (tag: string, verb: string, line: string) => string | null;
@@ -26,15 +28,25 @@ function baseScript(then: Script): Script {
   };
 }
 
-/** Starts the fake server; every command line it received is kept in `lines`. Closed after the test. */
-async function fakeServer(t: TestContext, script: Script): Promise<{ port: number; lines: string[] }> {
+/**
+ * Starts the fake server (implicit TLS with `material`); every command line it received is kept in `lines`, the SNI
+ * name of each TLS session in `sni`. Closed after the test.
+ */
+async function fakeServer(
+  t: TestContext,
+  script: Script,
+  options: { caps?: string; material?: TlsMaterial } = {},
+): Promise<{ port: number; lines: string[]; sni: Array<string | false> }> {
   const lines: string[] = [];
+  const sni: Array<string | false> = [];
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
+  const caps = options.caps ?? CAPS;
+  const session = (sock: net.Socket): void => {
+    if (sock instanceof tls.TLSSocket) sni.push((sock as tls.TLSSocket & { servername?: string | false }).servername ?? false);
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);
-    sock.write(`* OK [CAPABILITY ${CAPS}] fake ready\r\n`);
+    sock.write(`* OK [CAPABILITY ${caps}] fake ready\r\n`);
     let buf = '';
     sock.setEncoding('latin1');
     sock.on('data', (d: string) => {
@@ -50,13 +62,16 @@ async function fakeServer(t: TestContext, script: Script): Promise<{ port: numbe
         if (out !== null && !sock.destroyed) sock.write(out, 'latin1');
       }
     });
-  });
+  };
+  const server = options.material
+    ? tls.createServer({ cert: options.material.cert, key: options.material.key }, session)
+    : net.createServer(session);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => {
     for (const s of sockets) s.destroy();
     server.close();
   });
-  return { port: (server.address() as net.AddressInfo).port, lines };
+  return { port: (server.address() as net.AddressInfo).port, lines, sni };
 }
 
 const connect = (port: number, commandTimeoutMs = 300) =>
@@ -142,4 +157,37 @@ test('IMAP ID names mailmigrate and its own version, and nothing of imapflow', {
   assert.match(id, /"name" "mailmigrate"/);
   assert.match(id, new RegExp(`"version" "${pkg.version.replace(/\./g, '\\.')}"`));
   assert.doesNotMatch(id, /imapflow|Postal Systems|support-url/i);
+});
+
+test('on a server offering UTF8=ACCEPT, the control plane still sends folder names in modified UTF-7, as the APPEND transport does', { timeout: 20_000 }, async (t) => {
+  const caps = `${CAPS} ENABLE UTF8=ACCEPT`;
+  const { port, lines } = await fakeServer(t, (tag, verb) => {
+    if (verb === 'CAPABILITY') return `* CAPABILITY ${caps}\r\n${tag} OK done\r\n`;
+    if (verb === 'LOGIN') return `${tag} OK [CAPABILITY ${caps}] logged in\r\n`;
+    if (verb === 'ENABLE') return `* ENABLED UTF8=ACCEPT\r\n${tag} OK done\r\n`;
+    if (verb === 'NAMESPACE') return `* NAMESPACE (("" "/")) NIL NIL\r\n${tag} OK done\r\n`;
+    if (verb === 'LIST') return `* LIST () "/" INBOX\r\n${tag} OK done\r\n`;
+    if (verb === 'LOGOUT') return `* BYE bye\r\n${tag} OK done\r\n`;
+    return `${tag} OK done\r\n`;
+  }, { caps });
+  const plane = await connect(port);
+  t.after(() => plane.close());
+  assert.equal(await plane.ensureFolder(['Café']), 'Café');
+  await plane.status('Café');
+  assert.ok(!lines.some((l) => / ENABLE /i.test(l)), `no ENABLE sent: ${lines.join(' | ')}`);
+  const create = lines.find((l) => / CREATE /i.test(l));
+  assert.match(create ?? '', /CREATE "?Caf&AOk-"?$/, create);
+  assert.match(lines.find((l) => / STATUS /i.test(l)) ?? '', /STATUS "?Caf&AOk-"? /);
+  assert.ok(!lines.some((l) => /Café/.test(Buffer.from(l, 'latin1').toString('utf8'))), 'no UTF-8 name on the wire');
+});
+
+test('--servername reaches the control plane: sent as SNI, and the certificate is checked against it rather than --host', { timeout: 20_000 }, async (t) => {
+  const { material } = await loadTls('self-signed');
+  const { port, sni } = await fakeServer(t, baseScript((tag) => `${tag} OK done\r\n`), { material });
+  const base = { host: '127.0.0.1', port, secure: true, user: 'u', password: 'p', ca: Buffer.from(material.cert), connectTimeoutMs: 2000, commandTimeoutMs: 2000 };
+  const plane = await ControlPlane.connect({ ...base, servername: 'localhost' });
+  await plane.close();
+  assert.equal(sni[0], 'localhost');
+  // The certificate is checked against that name, not the host: one it does not name is refused.
+  await assert.rejects(ControlPlane.connect({ ...base, servername: 'mail.example.org' }), /certificate|E_TLS|altnames|mail\.example\.org/i);
 });
