@@ -200,6 +200,10 @@ for (const server of realServers) {
       const r = await runCli(['verify', src, ...conn(s, u, pwFile)], env, 120_000);
       assert.match(r.stdout, new RegExp(`\\b${changed.length} message\\(s\\) changed by the server`, 'i'), `${changed.length} of ${source.length} messages differ on the server; verify said:\n${r.stdout}`);
       assert.equal(r.code, 0, 'a message the server changed is still found: verify passes');
+      // --fast compares Message-ID and size only, and says so rather than passing the change off as checked.
+      const fast = await runCli(['verify', src, ...conn(s, u, pwFile), '--fast'], env, 120_000);
+      assert.equal(fast.code, 0, fast.stderr + fast.stdout);
+      assert.match(fast.stdout, /Compared by Message-ID and size only \(--fast\)/);
     });
   });
 }
