@@ -29,11 +29,6 @@ export interface ContentPrint {
   readonly headers: readonly string[];
 }
 
-/** Bytes a print holds (for bounding what `verify` keeps pending): the hashes and the array around them. */
-export function printBytes(p: ContentPrint): number {
-  return 96 + 32 * p.headers.length;
-}
-
 export function contentPrint(data: Buffer): ContentPrint {
   const { head, body } = split(data);
   const headers = headerFields(head).map((f) => hash(f, 16)).sort();
