@@ -13,11 +13,13 @@
 // command text or the imapflow error object, so neither the password nor the token can leak through them.
 
 import { ImapFlow, type ImapFlowOptions, type ListResponse } from 'imapflow';
-import { MailmigrateError } from '../core/errors.js';
+import { MailmigrateError, ServerResponseError, TimeoutError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { normalizeMessageId, parseMessageIdHeader } from '../core/message-id.js';
 import { formatSequenceSet } from '../imap/sequence-set.js';
+import { clientIdFields } from './client-id.js';
 import { mapImapFlowError } from './imapflow-errors.js';
+import { BULK_MS_PER_1000_MESSAGES, BULK_MS_PER_MIB, CONTROL_READER_LIMITS, DEFAULT_COMMAND_TIMEOUT_MS } from './limits.js';
 
 export { parseMessageIdHeader } from '../core/message-id.js';
 
@@ -38,6 +40,23 @@ export interface ConnectOptions {
   rejectUnauthorized?: boolean;
   /** Budget for TCP+TLS and, separately, for the greeting; default 30 s */
   connectTimeoutMs?: number;
+  /** TLS server name (SNI, and the name the certificate is checked against); default the host unless it is an IP. */
+  servername?: string;
+  /** Deadline of each command, call to tagged answer (limits.ts); bulk FETCHes get more in proportion. */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * A control-plane command got no answer within its deadline. The connection is closed (a late answer could be
+ * taken for the next command's), so every later call fails fast; ControlAdapter reconnects where it may.
+ */
+export class ControlTimeoutError extends TimeoutError {
+  readonly command: string;
+  constructor(command: string, timeoutMs: number, where: string) {
+    super('tagged', timeoutMs);
+    this.command = command;
+    this.message = `${command} on ${where}: no answer within ${timeoutMs} ms; control connection closed`;
+  }
 }
 
 export interface FolderInfo {
@@ -79,12 +98,18 @@ export class ControlPlane {
   readonly capabilities: ReadonlySet<string>;
   readonly #client: ImapFlow;
   readonly #options: ConnectOptions;
+  readonly #deadlineMs: number;
   #folders: Map<string, FolderInfo> | undefined;
   #closed = false;
 
-  private constructor(client: ImapFlow, options: ConnectOptions) {
+  /** The last socket-level error imapflow emitted (a reader limit hit, a reset): what a failed call reports. */
+  readonly #streamError: { error?: unknown };
+
+  private constructor(client: ImapFlow, options: ConnectOptions, streamError: { error?: unknown }) {
+    this.#streamError = streamError;
     this.#client = client;
     this.#options = options;
+    this.#deadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.capabilities = new Set([...client.capabilities.keys()].map((c) => c.toUpperCase()));
   }
 
@@ -103,6 +128,9 @@ export class ControlPlane {
         rejectUnauthorized: options.rejectUnauthorized ?? true,
         ...(options.ca ? { ca: options.ca } : {}),
       },
+      // --servername reaches both connections: the APPEND transport and this one must check the same certificate name.
+      ...(options.servername ? { servername: options.servername } : {}),
+      ...CONTROL_READER_LIMITS,
       logger: false,
       emitLogs: false,
       // The control plane issues a command, waits, and issues the next; auto-IDLE between them would add an
@@ -111,9 +139,15 @@ export class ControlPlane {
       // BINARY FETCH decodes Content-Transfer-Encoding; verification must see the stored bytes unchanged.
       disableBinary: true,
       disableCompression: true,
+      // No ENABLE: imapflow would enable UTF8=ACCEPT (RFC 6855) where offered and then send folder names in UTF-8,
+      // while the APPEND transport never enables it and sends modified UTF-7 (RFC 3501 §5.1.3). On Courier that
+      // created "Café" in UTF-8 and appended to "Caf&AOk-": both failed and the folder list broke for every client
+      // (issue 16). One encoding on both connections: modified UTF-7. (CONDSTORE and IMAP4rev2, the other things
+      // imapflow enables, are used by nothing here.)
+      disableAutoEnable: true,
       connectionTimeout: timeout,
       greetingTimeout: timeout,
-      clientInfo: { name: 'mailmigrate' },
+      clientInfo: clientIdFields(),
     };
     if (!options.secure) {
       if (starttls === 'required') flowOptions.doSTARTTLS = true;
@@ -121,23 +155,56 @@ export class ControlPlane {
     }
     const client = new ImapFlow(flowOptions);
     // imapflow emits 'error' for socket failures; without a listener the process would crash on them.
-    client.on('error', () => undefined);
+    // Kept: when a reader limit (limits.ts) fails the stream, the pending command only sees "connection closed" or
+    // an empty answer; the limit is the cause to report.
+    const streamError: { error?: unknown } = {};
+    client.on('error', (err: unknown) => {
+      streamError.error = err;
+    });
+    // connectionTimeout and greetingTimeout bound imapflow's first two phases; what follows the greeting (CAPABILITY,
+    // STARTTLS, LOGIN, ID, NAMESPACE, ENABLE) has no deadline of its own in imapflow, so one covers it all.
+    const deadline = 2 * timeout + (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     try {
-      await client.connect();
+      await withDeadline(client.connect(), deadline, () => {
+        client.close();
+        return new ControlTimeoutError('connect', deadline, `${options.host}:${options.port}`);
+      });
     } catch (err) {
       client.close();
+      if (err instanceof ControlTimeoutError) throw err;
       throw mapImapFlowError(err, { host: options.host, port: options.port, command: 'connect', connectTimeoutMs: timeout });
     }
-    return new ControlPlane(client, options);
+    return new ControlPlane(client, options, streamError);
   }
 
-  async #run<T>(command: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one command under its deadline (`deadlineMs`, default the command timeout). On expiry the connection is
+   * closed (what it would answer later is no longer ours to read) and a ControlTimeoutError rejects.
+   */
+  async #run<T>(command: string, fn: () => Promise<T>, deadlineMs = this.#deadlineMs): Promise<T> {
     if (this.#closed) throw new MailmigrateError('E_CLOSED', `${command}: control connection already closed`, 'never');
     try {
-      return await fn();
+      return await withDeadline(fn(), deadlineMs, () => {
+        this.#closed = true;
+        this.#client.close();
+        return new ControlTimeoutError(command, deadlineMs, `${this.#options.host}:${this.#options.port}`);
+      });
     } catch (err) {
-      throw mapImapFlowError(err, { host: this.#options.host, port: this.#options.port, command });
+      if (err instanceof ControlTimeoutError) throw err;
+      throw this.#limitError(command) ?? mapImapFlowError(err, { host: this.#options.host, port: this.#options.port, command });
     }
+  }
+
+  /** The reader-limit error that ended the connection, mapped (a ProtocolError), if that is what happened. */
+  #limitError(command: string): MailmigrateError | undefined {
+    const e = this.#streamError.error as { code?: string } | undefined;
+    if (!e || !/^(LineTooLarge|LiteralTooLarge|ResponseTooLarge)$/.test(e.code ?? '')) return undefined;
+    return mapImapFlowError(e, { host: this.#options.host, port: this.#options.port, command });
+  }
+
+  /** The deadline of a bulk command over `messages` messages totalling `bytes` (limits.ts). */
+  #bulkDeadline(messages: number, bytes = 0): number {
+    return this.#deadlineMs + Math.ceil(messages / 1000) * BULK_MS_PER_1000_MESSAGES + Math.ceil(bytes / 1048576) * BULK_MS_PER_MIB;
   }
 
   /**
@@ -152,7 +219,7 @@ export class ControlPlane {
   }
 
   /** SELECTs `path` (read-write: EXAMINE reports PERMANENTFLAGS () on Dovecot, RFC 3501 §6.3.2) and runs fn. */
-  async #withMailbox<T>(command: string, path: string, fn: () => Promise<T>): Promise<T> {
+  async #withMailbox<T>(command: string, path: string, fn: () => Promise<T>, deadlineMs?: number): Promise<T> {
     return this.#run(`${command} ${path}`, async () => {
       const lock = await this.#client.getMailboxLock(path);
       try {
@@ -160,7 +227,7 @@ export class ControlPlane {
       } finally {
         lock.release();
       }
-    });
+    }, deadlineMs);
   }
 
   async listFolders(): Promise<FolderInfo[]> {
@@ -281,7 +348,9 @@ export class ControlPlane {
     try {
       await this.#run(`CREATE ${path}`, () => this.#client.mailboxCreate(path));
     } catch (err) {
-      // Servers without RFC 5530 ALREADYEXISTS answer a plain NO: it is fine if the folder is there now.
+      // Servers without RFC 5530 ALREADYEXISTS answer a plain NO: it is fine if the folder is there now. Anything
+      // else (no answer within the deadline, the connection lost) is the error to report, not a reason to LIST.
+      if (!(err instanceof ServerResponseError)) throw err;
       const again = await this.listFolders();
       if (again.some((f) => folderKey(f.path) === folderKey(path) && !hasAttr(f, '\\NonExistent'))) return;
       throw err;
@@ -297,7 +366,7 @@ export class ControlPlane {
       if (selected && folderKey(selected.path) === folderKey(path)) await this.#sync();
       return this.#client.status(path, { messages: true, uidNext: true, uidValidity: true });
     });
-    if (!st) throw new MailmigrateError('E_STATUS', `STATUS ${path}: no answer (not connected?)`, 'now');
+    if (!st) throw this.#limitError(`STATUS ${path}`) ?? new MailmigrateError('E_STATUS', `STATUS ${path}: no answer (not connected?)`, 'now');
     return { messages: st.messages ?? 0, uidNext: st.uidNext ?? 0, uidValidity: Number(st.uidValidity ?? 0n) };
   }
 
@@ -342,6 +411,8 @@ export class ControlPlane {
   }
 
   async listMessages(path: string): Promise<MessageSummary[]> {
+    // The deadline grows with the folder: SELECT first (a short command), then the bulk FETCH under its own.
+    const exists = (await this.status(path)).messages;
     return this.#withMailbox('UID FETCH', path, async () => {
       // The mailbox may have been selected before other connections appended to it; NOOP brings EXISTS up to date
       // (RFC 3501 §6.1.2), and an empty mailbox needs no FETCH at all.
@@ -365,7 +436,7 @@ export class ControlPlane {
           return summary;
         })
         .sort((a, b) => a.uid - b.uid);
-    });
+    }, this.#bulkDeadline(exists));
   }
 
   /**
@@ -388,6 +459,21 @@ export class ControlPlane {
       if (!msg || !msg.source) throw new MailmigrateError('E_NOT_FOUND', `no message with UID ${uid} in ${path}`, 'never');
       return msg.source;
     });
+  }
+
+  /**
+   * The stored bytes of several messages in one `UID FETCH set (UID BODY.PEEK[])`, handed over one by one as they
+   * arrive (verify's batched comparison). The caller bounds the batch (count and bytes by RFC822.SIZE); each body is
+   * bounded by CONTROL_READER_LIMITS. `sizeHint`: the batch's total bytes, for the deadline.
+   */
+  async fetchBodies(path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void, sizeHint = 0): Promise<void> {
+    if (uids.length === 0) return;
+    const range = formatSequenceSet([...new Set(uids)].sort((x, y) => x - y));
+    await this.#withMailbox('UID FETCH (BODY.PEEK[])', path, async () => {
+      for await (const msg of this.#client.fetch(range, { uid: true, source: true }, { uid: true })) {
+        if (msg.source) onBody(msg.uid, msg.source);
+      }
+    }, this.#bulkDeadline(uids.length, sizeHint));
   }
 
   /** Flags \Deleted and expunges that one UID (UID EXPUNGE when UIDPLUS is there, RFC 4315 §2.1). */
@@ -422,4 +508,18 @@ function folderKey(path: string): string {
 
 function hasAttr(f: FolderInfo, attr: string): boolean {
   return f.flags.some((x) => x.toLowerCase() === attr.toLowerCase());
+}
+
+/** `p`, or the error `onExpiry` builds when `ms` pass first (the timer never keeps the process alive). */
+async function withDeadline<T>(p: Promise<T>, ms: number, onExpiry: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onExpiry()), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -104,6 +104,12 @@ export function mapImapFlowError(err: unknown, ctx: ErrorContext): MailmigrateEr
     case 'ECONNRESET':
     case 'EPIPE':
       return new ConnectionClosedError(`connection to ${where} closed during ${ctx.command}`, 1);
+    case 'LineTooLarge':
+    case 'LiteralTooLarge':
+    case 'ResponseTooLarge':
+      // The reader limits of limits.ts: the server sent more than any answer we asked for can hold. imapflow stops
+      // parsing and closes; retrying would meet the same server.
+      return new ProtocolError(`${where} sent an oversized response during ${ctx.command} (${code}): ${clean(e.message)}`);
     case 'MissingServerExtension':
       return new MailmigrateError('E_UNSUPPORTED', `${where} lacks an extension needed for ${ctx.command}: ${clean(e.message)}`, 'never');
     default:

@@ -5,10 +5,11 @@ import { compareContent } from './content-match.js';
 // and the Message-ID header, then asked, source message by source message, "is this one already there?".
 //
 // When a source message counts as present (the README's "Migrating mailboxes" states the same rule):
-//  1. Same Message-ID and same size, and exactly one server message with that Message-ID not already matched
-//     → present, without fetching anything (the common case: one bulk FETCH decides a whole folder).
-//  2. Otherwise — no Message-ID, several server messages with that Message-ID, or sizes that differ because the
-//     server rewrote the message — the candidates' bytes are fetched (at most MAX_FETCHED per source message) and
+//  1. Same Message-ID and same size, exactly one server message with that Message-ID, and the first source message
+//     with that Message-ID in this folder → present, without fetching anything (the common case: one bulk FETCH
+//     decides a whole folder). `verify` by default does not take this shortcut: it compares content (verify.ts).
+//  2. Otherwise — no Message-ID, several server messages with that Message-ID, a Message-ID the source repeats, or
+//     sizes that differ because the server rewrote the message — the candidates' bytes are fetched (at most MAX_FETCHED per source message) and
 //     compared with the source bytes (content-match.ts): identical first, then "rewritten by the server".
 // Each server message matches at most one source message ("claimed"), so two copies in the source need two copies on
 // the server, and a message sent by this run (its APPENDUID claimed) is never taken for another source message.
@@ -34,6 +35,8 @@ export class FolderIndex {
   readonly #byId = new Map<string, IndexedMessage[]>();
   readonly #withoutId = new Map<number, IndexedMessage[]>();
   readonly #claimed: Set<number>;
+  /** Source Message-IDs already presented to match(): a repeat is decided by content. */
+  readonly #seenIds = new Set<string>();
   #count = 0;
   #fetched = 0;
 
@@ -68,19 +71,44 @@ export class FolderIndex {
     return out.sort((a, b) => a.uid - b.uid);
   }
 
-  /** Finds and claims the server copy of a source message, or resolves undefined when it is not there. */
+  /**
+   * The open (unclaimed) server messages that could be this source message, same size first, at most MAX_FETCHED:
+   * those with its Message-ID, or without one, those without a Message-ID of the same size.
+   */
+  candidates(messageId: string | undefined, size: number): IndexedMessage[] {
+    const id = normalizeMessageId(messageId);
+    const pool = id === undefined ? this.#withoutId.get(size) : this.#byId.get(id);
+    const open = pool?.filter((m) => !this.#claimed.has(m.uid)) ?? [];
+    // Same size first: a server that keeps messages unchanged settles it with the first comparison.
+    return [...open.filter((m) => m.size === size), ...open.filter((m) => m.size !== size)].slice(0, MAX_FETCHED);
+  }
+
+  /** Claims a server message for a source message (verify's batched comparison decides outside match()). */
+  claim(m: IndexedMessage, how: IndexMatch['how']): IndexMatch {
+    return this.#take(m, how);
+  }
+
+  /** Counts a body compared outside match() (the cost of content comparison, reported). */
+  countFetched(n: number): void {
+    this.#fetched += n;
+  }
+
+  /**
+   * Finds and claims the server copy of a source message, or resolves undefined when it is not there.
+   * Message-ID and size decide alone only while that Message-ID is unique on the server *and* has not been seen in
+   * the source before: a second source message with the same Message-ID (a draft saved twice, a list copy and a
+   * direct copy of the same size) is compared by content, so it is never taken for the first one's server copy.
+   */
   async match(messageId: string | undefined, data: Buffer, fetchBody: (uid: number) => Promise<Buffer>): Promise<IndexMatch | undefined> {
     const id = normalizeMessageId(messageId);
-    const pool = id === undefined ? this.#withoutId.get(data.length) : this.#byId.get(id);
-    const open = pool?.filter((m) => !this.#claimed.has(m.uid)) ?? [];
-    if (open.length === 0) return undefined;
-    if (id !== undefined && open.length === 1 && open[0]!.size === data.length) {
-      return this.#take(open[0]!, 'id-and-size');
-    }
-    // Same size first: a server that keeps messages unchanged settles it with the first fetch.
-    const ordered = [...open.filter((m) => m.size === data.length), ...open.filter((m) => m.size !== data.length)];
+    const repeated = id !== undefined && this.#seenIds.has(id);
+    if (id !== undefined) this.#seenIds.add(id);
+    const all = id === undefined ? undefined : this.#byId.get(id);
+    const ordered = this.candidates(messageId, data.length);
+    if (ordered.length === 0) return undefined;
+    if (!repeated && all?.length === 1 && ordered[0]!.size === data.length) return this.#take(ordered[0]!, 'id-and-size');
     let rewritten: IndexedMessage | undefined;
-    for (const m of ordered.slice(0, MAX_FETCHED)) {
+    for (const m of ordered) {
       this.#fetched++;
       const verdict = compareContent(data, await fetchBody(m.uid));
       if (verdict === 'identical') return this.#take(m, 'identical');

@@ -39,6 +39,8 @@ export function controlPlaneOptions(t: ResolvedTarget): ConnectOptions {
     user: t.user,
     ...(t.accessToken !== undefined ? { accessToken: t.accessToken } : { password: t.password }),
     ...(t.ca ? { ca: t.ca } : {}),
+    // SNI and the certificate's name check on the control connection too, not only the APPEND transport (issue 16).
+    ...(t.servername ? { servername: t.servername } : {}),
     rejectUnauthorized: t.rejectUnauthorized,
   };
 }

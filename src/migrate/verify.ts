@@ -1,6 +1,7 @@
 import type { Source } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
-import { FolderIndex, type IndexedMessage } from './folder-index.js';
+import { type ContentMatch, type ContentPrint, comparePrints, contentPrint } from './content-match.js';
+import { FolderIndex, type IndexedMessage, type IndexMatch } from './folder-index.js';
 import { mapFolder, type ServerFolders } from './folder-map.js';
 import { FolderRules } from './folder-rules.js';
 import type { ServerControl } from './server-lookup.js';
@@ -13,6 +14,15 @@ import type { ServerControl } from './server-lookup.js';
 // (unreadable file, a folder that could not be read or listed) makes the result not ok, with the reason: a partial
 // comparison is never a pass. Messages marked deleted in the source are not expected (import skips them) unless
 // includeDeleted. Server messages no source message matched are listed as extra (not a failure: the user's mail).
+//
+// Two comparisons (issue 16):
+//  - 'content' (the default): every source message is fingerprinted as it streams (content-match.ts) and compared
+//    with the fingerprint of its server candidates, so a message the server rewrote without changing its size
+//    (Cyrus' 8-bit header bytes → 'X') is reported "changed by the server", and two different messages with the same
+//    Message-ID and size are never taken for one. Server bodies are fetched in batches bounded in count and bytes
+//    (BODY_BATCH_*), fingerprinted on arrival and dropped; what is held per pending source message is its print.
+//  - 'id-and-size' (--fast): import's reconcile rule (folder-index.ts): a unique Message-ID with the same size is
+//    found without fetching. Cheap, and said so in the result: a same-size rewrite passes unnoticed.
 
 export interface SourceEntry {
   readonly origin: string;
@@ -43,7 +53,13 @@ export interface NotCompared {
   readonly reason: string;
 }
 
+export type VerifyComparison = 'content' | 'id-and-size';
+
 export interface VerifyResult {
+  /** How messages were compared: 'content' (fingerprints) or 'id-and-size' (--fast). */
+  readonly comparison: VerifyComparison;
+  /** Server bodies fetched and fingerprinted. */
+  readonly bodiesFetched: number;
   readonly folders: FolderComparison[];
   /** Source items that could not be compared, each with why; any makes ok false. */
   readonly notCompared: NotCompared[];
@@ -60,6 +76,28 @@ export interface VerifyOptions {
   readonly includeDeleted?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (seen: number) => void;
+  /** Default 'content'. */
+  readonly comparison?: VerifyComparison;
+  /**
+   * Reads the stored bytes of several messages of one folder (one UID FETCH per call); without it, bodies are read
+   * one by one with control.fetchBody. Called with at most BODY_BATCH_MESSAGES UIDs totalling at most
+   * BODY_BATCH_BYTES by their RFC822.SIZE (a larger message goes alone).
+   */
+  readonly readBodies?: BodyReader;
+}
+
+/** `bytes`: the batch's total by RFC822.SIZE (a hint for deadlines). */
+export type BodyReader = (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void, bytes: number) => Promise<void>;
+
+/** Source messages held (as prints) per folder before their candidates are fetched and compared. */
+export const PENDING_MESSAGES = 256;
+/** One body fetch: at most this many messages, and this many bytes by RFC822.SIZE (one larger message goes alone). */
+export const BODY_BATCH_MESSAGES = 128;
+export const BODY_BATCH_BYTES = 8 * 1024 * 1024;
+
+interface Pending {
+  readonly entry: SourceEntry;
+  readonly print: ContentPrint;
 }
 
 interface FolderState {
@@ -71,6 +109,7 @@ interface FolderState {
   changedByServer: number;
   deleted: number;
   readonly missing: SourceEntry[];
+  pending: Pending[];
 }
 
 /** Reads every source message (bytes normalized as the importer does) and matches it in its folder's index. */
@@ -83,6 +122,22 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   const folders = new Map<string, Promise<FolderState>>();
   const notCompared: NotCompared[] = [];
   const rules = options.folderRules ?? new FolderRules();
+  const comparison = options.comparison ?? 'content';
+  const readBodies: BodyReader = options.readBodies ?? (async (path, uids, onBody) => {
+    for (const uid of uids) onBody(uid, await control.fetchBody(path, uid));
+  });
+  let bodiesFetched = 0;
+  const record = (f: FolderState, found: IndexMatch | undefined, entry: SourceEntry): void => {
+    if (found) {
+      f.matched++;
+      if (found.how === 'rewritten') f.changedByServer++;
+    } else f.missing.push(entry);
+  };
+  const flush = async (f: FolderState): Promise<void> => {
+    const batch = f.pending;
+    f.pending = [];
+    bodiesFetched += await settle(f.index, f.path, batch, readBodies, (p, found) => record(f, found, p.entry));
+  };
   let excluded = 0;
   let seen = 0;
 
@@ -95,7 +150,7 @@ export async function verify(control: ServerControl, sources: readonly Source[],
         if (status && status.messages > 0) await control.indexFolder(path, (e) => index.add(e));
         return {
           path, absent: !status, index,
-          sourceCount: 0, matched: 0, changedByServer: 0, deleted: 0, missing: [],
+          sourceCount: 0, matched: 0, changedByServer: 0, deleted: 0, missing: [], pending: [],
         };
       })();
       folders.set(path, p);
@@ -127,12 +182,18 @@ export async function verify(control: ServerControl, sources: readonly Source[],
       }
       f.sourceCount++;
       const data = item.normalized.data;
-      const found = await f.index.match(item.normalized.messageId, data, (uid) => control.fetchBody(path, uid));
-      if (found) {
-        f.matched++;
-        if (found.how === 'rewritten') f.changedByServer++;
-      } else f.missing.push({ origin: item.message.origin, messageId: item.normalized.messageId, size: data.length });
+      const entry: SourceEntry = { origin: item.message.origin, messageId: item.normalized.messageId, size: data.length };
+      if (comparison === 'id-and-size') {
+        record(f, await f.index.match(entry.messageId, data, (uid) => control.fetchBody(path, uid)), entry);
+        continue;
+      }
+      f.pending.push({ entry, print: contentPrint(data) });
+      if (f.pending.length >= PENDING_MESSAGES) await flush(f);
     }
+  }
+  for (const p of folders.values()) {
+    const f = await p;
+    if (f.pending.length > 0) await flush(f);
   }
   const out: FolderComparison[] = [];
   for (const f of await Promise.all(folders.values())) {
@@ -160,5 +221,59 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   }
   if (options.signal?.aborted) notCompared.push({ source: '(run)', code: 'E_INTERRUPTED', reason: 'interrupted before every message was compared' });
   const ok = totals.missing === 0 && notCompared.length === 0 && !options.signal?.aborted;
-  return { folders: out, notCompared, ok, totals: { ...totals, notCompared: notCompared.length }, excluded };
+  return { comparison, bodiesFetched, folders: out, notCompared, ok, totals: { ...totals, notCompared: notCompared.length }, excluded };
+}
+
+/**
+ * Compares pending source prints with their server candidates: fetches the candidates' bodies (bounded batches),
+ * fingerprints them, then claims, source message by source message in source order, the first identical candidate,
+ * else the first rewritten one. Returns the number of bodies fetched.
+ */
+async function settle(
+  index: FolderIndex,
+  path: string,
+  batch: readonly Pending[],
+  readBodies: BodyReader,
+  onResult: (p: Pending, found: IndexMatch | undefined) => void,
+): Promise<number> {
+  const wanted = new Map<number, IndexedMessage>();
+  for (const p of batch) for (const m of index.candidates(p.entry.messageId, p.entry.size)) wanted.set(m.uid, m);
+  const prints = new Map<number, ContentPrint>();
+  const uids = [...wanted.keys()].sort((a, b) => a - b);
+  let group: number[] = [];
+  let bytes = 0;
+  const read = async (): Promise<void> => {
+    if (group.length === 0) return;
+    const asked = new Set(group);
+    await readBodies(path, group, (uid, data) => {
+      if (asked.has(uid)) prints.set(uid, contentPrint(data));
+    }, bytes);
+    group = [];
+    bytes = 0;
+  };
+  for (const uid of uids) {
+    const size = wanted.get(uid)!.size;
+    if (group.length > 0 && (group.length >= BODY_BATCH_MESSAGES || bytes + size > BODY_BATCH_BYTES)) await read();
+    group.push(uid);
+    bytes += size;
+  }
+  await read();
+  index.countFetched(prints.size);
+  for (const p of batch) {
+    let best: { m: IndexedMessage; how: ContentMatch } | undefined;
+    for (const m of index.candidates(p.entry.messageId, p.entry.size)) {
+      const server = prints.get(m.uid);
+      // A candidate first seen now (unclaimed by an earlier message of this batch, but not in `wanted`) cannot be:
+      // candidates() only shrinks as messages are claimed. A body the server did not return is no match.
+      if (!server) continue;
+      const how = comparePrints(p.print, server);
+      if (how === 'identical') {
+        best = { m, how };
+        break;
+      }
+      if (how === 'rewritten') best ??= { m, how };
+    }
+    onResult(p, best ? index.claim(best.m, best.how === 'identical' ? 'identical' : 'rewritten') : undefined);
+  }
+  return prints.size;
 }

@@ -86,11 +86,8 @@ for (const server of realServers) {
       const started = Date.now();
       let finished = false;
       void done.then(() => (finished = true));
-      // Kill once a quarter of the messages are on the server (bounded: 30 s).
-      while (!finished && Date.now() - started < 30_000) {
-        if ((await s.countMessages(u, 'INBOX')) >= COUNT / 4) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      // Kill once a quarter of the messages are on the server (bounded: 30 s), watched from one session.
+      await s.waitForCount(u, 'INBOX', COUNT / 4, 30_000 - (Date.now() - started), () => finished);
       child.kill('SIGKILL');
       await done;
       const killedAt = await s.countMessages(u, 'INBOX');

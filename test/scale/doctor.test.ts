@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type DoctorReport, recommend, runDoctor } from '../../src/bench/doctor.js';
+import { type DoctorReport, recommend, runDoctor, WRITE_TEST_MAX_MESSAGES, WRITE_TEST_MESSAGE_BYTES, type WriteRun } from '../../src/bench/doctor.js';
+import { realServers } from '../helpers/imap-servers.js';
 import { renderDoctor } from '../../src/cli/commands/doctor.js';
 import { binarySkipReason, runCli } from '../cli/cli-helpers.js';
 import { type DovecotInstance, dovecotSkipReason, startDovecot } from '../helpers/dovecot.js';
@@ -16,7 +17,6 @@ test('doctor against the embedded server reports timings, capabilities, the conn
     target: { host: srv.host, port: srv.port, tls: 'starttls-optional', auth: { user: 'test', password: 'test' } },
     controlPlane: { host: srv.host, port: srv.port, secure: false, starttls: 'opportunistic', user: 'test', password: 'test' },
     writeTest: true,
-    writeTestMessages: 8,
     maxSessions: 10,
   });
   assert.ok(r.connectMs !== undefined && r.connectMs >= 0);
@@ -27,6 +27,13 @@ test('doctor against the embedded server reports timings, capabilities, the conn
   assert.match(r.connectionCapRefusal ?? '', /UNAVAILABLE/);
   assert.ok(r.findings.some((f) => f.code === 'connection-cap' && f.severity === 'warn'));
   assert.ok(r.writeTest?.deleted, 'the scratch folder is deleted');
+  // Bounded: a fixed plan of small messages, each way of appending measured by phase.
+  const w = r.writeTest!;
+  assert.ok(w.messages > 0 && w.messages <= WRITE_TEST_MAX_MESSAGES, `${w.messages} messages`);
+  assert.ok(w.bytes <= w.messages * WRITE_TEST_MESSAGE_BYTES, `${w.bytes} bytes`);
+  assert.deepEqual(w.runs.map((x) => x.name), ['split writes, Nagle on', 'one at a time', 'pipelined, depth 2', 'MULTIAPPEND of 4', '2 connections, one at a time']);
+  for (const run of w.runs) assert.ok(run.perMessageMs > 0 && run.totalP50Ms !== undefined, run.name);
+  assert.match(renderDoctor(r), /appended \d+ probe message\(s\), \d+ bytes, to the scratch folder mailmigrate-doctor-\S+; then deleted the folder/);
   assert.equal(r.writeTest?.stalls, true, `split ${r.writeTest?.splitP50Ms} ms vs coalesce ${r.writeTest?.coalesceP50Ms} ms`);
   assert.ok(!srv.store.list().some((m) => m.name.startsWith('mailmigrate-doctor')), 'no scratch folder left on the server');
   assert.equal(r.recommended?.batch, 50);
@@ -45,16 +52,81 @@ test('doctor reports an unreachable server as a finding instead of throwing', as
 });
 
 test('the recommendation follows the capabilities and a tight connection cap', () => {
-  const rich = recommend({ 'LITERAL+': true, MULTIAPPEND: true }, null, false);
+  const rich = recommend({ 'LITERAL+': true, MULTIAPPEND: true }, null);
   assert.equal(rich.batch, 50);
   assert.equal(rich.literalMode, 'auto');
   assert.equal(rich.connections, 2);
-  const poor = recommend({ 'LITERAL+': false, 'LITERAL-': false, MULTIAPPEND: false }, 2, undefined);
+  const poor = recommend({ 'LITERAL+': false, 'LITERAL-': false, MULTIAPPEND: false }, 2);
   assert.equal(poor.batch, 1);
   assert.equal(poor.literalMode, 'sync');
   assert.equal(poor.connections, 1);
   assert.match(poor.reasons['connections']!, /2 session/);
 });
+
+const run = (name: string, perMessageMs: number, over: Partial<WriteRun> = {}): WriteRun => ({
+  name, messages: 8, connections: 1, depth: 1, batch: 1, split: false, perMessageMs,
+  continuationWaitP50Ms: 0, serverWaitP50Ms: perMessageMs, totalP50Ms: perMessageMs, ...over,
+});
+
+test('the recommendation follows the write test: what was measured faster on this server, never quoted numbers', () => {
+  // A Courier-like server: no LITERAL+ or MULTIAPPEND; a second pipelined command waits ~48 ms for its continuation,
+  // a second connection waits on the folder lock.
+  const courier = recommend({ 'LITERAL+': false, MULTIAPPEND: false }, null, {
+    stalls: false,
+    runs: [
+      run('one at a time', 4),
+      run('pipelined, depth 2', 45, { depth: 2, continuationWaitP50Ms: 48 }),
+      run('2 connections, one at a time', 300, { connections: 2 }),
+    ],
+  });
+  assert.deepEqual([courier.connections, courier.pipeline, courier.batch], [1, 1, 1]);
+  assert.match(courier.reasons['pipeline']!, /did not help.*waited 48\.?\d* ms for its continuation/);
+  assert.match(courier.reasons['connections']!, /did not help/);
+  // A Dovecot-like server: batches and a second connection clearly faster, pipelining no better.
+  const dovecot = recommend({ 'LITERAL+': true, MULTIAPPEND: true }, null, {
+    stalls: false,
+    runs: [
+      run('one at a time', 1),
+      run('pipelined, depth 2', 0.95, { depth: 2 }),
+      run('MULTIAPPEND of 4', 0.3, { batch: 4 }),
+      run('2 connections, one at a time', 0.6, { connections: 2 }),
+    ],
+  });
+  assert.deepEqual([dovecot.connections, dovecot.pipeline, dovecot.batch], [2, 1, 50]);
+  for (const r of [courier, dovecot]) {
+    for (const [k, why] of Object.entries(r.reasons)) assert.doesNotMatch(why, /docs\/measurements|1,340|1,022|394/, `${k}: ${why}`);
+  }
+  assert.match(dovecot.reasons['batch']!, /write test/);
+});
+
+// The write test on every real server of the harness: it writes, measures and removes what it wrote.
+for (const server of realServers) {
+  const skip = server.skipReason() ?? binarySkipReason();
+  test(`${server.name}: doctor's write test appends a bounded number of probe messages, recommends from them and leaves no folder behind; --no-write-test writes nothing`, { skip }, async (t) => {
+    const s = await server.start();
+    t.after(() => s.stop());
+    const u = s.users[0]!;
+    const dir = mkdtempSync(join(tmpdir(), `mm-doctor-${server.name}-`));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const before = (await s.listFolders(u)).map((f) => f.path).sort();
+    const args = ['doctor', '--host', s.host, '--port', String(s.port), '--user', u.name, '--plain', '--max-sessions', '4'];
+    const r = await runCli([...args, '--json', join(dir, 'w.json')], { MAILMIGRATE_PASSWORD: u.password }, 120_000);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const j = JSON.parse(readFileSync(join(dir, 'w.json'), 'utf8')) as DoctorReport;
+    const w = j.writeTest!;
+    assert.ok(w, r.stdout);
+    console.log(`# ${server.name}: ${w.runs.map((x) => `${x.name} ${x.perMessageMs.toFixed(1)} ms/msg`).join('; ')} → ${j.recommended?.flags}`);
+    assert.equal(w.deleted, true);
+    assert.ok(w.messages >= 16 && w.messages <= WRITE_TEST_MAX_MESSAGES, `${w.messages} messages`);
+    assert.match(r.stdout, /then deleted the folder and every message in it/);
+    assert.ok(Object.values(j.recommended!.reasons).some((why) => /write test/.test(why)), JSON.stringify(j.recommended));
+    assert.deepEqual((await s.listFolders(u)).map((f) => f.path).sort(), before, 'no scratch folder left');
+    const n = await runCli([...args, '--no-write-test', '--json', join(dir, 'n.json')], { MAILMIGRATE_PASSWORD: u.password }, 60_000);
+    assert.equal(n.code, 0, n.stderr + n.stdout);
+    assert.equal((JSON.parse(readFileSync(join(dir, 'n.json'), 'utf8')) as DoctorReport).writeTest, undefined);
+    assert.doesNotMatch(n.stdout, /write test/);
+  });
+}
 
 // Issue 13: `doctor` crashed (SIGSEGV, exit 139) on every STARTTLS target. Run as the admin does, through the
 // built binary in a child process, so a crash is an exit code and not the end of the test runner.

@@ -3,7 +3,7 @@ import { ConfigError } from '../../core/errors.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
 import { transportIndexer } from '../../migrate/bulk-index.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
-import { verify } from '../../migrate/verify.js';
+import { type VerifyResult, verify } from '../../migrate/verify.js';
 import { openSource, type Source } from '../../sources/index.js';
 import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL } from '../exit-code.js';
@@ -16,11 +16,14 @@ import { addSourceOptions, folderRulesOf, type SourceCliOptions, sourceOptionsOf
 // with import's own rule (src/migrate/folder-index.ts) and lists what is missing, extra or not compared. Exit 0 only
 // when every source message was compared and found, 2 otherwise (missing, or anything not compared), 1 when it could
 // not run. Read-only on the server: LIST, STATUS, SELECT, NOOP, UID FETCH (BODY.PEEK, never sets \Seen).
+// By default every message is compared by content (a fingerprint of both sides, src/migrate/content-match.ts), which
+// reads back every matching server body; --fast compares Message-ID and size only and says so.
 
 interface VerifyCliOptions extends ConnectionCliOptions, SourceCliOptions {
   report?: string;
   json?: boolean;
   includeDeleted?: boolean;
+  fast?: boolean;
 }
 
 export function registerVerify(program: Command): Command {
@@ -33,6 +36,7 @@ export function registerVerify(program: Command): Command {
     .option('--report <file>', 'write the comparison as JSON')
     .option('--json', 'print per-folder rows as JSON instead of the table')
     .option('--include-deleted', 'expect messages marked deleted in the source too (as import --include-deleted)')
+    .option('--fast', 'compare by Message-ID and size only, without reading message bodies back (a change the server made without changing the size goes unnoticed)')
     .action(async (paths: string[], opts: VerifyCliOptions) => {
       process.exitCode = await verifyAction(paths, opts);
     });
@@ -56,9 +60,11 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
       folderRules: folderRulesOf(opts),
       includeDeleted: opts.includeDeleted === true,
       signal: abort.signal,
+      comparison: opts.fast ? 'id-and-size' : 'content',
+      readBodies: (path, uids, onBody, bytes) => plane.fetchBodies(path, uids, onBody, bytes),
     });
     const json = { version: 2, target: describeTarget(target), ...result };
-    process.stdout.write(opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${renderVerify(result)}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${renderVerify(result)}\n${comparisonNote(result)}\n`);
     if (opts.report !== undefined) writeJsonFile(opts.report, json);
     if (abort.signal.aborted) return EXIT_INTERRUPTED;
     return result.ok ? EXIT_OK : EXIT_PARTIAL;
@@ -68,3 +74,13 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   }
 }
 
+
+/** One line saying how messages were compared, so a --fast pass is never read as a content check. */
+export function comparisonNote(r: VerifyResult): string {
+  if (r.comparison === 'id-and-size') {
+    return 'Compared by Message-ID and size only (--fast): a message the server changed without changing its size is not detected.';
+  }
+  const changed = r.totals.changedByServer;
+  return `Compared by content (${r.bodiesFetched} server message(s) read back)` +
+    (changed ? `; ${changed} message(s) changed by the server (same body, header bytes rewritten or headers added).` : '.');
+}
