@@ -11,6 +11,7 @@ import { applyDelta, flagDelta, isEmptyDelta, type SyncFlagsMode } from './flag-
 import { type MappedFolder, mapFolder, type ServerFolders } from './folder-map.js';
 import { FolderRules } from './folder-rules.js';
 import { type FolderReport, type FolderRun, FolderRuns } from './folder-runs.js';
+import { createTree, FolderRenames } from './folder-tree.js';
 import type { IndexMatch } from './folder-index.js';
 import { type ServerControl, findOnServer, fingerprintOf } from './server-lookup.js';
 
@@ -153,6 +154,8 @@ export class Importer {
   private unknownResolved = 0;
   private pool: Pool | undefined;
   private server!: ServerFolders;
+  /** Folder names the server refused and what they were created as (folder-tree.ts). */
+  private renames = new FolderRenames('');
   private readonly folders: FolderRuns;
   private readonly clock: Clock;
   private readonly syncFlags: SyncFlagsMode;
@@ -185,6 +188,7 @@ export class Importer {
     const listed = await this.control.listFolders();
     for (const f of listed) if (f.specialUse) specialUse.set(f.specialUse, f.path);
     this.server = { delimiter, specialUse, namespacePrefix: await this.control.namespacePrefix() };
+    this.renames = new FolderRenames(delimiter);
     if (!this.dry) {
       this.pool = await Pool.open({
         ...this.options.pool,
@@ -271,6 +275,8 @@ export class Importer {
       folders.push(f.folder);
       if (f.subscribed === false) this.unsubscribed.add(JSON.stringify(f.folder));
     }
+    // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
+    if (!this.dry && !signal?.aborted) await this.createTree(folders);
     const capacity = this.pool?.capacity ?? 1;
     const windowMax = Math.max(64, capacity * this.options.batch * 2);
     const windowBytesMax = 32 * 1024 * 1024;
@@ -329,6 +335,23 @@ export class Importer {
     if (!signal?.aborted && !this.fatal) await this.createEmptyFolders(folders);
     for (const n of source.notes) this.sourceNotes.add(n);
     return signal?.aborted === true;
+  }
+
+  private async createTree(folders: ReadonlyArray<readonly string[]>): Promise<void> {
+    const targets = [];
+    for (const parts of folders) {
+      const ruled = this.rules.apply(parts);
+      if (!ruled.excluded) targets.push({ source: parts.join('/'), mapped: this.mapFolderOf(ruled.parts, ruled.explicit, parts) });
+    }
+    await createTree(targets, {
+      control: this.control, runs: this.folders, renames: this.renames, delimiter: this.server.delimiter, namespacePrefix: this.server.namespacePrefix ?? '',
+      onRepair: (r) => this.repairs.add(r),
+      onCreated: (path, specialUse) => {
+        this.pool?.markFolderKnown(path);
+        this.foldersCreated.push(path);
+        this.options.onEvent?.({ type: 'folder-created', path, specialUse });
+      },
+    });
   }
 
   /** Source folders that held no message (or only skipped ones) still get their folder on the server. */
@@ -440,7 +463,7 @@ export class Importer {
       for (const r of mapped.repairs) this.repairs.add(r);
       this.mapped.set(key, mapped);
     }
-    return mapped;
+    return this.renames.size ? { ...mapped, path: this.renames.apply(mapped.path) } : mapped;
   }
 
   private uniqueId(path: string, id: string): string {
