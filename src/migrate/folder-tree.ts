@@ -137,11 +137,18 @@ function created(path: string, t: TreeTarget, deps: TreeDeps): void {
   deps.onCreated(path, t.mapped.specialUse);
 }
 
+interface Located {
+  readonly control: Pick<ServerControl, 'folderStatus'>;
+  readonly delimiter: string;
+  readonly namespacePrefix: string;
+}
+
 /**
- * Rewrites the levels of `path` that do not exist on the server yet (an existing parent keeps its name, so its
- * children stay below it), then keeps the result apart from the other targets of this source.
+ * The repaired form of `path`: the levels that do not exist on the server yet are rewritten (an existing parent
+ * keeps its name, so its children stay below it). `tagged` is the same with a tag of the original last level, used
+ * when the plain repair would land on another folder of the same source.
  */
-async function repairPath(path: string, deps: TreeDeps, taken: ReadonlySet<string>): Promise<string> {
+async function repairCandidates(path: string, deps: Located): Promise<{ plain: string; tagged: string }> {
   const { delimiter, namespacePrefix: ns } = deps;
   const inNs = ns && path.toUpperCase().startsWith(ns.toUpperCase());
   const head = inNs ? path.slice(0, ns.length) : '';
@@ -149,11 +156,23 @@ async function repairPath(path: string, deps: TreeDeps, taken: ReadonlySet<strin
   let firstNew = 0;
   while (firstNew < levels.length - 1 && (await deps.control.folderStatus(head + levels.slice(0, firstNew + 1).join(delimiter)).catch(() => undefined)) !== undefined) firstNew++;
   const out = levels.map((l, i) => (i < firstNew ? l : repairLevel(l, delimiter)));
-  let repaired = head + out.join(delimiter);
-  if (repaired !== path && taken.has(repaired)) {
-    // Another folder of this source already goes there: keep them apart with a tag of the original name.
-    out[out.length - 1] = `${out[out.length - 1]}_${tag(levels[levels.length - 1]!)}`;
-    repaired = head + out.join(delimiter);
-  }
-  return repaired;
+  const plain = head + out.join(delimiter);
+  out[out.length - 1] = `${out[out.length - 1]}_${tag(levels[levels.length - 1]!)}`;
+  return { plain, tagged: head + out.join(delimiter) };
+}
+
+async function repairPath(path: string, deps: Located, taken: ReadonlySet<string>): Promise<string> {
+  const c = await repairCandidates(path, deps);
+  return c.plain !== path && taken.has(c.plain) ? c.tagged : c.plain;
+}
+
+/**
+ * For a reader of the server (verify): where an import put `path` if the server refused that name — the repaired
+ * path when `path` is absent and a repaired form exists (the tagged form first: it exists only for such a folder).
+ */
+export async function locateRepaired(path: string, deps: Located): Promise<string | undefined> {
+  const c = await repairCandidates(path, deps);
+  if (c.plain === path) return undefined;
+  for (const p of [c.tagged, c.plain]) if ((await deps.control.folderStatus(p).catch(() => undefined)) !== undefined) return p;
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { readAhead } from '../sources/index.js';
 import { FolderIndex, type IndexedMessage } from './folder-index.js';
 import { mapFolder, type ServerFolders } from './folder-map.js';
 import { FolderRules } from './folder-rules.js';
+import { locateRepaired } from './folder-tree.js';
 import type { ServerControl } from './server-lookup.js';
 
 // `mailmigrate verify`: is every source message on the server, in the folder import puts it in? (issue 11)
@@ -90,11 +91,14 @@ export async function verify(control: ServerControl, sources: readonly Source[],
     let p = folders.get(path);
     if (!p) {
       p = (async () => {
-        const status = await control.folderStatus(path);
+        let status = await control.folderStatus(path);
+        // A name the server refused was imported under a repaired name (folder-tree.ts): look there.
+        const moved = status ? undefined : await locateRepaired(path, { control, delimiter, namespacePrefix: server.namespacePrefix ?? '' });
+        if (moved) status = await control.folderStatus(moved);
         const index = new FolderIndex();
-        if (status && status.messages > 0) await control.indexFolder(path, (e) => index.add(e));
+        if (status && status.messages > 0) await control.indexFolder(moved ?? path, (e) => index.add(e));
         return {
-          path, absent: !status, index,
+          path: moved ?? path, absent: !status, index,
           sourceCount: 0, matched: 0, changedByServer: 0, deleted: 0, missing: [],
         };
       })();
@@ -127,7 +131,7 @@ export async function verify(control: ServerControl, sources: readonly Source[],
       }
       f.sourceCount++;
       const data = item.normalized.data;
-      const found = await f.index.match(item.normalized.messageId, data, (uid) => control.fetchBody(path, uid));
+      const found = await f.index.match(item.normalized.messageId, data, (uid) => control.fetchBody(f.path, uid));
       if (found) {
         f.matched++;
         if (found.how === 'rewritten') f.changedByServer++;

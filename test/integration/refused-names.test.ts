@@ -2,7 +2,7 @@
 // What each refuses was measured with CREATE (docs/sources.md): Cyrus refuses " % \ | and more, Dovecot a name
 // starting with "~", control characters and levels over 255 bytes of modified UTF-7. The import must create each
 // such folder under a deterministic repaired name, report it, keep every source folder apart (no silent merge), lose
-// no message, and a re-run must find everything where the first run put it.
+// no message; verify and a re-run must find everything where the first run put it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,7 @@ for (const server of realServers) {
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
-    test(`${server.name}: each refused folder is created under a repaired name, reported, nothing lost or merged, and a re-run finds it all`, async () => {
+    test(`${server.name}: each refused folder is created under a repaired name, reported, nothing lost or merged; verify and a re-run find it all`, async () => {
       const root = join(work, 'export');
       const files: Record<string, string> = {};
       for (const [folder, subjects] of Object.entries(FOLDERS)) subjects.forEach((sub, i) => (files[`${folder}/${i}.eml`] = msg(sub)));
@@ -90,6 +90,10 @@ for (const server of realServers) {
       assert.equal(rows.length, repairs.length, 'each repaired folder row names the refused name');
       if (server.name.startsWith('cyrus')) assert.equal(targetOf.get('Clients "VIP"'), s.folderFor(['Clients _VIP_']));
       if (server.name === 'dovecot') assert.equal(targetOf.get('~backup'), '_backup');
+
+      // verify looks where the import put each folder, repaired names included.
+      const v = await runCli(['verify', root, ...conn], env, 120_000);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
 
       // Deterministic: the same command again sends nothing and fails nothing.
       const again = join(work, 'again.json');

@@ -4,7 +4,7 @@ import { MailmigrateError, ServerResponseError } from '../../src/core/errors.js'
 import { encodeMutf7 } from '../../src/core/mutf7.js';
 import { mapFolder } from '../../src/migrate/folder-map.js';
 import { FolderRuns } from '../../src/migrate/folder-runs.js';
-import { createTree, FolderRenames, repairLevel, type TreeTarget } from '../../src/migrate/folder-tree.js';
+import { createTree, FolderRenames, locateRepaired, repairLevel, type TreeTarget } from '../../src/migrate/folder-tree.js';
 import type { ServerControl } from '../../src/migrate/server-lookup.js';
 
 /** A server that refuses names the way Cyrus does (\ % " ! { } ; < > | ` and controls), and levels over 255 bytes. */
@@ -130,4 +130,14 @@ test('renames apply to the folder and everything below it, and nothing else', ()
   assert.equal(r.apply('a%b/c/d'), 'a_b/c/d');
   assert.equal(r.apply('a%bc'), 'a%bc');
   assert.equal(r.apply('x/a%b'), 'x/a%b');
+});
+
+test('verify finds a refused folder where the import created it: the tagged form first, then the plain repair', async () => {
+  const server = new RefusingServer('/');
+  const { target } = await run(server, [['a%b'], ['a_b'], ['50%']]);
+  const deps = { control: server.control(), delimiter: '/', namespacePrefix: '' };
+  assert.equal(await locateRepaired('a%b', deps), target(['a%b']));
+  assert.equal(await locateRepaired('50%', deps), '50_');
+  assert.equal(await locateRepaired('Plain', deps), undefined, 'nothing to repair in the name');
+  assert.equal(await locateRepaired('x%y', deps), undefined, 'no repaired folder on the server either');
 });
