@@ -288,6 +288,34 @@ describe('realistic source trees imported into a private Dovecot and read back',
     assert.ok(subscribed.includes('Sent') && !subscribed.includes('Trash'), `courierimapsubscribed honoured: ${subscribed.join(', ')}`);
   });
 
+  test('Maildir++ folder names that are not valid modified UTF-7 are repaired the same way every run, with a warning', async () => {
+    const md = build('bad-names', {
+      'cur/1700000000.M1P1.host:2,S': { content: msg('inbox'), mtime: KEPT },
+      '.Caf&AOk-/cur/1700000001.M2P2.host:2,S': { content: msg('valid encoded'), mtime: KEPT },
+      '.Bad&Jjo/cur/1700000002.M3P3.host:2,S': { content: msg('unterminated shift'), mtime: KEPT },
+      '.Tom & Jerry/cur/1700000003.M4P4.host:2,S': { content: msg('raw ampersand'), mtime: KEPT },
+    });
+    const { dry, run, report, server } = await importBoth(md);
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.deepEqual(server.messages, sorted([
+      `Bad&Jjo | unterminated shift | \\seen | ${KEPT.toISOString()}`,
+      `Café | valid encoded | \\seen | ${KEPT.toISOString()}`,
+      `INBOX | inbox | \\seen | ${KEPT.toISOString()}`,
+      `Tom & Jerry | raw ampersand | \\seen | ${KEPT.toISOString()}`,
+    ]));
+    const notes = report.sourceNotes.join('\n');
+    assert.match(notes, /"\.Bad&Jjo" is not a valid Maildir\+\+ name .*; used "Bad&Jjo"/);
+    assert.match(notes, /"\.Tom & Jerry" is not a valid Maildir\+\+ name/);
+    assert.match(run.stdout, /Bad&Jjo/, 'the warning is in the summary');
+    // The same names again: nothing new is sent, no folder is added.
+    const again = join(work, `again-${n++}.json`);
+    const r2 = await runCli(['import', md, ...conn(), '--report', again], env(), 60_000);
+    assert.equal(r2.code, 0, r2.stdout + r2.stderr);
+    assert.equal(JSON.parse(readFileSync(again, 'utf8')).appended, 0);
+    assert.deepEqual(Object.keys((await readServer(d)).folders).sort(), ['Bad&Jjo', 'Café', 'INBOX', 'Tom & Jerry']);
+  });
+
   test('a directory with no mail at all: the dry run and the import both exit 1 and the report says why', async () => {
     const etc = build('etc-like', { 'hosts': '127.0.0.1 localhost\n', 'motd': 'welcome\n', 'ssh/sshd_config': 'Port 22\n' });
     const report = join(work, `none-${n++}.json`);
