@@ -18,7 +18,8 @@
 // A name missing here is not lost: the folder is imported under its own name, as any other folder.
 //
 // Matching is on the folder's name alone, after Unicode NFC, case folding and collapsing white space, so "SENT
-// ITEMS" and "Sent  items" match; a decorated name ("Sent to clients") does not.
+// ITEMS" and "Sent  items" match; a decorated name ("Sent to clients") does not. A few names appear without their
+// accents too ("envoyes", "entwurfe"): tools that cannot write them on disk drop them.
 
 /** RFC 6154 §2 mailbox attributes mailmigrate files mail into. */
 export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive';
@@ -28,7 +29,7 @@ const NAMES: Record<SpecialUse, readonly string[]> = {
     // English, mutt/Pine, Apple, Gmail
     'sent', 'sent items', 'sent messages', 'sent mail', 'sent-mail', 'sent_mail',
     // German, French, Spanish, Italian, Dutch, Portuguese
-    'gesendet', 'gesendete objekte', 'gesendete elemente', 'envoyés', 'éléments envoyés', 'messages envoyés',
+    'gesendet', 'gesendete objekte', 'gesendete elemente', 'envoyés', 'envoyes', 'éléments envoyés', 'messages envoyés',
     'enviados', 'elementos enviados', 'posta inviata', 'inviati', 'elementi inviati', 'verzonden', 'verzonden items',
     'itens enviados', 'enviadas', 'mensagens enviadas',
     // Polish, Russian, Swedish, Danish/Norwegian, Czech, Japanese, Chinese
@@ -37,7 +38,7 @@ const NAMES: Record<SpecialUse, readonly string[]> = {
   ],
   '\\Drafts': [
     'draft', 'drafts', 'postponed', 'postponed-msgs',
-    'entwürfe', 'brouillons', 'borradores', 'bozze', 'concepten', 'rascunhos',
+    'entwürfe', 'entwurfe', 'brouillons', 'borradores', 'bozze', 'concepten', 'rascunhos',
     'wersje robocze', 'kopie robocze', 'черновики', 'utkast', 'kladder', 'koncepty', '下書き', '草稿', '草稿箱',
   ],
   '\\Trash': [
@@ -50,7 +51,7 @@ const NAMES: Record<SpecialUse, readonly string[]> = {
   ],
   '\\Junk': [
     'junk', 'junk e-mail', 'junk email', 'junk mail', 'spam', 'bulk mail',
-    'unerwünscht', 'junk-e-mail', 'courrier indésirable', 'pourriel', 'correo no deseado', 'posta indesiderata',
+    'unerwünscht', 'unerwunscht', 'junk-e-mail', 'courrier indésirable', 'pourriel', 'correo no deseado', 'posta indesiderata',
     'ongewenste e-mail', 'lixo eletrônico', 'lixo electrónico', 'correio eletrónico de lixo',
     'wiadomości-śmieci', 'спам', 'нежелательная почта', 'skräppost', 'uønsket e-post', 'nevyžádaná pošta',
     '迷惑メール', '垃圾邮件',
