@@ -112,7 +112,7 @@ export async function createTree(targets: readonly TreeTarget[], deps: TreeDeps)
     } catch (e) {
       // Anything but a refusal (connection lost after the adapter's own retry, a name the control plane will not
       // send) is left to the per-message path, which reports it for each message as before.
-      if (!(e instanceof ServerResponseError)) continue;
+      if (!(e instanceof ServerResponseError) || !refusesName(e)) continue;
       const repaired = await repairPath(path, deps, taken);
       if (repaired === path) continue; // nothing we know how to repair: the messages fail with the server's reason
       // A second refusal propagates no further: the messages fail with the server's reason, as without a repair.
@@ -130,6 +130,16 @@ export async function createTree(targets: readonly TreeTarget[], deps: TreeDeps)
       deps.onRepair(`"${path}" refused by the server (${e.text}); created as "${repaired}"`);
     }
   }
+}
+
+/**
+ * A refusal of the name itself: no response code (Cyrus "Invalid mailbox name", Dovecot "Mailbox name too long"),
+ * or [CANNOT] (RFC 5530 §3: the operation violates an invariant of the server, e.g. a name it does not permit).
+ * A code that says something else ([UNAVAILABLE], [SERVERBUG], [OVERQUOTA], [LIMIT], [NOPERM] ...) is not about the
+ * name: creating the folder under another name then would split the mail over two folders once the cause is gone.
+ */
+function refusesName(e: ServerResponseError): boolean {
+  return e.responseCode === undefined || e.responseCode.toUpperCase() === 'CANNOT';
 }
 
 function created(path: string, t: TreeTarget, deps: TreeDeps): void {

@@ -113,14 +113,26 @@ test('a repaired name that another source folder already uses gets a tag, so the
   assert.deepEqual(again.created, []);
 });
 
-test('a folder that cannot be created even repaired, or fails for another reason, is left for the messages to report', async () => {
-  const server = new RefusingServer('/', '', (p) => (p === 'Locked' ? new ServerResponseError('CREATE', 'NO', 'NOPERM', 'Permission denied', 'never') : p === 'Gone' ? new MailmigrateError('E_IMAP', 'connection lost', 'now') : undefined));
-  const { target, repairs, created } = await run(server, [['Locked'], ['Gone'], ['Fine']]);
+test('a folder refused for another reason than its name, or not reachable, is left for the messages to report', async () => {
+  const server = new RefusingServer('/', '', (p) =>
+    p === 'Locked'
+      ? new ServerResponseError('CREATE', 'NO', 'NOPERM', 'Permission denied', 'never')
+      : p === 'Busy "now"'
+        ? new ServerResponseError('CREATE', 'NO', 'UNAVAILABLE', 'try again later', 'later')
+        : p === 'Gone'
+          ? new MailmigrateError('E_IMAP', 'connection lost', 'now')
+          : undefined,
+  );
+  const { target, repairs, created } = await run(server, [['Locked'], ['Gone'], ['Busy "now"'], ['Fine']]);
   assert.equal(target(['Locked']), 'Locked', 'nothing to repair in the name: no second CREATE under another name');
   assert.equal(target(['Gone']), 'Gone');
+  // A refusal that is not about the name ([UNAVAILABLE]) is not repaired, though the name has characters to repair:
+  // once the server is back, the folder would exist under two names and the mail be split over them.
+  assert.equal(target(['Busy "now"']), 'Busy "now"');
   assert.deepEqual(repairs, []);
   assert.deepEqual(created, ['Fine']);
   assert.deepEqual(server.creates.filter((c) => c === 'Locked'), ['Locked'], 'CREATE tried once');
+  assert.deepEqual(server.creates.filter((c) => c.startsWith('Busy')), ['Busy "now"']);
 });
 
 test('renames apply to the folder and everything below it, and nothing else', () => {
