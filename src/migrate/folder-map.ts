@@ -1,7 +1,8 @@
 // Maps a source folder (a list of Unicode names; [] = the source's INBOX) to a server mailbox path.
 // Pure: the importer gives it what LIST said (delimiter, special-use folders) and the user's --folder prefix.
+import { type SpecialUse, specialUseOfName } from './special-folder-names.js';
 
-export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive';
+export type { SpecialUse } from './special-folder-names.js';
 
 export interface ServerFolders {
   /** Hierarchy delimiter from LIST (RFC 3501 §6.3.8); '' for a flat server. */
@@ -21,20 +22,13 @@ export interface MappedFolder {
   readonly repairs: readonly string[];
 }
 
-// Names people and clients give these folders; matched case-insensitively on the last name only.
-const SPECIAL_NAMES: ReadonlyArray<[SpecialUse, RegExp]> = [
-  ['\\Sent', /^(sent|sent items|sent messages|sent mail|gesendet|gesendete objekte|envoy[ée]s|enviados)$/i],
-  ['\\Drafts', /^(drafts?|entw[üu]rfe|brouillons|borradores)$/i],
-  ['\\Trash', /^(trash|deleted|deleted items|deleted messages|bin|papierkorb|corbeille|papelera)$/i],
-  ['\\Junk', /^(junk|junk e-?mail|spam|bulk mail|unerw[üu]nscht)$/i],
-  ['\\Archive', /^(archive|archives|archiv)$/i],
-];
-
+/**
+ * The special use of a top-level source folder, by its name (special-folder-names.ts): "Sent Items", mutt's
+ * "sent-mail", "Posta inviata" → \Sent. Only a top-level folder: "Work/Sent" is the user's own folder.
+ */
 export function detectSpecialUse(parts: readonly string[]): SpecialUse | undefined {
   if (parts.length !== 1) return undefined;
-  const name = parts[0]!.trim();
-  for (const [use, re] of SPECIAL_NAMES) if (re.test(name)) return use;
-  return undefined;
+  return specialUseOfName(parts[0]!);
 }
 
 /**
@@ -62,15 +56,22 @@ export function mapFolder(parts: readonly string[], server: ServerFolders, prefi
     }
     return n;
   };
-  const special = prefix.length === 0 && !explicit ? detectSpecialUse(parts) : undefined;
-  if (special && server.specialUse.has(special)) {
-    // The server already has this folder under its own name (e.g. "Sent Items"): file the mail there.
-    return { path: server.specialUse.get(special)!, specialUse: undefined, repairs };
+  // A flat server (no delimiter) can hold only one level: join the names with '.' so nothing collides.
+  const sep = server.delimiter || '.';
+  // The special use of the source's top-level folder decides where it and everything below it goes: the admin
+  // expects "Archives/2019" under the server's archive folder, not beside it.
+  const top = prefix.length === 0 && !explicit && parts.length > 0 ? specialUseOfName(parts[0]!) : undefined;
+  const home = top ? server.specialUse.get(top) : undefined;
+  if (home !== undefined) {
+    // The server already has this folder under its own name (e.g. "Sent Items"): file the mail there, and the
+    // subfolders below it. `home` is the server's full path (namespace included), so it is not cleaned again.
+    const rest = parts.slice(1).map(clean);
+    return { path: rest.length ? home + sep + rest.join(sep) : home, specialUse: undefined, repairs };
   }
+  const special = parts.length === 1 ? top : undefined;
   const all = [...prefix.map(clean), ...parts.map(clean)];
   if (all.length === 0) return { path: 'INBOX', specialUse: undefined, repairs };
-  // A flat server (no delimiter) can hold only one level: join the names with '.' so nothing collides.
-  const joined = all.join(server.delimiter || '.');
+  const joined = all.join(sep);
   // Folders live below the personal namespace (RFC 2342): "Sent" is "INBOX.Sent" on a server whose prefix is "INBOX.".
   const ns = server.namespacePrefix ?? '';
   const path = ns && !joined.toUpperCase().startsWith(ns.toUpperCase()) ? ns + joined : joined;

@@ -47,6 +47,8 @@ export interface FolderReport extends FolderCounts {
   /** Did the folder exist before; was it created (or, in a dry run, would it be). */
   readonly existed: boolean;
   readonly created: boolean;
+  /** The name the server refused, when this folder was created under a repaired name instead (folder-tree.ts). */
+  readonly refusedName?: string;
   /** How the journal was validated: 'trusted', or why the folder was reconciled. */
   readonly check: 'trusted' | FolderDistrust;
   readonly checkDetail: string | undefined;
@@ -62,6 +64,10 @@ export class FolderRuns {
    *  stay within what the server allows (Dovecot: 10 per user and address) — the APPEND pool, the control
    *  connection and at most one reader. */
   #indexing: Promise<unknown> = Promise.resolve();
+  /** Folders this run created before opening them (the tree is created first, folder-tree.ts). */
+  readonly #createdFirst = new Set<string>();
+  /** Repaired path → the name the server refused. */
+  readonly #refused = new Map<string, string>();
 
   constructor(
     private readonly control: ServerControl,
@@ -81,10 +87,22 @@ export class FolderRuns {
     return p;
   }
 
+  /** The folder was created by this run before anything opened it: it is new, not an existing empty folder. */
+  markCreated(path: string): void {
+    this.#createdFirst.add(path);
+  }
+
+  /** `path` was created instead of `refused`, a name the server would not take. */
+  noteRename(path: string, refused: string): void {
+    this.#refused.set(path, refused);
+  }
+
   async #open(path: string): Promise<FolderRun> {
     const status = await this.control.folderStatus(path);
+    const createdFirst = this.#createdFirst.has(path);
     const verdict = checkFolder({
-      status,
+      // Created moments ago by this run: checked as the absent folder it was (nothing to trust or reconcile).
+      status: createdFirst ? undefined : status,
       checkpoint: this.journal?.checkpoint(path),
       unconfirmed: this.journal?.folderCounts(path).sent ?? 0,
       // Without a journal (a dry run) there is nothing to trust: the server alone answers.
@@ -99,7 +117,7 @@ export class FolderRuns {
       counts: { messages: 0, appended: 0, journal: 0, checked: 0, deleted: 0, flagsUpdated: 0, failed: 0 },
       flagUpdates: new FlagUpdates(),
       flagTargets: new Map(),
-      created: false,
+      created: createdFirst,
       index: undefined,
     };
     this.#settled.set(path, run);
@@ -150,8 +168,9 @@ export class FolderRuns {
       out.push({
         target: run.path,
         sources: [...run.sources].sort(),
-        existed: run.status !== undefined,
+        existed: run.status !== undefined && !this.#createdFirst.has(run.path),
         created: run.created,
+        ...(this.#refused.has(run.path) ? { refusedName: this.#refused.get(run.path)! } : {}),
         check: run.verdict.trusted ? 'trusted' : run.verdict.reason,
         checkDetail: run.verdict.trusted ? undefined : run.verdict.detail,
         serverMessages: run.status?.messages ?? 0,

@@ -10,6 +10,7 @@ import { FlagApplication } from './flag-application.js';
 import { type MappedFolder, mapFolder, type ServerFolders } from './folder-map.js';
 import { FolderRules } from './folder-rules.js';
 import { type FolderRun, FolderRuns } from './folder-runs.js';
+import { createTree, FolderRenames } from './folder-tree.js';
 import type { IndexMatch } from './folder-index.js';
 import { ImportTally } from './import-tally.js';
 import { type ImportOptions, type ImportResult, type Planned, type Prepared, RunStop } from './import-types.js';
@@ -48,6 +49,8 @@ export class Importer {
   private pool: Pool | undefined;
   private pipeline: SendPipeline | undefined;
   private server!: ServerFolders;
+  /** Folder names the server refused and what they were created as (folder-tree.ts). */
+  private renames = new FolderRenames('');
   private readonly folders: FolderRuns;
   private readonly flags: FlagApplication;
   private readonly clock: Clock;
@@ -84,6 +87,7 @@ export class Importer {
     const listed = await this.control.listFolders();
     for (const f of listed) if (f.specialUse) specialUse.set(f.specialUse, f.path);
     this.server = { delimiter, specialUse, namespacePrefix: await this.control.namespacePrefix() };
+    this.renames = new FolderRenames(delimiter);
     if (!this.dry) {
       this.pool = await Pool.open({
         ...this.options.pool,
@@ -152,6 +156,8 @@ export class Importer {
       folders.push(f.folder);
       if (f.subscribed === false) this.unsubscribed.add(JSON.stringify(f.folder));
     }
+    // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
+    if (!this.dry && !signal?.aborted) await this.createTree(folders);
     const capacity = this.pool?.capacity ?? 1;
     const windowMax = Math.max(64, capacity * this.options.batch * 2);
     const windowBytesMax = 32 * 1024 * 1024;
@@ -209,6 +215,23 @@ export class Importer {
     if (!signal?.aborted && !stop.fatal) await this.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);
     return signal?.aborted === true;
+  }
+
+  private async createTree(folders: ReadonlyArray<readonly string[]>): Promise<void> {
+    const targets = [];
+    for (const parts of folders) {
+      const ruled = this.rules.apply(parts);
+      if (!ruled.excluded) targets.push({ source: parts.join('/'), mapped: this.mapFolderOf(ruled.parts, ruled.explicit, parts) });
+    }
+    await createTree(targets, {
+      control: this.control, runs: this.folders, renames: this.renames, delimiter: this.server.delimiter, namespacePrefix: this.server.namespacePrefix ?? '',
+      onRepair: (r) => this.tally.repairs.add(r),
+      onCreated: (path, specialUse) => {
+        this.pool?.markFolderKnown(path);
+        this.tally.foldersCreated.push(path);
+        this.options.onEvent?.({ type: 'folder-created', path, specialUse });
+      },
+    });
   }
 
   /** Source folders that held no message (or only skipped ones) still get their folder on the server. */
@@ -298,7 +321,7 @@ export class Importer {
       for (const r of mapped.repairs) this.tally.repairs.add(r);
       this.mapped.set(key, mapped);
     }
-    return mapped;
+    return this.renames.size ? { ...mapped, path: this.renames.apply(mapped.path) } : mapped;
   }
 
   private uniqueId(path: string, id: string): string {

@@ -4,6 +4,7 @@ import { type ContentMatch, type ContentPrint, comparePrints, contentPrint } fro
 import { FolderIndex, type IndexedMessage, type IndexMatch } from './folder-index.js';
 import { mapFolder, type ServerFolders } from './folder-map.js';
 import { FolderRules } from './folder-rules.js';
+import { locateRepaired } from './folder-tree.js';
 import type { ServerControl } from './server-lookup.js';
 
 // `mailmigrate verify`: is every source message on the server, in the folder import puts it in? (issue 11)
@@ -145,11 +146,14 @@ export async function verify(control: ServerControl, sources: readonly Source[],
     let p = folders.get(path);
     if (!p) {
       p = (async () => {
-        const status = await control.folderStatus(path);
+        let status = await control.folderStatus(path);
+        // A name the server refused was imported under a repaired name (folder-tree.ts): look there.
+        const moved = status ? undefined : await locateRepaired(path, { control, delimiter, namespacePrefix: server.namespacePrefix ?? '' });
+        if (moved) status = await control.folderStatus(moved);
         const index = new FolderIndex();
-        if (status && status.messages > 0) await control.indexFolder(path, (e) => index.add(e));
+        if (status && status.messages > 0) await control.indexFolder(moved ?? path, (e) => index.add(e));
         return {
-          path, absent: !status, index,
+          path: moved ?? path, absent: !status, index,
           sourceCount: 0, matched: 0, changedByServer: 0, deleted: 0, missing: [], pending: [],
         };
       })();
@@ -184,7 +188,7 @@ export async function verify(control: ServerControl, sources: readonly Source[],
       const data = item.normalized.data;
       const entry: SourceEntry = { origin: item.message.origin, messageId: item.normalized.messageId, size: data.length };
       if (comparison === 'id-and-size') {
-        record(f, await f.index.match(entry.messageId, data, (uid) => control.fetchBody(path, uid)), entry);
+        record(f, await f.index.match(entry.messageId, data, (uid) => control.fetchBody(f.path, uid)), entry);
         continue;
       }
       f.pending.push({ entry, print: contentPrint(data) });

@@ -54,8 +54,9 @@ export interface DovecotOptions {
   /** Extra mail plugins; names starting with "imap_" go to `protocol imap` (e.g. imap_zlib for COMPRESS) */
   mailPlugins?: string[];
   /** Declare Drafts/Sent/Junk/Trash/Archive with special_use (auto = no): advertises SPECIAL-USE. Default false,
-   *  so the capabilities match a stock config (docs/measurements.md). */
-  specialUseMailboxes?: boolean;
+   *  so the capabilities match a stock config (docs/measurements.md). A record (folder name → use, e.g.
+   *  { 'Sent Items': '\\Sent' }) declares those names instead, as a localized or Exchange-style server has them. */
+  specialUseMailboxes?: boolean | Record<string, string>;
   /** More users (name → password) besides the default one, e.g. for fleet tests with many accounts. When given, each
    *  user gets its own Maildir (<dir>/users/<name>) and home, the default user included; without it nothing changes. */
   extraUsers?: Record<string, string>;
@@ -228,14 +229,18 @@ export function renderConfig(c: ConfigInput): string {
     '  separator = /',
   );
   if (o.specialUseMailboxes) {
-    for (const [name, use] of [
-      ['Drafts', '\\Drafts'],
-      ['Sent', '\\Sent'],
-      ['Junk', '\\Junk'],
-      ['Trash', '\\Trash'],
-      ['Archive', '\\Archive'],
-    ]) {
-      lines.push(`  mailbox ${name} {`, `    special_use = ${use}`, '  }');
+    const declared =
+      typeof o.specialUseMailboxes === 'object'
+        ? Object.entries(o.specialUseMailboxes)
+        : [
+            ['Drafts', '\\Drafts'],
+            ['Sent', '\\Sent'],
+            ['Junk', '\\Junk'],
+            ['Trash', '\\Trash'],
+            ['Archive', '\\Archive'],
+          ];
+    for (const [name, use] of declared) {
+      lines.push(`  mailbox ${JSON.stringify(name)} {`, `    special_use = ${use}`, '  }');
     }
   }
   lines.push('}');

@@ -1,0 +1,110 @@
+// Builds source trees shaped like real hand-overs and reads a server back, for the CLI tests that import them
+// (realistic-trees-dovecot, special-folders-dovecot, refused-names-*). Not a test file itself.
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+
+/** A file's content, with an mtime when the test cares about it (Maildir INTERNALDATE comes from the mtime). */
+export type Entry = string | Buffer | { content: string | Buffer; mtime: Date };
+
+/** Writes files: relative path → content; a path ending with '/' is a directory. */
+export function writeTree(root: string, files: Record<string, Entry>): void {
+  for (const [rel, e] of Object.entries(files)) {
+    const p = join(root, rel);
+    if (rel.endsWith('/')) {
+      mkdirSync(p, { recursive: true });
+      continue;
+    }
+    mkdirSync(dirname(p), { recursive: true });
+    const content = typeof e === 'string' || Buffer.isBuffer(e) ? e : e.content;
+    writeFileSync(p, content);
+    if (typeof e === 'object' && !Buffer.isBuffer(e)) utimesSync(p, e.mtime, e.mtime);
+  }
+}
+
+export const DATE_HEADER = 'Mon, 1 Apr 2024 10:00:00 +0000';
+/** A message whose Subject names it; `extra` adds header lines (each ending in \n). */
+export const msg = (subject: string, extra = ''): string => `From: a@example.org\nSubject: ${subject}\nDate: ${DATE_HEADER}\nMessage-ID: <${subject.replace(/\W+/g, '.')}@test>\n${extra}\nbody of ${subject}\n`;
+/** One mbox entry: the From_ line (asctime, UTC) and the message. */
+export const mboxMsg = (subject: string, date = 'Mon Apr  1 10:00:00 2024', extra = ''): string => `From a@example.org ${date}\n${msg(subject, extra)}\n`;
+
+export interface Conn {
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+async function withClient<T>(c: Conn, fn: (client: ImapFlow) => Promise<T>): Promise<T> {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: c.port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: c.user, pass: c.password },
+    logger: false,
+    emitLogs: false,
+    disableAutoIdle: true,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+  } as ConstructorParameters<typeof ImapFlow>[0]);
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.logout().catch(() => client.close());
+  }
+}
+
+export interface ServerView {
+  /** Every folder (decoded path) with its message count. */
+  readonly folders: Record<string, number>;
+  /** "folder | subject | flags (sorted, lower case, \Recent left out; '-' for none) | INTERNALDATE (ISO)", sorted. */
+  readonly messages: string[];
+  /** Folder → special-use attribute, for folders that have one. */
+  readonly specialUse: Record<string, string>;
+}
+
+/** Reads the whole account back: every folder, every message with its flags and INTERNALDATE. */
+export function readServer(c: Conn): Promise<ServerView> {
+  return withClient(c, async (client) => {
+    const folders: Record<string, number> = {};
+    const messages: string[] = [];
+    const specialUse: Record<string, string> = {};
+    for (const box of await client.list()) {
+      if (box.flags.has('\\Noselect') || box.flags.has('\\NonExistent')) continue;
+      const use = [...box.flags].find((f) => /^\\(sent|drafts|trash|junk|archive)$/i.test(f));
+      if (use) specialUse[box.path] = use;
+      const lock = await client.getMailboxLock(box.path, { readOnly: true });
+      try {
+        const exists = client.mailbox ? client.mailbox.exists : 0;
+        folders[box.path] = exists;
+        if (!exists) continue;
+        for await (const m of client.fetch('1:*', { flags: true, internalDate: true, envelope: true })) {
+          const flags = [...(m.flags ?? [])].filter((f) => f !== '\\Recent').map((f) => f.toLowerCase()).sort();
+          const date = m.internalDate instanceof Date ? m.internalDate.toISOString() : String(m.internalDate);
+          messages.push(`${box.path} | ${m.envelope?.subject ?? '?'} | ${flags.join(' ') || '-'} | ${date}`);
+        }
+      } finally {
+        lock.release();
+      }
+    }
+    return { folders, messages: messages.sort(), specialUse };
+  });
+}
+
+/** The report's skipped paths as "reason relative/path", sorted. */
+export function skippedPaths(report: { skippedPaths: { paths: Array<{ path: string; reason: string }>; pathsLeftOut: number } }, root: string): string[] {
+  return report.skippedPaths.paths.map((p) => `${p.reason} ${p.path.startsWith(root + '/') ? p.path.slice(root.length + 1) : p.path}`).sort();
+}
+
+/** The report's per-folder rows as "target: k=v ..." for the counts that are not zero, sorted. */
+export function folderPlan(report: { folders: Array<Record<string, unknown>> }): string[] {
+  const keys = ['messages', 'appended', 'deleted', 'checked', 'journal', 'failed'];
+  return report.folders
+    .map((f) => {
+      const counts = keys.filter((k) => (f[k] as number) > 0).map((k) => `${k}=${f[k] as number}`);
+      return `${String(f.target)}${f.created ? ' (new)' : ''}: ${counts.join(' ')}`.trimEnd();
+    })
+    .sort();
+}
