@@ -20,7 +20,7 @@ import { Importer } from './importer.js';
 import type { ImportEvent, ImportProgress, ImportResult } from './import-types.js';
 import { controlPlaneOptions, describeTarget, type ResolvedTarget, transportOptions } from './target.js';
 import { boundsFor } from '../core/settings.js';
-import { AdaptiveController, type AdaptationReport } from './adaptive-run.js';
+import type { AdaptationReport } from './adaptive-run.js';
 
 // The import use case (issue 13: options in, report out): everything `mailmigrate import` does between parsing its
 // options and printing its summary. It opens the sources, the control plane and the resume journal (one per
@@ -136,9 +136,13 @@ export class ImportRun {
     for (const p of o.sources) sources.push(await openSource(p, { readPool, ...o.sourceOptions }));
     const plane = await ControlPlane.connect(controlPlaneOptions(t));
     cleanups.push(() => plane.close());
-    // The analysis (hdr-histogram-js and the diagnosis) is loaded once the server answered, not before the first
-    // byte goes out: it is ~0.1 s CPU of module loading (docs/measurements.md "Start-up") that nothing before needs.
-    const [{ LatencyStats }, { diagnose, parseDovecotTiming }] = await Promise.all([import('../bench/stats.js'), import('../bench/diagnosis.js')]);
+    // The analysis (hdr-histogram-js, the diagnosis and the adaptation policy built on it) is loaded once the server
+    // answered, not before the first byte goes out: ~0.1 s CPU of module loading (docs/measurements.md "Start-up").
+    const [{ LatencyStats }, { diagnose, parseDovecotTiming }, { AdaptiveController }] = await Promise.all([
+      import('../bench/stats.js'),
+      import('../bench/diagnosis.js'),
+      import('./adaptive-run.js'),
+    ]);
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
     const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)));
     cleanups.push(() => control.close());
