@@ -3,9 +3,9 @@ import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/errors.js';
 import { countTimeWait, diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import type { Summary3 } from './connections.js';
-import { diagnose, type Diagnosis } from './diagnosis.js';
+import { diagnose, type Diagnosis } from '../analysis/diagnosis.js';
 import { startServerChild } from './server-child.js';
-import { LatencyStats } from './stats.js';
+import { LatencyStats } from '../analysis/stats.js';
 
 // `mailmigrate bench churn` (issue 8): the pattern of a 2012 report that saw 100 ms–2 s spikes — a new connection
 // (connect, greeting, LOGIN, APPEND, LOGOUT) per message — against one persistent connection, optionally closing

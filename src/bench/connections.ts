@@ -7,7 +7,7 @@ import { ConfigError, ConnectionClosedError } from '../core/errors.js';
 import { readEphemeralPortRange, readFdLimit, readSockstat, type Limit, type PortRange } from '../core/kernel-counters.js';
 import { Connection } from '../transport/connection.js';
 import { startServerChild, type ServerChild } from './server-child.js';
-import { LatencyStats } from './stats.js';
+import { LatencyStats } from '../analysis/stats.js';
 
 // `mailmigrate bench connections` (issue 8): hold N authenticated IMAP sessions, idle or with a NOOP every few
 // seconds, and report what they cost — time to establish, connect/login percentiles, client RSS per session, kernel

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import tls from 'node:tls';
-import { diagnose, type Diagnosis } from './diagnosis.js';
+import { diagnose, type Diagnosis } from '../analysis/diagnosis.js';
 import { systemClock } from '../core/clock.js';
 import { ConnectionClosedError, toMailmigrateError } from '../core/errors.js';
 import {

@@ -1,6 +1,6 @@
-import { DELAYED_ACK_WINDOW_MS } from './diagnosis.js';
+import { DELAYED_ACK_WINDOW_MS } from '../analysis/diagnosis.js';
 import { ratioToFirst, type BenchReport, type BenchRun } from './report.js';
-import type { Bucket } from './stats.js';
+import type { Bucket } from '../analysis/stats.js';
 
 // One self-contained HTML page for `mailmigrate bench --html FILE`: inline CSS and inline SVG only — no scripts,
 // no fonts, no images from anywhere — so the file reads the same offline, attached to an issue, or years later.

@@ -1,7 +1,7 @@
 import { arch, cpus, platform, release, totalmem } from 'node:os';
-import type { Diagnosis } from './diagnosis.js';
+import type { Diagnosis } from '../analysis/diagnosis.js';
 import type { AdaptationReport } from '../migrate/adaptive-run.js';
-import type { Bucket, Summary } from './stats.js';
+import type { Bucket, Summary } from '../analysis/stats.js';
 
 // The bench's result shape, shared by the runner (which fills it), the table renderer, --json (written as is)
 // and --html (report-html.ts). Units are in the names or stated here: ms are milliseconds, MB is 10^6 bytes

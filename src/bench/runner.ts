@@ -10,10 +10,10 @@ import { Pool, type PoolEvent } from '../transport/pool.js';
 import type { TimingRecord } from '../transport/timing.js';
 import { derivePhases } from '../transport/timing.js';
 import { generateMessage } from './corpus.js';
-import { diagnose, parseDovecotTiming } from './diagnosis.js';
+import { diagnose, parseDovecotTiming } from '../analysis/diagnosis.js';
 import type { Profile } from './profiles.js';
 import { rates, type BenchRun } from './report.js';
-import { LatencyStats } from './stats.js';
+import { LatencyStats } from '../analysis/stats.js';
 
 export interface BenchTarget {
   readonly host: string;

@@ -4,9 +4,9 @@ import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/errors.js';
 import { diffCounters, readKernelCounters, type CounterDelta } from '../core/kernel-counters.js';
 import type { Summary3 } from './connections.js';
-import { diagnose, type Diagnosis } from './diagnosis.js';
+import { diagnose, type Diagnosis } from '../analysis/diagnosis.js';
 import { startServerChild } from './server-child.js';
-import { LatencyStats } from './stats.js';
+import { LatencyStats } from '../analysis/stats.js';
 
 // `mailmigrate bench storm` (issue 8): K clients connect at the same instant to the embedded server, started with a
 // given listen backlog, while its event loop is blocked (a busy-wait in the child: "the server busy for a moment").

@@ -1,8 +1,8 @@
 import type { CounterDelta } from '../core/kernel-counters.js';
 import type { SettingsBounds } from '../core/settings.js';
 import type { LiteralMode } from '../core/types.js';
-import { delayedAckStalls, phaseSamples } from '../bench/diagnosis.js';
-import { percentile } from '../bench/stats.js';
+import { delayedAckStalls, phaseSamples } from '../analysis/diagnosis.js';
+import { percentile } from '../analysis/stats.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 
 // The adaptation policy: what the first seconds of an import measured → the settings for the rest, each change with

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEFAULT_SETTINGS } from '../bench/profiles.js';
-import type { LatencyStats } from '../bench/stats.js';
+import { DEFAULT_SETTINGS } from '../core/settings.js';
+import type { LatencyStats } from '../analysis/stats.js';
 import { ConfigError } from '../core/errors.js';
 import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import type { LiteralMode, WriteMode } from '../core/types.js';
@@ -38,7 +38,7 @@ export interface ImportRunOptions {
   readonly journal?: string | undefined;
   readonly connections: number;
   readonly pipeline: number;
-  /** MULTIAPPEND size; undefined: DEFAULT_SETTINGS.batch (src/bench/profiles.ts, measured) when the server offers MULTIAPPEND, else 1. */
+  /** MULTIAPPEND size; undefined: DEFAULT_SETTINGS.batch (src/core/settings.ts, measured) when the server offers MULTIAPPEND, else 1. */
   readonly batch?: number | undefined;
   readonly folderPrefix: readonly string[];
   readonly folderRules: FolderRules;
@@ -139,8 +139,8 @@ export class ImportRun {
     // The analysis (hdr-histogram-js, the diagnosis and the adaptation policy built on it) is loaded once the server
     // answered, not before the first byte goes out: ~0.1 s CPU of module loading (docs/measurements.md "Start-up").
     const [{ LatencyStats }, { diagnose, parseDovecotTiming }, { AdaptiveController }] = await Promise.all([
-      import('../bench/stats.js'),
-      import('../bench/diagnosis.js'),
+      import('../analysis/stats.js'),
+      import('../analysis/diagnosis.js'),
       import('./adaptive-run.js'),
     ]);
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).

@@ -1,8 +1,8 @@
 // A realistic BenchReport for the HTML tests and the screenshot test: three profiles shaped like docs/measurements.md
 // (an imaplib-like split-write profile stalled at 44 ms, coalesced, pipelined with MULTIAPPEND), histograms and
 // diagnoses produced by the real LatencyStats and diagnose().
-import { LatencyStats } from '../../src/bench/stats.js';
-import { diagnose } from '../../src/bench/diagnosis.js';
+import { LatencyStats } from '../../src/analysis/stats.js';
+import { diagnose } from '../../src/analysis/diagnosis.js';
 import { rates, type BenchReport, type BenchRun } from '../../src/bench/report.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
 import { seededRandom as rng } from '../../src/core/prng.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { DEFAULT_SETTINGS } from '../../bench/profiles.js';
+import { DEFAULT_SETTINGS } from '../../core/settings.js';
 import { ConfigError, toMailmigrateError } from '../../core/errors.js';
 import { printable } from '../../core/printable.js';
 import { refuseOddPath } from '../../core/safe-file.js';
@@ -23,7 +23,7 @@ import { renderImportSummary } from '../render/summary.js';
 // exit code; the use case itself (journal, control plane, embedded server, the Importer, the report) is
 // src/migrate/import-run.ts, loaded when the command runs.
 //
-// Defaults are the fastest safe settings measured here, kept in one place (DEFAULT_SETTINGS, src/bench/profiles.ts,
+// Defaults are the fastest safe settings measured here, kept in one place (DEFAULT_SETTINGS, src/core/settings.ts,
 // where the measurements are cited): TCP_NODELAY on, coalesced writes, literal 'auto' (LITERAL+ when offered, up to
 // its size cap), MULTIAPPEND batches of 50 when offered, pipeline depth 2, 2 connections (the pool settles below any
 // cap the server enforces; Dovecot's per-user+IP cap is 10).

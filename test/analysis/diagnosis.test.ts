@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diagnose, parseDovecotTiming, parseDovecotTimingParts, type Diagnosis } from '../../src/bench/diagnosis.js';
+import { diagnose, parseDovecotTiming, parseDovecotTimingParts, type Diagnosis } from '../../src/analysis/diagnosis.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
 import { seededRandom as rng } from '../../src/core/prng.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatencyStats, summarizeByVerb, percentile, bucketEdge } from '../../src/bench/stats.js';
+import { LatencyStats, summarizeByVerb, percentile, bucketEdge } from '../../src/analysis/stats.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
 
 function rec(verb: string, flushed: number, tagged: number | undefined): TimingRecord {
