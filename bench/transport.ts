@@ -8,8 +8,8 @@ import { startDovecot, dovecotSkipReason } from '../test/helpers/dovecot.js';
 import { appendAll } from '../test/helpers/append-run.js';
 import { ControlPlane } from '../src/mailbox/control-plane.js';
 import { generateMessage } from '../src/bench/corpus.js';
-import { percentile } from '../src/bench/stats.js';
-import { parseDovecotTiming } from '../src/bench/diagnosis.js';
+import { percentile } from '../src/analysis/stats.js';
+import { parseDovecotTiming } from '../src/analysis/diagnosis.js';
 import { derivePhases } from '../src/transport/timing.js';
 import type { TransportSettings } from '../src/bench/profiles.js';
 

@@ -11,8 +11,8 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SETTINGS } from '../../src/bench/profiles.js';
-import { parseDovecotTimingParts } from '../../src/bench/diagnosis.js';
-import { percentile } from '../../src/bench/stats.js';
+import { parseDovecotTimingParts } from '../../src/analysis/diagnosis.js';
+import { percentile } from '../../src/analysis/stats.js';
 import type { AppendMessage } from '../../src/core/types.js';
 import { MaildirSource, readAhead } from '../../src/sources/index.js';
 import { Pool } from '../../src/transport/pool.js';
