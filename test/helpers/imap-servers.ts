@@ -66,12 +66,6 @@ export interface RunningServer {
   listMessages(user: ServerUser, folder: string): Promise<StoredMessage[]>;
   /** STATUS MESSAGES of one folder: cheap enough to poll while an import runs */
   countMessages(user: ServerUser, folder: string): Promise<number>;
-  /**
-   * Polls STATUS MESSAGES every 20 ms on ONE session until the folder holds `atLeast`, `stop()` says so, or the
-   * deadline passes; resolves with the last count. A login per poll (countMessages) took seconds under load, long
-   * enough for a fast import to finish before a kill test could kill it.
-   */
-  waitForCount(user: ServerUser, folder: string, atLeast: number, deadlineMs: number, stop: () => boolean): Promise<number>;
   /** deletes and expunges every message of one folder */
   emptyFolder(user: ServerUser, folder: string): Promise<void>;
   /** the stored bytes (BODY.PEEK[]) of every message of one folder, by UID */
@@ -111,7 +105,7 @@ async function withClient<T>(host: string, port: number, user: ServerUser, fn: (
   }
 }
 
-function readBack(host: string, port: number): Pick<RunningServer, 'listFolders' | 'listMessages' | 'countMessages' | 'waitForCount' | 'emptyFolder' | 'readSources'> {
+function readBack(host: string, port: number): Pick<RunningServer, 'listFolders' | 'listMessages' | 'countMessages' | 'emptyFolder' | 'readSources'> {
   return {
     listFolders: (user) =>
       withClient(host, port, user, async (c) =>
@@ -131,16 +125,6 @@ function readBack(host: string, port: number): Pick<RunningServer, 'listFolders'
           return out.sort((a, b) => a.uid - b.uid);
         } finally {
           lock.release();
-        }
-      }),
-    waitForCount: (user, folder, atLeast, deadlineMs, stop) =>
-      withClient(host, port, user, async (c) => {
-        const started = Date.now();
-        for (;;) {
-          const st = await c.status(folder, { messages: true });
-          const n = st ? (st.messages ?? 0) : 0;
-          if (n >= atLeast || stop() || Date.now() - started > deadlineMs) return n;
-          await new Promise((r) => setTimeout(r, 20));
         }
       }),
     countMessages: (user, folder) =>
