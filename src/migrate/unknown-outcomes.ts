@@ -11,6 +11,29 @@ import { findOnServer, type ServerControl } from './server-lookup.js';
 
 /** Look-up rounds before a message is reported as failed with E_UNKNOWN_OUTCOME. */
 const ROUNDS = 3;
+/** A folder counts as settled when STATUS (UIDNEXT, MESSAGES) is unchanged over this long ... */
+const SETTLE_MS = 1000;
+/** ... and the wait for that is bounded. */
+const SETTLE_MAX_MS = 15_000;
+
+/**
+ * Waits until no more messages arrive in `mailbox`. Why: dropping a connection does not stop the server's work on
+ * what it already received. Seen on Cyrus 3.6 (cyrus-slash, CI and 1 run in ~26): a MULTIAPPEND answered "NO System
+ * I/O error" without swallowing its LITERAL+ data, the rest was parsed as commands ("Message-ID: ..." came back as a
+ * tagged reply), we dropped the connection with the next APPEND in flight, and Cyrus was still storing that APPEND's
+ * three messages when the look-up ran: the last one was not found yet, was sent again, and stored twice.
+ */
+async function settled(control: ServerControl, mailbox: string): Promise<void> {
+  const started = Date.now();
+  let last = await control.folderStatus(mailbox).catch(() => undefined);
+  while (Date.now() - started < SETTLE_MAX_MS) {
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const now = await control.folderStatus(mailbox).catch(() => undefined);
+    if (!now && !last) return; // absent (or unreadable) both times: nothing is arriving there that a look-up could miss
+    if (now && last && now.uidNext === last.uidNext && now.messages === last.messages) return;
+    last = now;
+  }
+}
 
 export async function resolveUnknownOutcomes(d: {
   readonly control: ServerControl;
@@ -28,6 +51,7 @@ export async function resolveUnknownOutcomes(d: {
     pipeline.unknown = [];
     const again: Prepared[] = [];
     let lookupFailed = false;
+    for (const mailbox of new Set(list.map((p) => p.append.mailbox))) await settled(d.control, mailbox);
     for (const p of list) {
       let uid: number | undefined;
       try {
