@@ -1,0 +1,99 @@
+// A server that goes on storing after the client hung up (issue 11; seen on Cyrus 3.6, where a dropped connection's
+// pipelined APPENDs were still being stored while our look-up ran, and the last one was sent twice). The proxy cuts
+// the client off with several APPENDs in flight and hands them to the server one every 300 ms afterwards. The
+// look-up of unknown outcomes must wait until the folder has stopped changing (unknown-outcomes.ts), or it misses
+// the late ones and sends them again. Run against every private real server with LITERAL+ and the embedded server;
+// each ends with an exact census by Message-ID, read back with imapflow (real servers) or from the store.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { normalizeMessageId } from '../../src/core/message-id.js';
+import { binarySkipReason, runCli } from '../cli/cli-helpers.js';
+import { realServers } from '../helpers/imap-servers.js';
+import { startLateStoreProxy } from '../helpers/late-store-proxy.js';
+import { census, withServer, writeCorpus } from './harness.js';
+
+const N = 60;
+/** Late commands are 300 ms apart: well inside the 1 s the look-up waits for a folder to stay unchanged. */
+const GAP_MS = 300;
+
+interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** Every Message-ID in INBOX with how often it is there, read back without mailmigrate's own code where possible. */
+  count(): Promise<Map<string, number>>;
+}
+
+const countBy = (ids: readonly (string | undefined)[]): Map<string, number> => {
+  const count = new Map<string, number>();
+  for (const raw of ids) {
+    const id = normalizeMessageId(raw) ?? '(none)';
+    count.set(id, (count.get(id) ?? 0) + 1);
+  }
+  return count;
+};
+
+async function scenario(target: Target, tag: string): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'mm-late-'));
+  // The cut comes with the last ~10 messages in flight, so nothing is left to send afterwards and the look-up
+  // runs straight away — while the server is still storing.
+  const proxy = await startLateStoreProxy({ host: target.host, port: target.port }, { after: N - 10, holdMs: 150, gapMs: GAP_MS });
+  try {
+    const ids = writeCorpus(join(work, 'src'), N, tag, [], 900);
+    const report = join(work, 'report.json');
+    // One APPEND per message, 8 in flight on one connection, adaptation off: when the cut comes, several whole
+    // APPENDs are in the proxy's hands, to be stored late.
+    const r = await runCli(
+      ['import', join(work, 'src'), '--host', target.host, '--port', String(proxy.port), '--user', target.user, '--plain',
+        '--batch', '1', '--pipeline', '8', '--connections', '1', '--no-adapt',
+        '--journal', join(work, 'j.jsonl'), '--report', report, '--quiet'],
+      { MAILMIGRATE_PASSWORD: target.password },
+      120_000,
+    );
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.ok(proxy.late >= 3, `the proxy handed ${proxy.late} APPENDs to the server after the client had gone`);
+    const rep = JSON.parse(readFileSync(report, 'utf8')) as { unknownResolved: number };
+    assert.ok(rep.unknownResolved >= proxy.late, `${rep.unknownResolved} unknown outcomes found on the server, ${proxy.late} stored late`);
+    const count = await target.count();
+    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
+    assert.equal([...count.values()].reduce((a, b) => a + b, 0), N);
+  } finally {
+    await proxy.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const cliSkip = binarySkipReason();
+
+describe('a server that goes on storing after the client hung up', () => {
+  // Courier has no LITERAL+: each APPEND waits for its "+", so at most one is ever in flight and there is nothing
+  // for a server to store late.
+  for (const server of realServers.filter((s) => s.name !== 'courier')) {
+    const skip = server.skipReason() ?? cliSkip;
+    test(`APPENDs stored after the cut are found, not sent again — every message exactly once on ${server.name}`, { skip }, async () => {
+      const r = await server.start();
+      try {
+        const user = r.users[0]!;
+        await scenario({
+          host: r.host, port: r.port, user: user.name, password: user.password,
+          count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
+        }, `late-${server.name}`);
+      } finally {
+        await r.stop();
+      }
+    });
+  }
+
+  test('APPENDs stored after the cut are found, not sent again — every message exactly once on the embedded server', { skip: cliSkip }, async (t) => {
+    const s = await withServer(t);
+    await scenario({
+      host: s.host, port: s.port, user: 'test', password: 'test',
+      count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
+    }, 'late-embedded');
+  });
+});
