@@ -73,6 +73,14 @@ export class FlagApplication {
     this.tally.report();
   }
 
+  /** Forgets the change queued for `uid` by a source message that turned out not to be that server message. */
+  forget(run: FolderRun, uid: number): void {
+    if (!run.flagUpdates.forget(uid)) return;
+    run.flagTargets.delete(uid);
+    run.counts.flagsUpdated--;
+    this.tally.flagsUpdated--;
+  }
+
   private async queue(run: FolderRun, uid: number, id: string, delta: ReturnType<typeof flagDelta>, after: string[]): Promise<void> {
     run.counts.flagsUpdated++;
     this.tally.flagsUpdated++;

@@ -83,6 +83,20 @@ export class FlagUpdates {
     return this.#count;
   }
 
+  /** Drops a change not sent yet for `uid` (it was queued for a source message that turned out not to be that
+   *  server message); true when there was one. */
+  forget(uid: number): boolean {
+    for (const [key, g] of this.#groups) {
+      const i = g.uids.indexOf(uid);
+      if (i < 0) continue;
+      g.uids.splice(i, 1);
+      if (g.uids.length === 0) this.#groups.delete(key);
+      this.#count--;
+      return true;
+    }
+    return false;
+  }
+
   /** Takes every group out (the caller sends them). */
   drain(): Array<{ delta: FlagDelta; uids: number[] }> {
     const out = [...this.#groups.values()];

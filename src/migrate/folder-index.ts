@@ -21,12 +21,20 @@ export interface IndexedMessage {
   readonly flags: readonly string[];
 }
 
-export interface IndexMatch {
+export interface IndexMatch<O = unknown> {
   readonly uid: number;
   readonly how: 'id-and-size' | 'identical' | 'rewritten';
   /** The server's flags for it, as of the bulk FETCH. */
   readonly flags: readonly string[];
+  /**
+   * The owner of an earlier Message-ID-and-size match that this source message took over: the server copy is this
+   * message, byte for byte, and not the earlier one, which is therefore not on the server and must be sent.
+   */
+  readonly displaced?: O;
 }
+
+/** Asked whether the earlier source message `owner` really is `server` (the caller reads it again). */
+export type OwnsCheck<O> = (owner: O, server: Buffer) => Promise<boolean>;
 
 /** Candidates fetched per source message, at most: bounds the cost of a folder full of look-alikes. */
 export const MAX_FETCHED = 32;
@@ -37,6 +45,8 @@ export class FolderIndex {
   readonly #claimed: Set<number>;
   /** Source Message-IDs already presented to match(): a repeat is decided by content. */
   readonly #seenIds = new Set<string>();
+  /** Claims made by rule 1 without comparing bytes, by UID → the owner the caller gave (to re-check on a repeat). */
+  readonly #byShortcut = new Map<number, unknown>();
   #count = 0;
   #fetched = 0;
 
@@ -98,15 +108,30 @@ export class FolderIndex {
    * Message-ID and size decide alone only while that Message-ID is unique on the server *and* has not been seen in
    * the source before: a second source message with the same Message-ID (a draft saved twice, a list copy and a
    * direct copy of the same size) is compared by content, so it is never taken for the first one's server copy.
+   *
+   * The shortcut can still be wrong the other way: two different source messages with one Message-ID and one size,
+   * and only the *second* on the server — the first took the server copy by rule 1. When the second finds no open
+   * copy, the copies claimed by rule 1 for its Message-ID are compared with it; one identical to it, and not to the
+   * earlier message (`owns`, which re-reads that one), passes to it, and the match names the earlier owner as
+   * `displaced`: the caller sends that one. Without `owner`/`owns` the shortcut claims are final.
    */
-  async match(messageId: string | undefined, data: Buffer, fetchBody: (uid: number) => Promise<Buffer>): Promise<IndexMatch | undefined> {
+  async match<O>(
+    messageId: string | undefined,
+    data: Buffer,
+    fetchBody: (uid: number) => Promise<Buffer>,
+    owner?: O,
+    owns?: OwnsCheck<O>,
+  ): Promise<IndexMatch<O> | undefined> {
     const id = normalizeMessageId(messageId);
     const repeated = id !== undefined && this.#seenIds.has(id);
     if (id !== undefined) this.#seenIds.add(id);
     const all = id === undefined ? undefined : this.#byId.get(id);
     const ordered = this.candidates(messageId, data.length);
-    if (ordered.length === 0) return undefined;
-    if (!repeated && all?.length === 1 && ordered[0]!.size === data.length) return this.#take(ordered[0]!, 'id-and-size');
+    if (!repeated && all?.length === 1 && ordered[0]?.size === data.length) {
+      const m = this.#take<O>(ordered[0], 'id-and-size');
+      if (owner !== undefined) this.#byShortcut.set(m.uid, owner);
+      return m;
+    }
     let rewritten: IndexedMessage | undefined;
     for (const m of ordered) {
       this.#fetched++;
@@ -114,10 +139,21 @@ export class FolderIndex {
       if (verdict === 'identical') return this.#take(m, 'identical');
       if (verdict === 'rewritten') rewritten ??= m;
     }
-    return rewritten ? this.#take(rewritten, 'rewritten') : undefined;
+    if (rewritten) return this.#take(rewritten, 'rewritten');
+    if (!repeated || !owns || !all) return undefined;
+    for (const m of all) {
+      if (!this.#byShortcut.has(m.uid)) continue;
+      const earlier = this.#byShortcut.get(m.uid) as O;
+      this.#fetched++;
+      const body = await fetchBody(m.uid);
+      if (compareContent(data, body) !== 'identical' || (await owns(earlier, body))) continue;
+      this.#byShortcut.delete(m.uid);
+      return { uid: m.uid, how: 'identical', flags: m.flags, displaced: earlier };
+    }
+    return undefined;
   }
 
-  #take(m: IndexedMessage, how: IndexMatch['how']): IndexMatch {
+  #take<O>(m: IndexedMessage, how: IndexMatch['how']): IndexMatch<O> {
     this.#claimed.add(m.uid);
     return { uid: m.uid, how, flags: m.flags };
   }

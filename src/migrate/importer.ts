@@ -11,12 +11,19 @@ import { type MappedFolder, mapFolder, type ServerFolders } from './folder-map.j
 import { FolderRules } from './folder-rules.js';
 import { type FolderRun, FolderRuns } from './folder-runs.js';
 import { createTree, FolderRenames } from './folder-tree.js';
+import { compareContent } from './content-match.js';
 import type { IndexMatch } from './folder-index.js';
 import { ImportTally } from './import-tally.js';
 import { type ImportOptions, type ImportResult, type Planned, type Prepared, RunStop } from './import-types.js';
 import { SendPipeline } from './send-pipeline.js';
 import { type ServerControl, fingerprintOf } from './server-lookup.js';
 import { resolveUnknownOutcomes } from './unknown-outcomes.js';
+
+/** A source message matched by Message-ID and size alone, kept to re-check if a look-alike later claims its copy. */
+interface Owner {
+  readonly message: SourceMessage;
+  readonly plan: Planned;
+}
 
 export type { Failure, ImportEvent, ImportOptions, ImportProgress, ImportResult } from './import-types.js';
 
@@ -188,17 +195,22 @@ export class Importer {
       this.planned.delete(item.message);
       let found: IndexMatch | undefined;
       try {
-        found = await this.lookUp(plan.run, item.normalized);
+        found = await this.lookUp(item.message, plan, item.normalized);
       } catch (e) {
         // Could not ask the server what the folder holds: sending now might duplicate. Stop, re-run to continue.
         stop.fatal ??= toMailmigrateError(e);
         break;
       }
+      let prepared: Prepared | undefined;
       if (found) {
+        if (found.displaced) this.flags.forget(plan.run, found.uid);
         await this.flags.alreadyThere(item.message, plan, found);
-        continue;
+        // This message took over a server copy an earlier one had been matched to by Message-ID and size alone
+        // (folder-index.ts): that earlier one is not on the server after all, and goes now.
+        if (found.displaced) prepared = await this.sendInstead(found.displaced as Owner);
+      } else {
+        prepared = await this.prepare(item.message, item.normalized, plan);
       }
-      const prepared = await this.prepare(item.message, item.normalized, plan);
       if (!prepared) continue;
       if (this.dry) {
         plan.run.counts.appended++;
@@ -332,10 +344,33 @@ export class Importer {
   }
 
   /** Is this message already in its folder? Only folders that held messages before the run need asking. */
-  private async lookUp(run: FolderRun, n: NormalizedMessage): Promise<IndexMatch | undefined> {
+  private async lookUp(message: SourceMessage, plan: Planned, n: NormalizedMessage): Promise<IndexMatch | undefined> {
+    const run = plan.run;
     if (!run.status || run.status.messages === 0) return undefined;
     const index = await this.folders.index(run);
-    return index.match(n.messageId, n.data, (uid) => this.control.fetchBody(run.path, uid));
+    return index.match<Owner>(n.messageId, n.data, (uid) => this.control.fetchBody(run.path, uid), { message, plan }, async (o, server) => {
+      try {
+        return compareContent((await o.message.read()).data, server) !== 'different';
+      } catch {
+        return true; // unreadable now: keep the earlier verdict rather than guess (it cannot be sent anyway)
+      }
+    });
+  }
+
+  /** An earlier message counted "already on the server" turned out not to be there: undo that count, send it. */
+  private async sendInstead(o: Owner): Promise<Prepared | undefined> {
+    this.tally.progress.skipped--;
+    this.tally.skippedBy.checked--;
+    o.plan.run.counts.checked--;
+    let normalized: NormalizedMessage;
+    try {
+      normalized = await o.message.read();
+    } catch (e) {
+      o.plan.run.counts.failed++;
+      this.fail(o.message.origin, toMailmigrateError(e));
+      return undefined;
+    }
+    return this.prepare(o.message, normalized, o.plan);
   }
 
   private async prepare(message: SourceMessage, normalized: NormalizedMessage, plan: Planned): Promise<Prepared | undefined> {

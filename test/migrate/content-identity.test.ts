@@ -91,6 +91,32 @@ test('reconcile: a second source message with the same Message-ID and size is co
   assert.equal((await both.index.match('<d@x>', second, both.fetch))?.uid, 1);
 });
 
+test('reconcile: two different source messages with one Message-ID and size, only the second on the server — the first gives the copy back and is sent', async () => {
+  const first = msg('Message-ID: <d@x>\r\nSubject: draft 1\r\n', 'text A\r\n');
+  const second = msg('Message-ID: <d@x>\r\nSubject: draft 2\r\n', 'text B\r\n');
+  const sources = new Map([['first', first], ['second', second]]);
+  const owns = async (owner: string, server: Buffer): Promise<boolean> => compareContent(sources.get(owner)!, server) !== 'different';
+  // Only the second is on the server: the first takes it by Message-ID and size (no body read) ...
+  const s = serverFolder([second]);
+  assert.equal((await s.index.match('<d@x>', first, s.fetch, 'first', owns))?.how, 'id-and-size');
+  // ... and the second, identical to that copy while the first is not, takes it over and names the first to send.
+  const m = await s.index.match('<d@x>', second, s.fetch, 'second', owns);
+  assert.deepEqual(m, { uid: 1, how: 'identical', flags: [], displaced: 'first' });
+  // The other direction: only the first is on the server — it keeps its copy, the second is not there.
+  const o = serverFolder([first]);
+  assert.equal((await o.index.match('<d@x>', first, o.fetch, 'first', owns))?.uid, 1);
+  assert.equal(await o.index.match('<d@x>', second, o.fetch, 'second', owns), undefined);
+  // The same message twice in the source, one copy on the server: the first keeps it, the second is sent.
+  const twice = serverFolder([first]);
+  const ownsTwice = async (_o: string, server: Buffer): Promise<boolean> => compareContent(first, server) !== 'different';
+  assert.equal((await twice.index.match('<d@x>', first, twice.fetch, 'a', ownsTwice))?.uid, 1);
+  assert.equal(await twice.index.match('<d@x>', Buffer.from(first), twice.fetch, 'b', ownsTwice), undefined);
+  // Without an owner (verify's way of asking) the Message-ID-and-size claim stays final.
+  const plain = serverFolder([second]);
+  assert.equal((await plain.index.match('<d@x>', first, plain.fetch))?.uid, 1);
+  assert.equal(await plain.index.match('<d@x>', second, plain.fetch), undefined);
+});
+
 // ---- verify, over a Maildir on disk ----
 
 function maildir(messages: Buffer[]): { dir: string; done: () => void } {

@@ -76,6 +76,29 @@ for (const variant of [
       assert.equal(r2.appended, 1);
       assert.deepEqual(tally(s.store, [...ids, messageIdOf(99, 'pre')]), { source: 11, onServer: 11, duplicates: 0, lost: 0 });
     });
+
+    test('two different source messages with one Message-ID and size, only the second already on the server: both end up there once', async (t) => {
+      const s = await start(t);
+      const dir = tempDir(t);
+      // Two drafts saved under one Message-ID, the same length; the server already holds the second.
+      const draft = (text: string): Buffer => Buffer.from(`Message-ID: <draft@x>\r\nSubject: draft\r\nFrom: a@x\r\n\r\n${text}\r\n`);
+      const [a, b] = [draft('text A'), draft('text B')];
+      assert.equal(a.length, b.length);
+      s.store.append('INBOX', [{ data: b, flags: [] }]);
+      // An mbox, so the first draft is read first (a Maildir's order is the directory's).
+      const from = 'From a@x Wed Jan  1 12:00:00 2020\n';
+      writeFileSync(join(dir, 'drafts.mbox'), [a, b].map((m) => from + m.toString('latin1').replace(/\r\n/g, '\n')).join('\n'));
+      const src = join(dir, 'drafts.mbox');
+      const r = await importOnce(s, src, join(dir, 'j.jsonl'));
+      assert.equal(r.appended, 1, 'the first draft, at first taken for the server copy by Message-ID and size, is sent');
+      assert.equal(r.skippedBy.checked, 1, 'the second draft is the server copy');
+      const bodies = s.store.get('INBOX')!.messages.map((m) => s.store.body(s.store.get('INBOX')!, m).toString('latin1'));
+      assert.equal(bodies.length, 2);
+      assert.equal(bodies.filter((x) => x.includes('text A')).length, 1);
+      assert.equal(bodies.filter((x) => x.includes('text B')).length, 1);
+      const again = await importOnce(s, src, join(dir, 'fresh.jsonl'));
+      assert.equal(again.appended, 0, 'a fresh journal finds both');
+    });
   });
 }
 
