@@ -36,6 +36,11 @@ export interface IndexMatch<O = unknown> {
 /** Asked whether the earlier source message `owner` really is `server` (the caller reads it again). */
 export type OwnsCheck<O> = (owner: O, server: Buffer) => Promise<boolean>;
 
+/** Rule-1 claims kept with their owner for a later re-check, per folder, at most: each holds a reference to a source
+ *  message (~0.3 KB), and a fresh journal over a large imported folder makes every message such a claim. Past the
+ *  bound, rule-1 claims are final, as they were before the re-check existed. */
+export const MAX_SHORTCUT_OWNERS = 50_000;
+
 /** Candidates fetched per source message, at most: bounds the cost of a folder full of look-alikes. */
 export const MAX_FETCHED = 32;
 
@@ -129,7 +134,7 @@ export class FolderIndex {
     const ordered = this.candidates(messageId, data.length);
     if (!repeated && all?.length === 1 && ordered[0]?.size === data.length) {
       const m = this.#take<O>(ordered[0], 'id-and-size');
-      if (owner !== undefined) this.#byShortcut.set(m.uid, owner);
+      if (owner !== undefined && this.#byShortcut.size < MAX_SHORTCUT_OWNERS) this.#byShortcut.set(m.uid, owner);
       return m;
     }
     let rewritten: IndexedMessage | undefined;
