@@ -2,7 +2,7 @@
 // the machine has two cores). TAP goes to stdout as before; a spec report goes to a file beside it, and when a test
 // fails its "failing tests" section (names, locations, assertion messages) is printed again at the very end — CI
 // shows the tail of a long log, and a failure in the middle of 700 tests must not be lost in it.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -37,6 +37,9 @@ const forward = (sig) => () => child.kill(sig);
 process.on('SIGINT', forward('SIGINT'));
 process.on('SIGTERM', forward('SIGTERM'));
 child.on('exit', (code, signal) => {
+  // Per real server, what ran against it (issue 16: the closing note lists pass counts per server).
+  const counts = spawnSync(process.execPath, [join('scripts', 'server-counts.mjs'), specFile], { encoding: 'utf8' });
+  if (counts.status === 0) process.stdout.write(`\n# ---- tests per real server (scripts/server-counts.mjs) ----\n${counts.stdout.replace(/^/gm, '# ')}\n`);
   if (code !== 0) {
     let spec = '';
     try {
