@@ -14,7 +14,11 @@
 // Modes: sync — readSync on the main thread (what safe-read.ts does for files up to 128 KiB);
 //        sync-sha256 — the same plus one SHA-256 over each message (what the fingerprint costs at the least);
 //        promises — fs/promises FileHandle open/stat/read/close, 16 in flight;
-//        worker — one worker thread reads (sync) and transfers the buffers; the main thread only writes.
+//        worker — one worker thread reads (sync) and transfers the buffers; the main thread only writes;
+//        source — mailmigrate's own source layer instead of the bare reads: openSource + readAhead (walk, safe
+//                 open/fstat/read/close, LF→CRLF check, NUL scan, Message-ID) and the SHA-256 fingerprint the
+//                 importer takes, from the build given after '@' (default: this checkout), e.g.
+//                 --modes sync,source@/tmp/base,source — what our reading costs above the floor, build against build.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
@@ -60,6 +64,9 @@ if (!isMainThread) {
 }
 
 async function child(mode, dir, port, batch) {
+  // The source layer's modules load before the count starts: start-up is not per-message work.
+  const build = mode.includes('@') ? mode.slice(mode.indexOf('@') + 1) : resolve(new URL('..', import.meta.url).pathname);
+  const sources = mode.startsWith('source') ? await import(join(build, 'dist/src/sources/index.js')) : undefined;
   const u0 = process.resourceUsage();
   const sock = createConnection({ host: '127.0.0.1', port, noDelay: true });
   await new Promise((ok, fail) => sock.once('connect', ok).once('error', fail));
@@ -116,6 +123,23 @@ async function child(mode, dir, port, batch) {
       await writeBatch(bufs.map((ab) => Buffer.from(ab.buffer ?? ab, ab.byteOffset ?? 0, ab.byteLength)));
     }
     await w.terminate();
+  } else if (mode.startsWith('source')) {
+    const { openSource, readAhead } = sources;
+    const source = await openSource(resolve(dir, '..'));
+    let bufs = [];
+    let n = 0;
+    for await (const item of readAhead(source.items(), { depth: 32 })) {
+      if (item.kind !== 'message') throw new Error(`${item.kind}: ${item.error?.message ?? item.path}`);
+      const fp = item.normalized.fingerprint ?? createHash('sha256').update(item.normalized.data).digest('base64url').slice(0, 22);
+      if (fp.length !== 22) throw new Error('no fingerprint');
+      bufs.push(item.normalized.data);
+      if (++n % batch === 0) {
+        await writeBatch(bufs);
+        bufs = [];
+      }
+    }
+    if (bufs.length) await writeBatch(bufs);
+    if (n !== names.length) throw new Error(`source: ${n} messages, expected ${names.length}`);
   } else throw new Error(`unknown mode ${mode}`);
   await new Promise((r) => sock.end(r));
   const u1 = process.resourceUsage();
@@ -125,6 +149,7 @@ async function child(mode, dir, port, batch) {
     procUser: u1.userCPUTime,
     procSys: u1.systemCPUTime,
     maxRssKb: u1.maxRSS,
+    workFaults: u1.minorPageFault - u0.minorPageFault,
   }));
 }
 
@@ -162,7 +187,7 @@ async function main() {
         await new Promise((r2) => setTimeout(r2, 50)); // the sink drains the last bytes
         if (received !== corpus.bytes) throw new Error(`${mode}: the sink got ${received} bytes, expected ${corpus.bytes}`);
         results.get(mode).push(out);
-        console.error(`${mode} run ${r + 1}: work ${((out.workUser + out.workSys) / count).toFixed(0)} µs/msg (user ${(out.workUser / count).toFixed(0)}, sys ${(out.workSys / count).toFixed(0)}), process ${((out.procUser + out.procSys) / 1000).toFixed(0)} ms, max RSS ${(out.maxRssKb / 1024).toFixed(0)} MB`);
+        console.error(`${mode} run ${r + 1}: work ${((out.workUser + out.workSys) / count).toFixed(0)} µs/msg (user ${(out.workUser / count).toFixed(0)}, sys ${(out.workSys / count).toFixed(0)}), process ${((out.procUser + out.procSys) / 1000).toFixed(0)} ms, ${(out.workFaults / count).toFixed(1)} page faults/msg, max RSS ${(out.maxRssKb / 1024).toFixed(0)} MB`);
       }
     }
   } finally {

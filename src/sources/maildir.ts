@@ -265,7 +265,8 @@ export class MaildirSource implements Source {
           // the client's CPU (docs/measurements.md, "Client CPU per message"). Everything else is lstat'd as before.
           const sized = batch.map((e) => (e.regular && e.utf8 && !e.name.startsWith('.') ? sizeInName(e.name) : undefined));
           // Resolve the rest of a batch concurrently: one lstat at a time is latency-bound on a cold cache.
-          const resolved = await Promise.all(batch.map((e, i) => (sized[i] === undefined ? guard.resolve(paths[i]!, e.fsPath) : undefined)));
+          // (A batch of ",S=" names has nothing to resolve: no promise per entry then.)
+          const resolved = sized.includes(undefined) ? await Promise.all(batch.map((e, i) => (sized[i] === undefined ? guard.resolve(paths[i]!, e.fsPath) : undefined))) : [];
           for (let i = 0; i < batch.length; i++) {
             const e = batch[i]!;
             const path = paths[i]!;
