@@ -1,11 +1,15 @@
 // One Maildir folder's messages as SourceMessages: identity, flags and keywords from the file name, INTERNALDATE
 // from the file time or, when the copy did not keep times, from the delivery time in the name.
+import { SourceError } from '../core/errors.js';
 import type { InternalDateSource } from '../core/types.js';
 import { FileMessage } from './file-message.js';
 import { folderLabel } from './folder-name.js';
+import type { DirEntry } from './fs-walk.js';
 import type { FolderKeywords } from './maildir-keywords.js';
 import { courierKey, maildirFlags, parseMaildirNameParts } from './maildir-name.js';
-import type { MessageFileReader } from './source.js';
+import { notMailName } from './not-mail.js';
+import { skipped, SourceCodes, type MessageFileReader, type SourceItem } from './source.js';
+import { isResolved, type ResolvedEntry } from './tree-guard.js';
 
 /** An mtime before 1970-01-02 means "unknown" (archives extracted without times); the file name is better. */
 const MIN_PLAUSIBLE_MS = 86_400_000;
@@ -31,6 +35,32 @@ export class MaildirFolderMessages {
     private readonly maxBytes: number,
   ) {
     this.#idPrefix = `maildir:${folderLabel(folder)}/`;
+  }
+
+  // The bucket of each entry of cur/ or new/. Plain functions, apart from the walk's async generator: they run once
+  // per message, and a small function is optimized sooner and at less cost than one large generator body.
+
+  /** A regular file whose name carries its size (",S="): not stat'd, its date is decided when it is read. */
+  sizedEntry(e: DirEntry, path: string, size: number): SourceItem {
+    const known = notMailName(e.name);
+    if (known) return skipped(path, 'not-mail', known);
+    if (size === 0) return skipped(path, 'not-mail', 'empty file (0 bytes)');
+    if (size > this.maxBytes) return { kind: 'rejected', error: new SourceError(path, `message of ${size} bytes exceeds maxMessageBytes (${this.maxBytes})`, SourceCodes.TOO_LARGE) };
+    return { kind: 'message', message: this.message(e.name, path, e.fsPath as string, size, undefined) };
+  }
+
+  /** Any other entry, after the walk resolved it (lstat, and the symlink rules of tree-guard.ts). */
+  listedEntry(e: DirEntry, path: string, res: ResolvedEntry | SourceItem, sub: string): SourceItem {
+    if (!isResolved(res)) return res;
+    if (e.name.startsWith('.')) return skipped(path, 'not-mail', 'hidden file');
+    if (res.kind === 'dir') return { kind: 'rejected', error: new SourceError(path, `a directory inside ${sub}/; not read`, SourceCodes.NOT_MESSAGE) };
+    const known = notMailName(e.name);
+    if (known) return skipped(path, 'not-mail', known);
+    if (!e.utf8) return { kind: 'rejected', error: new SourceError(path, 'file name is not valid UTF-8', SourceCodes.UNREADABLE) };
+    const size = res.stats.size;
+    if (size === 0) return skipped(path, 'not-mail', 'empty file (0 bytes)');
+    if (size > this.maxBytes) return { kind: 'rejected', error: new SourceError(path, `message of ${size} bytes exceeds maxMessageBytes (${this.maxBytes})`, SourceCodes.TOO_LARGE) };
+    return { kind: 'message', message: this.message(e.name, path, res.real as string, size, res.stats.mtimeMs) };
   }
 
   /** `mtimeMs` undefined: not stat'd (size from the name); the date is then decided when the file is read. */

@@ -268,27 +268,8 @@ export class MaildirSource implements Source {
           // (A batch of ",S=" names has nothing to resolve: no promise per entry then.)
           const resolved = sized.includes(undefined) ? await Promise.all(batch.map((e, i) => (sized[i] === undefined ? guard.resolve(paths[i]!, e.fsPath) : undefined))) : [];
           for (let i = 0; i < batch.length; i++) {
-            const e = batch[i]!;
-            const path = paths[i]!;
-            const known = notMailName(e.name);
             const size = sized[i];
-            if (size !== undefined) {
-              if (known) yield skipped(path, 'not-mail', known);
-              else if (size === 0) yield skipped(path, 'not-mail', 'empty file (0 bytes)');
-              else if (size > this.#max) yield { kind: 'rejected', error: new SourceError(path, `message of ${size} bytes exceeds maxMessageBytes (${this.#max})`, SourceCodes.TOO_LARGE) };
-              else yield { kind: 'message', message: messages.message(e.name, path, e.fsPath as string, size, undefined) };
-              continue;
-            }
-            const res = resolved[i]!;
-            if (!isResolved(res)) yield res;
-            else if (e.name.startsWith('.')) yield skipped(path, 'not-mail', 'hidden file');
-            else if (res.kind === 'dir') yield { kind: 'rejected', error: new SourceError(path, `a directory inside ${sub}/; not read`, SourceCodes.NOT_MESSAGE) };
-            else if (known) yield skipped(path, 'not-mail', known);
-            else if (!e.utf8) yield { kind: 'rejected', error: new SourceError(path, 'file name is not valid UTF-8', SourceCodes.UNREADABLE) };
-            else if (res.stats.size === 0) yield skipped(path, 'not-mail', 'empty file (0 bytes)');
-            else if (res.stats.size > this.#max) {
-              yield { kind: 'rejected', error: new SourceError(path, `message of ${res.stats.size} bytes exceeds maxMessageBytes (${this.#max})`, SourceCodes.TOO_LARGE) };
-            } else yield { kind: 'message', message: messages.message(e.name, path, res.real as string, res.stats.size, res.stats.mtimeMs) };
+            yield size !== undefined ? messages.sizedEntry(batch[i]!, paths[i]!, size) : messages.listedEntry(batch[i]!, paths[i]!, resolved[i]!, sub);
           }
         }
       } catch (err) {
