@@ -120,11 +120,16 @@ export class FlagApplication {
   private permanentOf(path: string): Promise<Permanent | null> {
     let p = this.permanent.get(path);
     if (!p) {
-      p = this.control.permanentFlags(path).then(
-        (r): Permanent => ({ flags: new Set(r.flags.map((f) => f.toLowerCase())), anyKeyword: r.anyKeyword, verdicts: new Map() }),
-        () => null,
-      );
-      p.then((perm) => this.known.set(path, perm));
+      p = this.control
+        .permanentFlags(path)
+        .then(
+          (r): Permanent => ({ flags: new Set(r.flags.map((f) => f.toLowerCase())), anyKeyword: r.anyKeyword, verdicts: new Map() }),
+          () => null,
+        )
+        .then((perm) => {
+          this.known.set(path, perm);
+          return perm;
+        });
       this.permanent.set(path, p);
     }
     return p;
