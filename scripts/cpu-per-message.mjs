@@ -43,7 +43,7 @@ const preload = join(work, 'rusage.mjs');
 writeFileSync(
   preload,
   `import { writeFileSync } from 'node:fs';\n` +
-    `process.on('exit', () => { const u = process.resourceUsage(); writeFileSync(process.env.MM_RUSAGE_FILE, JSON.stringify({ user: u.userCPUTime, system: u.systemCPUTime, maxRssKb: u.maxRSS })); });\n`,
+    `process.on('exit', () => { const u = process.resourceUsage(); writeFileSync(process.env.MM_RUSAGE_FILE, JSON.stringify({ user: u.userCPUTime, system: u.systemCPUTime, maxRssKb: u.maxRSS, minorFaults: u.minorPageFault })); });\n`,
 );
 const corpus = await writeMaildir(maildir, count, { seed: 1 });
 const dovecot = await startDovecot({ fsync: 'never' });
@@ -87,7 +87,7 @@ try {
       const held = Number((await dovecot.doveadm(['-f', 'flow', 'mailbox', 'status', '-u', dovecot.user, 'messages', 'INBOX'])).match(/messages=(\d+)/)?.[1]);
       if (held !== count) throw new Error(`${build}: the server holds ${held} messages, expected ${count}`);
       results.get(build).push(res);
-      console.error(`${build}  run ${r + 1}: client CPU ${(res.cpuUs / 1e6).toFixed(2)} s = ${(res.cpuUs / Math.max(1, count)).toFixed(0)} µs/msg (user ${(res.user / 1e6).toFixed(2)} s, sys ${(res.system / 1e6).toFixed(2)} s), wall ${res.wall.toFixed(2)} s, max RSS ${(res.maxRssKb / 1024).toFixed(0)} MB, journal ${(res.journalBytes / Math.max(1, count)).toFixed(0)} B/msg`);
+      console.error(`${build}  run ${r + 1}: client CPU ${(res.cpuUs / 1e6).toFixed(2)} s = ${(res.cpuUs / Math.max(1, count)).toFixed(0)} µs/msg (user ${(res.user / 1e6).toFixed(2)} s, sys ${(res.system / 1e6).toFixed(2)} s), wall ${res.wall.toFixed(2)} s, max RSS ${(res.maxRssKb / 1024).toFixed(0)} MB, ${(res.minorFaults / Math.max(1, count)).toFixed(1)} page faults/msg, journal ${(res.journalBytes / Math.max(1, count)).toFixed(0)} B/msg`);
     }
   }
 } finally {
@@ -100,6 +100,6 @@ for (const [build, rs] of results) {
   console.log(
     `${build}: median client CPU ${per(median(rs.map((r) => r.cpuUs)))} ` +
       `(user ${per(median(rs.map((r) => r.user)))}, sys ${per(median(rs.map((r) => r.system)))}), ` +
-      `median wall ${median(rs.map((r) => r.wall)).toFixed(2)} s, max RSS ${Math.max(...rs.map((r) => r.maxRssKb / 1024)).toFixed(0)} MB, runs ${rs.length}`,
+      `median wall ${median(rs.map((r) => r.wall)).toFixed(2)} s, max RSS ${Math.max(...rs.map((r) => r.maxRssKb / 1024)).toFixed(0)} MB, median page faults ${median(rs.map((r) => r.minorFaults)) ?? '?'}, runs ${rs.length}`,
   );
 }

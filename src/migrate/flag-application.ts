@@ -15,6 +15,13 @@ import type { ServerControl } from './server-lookup.js';
 /** Flag updates sent as soon as this many wait in one folder. */
 const FLAG_FLUSH = 500;
 
+/** A folder's PERMANENTFLAGS (lower-cased) and the verdict already reached for each flag spelling. */
+interface Permanent {
+  readonly flags: ReadonlySet<string>;
+  readonly anyKeyword: boolean;
+  readonly verdicts: Map<string, boolean>;
+}
+
 export interface FlagApplicationOptions {
   readonly syncFlags: SyncFlagsMode;
   readonly includeDeleted: boolean;
@@ -22,7 +29,9 @@ export interface FlagApplicationOptions {
 }
 
 export class FlagApplication {
-  private readonly permanent = new Map<string, Promise<{ flags: Set<string>; anyKeyword: boolean } | undefined>>();
+  private readonly permanent = new Map<string, Promise<Permanent | null>>();
+  /** The settled values of `permanent`, for the synchronous path of wanted(). */
+  private readonly known = new Map<string, Permanent | null>();
 
   constructor(
     private readonly control: ServerControl,
@@ -33,10 +42,17 @@ export class FlagApplication {
     private readonly options: FlagApplicationOptions,
   ) {}
 
-  /** The flags a source message should have on the server; `count`: count the flags dropped for the report. */
-  async wanted(m: SourceMessage, path: string, count: boolean): Promise<string[]> {
+  /**
+   * The flags a source message should have on the server; `count`: count the flags dropped for the report.
+   * Synchronous once the folder's PERMANENTFLAGS are known (every message but the first of a folder): this runs
+   * once per message, and a promise per message was measurable (docs/measurements.md, "Client CPU per message").
+   */
+  wanted(m: SourceMessage, path: string, count: boolean): string[] | Promise<string[]> {
     const flags = m.deleted && this.options.includeDeleted ? [...m.flags, '\\Deleted'] : m.flags;
-    return this.accepted(path, flags, count);
+    if (flags.length === 0) return [];
+    const known = this.known.get(path);
+    if (known !== undefined) return this.accepted(known, flags, count);
+    return this.permanentOf(path).then((perm) => this.accepted(perm, flags, count));
   }
 
   /** A journal-confirmed message: its flags follow the source when its UID is known. False: look it up instead. */
@@ -108,22 +124,35 @@ export class FlagApplication {
     }
   }
 
-  /** Drops flags the folder's PERMANENTFLAGS do not accept (RFC 3501 §7.1), counting them, instead of failing. */
-  private async accepted(path: string, flags: readonly string[], count: boolean): Promise<string[]> {
-    if (flags.length === 0) return [];
+  /** The folder's PERMANENTFLAGS, asked once per folder; null when they could not be read (then nothing is dropped). */
+  private permanentOf(path: string): Promise<Permanent | null> {
     let p = this.permanent.get(path);
     if (!p) {
-      p = this.control.permanentFlags(path).then(
-        (r) => ({ flags: new Set(r.flags.map((f) => f.toLowerCase())), anyKeyword: r.anyKeyword }),
-        () => undefined,
-      );
+      p = this.control
+        .permanentFlags(path)
+        .then(
+          (r): Permanent => ({ flags: new Set(r.flags.map((f) => f.toLowerCase())), anyKeyword: r.anyKeyword, verdicts: new Map() }),
+          () => null,
+        )
+        .then((perm) => {
+          this.known.set(path, perm);
+          return perm;
+        });
       this.permanent.set(path, p);
     }
-    const perm = await p;
+    return p;
+  }
+
+  /** Drops flags the folder's PERMANENTFLAGS do not accept (RFC 3501 §7.1), counting them, instead of failing. */
+  private accepted(perm: Permanent | null, flags: readonly string[], count: boolean): string[] {
     if (!perm) return [...flags];
     const out: string[] = [];
     for (const f of flags) {
-      const ok = perm.flags.has(f.toLowerCase()) || (!f.startsWith('\\') && perm.anyKeyword);
+      let ok = perm.verdicts.get(f);
+      if (ok === undefined) {
+        ok = perm.flags.has(f.toLowerCase()) || (!f.startsWith('\\') && perm.anyKeyword);
+        perm.verdicts.set(f, ok);
+      }
       if (ok) out.push(f);
       else if (count) this.tally.flagsDropped[f] = (this.tally.flagsDropped[f] ?? 0) + 1;
     }

@@ -18,25 +18,40 @@ export interface DirEntry {
   readonly regular: boolean;
 }
 
-function toEntry(dir: string, raw: Buffer, regular = false): DirEntry {
-  const name = raw.toString('utf8');
-  const utf8 = Buffer.from(name, 'utf8').equals(raw);
-  const path = join(dir, name);
-  return { name, path, utf8, fsPath: utf8 ? path : Buffer.concat([Buffer.from(join(dir, '_')).subarray(0, -1), raw]), regular };
+/**
+ * Makes the entries of one directory. A listed name is one plain component (no '/', never '.' or '..'), so
+ * join(dir, name) is the normalized directory, '/', and the name: the prefix is computed once per directory, not
+ * once per file (a Maildir cur/ lists every message). An ASCII name is valid UTF-8 without a round trip.
+ */
+function entryMaker(dir: string): (raw: Buffer, regular?: boolean) => DirEntry {
+  const prefix = join(dir, '_').slice(0, -1);
+  return (raw, regular = false) => {
+    const name = raw.toString('utf8');
+    const utf8 = isAscii(raw) || Buffer.from(name, 'utf8').equals(raw);
+    const path = prefix + name;
+    return { name, path, utf8, fsPath: utf8 ? path : Buffer.concat([Buffer.from(prefix), raw]), regular };
+  };
+}
+
+function isAscii(raw: Buffer): boolean {
+  for (let i = 0; i < raw.length; i++) if (raw[i]! > 0x7f) return false;
+  return true;
 }
 
 /** A whole, sorted listing: for directories of folders (small), never for cur/ or new/. */
 export async function listDir(dir: string): Promise<DirEntry[]> {
   const names = await readdir(dir, { encoding: 'buffer' });
-  return names.map((n) => toEntry(dir, n)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const toEntry = entryMaker(dir);
+  return names.map((n) => toEntry(n)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Streams a directory in batches (opendir), so a folder of a million files is never one array. */
 export async function* streamDir(dir: string, batch = 256): AsyncGenerator<DirEntry[]> {
   const d = await opendir(dir, { encoding: 'buffer' as BufferEncoding, bufferSize: 128 });
+  const toEntry = entryMaker(dir);
   let out: DirEntry[] = [];
   for await (const ent of d) {
-    out.push(toEntry(dir, ent.name as unknown as Buffer, ent.isFile()));
+    out.push(toEntry(ent.name as unknown as Buffer, ent.isFile()));
     if (out.length >= batch) {
       yield out;
       out = [];

@@ -40,7 +40,9 @@ export {
   type SkipReason,
   type SkippedPath,
 } from './source.js';
-export { MaildirSource, parseMaildirName, maildirFlags, sizeInName, parseDovecotKeywords, parseCourierKeywordList, type MaildirSourceOptions } from './maildir.js';
+export { MaildirSource, type MaildirSourceOptions } from './maildir.js';
+export { parseMaildirName, maildirFlags, sizeInName, type MaildirName } from './maildir-name.js';
+export { parseDovecotKeywords, parseCourierKeywordList } from './maildir-keywords.js';
 export { MboxSource } from './mbox-tree.js';
 export { EmlTreeSource } from './eml-tree.js';
 export { normalizeMessage, lfToCrlf } from './normalize.js';

@@ -4,130 +4,24 @@
 // Every entry of the tree ends in a bucket: messages; 'skipped' (state files, clutter, tmp/, hidden files, zero-byte
 // files, symlinks out of the tree); 'rejected' (unreadable folders and files, FIFOs and devices, loops).
 import { readdir } from 'node:fs/promises';
-import { FileMessage } from './file-message.js';
 import { join } from 'node:path';
-import type { InternalDateSource } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
 import { canonicalFolder, decodeFsName, folderKey, folderLabel, FolderRegistry, parseSubscriptions, repairMaildirPlusName } from './folder-name.js';
 import { fsError, listDir, LoopGuard, streamDir, type DirEntry } from './fs-walk.js';
+import { asSourceError, MAX_KEYWORD_FILE_BYTES, parseDovecotKeywordsFile, readCourierKeywords, type FolderKeywords } from './maildir-keywords.js';
+import { MaildirFolderMessages, type NameDated } from './maildir-message.js';
+import { sizeInName } from './maildir-name.js';
 import { notMailName } from './not-mail.js';
 import { readRegularFileSync, readRegularHead } from './safe-read.js';
 import { looksLikeMessage } from './headers.js';
 import { isResolved, TreeGuard, type ResolvedEntry } from './tree-guard.js';
 import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions, type MessageFileReader } from './source.js';
 
-/**
- * Maildir info flags (the letters after ":2,") in IMAP spelling; Dovecot maps P to $Forwarded. T ("trashed") is
- * not a flag here: it makes SourceMessage.deleted true, and the importer decides about \\Deleted (issue 11).
- */
-const FLAG_LETTERS: Readonly<Record<string, string>> = {
-  D: '\\Draft',
-  F: '\\Flagged',
-  P: '$Forwarded',
-  R: '\\Answered',
-  S: '\\Seen',
-};
-
-export interface MaildirName {
-  /** The unique name without ",S=" / ",W=" fields: the identity that survives flag changes and renames. */
-  readonly base: string;
-  /** The info letters after ":2," (or "!2,"), possibly empty. */
-  readonly info: string;
-  /** Delivery time from the leading "seconds." of the name, if any. */
-  readonly time: Date | undefined;
-}
-
-/** Splits a Maildir file name; ':' and '!' (for file systems that forbid ':') both delimit the info. */
-export function parseMaildirName(name: string): MaildirName {
-  const m = /[:!]2,([^:!]*)$/.exec(name);
-  const unique = m ? name.slice(0, m.index) : name.replace(/[:!]1,.*$/, '');
-  const base = unique
-    .split(',')
-    .filter((p, i) => i === 0 || !/^[SW]=\d*$/.test(p))
-    .join(',');
-  const t = /^(\d{6,12})(?:\.|$)/.exec(name);
-  const secs = t ? Number(t[1]) : NaN;
-  return { base, info: m ? m[1]! : '', time: Number.isFinite(secs) && secs > 0 ? new Date(secs * 1000) : undefined };
-}
-
-/** Flags and keywords for an info string; lower-case letters index Dovecot's dovecot-keywords list. */
-export function maildirFlags(info: string, keywords: ReadonlyMap<string, string>): string[] {
-  const out: string[] = [];
-  for (const ch of info) {
-    const f = FLAG_LETTERS[ch] ?? keywords.get(ch);
-    if (f && !out.includes(f)) out.push(f);
-  }
-  return out;
-}
-
-/** Keywords are IMAP atoms (RFC 3501 §9 flag-keyword): anything else in a keyword file is dropped. */
-function isKeyword(k: string): boolean {
-  return /^[\x21-\x7e]+$/.test(k) && !/[(){%*"\\\]]/.test(k);
-}
-
-/**
- * Parses Courier's courierimapkeywords/:list: keyword names one per line, an empty line, then
- * "<message file name without :2,...>:<index> <index> ..." lines (Courier's README.imapkeywords). Returns the
- * keywords per message file name.
- */
-export function parseCourierKeywordList(text: string): Map<string, string[]> {
-  const lines = text.split(/\r?\n/);
-  const names: string[] = [];
-  let i = 0;
-  for (; i < lines.length && lines[i] !== ''; i++) names.push(lines[i]!);
-  const out = new Map<string, string[]>();
-  for (i++; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.lastIndexOf(':');
-    if (colon <= 0) continue;
-    const kws = line
-      .slice(colon + 1)
-      .trim()
-      .split(/\s+/)
-      .map((n) => names[Number(n)])
-      .filter((k): k is string => k !== undefined && isKeyword(k));
-    out.set(line.slice(0, colon), kws);
-  }
-  return out;
-}
-
-/** The part of a Maildir file name Courier keys its keyword files by: everything before ":2," / "!2,". */
-function courierKey(name: string): string {
-  return name.replace(/[:!]2,[^:!]*$/, '');
-}
-
-/** Per-folder keyword sources: Dovecot's letter map and Courier's per-message lists. */
-interface FolderKeywords {
-  readonly letters: Map<string, string>;
-  readonly courier: Map<string, string[]>;
-}
-
-/** Largest keyword file read (Dovecot allows 26 keywords; Courier's :list grows with the folder). */
-const MAX_KEYWORD_FILE_BYTES = 16 * 1024 * 1024;
-
-/** A delivery time in the file name older than the mtime by more than this means the copy did not keep times. */
-const MTIME_AFTER_NAME_MS = 86_400_000;
-
-/** Parses dovecot-keywords ("0 $Label1" per line; index 0 is letter 'a'). */
-export function parseDovecotKeywords(text: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^(\d+) (\S+)$/.exec(line.trim());
-    if (!m) continue;
-    const idx = Number(m[1]);
-    if (idx < 26) map.set(String.fromCharCode(0x61 + idx), m[2]!);
-  }
-  return map;
-}
-
 /** A Maildir folder has cur/ or new/. Throws when the directory cannot be listed (callers report that). */
 export async function probeMaildir(dir: string | Buffer): Promise<boolean> {
   const ents = await readdir(dir, { withFileTypes: true });
   return ents.some((e) => (e.name === 'cur' || e.name === 'new') && e.isDirectory());
 }
-
-/** An mtime before 1970-01-02 means "unknown" (archives extracted without times); the file name is better. */
-const MIN_PLAUSIBLE_MS = 86_400_000;
 
 interface FolderJob {
   readonly dir: string;
@@ -148,7 +42,7 @@ export class MaildirSource implements Source {
   stats = newStats();
   #notes: string[] = [];
   /** Messages dated from their file name: counted when each is read for ",S=" names (the date is decided then). */
-  #dated = { count: 0, folders: new Set<string>() };
+  #dated: NameDated = { count: 0, folders: new Set<string>() };
   readonly #max: number;
   readonly #pool: MessageFileReader | undefined;
   readonly #prefix: readonly string[];
@@ -278,7 +172,7 @@ export class MaildirSource implements Source {
       // A regular file beside cur/ and new/.
       if (e.name === 'dovecot-keywords') {
         try {
-          const kw = parseDovecotKeywordsText(readRegularFileSync(r.real as string, MAX_KEYWORD_FILE_BYTES));
+          const kw = parseDovecotKeywordsFile(readRegularFileSync(r.real as string, MAX_KEYWORD_FILE_BYTES));
           for (const [k, v] of kw) keywords.letters.set(k, v);
         } catch (err) {
           if (report) yield { kind: 'rejected', error: asSourceError(e.path, err) };
@@ -288,7 +182,7 @@ export class MaildirSource implements Source {
       if (report) yield classifyStrayFile(e.path, r, maildir);
     }
     if (maildir) {
-      const ck = yield* this.#courierKeywords(job, guard, report);
+      const ck = yield* readCourierKeywords(job.dir, job.real, guard, report);
       for (const [k, v] of ck) keywords.courier.set(k, v);
     }
     return { children, maildir, keywords };
@@ -346,52 +240,8 @@ export class MaildirSource implements Source {
     for (const e of entries) yield skipped(join(path, e.name), 'not-mail', 'Maildir tmp/: a delivery in progress, not a message yet');
   }
 
-  /** Courier keywords: courierimapkeywords/:list, overridden by per-message update files (newest wins). */
-  async *#courierKeywords(job: FolderJob, guard: TreeGuard, report: boolean): AsyncGenerator<WalkEvent, Map<string, string[]>> {
-    const dir = join(job.dir, 'courierimapkeywords');
-    const out = new Map<string, string[]>();
-    let entries: DirEntry[];
-    try {
-      entries = await listDir(join(job.real, 'courierimapkeywords'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && report) yield { kind: 'rejected', error: fsError(dir, err, 'cannot list directory') };
-      return out;
-    }
-    const updates = new Map<string, { n: number; path: string }>();
-    for (const e of entries) {
-      const r = await guard.resolve(e.path, e.fsPath);
-      if (!isResolved(r) || r.kind !== 'file') {
-        if (report) yield isResolved(r) ? skipped(e.path, 'not-mail', 'directory inside courierimapkeywords/') : r;
-        continue;
-      }
-      if (e.name === ':list') {
-        try {
-          for (const [k, v] of parseCourierKeywordList(readRegularFileSync(r.real as string, MAX_KEYWORD_FILE_BYTES).toString('utf8'))) out.set(k, v);
-        } catch (err) {
-          if (report) yield { kind: 'rejected', error: asSourceError(e.path, err) };
-        }
-        continue;
-      }
-      // "file" (pending update, newest) or ".N.file" (N: the update's time / 300).
-      const m = /^\.(\d+)\.(.+)$/.exec(e.name);
-      const n = m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
-      const key = m ? m[2]! : e.name;
-      const prev = updates.get(key);
-      if (!prev || prev.n < n) updates.set(key, { n, path: r.real as string });
-    }
-    for (const [key, u] of updates) {
-      try {
-        const kws = readRegularFileSync(u.path, MAX_KEYWORD_FILE_BYTES).toString('utf8').split(/\r?\n/).map((k) => k.trim()).filter((k) => k && isKeyword(k));
-        out.set(key, kws);
-      } catch (err) {
-        if (report) yield { kind: 'rejected', error: asSourceError(join(dir, key), err) };
-      }
-    }
-    return out;
-  }
-
-  async *#messages(job: FolderJob, folder: string[], keywords: FolderKeywords, guard: TreeGuard, dated: { count: number; folders: Set<string> }): AsyncGenerator<WalkEvent> {
-    const idPrefix = `maildir:${folderLabel(folder)}/`;
+  async *#messages(job: FolderJob, folder: string[], keywords: FolderKeywords, guard: TreeGuard, dated: NameDated): AsyncGenerator<WalkEvent> {
+    const messages = new MaildirFolderMessages(folder, keywords, dated, this.#pool, this.#max);
     for (const sub of ['cur', 'new']) {
       const subdir = join(job.dir, sub);
       const r = await guard.resolve(subdir, join(job.real, sub));
@@ -403,38 +253,23 @@ export class MaildirSource implements Source {
         yield { kind: 'rejected', error: new SourceError(subdir, `is a file, not the Maildir ${sub}/ directory; not read`, SourceCodes.NOT_REGULAR) };
         continue;
       }
+      const prefix = join(subdir, '_').slice(0, -1);
       try {
         for await (const batch of streamDir(r.real as string)) {
-          const paths = batch.map((e) => join(subdir, e.name)); // the walk's path (cur/ itself may be an allowed link)
+          // The walk's path (cur/ itself may be an allowed link). A listed name is one plain component, so
+          // join(subdir, name) is the normalized directory, '/', and the name: computed once per directory.
+          const paths = batch.map((e) => prefix + e.name);
           // A regular file (by the listing's type) whose name carries its size (Maildir++ ",S=") needs no lstat: the
           // size is in the name and the date comes from the fstat done when it is read — one open/fstat/read/close
           // per message. Measured: the lstat per message (a thread-pool round trip and a Stats object) was ~3 % of
           // the client's CPU (docs/measurements.md, "Client CPU per message"). Everything else is lstat'd as before.
           const sized = batch.map((e) => (e.regular && e.utf8 && !e.name.startsWith('.') ? sizeInName(e.name) : undefined));
           // Resolve the rest of a batch concurrently: one lstat at a time is latency-bound on a cold cache.
-          const resolved = await Promise.all(batch.map((e, i) => (sized[i] === undefined ? guard.resolve(paths[i]!, e.fsPath) : undefined)));
+          // (A batch of ",S=" names has nothing to resolve: no promise per entry then.)
+          const resolved = sized.includes(undefined) ? await Promise.all(batch.map((e, i) => (sized[i] === undefined ? guard.resolve(paths[i]!, e.fsPath) : undefined))) : [];
           for (let i = 0; i < batch.length; i++) {
-            const e = batch[i]!;
-            const path = paths[i]!;
-            const known = notMailName(e.name);
             const size = sized[i];
-            if (size !== undefined) {
-              if (known) yield skipped(path, 'not-mail', known);
-              else if (size === 0) yield skipped(path, 'not-mail', 'empty file (0 bytes)');
-              else if (size > this.#max) yield { kind: 'rejected', error: new SourceError(path, `message of ${size} bytes exceeds maxMessageBytes (${this.#max})`, SourceCodes.TOO_LARGE) };
-              else yield { kind: 'message', message: this.#message(e.name, path, e.fsPath as string, size, undefined, folder, idPrefix, keywords, dated) };
-              continue;
-            }
-            const res = resolved[i]!;
-            if (!isResolved(res)) yield res;
-            else if (e.name.startsWith('.')) yield skipped(path, 'not-mail', 'hidden file');
-            else if (res.kind === 'dir') yield { kind: 'rejected', error: new SourceError(path, `a directory inside ${sub}/; not read`, SourceCodes.NOT_MESSAGE) };
-            else if (known) yield skipped(path, 'not-mail', known);
-            else if (!e.utf8) yield { kind: 'rejected', error: new SourceError(path, 'file name is not valid UTF-8', SourceCodes.UNREADABLE) };
-            else if (res.stats.size === 0) yield skipped(path, 'not-mail', 'empty file (0 bytes)');
-            else if (res.stats.size > this.#max) {
-              yield { kind: 'rejected', error: new SourceError(path, `message of ${res.stats.size} bytes exceeds maxMessageBytes (${this.#max})`, SourceCodes.TOO_LARGE) };
-            } else yield { kind: 'message', message: this.#message(e.name, path, res.real as string, res.stats.size, res.stats.mtimeMs, folder, idPrefix, keywords, dated) };
+            yield size !== undefined ? messages.sizedEntry(batch[i]!, paths[i]!, size) : messages.listedEntry(batch[i]!, paths[i]!, resolved[i]!, sub);
           }
         }
       } catch (err) {
@@ -442,52 +277,6 @@ export class MaildirSource implements Source {
       }
     }
   }
-
-  /** `mtimeMs` undefined: not stat'd (size from the name); the date is then decided when the file is read. */
-  #message(name: string, path: string, real: string, size: number, mtimeMs: number | undefined, folder: string[], idPrefix: string, keywords: FolderKeywords, dated: { count: number; folders: Set<string> }): FileMessage {
-    const n = parseMaildirName(name);
-    const flags = maildirFlags(n.info, keywords.letters);
-    if (keywords.courier.size) for (const k of keywords.courier.get(courierKey(name)) ?? []) if (!flags.includes(k)) flags.push(k);
-    const dateOf = (mtime: number): { date: Date | undefined; source: InternalDateSource } => {
-      if (mtime >= MIN_PLAUSIBLE_MS && !(n.time && mtime - n.time.getTime() > MTIME_AFTER_NAME_MS)) {
-        return { date: new Date(Math.floor(mtime / 1000) * 1000), source: 'mtime' }; // INTERNALDATE has 1 s resolution
-      }
-      if (!n.time) return { date: undefined, source: 'none' };
-      if (mtime >= MIN_PLAUSIBLE_MS) {
-        dated.count++;
-        dated.folders.add(folderLabel(folder));
-      }
-      return { date: n.time, source: 'filename' };
-    };
-    const deleted = n.info.includes('T');
-    if (mtimeMs === undefined) {
-      return new FileMessage(idPrefix + n.base, folder, flags, undefined, 'none', size, path, this.#pool, deleted, this.#max, real, dateOf);
-    }
-    const d = dateOf(mtimeMs);
-    return new FileMessage(idPrefix + n.base, folder, flags, d.date, d.source, size, path, this.#pool, deleted, this.#max, real);
-  }
-}
-
-/**
- * The size a Maildir++ name carries (",S=<bytes>" in the unique part, before ":2,"), or undefined. Dovecot and
- * Courier write it as the file's size; a name whose size lies still reads the whole file (the fstat decides what is
- * read), only the read-ahead bound and the journal's skip check use this number.
- */
-export function sizeInName(name: string): number | undefined {
-  const info = name.search(/[:!][12],/);
-  const unique = info < 0 ? name : name.slice(0, info);
-  const m = /,S=(\d{1,15})(?:,|$)/.exec(unique);
-  return m ? Number(m[1]) : undefined;
-}
-
-function parseDovecotKeywordsText(buf: Buffer): Map<string, string> {
-  const map = parseDovecotKeywords(buf.toString('utf8'));
-  for (const [k, v] of map) if (!isKeyword(v)) map.delete(k);
-  return map;
-}
-
-function asSourceError(path: string, err: unknown): SourceError {
-  return err instanceof SourceError ? new SourceError(path, err.message.slice(err.path.length + 2), err.code, { cause: err }) : fsError(path, err);
 }
 
 /**

@@ -19,6 +19,11 @@ export interface ReadAheadOptions {
 
 type Settled = { ok: true; value: NormalizedMessage } | { ok: false; error: unknown };
 
+// Settled into a value at once: a rejection waiting in the queue must not count as unhandled. Module-level
+// functions, not closures made per message (one read per message of every import).
+const fulfilled = (value: NormalizedMessage): Settled => ({ ok: true, value });
+const rejected = (error: unknown): Settled => ({ ok: false, error });
+
 interface Slot {
   readonly item: SourceItem;
   readonly result: Promise<Settled> | undefined;
@@ -46,11 +51,7 @@ export async function* readAhead(items: AsyncIterable<SourceItem>, options: Read
         }
         const item = r.value;
         if (item.kind === 'message') {
-          // Settled into a value at once: a rejection waiting in the queue must not count as unhandled.
-          const result = item.message.read().then(
-            (value): Settled => ({ ok: true, value }),
-            (error: unknown): Settled => ({ ok: false, error }),
-          );
+          const result = item.message.read().then(fulfilled, rejected);
           queue.push({ item, result, size: item.message.size });
           inFlight += item.message.size;
         } else queue.push({ item, result: undefined, size: 0 });
