@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (npm run build).
-import('../dist/src/cli/main.js').catch((err) => {
-  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.js')) {
+// Launcher: the CLI is one artifact, the esbuild bundle in dist/bundle (npm run build; scripts/bundle.mjs says why).
+import('../dist/bundle/main.js').catch((err) => {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/bundle/main.js')) {
     process.stderr.write('mailmigrate: not built yet; run `npm run build` first\n');
     process.exit(1);
   }
