@@ -14,14 +14,16 @@
 // embedded-server child of the benchmarks forks the chunk that holds src/bench/server-child.ts, which checks that it
 // is the process's entry itself.
 //
-//   node scripts/bundle.mjs            (run by npm run build)
+//   node scripts/bundle.mjs [--outdir DIR] [--analyze]      (npm run build runs it without arguments)
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist', 'bundle');
+// --outdir DIR: elsewhere than dist/bundle (an experiment beside a build that tests are running).
+const outIndex = process.argv.indexOf('--outdir');
+const outdir = outIndex > 0 && process.argv[outIndex + 1] ? resolve(process.argv[outIndex + 1]) : join(root, 'dist', 'bundle');
 // Chunk names carry a content hash: files of an earlier build would pile up.
 rmSync(outdir, { recursive: true, force: true });
 
@@ -62,7 +64,7 @@ const result = await build({
 
 // Which sources went into which chunk: test/cli/start-up.test.ts reads it to name what was loaded before the first
 // byte; `node scripts/bundle.mjs --analyze` prints the sizes.
-writeFileSync(join(root, 'dist', 'bundle.meta.json'), JSON.stringify(result.metafile));
+writeFileSync(`${outdir}.meta.json`, JSON.stringify(result.metafile));
 
 if (process.argv.includes('--analyze')) {
   const { analyzeMetafile } = await import('esbuild');
