@@ -112,7 +112,10 @@ export class FirstConnection {
     return c;
   };
 
-  /** Closes the early connection unless the pool took it (a dry run, a failure before the pool opened). */
+  /**
+   * Closes the early connection unless the pool took it (a failure before the pool opened). One still dialling is
+   * waited for: its own deadlines (connect, greeting: DEFAULT_TIMEOUTS in src/transport/connection.ts) bound that.
+   */
   async close(): Promise<void> {
     if (this.#taken && this.#owner) return;
     this.#taken = true;
