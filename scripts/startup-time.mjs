@@ -8,7 +8,7 @@
 // the files loaded before the first socket is dialled and before the first byte ("modules"); for a bundled build
 // (dist/bundle.meta.json, esbuild's metafile) also the source modules inside those chunks ("sources"). That run is
 // not timed: the hook slows loading.
-//   node scripts/startup-time.mjs [runs=7] [root=this checkout] [extra import args...]
+//   node scripts/startup-time.mjs [runs=7] [root=this checkout | --floor] [extra import args...]
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,13 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const [runsArg = '7', rootArg = '', ...extra] = process.argv.slice(2);
-const root = rootArg || join(dirname(fileURLToPath(import.meta.url)), '..');
+// --floor instead of a checkout: the same measurement of a child that only connects and writes one line when the
+// greeting arrives — what Node itself costs on this machine, below which no start-up can go.
+const floor = rootArg === '--floor';
+const root = (!floor && rootArg) || join(dirname(fileURLToPath(import.meta.url)), '..');
+const FLOOR_CHILD = `import net from 'node:net';
+const a = process.argv; const s = net.connect(Number(a[a.indexOf('--port') + 1]), '127.0.0.1');
+s.once('data', () => s.write('a LOGIN u p\\r\\n'));`;
 const TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
 const cpuMsOf = (pid) => {
   try {
@@ -52,7 +58,8 @@ function once(nodeArgs = []) {
     });
     srv.listen(0, '127.0.0.1', () => {
       t0 = process.hrtime.bigint();
-      child = spawn(process.execPath, [...nodeArgs, join(root, 'bin', 'mailmigrate.js'), 'import', join(root, 'fixtures', 'maildir'), '--host', '127.0.0.1',
+      const program = floor ? ['--input-type=module', '-e', FLOOR_CHILD, '--'] : [join(root, 'bin', 'mailmigrate.js')];
+      child = spawn(process.execPath, [...nodeArgs, ...program, 'import', join(root, 'fixtures', 'maildir'), '--host', '127.0.0.1',
         '--port', String(srv.address().port), '--plain', '--user', 'u', '--quiet', ...extra], {
         env: { ...process.env, MAILMIGRATE_PASSWORD: 'p', MAILMIGRATE_TRACE_STARTUP: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -113,5 +120,5 @@ const median = (k) => { const a = runs.map((r) => r[k]).sort((x, y) => x - y); r
 console.log(JSON.stringify({
   runs: runs.length, node: process.version,
   medians: { wallMs: median('wallMs'), cpuMs: median('cpuMs'), selfMs: median('selfMs'), selfCpuMs: median('selfCpuMs') },
-  ...(await modulesBeforeFirstByte()),
+  ...(floor ? {} : await modulesBeforeFirstByte()),
 }));
