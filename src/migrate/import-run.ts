@@ -7,12 +7,12 @@ import { ConfigError } from '../core/errors.js';
 import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import type { LiteralMode, WriteMode } from '../core/types.js';
 import { accountJournalPath, Journal } from '../journal/journal.js';
-import { ControlPlane } from '../mailbox/control-plane.js';
 import { openSource, ReadPool, type Source, type SourceOptions } from '../sources/index.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { canonicalAccount } from './account.js';
 import { transportIndexer } from './bulk-index.js';
 import { ControlAdapter } from './control-adapter.js';
+import { FirstConnection } from './first-connection.js';
 import type { SyncFlagsMode } from './flag-sync.js';
 import type { FolderRules } from './folder-rules.js';
 import { type ImportRunReport, type LatencySummary, reasonWithoutSource } from './import-report.js';
@@ -130,10 +130,28 @@ export class ImportRun {
 
   private async runOn(t: ResolvedTarget, embedded: boolean, cleanups: Cleanup[]): Promise<ImportRunReport> {
     const o = this.options;
+    // The connection options of every APPEND connection, one object: the early first connection and the pool must
+    // be given the same values (FirstConnection compares them).
+    const { maxPipelineDepth } = boundsFor({ pipelineDepth: o.pipeline, batch: 1, connections: o.connections });
+    const connection = {
+      ...transportOptions(t),
+      noDelay: o.noDelay,
+      writeMode: o.write,
+      literalMode: o.literal,
+      pipelineDepth: o.pipeline,
+      maxPipelineDepth,
+    };
     const readPool = o.readThreads > 0 ? new ReadPool(o.readThreads) : undefined;
     if (readPool) cleanups.push(() => readPool.close());
     const sources: Source[] = [];
     for (const p of o.sources) sources.push(await openSource(p, { readPool, ...o.sourceOptions }));
+    // Start-up (issue 14): the sources are usable (a bad path never reaches the server), so the pool's first
+    // connection goes out now, before imapflow is even loaded; its greeting and LOGIN overlap the control plane's
+    // loading. A dry run opens no pool, so no early connection either.
+    const first = o.dryRun ? undefined : new FirstConnection({ ...connection, pipelineDepth: Math.max(o.pipeline, maxPipelineDepth) });
+    if (first) cleanups.push(() => first.close());
+    // imapflow (the control plane) is a chunk of its own in the bundle, loaded here: after the first byte went out.
+    const { ControlPlane } = await import('../mailbox/control-plane.js');
     const plane = await ControlPlane.connect(controlPlaneOptions(t));
     cleanups.push(() => plane.close());
     // The analysis (hdr-histogram-js, the diagnosis and the adaptation policy built on it) is loaded once the server
@@ -150,6 +168,7 @@ export class ImportRun {
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
     const journal = o.dryRun ? undefined : await this.openJournal(t, embedded, cleanups);
     const batch = o.batch ?? (plane.capabilities.has('MULTIAPPEND') ? DEFAULT_SETTINGS.batch : 1);
+    const bounds = boundsFor({ pipelineDepth: o.pipeline, batch, connections: o.connections });
 
     const latency = new Map<string, LatencyStats>();
     const serverMs: number[] = [];
@@ -178,7 +197,6 @@ export class ImportRun {
     const countersBefore = readKernelCounters();
     // Adaptation (issue 16): the given settings are a starting point; the controller reads the first seconds' timing
     // records and changes depth, connections or batch within bounds, or only advises under --no-adapt.
-    const bounds = boundsFor({ pipelineDepth: o.pipeline, batch, connections: o.connections });
     const adaptive = new AdaptiveController(
       { enabled: o.adapt !== false && o.dryRun !== true, literalMode: o.literal, batch, bounds },
       { pipelineDepth: o.pipeline, connections: o.connections, connectionsPerFolder: undefined },
@@ -187,14 +205,10 @@ export class ImportRun {
     try {
       const importer = new Importer(control, journal, {
         pool: {
-          ...transportOptions(t),
-          noDelay: o.noDelay,
-          writeMode: o.write,
-          literalMode: o.literal,
-          pipelineDepth: o.pipeline,
+          ...connection,
           connections: o.connections,
-          maxPipelineDepth: bounds.maxPipelineDepth,
           observer: adaptive,
+          ...(first ? { connect: first.connect } : {}),
         },
         batch,
         folderPrefix: o.folderPrefix,

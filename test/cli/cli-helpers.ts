@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Runs the built binary (bin/mailmigrate.js → dist/src/cli/main.js) as a child process, as a user would.
+// Runs the built binary (bin/mailmigrate.js → the bundle, dist/bundle/main.js) as a child process, as a user would.
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -20,7 +20,7 @@ export const FIXTURES = join(ROOT, 'fixtures');
 
 /** Why CLI tests cannot run here, or undefined. */
 export function binarySkipReason(): string | undefined {
-  return existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? undefined : 'not built (run `npx tsc -p .` first)';
+  return existsSync(join(ROOT, 'dist', 'bundle', 'main.js')) ? undefined : 'not built (run `npm run build` first)';
 }
 
 export interface RunResult {

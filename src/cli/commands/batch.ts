@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
@@ -52,9 +52,24 @@ export interface BatchCliOptions {
 const DEFAULT_MAX_PER_HOST = 10;
 const DEFAULT_PARALLEL = 4;
 
-/** bin/mailmigrate.js of this installation (children run the same version as the parent). */
+/**
+ * bin/mailmigrate.js of this installation (children run the same version as the parent): the nearest directory
+ * above this file holding mailmigrate's package.json. Searched, not counted: this code runs from the bundle
+ * (dist/bundle/chunk-….js) and, in the tests, from dist/src/cli/commands/.
+ */
 export function binPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'bin', 'mailmigrate.js');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'mailmigrate') return join(dir, 'bin', 'mailmigrate.js');
+    } catch {
+      // no package.json here: one level up
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new ConfigError('batch', `cannot find mailmigrate's package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
 }
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);

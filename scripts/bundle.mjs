@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// The CLI as one artifact (issue 14, docs/measurements.md "Start-up"): esbuild bundles src/cli/main.ts and what it
+// imports, dependencies included, into dist/bundle/. `npm run build` runs tsc first (type-checking; the tests and
+// the programmatic API in dist/src) and then this; bin/mailmigrate.js runs dist/bundle/main.js and nothing else.
+//
+// Why a bundle: Node 20's ESM loader resolves, reads and compiles every file on its own — ~250 modules before
+// `import` wrote its first byte, imapflow and its dependencies ~150 of them. Code splitting keeps every `import()`
+// a separate chunk, so what a command does not use (imapflow before the server answered, the embedded server, the
+// benchmarks, the fleet) is still not loaded.
+//
+// Files that are started by path rather than imported are entry points of their own, emitted beside the chunks
+// that name them (chunks and entries share one directory): the read worker (new URL('./read-worker.js',
+// import.meta.url) in src/sources/read-pool.ts) and the fleet's child guard (src/fleet/account-runner.ts). The
+// embedded-server child of the benchmarks forks the chunk that holds src/bench/server-child.ts, which checks that it
+// is the process's entry itself.
+//
+//   node scripts/bundle.mjs [--outdir DIR] [--analyze]      (npm run build runs it without arguments)
+import { build } from 'esbuild';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// --outdir DIR: elsewhere than dist/bundle (an experiment beside a build that tests are running).
+const outIndex = process.argv.indexOf('--outdir');
+const outdir = outIndex > 0 && process.argv[outIndex + 1] ? resolve(process.argv[outIndex + 1]) : join(root, 'dist', 'bundle');
+// Chunk names carry a content hash: files of an earlier build would pile up.
+rmSync(outdir, { recursive: true, force: true });
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: {
+    main: 'src/cli/main.ts',
+    'read-worker': 'src/sources/read-worker.ts',
+    'child-guard': 'src/fleet/child-guard.ts',
+  },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  chunkNames: 'chunk-[hash]',
+  // Readable stack traces: src/cli/source-mapped-stacks.ts maps a stack's frames with these files when one is
+  // printed, so it names src/…/file.ts:line, not chunk-XXXX.js (Node's own source-map support costs start-up).
+  sourcemap: 'linked',
+  sourcesContent: false,
+  // Whitespace and comments only: names stay as written, so a stack trace and a profile still name functions.
+  // Comments carried non-ASCII text (—, §, ¥ in dependencies' comments): then Node 20's ESM loader decodes the
+  // whole file the slow way and V8 parses it as a two-byte string. The imapflow chunk: 2.4 → 1.8 MB, its load
+  // ~160 → ~140 ms CPU here (docs/measurements.md "Start-up").
+  minifyWhitespace: true,
+  legalComments: 'linked',
+  // BullMQ reads its Lua scripts from files beside its own modules, and ioredis comes with it: both stay in
+  // node_modules, loaded only by `mailmigrate worker` / `batch --redis`.
+  external: ['bullmq', 'ioredis'],
+  // CommonJS dependencies (imapflow, commander, …) call require() for Node's built-ins; an ESM bundle has none.
+  banner: {
+    js: "import { createRequire as __mmCreateRequire } from 'node:module'; const require = __mmCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+  metafile: true,
+});
+
+// Which sources went into which chunk: test/cli/start-up.test.ts reads it to name what was loaded before the first
+// byte; `node scripts/bundle.mjs --analyze` prints the sizes.
+writeFileSync(`${outdir}.meta.json`, JSON.stringify(result.metafile));
+
+if (process.argv.includes('--analyze')) {
+  const { analyzeMetafile } = await import('esbuild');
+  process.stdout.write(await analyzeMetafile(result.metafile));
+}

@@ -1,0 +1,125 @@
+import { toMailmigrateError } from '../core/errors.js';
+import { Connection, type ConnectionOptions } from '../transport/connection.js';
+import type { PoolConnection } from '../transport/pool.js';
+import type { TimingRecord } from '../transport/timing.js';
+
+// The APPEND pool's first connection, opened before the control plane is loaded (issue 14, docs/measurements.md
+// "Start-up"). The control plane runs over imapflow, whose code is most of what `import` loads before it can talk to
+// the server (~150 modules, several hundred ms of CPU here). Our own transport is small: opening its first connection
+// first lets the server's greeting, CAPABILITY and LOGIN round trips run while imapflow is read and compiled, and
+// the pool later takes that connection instead of opening it then (PoolOptions.connect).
+//
+// Nothing about the run changes but the order: the same number of connections (the control connection and the
+// pool's), the same options (checked when the pool asks: any difference and the early connection is closed and a
+// fresh one opened), the control plane's errors first (a refused login is reported as before; the early attempt's
+// outcome is only looked at when the pool asks for its first connection), and the timing records and [ALERT]s of
+// the early greeting and login are handed to the pool's observers when it takes the connection.
+
+/** Which ConnectionOptions shape the connection when it is opened (true), and which are observers (false).
+ *  A Record over every key: a new option added to ConnectionOptions does not compile until it is listed here. */
+const SHAPES_CONNECTION: Readonly<Record<keyof ConnectionOptions, boolean>> = {
+  host: true,
+  port: true,
+  tls: true,
+  ca: true,
+  rejectUnauthorized: true,
+  servername: true,
+  auth: true,
+  noDelay: true,
+  keepAlive: true,
+  localAddress: true,
+  timeouts: true,
+  pipelineDepth: true,
+  writeMode: true,
+  literalMode: true,
+  literalPlusMaxBytes: true,
+  maxBufferedBytes: true,
+  clock: true,
+  onRecord: false,
+  onObserverError: false,
+  onAlert: false,
+};
+
+/** Do two option sets open the same connection? Observers aside, every option must be the same value. */
+export function sameConnectionSettings(a: ConnectionOptions, b: ConnectionOptions): boolean {
+  for (const [key, shapes] of Object.entries(SHAPES_CONNECTION) as Array<[keyof ConnectionOptions, boolean]>) {
+    if (shapes && a[key] !== b[key]) return false;
+  }
+  return true;
+}
+
+/** Records and alerts held until the pool takes the connection: a greeting, CAPABILITY, maybe STARTTLS, LOGIN. */
+const MAX_HELD = 16;
+
+type Opener = (options: ConnectionOptions) => Promise<PoolConnection>;
+
+export class FirstConnection {
+  readonly #options: ConnectionOptions;
+  readonly #opened: Promise<PoolConnection>;
+  readonly #open: Opener;
+  /** The pool's own options once it took the connection: where its records and alerts go from then on. */
+  #owner: ConnectionOptions | undefined;
+  #taken = false;
+  #settled: PoolConnection | undefined;
+  readonly #held: Array<(o: ConnectionOptions) => void> = [];
+
+  /** Starts connecting at once with `options`: the options the pool will open its connections with. */
+  constructor(options: ConnectionOptions, open: Opener = Connection.open) {
+    this.#options = options;
+    this.#open = open;
+    this.#opened = open({
+      ...options,
+      onRecord: (r: TimingRecord) => this.#relay((o) => o.onRecord?.(r)),
+      onAlert: (text: string, id: number) => this.#relay((o) => o.onAlert?.(text, id)),
+      onObserverError: (err: unknown, r: TimingRecord) => this.#relay((o) => o.onObserverError?.(err, r)),
+    });
+    this.#opened.then(
+      (c) => (this.#settled = c),
+      () => undefined, // looked at when the pool asks (connect), never unhandled
+    );
+  }
+
+  #relay(deliver: (o: ConnectionOptions) => void): void {
+    if (this.#owner) deliver(this.#owner);
+    else if (this.#held.length < MAX_HELD) this.#held.push(deliver);
+  }
+
+  /**
+   * PoolOptions.connect: the pool's first call gets the early connection when it was opened with the same settings
+   * and is still open; every other call (the other connections, reconnects) opens a fresh one.
+   */
+  readonly connect = async (options: ConnectionOptions): Promise<PoolConnection> => {
+    if (this.#taken) return this.#open(options);
+    this.#taken = true;
+    if (!sameConnectionSettings(this.#options, options)) {
+      void this.#opened.then((c) => c.close(), () => undefined);
+      return this.#open(options);
+    }
+    let c: PoolConnection;
+    try {
+      c = await this.#opened;
+    } catch (err) {
+      // Refused for good (a bad login, no STARTTLS where it was required): the pool's first connection fails as
+      // it would have. Anything else (a reset, a timeout, a connection cap while the control plane worked) may
+      // be gone by now: open it again, as the pool would have at this point.
+      if (toMailmigrateError(err).retry === 'never') throw err;
+      return this.#open(options);
+    }
+    // Closed while it waited (the server's idle timer, a restart): a fresh one, as the pool would have opened.
+    if (c.closed) return this.#open(options);
+    this.#owner = options;
+    for (const deliver of this.#held.splice(0)) deliver(options);
+    return c;
+  };
+
+  /**
+   * Closes the early connection unless the pool took it (a failure before the pool opened). One still dialling is
+   * waited for: its own deadlines (connect, greeting: DEFAULT_TIMEOUTS in src/transport/connection.ts) bound that.
+   */
+  async close(): Promise<void> {
+    if (this.#taken && this.#owner) return;
+    this.#taken = true;
+    const c = this.#settled ?? (await this.#opened.catch(() => undefined));
+    await c?.close();
+  }
+}
