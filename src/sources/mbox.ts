@@ -11,12 +11,12 @@
 // read at an offset without decompressing from the start (quadratic over a file), so while scanning each message's
 // bytes are kept with it until it is read or dropped; memory is then bounded by the messages a consumer holds
 // unread, and by maxMessageBytes per message.
-import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
 import { SourceError } from '../core/errors.js';
+import { zlibLib } from '../core/on-demand.js';
 import { headerValue, parseHeaderFields, type HeaderField } from './headers.js';
 import { normalizeMessage } from './normalize.js';
 import { MBOX_BOOKKEEPING_HEADERS, MboxScanner, type Segment } from './mbox-scan.js';
@@ -164,7 +164,7 @@ function openStream(path: string, gzip: boolean): Readable {
   // buffers) against +16 MB (measured here). Opened without following links or blocking, fstat'd (safe-read.ts).
   const file = openRegularStream(path, 64 * 1024).stream;
   if (!gzip) return file;
-  const gz = createGunzip();
+  const gz = zlibLib().createGunzip();
   pipeline(file, gz, () => {
     // errors surface on the gunzip stream the caller iterates
   });

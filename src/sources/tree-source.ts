@@ -8,9 +8,9 @@
 // holding all of it, so `~/mail/sent` is the folder "sent", not "mail/sent" — with ".sbd" and Apple's ".mbox"
 // removed from directory names. An mbox file is a folder named after the file; an .eml file belongs to the folder
 // of its directory; a top-level "Inbox" (any case) is INBOX (RFC 3501 §5.1).
-import { gunzipSync, constants as zc } from 'node:zlib';
 import { join, relative, basename } from 'node:path';
 import { SourceError } from '../core/errors.js';
+import { zlibLib } from '../core/on-demand.js';
 import { emlItem } from './eml-file.js';
 import { canonicalFolder, decodeFsName, folderKey, folderLabel, FolderRegistry } from './folder-name.js';
 import { fsError, listDir, LoopGuard, type DirEntry } from './fs-walk.js';
@@ -87,7 +87,8 @@ interface WalkState {
  */
 function gzipHoldsMbox(head: Buffer): boolean {
   try {
-    const out = gunzipSync(head, { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: 8 * 1024 * 1024 });
+    const z = zlibLib();
+    const out = z.gunzipSync(head, { finishFlush: z.constants.Z_SYNC_FLUSH, maxOutputLength: 8 * 1024 * 1024 });
     return out.toString('latin1', 0, 5) === 'From ';
   } catch {
     return false; // not a gzip stream after all

@@ -1,6 +1,7 @@
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { ConnectError, TimeoutError } from '../core/errors.js';
+import { tlsLib } from '../core/on-demand.js';
 import { connectError, endpoint, type ErrorTarget } from './connect-error.js';
 
 // Getting a socket, apart from the IMAP session on it (split from connection.ts, issue 13): the TCP or implicit-TLS
@@ -31,7 +32,7 @@ export function tlsOptionsFor(o: DialTarget): tls.ConnectionOptions {
 export function dialSocket(o: DialTarget, timeoutMs: number): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
     const common = { host: o.host, port: o.port, localAddress: o.localAddress };
-    const s = o.tls === 'implicit' ? tls.connect({ ...common, ...tlsOptionsFor(o) }) : net.connect(common);
+    const s = o.tls === 'implicit' ? tlsLib().connect({ ...common, ...tlsOptionsFor(o) }) : net.connect(common);
     const timer = setTimeout(() => {
       s.destroy();
       reject(new TimeoutError('connect', timeoutMs));
@@ -52,7 +53,7 @@ export function dialSocket(o: DialTarget, timeoutMs: number): Promise<net.Socket
 /** The TLS handshake over a plain socket after "OK Begin TLS" (RFC 3501 §6.2.1), within `timeoutMs`. */
 export function upgradeToTls(plain: net.Socket, o: DialTarget, timeoutMs: number): Promise<tls.TLSSocket> {
   return new Promise<tls.TLSSocket>((resolve, reject) => {
-    const s = tls.connect({ socket: plain, ...tlsOptionsFor(o) });
+    const s = tlsLib().connect({ socket: plain, ...tlsOptionsFor(o) });
     const timer = setTimeout(() => {
       s.destroy();
       reject(new TimeoutError('tls', timeoutMs));
@@ -79,7 +80,7 @@ export function probeImplicitTls(o: DialTarget, afterMs: number, timeoutMs: numb
   let timer: NodeJS.Timeout | undefined;
   const verdict = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      probe = tls.connect({ host: o.host, port: o.port, servername: servernameFor(o), rejectUnauthorized: false });
+      probe = tlsLib().connect({ host: o.host, port: o.port, servername: servernameFor(o), rejectUnauthorized: false });
       probe.once('secureConnect', () => {
         probe?.destroy();
         reject(
