@@ -210,6 +210,25 @@ export function folderLockChange(samples: readonly FolderWaitSample[]): AdaptCha
   return { setting: 'connectionsPerFolder', from: undefined, to: 1, reason };
 }
 
+/**
+ * The one change taken before the first APPEND, from the capabilities alone: a server with neither LITERAL+ nor
+ * LITERAL- makes every message wait for its '+', which it sends only once it reaches that command, so a second
+ * command in flight can gain no more than its command line's trip — and on Courier it cost a delayed ACK per
+ * message (22 msg/s at depth 2 against 75–181 at depth 1 here, docs/adaptation.md). mbsync never sends past a command
+ * awaiting a continuation either (drv_imap.c, cmd_sendable). Measuring it first cost the first look's 1.5 s at the
+ * stalled rate (~30 messages of a run that then goes at 100+ msg/s). With LITERAL- (non-synchronizing only up to
+ * 4 KiB) it is left to the measured continuation rule.
+ */
+export function startChange(capabilities: AdaptInput['capabilities'], current: AdaptSettings): AdaptChange | undefined {
+  if (capabilities.literalPlus || capabilities.literalMinus || current.pipelineDepth <= 1) return undefined;
+  return {
+    setting: 'pipelineDepth',
+    from: current.pipelineDepth,
+    to: 1,
+    reason: `the server offers neither LITERAL+ nor LITERAL-: every message waits for its "+", which comes only once the command before it is done; depth 1 from the start (Courier: 22 msg/s at depth 2)`,
+  };
+}
+
 function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; gain: number; stalls?: { count: number; lostShare: number; maxMs: number } } | undefined {
   const aloneSamples = samples.filter((x) => x.connectionsInFolder <= 1);
   const contended = samples.filter((x) => x.connectionsInFolder >= 2);

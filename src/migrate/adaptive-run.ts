@@ -3,7 +3,7 @@ import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_MIN_COMMANDS, DEFAULT_BOUND
 import type { LiteralMode } from '../core/types.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
-import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS } from './adapt-policy.js';
+import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange } from './adapt-policy.js';
 import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
 
 // The runtime half of adaptation (issue 16): watches the pool's first seconds (every timing record, every APPEND's
@@ -29,6 +29,8 @@ export interface AdaptiveOptions {
   readonly afterMessages?: number;
   readonly afterMs?: number;
   readonly minCommands?: number;
+  /** The capability rule before the first APPEND (startChange; default true). false: only what is measured. */
+  readonly fromCapabilities?: boolean;
   /** Hill-climb trials after the rules (default MAX_TRIALS; 0 = rules only). */
   readonly maxTrials?: number;
   readonly clock?: Clock;
@@ -143,6 +145,17 @@ export class AdaptiveController implements PoolObserver {
     this.pool = pool;
     // Read now: once the pool has closed it has no connection to ask.
     this.multiappend = pool.capabilities?.multiappend ?? true;
+    const caps = pool.capabilities;
+    if (caps && this.options.fromCapabilities !== false) {
+      const before = this.startSettings();
+      const change = startChange({ literalPlus: caps.literalPlus, literalMinus: caps.literalMinus, multiappend: caps.multiappend }, before);
+      if (change) {
+        // With --no-adapt it is advice like any other change (reported after the first look).
+        if (this.options.enabled) pool.reconfigure({ pipelineDepth: 1 });
+        this.changes.push(change);
+        this.depthPinned = true;
+      }
+    }
   }
   private multiappend = true;
 
@@ -206,9 +219,11 @@ export class AdaptiveController implements PoolObserver {
       trials.push({ ...this.trial.step, baseMessagesPerS: round(this.trial.base), trialMessagesPerS: undefined, result: 'unfinished' });
     }
     if (this.looks === 0) {
+      // The capability rule (startChange) may have changed the depth before the first APPEND: that stands.
+      const applied = this.options.enabled ? [...this.changes] : [];
       return {
-        enabled: this.options.enabled, outcome: 'too-short', looks: 0, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
-        rttMs: roundTripMs(this.records, this.pool?.connectTimes ?? []), before: this.startSettings(), after, changes: [], notApplied: [], trials,
+        enabled: this.options.enabled, outcome: applied.length ? 'adapted' : 'too-short', looks: 0, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
+        rttMs: roundTripMs(this.records, this.pool?.connectTimes ?? []), before: this.startSettings(), after, changes: applied, notApplied: [], trials,
         notes: [`not enough to judge from: ${this.windowCommands} APPEND command(s) settled, ${this.options.minCommands ?? ADAPT_MIN_COMMANDS} needed`],
       };
     }
@@ -293,7 +308,7 @@ export class AdaptiveController implements PoolObserver {
     for (const c of decision.changes) if (c.setting === 'literalMode' && !this.notApplied.some((x) => x.setting === c.setting)) this.notApplied.push(c);
     if (!this.options.enabled) {
       // --no-adapt: one look, reported as advice; nothing changes, so another look would say the same.
-      this.changes.push(...decision.changes);
+      this.changes.push(...decision.changes.filter((c) => !this.changes.some((x) => x.setting === c.setting && x.to === c.to)));
       this.finish();
       return;
     }

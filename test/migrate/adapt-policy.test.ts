@@ -243,3 +243,12 @@ test('more connections for a long path never go past the server cap, nor on a fo
   const single = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, current: { ...DEFAULTS, connectionsPerFolder: 1 } }));
   assert.equal(single.settings.connections, DEFAULTS.connections);
 });
+
+test('the capability rule: neither LITERAL+ nor LITERAL- gives depth 1 before any APPEND; LITERAL+, LITERAL- or depth 1 already give nothing', async () => {
+  const { startChange } = await import('../../src/migrate/adapt-policy.js');
+  const c = startChange(COURIER_CAPS, DEFAULTS);
+  assert.deepEqual([c?.setting, c?.from, c?.to], ['pipelineDepth', 2, 1]);
+  assert.equal(startChange(DOVECOT_CAPS, DEFAULTS), undefined);
+  assert.equal(startChange({ ...COURIER_CAPS, literalMinus: true }, DEFAULTS), undefined);
+  assert.equal(startChange(COURIER_CAPS, { ...DEFAULTS, pipelineDepth: 1 }), undefined);
+});
