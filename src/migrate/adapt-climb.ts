@@ -39,7 +39,16 @@ export interface TrialInput {
   readonly depthPinned: boolean;
   /** The trial budget (default MAX_TRIALS). */
   readonly maxTrials?: number;
+  /** The longest server wait so far of an APPEND with ≥ 2 connections in its folder, ms (undefined: none seen). */
+  readonly longestSharedWaitMs?: number | undefined;
 }
+
+/**
+ * A folder where a shared APPEND already waited this long is not given more connections: Courier's lock waits grow
+ * with connections into one folder (2: 1–3 s, 4: up to 10.4 s here) and one of them held an APPEND past the 60 s
+ * reply timeout in the benchmark — the run took 71 s and the message went twice.
+ */
+export const SHARED_WAIT_LIMIT_MS = 200;
 
 const same = (a: TrialStep, b: TrialStep): boolean => a.setting === b.setting && a.to === b.to;
 
@@ -52,7 +61,8 @@ export function nextTrial(input: TrialInput): TrialStep | undefined {
   // Not "fewer connections into one folder": tried here, it won by noise on Dovecot (434 against 385 msg/s, where a
   // second connection measured 1,340 against 1,022 with care) and would starve a long path; the lock rule
   // (adapt-policy.ts, re-run whenever a long wait settles) decides that one from its own evidence.
-  if (s.connectionsPerFolder !== 1 && s.connections < maxConnections) {
+  const lockish = (input.longestSharedWaitMs ?? 0) >= SHARED_WAIT_LIMIT_MS;
+  if (s.connectionsPerFolder !== 1 && s.connections < maxConnections && !lockish) {
     candidates.push({ setting: 'connections', from: s.connections, to: Math.min(maxConnections, s.connections * 2), why: `more connections (bound ${maxConnections})` });
   }
   if (!input.depthPinned && s.pipelineDepth < input.bounds.maxPipelineDepth) {

@@ -98,6 +98,9 @@ export const MAX_LOOKS = 3;
 export const PATH_MIN_COMMANDS = 4;
 /** A round trip at least this long counts as a path (a loaded loopback's fastest reply stays well under it). */
 export const PATH_RTT_MS = 10;
+/** Trials start no sooner than this after the first APPEND: the lock watch gets the time to see what a folder shared
+ *  by 2 connections does (Courier's lock waits came every 1–2 s) before a trial would give it more. */
+export const TRIAL_START_MS = 3000;
 
 export class AdaptiveController implements PoolObserver {
   private pool: Pool | undefined;
@@ -130,6 +133,9 @@ export class AdaptiveController implements PoolObserver {
   private readonly trials: AdaptTrial[] = [];
   private trial: { step: TrialStep; base: number } | undefined;
   private baseRate = 0;
+  /** Waiting for TRIAL_START_MS before the first trial. */
+  private trialPending: AdaptSettings | undefined | null = null;
+  private longestSharedWaitMs = 0;
   private readonly clock: Clock;
   private readonly start: AdaptSettings;
 
@@ -181,6 +187,7 @@ export class AdaptiveController implements PoolObserver {
       if (p.recvWaitMs !== undefined) {
         const waitMs = p.continuationWaitMs + p.recvWaitMs;
         this.folderWaits.push({ connectionsInFolder: s.connectionsInFolder, waitMs });
+        if (s.connectionsInFolder >= 2 && waitMs > this.longestSharedWaitMs) this.longestSharedWaitMs = waitMs;
         // A lock wait of seconds often settles after the look that would have seen it: the lock rule runs again
         // whenever a long wait settles, all run long (cheap: only on a long wait, over at most MAX_FOLDER_SAMPLES).
         if (waitMs >= LOCK_STALL_MIN_MS && s.connectionsInFolder >= 2 && this.options.enabled) this.watchLock();
@@ -201,6 +208,15 @@ export class AdaptiveController implements PoolObserver {
     if (s.ok) this.windowMessages += s.messages;
     const elapsed = now - this.windowStart;
     if (this.phase === 'trial') {
+      if (this.trialPending !== null) {
+        // Still before TRIAL_START_MS: this window measures the settings the trial will be judged against.
+        if (this.elapsed() >= TRIAL_START_MS) {
+          this.baseRate = this.windowRate(now);
+          this.trialPending = null;
+          this.startTrial(undefined);
+        }
+        return;
+      }
       if (this.windowCommands >= TRIAL_MIN_COMMANDS && elapsed >= TRIAL_MIN_MS) this.judge(now);
       return;
     }
@@ -347,10 +363,20 @@ export class AdaptiveController implements PoolObserver {
   }
 
   private nextTrialOrFinish(inFlightUnder: AdaptSettings | undefined): void {
+    if (this.elapsed() < TRIAL_START_MS && this.options.maxTrials !== 0) {
+      this.phase = 'trial';
+      this.trialPending = inFlightUnder;
+      this.newWindow(inFlightUnder);
+      return;
+    }
+    this.startTrial(inFlightUnder);
+  }
+
+  private startTrial(inFlightUnder: AdaptSettings | undefined): void {
     const pool = this.pool;
     const cur = this.current();
     const step = pool
-      ? nextTrial({ current: cur, bounds: this.bounds(), connectionCap: pool.connectionCap, tried: this.tried, depthPinned: this.depthPinned, ...(this.options.maxTrials !== undefined ? { maxTrials: this.options.maxTrials } : {}) })
+      ? nextTrial({ current: cur, bounds: this.bounds(), connectionCap: pool.connectionCap, tried: this.tried, depthPinned: this.depthPinned, longestSharedWaitMs: this.longestSharedWaitMs, ...(this.options.maxTrials !== undefined ? { maxTrials: this.options.maxTrials } : {}) })
       : undefined;
     if (!pool || !step) {
       this.finish();

@@ -47,3 +47,9 @@ test('a trial is kept only when at least 10 % faster than the window before it',
   assert.equal(judgeTrial(100, 60), false);
   assert.equal(judgeTrial(0, 0), false, 'nothing measured is not faster');
 });
+
+test('a folder where a shared APPEND already waited ≥ 200 ms is not given more connections (Courier: an APPEND held past the reply timeout with 4)', () => {
+  const step = nextTrial(base({ longestSharedWaitMs: 1060 }));
+  assert.notEqual(step?.setting, 'connections');
+  assert.equal(nextTrial(base({ longestSharedWaitMs: 12 }))?.setting, 'connections');
+});
