@@ -108,9 +108,12 @@ export const settingsName = (s: MailmigrateSettings): string => `c${s.connection
 /**
  * A mailmigrate run: the CLI `import` when it exists (a fresh journal per run, under the run's work dir), else
  * bench/peers/transport-runner (the importer's path without the journal). `settings` undefined = the defaults.
+ * `fixed`: --no-adapt (the sweep and the best row measure one setting; the defaults row adapts, as an import does).
  */
-export function mailmigrateCommand(ctx: RunContext, settings: MailmigrateSettings | undefined, forceTransport = false, cliBin?: string): Command {
+export function mailmigrateCommand(ctx: RunContext, settings: MailmigrateSettings | undefined, forceTransport = false, cliBin?: string, fixed = false): Command {
   const flags = settings ? ['--connections', String(settings.connections), '--pipeline', String(settings.pipeline), '--batch', String(settings.batch)] : [];
+  // A fixed setting (the sweep, the "best" row): adaptation off, so the row measures that setting and nothing else.
+  if (fixed && !forceTransport) flags.push('--no-adapt');
   const cli = forceTransport ? undefined : (cliBin ?? mailmigrateCli());
   if (cli) {
     // A fresh journal per run: with the default (keyed by source and target) the 2nd repeat would find every

@@ -115,6 +115,27 @@ export function checkTargets(rows: readonly RowSummary[]): TargetCheck[] {
   });
 }
 
+/** The peers an import is compared with (issue 16: "≥ 1.5× the best peer on every server"). */
+export const PEERS: readonly string[] = ['perl', 'mbsync', 'imaplib', 'imaplib-nodelay', 'imapflow-1', 'imapflow-4'];
+
+/**
+ * Issue 16's targets on every server and path: the defaults (adaptation on) ≥ 1.5× the best peer measured in the
+ * same run, and within 10 % of the best fixed setting (the sweep's winner, run with --no-adapt).
+ */
+export function checkAdaptTargets(rows: readonly RowSummary[]): TargetCheck[] {
+  const mm = rows.find((r) => r.client === 'mailmigrate')?.medianMsgPerSec;
+  const peers = rows.filter((r) => PEERS.includes(r.client) && r.medianMsgPerSec !== undefined);
+  const bestPeer = peers.reduce<RowSummary | undefined>((a, r) => (a === undefined || r.medianMsgPerSec! > a.medianMsgPerSec! ? r : a), undefined);
+  const best = rows.find((r) => r.client === 'mailmigrate-best')?.medianMsgPerSec;
+  const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100);
+  const vsPeer = ratio(mm, bestPeer?.medianMsgPerSec);
+  const vsBest = ratio(mm, best);
+  return [
+    { target: `defaults ≥ 1.5× the best peer (${bestPeer?.client ?? 'none measured'})`, required: 1.5, measured: vsPeer, met: vsPeer === undefined ? undefined : vsPeer >= 1.5 },
+    { target: 'defaults (adaptive) ≥ 0.9× the best fixed setting', required: 0.9, measured: vsBest, met: vsBest === undefined ? undefined : vsBest >= 0.9 },
+  ];
+}
+
 const pad = (s: string, n: number, right = false): string => (right ? s.padStart(n) : s.padEnd(n));
 const f = (x: number | undefined, d = 0): string => (x === undefined ? '–' : x.toFixed(d));
 

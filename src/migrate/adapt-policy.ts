@@ -67,6 +67,8 @@ export interface AdaptDecision {
   readonly changes: AdaptChange[];
   /** What was looked at and left alone, and why (for the report: "no change" must say what was checked). */
   readonly notes: string[];
+  /** The depth was set from evidence (a continuation stall, throughput by depth): trials must not undo it. */
+  readonly depthPinned: boolean;
 }
 
 /** Folder-lock waits: the wait with ≥ 2 connections in a folder must be this many times the single-connection wait… */
@@ -80,6 +82,13 @@ export const LOCK_WAIT_MIN_MS = 200;
  * with a second connection (gain 1.3), which must stay.
  */
 export const LOCK_MIN_GAIN = 1.1;
+/** A lock stall: one APPEND with ≥ 2 connections in its folder waiting this many times the median wait and at least
+ *  LOCK_STALL_MIN_MS, never seen with one connection alone. Courier's shortest lock wait measured here was 985 ms
+ *  (its lock retry sleeps whole seconds); a loaded machine's scheduling hiccups reach a few hundred ms. */
+export const LOCK_STALL_FACTOR = 20;
+export const LOCK_STALL_MIN_MS = 500;
+/** …costing at least this share of all the time spent waiting on the server (Courier: 62 %). */
+export const LOCK_STALL_SHARE = 0.2;
 /** Samples needed on each side of the folder-lock comparison. */
 export const MIN_LOCK_SAMPLES = 3;
 /** A round trip below this is a LAN or loopback: one command in flight per connection already covers it. */
@@ -130,9 +139,9 @@ export function adapt(input: AdaptInput): AdaptDecision {
 
   // Rule 2 — folder-lock waits that grow with connections into one folder → one connection per folder. Courier
   // locks a folder for each APPEND: a second connection into the same folder waited 0.9–4 s (docs/adaptation.md).
-  const lock = folderLock(input.folderWaits ?? []);
-  if (lock) {
-    set('connectionsPerFolder', 1, `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone (${fmt(lock.gain)}× the work of one connection); one connection per folder`);
+  const lockChange = cur.connectionsPerFolder === 1 ? undefined : folderLockChange(input.folderWaits ?? []);
+  if (lockChange) {
+    set('connectionsPerFolder', 1, lockChange.reason);
   } else if ((input.folderWaits ?? []).length > 0) notes.push('folder locks: the server wait does not grow with connections into one folder');
 
   // Rule 3 — throughput per depth: a server that slows with depth gets the depth it was fastest at. Dovecot with
@@ -155,6 +164,10 @@ export function adapt(input: AdaptInput): AdaptDecision {
   const window = bdpWindow(input, s);
   if (window) {
     notes.push(window.note);
+    if (window.neededConnections > s.connections && s.connectionsPerFolder !== 1 && s.connections < maxConnections) {
+      const conns = Math.min(maxConnections, window.neededConnections);
+      set('connections', conns, `round trip ${fmt(window.rttMs)} ms with ${fmt(window.syncPerCommand)} synchronizing literal(s) per command: each connection can hand the server one command per ${fmt(window.syncPerCommand * window.rttMs)} ms against its ${fmt(window.serviceMs)} ms per command; ${conns} connections${conns < window.neededConnections ? ` (bound ${maxConnections}; ${window.neededConnections} would cover it)` : ''}`);
+    }
     if (window.neededDepth > s.pipelineDepth) {
       if (depthPinned) notes.push('in-flight window: depth stays where a rule above pinned it');
       else {
@@ -181,20 +194,72 @@ export function adapt(input: AdaptInput): AdaptDecision {
   if (s.pipelineDepth > input.bounds.maxPipelineDepth) set('pipelineDepth', input.bounds.maxPipelineDepth, `bound: at most ${input.bounds.maxPipelineDepth} in flight`);
   if (s.batch > input.bounds.maxBatch) set('batch', input.bounds.maxBatch, `bound: at most ${input.bounds.maxBatch} per MULTIAPPEND`);
   if (s.batch > 1 && !input.capabilities.multiappend) set('batch', 1, 'the server does not offer MULTIAPPEND');
-  return { settings: s, changes, notes };
+  return { settings: s, changes, notes, depthPinned };
 }
 
-function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; gain: number } | undefined {
-  const alone = samples.filter((x) => x.connectionsInFolder <= 1).map((x) => x.waitMs);
+/**
+ * The folder-lock rule on its own, for the controller to run whenever a long wait settles (a lock wait of seconds
+ * often settles after the look that would have seen it): the change to one connection per folder, or undefined.
+ */
+export function folderLockChange(samples: readonly FolderWaitSample[]): AdaptChange | undefined {
+  const lock = folderLock(samples);
+  if (!lock) return undefined;
+  const reason = lock.stalls
+    ? `folder-lock stalls: ${lock.stalls.count} APPEND(s) with ${lock.connections} connections in one folder waited up to ${fmt(lock.stalls.maxMs)} ms against a median ${fmt(lock.aloneMs)} ms, ${Math.round(lock.stalls.lostShare * 100)} % of all the time spent waiting on the server; one connection per folder`
+    : `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone (${fmt(lock.gain)}× the work of one connection); one connection per folder`;
+  return { setting: 'connectionsPerFolder', from: undefined, to: 1, reason };
+}
+
+/**
+ * The one change taken before the first APPEND, from the capabilities alone: a server with neither LITERAL+ nor
+ * LITERAL- makes every message wait for its '+', which it sends only once it reaches that command, so a second
+ * command in flight can gain no more than its command line's trip — and on Courier it cost a delayed ACK per
+ * message (22 msg/s at depth 2 against 75–181 at depth 1 here, docs/adaptation.md). mbsync never sends past a command
+ * awaiting a continuation either (drv_imap.c, cmd_sendable). Measuring it first cost the first look's 1.5 s at the
+ * stalled rate (~30 messages of a run that then goes at 100+ msg/s). With LITERAL- (non-synchronizing only up to
+ * 4 KiB) it is left to the measured continuation rule.
+ */
+export function startChange(capabilities: AdaptInput['capabilities'], current: AdaptSettings): AdaptChange | undefined {
+  if (capabilities.literalPlus || capabilities.literalMinus || current.pipelineDepth <= 1) return undefined;
+  return {
+    setting: 'pipelineDepth',
+    from: current.pipelineDepth,
+    to: 1,
+    reason: `the server offers neither LITERAL+ nor LITERAL-: every message waits for its "+", which comes only once the command before it is done; depth 1 from the start (Courier: 22 msg/s at depth 2)`,
+  };
+}
+
+function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; gain: number; stalls?: { count: number; lostShare: number; maxMs: number } } | undefined {
+  const aloneSamples = samples.filter((x) => x.connectionsInFolder <= 1);
   const contended = samples.filter((x) => x.connectionsInFolder >= 2);
-  if (alone.length < MIN_LOCK_SAMPLES || contended.length < MIN_LOCK_SAMPLES) return undefined;
+  if (contended.length < MIN_LOCK_SAMPLES) return undefined;
+  const connections = Math.max(...contended.map((x) => x.connectionsInFolder));
+  // Lock stalls: a few APPENDs that wait seconds while the rest go at the usual pace. Courier measured here (1000
+  // messages, 2 connections at depth 1 into INBOX): 4–5 APPENDs waited 1.0, 2.0, 3.0 s (whole seconds: its lock
+  // retry), the other 995 a median 3.9 ms, and those few waits were 62 % of all the time spent waiting on the server
+  // (97 msg/s against 181 with one connection). A median never sees them; the time they cost does.
+  const baseline = percentile(samples.map((x) => x.waitMs), 50)!;
+  const isStall = (w: number): boolean => w >= LOCK_STALL_MIN_MS && w >= LOCK_STALL_FACTOR * Math.max(baseline, MIN_SERVICE_MS);
+  const stalled = contended.filter((x) => isStall(x.waitMs));
+  const aloneStalled = aloneSamples.filter((x) => isStall(x.waitMs)).length;
+  if (stalled.length > 0 && aloneStalled === 0) {
+    const total = samples.reduce((a, x) => a + x.waitMs, 0);
+    const lost = stalled.reduce((a, x) => a + x.waitMs - baseline, 0);
+    const lostShare = total > 0 ? lost / total : 0;
+    if (lostShare >= LOCK_STALL_SHARE) {
+      const contendedMs = percentile(contended.map((x) => x.waitMs), 50)!;
+      const aloneMs = aloneSamples.length ? percentile(aloneSamples.map((x) => x.waitMs), 50)! : baseline;
+      return { connections, contendedMs, aloneMs, gain: 0, stalls: { count: stalled.length, lostShare, maxMs: Math.max(...stalled.map((x) => x.waitMs)) } };
+    }
+  }
+  const alone = aloneSamples.map((x) => x.waitMs);
+  if (alone.length < MIN_LOCK_SAMPLES) return undefined;
   const aloneMs = percentile(alone, 50)!;
   const contendedMs = percentile(contended.map((x) => x.waitMs), 50)!;
   const meanConnections = contended.reduce((a, x) => a + x.connectionsInFolder, 0) / contended.length;
   const gain = contendedMs > 0 ? (meanConnections * aloneMs) / contendedMs : Infinity;
   const longWaits = contendedMs >= LOCK_WAIT_FACTOR * aloneMs && contendedMs - aloneMs >= LOCK_WAIT_MIN_MS;
   if (!longWaits && gain >= LOCK_MIN_GAIN) return undefined;
-  const connections = Math.max(...contended.map((x) => x.connectionsInFolder));
   return { connections, contendedMs, aloneMs, gain };
 }
 
@@ -204,6 +269,10 @@ interface Window {
   readonly neededDepth: number;
   readonly windowBytes: number;
   readonly bdpBytes: number;
+  /** Synchronizing literals per command (each holds the connection's sending for a round trip). */
+  readonly syncPerCommand: number;
+  /** Connections that keep the server as busy as at 0 ms despite those waits (≥ the current ones). */
+  readonly neededConnections: number;
   readonly note: string;
 }
 
@@ -212,10 +281,14 @@ function bdpWindow(input: AdaptInput, s: AdaptSettings): Window | undefined {
   const rtt = input.rttMs;
   if (rtt === undefined || rtt < MIN_RTT_FOR_WINDOW_MS) return undefined;
   const waits: number[] = [];
+  let syncs = 0;
   for (const r of input.records) {
     if (r.messages === 0) continue;
     const w = derivePhases(r).recvWaitMs;
-    if (w !== undefined) waits.push(w);
+    if (w !== undefined) {
+      waits.push(w);
+      syncs += r.syncWaits.length;
+    }
   }
   if (waits.length === 0) return undefined;
   // Server time per command: the reply's wait less the path. Under a full pipe it includes queueing at the server,
@@ -230,12 +303,24 @@ function bdpWindow(input: AdaptInput, s: AdaptSettings): Window | undefined {
   let depth = neededDepth;
   const cap = input.maxBytesInFlight;
   if (cap !== undefined && conns * depth * batchBytes > cap) depth = Math.max(1, Math.floor(cap / (conns * batchBytes)));
+  // A synchronizing literal (a message above the LITERAL+ limit, or every message without LITERAL+) holds the
+  // connection's sending for a round trip: nothing may follow it until the '+' (RFC 9051 §4.3; mbsync's
+  // cmd_sendable does the same). m of them per command let one connection hand the server at most one command per
+  // m × RTT whatever its depth, so the server's process for that connection idles unless m × RTT ≤ S. Dovecot over
+  // the 40 ms relay, MULTIAPPEND of 50 with LITERAL+ up to 100 KiB: 3.5 such messages per command, S ≈ 25 ms —
+  // the defaults kept 318 of their 552 msg/s (data phase), 8 connections 709 (docs/adaptation.md).
+  const syncPerCommand = syncs / waits.length;
+  const holdMs = syncPerCommand * rtt;
+  const neededConnections = holdMs > serviceMs ? Math.ceil((conns * holdMs) / serviceMs) : conns;
   return {
     rttMs: rtt,
     serviceMs,
     neededDepth: depth,
     windowBytes,
     bdpBytes,
-    note: `in-flight window ${kib(windowBytes)} (${conns} × depth ${s.pipelineDepth} × ${kib(batchBytes)}) against a bandwidth-delay product of ${kib(bdpBytes)} (RTT ${fmt(rtt)} ms, server ${fmt(serviceMs)} ms per command): depth ${neededDepth} per connection covers it`,
+    syncPerCommand,
+    neededConnections,
+    note: `in-flight window ${kib(windowBytes)} (${conns} × depth ${s.pipelineDepth} × ${kib(batchBytes)}) against a bandwidth-delay product of ${kib(bdpBytes)} (RTT ${fmt(rtt)} ms, server ${fmt(serviceMs)} ms per command): depth ${neededDepth} per connection covers it` +
+      (syncPerCommand > 0 ? `; ${fmt(syncPerCommand)} synchronizing literal(s) per command hold each connection ${fmt(holdMs)} ms per command${neededConnections > conns ? `: ${neededConnections} connections keep the server busy` : ''}` : ''),
   };
 }

@@ -3,15 +3,18 @@ import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_MIN_COMMANDS, DEFAULT_BOUND
 import type { LiteralMode } from '../core/types.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
-import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample } from './adapt-policy.js';
+import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange } from './adapt-policy.js';
+import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
 
 // The runtime half of adaptation (issue 16): watches the pool's first seconds (every timing record, every APPEND's
 // folder and how many connections shared it), asks the pure policy (adapt-policy.ts) — after ADAPT_AFTER_MESSAGES
 // messages or ADAPT_AFTER_MS, whichever comes first — and applies the answer through Pool.reconfigure(), which
 // changes only where and when commands not yet sent go (never a command in flight). When a look changed something it
 // looks once more at fresh evidence, up to MAX_LOOKS: one problem can hide another (on Courier the continuation stall
-// at depth 2 hides the folder lock that two connections at depth 1 then meet). The same rules on new evidence,
-// never a throughput comparison between windows: that would flap with the noise of a loaded machine.
+// at depth 2 hides the folder lock that two connections at depth 1 then meet). When the rules have nothing left, it
+// hill-climbs (adapt-climb.ts): a neighbouring setting for one window, kept only when ≥ 10 % faster than the window
+// before, undone otherwise, at most MAX_TRIALS of them — every trial in the report with both measurements. Over a
+// long path (a fastest reply ≥ PATH_RTT_MS) a look needs only PATH_MIN_COMMANDS commands.
 // With `enabled: false` (--no-adapt) it still looks, and reports what it would have changed, but changes nothing.
 // It plugs into the pool as its observer (PoolOptions.observer), so the importer needs no code for it.
 
@@ -26,8 +29,12 @@ export interface AdaptiveOptions {
   readonly afterMessages?: number;
   readonly afterMs?: number;
   readonly minCommands?: number;
+  /** The capability rule before the first APPEND (startChange; default true). false: only what is measured. */
+  readonly fromCapabilities?: boolean;
+  /** Hill-climb trials after the rules (default MAX_TRIALS; 0 = rules only). */
+  readonly maxTrials?: number;
   readonly clock?: Clock;
-  /** Called once, when the decision is taken (and applied, when enabled). */
+  /** Called after every decision (a look, a trial judged), and once with --no-adapt. */
   readonly onDecision?: (report: AdaptationReport) => void;
 }
 
@@ -40,6 +47,20 @@ export type AdaptationOutcome =
   | 'advice'
   /** The run ended before there was enough to judge from. */
   | 'too-short';
+
+/** One trial of the hill-climb: a neighbouring setting, the window before it and the window under it. */
+export interface AdaptTrial {
+  readonly setting: TrialStep['setting'];
+  readonly from: number | undefined;
+  readonly to: number;
+  readonly why: string;
+  /** msg/s of the window before the trial (the settings it was judged against). */
+  readonly baseMessagesPerS: number;
+  /** msg/s under the trial; undefined when the run ended first. */
+  readonly trialMessagesPerS: number | undefined;
+  /** Kept (measured ≥ TRIAL_MARGIN faster), undone, or still running when the run ended (left as set). */
+  readonly result: 'kept' | 'undone' | 'unfinished';
+}
 
 /** What was chosen and why: the summary and the --report JSON show it. */
 export interface AdaptationReport {
@@ -59,6 +80,8 @@ export interface AdaptationReport {
   readonly changes: readonly AdaptChange[];
   /** Changes the policy chose that this run could not apply (literal mode is fixed per connection). */
   readonly notApplied: readonly AdaptChange[];
+  /** Neighbouring settings tried after the rules, each with its measurement (adapt-climb.ts). */
+  readonly trials: readonly AdaptTrial[];
   readonly notes: readonly string[];
 }
 
@@ -67,27 +90,52 @@ const MAX_RECORDS = 5000;
 const MAX_FOLDER_SAMPLES = 5000;
 /** Looks at most: each one that changes something earns another, so a chain of two fixes settles in three. */
 export const MAX_LOOKS = 3;
+/**
+ * Over a long path a look needs fewer commands: the window rule needs only the round trip and the server's time per
+ * command, and every command before it runs at the short window's rate. Over the 40 ms relay with MULTIAPPEND 50,
+ * ADAPT_MIN_COMMANDS (20) meant 1000 messages — half of a 2000-message run — before the first look.
+ */
+export const PATH_MIN_COMMANDS = 4;
+/** A round trip at least this long counts as a path (a loaded loopback's fastest reply stays well under it). */
+export const PATH_RTT_MS = 10;
+/** Trials start no sooner than this after the first APPEND: the lock watch gets the time to see what a folder shared
+ *  by 2 connections does (Courier's lock waits came every 1–2 s) before a trial would give it more. */
+export const TRIAL_START_MS = 3000;
 
 export class AdaptiveController implements PoolObserver {
   private pool: Pool | undefined;
   private readonly records: TimingRecord[] = [];
+  /** Kept over every look (a lock wait of seconds often settles in the look after the one it began in). */
   private readonly folderWaits: FolderWaitSample[] = [];
   /** Totals since the first APPEND (for the report). */
   private messages = 0;
   private bytes = 0;
   private firstAt: number | undefined;
-  /** The current look's window: counts since the previous decision. */
+  /** The current look's (or trial's) window: counts since the previous decision. */
   private windowCommands = 0;
   private windowMessages = 0;
   private windowStart: number | undefined;
+  /** Commands sent under the previous settings still to settle before a trial window starts counting. */
+  private settleLeft = 0;
   private looks = 0;
   private readonly changes: AdaptChange[] = [];
   private readonly notApplied: AdaptChange[] = [];
   private notes: string[] = [];
+  private readonly trialNotes: string[] = [];
   private lastRttMs: number | undefined;
+  /** The fastest answer so far (kept as records arrive, so the path check costs nothing per command). */
+  private minReplyMs = Infinity;
   private lastAt = { messages: 0, ms: 0, rate: 0 };
-  /** No more looks: the last one changed nothing, adaptation is off, or MAX_LOOKS were taken. */
-  private done = false;
+  /** Rules first ('looking'), then the hill-climb ('trial'), then nothing more ('done'). */
+  private phase: 'looking' | 'trial' | 'done' = 'looking';
+  private depthPinned = false;
+  private readonly tried: TrialStep[] = [];
+  private readonly trials: AdaptTrial[] = [];
+  private trial: { step: TrialStep; base: number } | undefined;
+  private baseRate = 0;
+  /** Waiting for TRIAL_START_MS before the first trial. */
+  private trialPending: AdaptSettings | undefined | null = null;
+  private longestSharedWaitMs = 0;
   private readonly clock: Clock;
   private readonly start: AdaptSettings;
 
@@ -103,51 +151,103 @@ export class AdaptiveController implements PoolObserver {
     this.pool = pool;
     // Read now: once the pool has closed it has no connection to ask.
     this.multiappend = pool.capabilities?.multiappend ?? true;
+    const caps = pool.capabilities;
+    if (caps && this.options.fromCapabilities !== false) {
+      const before = this.startSettings();
+      const change = startChange({ literalPlus: caps.literalPlus, literalMinus: caps.literalMinus, multiappend: caps.multiappend }, before);
+      if (change) {
+        // With --no-adapt it is advice like any other change (reported after the first look).
+        if (this.options.enabled) pool.reconfigure({ pipelineDepth: 1 });
+        this.changes.push(change);
+        this.depthPinned = true;
+      }
+    }
   }
   private multiappend = true;
 
   record(r: TimingRecord): void {
-    if (this.done || this.records.length >= MAX_RECORDS) return;
+    if (this.phase === 'done') return;
+    const w = derivePhases(r).recvWaitMs;
+    if (w !== undefined && w > 0 && w < this.minReplyMs) this.minReplyMs = w;
+    for (const [flushed, cont] of r.syncWaits) if (cont > flushed && cont - flushed < this.minReplyMs) this.minReplyMs = cont - flushed;
+    if (this.records.length >= MAX_RECORDS) return;
     this.records.push(r);
   }
 
   appendSettled(s: AppendSample): void {
     const now = this.clock.now();
     this.firstAt ??= now;
-    this.windowStart ??= now;
     if (s.ok) {
       this.messages += s.messages;
       this.bytes += s.bytes;
-      this.windowMessages += s.messages;
     }
-    if (this.done) return;
-    this.windowCommands++;
-    if (s.record && this.folderWaits.length < MAX_FOLDER_SAMPLES) {
+    if (s.record && this.folderWaits.length < MAX_FOLDER_SAMPLES && (this.phase !== 'done' || this.options.enabled)) {
       const p = derivePhases(s.record);
       // The server's part of the command: the wait for '+' (a folder lock can hold it) and for the reply.
-      if (p.recvWaitMs !== undefined) this.folderWaits.push({ connectionsInFolder: s.connectionsInFolder, waitMs: p.continuationWaitMs + p.recvWaitMs });
+      if (p.recvWaitMs !== undefined) {
+        const waitMs = p.continuationWaitMs + p.recvWaitMs;
+        this.folderWaits.push({ connectionsInFolder: s.connectionsInFolder, waitMs });
+        if (s.connectionsInFolder >= 2 && waitMs > this.longestSharedWaitMs) this.longestSharedWaitMs = waitMs;
+        // A lock wait of seconds often settles after the look that would have seen it: the lock rule runs again
+        // whenever a long wait settles, all run long (cheap: only on a long wait, over at most MAX_FOLDER_SAMPLES).
+        if (waitMs >= LOCK_STALL_MIN_MS && s.connectionsInFolder >= 2 && this.options.enabled) this.watchLock();
+      }
     }
+    if (this.phase === 'done') return;
+    if (this.settleLeft > 0) {
+      // Sent under the settings before the last change: not evidence of the new ones.
+      this.settleLeft--;
+      return;
+    }
+    if (this.windowStart === undefined) {
+      // The window starts when its first command settles; that command's work was done before, so it is not counted.
+      this.windowStart = now;
+      return;
+    }
+    this.windowCommands++;
+    if (s.ok) this.windowMessages += s.messages;
     const elapsed = now - this.windowStart;
-    const enough = this.windowCommands >= (this.options.minCommands ?? ADAPT_MIN_COMMANDS);
-    if (enough && (this.windowMessages >= (this.options.afterMessages ?? ADAPT_AFTER_MESSAGES) || elapsed >= (this.options.afterMs ?? ADAPT_AFTER_MS))) {
-      this.decide();
+    if (this.phase === 'trial') {
+      if (this.trialPending !== null) {
+        // Still before TRIAL_START_MS: this window measures the settings the trial will be judged against.
+        if (this.elapsed() >= TRIAL_START_MS) {
+          this.baseRate = this.windowRate(now);
+          this.trialPending = null;
+          this.startTrial(undefined);
+        }
+        return;
+      }
+      if (this.windowCommands >= TRIAL_MIN_COMMANDS && elapsed >= TRIAL_MIN_MS) this.judge(now);
+      return;
+    }
+    const path = this.minReplyMs >= PATH_RTT_MS;
+    const enough = this.windowCommands >= (path ? Math.min(PATH_MIN_COMMANDS, this.options.minCommands ?? ADAPT_MIN_COMMANDS) : (this.options.minCommands ?? ADAPT_MIN_COMMANDS));
+    if (enough && (path || this.windowMessages >= (this.options.afterMessages ?? ADAPT_AFTER_MESSAGES) || elapsed >= (this.options.afterMs ?? ADAPT_AFTER_MS))) {
+      this.decide(now);
     }
   }
 
   /** What was chosen and why, over every look so far; 'too-short' when the run ended before the first. */
   report(): AdaptationReport {
     const after = this.current();
+    const trials = [...this.trials];
+    if (this.trial) {
+      trials.push({ ...this.trial.step, baseMessagesPerS: round(this.trial.base), trialMessagesPerS: undefined, result: 'unfinished' });
+    }
     if (this.looks === 0) {
+      // The capability rule (startChange) may have changed the depth before the first APPEND: that stands.
+      const applied = this.options.enabled ? [...this.changes] : [];
       return {
-        enabled: this.options.enabled, outcome: 'too-short', looks: 0, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
-        rttMs: roundTripMs(this.records, this.pool?.connectTimes ?? []), before: this.startSettings(), after, changes: [], notApplied: [],
+        enabled: this.options.enabled, outcome: applied.length ? 'adapted' : 'too-short', looks: 0, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
+        rttMs: roundTripMs(this.records, this.pool?.connectTimes ?? []), before: this.startSettings(), after, changes: applied, notApplied: [], trials,
         notes: [`not enough to judge from: ${this.windowCommands} APPEND command(s) settled, ${this.options.minCommands ?? ADAPT_MIN_COMMANDS} needed`],
       };
     }
     const outcome: AdaptationOutcome = !this.options.enabled ? (this.changes.length ? 'advice' : 'unchanged') : this.changes.length ? 'adapted' : this.notApplied.length ? 'advice' : 'unchanged';
     return {
       enabled: this.options.enabled, outcome, looks: this.looks, atMessages: this.lastAt.messages, atMs: this.lastAt.ms, messagesPerS: this.lastAt.rate,
-      rttMs: this.lastRttMs, before: this.startSettings(), after, changes: [...this.changes], notApplied: [...this.notApplied], notes: [...this.notes],
+      rttMs: this.lastRttMs, before: this.startSettings(), after, changes: [...this.changes], notApplied: [...this.notApplied], trials,
+      notes: [...this.notes, ...this.trialNotes],
     };
   }
 
@@ -167,6 +267,12 @@ export class AdaptiveController implements PoolObserver {
     return ms > 0 ? (this.messages * 1000) / ms : 0;
   }
 
+  /** msg/s of the current window. */
+  private windowRate(now: number): number {
+    const ms = this.windowStart === undefined ? 0 : now - this.windowStart;
+    return ms > 0 ? (this.windowMessages * 1000) / ms : 0;
+  }
+
   private current(): AdaptSettings {
     const p: PoolSettings | undefined = this.pool?.settings;
     if (!p) return this.start;
@@ -181,7 +287,16 @@ export class AdaptiveController implements PoolObserver {
     };
   }
 
-  private decide(): void {
+  /** Starts a fresh window; commands already in flight under `before` settle first without counting. */
+  private newWindow(before: AdaptSettings | undefined): void {
+    this.records.length = 0;
+    this.windowCommands = 0;
+    this.windowMessages = 0;
+    this.windowStart = undefined;
+    this.settleLeft = before ? before.connections * before.pipelineDepth : 0;
+  }
+
+  private decide(now: number): void {
     const pool = this.pool;
     this.startSettings();
     const before = this.current();
@@ -194,20 +309,22 @@ export class AdaptiveController implements PoolObserver {
       rttMs,
       meanMessageBytes: this.messages > 0 ? this.bytes / this.messages : undefined,
       current: before,
-      bounds: this.options.bounds ?? DEFAULT_BOUNDS,
+      bounds: this.bounds(),
       connectionCap: pool?.connectionCap,
       maxBytesInFlight: pool?.options.maxBytesInFlight,
     });
     this.looks++;
     this.lastRttMs = rttMs;
+    this.baseRate = this.windowRate(now);
     this.lastAt = { messages: this.messages, ms: this.elapsed(), rate: this.rate() };
     this.notes = decision.notes;
+    if (decision.depthPinned) this.depthPinned = true;
     // A literal mode is fixed per connection: reported for the next run, never applied to this one.
     const applicable = decision.changes.filter((c) => c.setting !== 'literalMode');
     for (const c of decision.changes) if (c.setting === 'literalMode' && !this.notApplied.some((x) => x.setting === c.setting)) this.notApplied.push(c);
     if (!this.options.enabled) {
       // --no-adapt: one look, reported as advice; nothing changes, so another look would say the same.
-      this.changes.push(...decision.changes);
+      this.changes.push(...decision.changes.filter((c) => !this.changes.some((x) => x.setting === c.setting && x.to === c.to)));
       this.finish();
       return;
     }
@@ -216,15 +333,85 @@ export class AdaptiveController implements PoolObserver {
       pool.reconfigure({ pipelineDepth: s.pipelineDepth, connections: s.connections, connectionsPerFolder: s.connectionsPerFolder, batch: s.batch });
       this.changes.push(...applicable);
     }
-    if (applicable.length === 0 || this.looks >= MAX_LOOKS) this.finish();
-    else {
+    if (applicable.length > 0 && this.looks < MAX_LOOKS) {
       // Look again at evidence gathered under the new settings only.
-      this.records.length = 0;
-      this.folderWaits.length = 0;
-      this.windowCommands = 0;
-      this.windowMessages = 0;
-      this.windowStart = undefined;
+      this.newWindow(before);
+    } else {
+      // The rules have nothing more to fix: try the neighbours (adapt-climb.ts).
+      this.nextTrialOrFinish(applicable.length > 0 ? before : undefined);
     }
+    this.notify();
+  }
+
+  /** The folder-lock rule outside the looks: one connection per folder as soon as the evidence is there. */
+  private watchLock(): void {
+    const pool = this.pool;
+    if (!pool || this.looks === 0) return;
+    const cur = this.current();
+    if (cur.connectionsPerFolder === 1 || cur.connections < 2) return;
+    const change = folderLockChange(this.folderWaits);
+    if (!change) return;
+    pool.reconfigure({ connectionsPerFolder: 1 });
+    this.changes.push({ ...change, from: cur.connectionsPerFolder });
+    this.notes = this.notes.filter((n) => !n.startsWith('folder locks:'));
+    this.lastAt = { messages: this.messages, ms: this.elapsed(), rate: this.rate() };
+    this.notify();
+  }
+
+  private bounds(): SettingsBounds {
+    return this.options.bounds ?? DEFAULT_BOUNDS;
+  }
+
+  private nextTrialOrFinish(inFlightUnder: AdaptSettings | undefined): void {
+    if (this.elapsed() < TRIAL_START_MS && this.options.maxTrials !== 0) {
+      this.phase = 'trial';
+      this.trialPending = inFlightUnder;
+      this.newWindow(inFlightUnder);
+      return;
+    }
+    this.startTrial(inFlightUnder);
+  }
+
+  private startTrial(inFlightUnder: AdaptSettings | undefined): void {
+    const pool = this.pool;
+    const cur = this.current();
+    const step = pool
+      ? nextTrial({ current: cur, bounds: this.bounds(), connectionCap: pool.connectionCap, tried: this.tried, depthPinned: this.depthPinned, longestSharedWaitMs: this.longestSharedWaitMs, ...(this.options.maxTrials !== undefined ? { maxTrials: this.options.maxTrials } : {}) })
+      : undefined;
+    if (!pool || !step) {
+      this.finish();
+      return;
+    }
+    this.tried.push(step);
+    this.trial = { step, base: this.baseRate };
+    this.phase = 'trial';
+    pool.reconfigure(stepChange(step.setting, step.to));
+    this.newWindow(inFlightUnder ?? cur);
+  }
+
+  private judge(now: number): void {
+    const t = this.trial!;
+    const pool = this.pool!;
+    const rate = this.windowRate(now);
+    const kept = judgeTrial(t.base, rate);
+    const { step } = t;
+    const what = `${step.setting} ${step.from ?? 'unlimited'} → ${step.to}`;
+    this.trials.push({ ...step, baseMessagesPerS: round(t.base), trialMessagesPerS: round(rate), result: kept ? 'kept' : 'undone' });
+    this.trial = undefined;
+    const before = this.current();
+    if (kept) {
+      this.changes.push({ setting: step.setting, from: step.from, to: step.to, reason: `trial (${step.why}): ${round(rate)} msg/s against ${round(t.base)} before, ≥ ${Math.round(TRIAL_MARGIN * 100)} % faster` });
+      this.baseRate = rate;
+    } else {
+      pool.reconfigure(stepChange(step.setting, step.from));
+      this.trialNotes.push(`tried ${what} (${step.why}): ${round(rate)} msg/s against ${round(t.base)}, not ${Math.round(TRIAL_MARGIN * 100)} % faster; undone`);
+    }
+    this.lastAt = { messages: this.messages, ms: this.elapsed(), rate: this.rate() };
+    this.nextTrialOrFinish(before);
+    this.notify();
+  }
+
+  private notify(): void {
     try {
       this.options.onDecision?.(this.report());
     } catch {
@@ -233,18 +420,19 @@ export class AdaptiveController implements PoolObserver {
   }
 
   private finish(): void {
-    this.done = true;
+    this.phase = 'done';
     // The evidence is no longer needed: let it go.
     this.records.length = 0;
     this.folderWaits.length = 0;
-    if (!this.options.enabled) {
-      try {
-        this.options.onDecision?.(this.report());
-      } catch {
-        // As above.
-      }
-    }
+    if (!this.options.enabled) this.notify();
   }
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10;
+
+function stepChange(setting: TrialStep['setting'], to: number | undefined): Partial<PoolSettings> {
+  if (to === undefined) return {};
+  return setting === 'connections' ? { connections: to } : { pipelineDepth: to };
 }
 
 /**

@@ -1,7 +1,7 @@
 // bench/peers/report.ts: the CPU-per-message columns and the ratios bench:peers prints (issues 14 and 16).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderCpuTable, rttRatios, type RunResult, summarizeRow, withRatios } from '../../bench/peers/report.js';
+import { checkAdaptTargets, renderCpuTable, rttRatios, type RunResult, summarizeRow, withRatios } from '../../bench/peers/report.js';
 
 const run = (wallSeconds: number, client: number | undefined, server: number | undefined, verified = true): RunResult => ({
   wallSeconds,
@@ -48,4 +48,21 @@ test('the round-trip summary gives each client its msg/s at the delay over its o
   assert.equal(r.keep['mbsync'], 0.25);
   assert.deepEqual(r.defaultsVsMbsync, { at0: 2, atRtt: 4 });
   assert.ok(r.lines.some((l) => l.includes('2.00× at 0 ms, 4.00× at 40 ms')));
+});
+
+test("issue 16's targets: the defaults against the best peer of the same run and against the best fixed setting", () => {
+  const rows = withRatios([
+    summarizeRow('perl', 'Perl', [run(6.1, 1, 1)], 1000, 1e6),
+    summarizeRow('mbsync', 'mbsync', [run(12.2, 1, 1)], 1000, 1e6),
+    summarizeRow('mailmigrate', 'mm', [run(4, 1, 1)], 1000, 1e6),
+    summarizeRow('mailmigrate-best', 'mm best', [run(3.8, 1, 1)], 1000, 1e6),
+  ]);
+  const [peer, best] = checkAdaptTargets(rows);
+  assert.match(peer!.target, /best peer \(perl\)/);
+  assert.equal(peer!.measured, 1.53);
+  assert.equal(peer!.met, true);
+  assert.equal(best!.measured, 0.95);
+  assert.equal(best!.met, true);
+  const none = checkAdaptTargets(rows.filter((r) => r.client === 'mailmigrate'));
+  assert.deepEqual(none.map((t) => t.met), [undefined, undefined]);
 });

@@ -168,3 +168,87 @@ test('settings never exceed the bounds or the server connection cap, even when g
   assert.equal(d.settings.pipelineDepth, DEFAULT_BOUNDS.maxPipelineDepth);
   assert.equal(d.settings.batch, DEFAULT_BOUNDS.maxBatch);
 });
+
+/** Courier, 2 connections at depth 1 into INBOX: the APPENDs go at ~4 ms, a few wait whole seconds on its lock. */
+function courierLockWaits(): FolderWaitSample[] {
+  const rand = rng(31);
+  const samples: FolderWaitSample[] = Array.from({ length: 400 }, () => ({ connectionsInFolder: 2, waitMs: 2 + rand() * 4 }));
+  for (const [i, w] of [[50, 1060], [180, 3008], [260, 2977]] as const) samples[i] = { connectionsInFolder: 2, waitMs: w };
+  return samples;
+}
+
+test("Courier's folder-lock stalls — a few APPENDs waiting seconds while the rest go at 4 ms — give one connection per folder, though the median never moves", () => {
+  const d = adapt(input({ records: healthyRun(), folderWaits: courierLockWaits(), capabilities: COURIER_CAPS, current: { ...DEFAULTS, pipelineDepth: 1, batch: 1 } }));
+  assert.equal(d.settings.connectionsPerFolder, 1);
+  assert.match(d.changes[0]!.reason, /folder-lock stalls: 3 APPEND\(s\) .* up to 3008 ms/);
+});
+
+test('a loaded machine’s scheduling hiccups (two 250 ms waits among 400 of 4 ms) are not a folder lock', () => {
+  const samples = courierLockWaits().map((x) => (x.waitMs > 100 ? { ...x, waitMs: 4 } : x));
+  samples[10] = { connectionsInFolder: 2, waitMs: 250 };
+  samples[20] = { connectionsInFolder: 2, waitMs: 240 };
+  const d = adapt(input({ records: healthyRun(), folderWaits: samples }));
+  assert.equal(d.settings.connectionsPerFolder, undefined);
+});
+
+test('second-long waits that also come to a connection alone in its folder are the server being slow, not a lock', () => {
+  const samples = [...courierLockWaits(), ...Array.from({ length: 40 }, (_, i) => ({ connectionsInFolder: 1, waitMs: i === 7 ? 2500 : 4 }))];
+  const d = adapt(input({ records: healthyRun(), folderWaits: samples }));
+  assert.equal(d.settings.connectionsPerFolder, undefined);
+});
+
+test('folderLockChange gives the lock rule alone, for the run-long watch, and nothing on flat waits', async () => {
+  const { folderLockChange } = await import('../../src/migrate/adapt-policy.js');
+  assert.equal(folderLockChange(courierLockWaits())?.to, 1);
+  assert.equal(folderLockChange(flatLocks()), undefined);
+});
+
+/** Dovecot through the 40 ms relay: MULTIAPPEND 50, ~3.5 of its messages above the LITERAL+ limit wait for '+'. */
+function syncLiteralPath(rttMs: number): TimingRecord[] {
+  const rand = rng(32);
+  return Array.from({ length: 12 }, (_, i) => {
+    const t0 = i * 1000;
+    const r = newRecord(1 + (i % 2), `A${i}`, 'APPEND', 50, 1_100_000, 'mixed', t0);
+    r.writeStart = t0;
+    r.headFlushed = t0 + 1;
+    let t = t0 + 1;
+    for (let k = 0; k < 3 + (i % 2); k++) {
+      r.syncWaits.push([t, t + rttMs + 1 + rand()]);
+      t += rttMs + 2;
+    }
+    r.bodyFlushed = t + 1;
+    r.tagged = r.bodyFlushed + rttMs + 21 + rand() * 2;
+    return r;
+  });
+}
+
+test('over a 40 ms path, synchronizing literals inside each MULTIAPPEND (messages above the LITERAL+ limit) raise the connections: one connection hands the server a command per 3.5 round trips', () => {
+  const d = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000 }));
+  const c = d.changes.find((x) => x.setting === 'connections');
+  assert.ok(c, JSON.stringify(d.changes));
+  assert.equal(d.settings.connections, DEFAULT_BOUNDS.maxConnections);
+  assert.match(c.reason, /synchronizing literal/);
+  assert.ok(d.settings.pipelineDepth >= 2);
+});
+
+test('the same commands on loopback (RTT 0.05 ms) keep the connections: a round trip there costs nothing', () => {
+  const d = adapt(input({ records: syncLiteralPath(0.05), rttMs: 0.05, meanMessageBytes: 22_000 }));
+  assert.equal(d.settings.connections, DEFAULTS.connections);
+  assert.deepEqual(d.changes, []);
+});
+
+test('more connections for a long path never go past the server cap, nor on a folder kept to one connection', () => {
+  const capped = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, connectionCap: 3 }));
+  assert.equal(capped.settings.connections, 3);
+  const single = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, current: { ...DEFAULTS, connectionsPerFolder: 1 } }));
+  assert.equal(single.settings.connections, DEFAULTS.connections);
+});
+
+test('the capability rule: neither LITERAL+ nor LITERAL- gives depth 1 before any APPEND; LITERAL+, LITERAL- or depth 1 already give nothing', async () => {
+  const { startChange } = await import('../../src/migrate/adapt-policy.js');
+  const c = startChange(COURIER_CAPS, DEFAULTS);
+  assert.deepEqual([c?.setting, c?.from, c?.to], ['pipelineDepth', 2, 1]);
+  assert.equal(startChange(DOVECOT_CAPS, DEFAULTS), undefined);
+  assert.equal(startChange({ ...COURIER_CAPS, literalMinus: true }, DEFAULTS), undefined);
+  assert.equal(startChange(COURIER_CAPS, { ...DEFAULTS, pipelineDepth: 1 }), undefined);
+});

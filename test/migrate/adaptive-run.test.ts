@@ -14,13 +14,13 @@ import { importOnce, tally, tempDir, withServer, writeCorpus } from '../reliabil
 const N = 90;
 const COURIER_LIKE = { literalPlus: false, literalMinus: false, multiappend: false };
 
-async function run(t: Parameters<typeof tempDir>[0], enabled: boolean, faulty = true) {
+async function run(t: Parameters<typeof tempDir>[0], enabled: boolean, faulty = true, maxTrials?: number, fromCapabilities = false) {
   const s = await withServer(t, { capabilities: COURIER_LIKE, ...(faulty ? { faults: { continuationDelayMs: 45 } } : {}) });
   const dir = tempDir(t);
   const ids = writeCorpus(join(dir, 'mail'), N, enabled ? 'adapt' : 'noadapt', ['Work']);
   let decidedAt: number | undefined;
   const controller = new AdaptiveController(
-    { enabled, literalMode: 'auto', batch: 1, afterMessages: 30, afterMs: 1500, minCommands: 20, onDecision: () => (decidedAt = systemClock.now()) },
+    { enabled, literalMode: 'auto', batch: 1, afterMessages: 30, afterMs: 1500, minCommands: 20, ...(maxTrials !== undefined ? { maxTrials } : {}), fromCapabilities, onDecision: () => (decidedAt ??= systemClock.now()) },
     { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined },
   );
   const events: PoolEvent[] = [];
@@ -67,11 +67,26 @@ test('with adaptation off (--no-adapt) the same stall changes nothing, the repor
   assert.deepEqual(tally(s.store, ids), { source: N, onServer: N, duplicates: 0, lost: 0 });
 });
 
-test('the same server without the fault is left as it is: no stall, no change', async (t) => {
-  const { s, ids, report, events } = await run(t, true, false);
+test('the same server without the fault is left as it is by the rules: no stall, no change', async (t) => {
+  // Rules only: a trial (adapt-climb.ts) may keep a neighbour that measured faster, which is not what this checks.
+  const { s, ids, report, events } = await run(t, true, false, 0);
   assert.ok(report.outcome === 'unchanged' || report.outcome === 'too-short', JSON.stringify(report, null, 1));
   assert.equal(report.after.pipelineDepth, 2);
   assert.ok(!events.some((e) => e.type === 'reconfigured'));
+  assert.deepEqual(tally(s.store, ids), { source: N, onServer: N, duplicates: 0, lost: 0 });
+});
+
+test('a server offering neither LITERAL+ nor LITERAL- is run at depth 1 from its first APPEND (the capability rule), never stalls, and every message lands exactly once', async (t) => {
+  const { s, ids, result, report } = await run(t, true, true, 0, true);
+  const change = report.changes.find((c) => c.setting === 'pipelineDepth');
+  assert.ok(change, JSON.stringify(report, null, 1));
+  assert.match(change.reason, /neither LITERAL\+ nor LITERAL-/);
+  assert.equal(report.before.pipelineDepth, 2);
+  assert.equal(report.after.pipelineDepth, 1);
+  const appends = result.records.filter((r) => r.verb === 'APPEND');
+  assert.deepEqual(appends.filter((r) => r.depthAtSend > 0).map((r) => r.tag), [], 'an APPEND was pipelined behind another');
+  assert.ok(!report.changes.some((c) => /continuation stall/.test(c.reason)), 'the stall was met and measured: the capability rule came too late');
+  assert.equal(result.failed, 0, JSON.stringify(result.failures));
   assert.deepEqual(tally(s.store, ids), { source: N, onServer: N, duplicates: 0, lost: 0 });
 });
 
