@@ -15,7 +15,9 @@ import {
   encodeSent,
   encodeSentGroups,
   JOURNAL_FORMAT_VERSION,
+  decodeLine,
   type ConfirmedEntry,
+  type JournalRecord,
   type FailedEntry,
   type FlagsEntry,
   type FolderCheckpoint,
@@ -25,7 +27,9 @@ import {
 } from './journal-record.js';
 import { replayJournal } from './journal-replay.js';
 import { JournalWriter, type JournalStats } from './journal-writer.js';
-import { apply, emptyState, journalKey, stripKind, type JournalCounts, type State } from './journal-state.js';
+import type { ConfirmedIndex } from './confirmed-index.js';
+import { digestId } from './id-digest.js';
+import { apply, emptyState, forgetFolder, journalKey, type JournalCounts, type State } from './journal-state.js';
 
 export { journalKey, type JournalCounts } from './journal-state.js';
 export type { JournalStats } from './journal-writer.js';
@@ -51,6 +55,9 @@ export { fileIo, type JournalIo } from './journal-io.js';
 // confirmation. A 'flags' record only updates the flags of a confirmed message.
 // Group commit and the failure rule live in journal-writer.ts; the in-memory state and replay's apply() in
 // journal-state.ts; the line format in journal-record.ts.
+// Memory (issue 14): confirmations are held per folder in compact tables, and release(mailbox) drops a folder's table
+// once the import is done with it, so a first import of a million messages keeps no per-message state for the
+// folders behind it. Asked about a released folder again, the journal rebuilds its table from the file (#reload).
 
 export interface JournalOptions {
   /** How long buffered confirmations may wait before they are written (default 100 ms). */
@@ -153,7 +160,7 @@ export class Journal {
             throw new JournalError(path, `belongs to another account (${JSON.stringify(h.account)}; this run: ${JSON.stringify(header.account)})`);
           }
         },
-        (r) => apply(state, r),
+        (r) => void apply(state, r),
       );
       let repaired: JournalRepair | undefined;
       let stored = result.header;
@@ -188,7 +195,7 @@ export class Journal {
 
   /** Counts of one target mailbox. */
   folderCounts(mailbox: string): JournalCounts {
-    return { ...(this.#state.perFolder.get(mailbox) ?? { confirmed: 0, sent: 0, failed: 0 }) };
+    return { ...(this.#state.folders.get(mailbox)?.counts ?? { confirmed: 0, sent: 0, failed: 0 }) };
   }
 
   /** The folder's state when a run last finished with it, if any. */
@@ -203,32 +210,45 @@ export class Journal {
   }
 
   lookup(mailbox: string, id: string): JournalLookup | undefined {
-    const s = this.#state.ids.get(journalKey(mailbox, id));
-    if (s === undefined) return undefined;
-    switch (s.kind) {
-      case 'c':
-        return { state: 'confirmed', uid: s.uid, rawSize: s.rawSize, flags: s.flags };
-      case 's':
-        return { state: 'sent', entry: stripKind(s) };
-      case 'x':
-        return { state: 'failed', entry: stripKind(s) };
+    const st = this.#state;
+    if (st.sent.size || st.failed.size) {
+      const key = journalKey(mailbox, id);
+      const s = st.sent.get(key);
+      if (s) return { state: 'sent', entry: { ...s } };
+      const x = st.failed.get(key);
+      if (x) return { state: 'failed', entry: { ...x } };
     }
+    const f = st.folders.get(mailbox);
+    if (!f) return undefined;
+    const table = f.confirmed ?? this.#reload(mailbox);
+    const c = table.get(digestId(id, st.scratch));
+    return c ? { state: 'confirmed', uid: c.uid, rawSize: c.rawSize, flags: c.flags } : undefined;
+  }
+
+  /**
+   * The import is done with this folder for now: its confirmations leave memory (they stay in the file). Asking about
+   * the folder again rebuilds them from the file, so this is a hint about memory, never a change of what is known.
+   */
+  release(mailbox: string): void {
+    const f = this.#state.folders.get(mailbox);
+    if (f) f.confirmed = undefined;
+  }
+
+  /** Folders whose confirmations are in memory now (for tests and benchmarks of the memory bound). */
+  get heldFolders(): string[] {
+    return [...this.#state.folders].filter(([, f]) => f.confirmed !== undefined).map(([m]) => m);
   }
 
   /** Sent but never confirmed nor failed (in one mailbox, or all): their folders must be reconciled. */
   unconfirmed(mailbox?: string): SentEntry[] {
     const out: SentEntry[] = [];
-    for (const s of this.#state.ids.values()) {
-      if (s.kind === 's' && (mailbox === undefined || s.mailbox === mailbox)) out.push(stripKind(s));
-    }
+    for (const s of this.#state.sent.values()) if (mailbox === undefined || s.mailbox === mailbox) out.push({ ...s });
     return out;
   }
 
   /** Messages whose last record is a permanent failure (they are retried on the next run). */
   failed(): FailedEntry[] {
-    const out: FailedEntry[] = [];
-    for (const s of this.#state.ids.values()) if (s.kind === 'x') out.push(stripKind(s));
-    return out;
+    return [...this.#state.failed.values()].map((x) => ({ ...x }));
   }
 
   /** Resolves once these intents are on disk; only then may their messages be written to the socket. */
@@ -236,7 +256,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) return Promise.reject(bad);
     this.#writer.add(this.#compact ? encodeSentGroups(entries) : entries.map(encodeSent), entries.length);
-    for (const e of entries) apply(this.#state, { kind: 'sent', entry: { ...e } });
+    for (const e of entries) this.#apply({ kind: 'sent', entry: { ...e } });
     return this.#writer.waitDurable();
   }
 
@@ -245,7 +265,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add(this.#compact ? encodeConfirmedGroups(entries) : entries.map(encodeConfirmed), entries.length);
-    for (const e of entries) apply(this.#state, { kind: 'confirmed', entry: e });
+    for (const e of entries) this.#apply({ kind: 'confirmed', entry: e });
     this.#writer.scheduleBatch();
   }
 
@@ -254,7 +274,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add(entries.map(encodeFlags), entries.length);
-    for (const e of entries) apply(this.#state, { kind: 'flags', entry: e });
+    for (const e of entries) this.#apply({ kind: 'flags', entry: e });
     this.#writer.scheduleBatch();
   }
 
@@ -263,7 +283,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add([encodeCheckpoint(c)], 1);
-    apply(this.#state, { kind: 'checkpoint', entry: c });
+    this.#apply({ kind: 'checkpoint', entry: c });
     this.#writer.scheduleBatch();
   }
 
@@ -272,7 +292,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add([encodeFailed(entry)], 1);
-    apply(this.#state, { kind: 'failed', entry: { ...entry } });
+    this.#apply({ kind: 'failed', entry: { ...entry } });
     this.#writer.scheduleBatch();
   }
 
@@ -324,6 +344,34 @@ export class Journal {
     const failure = this.#writer.drainSync();
     releaseLock(this.#lockPath);
     if (failure) throw failure;
+  }
+
+  /** Applies a record this run wrote (already handed to the writer), reloading its folder when it was released and
+   *  the record's effect depends on what the folder's table held. */
+  #apply(r: JournalRecord): void {
+    if (apply(this.#state, r)) return;
+    this.#reload(r.entry.mailbox);
+    apply(this.#state, r);
+  }
+
+  /**
+   * Rebuilds one released folder's state from the file, then from the lines the writer has not finished writing
+   * (in order: a line both in the file and still pending is applied twice, which changes nothing — the last record
+   * of an id wins, and the same record twice leaves the same state). A line still being written shows in the file as
+   * a torn tail and is skipped there; it is among the pending lines. Group lines of other folders are skipped
+   * without being parsed (journal-replay.ts), so a reload reads the file but decodes only this folder's records.
+   */
+  #reload(mailbox: string): ConfirmedIndex {
+    const state = this.#state;
+    const folder = forgetFolder(state, mailbox);
+    const mine = (r: JournalRecord): void => {
+      if (r.entry.mailbox === mailbox) apply(state, r);
+    };
+    replayJournal(this.#fd, this.path, () => undefined, mine, { mailbox });
+    for (const line of this.#writer.pendingLines()) {
+      for (const r of decodeLine(line.endsWith('\n') ? line.slice(0, -1) : line) ?? []) mine(r);
+    }
+    return folder.confirmed!;
   }
 
   #unusable(): JournalError | undefined {

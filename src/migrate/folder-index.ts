@@ -31,17 +31,23 @@ export interface IndexMatch {
 /** Candidates fetched per source message, at most: bounds the cost of a folder full of look-alikes. */
 export const MAX_FETCHED = 32;
 
+/** What FolderIndex needs of the set of claimed UIDs (a Set<number>, or the run's compact UidSet). */
+export interface UidClaims {
+  has(uid: number): boolean;
+  add(uid: number): unknown;
+}
+
 export class FolderIndex {
   readonly #byId = new Map<string, IndexedMessage[]>();
   readonly #withoutId = new Map<number, IndexedMessage[]>();
-  readonly #claimed: Set<number>;
+  readonly #claimed: UidClaims;
   /** Source Message-IDs already presented to match(): a repeat is decided by content. */
   readonly #seenIds = new Set<string>();
   #count = 0;
   #fetched = 0;
 
   /** `claimed`: UIDs already accounted for, shared with the importer's record of what this run appended. */
-  constructor(claimed: Set<number> = new Set()) {
+  constructor(claimed: UidClaims = new Set<number>()) {
     this.#claimed = claimed;
   }
 

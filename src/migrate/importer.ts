@@ -12,6 +12,7 @@ import { FolderRules } from './folder-rules.js';
 import { type FolderRun, FolderRuns } from './folder-runs.js';
 import { createTree, FolderRenames } from './folder-tree.js';
 import type { IndexMatch } from './folder-index.js';
+import { IdRepeats } from './id-repeats.js';
 import { ImportTally } from './import-tally.js';
 import { type ImportOptions, type ImportResult, type Planned, type Prepared, RunStop } from './import-types.js';
 import { SendPipeline } from './send-pipeline.js';
@@ -44,8 +45,9 @@ export class Importer {
   private readonly mapped = new Map<string, MappedFolder & { subscribe: boolean }>();
   private readonly planned = new WeakMap<SourceMessage, Planned>();
   /** Ids seen in the current run of messages for one folder: a repeated source id (the same Maildir unique name in
-   *  cur/ and new/) is a different message and gets its own journal id. */
-  private idsSeen = { path: '', ids: new Map<string, number>() };
+   *  cur/ and new/) is a different message and gets its own journal id. Digests, not the id strings: a folder of
+   *  250 000 messages kept ~100 bytes of heap per id in a Map (issue 14). */
+  private idsSeen = { path: '', ids: new IdRepeats() };
   private pool: Pool | undefined;
   private pipeline: SendPipeline | undefined;
   private server!: ServerFolders;
@@ -171,6 +173,14 @@ export class Importer {
       windowBytes = 0;
       await this.pipeline!.dispatch(w, inflight);
     };
+    // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
+    // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
+    // folder's confirmations (Journal.release), so memory holds one folder's state, not the whole run's (issue 14).
+    let current: string | undefined;
+    const leave = async (): Promise<void> => {
+      await flush();
+      if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
+    };
     for await (const item of readAhead(this.plan(source.items()), { depth: this.options.readAhead ?? 32 })) {
       if (signal?.aborted || stop.stopped) break;
       if (item.kind === 'skipped') {
@@ -186,6 +196,10 @@ export class Importer {
       if (item.kind !== 'message') continue;
       const plan = this.planned.get(item.message)!;
       this.planned.delete(item.message);
+      if (plan.run.path !== current) {
+        await leave();
+        current = plan.run.path;
+      }
       let found: IndexMatch | undefined;
       try {
         found = await this.lookUp(plan.run, item.normalized);
@@ -210,7 +224,7 @@ export class Importer {
       windowBytes += prepared.append.data.length;
       if (window.length >= windowMax || windowBytes >= windowBytesMax) await flush();
     }
-    if (!signal?.aborted && !stop.stopped) await flush();
+    if (!signal?.aborted && !stop.stopped) await leave();
     await Promise.all(inflight);
     if (!signal?.aborted && !stop.fatal) await this.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);
@@ -325,9 +339,8 @@ export class Importer {
   }
 
   private uniqueId(path: string, id: string): string {
-    if (this.idsSeen.path !== path) this.idsSeen = { path, ids: new Map() };
-    const n = (this.idsSeen.ids.get(id) ?? 0) + 1;
-    this.idsSeen.ids.set(id, n);
+    if (this.idsSeen.path !== path) this.idsSeen = { path, ids: new IdRepeats() };
+    const n = this.idsSeen.ids.count(id);
     return n === 1 ? id : `${id}#${n}`;
   }
 
