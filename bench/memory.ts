@@ -183,8 +183,9 @@ async function runImport(step: string, cli: string, args: string[], a: Account, 
   const sampler = (async (): Promise<void> => {
     while (running) {
       const p = procSample(child.pid!);
-      if (p) last = p;
-      if (p) {
+      // An exited child not yet reaped (a zombie) has no VmRSS: not a sample of 0 MB, but its CPU time is final.
+      if (p) last = { rssKb: p.rssKb || last.rssKb, hwmKb: p.hwmKb || last.hwmKb, cpuTicks: p.cpuTicks };
+      if (p && p.rssKb > 0) {
         const sample = { t: (performance.now() - t0) / 1000, rssMb: p.rssKb / 1024, hwmMb: p.hwmKb / 1024, cpuSeconds: p.cpuTicks / 100, done: -1 };
         samples.push(sample);
         journalBytes.push(fileSize(journal) - journalAtStart);
