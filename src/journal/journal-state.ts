@@ -17,8 +17,11 @@ export interface JournalCounts {
 }
 
 export interface FolderState {
-  readonly counts: JournalCounts;
-  /** Undefined once released: the folder's confirmations are then on disk only. */
+  /** `confirmed` is undefined until the folder's table has been built once: open() does not build tables (a
+   *  re-run then holds one folder's confirmations at a time), and counting confirmations needs them (the last record
+   *  of an id wins, so a count of records is not a count of messages). 'sent' and 'failed' are always exact. */
+  readonly counts: { confirmed: number | undefined; sent: number; failed: number };
+  /** Undefined when not loaded (at open) or released: the folder's confirmations are then on disk only. */
   confirmed: ConfirmedIndex | undefined;
 }
 
@@ -32,7 +35,6 @@ export interface State {
   readonly sent: Map<string, SentEntry>;
   readonly failed: Map<string, FailedEntry>;
   readonly flagLists: FlagLists;
-  readonly counts: JournalCounts;
   readonly checkpoints: Map<string, FolderCheckpoint>;
   /** Reused for every digest computed while applying records (one allocation, not one per record). */
   readonly scratch: IdDigest;
@@ -44,16 +46,54 @@ export function emptyState(): State {
     sent: new Map(),
     failed: new Map(),
     flagLists: new FlagLists(),
-    counts: { confirmed: 0, sent: 0, failed: 0 },
     checkpoints: new Map(),
     scratch: newDigest(),
   };
 }
 
-export function folderOf(state: State, mailbox: string): FolderState {
+/** The folder's state; a folder first named now starts loaded and empty — unless `scanning` (open's pass, which
+ *  builds no table and leaves the confirmed count unknown until the folder is loaded). */
+export function folderOf(state: State, mailbox: string, scanning = false): FolderState {
   let f = state.folders.get(mailbox);
-  if (!f) state.folders.set(mailbox, (f = { counts: { confirmed: 0, sent: 0, failed: 0 }, confirmed: new ConfirmedIndex(state.flagLists) }));
+  if (!f) {
+    f = scanning
+      ? { counts: { confirmed: 0, sent: 0, failed: 0 }, confirmed: undefined }
+      : { counts: { confirmed: 0, sent: 0, failed: 0 }, confirmed: new ConfirmedIndex(state.flagLists) };
+    state.folders.set(mailbox, f);
+  }
   return f;
+}
+
+/**
+ * open()'s pass over the file: keeps 'sent' and 'failed' records and their counts exact, builds no table of
+ * confirmations. A folder with a confirmation on disk is left unloaded with an unknown confirmed count; its first
+ * look-up loads it (journal.ts, #reload). A folder without any stays loaded, empty and exact.
+ */
+export function scan(state: State, r: JournalRecord): void {
+  if (r.kind === 'checkpoint') {
+    state.checkpoints.set(r.entry.mailbox, r.entry);
+    return;
+  }
+  const { mailbox, id } = r.entry;
+  const folder = folderOf(state, mailbox, true);
+  if (r.kind === 'flags') return;
+  const key = journalKey(mailbox, id);
+  if (state.sent.delete(key)) folder.counts.sent--;
+  if (state.failed.delete(key)) folder.counts.failed--;
+  if (r.kind === 'sent') {
+    state.sent.set(key, r.entry);
+    folder.counts.sent++;
+  } else if (r.kind === 'failed') {
+    state.failed.set(key, r.entry);
+    folder.counts.failed++;
+  } else folder.counts.confirmed = undefined;
+}
+
+/** After open()'s pass: folders that never had a confirmation are exact as they are. */
+export function settleScan(state: State): void {
+  for (const f of state.folders.values()) {
+    if (f.counts.confirmed !== undefined && f.confirmed === undefined) f.confirmed = new ConfirmedIndex(state.flagLists);
+  }
 }
 
 type Kind = 'c' | 's' | 'x';
@@ -85,19 +125,19 @@ export function apply(state: State, r: JournalRecord): boolean {
     if (prev === 'c') table!.setFlags(digest!, r.entry.flags);
     return true;
   }
-  if (prev) bump(state.counts, folder.counts, prev, -1);
+  if (prev) bump(folder.counts, prev, -1);
   if (prev === 's') state.sent.delete(key!);
   else if (prev === 'x') state.failed.delete(key!);
   switch (r.kind) {
     case 'sent':
       if (prev === 'c') table!.delete(digest!);
       state.sent.set(key!, r.entry);
-      bump(state.counts, folder.counts, 's', 1);
+      bump(folder.counts, 's', 1);
       break;
     case 'failed':
       if (prev === 'c') table!.delete(digest!);
       state.failed.set(key!, r.entry);
-      bump(state.counts, folder.counts, 'x', 1);
+      bump(folder.counts, 'x', 1);
       break;
     case 'confirmed':
       if (table) {
@@ -106,16 +146,16 @@ export function apply(state: State, r: JournalRecord): boolean {
         const rawSize = sentBefore ? sentBefore.rawSize : prev === 'c' ? table.get(digest)?.rawSize : undefined;
         table.set(digest, { uid: r.entry.uid, rawSize, flags: r.entry.flags ?? [] });
       }
-      bump(state.counts, folder.counts, 'c', 1);
+      bump(folder.counts, 'c', 1);
       break;
   }
   return true;
 }
 
-function bump(total: JournalCounts, folder: JournalCounts, kind: Kind, by: 1 | -1): void {
-  const field = kind === 'c' ? 'confirmed' : kind === 's' ? 'sent' : 'failed';
-  total[field] += by;
-  folder[field] += by;
+function bump(counts: FolderState['counts'], kind: Kind, by: 1 | -1): void {
+  if (kind === 's') counts.sent += by;
+  else if (kind === 'x') counts.failed += by;
+  else if (counts.confirmed !== undefined) counts.confirmed += by;
 }
 
 /** Forgets everything known of one folder (before it is replayed again from the file). */
@@ -123,9 +163,6 @@ export function forgetFolder(state: State, mailbox: string): FolderState {
   const f = folderOf(state, mailbox);
   for (const [k, e] of state.sent) if (e.mailbox === mailbox) state.sent.delete(k);
   for (const [k, e] of state.failed) if (e.mailbox === mailbox) state.failed.delete(k);
-  state.counts.confirmed -= f.counts.confirmed;
-  state.counts.sent -= f.counts.sent;
-  state.counts.failed -= f.counts.failed;
   f.counts.confirmed = f.counts.sent = f.counts.failed = 0;
   f.confirmed = new ConfirmedIndex(state.flagLists);
   return f;

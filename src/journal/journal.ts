@@ -29,7 +29,7 @@ import { replayJournal } from './journal-replay.js';
 import { JournalWriter, type JournalStats } from './journal-writer.js';
 import type { ConfirmedIndex } from './confirmed-index.js';
 import { digestId } from './id-digest.js';
-import { apply, emptyState, forgetFolder, journalKey, type JournalCounts, type State } from './journal-state.js';
+import { apply, emptyState, forgetFolder, journalKey, scan, settleScan, type JournalCounts, type State } from './journal-state.js';
 
 export { journalKey, type JournalCounts } from './journal-state.js';
 export type { JournalStats } from './journal-writer.js';
@@ -55,9 +55,10 @@ export { fileIo, type JournalIo } from './journal-io.js';
 // confirmation. A 'flags' record only updates the flags of a confirmed message.
 // Group commit and the failure rule live in journal-writer.ts; the in-memory state and replay's apply() in
 // journal-state.ts; the line format in journal-record.ts.
-// Memory (issue 14): confirmations are held per folder in compact tables, and release(mailbox) drops a folder's table
-// once the import is done with it, so a first import of a million messages keeps no per-message state for the
-// folders behind it. Asked about a released folder again, the journal rebuilds its table from the file (#reload).
+// Memory (issue 14): confirmations are held per folder in compact tables, built when the folder is first asked about
+// (open() builds none), and release(mailbox) drops a folder's table once the import is done with it — so a first
+// import of a million messages keeps no per-message state for the folders behind it, and a re-run holds one folder's
+// confirmations at a time. Asked about a released folder again, the journal rebuilds its table from the file.
 
 export interface JournalOptions {
   /** How long buffered confirmations may wait before they are written (default 100 ms). */
@@ -160,8 +161,9 @@ export class Journal {
             throw new JournalError(path, `belongs to another account (${JSON.stringify(h.account)}; this run: ${JSON.stringify(header.account)})`);
           }
         },
-        (r) => void apply(state, r),
+        (r) => scan(state, r),
       );
+      settleScan(state);
       let repaired: JournalRepair | undefined;
       let stored = result.header;
       try {
@@ -189,13 +191,32 @@ export class Journal {
     }
   }
 
+  /** Counts over every folder. A folder whose confirmations were never loaded is read from the file to count them
+   *  (and let go again): a report-time call, not one for the import's hot path. */
   get counts(): JournalCounts {
-    return { ...this.#state.counts };
+    const total = { confirmed: 0, sent: 0, failed: 0 };
+    for (const m of this.#state.folders.keys()) {
+      const c = this.#exactCounts(m, false);
+      total.confirmed += c.confirmed;
+      total.sent += c.sent;
+      total.failed += c.failed;
+    }
+    return total;
   }
 
-  /** Counts of one target mailbox. */
+  /** Counts of one target mailbox (loads its confirmations if they were never loaded: a look-up follows). */
   folderCounts(mailbox: string): JournalCounts {
-    return { ...(this.#state.folders.get(mailbox)?.counts ?? { confirmed: 0, sent: 0, failed: 0 }) };
+    return this.#exactCounts(mailbox, true);
+  }
+
+  #exactCounts(mailbox: string, keep: boolean): JournalCounts {
+    const f = this.#state.folders.get(mailbox);
+    if (!f) return { confirmed: 0, sent: 0, failed: 0 };
+    if (f.counts.confirmed === undefined) {
+      this.#reload(mailbox);
+      if (!keep) f.confirmed = undefined;
+    }
+    return { confirmed: f.counts.confirmed ?? 0, sent: f.counts.sent, failed: f.counts.failed };
   }
 
   /** The folder's state when a run last finished with it, if any. */

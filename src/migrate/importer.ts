@@ -272,6 +272,11 @@ export class Importer {
    * (flag changes queued when its UID is known).
    */
   private async *plan(items: AsyncIterable<SourceItem>): AsyncGenerator<SourceItem> {
+    // A trusted folder's confirmed messages are decided here and never reach the sending loop, which releases the
+    // folders it leaves (importSource): so a clean re-run lets go of a trusted folder's confirmations here, when the
+    // walk moves on, and holds one folder's at a time. The few messages of it still ahead in the read-ahead reload
+    // it if they need the journal (Journal.release is a hint about memory, never a change of what is known).
+    let planning: FolderRun | undefined;
     for await (const item of items) {
       if (item.kind !== 'message') {
         yield item;
@@ -291,6 +296,10 @@ export class Importer {
       } catch (e) {
         this.stop.fatal ??= toMailmigrateError(e);
         return;
+      }
+      if (run !== planning) {
+        if (planning?.verdict.trusted && !this.dry) this.journal?.release(planning.path);
+        planning = run;
       }
       run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
       run.counts.messages++;

@@ -107,3 +107,23 @@ test('a torn last line and old single-record lines are read the same way by a re
   assert.equal(r.lookup('Archiv/2024', 'solo')?.state, 'sent');
   await r.close();
 });
+
+test('open builds no table: each folder is loaded on its first look-up, and counts stay exact (confirmed twice counts once; re-sent after its confirmation counts as sent)', async (t) => {
+  const path = join(tempDir(t), 'j.jsonl');
+  const j = await filled(path);
+  j.recordConfirmed([{ id: 'm0', mailbox: 'INBOX', uid: 1 }, { id: 'm1', mailbox: 'INBOX', uid: 2, flags: ['\\Seen'] }]); // again
+  await j.recordSent([sent('m2', 'INBOX')]); // the server lost it: sent again
+  const expected = { inbox: answers(j, 'INBOX'), archiv: answers(j, 'Archiv/2024'), counts: j.counts };
+  assert.deepEqual(expected.counts, { confirmed: 79, sent: 19, failed: 2 });
+  await j.close();
+  const r = await Journal.open(path, header);
+  assert.deepEqual(r.heldFolders, [], 'no folder loaded by open()');
+  assert.deepEqual(r.unconfirmed('INBOX').map((e) => e.id).sort(), ['m2', ...Array.from({ length: 10 }, (_, i) => `m${40 + i}`).filter((id) => id !== 'm45')].sort());
+  assert.deepEqual(answers(r, 'INBOX'), expected.inbox);
+  assert.deepEqual(r.heldFolders, ['INBOX']);
+  assert.deepEqual(r.counts, expected.counts, 'counting loads Archiv/2024 for a moment and lets it go');
+  assert.deepEqual(r.heldFolders, ['INBOX']);
+  assert.deepEqual(r.folderCounts('Archiv/2024'), { confirmed: 40, sent: 9, failed: 1 });
+  assert.deepEqual(answers(r, 'Archiv/2024'), expected.archiv);
+  await r.close();
+});
