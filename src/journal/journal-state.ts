@@ -100,14 +100,15 @@ type Kind = 'c' | 's' | 'x';
 
 /**
  * Applies one record: the last record of a (mailbox, id) wins, except that a 'flags' record only updates a confirmed
- * message and a checkpoint replaces the folder's previous one. Returns false, changing nothing, when the record's
- * folder was released and what the record replaces cannot be known without its table (the caller reloads the
- * folder and applies the record again).
+ * message and a checkpoint replaces the folder's previous one. In a folder whose table is not in memory, a record
+ * about an id that is neither 'sent' nor 'failed' may or may not replace a confirmation: the record is kept (the
+ * Maps, the file) and the folder's confirmed count becomes unknown — the next count or look-up rebuilds the table
+ * from the file (journal.ts, #reload). So writing never reads the file back.
  */
-export function apply(state: State, r: JournalRecord): boolean {
+export function apply(state: State, r: JournalRecord): void {
   if (r.kind === 'checkpoint') {
     state.checkpoints.set(r.entry.mailbox, r.entry);
-    return true;
+    return;
   }
   const { mailbox, id } = r.entry;
   const folder = folderOf(state, mailbox);
@@ -116,15 +117,16 @@ export function apply(state: State, r: JournalRecord): boolean {
   const sentBefore = key === undefined ? undefined : state.sent.get(key);
   let prev: Kind | undefined = sentBefore ? 's' : key !== undefined && state.failed.has(key) ? 'x' : undefined;
   let digest: IdDigest | undefined;
-  if (prev === undefined) {
-    if (!table) return r.kind === 'flags'; // released: the file has the flags; anything else needs the table
+  if (prev === undefined && table) {
     digest = digestId(id, state.scratch);
     if (table.has(digest)) prev = 'c';
   }
   if (r.kind === 'flags') {
     if (prev === 'c') table!.setFlags(digest!, r.entry.flags);
-    return true;
+    return;
   }
+  // Not in memory and not sent or failed: it may have been confirmed (the file knows).
+  if (prev === undefined && !table && r.kind !== 'confirmed') folder.counts.confirmed = undefined;
   if (prev) bump(folder.counts, prev, -1);
   if (prev === 's') state.sent.delete(key!);
   else if (prev === 'x') state.failed.delete(key!);
@@ -145,11 +147,11 @@ export function apply(state: State, r: JournalRecord): boolean {
         // The raw size comes from the 'sent' record (a confirmation does not repeat it).
         const rawSize = sentBefore ? sentBefore.rawSize : prev === 'c' ? table.get(digest)?.rawSize : undefined;
         table.set(digest, { uid: r.entry.uid, rawSize, flags: r.entry.flags ?? [] });
-      }
-      bump(folder.counts, 'c', 1);
+        bump(folder.counts, 'c', 1);
+      } else if (prev !== undefined) bump(folder.counts, 'c', 1);
+      else folder.counts.confirmed = undefined; // confirmed once more, or for the first time: the file knows
       break;
   }
-  return true;
 }
 
 function bump(counts: FolderState['counts'], kind: Kind, by: 1 | -1): void {

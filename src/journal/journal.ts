@@ -367,11 +367,7 @@ export class Journal {
     if (failure) throw failure;
   }
 
-  /** Applies a record this run wrote (already handed to the writer), reloading its folder when it was released and
-   *  the record's effect depends on what the folder's table held. */
   #apply(r: JournalRecord): void {
-    if (apply(this.#state, r)) return;
-    this.#reload(r.entry.mailbox);
     apply(this.#state, r);
   }
 

@@ -1,35 +1,61 @@
-import { ConfirmedIndex, FlagLists } from '../journal/confirmed-index.js';
-import { newDigest } from '../journal/id-digest.js';
+import { digestId, newDigest } from '../journal/id-digest.js';
 
-// How many times each source id has been seen in one folder, in the journal's compact table (26 bytes a slot
-// instead of the id string and a Map entry: a folder of 250 000 ids held ~25 MB). The count lives in the table's
-// UID field, otherwise unused here.
-//
-// Keyed by a 64-bit FNV-1a pair, not the journal's SHA-256 (id-digest.ts): measured 1.75 µs per SHA-256 of an id
-// in a clean re-run's profile, a third of them for this table. A collision here cannot lose or duplicate a message:
-// the second id would be journalled as "<id>#2", which the journal does not know, so the message would be looked
-// up on the server (the folder's bulk index) like any message the journal cannot vouch for.
+// How many times each source id has been seen in one folder. Only the first 64 bits of the id's digest are kept
+// (id-digest.ts), 8 bytes a slot in an open-addressing set, where a Map of the id strings held ~100 bytes per id (a
+// folder of 250 000: ~25 MB, issue 14). Repeats are rare (the same Maildir unique name in cur/ and new/), so their
+// counts sit in a small Map. A collision of 64 bits (~2·10^-9 for 250 000 ids) cannot lose or duplicate a message:
+// the second id would be journalled as "<id>#2", which the journal does not know, so that message would be looked up
+// on the server like any the journal cannot vouch for.
+
+const INITIAL_SLOTS = 1024;
 
 export class IdRepeats {
-  readonly #table = new ConfirmedIndex(new FlagLists());
+  #keys = new Uint32Array(INITIAL_SLOTS * 2);
+  #mask = INITIAL_SLOTS - 1;
+  #count = 0;
+  readonly #repeats = new Map<string, number>();
   readonly #digest = newDigest();
 
   /** 1 the first time `id` is seen, 2 the second, … */
   count(id: string): number {
-    const d = this.#digest;
-    let a = 0x811c9dc5;
-    let b = 0x050c5d1f;
-    for (let i = 0; i < id.length; i++) {
-      const c = id.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+    const d = digestId(id, this.#digest);
+    // digestId never returns all-zero words 0..3; keep words 0 and 1 non-zero together too (an empty slot is 0, 0).
+    const a = d[0]!;
+    const b = (d[0]! | d[1]!) === 0 ? 1 : d[1]!;
+    if ((this.#count + 1) * 10 > (this.#mask + 1) * 7) this.#grow();
+    let i = a & this.#mask;
+    for (;;) {
+      const ka = this.#keys[i * 2]!;
+      const kb = this.#keys[i * 2 + 1]!;
+      if ((ka | kb) === 0) {
+        this.#keys[i * 2] = a;
+        this.#keys[i * 2 + 1] = b;
+        this.#count++;
+        return 1;
+      }
+      if (ka === a && kb === b) {
+        const key = `${a},${b}`;
+        const n = (this.#repeats.get(key) ?? 1) + 1;
+        this.#repeats.set(key, n);
+        return n;
+      }
+      i = (i + 1) & this.#mask;
     }
-    d[0] = a >>> 0;
-    d[1] = b >>> 0;
-    d[2] = id.length;
-    d[3] = 1; // never an all-zero key (an empty slot)
-    const n = (this.#table.get(d)?.uid ?? 0) + 1;
-    this.#table.set(d, { uid: n, rawSize: undefined, flags: [] });
-    return n;
+  }
+
+  #grow(): void {
+    const old = this.#keys;
+    const slots = (this.#mask + 1) * 2;
+    this.#keys = new Uint32Array(slots * 2);
+    this.#mask = slots - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      const a = old[s]!;
+      const b = old[s + 1]!;
+      if ((a | b) === 0) continue;
+      let i = a & this.#mask;
+      while ((this.#keys[i * 2]! | this.#keys[i * 2 + 1]!) !== 0) i = (i + 1) & this.#mask;
+      this.#keys[i * 2] = a;
+      this.#keys[i * 2 + 1] = b;
+    }
   }
 }

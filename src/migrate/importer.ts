@@ -300,6 +300,9 @@ export class Importer {
       if (run !== planning) {
         if (planning?.verdict.trusted && !this.dry) this.journal?.release(planning.path);
         planning = run;
+        // A folder absent or empty at the start is never looked up in the journal (below): nothing this run
+        // confirms there needs to be held in memory for it (issue 14: a first import of a million messages).
+        if (!hadMessages(run) && !this.dry) this.journal?.release(run.path);
       }
       run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
       run.counts.messages++;
@@ -321,7 +324,9 @@ export class Importer {
         continue;
       }
       const id = this.uniqueId(mapped.path, m.id);
-      const known = this.journal?.lookup(mapped.path, id);
+      // What the journal knows matters only where the server held messages at the start: an absent or empty
+      // folder gets every message (lookUp below), whatever the journal says (folder-check.ts voids it).
+      const known = hadMessages(run) ? this.journal?.lookup(mapped.path, id) : undefined;
       const plan: Planned = { id, mapped, run, known };
       if (run.verdict.trusted && known?.state === 'confirmed' && (known.rawSize === undefined || known.rawSize === m.size)) {
         if (await this.flags.followKnown(m, plan, known)) {
@@ -355,7 +360,7 @@ export class Importer {
 
   /** Is this message already in its folder? Only folders that held messages before the run need asking. */
   private async lookUp(run: FolderRun, n: NormalizedMessage): Promise<IndexMatch | undefined> {
-    if (!run.status || run.status.messages === 0) return undefined;
+    if (!hadMessages(run)) return undefined;
     const index = await this.folders.index(run);
     return index.match(n.messageId, n.data, (uid) => this.control.fetchBody(run.path, uid));
   }
@@ -427,4 +432,9 @@ export class Importer {
     this.tally.fail(source, err);
     this.tally.report();
   }
+}
+
+/** The folder held messages when this run first looked (STATUS): only then can a source message already be there. */
+function hadMessages(run: FolderRun): boolean {
+  return run.status !== undefined && run.status.messages > 0;
 }

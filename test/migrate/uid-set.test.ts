@@ -44,3 +44,9 @@ test('a source id seen again in the same folder is counted: 1, 2, 3 — other id
   assert.equal(r.count('maildir:INBOX/1.host'), 3);
   assert.equal(r.count('maildir:INBOX/2.host'), 2);
 });
+
+test('repeat counting stays exact across the set growing to 100 000 ids', () => {
+  const r = new IdRepeats();
+  for (let i = 0; i < 100_000; i++) assert.equal(r.count(`maildir:INBOX/${i}.host`), 1);
+  for (let i = 0; i < 100_000; i += 997) assert.equal(r.count(`maildir:INBOX/${i}.host`), 2, `id ${i}`);
+});
