@@ -23,6 +23,9 @@ export interface FolderState {
   readonly counts: { confirmed: number | undefined; sent: number; failed: number };
   /** Undefined when not loaded (at open) or released: the folder's confirmations are then on disk only. */
   confirmed: ConfirmedIndex | undefined;
+  /** Released once already (journal.ts: a folder looked up again after a release stays held). */
+  released?: boolean;
+  pinned?: boolean;
 }
 
 /** The in-memory key of a 'sent' or 'failed' record: a source id is unique only within its target mailbox. */

@@ -241,6 +241,7 @@ export class Journal {
     }
     const f = st.folders.get(mailbox);
     if (!f) return undefined;
+    if (!f.confirmed && f.released) f.pinned = true;
     const table = f.confirmed ?? this.#reload(mailbox);
     const c = table.get(digestId(id, st.scratch));
     return c ? { state: 'confirmed', uid: c.uid, rawSize: c.rawSize, flags: c.flags } : undefined;
@@ -252,7 +253,11 @@ export class Journal {
    */
   release(mailbox: string): void {
     const f = this.#state.folders.get(mailbox);
-    if (f) f.confirmed = undefined;
+    // A folder asked about again after a release stays held: each reload reads the whole file, so a source that
+    // went back and forth between folders must not pay one read per message.
+    if (!f || f.pinned) return;
+    f.confirmed = undefined;
+    f.released = true;
   }
 
   /** Folders whose confirmations are in memory now (for tests and benchmarks of the memory bound). */

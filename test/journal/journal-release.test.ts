@@ -127,3 +127,16 @@ test('open builds no table: each folder is loaded on its first look-up, and coun
   assert.deepEqual(answers(r, 'Archiv/2024'), expected.archiv);
   await r.close();
 });
+
+test('a folder looked up again after its release stays held: a source going back and forth costs one reload, not one per message', async (t) => {
+  const path = join(tempDir(t), 'j.jsonl');
+  const j = await filled(path);
+  j.release('INBOX');
+  assert.equal(j.lookup('INBOX', 'm1')?.state, 'confirmed');
+  j.release('INBOX');
+  assert.ok(j.heldFolders.includes('INBOX'), 'the second release is not taken');
+  assert.equal(j.lookup('INBOX', 'm2')?.state, 'confirmed');
+  j.release('Archiv/2024');
+  assert.ok(!j.heldFolders.includes('Archiv/2024'), 'a folder never looked up again is released as usual');
+  await j.close();
+});
