@@ -39,6 +39,8 @@ export class JournalWriter {
   /** Lines not yet handed to the kernel, the entries they hold, and the callers waiting for them to be durable. */
   #buf: string[] = [];
   #bufEntries = 0;
+  /** Lines handed to the kernel by the write in flight (they may be in the file in part). */
+  #writing: readonly string[] = [];
   #waiters: Waiter[] = [];
   #running = false; // the write loop owns the fd
   #startScheduled = false;
@@ -72,6 +74,11 @@ export class JournalWriter {
   /** Nothing buffered and nothing being written. */
   get idle(): boolean {
     return this.#buf.length === 0 && !this.#running;
+  }
+
+  /** Lines not known to be in the file yet, oldest first: the write in flight, then the buffer. */
+  pendingLines(): string[] {
+    return [...this.#writing, ...this.#buf];
   }
 
   /** Buffers lines that hold `entries` records; the caller then waits (waitDurable) or schedules (scheduleBatch). */
@@ -178,6 +185,7 @@ export class JournalWriter {
         // Waiters whose lines went out in an earlier round of this loop are already durable.
         if (lines.length > 0) {
           const data = Buffer.from(lines.join(''), 'utf8');
+          this.#writing = lines;
           try {
             await this.#io.write(this.#fd, data);
             this.#stats.writes++;
@@ -190,6 +198,8 @@ export class JournalWriter {
             const failure = this.fail(err);
             for (const w of waiters) w.reject(failure);
             return;
+          } finally {
+            this.#writing = [];
           }
         }
         for (const w of waiters) w.resolve();

@@ -15,7 +15,9 @@ import {
   encodeSent,
   encodeSentGroups,
   JOURNAL_FORMAT_VERSION,
+  decodeLine,
   type ConfirmedEntry,
+  type JournalRecord,
   type FailedEntry,
   type FlagsEntry,
   type FolderCheckpoint,
@@ -25,7 +27,9 @@ import {
 } from './journal-record.js';
 import { replayJournal } from './journal-replay.js';
 import { JournalWriter, type JournalStats } from './journal-writer.js';
-import { apply, emptyState, journalKey, stripKind, type JournalCounts, type State } from './journal-state.js';
+import type { ConfirmedIndex } from './confirmed-index.js';
+import { digestId } from './id-digest.js';
+import { apply, emptyState, forgetFolder, journalKey, scan, settleScan, type JournalCounts, type State } from './journal-state.js';
 
 export { journalKey, type JournalCounts } from './journal-state.js';
 export type { JournalStats } from './journal-writer.js';
@@ -51,6 +55,10 @@ export { fileIo, type JournalIo } from './journal-io.js';
 // confirmation. A 'flags' record only updates the flags of a confirmed message.
 // Group commit and the failure rule live in journal-writer.ts; the in-memory state and replay's apply() in
 // journal-state.ts; the line format in journal-record.ts.
+// Memory (issue 14): confirmations are held per folder in compact tables, built when the folder is first asked about
+// (open() builds none), and release(mailbox) drops a folder's table once the import is done with it — so a first
+// import of a million messages keeps no per-message state for the folders behind it, and a re-run holds one folder's
+// confirmations at a time. Asked about a released folder again, the journal rebuilds its table from the file.
 
 export interface JournalOptions {
   /** How long buffered confirmations may wait before they are written (default 100 ms). */
@@ -153,8 +161,9 @@ export class Journal {
             throw new JournalError(path, `belongs to another account (${JSON.stringify(h.account)}; this run: ${JSON.stringify(header.account)})`);
           }
         },
-        (r) => apply(state, r),
+        (r) => scan(state, r),
       );
+      settleScan(state);
       let repaired: JournalRepair | undefined;
       let stored = result.header;
       try {
@@ -182,13 +191,32 @@ export class Journal {
     }
   }
 
+  /** Counts over every folder. A folder whose confirmations were never loaded is read from the file to count them
+   *  (and let go again): a report-time call, not one for the import's hot path. */
   get counts(): JournalCounts {
-    return { ...this.#state.counts };
+    const total = { confirmed: 0, sent: 0, failed: 0 };
+    for (const m of this.#state.folders.keys()) {
+      const c = this.#exactCounts(m, false);
+      total.confirmed += c.confirmed;
+      total.sent += c.sent;
+      total.failed += c.failed;
+    }
+    return total;
   }
 
-  /** Counts of one target mailbox. */
+  /** Counts of one target mailbox (loads its confirmations if they were never loaded: a look-up follows). */
   folderCounts(mailbox: string): JournalCounts {
-    return { ...(this.#state.perFolder.get(mailbox) ?? { confirmed: 0, sent: 0, failed: 0 }) };
+    return this.#exactCounts(mailbox, true);
+  }
+
+  #exactCounts(mailbox: string, keep: boolean): JournalCounts {
+    const f = this.#state.folders.get(mailbox);
+    if (!f) return { confirmed: 0, sent: 0, failed: 0 };
+    if (f.counts.confirmed === undefined) {
+      this.#reload(mailbox);
+      if (!keep) f.confirmed = undefined;
+    }
+    return { confirmed: f.counts.confirmed ?? 0, sent: f.counts.sent, failed: f.counts.failed };
   }
 
   /** The folder's state when a run last finished with it, if any. */
@@ -203,32 +231,50 @@ export class Journal {
   }
 
   lookup(mailbox: string, id: string): JournalLookup | undefined {
-    const s = this.#state.ids.get(journalKey(mailbox, id));
-    if (s === undefined) return undefined;
-    switch (s.kind) {
-      case 'c':
-        return { state: 'confirmed', uid: s.uid, rawSize: s.rawSize, flags: s.flags };
-      case 's':
-        return { state: 'sent', entry: stripKind(s) };
-      case 'x':
-        return { state: 'failed', entry: stripKind(s) };
+    const st = this.#state;
+    if (st.sent.size || st.failed.size) {
+      const key = journalKey(mailbox, id);
+      const s = st.sent.get(key);
+      if (s) return { state: 'sent', entry: { ...s } };
+      const x = st.failed.get(key);
+      if (x) return { state: 'failed', entry: { ...x } };
     }
+    const f = st.folders.get(mailbox);
+    if (!f) return undefined;
+    if (!f.confirmed && f.released) f.pinned = true;
+    const table = f.confirmed ?? this.#reload(mailbox);
+    const c = table.get(digestId(id, st.scratch));
+    return c ? { state: 'confirmed', uid: c.uid, rawSize: c.rawSize, flags: c.flags } : undefined;
+  }
+
+  /**
+   * The import is done with this folder for now: its confirmations leave memory (they stay in the file). Asking about
+   * the folder again rebuilds them from the file, so this is a hint about memory, never a change of what is known.
+   */
+  release(mailbox: string): void {
+    const f = this.#state.folders.get(mailbox);
+    // A folder asked about again after a release stays held: each reload reads the whole file, so a source that
+    // went back and forth between folders must not pay one read per message.
+    if (!f || f.pinned) return;
+    f.confirmed = undefined;
+    f.released = true;
+  }
+
+  /** Folders whose confirmations are in memory now (for tests and benchmarks of the memory bound). */
+  get heldFolders(): string[] {
+    return [...this.#state.folders].filter(([, f]) => f.confirmed !== undefined).map(([m]) => m);
   }
 
   /** Sent but never confirmed nor failed (in one mailbox, or all): their folders must be reconciled. */
   unconfirmed(mailbox?: string): SentEntry[] {
     const out: SentEntry[] = [];
-    for (const s of this.#state.ids.values()) {
-      if (s.kind === 's' && (mailbox === undefined || s.mailbox === mailbox)) out.push(stripKind(s));
-    }
+    for (const s of this.#state.sent.values()) if (mailbox === undefined || s.mailbox === mailbox) out.push({ ...s });
     return out;
   }
 
   /** Messages whose last record is a permanent failure (they are retried on the next run). */
   failed(): FailedEntry[] {
-    const out: FailedEntry[] = [];
-    for (const s of this.#state.ids.values()) if (s.kind === 'x') out.push(stripKind(s));
-    return out;
+    return [...this.#state.failed.values()].map((x) => ({ ...x }));
   }
 
   /** Resolves once these intents are on disk; only then may their messages be written to the socket. */
@@ -236,7 +282,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) return Promise.reject(bad);
     this.#writer.add(this.#compact ? encodeSentGroups(entries) : entries.map(encodeSent), entries.length);
-    for (const e of entries) apply(this.#state, { kind: 'sent', entry: { ...e } });
+    for (const e of entries) this.#apply({ kind: 'sent', entry: { ...e } });
     return this.#writer.waitDurable();
   }
 
@@ -245,7 +291,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add(this.#compact ? encodeConfirmedGroups(entries) : entries.map(encodeConfirmed), entries.length);
-    for (const e of entries) apply(this.#state, { kind: 'confirmed', entry: e });
+    for (const e of entries) this.#apply({ kind: 'confirmed', entry: e });
     this.#writer.scheduleBatch();
   }
 
@@ -254,7 +300,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add(entries.map(encodeFlags), entries.length);
-    for (const e of entries) apply(this.#state, { kind: 'flags', entry: e });
+    for (const e of entries) this.#apply({ kind: 'flags', entry: e });
     this.#writer.scheduleBatch();
   }
 
@@ -263,7 +309,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add([encodeCheckpoint(c)], 1);
-    apply(this.#state, { kind: 'checkpoint', entry: c });
+    this.#apply({ kind: 'checkpoint', entry: c });
     this.#writer.scheduleBatch();
   }
 
@@ -272,7 +318,7 @@ export class Journal {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#writer.add([encodeFailed(entry)], 1);
-    apply(this.#state, { kind: 'failed', entry: { ...entry } });
+    this.#apply({ kind: 'failed', entry: { ...entry } });
     this.#writer.scheduleBatch();
   }
 
@@ -324,6 +370,30 @@ export class Journal {
     const failure = this.#writer.drainSync();
     releaseLock(this.#lockPath);
     if (failure) throw failure;
+  }
+
+  #apply(r: JournalRecord): void {
+    apply(this.#state, r);
+  }
+
+  /**
+   * Rebuilds one released folder's state from the file, then from the lines the writer has not finished writing
+   * (in order: a line both in the file and still pending is applied twice, which changes nothing — the last record
+   * of an id wins, and the same record twice leaves the same state). A line still being written shows in the file as
+   * a torn tail and is skipped there; it is among the pending lines. Group lines of other folders are skipped
+   * without being parsed (journal-replay.ts), so a reload reads the file but decodes only this folder's records.
+   */
+  #reload(mailbox: string): ConfirmedIndex {
+    const state = this.#state;
+    const folder = forgetFolder(state, mailbox);
+    const mine = (r: JournalRecord): void => {
+      if (r.entry.mailbox === mailbox) apply(state, r);
+    };
+    replayJournal(this.#fd, this.path, () => undefined, mine, { mailbox });
+    for (const line of this.#writer.pendingLines()) {
+      for (const r of decodeLine(line.endsWith('\n') ? line.slice(0, -1) : line) ?? []) mine(r);
+    }
+    return folder.confirmed!;
   }
 
   #unusable(): JournalError | undefined {

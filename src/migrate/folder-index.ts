@@ -44,10 +44,16 @@ export const MAX_SHORTCUT_OWNERS = 50_000;
 /** Candidates fetched per source message, at most: bounds the cost of a folder full of look-alikes. */
 export const MAX_FETCHED = 32;
 
+/** What FolderIndex needs of the set of claimed UIDs (a Set<number>, or the run's compact UidSet). */
+export interface UidClaims {
+  has(uid: number): boolean;
+  add(uid: number): unknown;
+}
+
 export class FolderIndex {
   readonly #byId = new Map<string, IndexedMessage[]>();
   readonly #withoutId = new Map<number, IndexedMessage[]>();
-  readonly #claimed: Set<number>;
+  readonly #claimed: UidClaims;
   /** Source Message-IDs already presented to match(): a repeat is decided by content. */
   readonly #seenIds = new Set<string>();
   /** Claims made by rule 1 without comparing bytes, by UID → the owner the caller gave (to re-check on a repeat). */
@@ -56,7 +62,7 @@ export class FolderIndex {
   #fetched = 0;
 
   /** `claimed`: UIDs already accounted for, shared with the importer's record of what this run appended. */
-  constructor(claimed: Set<number> = new Set()) {
+  constructor(claimed: UidClaims = new Set<number>()) {
     this.#claimed = claimed;
   }
 

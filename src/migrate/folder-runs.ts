@@ -3,6 +3,7 @@ import { checkFolder, type FolderDistrust, type FolderStatus, type FolderVerdict
 import { FolderIndex } from './folder-index.js';
 import { FlagUpdates } from './flag-sync.js';
 import type { ServerControl } from './server-lookup.js';
+import { UidSet } from './uid-set.js';
 
 // The migration's registry of target folders: for each folder this run sends into, what the server said at the
 // start (STATUS), whether the journal may be trusted there (folder-check.ts), the bulk index built on first need,
@@ -32,7 +33,7 @@ export interface FolderRun {
   /** Source folder names (as the reader gave them) mapped here; more than one is a merge, reported. */
   readonly sources: Set<string>;
   /** UIDs accounted for: appended by this run or matched to a source message. */
-  readonly claimed: Set<number>;
+  readonly claimed: UidSet;
   readonly counts: FolderCounts;
   /** Flag changes waiting to be sent, and which journal id each UID belongs to. */
   readonly flagUpdates: FlagUpdates;
@@ -113,7 +114,7 @@ export class FolderRuns {
       status,
       verdict,
       sources: new Set(),
-      claimed: new Set(),
+      claimed: new UidSet(),
       counts: { messages: 0, appended: 0, journal: 0, checked: 0, deleted: 0, flagsUpdated: 0, failed: 0 },
       flagUpdates: new FlagUpdates(),
       flagTargets: new Map(),

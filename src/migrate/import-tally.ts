@@ -5,7 +5,10 @@ import type { Failure, ImportProgress, ImportResult, SkippedBy } from './import-
 // What an import counts while it runs, and the result assembled from it at the end. Every list here is bounded:
 // a tree of clutter, a chatty server or a run of any length cannot grow memory through the report.
 
-const RECORD_SAMPLE = 20_000;
+/** Timing records kept for the report's latency figures. A reservoir of 2000 estimates a percentile p within
+ *  ±2·sqrt(p(1−p)/2000) (±0.45 points at p99); 20 000 records held ~10 MB that filled up over a million-message
+ *  import (one record per MULTIAPPEND), growth the memory target does not allow (issue 14). */
+const RECORD_SAMPLE = 2_000;
 /** Skipped paths listed one by one in the report; beyond this only counted. */
 const MAX_SKIPPED_PATHS = 10_000;
 const MAX_ALERTS = 100;

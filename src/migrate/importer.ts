@@ -13,6 +13,7 @@ import { type FolderRun, FolderRuns } from './folder-runs.js';
 import { createTree, FolderRenames } from './folder-tree.js';
 import { compareContent } from './content-match.js';
 import type { IndexMatch } from './folder-index.js';
+import { IdRepeats } from './id-repeats.js';
 import { ImportTally } from './import-tally.js';
 import { type ImportOptions, type ImportResult, type Planned, type Prepared, RunStop } from './import-types.js';
 import { SendPipeline } from './send-pipeline.js';
@@ -51,8 +52,9 @@ export class Importer {
   private readonly mapped = new Map<string, MappedFolder & { subscribe: boolean }>();
   private readonly planned = new WeakMap<SourceMessage, Planned>();
   /** Ids seen in the current run of messages for one folder: a repeated source id (the same Maildir unique name in
-   *  cur/ and new/) is a different message and gets its own journal id. */
-  private idsSeen = { path: '', ids: new Map<string, number>() };
+   *  cur/ and new/) is a different message and gets its own journal id. Digests, not the id strings: a folder of
+   *  250 000 messages kept ~100 bytes of heap per id in a Map (issue 14). */
+  private idsSeen = { path: '', ids: new IdRepeats() };
   private pool: Pool | undefined;
   private pipeline: SendPipeline | undefined;
   private server!: ServerFolders;
@@ -178,6 +180,14 @@ export class Importer {
       windowBytes = 0;
       await this.pipeline!.dispatch(w, inflight);
     };
+    // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
+    // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
+    // folder's confirmations (Journal.release), so memory holds one folder's state, not the whole run's (issue 14).
+    let current: string | undefined;
+    const leave = async (): Promise<void> => {
+      await flush();
+      if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
+    };
     for await (const item of readAhead(this.plan(source.items()), { depth: this.options.readAhead ?? 32 })) {
       if (signal?.aborted || stop.stopped) break;
       if (item.kind === 'skipped') {
@@ -193,6 +203,10 @@ export class Importer {
       if (item.kind !== 'message') continue;
       const plan = this.planned.get(item.message)!;
       this.planned.delete(item.message);
+      if (plan.run.path !== current) {
+        await leave();
+        current = plan.run.path;
+      }
       let found: IndexMatch | undefined;
       try {
         found = await this.lookUp(item.message, plan, item.normalized);
@@ -222,7 +236,7 @@ export class Importer {
       windowBytes += prepared.append.data.length;
       if (window.length >= windowMax || windowBytes >= windowBytesMax) await flush();
     }
-    if (!signal?.aborted && !stop.stopped) await flush();
+    if (!signal?.aborted && !stop.stopped) await leave();
     await Promise.all(inflight);
     if (!signal?.aborted && !stop.fatal) await this.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);
@@ -270,6 +284,11 @@ export class Importer {
    * (flag changes queued when its UID is known).
    */
   private async *plan(items: AsyncIterable<SourceItem>): AsyncGenerator<SourceItem> {
+    // A trusted folder's confirmed messages are decided here and never reach the sending loop, which releases the
+    // folders it leaves (importSource): so a clean re-run lets go of a trusted folder's confirmations here, when the
+    // walk moves on, and holds one folder's at a time. The few messages of it still ahead in the read-ahead reload
+    // it if they need the journal (Journal.release is a hint about memory, never a change of what is known).
+    let planning: FolderRun | undefined;
     for await (const item of items) {
       if (item.kind !== 'message') {
         yield item;
@@ -289,6 +308,13 @@ export class Importer {
       } catch (e) {
         this.stop.fatal ??= toMailmigrateError(e);
         return;
+      }
+      if (run !== planning) {
+        if (planning?.verdict.trusted && !this.dry) this.journal?.release(planning.path);
+        planning = run;
+        // A folder absent or empty at the start is never looked up in the journal (below): nothing this run
+        // confirms there needs to be held in memory for it (issue 14: a first import of a million messages).
+        if (!hadMessages(run) && !this.dry) this.journal?.release(run.path);
       }
       run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
       run.counts.messages++;
@@ -310,7 +336,9 @@ export class Importer {
         continue;
       }
       const id = this.uniqueId(mapped.path, m.id);
-      const known = this.journal?.lookup(mapped.path, id);
+      // What the journal knows matters only where the server held messages at the start: an absent or empty
+      // folder gets every message (lookUp below), whatever the journal says (folder-check.ts voids it).
+      const known = hadMessages(run) ? this.journal?.lookup(mapped.path, id) : undefined;
       const plan: Planned = { id, mapped, run, known };
       if (run.verdict.trusted && known?.state === 'confirmed' && (known.rawSize === undefined || known.rawSize === m.size)) {
         if (await this.flags.followKnown(m, plan, known)) {
@@ -337,16 +365,15 @@ export class Importer {
   }
 
   private uniqueId(path: string, id: string): string {
-    if (this.idsSeen.path !== path) this.idsSeen = { path, ids: new Map() };
-    const n = (this.idsSeen.ids.get(id) ?? 0) + 1;
-    this.idsSeen.ids.set(id, n);
+    if (this.idsSeen.path !== path) this.idsSeen = { path, ids: new IdRepeats() };
+    const n = this.idsSeen.ids.count(id);
     return n === 1 ? id : `${id}#${n}`;
   }
 
   /** Is this message already in its folder? Only folders that held messages before the run need asking. */
   private async lookUp(message: SourceMessage, plan: Planned, n: NormalizedMessage): Promise<IndexMatch | undefined> {
     const run = plan.run;
-    if (!run.status || run.status.messages === 0) return undefined;
+    if (!hadMessages(run)) return undefined;
     const index = await this.folders.index(run);
     return index.match<Owner>(n.messageId, n.data, (uid) => this.control.fetchBody(run.path, uid), { message, plan }, async (o, server) => {
       try {
@@ -440,4 +467,9 @@ export class Importer {
     this.tally.fail(source, err);
     this.tally.report();
   }
+}
+
+/** The folder held messages when this run first looked (STATUS): only then can a source message already be there. */
+function hadMessages(run: FolderRun): boolean {
+  return run.status !== undefined && run.status.messages > 0;
 }
