@@ -7,7 +7,7 @@ import type { MailmigrateError } from '../../src/core/errors.js';
 import type { AppendMessage } from '../../src/core/types.js';
 import { parseCapabilities } from '../../src/imap/capabilities.js';
 import type { AppendResult } from '../../src/transport/connection.js';
-import { type AppendSample, Pool, type PoolConnection, type PoolEvent, type PoolOptions } from '../../src/transport/pool.js';
+import { type AppendSample, Pool, type PoolConnection, type PoolEvent, type PoolOptions, type PoolView } from '../../src/transport/pool.js';
 import { newRecord } from '../../src/transport/timing.js';
 
 /** Answers every command after `answerAfterMs`, or holds answers until release(); counts what each connection holds. */
@@ -220,7 +220,7 @@ test('a smaller batch size splits a submitted batch in order, outcomes one per m
 test('the observer is attached, sees every settled APPEND with the connections in its folder, and one that throws stops nothing', async (t) => {
   const server = new FakeServer();
   const samples: AppendSample[] = [];
-  let attached: Pool | undefined;
+  let attached: PoolView | undefined;
   const { pool, events } = await fakePool(server, {
     observer: {
       attached: (p) => (attached = p),
