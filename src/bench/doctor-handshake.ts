@@ -8,6 +8,7 @@ import { systemClock } from '../core/clock.js';
 import { ConnectionClosedError } from '../core/errors.js';
 import { type ResponseItem, ResponseReader } from '../imap/response-reader.js';
 import type { DoctorTarget } from './doctor-types.js';
+import { replyLine } from './reply-line.js';
 
 /** Line and literal bounds of the probe's reader: a greeting or CAPABILITY line is well under 4 KiB on real servers. */
 const PROBE_LIMITS = { maxLineLength: 64 * 1024, maxLiteralSize: 64 * 1024, maxResponseSize: 256 * 1024 };
@@ -16,13 +17,6 @@ export interface HandshakeTimes {
   readonly connectMs: number;
   readonly tlsMs: number | undefined;
   readonly greetingMs: number;
-}
-
-/** The text of an item as the server sent its line, for messages (control characters are the renderer's to escape). */
-function lineOf(item: ResponseItem): string {
-  if (item.kind === 'untagged') return item.raw.toString('latin1').trimEnd();
-  if (item.kind === 'tagged') return `${item.tag} ${item.status} ${item.text}`;
-  return `+ ${item.text}`;
 }
 
 /** The raw first contact: TCP, TLS, greeting, each timed. Closes its socket whatever happens. */
@@ -98,7 +92,7 @@ export async function probeHandshake(t: DoctorTarget, timeoutMs: number): Promis
     const greeting = await reply('the greeting', (i) => i.kind === 'untagged');
     const greetingMs = systemClock.now() - g0;
     const current = sockets[sockets.length - 1]!;
-    if (greeting.kind === 'untagged' && greeting.type === 'BYE') throw new Error(`server refused the connection: ${lineOf(greeting).slice(0, 200)}`);
+    if (greeting.kind === 'untagged' && greeting.type === 'BYE') throw new Error(`server refused the connection: ${replyLine(greeting).slice(0, 200)}`);
     if (t.tls === 'starttls' || t.tls === 'starttls-optional') {
       current.write('p1 CAPABILITY\r\n');
       const caps = await reply('* CAPABILITY', (i) => i.kind === 'untagged' && i.type === 'CAPABILITY');

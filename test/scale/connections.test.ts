@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loopbackSources, parseSlabSocketBytes, preflightConnections, quoteImap, runConnectionsBench } from '../../src/bench/connections.js';
+import { runConnectionsBench } from '../../src/bench/connections.js';
+import { loopbackSources, preflightConnections } from '../../src/bench/connections-preflight.js';
+import { quoteImap } from '../../src/bench/held-session.js';
+import { parseSlabSocketBytes } from '../../src/bench/socket-memory.js';
 
 test('200 sessions are held against the embedded server in a child process, with RSS per session and percentiles', async () => {
   const r = await runConnectionsBench({ sessions: 200, holdMs: 1500, noopIntervalMs: 500 });
