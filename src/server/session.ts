@@ -7,17 +7,14 @@
 // behaviour (docs/measurements.md) is what the client meets, as with the report's server.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { appendCommand, literalFormPolicy, literalPolicy } from './append-command.js';
+import { literalFormPolicy, literalPolicy } from './append-command.js';
 import { capabilityList } from './capability-list.js';
 import { checkPassword, connectionCapRefusal, decodeSaslPlain } from './credentials.js';
 import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
 import {
   CommandError, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
 } from './command-context.js';
-import {
-  closeCommand, createCommand, deleteCommand, listCommand, namespaceCommand, selectCommand, statusCommand,
-} from './mailbox-commands.js';
-import { expungeCommand, fetchCommand, searchCommand, storeCommand } from './message-commands.js';
+import { runInMailboxState, type SessionState, syncSelectedView } from './command-dispatch.js';
 import {
   MAX_LINE_BYTES, PREAUTH_MAX_COMMAND_BYTES, PREAUTH_MAX_LINE_BYTES, preAuthLiteralPolicy,
 } from './limits.js';
@@ -31,8 +28,6 @@ const INPUT_HIGH_WATER = 256 * 1024;
 // Replies queued while one 'data' event is processed are written once; past this many bytes they are written
 // early, so a pipelined burst of FETCHes cannot pile up replies in memory before the first write.
 const OUTPUT_FLUSH_BYTES = 256 * 1024;
-
-type State = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
 export interface SessionOptions {
   readonly shared: ServerShared;
@@ -53,7 +48,7 @@ export class Session implements CommandContext {
   private socket: Socket;
   private readonly raw: Socket;
   private readonly reader: CommandReader;
-  private state: State = 'not-authenticated';
+  private state: SessionState = 'not-authenticated';
   private secure = false;
   private user: string | undefined;
   private readonly replies = new ReplyBuffer();
@@ -333,78 +328,11 @@ export class Session implements CommandContext {
       case 'AUTHENTICATE':
         return this.authenticate(cmd);
     }
-    if (s === 'not-authenticated') {
-      if (!KNOWN_VERBS.has(cmd.verb)) throw new CommandError('BAD', 'Unknown command');
-      throw new CommandError('BAD', 'Not authenticated');
-    }
-    switch (cmd.verb) {
-      case 'NAMESPACE': return namespaceCommand(this);
-      case 'LIST': return listCommand(this, cmd);
-      case 'LSUB': return listCommand(this, cmd, true);
-      case 'SUBSCRIBE':
-      case 'UNSUBSCRIBE':
-        return ok(`${cmd.verb} completed`); // every mailbox counts as subscribed
-      case 'CREATE': return createCommand(this, cmd);
-      case 'DELETE': return deleteCommand(this, cmd);
-      case 'STATUS': return statusCommand(this, cmd);
-      case 'APPEND':
-        this.shared.stats.appendCommands++;
-        return appendCommand(this, cmd);
-      case 'SELECT':
-      case 'EXAMINE': {
-        this.state = 'authenticated';
-        const r = selectCommand(this, cmd, cmd.verb === 'EXAMINE');
-        this.state = 'selected';
-        return r;
-      }
-    }
-    if (s !== 'selected') {
-      if (!KNOWN_VERBS.has(cmd.verb)) throw new CommandError('BAD', 'Unknown command');
-      throw new CommandError('BAD', 'No mailbox selected');
-    }
-    // Bring the view up to date first, so sequence numbers below match what the client was told.
-    this.syncSelected();
-    switch (cmd.verb) {
-      case 'FETCH': return fetchCommand(this, cmd, false);
-      case 'UID FETCH': return fetchCommand(this, cmd, true);
-      case 'STORE': return storeCommand(this, cmd, false);
-      case 'UID STORE': return storeCommand(this, cmd, true);
-      case 'SEARCH': return searchCommand(this, cmd, false);
-      case 'UID SEARCH': return searchCommand(this, cmd, true);
-      case 'EXPUNGE': return expungeCommand(this, cmd, false);
-      case 'UID EXPUNGE':
-        if (!this.shared.caps.uidplus) break;
-        return expungeCommand(this, cmd, true);
-      case 'CLOSE':
-      case 'UNSELECT': {
-        if (cmd.verb === 'UNSELECT' && !this.shared.caps.unselect) break;
-        const r = closeCommand(this, cmd.verb === 'CLOSE');
-        this.state = 'authenticated';
-        return r;
-      }
-    }
-    throw new CommandError('BAD', 'Unknown command');
+    return runInMailboxState(this, cmd, s, (next) => (this.state = next));
   }
 
   syncSelected(): void {
-    const sel = this.selected;
-    if (!sel) return;
-    const msgs = sel.box.messages;
-    if (sel.box.expungeVersion !== sel.expungeVersion) {
-      const live = new Set(msgs.map((m) => m.uid));
-      for (let i = sel.uids.length - 1; i >= 0; i--) {
-        if (!live.has(sel.uids[i]!)) {
-          this.send(`* ${i + 1} EXPUNGE\r\n`);
-          sel.uids.splice(i, 1);
-        }
-      }
-      sel.expungeVersion = sel.box.expungeVersion;
-    }
-    // Appends only add at the end, so after the expunges above sel.uids is a prefix of msgs.
-    if (msgs.length > sel.uids.length) {
-      for (let i = sel.uids.length; i < msgs.length; i++) sel.uids.push(msgs[i]!.uid);
-      this.send(`* ${msgs.length} EXISTS\r\n`);
-    }
+    syncSelectedView(this);
   }
 
   // ---- authentication
@@ -536,8 +464,3 @@ export class Session implements CommandContext {
     this.opts.onClose(this);
   }
 }
-
-const KNOWN_VERBS = new Set([
-  'NAMESPACE', 'LIST', 'LSUB', 'SUBSCRIBE', 'UNSUBSCRIBE', 'CREATE', 'DELETE', 'STATUS', 'APPEND', 'SELECT', 'EXAMINE',
-  'FETCH', 'UID FETCH', 'STORE', 'UID STORE', 'SEARCH', 'UID SEARCH', 'EXPUNGE', 'UID EXPUNGE', 'CLOSE', 'UNSELECT',
-]);
