@@ -1,12 +1,14 @@
 // One IMAP connection of the embedded server: the state machine of RFC 3501 §3 (not authenticated → authenticated
-// → selected → logout), the drive loop over the command reader, batched reply writes, and the bounds a client
-// meets (limits.ts). Fault injection is not in here: it wraps the session through its hooks (session-hooks.ts).
+// → selected → logout), the drive loop over the command reader, authentication, and the bounds a client meets
+// (limits.ts). Beside it: session-socket.ts (the socket, TLS, batched writes, backpressure), command-dispatch.ts
+// (which command runs in which state). Fault injection is not in here: it wraps the session through its hooks
+// (session-hooks.ts), which do nothing unless a fault switch is on.
 //
 // Replies produced while processing one 'data' event are written once (one syscall), so a pipelining client gets
 // one segment back per segment sent. No delay is added: with noDelay=false the kernel's Nagle / delayed-ACK
 // behaviour (docs/measurements.md) is what the client meets, as with the report's server.
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { literalFormPolicy, literalPolicy } from './append-command.js';
 import { capabilityList } from './capability-list.js';
 import { checkPassword, connectionCapRefusal, decodeSaslPlain } from './credentials.js';
@@ -18,7 +20,7 @@ import { runInMailboxState, type SessionState, syncSelectedView } from './comman
 import {
   MAX_LINE_BYTES, PREAUTH_MAX_COMMAND_BYTES, PREAUTH_MAX_LINE_BYTES, preAuthLiteralPolicy,
 } from './limits.js';
-import { ReplyBuffer } from './reply-buffer.js';
+import { SessionSocket } from './session-socket.js';
 import { PLAIN_HOOKS, type CommandOverride, type SessionHooks } from './session-hooks.js';
 import { StoreError } from './store.js';
 
@@ -45,16 +47,11 @@ export class Session implements CommandContext {
   selected: Selected | undefined;
   /** Swapped by the server when fault switches go on or off. */
   hooks: SessionHooks = PLAIN_HOOKS;
-  private socket: Socket;
-  private readonly raw: Socket;
+  private readonly io: SessionSocket;
   private readonly reader: CommandReader;
   private state: SessionState = 'not-authenticated';
   private secure = false;
   private user: string | undefined;
-  private readonly replies = new ReplyBuffer();
-  /** The socket's write buffer is over its high-water mark: process nothing until 'drain' (reading is paused). */
-  private writeBlocked = false;
-  private inputPaused = false;
   private loginTimer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
@@ -68,8 +65,7 @@ export class Session implements CommandContext {
 
   constructor(socket: Socket, private readonly opts: SessionOptions) {
     this.shared = opts.shared;
-    this.raw = socket;
-    this.socket = socket;
+    this.io = new SessionSocket(socket, { data: this.onData, gone: () => this.destroy(), drained: () => this.onDrain() });
     this.hooks = opts.hooks;
     // Before login a client can only send credentials: small lines, small literals (limits.ts).
     this.reader = new CommandReader({
@@ -80,15 +76,13 @@ export class Session implements CommandContext {
         ? (preAuthLiteralPolicy(a) ?? literalFormPolicy(this.shared.caps, a))
         : literalPolicy(this.shared, a)),
     });
-    socket.on('error', () => this.destroy());
-    socket.on('close', () => this.destroy());
     const loginMs = this.shared.limits.loginTimeoutMs;
     if (Number.isFinite(loginMs)) {
       // Counted from connect, not from the last byte: trickling a byte a minute must not hold a descriptor forever.
       this.loginTimer = setTimeout(() => this.bye(undefined, 'Disconnected for inactivity'), loginMs).unref();
     }
     if (opts.implicitTls && opts.tls) this.wrapTls(opts.tls);
-    else socket.on('data', this.onData);
+    else this.io.readPlain();
     if (opts.greetingDelayMs > 0) setTimeout(() => this.greet(), opts.greetingDelayMs);
     else this.greet();
   }
@@ -126,38 +120,23 @@ export class Session implements CommandContext {
   }
 
   send(data: string | Buffer): void {
-    this.replies.push(data);
+    this.io.queue(data);
   }
 
   private flush(): void {
-    if (this.closed || this.stalled) return this.replies.clear();
-    this.shared.stats.bytesOut += this.replies.writeTo(this.socket);
-    // A client that sends commands but does not read the replies (or reads slowly) must not make us queue replies
-    // without bound: stop processing and reading until the socket drains, so the client's own send window fills.
-    if (this.socket.writableNeedDrain && !this.writeBlocked) {
-      this.writeBlocked = true;
-      this.pauseInput();
-      this.socket.once('drain', this.onDrain);
-    }
+    if (this.closed || this.stalled) return this.io.discard();
+    this.shared.stats.bytesOut += this.io.flush();
   }
 
-  private onDrain = (): void => {
-    this.writeBlocked = false;
+  private onDrain(): void {
     if (this.closed) return;
     this.resumeInput();
     if (!this.running && this.greeted) this.drive();
-  };
-
-  private pauseInput(): void {
-    if (this.inputPaused) return;
-    this.inputPaused = true;
-    this.socket.pause();
   }
 
   private resumeInput(): void {
-    if (!this.inputPaused || this.writeBlocked || this.reader.buffered > INPUT_HIGH_WATER) return;
-    this.inputPaused = false;
-    this.socket.resume();
+    if (this.reader.buffered > INPUT_HIGH_WATER) return;
+    this.io.resume();
   }
 
   private onData = (data: Buffer): void => {
@@ -170,14 +149,14 @@ export class Session implements CommandContext {
     this.shared.stats.bytesIn += chunk.length;
     if (this.stalled) return;
     this.reader.push(chunk);
-    if (!this.running && this.greeted && !this.writeBlocked) this.drive();
-    else if (this.reader.buffered > INPUT_HIGH_WATER) this.pauseInput();
+    if (!this.running && this.greeted && !this.io.writeBlocked) this.drive();
+    else if (this.reader.buffered > INPUT_HIGH_WATER) this.io.pause();
   };
 
   // Processes every complete event; an async step (fault delay) suspends the loop and resumes it after.
   private drive(): void {
     this.running = true;
-    while (!this.closed && !this.stalled && !this.writeBlocked) {
+    while (!this.closed && !this.stalled && !this.io.writeBlocked) {
       const ev = this.reader.next();
       if (!ev) break;
       let p: Promise<void> | void;
@@ -189,11 +168,11 @@ export class Session implements CommandContext {
       }
       if (p) {
         this.flush();
-        if (this.reader.buffered > INPUT_HIGH_WATER) this.pauseInput();
+        if (this.reader.buffered > INPUT_HIGH_WATER) this.io.pause();
         p.then(() => this.drive(), (err) => this.internalError(err));
         return;
       }
-      if (this.replies.bytes >= OUTPUT_FLUSH_BYTES) this.flush();
+      if (this.io.queuedBytes >= OUTPUT_FLUSH_BYTES) this.flush();
     }
     this.running = false;
     this.flush();
@@ -270,7 +249,7 @@ export class Session implements CommandContext {
         if (o.runFirst) {
           try { this.run(cmd); } catch { /* the client never learns the outcome either way */ }
         }
-        this.replies.clear();
+        this.io.discard();
         return this.destroy();
       case 'reply': {
         const p = this.finish(cmd.tag, cmd.verb, o.reply);
@@ -365,7 +344,7 @@ export class Session implements CommandContext {
     this.reader.setLimits({ maxLineBytes: MAX_LINE_BYTES, maxCommandBytes: limits.maxCommandBytes, maxDiscardBytes: limits.maxDiscardBytes });
     if (Number.isFinite(limits.idleTimeoutMs)) {
       // On the socket commands travel on (the TLS one after STARTTLS): every byte read or written resets it.
-      this.socket.setTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
+      this.io.idleTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
     }
   }
 
@@ -412,17 +391,12 @@ export class Session implements CommandContext {
     this.flush();
     // Bytes sent after STARTTLS in the clear must not run as commands once TLS is up (command injection).
     this.reader.reset();
-    this.socket.removeListener('data', this.onData);
     this.wrapTls(this.opts.tls);
     return null;
   }
 
   private wrapTls(context: SecureContext): void {
-    const t = new TLSSocket(this.raw, { isServer: true, secureContext: context });
-    t.on('data', this.onData);
-    t.on('error', () => this.destroy());
-    t.on('close', () => this.destroy());
-    this.socket = t;
+    this.io.wrapTls(context);
     this.secure = true;
   }
 
@@ -438,15 +412,14 @@ export class Session implements CommandContext {
 
   private close(): void {
     if (this.closed) return;
-    this.socket.end();
+    this.io.end();
     // A peer that never reads must not keep the server from closing.
     setTimeout(() => this.destroy(), 500).unref();
     this.release();
   }
 
   destroy(): void {
-    if (!this.socket.destroyed) this.socket.destroy();
-    if (!this.raw.destroyed) this.raw.destroy();
+    this.io.destroy();
     this.release();
   }
 
@@ -454,7 +427,7 @@ export class Session implements CommandContext {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.loginTimer);
-    this.socket.setTimeout(0);
+    this.io.clearIdleTimeout();
     if (this.user !== undefined) {
       const n = (this.shared.userConnections.get(this.user) ?? 1) - 1;
       if (n <= 0) this.shared.userConnections.delete(this.user);
