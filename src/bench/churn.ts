@@ -1,9 +1,11 @@
 import net from 'node:net';
 import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/errors.js';
+import { type ResponseItem, ResponseReader } from '../imap/response-reader.js';
 import { countTimeWait, diffCounters, readKernelCounters } from '../core/kernel-counters.js';
-import type { Summary3 } from './connections.js';
+import { type Summary3, summary3 } from './latency-summary.js';
 import { diagnose, type Diagnosis } from '../analysis/diagnosis.js';
+import { replyLine } from './reply-line.js';
 import { startServerChild } from './server-child.js';
 import { LatencyStats } from '../analysis/stats.js';
 
@@ -12,8 +14,9 @@ import { LatencyStats } from '../analysis/stats.js';
 // with SO_LINGER {1,0} (an RST: no TIME_WAIT left behind). docs/measurements.md: ≈ 4k tx/s per new connection vs 28k persistent
 // in Node here, TIME_WAIT piling up by the thousand, EADDRNOTAVAIL once 28,232 ports per destination are used.
 //
-// The client is a few raw lines on a net.Socket, not the transport Connection: the point is what a connection costs
-// the kernel and the server, and `resetAndDestroy()` needs the socket, which Connection keeps private. Messages go
+// The client is a raw net.Socket with the project's response reader, not the transport Connection: the point is what
+// a connection costs the kernel and the server, and `resetAndDestroy()` needs the socket, which Connection keeps
+// private. Messages go
 // one at a time (no pipelining), as in the report. The server is the embedded one in a child process.
 
 export type ChurnMode = 'new-connection' | 'new-connection-rst' | 'persistent';
@@ -54,34 +57,44 @@ export interface ChurnResult {
 const USER = 'test';
 const PASSWORD = 'test';
 
-/** A one-command-at-a-time raw IMAP client: enough for greeting, LOGIN, APPEND with LITERAL+, LOGOUT. */
+/** Greeting, LOGIN, APPEND and LOGOUT replies are short lines without literals; 64 KiB is far above any real one. */
+const RAW_LIMITS = { maxLineLength: 64 * 1024, maxLiteralSize: 64 * 1024, maxResponseSize: 256 * 1024 };
+
+/**
+ * A one-command-at-a-time raw IMAP client: enough for greeting, LOGIN, APPEND with LITERAL+, LOGOUT. Replies are
+ * framed by the project's response reader (src/imap/response-reader.ts), so the bench reads the server as the import
+ * does, within small bounds.
+ */
 class RawClient {
-  private buf = '';
-  private waiter: { prefix: string; resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
+  private readonly reader = new ResponseReader(RAW_LIMITS);
+  private waiter: { wants: (i: ResponseItem) => boolean; resolve: (i: ResponseItem) => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
   private tagN = 0;
 
   private constructor(readonly sock: net.Socket) {
     sock.setNoDelay(true);
-    sock.on('data', (chunk: Buffer) => {
-      this.buf += chunk.toString('latin1');
-      let nl: number;
-      while ((nl = this.buf.indexOf('\r\n')) >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 2);
-        const w = this.waiter;
-        if (w && line.startsWith(w.prefix)) {
-          this.waiter = undefined;
-          w.resolve(line);
-        }
-      }
-    });
     const fail = (err: Error): void => {
       this.failure ??= err;
       const w = this.waiter;
       this.waiter = undefined;
       w?.reject(this.failure);
     };
+    sock.on('data', (chunk: Buffer) => {
+      let items: ResponseItem[];
+      try {
+        items = this.reader.push(chunk);
+      } catch (err) {
+        sock.destroy();
+        return fail(Object.assign(err as Error, { code: 'protocol-error' }));
+      }
+      for (const item of items) {
+        const w = this.waiter;
+        if (w && w.wants(item)) {
+          this.waiter = undefined;
+          w.resolve(item);
+        }
+      }
+    });
     sock.on('error', fail);
     sock.on('close', () => fail(Object.assign(new Error('connection closed'), { code: 'closed' })));
   }
@@ -90,26 +103,26 @@ class RawClient {
     return new Promise((resolve, reject) => {
       const s = net.connect({ host, port });
       const c = new RawClient(s);
-      // The greeting is the first '* ' line; waiting for it (not just 'connect') makes a connection usable.
-      c.expect('* ').then(
-        (line) => (line.startsWith('* OK') ? resolve(c) : reject(Object.assign(new Error(line), { code: 'refused' }))),
+      // The greeting is the first untagged response; waiting for it (not just 'connect') makes a connection usable.
+      c.expect((i) => i.kind === 'untagged').then(
+        (g) => (g.kind === 'untagged' && g.type === 'OK' ? resolve(c) : reject(Object.assign(new Error(replyLine(g)), { code: 'refused' }))),
         reject,
       );
     });
   }
 
-  private expect(prefix: string): Promise<string> {
+  private expect(wants: (i: ResponseItem) => boolean): Promise<ResponseItem> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => (this.waiter = { prefix, resolve, reject }));
+    return new Promise((resolve, reject) => (this.waiter = { wants, resolve, reject }));
   }
 
   async command(text: string, literal?: Buffer): Promise<void> {
     const tag = `c${++this.tagN}`;
-    const p = this.expect(`${tag} `);
+    const p = this.expect((i) => i.kind === 'tagged' && i.tag === tag);
     // One write per command (coalesced): this bench is about connections, not Nagle.
     this.sock.write(literal ? Buffer.concat([Buffer.from(`${tag} ${text} {${literal.length}+}\r\n`), literal, Buffer.from('\r\n')]) : `${tag} ${text}\r\n`);
-    const line = await p;
-    if (!line.startsWith(`${tag} OK`)) throw Object.assign(new Error(line), { code: 'not-ok' });
+    const reply = await p;
+    if (reply.kind !== 'tagged' || reply.status !== 'OK') throw Object.assign(new Error(replyLine(reply)), { code: 'not-ok' });
   }
 
   /** FIN close, or RST (SO_LINGER {1,0}: the socket skips TIME_WAIT). */
@@ -123,11 +136,6 @@ function testMessage(size: number, i: number): Buffer {
   const head = `From: churn@example.test\r\nTo: test@example.test\r\nSubject: churn ${i}\r\nMessage-ID: <churn-${i}@mailmigrate.test>\r\n\r\n`;
   return Buffer.from(head + 'x'.repeat(Math.max(0, size - head.length - 2)) + '\r\n');
 }
-
-const pick = (s: LatencyStats): Summary3 => {
-  const x = s.summary();
-  return { p50: x.p50, p99: x.p99, max: x.max };
-};
 
 async function runMode(mode: ChurnMode, o: Required<ChurnOptions>, host: string, port: number): Promise<ChurnRun> {
   const stats = new LatencyStats();
@@ -199,7 +207,7 @@ async function runMode(mode: ChurnMode, o: Required<ChurnOptions>, host: string,
     connectionsOpened: opened,
     elapsedMs,
     msgsPerSec: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
-    latencyMs: pick(stats),
+    latencyMs: summary3(stats),
     timeWait: tw === undefined ? undefined : Math.max(0, tw - twBefore),
     stoppedEarly: attempted < o.messages,
     diagnosis: diagnose({ connectMs, connections: { opened, needed: 1 }, ...(counters ? { counters } : {}) }),

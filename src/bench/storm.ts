@@ -3,7 +3,7 @@ import net from 'node:net';
 import { systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/errors.js';
 import { diffCounters, readKernelCounters, type CounterDelta } from '../core/kernel-counters.js';
-import type { Summary3 } from './connections.js';
+import { type Summary3, summary3 } from './latency-summary.js';
 import { diagnose, type Diagnosis } from '../analysis/diagnosis.js';
 import { startServerChild } from './server-child.js';
 import { LatencyStats } from '../analysis/stats.js';
@@ -76,11 +76,6 @@ export function readSomaxconn(): number | undefined {
   }
 }
 
-const pick = (s: LatencyStats): Summary3 => {
-  const x = s.summary();
-  return { p50: x.p50, p99: x.p99, max: x.max };
-};
-
 /** One client: its connect time, its first-reply time, or why it failed. */
 function stormClient(host: string, port: number, timeoutMs: number): Promise<{ connectMs?: number; firstReplyMs?: number; error?: string }> {
   return new Promise((resolve) => {
@@ -152,8 +147,8 @@ export async function runStormOnce(clients: number, backlog: number, busyMs: num
       backlog,
       effectiveBacklog: somaxconn === undefined ? backlog : Math.min(backlog, somaxconn),
       clients, busyMs, connected, replied, failed: clients - replied, errors,
-      connectMs: pick(connect),
-      firstReplyMs: pick(reply),
+      connectMs: summary3(connect),
+      firstReplyMs: summary3(reply),
       slowConnects: connectTimes.filter((ms) => ms >= SLOW_CONNECT_MS).length,
       hungAfterConnect: hung,
       firstReplyCensored: hung,

@@ -3,6 +3,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSy
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { safeName, type AccountSpec } from './account.js';
+import type { ImportRunReport } from '../migrate/import-report.js';
 import { isTransient } from './failure-class.js';
 
 // Runs one account: `mailmigrate import` as a child process of the real CLI, under child-guard.js.
@@ -55,14 +56,13 @@ export interface AccountError {
   readonly transient: boolean;
 }
 
-export interface AccountOutcome {
+/** The counts an account's import reports (its --report JSON, ImportRunReport): one definition for both. */
+export type ReportCounts = Pick<ImportRunReport, 'total' | 'appended' | 'skipped' | 'failed' | 'bytes'>;
+
+export interface AccountOutcome extends ReportCounts {
   readonly status: 'complete' | 'failed';
   readonly exitCode: number | null;
-  readonly total: number;
-  readonly appended: number;
-  readonly skipped: number;
-  readonly failed: number;
-  readonly bytes: number;
+  /** Wall time of the child process, all of it (start-up and connecting included), not the report's. */
   readonly elapsedMs: number;
   readonly startedAt: string;
   readonly finishedAt: string;
@@ -175,13 +175,8 @@ export async function runAccount(a: AccountSpec, o: RunAccountOptions): Promise<
   };
 }
 
-interface ChildReport {
-  total: number;
-  appended: number;
-  skipped: number;
-  failed: number;
-  bytes: number;
-  failures: Array<{ code: string; reason: string }>;
+interface ChildReport extends ReportCounts {
+  readonly failures: Array<Pick<ImportRunReport['failures'][number], 'code' | 'reason'>>;
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);

@@ -6,8 +6,9 @@ import type { LatencyStats } from '../analysis/stats.js';
 import { ConfigError } from '../core/errors.js';
 import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import type { LiteralMode, WriteMode } from '../core/types.js';
-import { accountJournalPath, Journal } from '../journal/journal.js';
+import { accountJournalPath, Journal, type JournalOptions } from '../journal/journal.js';
 import { openSource, ReadPool, type Source, type SourceOptions } from '../sources/index.js';
+import type { PoolOptions } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { canonicalAccount } from './account.js';
 import { transportIndexer } from './bulk-index.js';
@@ -59,6 +60,11 @@ export interface ImportRunOptions {
   readonly adapt?: boolean;
   /** Aborted: stop reading, let commands in flight finish (their outcome is journalled). */
   readonly signal?: AbortSignal;
+  /**
+   * Settings the CLI does not expose, for the reliability harness and benchmarks that drive a run harder than a user
+   * would: transport tuning (short phase timeouts, fast reconnects) and journal options (group-commit interval, I/O).
+   */
+  readonly tuning?: { readonly pool?: Partial<PoolOptions>; readonly journal?: JournalOptions };
 }
 
 export interface ImportObserver {
@@ -92,7 +98,7 @@ export class ImportRun {
   ) {}
 
   /** Runs the import; throws when it cannot run (bad option, unreachable server, refused login, ambiguous source). */
-  async run(): Promise<{ report: ImportRunReport; outcome: ImportOutcome }> {
+  async run(): Promise<{ report: ImportRunReport; outcome: ImportOutcome; result: ImportResult }> {
     const o = this.options;
     if (!o.target && o.journal !== undefined) {
       throw new ConfigError('--journal', 'the embedded server keeps mail in memory only, so there is nothing to resume into; give --host');
@@ -112,8 +118,8 @@ export class ImportRun {
         port: target.port,
         description: embedded ? `embedded server ${target.host}:${target.port}` : describeTarget(target),
       });
-      const report = await this.runOn(target, embedded, cleanups);
-      return { report, outcome: importOutcome(report) };
+      const { report, result } = await this.runOn(target, embedded, cleanups);
+      return { report, outcome: importOutcome(report), result };
     } finally {
       for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
     }
@@ -128,7 +134,7 @@ export class ImportRun {
     return j.path;
   }
 
-  private async runOn(t: ResolvedTarget, embedded: boolean, cleanups: Cleanup[]): Promise<ImportRunReport> {
+  private async runOn(t: ResolvedTarget, embedded: boolean, cleanups: Cleanup[]): Promise<{ report: ImportRunReport; result: ImportResult }> {
     const o = this.options;
     // The connection options of every APPEND connection, one object: the early first connection and the pool must
     // be given the same values (FirstConnection compares them).
@@ -209,6 +215,7 @@ export class ImportRun {
           connections: o.connections,
           observer: adaptive,
           ...(first ? { connect: first.connect } : {}),
+          ...o.tuning?.pool,
         },
         batch,
         folderPrefix: o.folderPrefix,
@@ -242,7 +249,8 @@ export class ImportRun {
       connections: { opened: result.connections.opened, needed: o.connections },
       serverMs,
     }).map((d) => ({ code: d.code, message: d.message }));
-    return buildReport({ result, target: t, embedded, batch, options: o, latency, diagnosis, adaptation: adaptive.report(), journalPath: embedded || !journal ? null : journal.path });
+    const report = buildReport({ result, target: t, embedded, batch, options: o, latency, diagnosis, adaptation: adaptive.report(), journalPath: embedded || !journal ? null : journal.path });
+    return { report, result };
   }
 
   /** The resume journal: one per account (canonical server + user), checked against the server before it is believed.
@@ -257,7 +265,7 @@ export class ImportRun {
     } else {
       journalPath = this.options.journal ?? accountJournalPath(account);
     }
-    const journal = await Journal.open(journalPath, { account });
+    const journal = await Journal.open(journalPath, { account }, this.options.tuning?.journal);
     this.#journal = journal;
     cleanups.push(() => journal.close());
     if (journal.repaired) this.observer.notice?.(`Journal: dropped a torn last line (${journal.repaired.droppedBytes} bytes) left by an interrupted run`);

@@ -1,6 +1,7 @@
 // What a command handler sees of its session, and the argument helpers every handler shares.
 import { decodeMutf7 } from '../core/mutf7.js';
-import type { Token, ParsedCommand } from './command-reader.js';
+import type { ParsedCommand } from './command-reader.js';
+import type { Token } from './command-tokens.js';
 import type { ServerLimits } from './limits.js';
 import type { Mailbox, Store } from './store.js';
 import { normalizeMailboxName } from './store.js';

@@ -6,14 +6,13 @@
 // in JS — they are sliced out with subarray (or concatenated once when they span chunks), which keeps APPEND of
 // 4 KB messages cheap on the bench's hot path.
 //
+// Cutting a line into tokens is command-tokens.ts; this file frames lines and literals, applies the bounds and the
+// session's literal policy, and assembles commands.
+//
 // Pull model: push(chunk) queues bytes; next() returns the next event or null when more bytes are needed. The
 // session drives it, so it can stop pulling while an async step (fault delay, STARTTLS) runs.
 
-export interface AtomToken { readonly kind: 'atom'; readonly value: string }
-export interface StringToken { readonly kind: 'string'; readonly value: string }
-export interface LiteralToken { readonly kind: 'literal'; readonly value: Buffer; readonly binary: boolean; readonly sync: boolean }
-export interface ListToken { readonly kind: 'list'; readonly items: Token[] }
-export type Token = AtomToken | StringToken | LiteralToken | ListToken;
+import { isValidTag, LineError, nextSpace, type Token, tokenize } from './command-tokens.js';
 
 /** Why a command is refused before it runs (the literal was too big, a non-sync literal was not allowed, ...). */
 export interface Rejection {
@@ -74,11 +73,6 @@ export interface CommandReaderOptions {
 
 const LF = 0x0a;
 const CR = 0x0d;
-// A literal size that cannot be a JS safe integer is garbage, not a request (ruby/net-imap#681 guards the same).
-const MAX_LITERAL_DIGITS = 15;
-
-class LineError extends Error {}
-
 export class CommandReader {
   private maxLine: number;
   private maxCommand: number;
@@ -266,7 +260,7 @@ export class CommandReader {
       this.stack = [[]];
     }
     try {
-      const lit = this.tokenize(text, i);
+      const lit = tokenize(text, i, this.stack);
       if (lit) return this.announceLiteral(lit);
     } catch (err) {
       const tag = this.tag;
@@ -342,87 +336,4 @@ export class CommandReader {
     }
     return null;
   }
-
-  // Tokenizes text[i..] into the open lists. Returns a literal marker if the line ends with one.
-  private tokenize(text: string, i: number): { size: number; sync: boolean; binary: boolean } | null {
-    const n = text.length;
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20) { i++; continue; }
-      if (c === 0x28 /* ( */) {
-        const list: Token[] = [];
-        this.top().push({ kind: 'list', items: list });
-        this.stack.push(list);
-        i++;
-        continue;
-      }
-      if (c === 0x29 /* ) */) {
-        if (this.stack.length <= 1) throw new LineError('Unexpected )');
-        this.stack.pop();
-        i++;
-        continue;
-      }
-      if (c === 0x22 /* " */) {
-        let out = '';
-        let j = i + 1;
-        let seg = j;
-        for (;;) {
-          if (j >= n) throw new LineError('Unterminated quoted string');
-          const d = text.charCodeAt(j);
-          if (d === 0x22) break;
-          if (d === 0x5c /* \ */) {
-            const e = text.charCodeAt(j + 1);
-            if (e !== 0x22 && e !== 0x5c) throw new LineError('Invalid escape in quoted string');
-            out += text.slice(seg, j);
-            seg = j + 1;
-            j += 2;
-            continue;
-          }
-          j++;
-        }
-        out += text.slice(seg, j);
-        this.top().push({ kind: 'string', value: out });
-        i = j + 1;
-        continue;
-      }
-      if (c === 0x7b /* { */ || (c === 0x7e /* ~ */ && text.charCodeAt(i + 1) === 0x7b)) {
-        const binary = c === 0x7e;
-        const m = /^\{(\d{1,15})(\+)?\}$/.exec(text.slice(binary ? i + 1 : i));
-        if (!m || m[1]!.length > MAX_LITERAL_DIGITS) throw new LineError('Invalid literal');
-        return { size: Number(m[1]), sync: m[2] === undefined, binary };
-      }
-      // Atom, including fetch sections: BODY.PEEK[HEADER.FIELDS (A B)]<0.10> is one token.
-      let j = i;
-      let depth = 0;
-      while (j < n) {
-        const d = text.charCodeAt(j);
-        if (d === 0x5b) depth++;
-        else if (d === 0x5d) depth--;
-        else if (depth <= 0 && (d === 0x20 || d === 0x28 || d === 0x29 || d === 0x22 || d === 0x7b)) break;
-        else if (d < 0x20 || d === 0x7f) throw new LineError('Control character in command');
-        j++;
-      }
-      if (depth > 0) throw new LineError('Unterminated [');
-      this.top().push({ kind: 'atom', value: text.slice(i, j) });
-      i = j;
-    }
-    return null;
-  }
-}
-
-function nextSpace(text: string, from: number): number {
-  const sp = text.indexOf(' ', from);
-  return sp < 0 ? text.length : sp;
-}
-
-// tag = 1*<any ASTRING-CHAR except "+"> (RFC 3501 §9).
-function isValidTag(tag: string): boolean {
-  if (tag.length === 0) return false;
-  for (let i = 0; i < tag.length; i++) {
-    const c = tag.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f || c === 0x2b || c === 0x28 || c === 0x29 || c === 0x7b || c === 0x25 || c === 0x2a || c === 0x22 || c === 0x5c) {
-      return false;
-    }
-  }
-  return true;
 }

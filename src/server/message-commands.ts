@@ -1,6 +1,7 @@
 // Message-level commands in the selected state: FETCH, STORE, EXPUNGE, SEARCH and their UID forms
 // (RFC 3501 §6.4, RFC 4315 UID EXPUNGE, RFC 3516 BINARY fetch of whole messages).
-import type { ParsedCommand, Token } from './command-reader.js';
+import type { ParsedCommand } from './command-reader.js';
+import type { Token } from './command-tokens.js';
 import { CommandError, ok, requireSelected, tokenAtom, tokenString, type CommandContext, type Reply, type Selected } from './command-context.js';
 import { fieldValue, headerEnd, headerFields, selectFields } from './header-block.js';
 import type { StoredMessage } from './store.js';

@@ -1,27 +1,26 @@
 // One IMAP connection of the embedded server: the state machine of RFC 3501 §3 (not authenticated → authenticated
-// → selected → logout), the drive loop over the command reader, batched reply writes, and the bounds a client
-// meets (limits.ts). Fault injection is not in here: it wraps the session through its hooks (session-hooks.ts).
+// → selected → logout), the drive loop over the command reader, authentication, and the bounds a client meets
+// (limits.ts). Beside it: session-socket.ts (the socket, TLS, batched writes, backpressure), command-dispatch.ts
+// (which command runs in which state). Fault injection is not in here: it wraps the session through its hooks
+// (session-hooks.ts), which do nothing unless a fault switch is on.
 //
 // Replies produced while processing one 'data' event are written once (one syscall), so a pipelining client gets
 // one segment back per segment sent. No delay is added: with noDelay=false the kernel's Nagle / delayed-ACK
 // behaviour (docs/measurements.md) is what the client meets, as with the report's server.
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
-import { appendCommand, literalFormPolicy, literalPolicy } from './append-command.js';
+import type { SecureContext } from 'node:tls';
+import { literalFormPolicy, literalPolicy } from './append-command.js';
 import { capabilityList } from './capability-list.js';
 import { checkPassword, connectionCapRefusal, decodeSaslPlain } from './credentials.js';
 import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
 import {
   CommandError, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
 } from './command-context.js';
-import {
-  closeCommand, createCommand, deleteCommand, listCommand, namespaceCommand, selectCommand, statusCommand,
-} from './mailbox-commands.js';
-import { expungeCommand, fetchCommand, searchCommand, storeCommand } from './message-commands.js';
+import { runInMailboxState, type SessionState, syncSelectedView } from './command-dispatch.js';
 import {
   MAX_LINE_BYTES, PREAUTH_MAX_COMMAND_BYTES, PREAUTH_MAX_LINE_BYTES, preAuthLiteralPolicy,
 } from './limits.js';
-import { ReplyBuffer } from './reply-buffer.js';
+import { SessionSocket } from './session-socket.js';
 import { PLAIN_HOOKS, type CommandOverride, type SessionHooks } from './session-hooks.js';
 import { StoreError } from './store.js';
 
@@ -31,8 +30,6 @@ const INPUT_HIGH_WATER = 256 * 1024;
 // Replies queued while one 'data' event is processed are written once; past this many bytes they are written
 // early, so a pipelined burst of FETCHes cannot pile up replies in memory before the first write.
 const OUTPUT_FLUSH_BYTES = 256 * 1024;
-
-type State = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
 export interface SessionOptions {
   readonly shared: ServerShared;
@@ -50,16 +47,11 @@ export class Session implements CommandContext {
   selected: Selected | undefined;
   /** Swapped by the server when fault switches go on or off. */
   hooks: SessionHooks = PLAIN_HOOKS;
-  private socket: Socket;
-  private readonly raw: Socket;
+  private readonly io: SessionSocket;
   private readonly reader: CommandReader;
-  private state: State = 'not-authenticated';
+  private state: SessionState = 'not-authenticated';
   private secure = false;
   private user: string | undefined;
-  private readonly replies = new ReplyBuffer();
-  /** The socket's write buffer is over its high-water mark: process nothing until 'drain' (reading is paused). */
-  private writeBlocked = false;
-  private inputPaused = false;
   private loginTimer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
@@ -73,8 +65,7 @@ export class Session implements CommandContext {
 
   constructor(socket: Socket, private readonly opts: SessionOptions) {
     this.shared = opts.shared;
-    this.raw = socket;
-    this.socket = socket;
+    this.io = new SessionSocket(socket, { data: this.onData, gone: () => this.destroy(), drained: () => this.onDrain() });
     this.hooks = opts.hooks;
     // Before login a client can only send credentials: small lines, small literals (limits.ts).
     this.reader = new CommandReader({
@@ -85,15 +76,13 @@ export class Session implements CommandContext {
         ? (preAuthLiteralPolicy(a) ?? literalFormPolicy(this.shared.caps, a))
         : literalPolicy(this.shared, a)),
     });
-    socket.on('error', () => this.destroy());
-    socket.on('close', () => this.destroy());
     const loginMs = this.shared.limits.loginTimeoutMs;
     if (Number.isFinite(loginMs)) {
       // Counted from connect, not from the last byte: trickling a byte a minute must not hold a descriptor forever.
       this.loginTimer = setTimeout(() => this.bye(undefined, 'Disconnected for inactivity'), loginMs).unref();
     }
     if (opts.implicitTls && opts.tls) this.wrapTls(opts.tls);
-    else socket.on('data', this.onData);
+    else this.io.readPlain();
     if (opts.greetingDelayMs > 0) setTimeout(() => this.greet(), opts.greetingDelayMs);
     else this.greet();
   }
@@ -131,38 +120,23 @@ export class Session implements CommandContext {
   }
 
   send(data: string | Buffer): void {
-    this.replies.push(data);
+    this.io.queue(data);
   }
 
   private flush(): void {
-    if (this.closed || this.stalled) return this.replies.clear();
-    this.shared.stats.bytesOut += this.replies.writeTo(this.socket);
-    // A client that sends commands but does not read the replies (or reads slowly) must not make us queue replies
-    // without bound: stop processing and reading until the socket drains, so the client's own send window fills.
-    if (this.socket.writableNeedDrain && !this.writeBlocked) {
-      this.writeBlocked = true;
-      this.pauseInput();
-      this.socket.once('drain', this.onDrain);
-    }
+    if (this.closed || this.stalled) return this.io.discard();
+    this.shared.stats.bytesOut += this.io.flush();
   }
 
-  private onDrain = (): void => {
-    this.writeBlocked = false;
+  private onDrain(): void {
     if (this.closed) return;
     this.resumeInput();
     if (!this.running && this.greeted) this.drive();
-  };
-
-  private pauseInput(): void {
-    if (this.inputPaused) return;
-    this.inputPaused = true;
-    this.socket.pause();
   }
 
   private resumeInput(): void {
-    if (!this.inputPaused || this.writeBlocked || this.reader.buffered > INPUT_HIGH_WATER) return;
-    this.inputPaused = false;
-    this.socket.resume();
+    if (this.reader.buffered > INPUT_HIGH_WATER) return;
+    this.io.resume();
   }
 
   private onData = (data: Buffer): void => {
@@ -175,14 +149,14 @@ export class Session implements CommandContext {
     this.shared.stats.bytesIn += chunk.length;
     if (this.stalled) return;
     this.reader.push(chunk);
-    if (!this.running && this.greeted && !this.writeBlocked) this.drive();
-    else if (this.reader.buffered > INPUT_HIGH_WATER) this.pauseInput();
+    if (!this.running && this.greeted && !this.io.writeBlocked) this.drive();
+    else if (this.reader.buffered > INPUT_HIGH_WATER) this.io.pause();
   };
 
   // Processes every complete event; an async step (fault delay) suspends the loop and resumes it after.
   private drive(): void {
     this.running = true;
-    while (!this.closed && !this.stalled && !this.writeBlocked) {
+    while (!this.closed && !this.stalled && !this.io.writeBlocked) {
       const ev = this.reader.next();
       if (!ev) break;
       let p: Promise<void> | void;
@@ -194,11 +168,11 @@ export class Session implements CommandContext {
       }
       if (p) {
         this.flush();
-        if (this.reader.buffered > INPUT_HIGH_WATER) this.pauseInput();
+        if (this.reader.buffered > INPUT_HIGH_WATER) this.io.pause();
         p.then(() => this.drive(), (err) => this.internalError(err));
         return;
       }
-      if (this.replies.bytes >= OUTPUT_FLUSH_BYTES) this.flush();
+      if (this.io.queuedBytes >= OUTPUT_FLUSH_BYTES) this.flush();
     }
     this.running = false;
     this.flush();
@@ -275,7 +249,7 @@ export class Session implements CommandContext {
         if (o.runFirst) {
           try { this.run(cmd); } catch { /* the client never learns the outcome either way */ }
         }
-        this.replies.clear();
+        this.io.discard();
         return this.destroy();
       case 'reply': {
         const p = this.finish(cmd.tag, cmd.verb, o.reply);
@@ -333,78 +307,11 @@ export class Session implements CommandContext {
       case 'AUTHENTICATE':
         return this.authenticate(cmd);
     }
-    if (s === 'not-authenticated') {
-      if (!KNOWN_VERBS.has(cmd.verb)) throw new CommandError('BAD', 'Unknown command');
-      throw new CommandError('BAD', 'Not authenticated');
-    }
-    switch (cmd.verb) {
-      case 'NAMESPACE': return namespaceCommand(this);
-      case 'LIST': return listCommand(this, cmd);
-      case 'LSUB': return listCommand(this, cmd, true);
-      case 'SUBSCRIBE':
-      case 'UNSUBSCRIBE':
-        return ok(`${cmd.verb} completed`); // every mailbox counts as subscribed
-      case 'CREATE': return createCommand(this, cmd);
-      case 'DELETE': return deleteCommand(this, cmd);
-      case 'STATUS': return statusCommand(this, cmd);
-      case 'APPEND':
-        this.shared.stats.appendCommands++;
-        return appendCommand(this, cmd);
-      case 'SELECT':
-      case 'EXAMINE': {
-        this.state = 'authenticated';
-        const r = selectCommand(this, cmd, cmd.verb === 'EXAMINE');
-        this.state = 'selected';
-        return r;
-      }
-    }
-    if (s !== 'selected') {
-      if (!KNOWN_VERBS.has(cmd.verb)) throw new CommandError('BAD', 'Unknown command');
-      throw new CommandError('BAD', 'No mailbox selected');
-    }
-    // Bring the view up to date first, so sequence numbers below match what the client was told.
-    this.syncSelected();
-    switch (cmd.verb) {
-      case 'FETCH': return fetchCommand(this, cmd, false);
-      case 'UID FETCH': return fetchCommand(this, cmd, true);
-      case 'STORE': return storeCommand(this, cmd, false);
-      case 'UID STORE': return storeCommand(this, cmd, true);
-      case 'SEARCH': return searchCommand(this, cmd, false);
-      case 'UID SEARCH': return searchCommand(this, cmd, true);
-      case 'EXPUNGE': return expungeCommand(this, cmd, false);
-      case 'UID EXPUNGE':
-        if (!this.shared.caps.uidplus) break;
-        return expungeCommand(this, cmd, true);
-      case 'CLOSE':
-      case 'UNSELECT': {
-        if (cmd.verb === 'UNSELECT' && !this.shared.caps.unselect) break;
-        const r = closeCommand(this, cmd.verb === 'CLOSE');
-        this.state = 'authenticated';
-        return r;
-      }
-    }
-    throw new CommandError('BAD', 'Unknown command');
+    return runInMailboxState(this, cmd, s, (next) => (this.state = next));
   }
 
   syncSelected(): void {
-    const sel = this.selected;
-    if (!sel) return;
-    const msgs = sel.box.messages;
-    if (sel.box.expungeVersion !== sel.expungeVersion) {
-      const live = new Set(msgs.map((m) => m.uid));
-      for (let i = sel.uids.length - 1; i >= 0; i--) {
-        if (!live.has(sel.uids[i]!)) {
-          this.send(`* ${i + 1} EXPUNGE\r\n`);
-          sel.uids.splice(i, 1);
-        }
-      }
-      sel.expungeVersion = sel.box.expungeVersion;
-    }
-    // Appends only add at the end, so after the expunges above sel.uids is a prefix of msgs.
-    if (msgs.length > sel.uids.length) {
-      for (let i = sel.uids.length; i < msgs.length; i++) sel.uids.push(msgs[i]!.uid);
-      this.send(`* ${msgs.length} EXISTS\r\n`);
-    }
+    syncSelectedView(this);
   }
 
   // ---- authentication
@@ -437,7 +344,7 @@ export class Session implements CommandContext {
     this.reader.setLimits({ maxLineBytes: MAX_LINE_BYTES, maxCommandBytes: limits.maxCommandBytes, maxDiscardBytes: limits.maxDiscardBytes });
     if (Number.isFinite(limits.idleTimeoutMs)) {
       // On the socket commands travel on (the TLS one after STARTTLS): every byte read or written resets it.
-      this.socket.setTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
+      this.io.idleTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
     }
   }
 
@@ -484,17 +391,12 @@ export class Session implements CommandContext {
     this.flush();
     // Bytes sent after STARTTLS in the clear must not run as commands once TLS is up (command injection).
     this.reader.reset();
-    this.socket.removeListener('data', this.onData);
     this.wrapTls(this.opts.tls);
     return null;
   }
 
   private wrapTls(context: SecureContext): void {
-    const t = new TLSSocket(this.raw, { isServer: true, secureContext: context });
-    t.on('data', this.onData);
-    t.on('error', () => this.destroy());
-    t.on('close', () => this.destroy());
-    this.socket = t;
+    this.io.wrapTls(context);
     this.secure = true;
   }
 
@@ -510,15 +412,14 @@ export class Session implements CommandContext {
 
   private close(): void {
     if (this.closed) return;
-    this.socket.end();
+    this.io.end();
     // A peer that never reads must not keep the server from closing.
     setTimeout(() => this.destroy(), 500).unref();
     this.release();
   }
 
   destroy(): void {
-    if (!this.socket.destroyed) this.socket.destroy();
-    if (!this.raw.destroyed) this.raw.destroy();
+    this.io.destroy();
     this.release();
   }
 
@@ -526,7 +427,7 @@ export class Session implements CommandContext {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.loginTimer);
-    this.socket.setTimeout(0);
+    this.io.clearIdleTimeout();
     if (this.user !== undefined) {
       const n = (this.shared.userConnections.get(this.user) ?? 1) - 1;
       if (n <= 0) this.shared.userConnections.delete(this.user);
@@ -536,8 +437,3 @@ export class Session implements CommandContext {
     this.opts.onClose(this);
   }
 }
-
-const KNOWN_VERBS = new Set([
-  'NAMESPACE', 'LIST', 'LSUB', 'SUBSCRIBE', 'UNSUBSCRIBE', 'CREATE', 'DELETE', 'STATUS', 'APPEND', 'SELECT', 'EXAMINE',
-  'FETCH', 'UID FETCH', 'STORE', 'UID STORE', 'SEARCH', 'UID SEARCH', 'EXPUNGE', 'UID EXPUNGE', 'CLOSE', 'UNSELECT',
-]);

@@ -1,20 +1,22 @@
 import {
   AbortedError,
-  ConnectError,
   type MailmigrateError,
   MailmigrateError as BaseError,
   ServerResponseError,
   isOutcomeUnknown,
   toMailmigrateError,
-  AuthError,
-  ConfigError,
 } from '../core/errors.js';
 import type { AppendMessage } from '../core/types.js';
 import { classifyResponse } from '../imap/response-policy.js';
-import type { Capabilities } from '../imap/capabilities.js';
-import { type AppendResult, Connection, type ConnectionOptions } from './connection.js';
+import { abortableSleep } from './abortable-sleep.js';
+import { Connection, type ConnectionOptions } from './connection.js';
+import { PoolConnections } from './pool-connections.js';
+import type { AppendSample, MessageOutcome, PoolConnection, PoolEvent, PoolObserver, PoolOptions, PoolSettings } from './pool-types.js';
+import { SlotLedger } from './slot-ledger.js';
 import { ThrottleGate } from './throttle-gate.js';
 import type { TimingRecord } from './timing.js';
+
+export type { AppendSample, MessageOutcome, PoolConnection, PoolEvent, PoolObserver, PoolOptions, PoolSettings, PoolView } from './pool-types.js';
 
 // Spreads APPEND work over C connections (after undici's Pool over Clients): each command goes to the
 // least-loaded open connection; callers wait on whenWritable() so that what is held in memory is bounded by
@@ -26,10 +28,11 @@ import type { TimingRecord } from './timing.js';
 // Throttling is per account, so the gate is pool-wide: when the server asks for quiet (a backoff time, a
 // throttling text, UNAVAILABLE/INUSE) every connection is held — no new command starts anywhere — and
 // whenWritable() does not resolve, so the caller stops reading its source, until the backoff ends. Every sleep
-// (backoff, reconnect) ends early when the caller's AbortSignal fires (SIGINT). The pool also owns the recovery rules that need more than one
-// connection: reconnect with backoff, settle at the server's connection cap, retry never-sent commands elsewhere,
-// create a mailbox on NO [TRYCREATE], back off when throttled, and split a refused MULTIAPPEND batch so that one
-// bad message does not fail its neighbours (RFC 3502 makes the batch atomic, so a refusal says nothing of which).
+// (backoff, reconnect) ends early when the caller's AbortSignal fires (SIGINT). The pool also owns the recovery
+// rules that need more than one connection: reconnect with backoff, settle at the server's connection cap, retry
+// never-sent commands elsewhere, create a mailbox on NO [TRYCREATE], back off when throttled, and split a refused
+// MULTIAPPEND batch so that one bad message does not fail its neighbours (RFC 3502 makes the batch atomic, so a
+// refusal says nothing of which).
 //
 // Settings that change while running (issue 16: adapt to the server met). The pool, not the connection, keeps each
 // connection at the current pipeline depth: a command is handed to a connection only while that connection holds
@@ -42,156 +45,15 @@ import type { TimingRecord } from './timing.js';
 // is for the caller to read (batchSize) when it builds the next batch. No command is dropped, sent twice or
 // settled twice by any of this: the only thing that changes is which connection a not-yet-sent command goes to,
 // and when.
-
-export type MessageOutcome =
-  | { readonly status: 'appended'; readonly uid: number | undefined; readonly uidValidity: number | undefined }
-  | { readonly status: 'failed'; readonly error: MailmigrateError }
-  /** Sent, but no tagged reply came: it may or may not be on the server. Check before sending again. */
-  | { readonly status: 'unknown'; readonly error: MailmigrateError };
-
-export type PoolEvent =
-  | { type: 'connected'; connectionId: number; connectMs: number; open: number }
-  | { type: 'disconnected'; connectionId: number; reason: string; inFlight: number }
-  | { type: 'connection-cap'; limit: number; reason: string }
-  | { type: 'reconnect-failed'; attempt: number; reason: string; delayMs: number }
-  | { type: 'throttled'; delayMs: number; reason: string }
-  | { type: 'mailbox-created'; mailbox: string }
-  | { type: 'batch-split'; mailbox: string; size: number; reason: string }
-  /** Settings changed while running (reconfigure), each with the reason the caller gave. */
-  | { type: 'reconfigured'; changes: ReadonlyArray<{ setting: string; from: unknown; to: unknown }> }
-  /** The server sent [ALERT] text (RFC 3501 §7.1: it must be shown to the user). */
-  | { type: 'alert'; connectionId: number; text: string }
-  /** A timing observer (--trace writer, onRecord) threw; the command settled regardless. Sent once per pool. */
-  | { type: 'observer-failed'; reason: string };
-
-/** What the pool needs of a connection; Connection in production, a fake in the pool's unit tests. */
-export interface PoolConnection {
-  readonly id: number;
-  readonly capabilities: Capabilities;
-  readonly closed: boolean;
-  readonly bye: string | undefined;
-  readonly inFlight: number;
-  readonly load: number;
-  readonly depth: number;
-  readonly connectMs: number;
-  append(mailbox: string, messages: readonly AppendMessage[]): Promise<AppendResult>;
-  create(mailbox: string): Promise<void>;
-  confirmMailbox(mailbox: string): void;
-  /** Holds (true) or releases new commands on this connection (the throttle gate). */
-  hold(held: boolean): void;
-  close(): Promise<void>;
-  destroy(err: MailmigrateError): void;
-  whenClosed(): Promise<void>;
-}
-
-/** One APPEND the pool sent, once it settled: what an adaptation controller learns folder-lock waits from. */
-export interface AppendSample {
-  readonly mailbox: string;
-  readonly connectionId: number;
-  /** Connections with an APPEND into this mailbox in flight when this one was handed out (itself included). */
-  readonly connectionsInFolder: number;
-  readonly messages: number;
-  readonly bytes: number;
-  /** The command's timing record (undefined when it failed before one was written). */
-  readonly record: TimingRecord | undefined;
-  readonly ok: boolean;
-}
-
-/**
- * Watches the pool's work and may reconfigure it (the adaptation controller, src/migrate/adaptive-run.ts). Called
- * guarded: an observer that throws is reported once ('observer-failed') and the pool's work goes on.
- */
-export interface PoolObserver {
-  /** The pool is open (its first connections are up): keep it to read its settings and reconfigure it. */
-  attached?(pool: Pool): void;
-  /** Every timing record of every command (APPEND and the connection's own: CAPABILITY, LOGIN …). */
-  record?(r: TimingRecord): void;
-  appendSettled?(s: AppendSample): void;
-}
-
-/** What reconfigure() may change while the pool runs. */
-export interface PoolSettings {
-  readonly pipelineDepth: number;
-  readonly connections: number;
-  /** undefined = no limit. */
-  readonly connectionsPerFolder: number | undefined;
-  /** Largest batch the pool sends as one command (larger submitted batches are split); undefined = as submitted. */
-  readonly batch: number | undefined;
-}
-
-export interface PoolOptions extends ConnectionOptions {
-  /** Connections to open (the pool settles lower if the server refuses some). */
-  readonly connections?: number;
-  /** Retries of one command after throttling or transient refusals before giving up on it. */
-  readonly maxRetries?: number;
-  readonly onEvent?: (e: PoolEvent) => void;
-  /** Reconnect backoff bounds (ms). */
-  readonly backoffMinMs?: number;
-  readonly backoffMaxMs?: number;
-  /**
-   * How long to keep trying to reconnect when every connection is gone before failing what is left (default 60 s):
-   * long enough to ride out a server restart (Dovecot's takes 1–3 s here), short enough not to hang on a dead host.
-   */
-  readonly reconnectWindowMs?: number;
-  /**
-   * Bytes of messages the pool may hold (submitted, not yet settled) before whenWritable() waits. Default 16 MiB:
-   * far above the bandwidth-delay product of any link an import runs over (100 Mbit/s × 50 ms = 625 KB), so it
-   * costs no throughput, while by count alone (2 connections × depth 2 × batches of 50) 1.5 MB messages could hold
-   * 300 MB. One batch is always admitted whatever its size, so a single large message still goes. Measured
-   * (docs/pool-memory.md): 200 × 1.5 MB messages into Dovecot, peak RSS 314 → 241 MB.
-   */
-  readonly maxBytesInFlight?: number;
-  /** Ends backoff and reconnect sleeps early (SIGINT); sleeping batches then fail with E_ABORTED, never sent. */
-  readonly signal?: AbortSignal | undefined;
-  /**
-   * Folders known to exist on the server (from LIST, or created by the caller): their first batch may be
-   * pipelined at once instead of probing alone. The same as calling markFolderKnown() for each.
-   */
-  readonly knownFolders?: Iterable<string>;
-  /**
-   * The depth connections are opened with, so reconfigure() can raise the pool's depth up to it (default:
-   * pipelineDepth). The pool keeps each connection at its current depth whatever this says.
-   */
-  readonly maxPipelineDepth?: number;
-  /** Connections that may append into one folder at the same time (default: no limit). */
-  readonly connectionsPerFolder?: number;
-  readonly observer?: PoolObserver;
-  /** Opens one connection; tests pass fakes. Default Connection.open. */
-  readonly connect?: (options: ConnectionOptions) => Promise<PoolConnection>;
-}
+//
+// Who does what: this file admits batches (whenWritable), dispatches them and recovers from refusals;
+// pool-connections.ts opens, reconnects and retires connections and picks the one each command goes to;
+// slot-ledger.ts keeps the depth and connections-per-folder accounting; throttle-gate.ts the server's quiet;
+// pool-types.ts the outcomes, events, options and observer the pool's users see.
 
 const DEFAULT_MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
-/** Sleeps ms; resolves false at once (and early) when the signal aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Did the server (or its greeting/login) refuse us for having too many connections? */
-function isConnectionCap(err: MailmigrateError): boolean {
-  const text = err.message;
-  return (
-    (err instanceof ServerResponseError && err.responseCode === 'UNAVAILABLE') ||
-    /\[UNAVAILABLE\]|maximum number of connections|too many (simultaneous )?connections|connection limit/i.test(text) ||
-    err.code === 'E_REFUSED_BY_SERVER'
-  );
-}
-
 export class Pool {
-  private readonly conns: PoolConnection[] = [];
-  private target: number;
-  private closing = false;
   private readonly writableWaiters: Array<() => void> = [];
   private readonly creating = new Map<string, Promise<void>>();
   /** Mailboxes an APPEND has succeeded in: commands to them go freely on every connection. */
@@ -204,37 +66,31 @@ export class Pool {
   private activeBytes = 0;
   /** Holds every connection (and the caller) while the server asks for quiet. */
   private readonly gate = new ThrottleGate((quiet) => {
-    for (const c of this.conns) c.hold(quiet);
+    for (const c of this.connections.all) c.hold(quiet);
     if (!quiet) this.wakeWriters();
   });
   private observerFailed = false;
-  /**
-   * Current pipeline depth: commands a connection may hold (in flight or queued in it) before the next waits here.
-   * undefined (no pipelineDepth given): each connection's own depth.
-   */
-  private depthNow: number | undefined;
-  private perFolder: number | undefined;
+  /** Depth and connections per folder in force, and what each connection holds. */
+  private readonly slots: SlotLedger;
+  /** The connections, their reconnects and retirement, and which one takes the next command. */
+  private readonly connections: PoolConnections;
   private batchLimit: number | undefined;
-  /** APPENDs in flight per mailbox, per connection (for connections per folder and the folder-lock samples). */
-  private readonly inFolder = new Map<string, Map<PoolConnection, number>>();
-  /** Commands waiting for a connection below the current depth (or allowed into their folder). */
-  private slotWaiters: Array<() => void> = [];
-  /** Connections being retired after the connection count was lowered: nothing new is sent on them. */
-  private readonly retiring = new Set<PoolConnection>();
-  /** APPENDs the pool handed to each connection (claimed in pick()) and not yet settled. */
-  private readonly handed = new Map<PoolConnection, number>();
-  private reconnecting = 0;
-  private connectWaiters: Array<() => void> = [];
-  /** Learned limit: the server refused connection limit+1. */
-  connectionCap: number | undefined;
   readonly stats = { connects: 0, reconnects: 0, throttled: 0, splits: 0, creates: 0 };
 
   private readonly connectionOptions: ConnectionOptions;
 
   private constructor(readonly options: PoolOptions) {
-    this.target = Math.max(1, options.connections ?? 1);
-    this.depthNow = options.pipelineDepth === undefined ? undefined : Math.max(1, options.pipelineDepth);
-    this.perFolder = options.connectionsPerFolder === undefined ? undefined : Math.max(1, options.connectionsPerFolder);
+    this.slots = new SlotLedger(options.pipelineDepth, options.connectionsPerFolder);
+    this.connections = new PoolConnections(options, this.slots, {
+      open: () => (options.connect ?? Connection.open)(this.connectionOptions),
+      emit: (e) => this.emit(e),
+      joined: (c) => {
+        if (this.throttled) c.hold(true);
+        // A reconnected (or late) connection must know the folders already confirmed, or it would probe them again.
+        for (const f of this.confirmed) c.confirmMailbox(f);
+      },
+      changed: () => this.wakeWriters(),
+    }, this.stats);
     for (const f of options.knownFolders ?? []) this.confirmed.add(f);
     this.connectionOptions = {
       ...options,
@@ -258,10 +114,6 @@ export class Pool {
       },
     };
     options.signal?.addEventListener('abort', () => this.onAbort(), { once: true });
-  }
-
-  private openConnection(): Promise<PoolConnection> {
-    return (this.options.connect ?? Connection.open)(this.connectionOptions);
   }
 
   /** Calls the observer, guarded: a throwing observer is reported once and the pool's work goes on. */
@@ -289,21 +141,20 @@ export class Pool {
   /** Opens the first connection (its failure is the caller's: bad login, refused…) and then the rest. */
   static async open(options: PoolOptions): Promise<Pool> {
     const pool = new Pool(options);
-    pool.adopt(await pool.openConnection());
-    const rest = await Promise.allSettled(Array.from({ length: pool.target - 1 }, () => pool.openConnection()));
-    for (const r of rest) {
-      if (r.status === 'fulfilled') pool.adopt(r.value);
-      else pool.onOpenFailure(toMailmigrateError(r.reason));
-    }
+    await pool.connections.openAll();
     pool.observe((o) => o.attached?.(pool));
     return pool;
   }
 
   get size(): number {
-    return this.conns.length;
+    return this.connections.all.length;
   }
   get capabilities() {
-    return this.conns[0]?.capabilities;
+    return this.connections.all[0]?.capabilities;
+  }
+  /** Learned limit: the server refused connection limit+1. */
+  get connectionCap(): number | undefined {
+    return this.connections.connectionCap;
   }
   /** Batches the pool holds: in flight, queued, waiting for a probe or sleeping on a backoff. */
   get load(): number {
@@ -327,20 +178,13 @@ export class Pool {
   }
   /** How many commands may be outstanding before callers are asked to wait. */
   get capacity(): number {
-    let n = 0;
-    for (const c of this.conns) if (!this.retiring.has(c)) n += this.depthOf(c);
-    return Math.max(1, n);
-  }
-
-  /** The depth a connection is kept at now. */
-  private depthOf(c: PoolConnection): number {
-    return Math.max(1, Math.min(c.depth, this.depthNow ?? c.depth));
+    return this.connections.capacity;
   }
 
   /** The settings in force now (they change through reconfigure()). */
   get settings(): PoolSettings {
-    const depth = this.depthNow ?? this.conns[0]?.depth ?? 1;
-    return { pipelineDepth: depth, connections: this.target, connectionsPerFolder: this.perFolder, batch: this.batchLimit };
+    const depth = this.slots.depth ?? this.connections.all[0]?.depth ?? 1;
+    return { pipelineDepth: depth, connections: this.connections.target, connectionsPerFolder: this.slots.perFolder, batch: this.batchLimit };
   }
 
   /** The batch size callers should build next batches with, when one was set (reconfigure); else undefined. */
@@ -350,7 +194,7 @@ export class Pool {
 
   /** TCP (and implicit TLS) connect time of each open connection, ms: each is at least one round trip. */
   get connectTimes(): number[] {
-    return this.conns.map((c) => c.connectMs);
+    return this.connections.all.map((c) => c.connectMs);
   }
 
   /**
@@ -362,52 +206,21 @@ export class Pool {
     const before = this.settings;
     if (change.pipelineDepth !== undefined) {
       const max = Math.max(this.options.maxPipelineDepth ?? 0, this.options.pipelineDepth ?? 1, 1);
-      this.depthNow = Math.min(max, Math.max(1, Math.floor(change.pipelineDepth)));
+      this.slots.depth = Math.min(max, Math.max(1, Math.floor(change.pipelineDepth)));
     }
     if ('connectionsPerFolder' in change) {
-      this.perFolder = change.connectionsPerFolder === undefined ? undefined : Math.max(1, Math.floor(change.connectionsPerFolder));
+      this.slots.perFolder = change.connectionsPerFolder === undefined ? undefined : Math.max(1, Math.floor(change.connectionsPerFolder));
     }
     if ('batch' in change) this.batchLimit = change.batch === undefined ? undefined : Math.max(1, Math.floor(change.batch));
-    if (change.connections !== undefined) this.setConnections(change.connections);
+    if (change.connections !== undefined) this.connections.setTarget(change.connections);
     const after = this.settings;
     const changes = (Object.keys(after) as Array<keyof PoolSettings>)
       .filter((k) => before[k] !== after[k])
       .map((k) => ({ setting: k, from: before[k], to: after[k] }));
     if (changes.length) this.emit({ type: 'reconfigured', changes });
-    this.wakeSlots();
+    this.connections.wakeSlots();
     this.wakeWriters();
     return after;
-  }
-
-  private setConnections(n: number): void {
-    const want = Math.max(1, Math.min(Math.floor(n), this.connectionCap ?? Infinity));
-    // Retiring ones count as gone; bring back the newest first if more are wanted again.
-    for (const c of [...this.retiring].reverse()) {
-      if (this.conns.length - this.retiring.size >= want) break;
-      this.retiring.delete(c);
-    }
-    this.target = want;
-    const usable = this.conns.filter((c) => !c.closed && !this.retiring.has(c));
-    if (usable.length > want) {
-      // Retire the surplus (the newest first); each logs out once it holds nothing.
-      for (const c of usable.slice(want).reverse()) {
-        this.retiring.add(c);
-        this.retireIfIdle(c);
-      }
-    } else {
-      for (let i = usable.length + this.reconnecting; i < want; i++) void this.refill();
-    }
-  }
-
-  private retireIfIdle(c: PoolConnection): void {
-    if (!this.retiring.has(c) || this.loadOf(c) > 0 || this.closing) return;
-    // Its LOGOUT is exclusive (waits for nothing: the connection holds nothing). onClosed() removes it without
-    // reopening, since the target no longer counts it.
-    void c.close().catch(() => undefined);
-  }
-
-  private wakeSlots(): void {
-    for (const w of this.slotWaiters.splice(0)) w();
   }
 
   /**
@@ -421,7 +234,7 @@ export class Pool {
   }
 
   private writable(): boolean {
-    if (this.closing || this.options.signal?.aborted) return true;
+    if (this.connections.closing || this.options.signal?.aborted) return true;
     if (this.throttled) return false;
     if (this.active === 0) return true;
     return this.active < this.capacity && this.activeBytes < (this.options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT);
@@ -433,7 +246,7 @@ export class Pool {
 
   /** Resolves when the server's requested quiet has passed (at once when not throttled, aborted or closing). */
   private afterQuiet(): Promise<void> {
-    if (this.closing || this.options.signal?.aborted) return Promise.resolve();
+    if (this.connections.closing || this.options.signal?.aborted) return Promise.resolve();
     return this.gate.whenOpen();
   }
 
@@ -441,175 +254,7 @@ export class Pool {
     // Sleepers end early; connections are released so in-flight work and LOGOUT can finish.
     this.gate.open();
     this.wakeWriters();
-    this.wakeSlots();
-    for (const w of this.connectWaiters.splice(0)) w();
-  }
-
-  private adopt(c: PoolConnection): void {
-    this.conns.push(c);
-    if (this.throttled) c.hold(true);
-    // A reconnected (or late) connection must know the folders already confirmed, or it would probe them again.
-    for (const f of this.confirmed) c.confirmMailbox(f);
-    this.stats.connects++;
-    this.emit({ type: 'connected', connectionId: c.id, connectMs: c.connectMs, open: this.conns.length });
-    for (const w of this.connectWaiters.splice(0)) w();
-    this.wakeSlots();
-    this.wakeWriters();
-    void c.whenClosed().then(() => this.onClosed(c));
-  }
-
-  private onOpenFailure(err: MailmigrateError): void {
-    if (isConnectionCap(err)) {
-      this.connectionCap = this.conns.length;
-      this.target = Math.max(1, this.conns.length);
-      this.emit({ type: 'connection-cap', limit: this.conns.length, reason: err.message });
-    } else {
-      this.target = Math.max(1, this.conns.length);
-      this.emit({ type: 'reconnect-failed', attempt: 0, reason: err.message, delayMs: 0 });
-    }
-  }
-
-  private onClosed(c: PoolConnection): void {
-    const i = this.conns.indexOf(c);
-    if (i >= 0) this.conns.splice(i, 1);
-    this.wakeSlots();
-    // Retired on purpose (fewer connections): not a loss to report or reopen. Had it died with work in it, that work
-    // failed through the connection's own paths (unknown outcome or never sent) like anywhere else.
-    if (this.retiring.delete(c)) return;
-    if (this.closing) return;
-    this.emit({ type: 'disconnected', connectionId: c.id, reason: c.bye ?? 'closed', inFlight: c.inFlight });
-    void this.refill();
-  }
-
-  /** Reopens connections up to the target, with exponential backoff; gives up after a bounded number of tries. */
-  private async refill(): Promise<void> {
-    if (this.reconnecting >= this.target - (this.conns.length - this.retiring.size)) return;
-    this.reconnecting++;
-    const min = this.options.backoffMinMs ?? 100;
-    const max = this.options.backoffMaxMs ?? 10_000;
-    const giveUpAt = Date.now() + (this.options.reconnectWindowMs ?? 60_000);
-    try {
-      for (let attempt = 1; !this.closing && this.conns.length - this.retiring.size < this.target; attempt++) {
-        try {
-          const c = await this.openConnection();
-          if (this.closing) return void c.destroy(toMailmigrateError(new Error('pool closing')));
-          this.stats.reconnects++;
-          this.adopt(c);
-          return;
-        } catch (e) {
-          const err = toMailmigrateError(e);
-          if (err instanceof AuthError || err instanceof ConfigError || err.retry === 'never' || Date.now() >= giveUpAt) {
-            this.emit({ type: 'reconnect-failed', attempt, reason: err.message, delayMs: 0 });
-            if (this.conns.length === 0) this.failWaiters();
-            return;
-          }
-          if (isConnectionCap(err) && this.conns.length > 0) {
-            this.onOpenFailure(err);
-            return;
-          }
-          // Full jitter (AWS architecture blog): spreads reconnects of many connections in time.
-          const delayMs = Math.round(Math.random() * Math.min(max, min * 2 ** attempt));
-          this.emit({ type: 'reconnect-failed', attempt, reason: err.message, delayMs });
-          if (!(await sleep(delayMs, this.options.signal))) {
-            if (this.conns.length === 0) this.failWaiters();
-            return;
-          }
-        }
-      }
-    } finally {
-      this.reconnecting--;
-    }
-  }
-
-  private deadError: MailmigrateError | undefined;
-  private failWaiters(): void {
-    this.deadError = new ConnectError('E_NO_CONNECTION', 'no connection to the server could be (re)opened', 'later');
-    for (const w of this.connectWaiters.splice(0)) w();
-  }
-
-  /**
-   * The least-loaded open connection, waiting for a reconnect when none is open. For an APPEND (`mailbox` given)
-   * only a connection below the current depth and allowed into the folder (connections per folder) will do,
-   * waiting for one when all are full; the choice is claimed before this returns (handed-out count, folder
-   * membership), so concurrent picks cannot all take the same free slot. The caller releases it with release().
-   * Without `mailbox` (CREATE, a control command) any open connection will do and nothing is claimed.
-   */
-  private async pick(mailbox?: string): Promise<PoolConnection> {
-    const limited = mailbox !== undefined;
-    for (;;) {
-      let open = 0;
-      let best: PoolConnection | undefined;
-      const allowed = limited ? this.allowedFor(mailbox) : undefined;
-      for (const c of this.conns) {
-        if (c.closed || this.retiring.has(c)) continue;
-        open++;
-        if (limited && !this.closing && this.loadOf(c) >= this.depthOf(c)) continue;
-        if (allowed && !allowed.has(c)) continue;
-        if (!best || this.loadOf(c) < this.loadOf(best)) best = c;
-      }
-      if (best) {
-        if (limited) {
-          this.handed.set(best, (this.handed.get(best) ?? 0) + 1);
-          this.enterFolder(mailbox, best);
-        }
-        return best;
-      }
-      if (open > 0 && !this.closing && !this.options.signal?.aborted) {
-        await new Promise<void>((r) => this.slotWaiters.push(r));
-        continue;
-      }
-      if (open === 0) {
-        // Only retiring connections left (the others died): take them back rather than wait for a reconnect.
-        let taken = false;
-        for (const c of this.retiring) {
-          if (c.closed) continue;
-          this.retiring.delete(c);
-          taken = true;
-        }
-        if (taken) continue;
-      }
-      if (this.deadError || this.closing || this.options.signal?.aborted) throw this.deadError ?? new ConnectError('E_POOL_CLOSED', 'pool closed', 'never');
-      void this.refill();
-      await new Promise<void>((r) => this.connectWaiters.push(r));
-    }
-  }
-
-  /** Undoes pick()'s claim once the APPEND settled (or failed), and wakes commands waiting for a slot. */
-  private release(mailbox: string, c: PoolConnection): void {
-    const n = (this.handed.get(c) ?? 1) - 1;
-    if (n > 0) this.handed.set(c, n);
-    else this.handed.delete(c);
-    this.leaveFolder(mailbox, c);
-    this.wakeSlots();
-    this.retireIfIdle(c);
-  }
-
-  /** What a connection holds: its own count, or what the pool handed it and has not seen settle, if more. */
-  private loadOf(c: PoolConnection): number {
-    return Math.max(c.load, this.handed.get(c) ?? 0);
-  }
-
-  /** Connections a new APPEND into `mailbox` may use, or undefined when any may (no limit, or room for another). */
-  private allowedFor(mailbox: string): Set<PoolConnection> | undefined {
-    if (this.perFolder === undefined) return undefined;
-    const users = this.inFolder.get(mailbox);
-    if (!users || users.size < this.perFolder) return undefined;
-    return new Set(users.keys());
-  }
-
-  private enterFolder(mailbox: string, c: PoolConnection): void {
-    let users = this.inFolder.get(mailbox);
-    if (!users) this.inFolder.set(mailbox, (users = new Map()));
-    users.set(c, (users.get(c) ?? 0) + 1);
-  }
-
-  private leaveFolder(mailbox: string, c: PoolConnection): void {
-    const users = this.inFolder.get(mailbox);
-    if (!users) return;
-    const n = (users.get(c) ?? 1) - 1;
-    if (n > 0) users.set(c, n);
-    else users.delete(c);
-    if (users.size === 0) this.inFolder.delete(mailbox);
+    this.connections.wakeAll();
   }
 
   /**
@@ -666,7 +311,7 @@ export class Pool {
 
   private confirm(mailbox: string): void {
     this.confirmed.add(mailbox);
-    for (const c of this.conns) c.confirmMailbox(mailbox);
+    for (const c of this.connections.all) c.confirmMailbox(mailbox);
   }
 
   private async appendNow(mailbox: string, messages: readonly AppendMessage[], attempt: number): Promise<MessageOutcome[]> {
@@ -687,12 +332,12 @@ export class Pool {
     if (this.options.signal?.aborted) return messages.map(() => ({ status: 'failed', error: abortedError() }));
     let conn: PoolConnection;
     try {
-      conn = await this.pick(mailbox);
+      conn = await this.connections.pick(mailbox);
     } catch (e) {
       if (this.options.signal?.aborted) return messages.map(() => ({ status: 'failed', error: abortedError() }));
       throw e;
     }
-    const connectionsInFolder = this.inFolder.get(mailbox)?.size ?? 1;
+    const connectionsInFolder = this.slots.connectionsIn(mailbox);
     let record: TimingRecord | undefined;
     let ok = false;
     try {
@@ -705,7 +350,7 @@ export class Pool {
       if (err instanceof ServerResponseError) record = err.timing as TimingRecord | undefined;
       return this.recover(mailbox, messages, attempt, err);
     } finally {
-      this.release(mailbox, conn);
+      this.connections.release(mailbox, conn);
       if (record || ok) {
         let bytes = 0;
         for (const m of messages) bytes += m.data.length;
@@ -732,7 +377,7 @@ export class Pool {
           this.emit({ type: 'throttled', delayMs, reason: err.message });
           this.gate.hold(delayMs);
           await this.afterQuiet();
-        } else if (!(await sleep(delayMs, this.options.signal))) {
+        } else if (!(await abortableSleep(delayMs, this.options.signal))) {
           return messages.map(() => ({ status: 'failed', error: abortedError() }));
         }
         return this.appendNow(mailbox, messages, attempt + 1);
@@ -762,7 +407,7 @@ export class Pool {
   private createOnce(mailbox: string): Promise<void> {
     let p = this.creating.get(mailbox);
     if (!p) {
-      p = this.pick().then(async (c) => {
+      p = this.connections.pick().then(async (c) => {
         await c.create(mailbox);
         this.confirm(mailbox);
         this.stats.creates++;
@@ -776,12 +421,10 @@ export class Pool {
 
   /** Waits for commands in flight, logs out every connection. */
   async close(): Promise<void> {
-    this.closing = true;
+    this.connections.closing = true;
     this.gate.open();
     this.wakeWriters();
-    this.wakeSlots();
-    for (const w of this.connectWaiters.splice(0)) w();
-    await Promise.all(this.conns.slice().map((c) => c.close()));
+    await this.connections.closeAll();
   }
 }
 

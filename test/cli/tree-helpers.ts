@@ -2,7 +2,7 @@
 // (realistic-trees-dovecot, special-folders-dovecot, refused-names-*). Not a test file itself.
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ImapFlow } from 'imapflow';
+import { withImapFlow } from '../helpers/imap-servers.js';
 
 /** A file's content, with an mtime when the test cares about it (Maildir INTERNALDATE comes from the mtime). */
 export type Entry = string | Buffer | { content: string | Buffer; mtime: Date };
@@ -34,28 +34,6 @@ export interface Conn {
   readonly password: string;
 }
 
-async function withClient<T>(c: Conn, fn: (client: ImapFlow) => Promise<T>): Promise<T> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: c.port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: c.user, pass: c.password },
-    logger: false,
-    emitLogs: false,
-    disableAutoIdle: true,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.logout().catch(() => client.close());
-  }
-}
-
 export interface ServerView {
   /** Every folder (decoded path) with its message count. */
   readonly folders: Record<string, number>;
@@ -67,7 +45,7 @@ export interface ServerView {
 
 /** Reads the whole account back: every folder, every message with its flags and INTERNALDATE. */
 export function readServer(c: Conn): Promise<ServerView> {
-  return withClient(c, async (client) => {
+  return withImapFlow('127.0.0.1', c.port, { name: c.user, password: c.password }, async (client) => {
     const folders: Record<string, number> = {};
     const messages: string[] = [];
     const specialUse: Record<string, string> = {};

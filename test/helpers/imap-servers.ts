@@ -82,7 +82,8 @@ export interface RealServer {
   start(options?: StartOptions): Promise<RunningServer>;
 }
 
-async function withClient<T>(host: string, port: number, user: ServerUser, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
+/** One imapflow session (plain text, no compression) for reading a server back; logs out whatever fn does. */
+export async function withImapFlow<T>(host: string, port: number, user: ServerUser, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
   const client = new ImapFlow({
     host,
     port,
@@ -108,11 +109,11 @@ async function withClient<T>(host: string, port: number, user: ServerUser, fn: (
 function readBack(host: string, port: number): Pick<RunningServer, 'listFolders' | 'listMessages' | 'countMessages' | 'emptyFolder' | 'readSources'> {
   return {
     listFolders: (user) =>
-      withClient(host, port, user, async (c) =>
+      withImapFlow(host, port, user, async (c) =>
         (await c.list()).map((e) => ({ path: e.path, wire: e.pathAsListed, delimiter: e.delimiter, flags: [...e.flags] })),
       ),
     listMessages: (user, folder) =>
-      withClient(host, port, user, async (c) => {
+      withImapFlow(host, port, user, async (c) => {
         const lock = await c.getMailboxLock(folder, { readOnly: true });
         try {
           if (!c.mailbox || c.mailbox.exists === 0) return [];
@@ -128,13 +129,13 @@ function readBack(host: string, port: number): Pick<RunningServer, 'listFolders'
         }
       }),
     countMessages: (user, folder) =>
-      withClient(host, port, user, async (c) => {
+      withImapFlow(host, port, user, async (c) => {
         const st = await c.status(folder, { messages: true });
         if (!st) throw new Error(`STATUS ${folder} failed`);
         return st.messages ?? 0;
       }),
     emptyFolder: (user, folder) =>
-      withClient(host, port, user, async (c) => {
+      withImapFlow(host, port, user, async (c) => {
         const lock = await c.getMailboxLock(folder);
         try {
           if (c.mailbox && c.mailbox.exists > 0) await c.messageDelete('1:*');
@@ -143,7 +144,7 @@ function readBack(host: string, port: number): Pick<RunningServer, 'listFolders'
         }
       }),
     readSources: (user, folder) =>
-      withClient(host, port, user, async (c) => {
+      withImapFlow(host, port, user, async (c) => {
         const lock = await c.getMailboxLock(folder, { readOnly: true });
         try {
           const out = new Map<number, Buffer>();

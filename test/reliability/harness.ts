@@ -1,18 +1,18 @@
 // Shared by the reliability tests and `npm run bench:chaos`: an embedded server with fault switches, a small
-// Maildir corpus with one Message-ID per message, one importer run against them, and an exact census of what
-// the server holds (every Message-ID counted, so a lost or doubled message cannot hide in a total).
+// Maildir corpus with one Message-ID per message, one import run against them (ImportRun, as the CLI runs it), and
+// an exact census of what the server holds (every Message-ID counted, so a lost or doubled message cannot hide in a
+// total).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, type JournalOptions } from '../../src/journal/journal.js';
-import { ControlPlane } from '../../src/mailbox/control-plane.js';
-import { transportIndexer } from '../../src/migrate/bulk-index.js';
-import { ControlAdapter } from '../../src/migrate/control-adapter.js';
+import type { JournalOptions } from '../../src/journal/journal.js';
 import type { SyncFlagsMode } from '../../src/migrate/flag-sync.js';
-import { Importer, type ImportEvent, type ImportResult } from '../../src/migrate/importer.js';
+import { FolderRules } from '../../src/migrate/folder-rules.js';
+import { ImportRun } from '../../src/migrate/import-run.js';
+import type { ImportEvent, ImportResult } from '../../src/migrate/import-types.js';
+import type { ResolvedTarget } from '../../src/migrate/target.js';
 import { startServer, type ImapServer, type ServerOptions } from '../../src/server/server.js';
 import type { Store } from '../../src/server/store.js';
-import { openSource } from '../../src/sources/index.js';
 import type { PoolEvent, PoolOptions } from '../../src/transport/pool.js';
 
 export type After = { after(fn: () => unknown): void };
@@ -111,9 +111,9 @@ export function tally(store: Store, expected: readonly string[]): Tally {
 }
 
 export interface RunOptions {
+  /** Transport settings; `connections` and `pipelineDepth` become the run's own, the rest is tuning. */
   pool?: Partial<PoolOptions>;
   batch?: number;
-  journalPath?: string;
   journalOptions?: JournalOptions;
   signal?: AbortSignal;
   /** Called for each pool event (connected, disconnected, throttled, ...). */
@@ -124,42 +124,57 @@ export interface RunOptions {
   syncFlags?: SyncFlagsMode;
   includeDeleted?: boolean;
   dryRun?: boolean;
+  /** Adapt to the server met, as `import` does by default; off here so a test's settings are the ones used. */
+  adapt?: boolean;
 }
 
 /** Short per-phase timeouts: a stalled connection is given up in half a second, not a minute. */
 export const FAST_TIMEOUTS = { connectMs: 2000, greetingMs: 2000, continuationMs: 1500, replyMs: 1500 };
 
-/** One importer run of `src` into `server` (plain text on loopback, user test/test), with a journal. */
+/** The harness's servers: plain text on loopback, user test/test. */
+export function loopbackTarget(server: { host: string; port: number }): ResolvedTarget {
+  return { host: server.host, port: server.port, tls: 'none', ca: undefined, rejectUnauthorized: true, user: 'test', password: 'test', loopback: true };
+}
+
+/**
+ * One import of `src` into `server` with a journal, run the way `mailmigrate import` runs it (ImportRun: options in,
+ * report out), so the reliability tests exercise the code users run; the transport is tuned for tests (short
+ * timeouts, fast reconnects), which the CLI does not expose.
+ */
 export async function importOnce(server: { host: string; port: number }, src: string, journal: string, o: RunOptions = {}): Promise<ImportResult> {
-  const connect = () => ControlPlane.connect({
-    host: server.host, port: server.port, secure: false, starttls: 'off', user: 'test', password: 'test', connectTimeoutMs: 3000,
-  });
-  const plane = await connect();
-  const control = new ControlAdapter(plane, connect, transportIndexer({ host: server.host, port: server.port, tls: 'none', auth: { user: 'test', password: 'test' } }));
-  const j = await Journal.open(journal, { account: `imap://test@${server.host}:${server.port}` }, o.journalOptions ?? { batchMs: 5 });
-  try {
-    const importer = new Importer(control, j, {
-      pool: {
-        host: server.host, port: server.port, tls: 'none', auth: { user: 'test', password: 'test' },
-        connections: 3, pipelineDepth: 2, timeouts: FAST_TIMEOUTS, backoffMinMs: 20, backoffMaxMs: 400,
-        ...o.pool,
-      },
+  const { connections = 3, pipelineDepth = 2, ...tuning } = o.pool ?? {};
+  const run = new ImportRun(
+    {
+      sources: [src],
+      target: loopbackTarget(server),
+      journal,
+      connections,
+      pipeline: pipelineDepth,
       batch: o.batch ?? 1,
+      folderPrefix: [],
+      folderRules: new FolderRules(),
+      readThreads: 0,
+      noDelay: true,
+      literal: 'auto',
+      write: 'coalesce',
       recheck: o.recheck === true,
       syncFlags: o.syncFlags ?? 'changed',
       includeDeleted: o.includeDeleted === true,
       dryRun: o.dryRun === true,
+      adapt: o.adapt === true,
       ...(o.signal ? { signal: o.signal } : {}),
-      onEvent: (e) => {
+      tuning: {
+        pool: { timeouts: FAST_TIMEOUTS, backoffMinMs: 20, backoffMaxMs: 400, ...tuning },
+        journal: o.journalOptions ?? { batchMs: 5 },
+      },
+    },
+    {
+      event: (e) => {
         if (e.type === 'pool') o.onPoolEvent?.(e.event as PoolEvent);
         o.onEvent?.(e);
       },
-      onProgress: (p) => o.onProgress?.(p.appended),
-    });
-    return await importer.run([await openSource(src)]);
-  } finally {
-    await j.close().catch(() => undefined);
-    await control.close();
-    await plane.close().catch(() => undefined);
-  }
+      progress: (p) => o.onProgress?.(p.appended),
+    },
+  );
+  return (await run.run()).result;
 }

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
 import { test } from 'node:test';
-import { loopbackSources, parseSlabSocketBytes, preflightConnections, quoteImap, runConnectionsBench } from '../../src/bench/connections.js';
+import { runConnectionsBench } from '../../src/bench/connections.js';
+import { loopbackSources, preflightConnections } from '../../src/bench/connections-preflight.js';
+import { LeanSession, quoteImap } from '../../src/bench/held-session.js';
+import { parseSlabSocketBytes } from '../../src/bench/socket-memory.js';
 
 test('200 sessions are held against the embedded server in a child process, with RSS per session and percentiles', async () => {
   const r = await runConnectionsBench({ sessions: 200, holdMs: 1500, noopIntervalMs: 500 });
@@ -65,4 +69,61 @@ test('slab bytes are summed over the TCP socket caches only', () => {
 test('LOGIN strings are quoted with backslash escapes, and CR/LF is refused', () => {
   assert.equal(quoteImap('a"b\\c'), '"a\\"b\\\\c"');
   assert.throws(() => quoteImap('a\r\nb'), /quoted strings/);
+});
+
+/** A scripted server: writes `answer(line)` for each client line, the greeting one byte per write. */
+async function scriptedServer(t: { after(fn: () => unknown): void }, greeting: string, answer: (line: string) => string) {
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    let i = 0;
+    const drip = setInterval(() => (i < greeting.length ? s.write(greeting[i++]!) : clearInterval(drip)), 1);
+    s.on('close', () => clearInterval(drip));
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        s.write(answer(buf.slice(0, nl + 1)));
+        buf = buf.slice(nl + 1);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  return (server.address() as AddressInfo).port;
+}
+
+function holdOne(port: number): Promise<{ err: string | undefined; session: LeanSession }> {
+  return new Promise((resolve) => {
+    const session: LeanSession = new LeanSession({ host: '127.0.0.1', port }, '"u" "p"', (err) => resolve({ err, session }), { onNoop: () => undefined, onDrop: () => undefined });
+  });
+}
+
+test('the lean holder reads a greeting split at every byte and names a refusal at the connection cap by its response code', async (t) => {
+  const port = await scriptedServer(t, '* OK [CAPABILITY IMAP4rev1] ready\r\n', (line) => (line.startsWith('a LOGIN') ? 'a NO [UNAVAILABLE] Maximum number of connections from user+IP exceeded\r\n' : ''));
+  const { err, session } = await holdOne(port);
+  session.close();
+  assert.equal(err, 'refused-cap');
+});
+
+test('the lean holder logs in, then answers NOOPs from a server that sends untagged chatter first', async (t) => {
+  const port = await scriptedServer(t, '* OK ready\r\n', (line) => (line.startsWith('a ') ? '* CAPABILITY IMAP4rev1\r\na OK logged in\r\n' : line.startsWith('n ') ? '* 3 EXISTS\r\n* 1 RECENT\r\nn OK NOOP done\r\n' : ''));
+  let noops = 0;
+  const session = await new Promise<LeanSession>((resolve, reject) => {
+    const s: LeanSession = new LeanSession({ host: '127.0.0.1', port }, '"u" "p"', (err) => (err ? reject(new Error(err)) : resolve(s)), { onNoop: () => noops++, onDrop: () => undefined });
+  });
+  t.after(() => session.close());
+  for (let i = 0; i < 3; i++) {
+    session.noop();
+    const before = noops;
+    const until = Date.now() + 3000;
+    while (noops === before && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(noops, 3);
+});
+
+test('the lean holder gives up on a reply line longer than its bound instead of buffering it', async (t) => {
+  const port = await scriptedServer(t, `* OK ${'x'.repeat(70 * 1024)}\r\n`, () => '');
+  const { err, session } = await holdOne(port);
+  session.close();
+  assert.equal(err, 'line-too-long');
 });

@@ -3,12 +3,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type DoctorReport, recommend, runDoctor, WRITE_TEST_MAX_MESSAGES, WRITE_TEST_MESSAGE_BYTES, type WriteRun } from '../../src/bench/doctor.js';
+import { type DoctorReport, runDoctor, type WriteRun } from '../../src/bench/doctor.js';
+import { recommend } from '../../src/bench/doctor-advice.js';
+import { WRITE_TEST_MAX_MESSAGES, WRITE_TEST_MESSAGE_BYTES } from '../../src/bench/write-test.js';
 import { realServers } from '../helpers/imap-servers.js';
 import { renderDoctor } from '../../src/cli/commands/doctor.js';
 import { binarySkipReason, runCli } from '../cli/cli-helpers.js';
 import { type DovecotInstance, dovecotSkipReason, startDovecot } from '../helpers/dovecot.js';
 import { startServer } from '../../src/server/server.js';
+import { type AddressInfo, createServer } from 'node:net';
 
 test('doctor against the embedded server reports timings, capabilities, the connection cap and a split-write stall', async (t) => {
   const srv = await startServer({ maxConnectionsPerUser: 4 });
@@ -178,4 +181,26 @@ test('doctor gives no recommendation for a server it never reached', async () =>
   assert.equal(r.recommended, undefined);
   assert.doesNotMatch(renderDoctor(r), /recommended: mailmigrate import/);
   assert.match(renderDoctor(r), /no recommended settings/);
+});
+
+test('doctor stops reading a greeting line that never ends and reports it, instead of buffering it', async (t) => {
+  // A hostile or broken server: a greeting that grows without a line end. The handshake probe frames replies with the
+  // response reader and its small bounds, so it fails at once with the reason rather than waiting out the timeout.
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.write('* OK ');
+    const chunk = 'x'.repeat(16 * 1024);
+    const timer = setInterval(() => s.write(chunk), 1);
+    s.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  const started = Date.now();
+  const r = await runDoctor({ target: { host: '127.0.0.1', port, tls: 'none', auth: { user: 'test', password: 'test' } }, timeoutMs: 20_000 });
+  const connect = r.findings.find((f) => f.code === 'connect');
+  assert.ok(connect && connect.severity === 'error', JSON.stringify(r.findings));
+  assert.match(connect.message, /longer than \d+ bytes/);
+  assert.ok(Date.now() - started < 10_000, 'refused on the bound, not on the timeout');
+  assert.equal(r.recommended, undefined);
 });

@@ -1,6 +1,7 @@
 // A byte-exact test client over a raw socket: send text, wait until the received bytes match.
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { startServer, type ImapServer, type ServerOptions } from '../../src/server/server.js';
 
 export interface RawClient {
@@ -89,4 +90,36 @@ export async function loggedIn(t: { after(fn: () => unknown): void }, s: ImapSer
   c.send('L LOGIN test test\r\n');
   await c.waitFor(/L OK .*\r\n/);
   return c;
+}
+
+/** The TLS side of a raw client after STARTTLS: what it received since the handshake, and a way to wait for more. */
+export interface SecureClient {
+  readonly socket: TLSSocket;
+  text(): string;
+  write(data: string): void;
+  /** Resolves once the received text matches `pattern`. */
+  until(pattern: RegExp): Promise<void>;
+}
+
+/**
+ * Sends `a STARTTLS` (and `alsoInClear`, in the same write: bytes that must never run as commands), waits for the
+ * server's OK and completes the TLS handshake over the same socket, trusting the server's self-signed certificate.
+ */
+export async function startTls(t: { after(fn: () => unknown): void }, s: ImapServer, c: RawClient, alsoInClear = ''): Promise<SecureClient> {
+  c.send(`a STARTTLS\r\n${alsoInClear}`);
+  await c.waitFor(/a OK Begin TLS negotiation now\r\n/);
+  c.socket.removeAllListeners('data');
+  const socket = tlsConnect({ socket: c.socket, ca: String(s.certificate), servername: 'localhost' });
+  t.after(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  let got = '';
+  socket.on('data', (d: Buffer) => (got += d.toString()));
+  return {
+    socket,
+    text: () => got,
+    write: (data) => void socket.write(data),
+    async until(pattern) {
+      while (!pattern.test(got)) await once(socket, 'data');
+    },
+  };
 }

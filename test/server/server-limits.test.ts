@@ -3,12 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
 import { startServer } from '../../src/server/server.js';
 import { MemoryStore } from '../../src/server/store.js';
 import { DEFAULT_LIMITS } from '../../src/server/limits.js';
-import { loggedIn, rawClient, withServer, type RawClient } from './raw-client.js';
+import { loggedIn, rawClient, startTls, withServer, type RawClient } from './raw-client.js';
 
 const MiB = 1024 * 1024;
 
@@ -204,25 +203,18 @@ test('over STARTTLS the idle timer counts the TLS session\'s traffic: busy stays
   const s = await withServer(t, { tls: 'self-signed', limits: { idleTimeoutMs: 300 } });
   const c = await rawClient(s.port);
   t.after(() => c.close());
-  c.send('a STARTTLS\r\n');
-  await c.waitFor(/a OK Begin TLS/);
-  c.socket.removeAllListeners('data');
-  const secure = tlsConnect({ socket: c.socket, ca: String(s.certificate), servername: 'localhost' });
-  t.after(() => secure.destroy());
-  await once(secure, 'secureConnect');
-  let got = '';
-  secure.on('data', (d: Buffer) => (got += d.toString()));
+  const secure = await startTls(t, s, c);
   secure.write('b LOGIN test test\r\n');
-  while (!/b OK/.test(got)) await once(secure, 'data');
+  await secure.until(/b OK/);
   for (let i = 0; i < 8; i++) {
     secure.write(`n${i} NOOP\r\n`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.doesNotMatch(got, /BYE/, 'logged out while busy');
-  assert.match(got, /n7 OK/);
-  const closed = once(secure, 'close');
+  assert.doesNotMatch(secure.text(), /BYE/, 'logged out while busy');
+  assert.match(secure.text(), /n7 OK/);
+  const closed = once(secure.socket, 'close');
   await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('not logged out')), 2000))]);
-  assert.match(got, /\* BYE Autologout/);
+  assert.match(secure.text(), /\* BYE Autologout/);
 });
 
 async function openIdle(port: number, n: number): Promise<Socket[]> {

@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as tlsConnect } from 'node:tls';
-import { once } from 'node:events';
-import { loggedIn, rawClient, withServer } from './raw-client.js';
+import { loggedIn, rawClient, startTls, withServer } from './raw-client.js';
 
 
 const MSG = 'Message-ID: <m1@example.org>\r\nSubject: Hello\r\n\r\nbody text\r\n';
@@ -229,18 +227,11 @@ test('STARTTLS upgrades with a self-signed certificate and drops plaintext sent 
   const c = await rawClient(s.port);
   t.after(() => c.close());
   assert.match(c.text(), /STARTTLS/);
-  c.send('a STARTTLS\r\nx LOGIN test test\r\n');
-  await c.waitFor(/a OK Begin TLS negotiation now\r\n/);
-  c.socket.removeAllListeners('data');
-  const secure = tlsConnect({ socket: c.socket, ca: String(s.certificate), servername: 'localhost' });
-  t.after(() => secure.destroy());
-  await once(secure, 'secureConnect');
-  let got = '';
-  secure.on('data', (d: Buffer) => (got += d.toString()));
+  const secure = await startTls(t, s, c, 'x LOGIN test test\r\n');
   secure.write('b CAPABILITY\r\nc LOGIN test test\r\n');
-  while (!/c OK/.test(got)) await once(secure, 'data');
-  assert.doesNotMatch(got, /STARTTLS|^x /m);
-  assert.match(got, /c OK \[CAPABILITY/);
+  await secure.until(/c OK/);
+  assert.doesNotMatch(secure.text(), /STARTTLS|^x /m);
+  assert.match(secure.text(), /c OK \[CAPABILITY/);
 });
 
 test('a listener that requires TLS for login says LOGINDISABLED and refuses LOGIN in the clear', async (t) => {

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type MailmigrateError, ServerResponseError } from '../../src/core/errors.js';
 import type { AppendMessage } from '../../src/core/types.js';
-import { parseCapabilities } from '../../src/imap/capabilities.js';
 import type { AppendResult } from '../../src/transport/connection.js';
-import { Pool, type PoolConnection, type PoolEvent, type PoolOptions } from '../../src/transport/pool.js';
+import type { PoolOptions } from '../../src/transport/pool.js';
+import { openFakePool } from './fake-pool.js';
 import { newRecord } from '../../src/transport/timing.js';
 
 type Verdict = { ok: true } | { ok: false; status: 'NO' | 'BAD'; code?: string; text: string };
@@ -45,78 +45,8 @@ class FakeServer {
   }
 }
 
-let ids = 1;
-/** A connection with the real queue's hold semantics: commands wait while held, depth is not modelled here. */
-class FakeConnection implements PoolConnection {
-  readonly id = ids++;
-  readonly capabilities = parseCapabilities('IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS');
-  closed = false;
-  bye: string | undefined;
-  inFlight = 0;
-  readonly depth: number;
-  readonly connectMs = 0;
-  readonly confirmed = new Set<string>();
-  private held = false;
-  private readonly waiting: Array<() => void> = [];
-  private readonly closers: Array<() => void> = [];
-  constructor(
-    private readonly server: FakeServer,
-    depth: number,
-  ) {
-    this.depth = depth;
-  }
-  get load(): number {
-    return this.inFlight + this.waiting.length;
-  }
-  async append(mailbox: string, messages: readonly AppendMessage[]): Promise<AppendResult> {
-    if (this.held) await new Promise<void>((r) => this.waiting.push(r));
-    this.inFlight++;
-    try {
-      return await this.server.receive(mailbox, messages);
-    } finally {
-      this.inFlight--;
-    }
-  }
-  async create(mailbox: string): Promise<void> {
-    this.confirmed.add(mailbox);
-  }
-  confirmMailbox(mailbox: string): void {
-    this.confirmed.add(mailbox);
-  }
-  hold(held: boolean): void {
-    this.held = held;
-    if (!held) for (const w of this.waiting.splice(0)) w();
-  }
-  async close(): Promise<void> {
-    this.destroy();
-  }
-  destroy(_err?: MailmigrateError): void {
-    this.closed = true;
-    for (const c of this.closers.splice(0)) c();
-  }
-  whenClosed(): Promise<void> {
-    return this.closed ? Promise.resolve() : new Promise((r) => this.closers.push(r));
-  }
-}
-
-async function fakePool(server: FakeServer, opts: Partial<PoolOptions> & { depth?: number } = {}) {
-  const events: PoolEvent[] = [];
-  const conns: FakeConnection[] = [];
-  const pool = await Pool.open({
-    host: 'fake.invalid',
-    port: 143,
-    tls: 'none',
-    connections: 2,
-    onEvent: (e) => events.push(e),
-    knownFolders: ['INBOX'],
-    connect: async () => {
-      const c = new FakeConnection(server, opts.depth ?? 1);
-      conns.push(c);
-      return c;
-    },
-    ...opts,
-  });
-  return { pool, events, conns };
+function fakePool(server: FakeServer, opts: Partial<PoolOptions> & { depth?: number } = {}) {
+  return openFakePool((_c, mailbox, messages) => server.receive(mailbox, messages), { knownFolders: ['INBOX'], depth: 1, ...opts });
 }
 
 const msg = (i: number, size = 100): AppendMessage => ({ mailbox: 'INBOX', flags: [], data: Buffer.alloc(size, 0x61 + (i % 26)) });

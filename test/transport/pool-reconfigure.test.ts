@@ -3,11 +3,10 @@
 // checks the invariant that matters: each message is sent exactly once and settles exactly once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MailmigrateError } from '../../src/core/errors.js';
 import type { AppendMessage } from '../../src/core/types.js';
-import { parseCapabilities } from '../../src/imap/capabilities.js';
 import type { AppendResult } from '../../src/transport/connection.js';
-import { type AppendSample, Pool, type PoolConnection, type PoolEvent, type PoolOptions } from '../../src/transport/pool.js';
+import type { AppendSample, PoolOptions, PoolView } from '../../src/transport/pool.js';
+import { openFakePool } from './fake-pool.js';
 import { newRecord } from '../../src/transport/timing.js';
 
 /** Answers every command after `answerAfterMs`, or holds answers until release(); counts what each connection holds. */
@@ -46,60 +45,8 @@ class FakeServer {
   }
 }
 
-let ids = 1;
-class FakeConnection implements PoolConnection {
-  readonly id = ids++;
-  readonly capabilities = parseCapabilities('IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS');
-  closed = false;
-  bye: string | undefined;
-  inFlight = 0;
-  readonly connectMs = 0.1;
-  private readonly closers: Array<() => void> = [];
-  constructor(
-    private readonly server: FakeServer,
-    readonly depth: number,
-  ) {}
-  get load(): number {
-    return this.inFlight;
-  }
-  async append(mailbox: string, messages: readonly AppendMessage[]): Promise<AppendResult> {
-    this.inFlight++;
-    try {
-      return await this.server.receive(this.id, mailbox, messages);
-    } finally {
-      this.inFlight--;
-    }
-  }
-  async create(): Promise<void> {}
-  confirmMailbox(): void {}
-  hold(): void {}
-  async close(): Promise<void> {
-    this.destroy();
-  }
-  destroy(_err?: MailmigrateError): void {
-    this.closed = true;
-    for (const c of this.closers.splice(0)) c();
-  }
-  whenClosed(): Promise<void> {
-    return this.closed ? Promise.resolve() : new Promise((r) => this.closers.push(r));
-  }
-}
-
-async function fakePool(server: FakeServer, opts: Partial<PoolOptions> = {}) {
-  const events: PoolEvent[] = [];
-  const conns: FakeConnection[] = [];
-  const pool = await Pool.open({
-    host: 'fake.invalid', port: 143, tls: 'none', connections: 2, pipelineDepth: 4,
-    onEvent: (e) => events.push(e),
-    knownFolders: ['INBOX', 'Work'],
-    connect: async (o) => {
-      const c = new FakeConnection(server, o.pipelineDepth ?? 1);
-      conns.push(c);
-      return c;
-    },
-    ...opts,
-  });
-  return { pool, events, conns };
+function fakePool(server: FakeServer, opts: Partial<PoolOptions> = {}) {
+  return openFakePool((c, mailbox, messages) => server.receive(c.id, mailbox, messages), { pipelineDepth: 4, knownFolders: ['INBOX', 'Work'], ...opts });
 }
 
 const msg = (i: number, mailbox = 'INBOX'): AppendMessage => ({ mailbox, flags: [], data: Buffer.from(`message ${i}`) });
@@ -220,7 +167,7 @@ test('a smaller batch size splits a submitted batch in order, outcomes one per m
 test('the observer is attached, sees every settled APPEND with the connections in its folder, and one that throws stops nothing', async (t) => {
   const server = new FakeServer();
   const samples: AppendSample[] = [];
-  let attached: Pool | undefined;
+  let attached: PoolView | undefined;
   const { pool, events } = await fakePool(server, {
     observer: {
       attached: (p) => (attached = p),
