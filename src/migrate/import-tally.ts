@@ -1,4 +1,4 @@
-import type { TimingRecord } from '../transport/timing.js';
+import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import type { FolderReport } from './folder-runs.js';
 import type { Failure, ImportProgress, ImportResult, SkippedBy } from './import-types.js';
 
@@ -30,6 +30,8 @@ export class ImportTally {
   private readonly alerts = new Set<string>();
   private readonly records: TimingRecord[] = [];
   private recordsSeen = 0;
+  /** The longest the server took to answer one command this run (continuation and reply waits), in ms. */
+  slowestAnswerMs = 0;
 
   constructor(private readonly onProgress?: (p: ImportProgress) => void) {}
 
@@ -75,6 +77,9 @@ export class ImportTally {
   }
 
   noteRecord(r: TimingRecord): void {
+    const p = derivePhases(r);
+    const answer = p.continuationWaitMs + (p.recvWaitMs ?? 0);
+    if (answer > this.slowestAnswerMs) this.slowestAnswerMs = answer;
     // Reservoir sample (Vitter's algorithm R): bounded memory, unbiased over a run of any length.
     this.recordsSeen++;
     if (this.records.length < RECORD_SAMPLE) this.records.push(r);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findOnServer, type ServerControl } from '../../src/migrate/server-lookup.js';
+import { settleWindowMs } from '../../src/migrate/unknown-outcomes.js';
 
 function fake(messages: Array<{ uid: number; messageId?: string; body: Buffer }>): ServerControl & { fetched: number[] } {
   const fetched: number[] = [];
@@ -55,4 +56,10 @@ test('a copy the server rewrote (a header added, 8-bit header bytes replaced) is
   assert.equal(await findOnServer(control, 'INBOX', '<a@x>', ours), 4);
   const both = fake([{ uid: 4, messageId: '<a@x>', body: rewritten }, { uid: 5, messageId: '<a@x>', body: ours }]);
   assert.equal(await findOnServer(both, 'INBOX', '<a@x>', ours), 5);
+});
+
+test('unknown outcomes wait for a folder to stay unchanged longer than the slowest answer the server gave (1–10 s)', () => {
+  assert.equal(settleWindowMs(0), 1000, 'a fast server: 1 s');
+  assert.equal(settleWindowMs(3100), 4650, "Courier's 3.1 s folder-lock wait: 1.5 × that");
+  assert.equal(settleWindowMs(120_000), 10_000, 'capped');
 });
