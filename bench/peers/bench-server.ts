@@ -87,29 +87,12 @@ export async function startBenchServer(kind: ServerKind, o: BenchServerOptions =
       stop: () => d.stop(),
     };
   }
-  if (kind === 'cyrus') {
-    // Debian's configuration ("." separator, folders under INBOX.): what an admin installing the package meets.
-    const c = await startCyrus({ separator: '.' });
-    const u = c.users[0]!;
-    return {
-      kind,
-      title: `Cyrus ${c.version}`,
-      version: c.version,
-      host: '127.0.0.1',
-      port: c.port,
-      user: u.name,
-      password: u.password,
-      rootPid: c.pid,
-      dovecotConfig: undefined,
-      emptyAccount: () => emptyInbox(c.port, u.name, u.password),
-      stop: async () => void (await c.stop()),
-    };
-  }
-  const c = await startCourier();
+  // Cyrus in Debian's configuration ("." separator, folders under INBOX.): what an admin installing the package meets.
+  const c = kind === 'cyrus' ? await startCyrus({ separator: '.' }) : await startCourier();
   const u = c.users[0]!;
   return {
     kind,
-    title: `Courier-IMAP ${c.version}`,
+    title: `${kind === 'cyrus' ? 'Cyrus' : 'Courier-IMAP'} ${c.version}`,
     version: c.version,
     host: '127.0.0.1',
     port: c.port,

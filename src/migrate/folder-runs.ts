@@ -1,4 +1,5 @@
 import type { Journal } from '../journal/journal.js';
+import { AFTER_CRASH_WINDOW_MS, settled } from './folder-settle.js';
 import { checkFolder, type FolderDistrust, type FolderStatus, type FolderVerdict } from './folder-check.js';
 import { FolderIndex } from './folder-index.js';
 import { FlagUpdates } from './flag-sync.js';
@@ -99,13 +100,21 @@ export class FolderRuns {
   }
 
   async #open(path: string): Promise<FolderRun> {
-    const status = await this.control.folderStatus(path);
+    let status = await this.control.folderStatus(path);
     const createdFirst = this.#createdFirst.has(path);
+    const unconfirmed = this.journal?.folderCounts(path).sent ?? 0;
+    // A run died here with APPENDs unanswered (kill -9, a crash): the server may still be storing them. Reading the
+    // folder before it is quiet would miss them and send them again (Courier, kill -9 then an immediate re-run:
+    // 601 messages for 600 sources, once in a CI run).
+    if (unconfirmed > 0 && status && !createdFirst) {
+      await settled(this.control, path, AFTER_CRASH_WINDOW_MS);
+      status = await this.control.folderStatus(path);
+    }
     const verdict = checkFolder({
       // Created moments ago by this run: checked as the absent folder it was (nothing to trust or reconcile).
       status: createdFirst ? undefined : status,
       checkpoint: this.journal?.checkpoint(path),
-      unconfirmed: this.journal?.folderCounts(path).sent ?? 0,
+      unconfirmed,
       // Without a journal (a dry run) there is nothing to trust: the server alone answers.
       recheck: this.recheck || this.journal === undefined,
     });
@@ -137,8 +146,16 @@ export class FolderRuns {
       const index = new FolderIndex(run.claimed);
       if (!run.status || run.status.messages === 0) run.index = Promise.resolve(index);
       else {
-        const read = this.#indexing.then(() => this.control.indexFolder(run.path, (e) => index.add(e)));
-        this.#indexing = read.catch(() => undefined);
+        // A folder no finished run vouches for (a fresh or lost journal) may still be taking a killed client's last
+        // APPENDs (Courier, kill -9 and an immediate re-run with a fresh journal: one message twice): it is read once
+        // quiet. The wait runs beside the reading of the source and beside other folders' waits.
+        const fresh = !run.verdict.trusted && run.verdict.reason === 'no-checkpoint';
+        const quiet = fresh ? settled(this.control, run.path, AFTER_CRASH_WINDOW_MS) : Promise.resolve();
+        const read = quiet.then(() => {
+          const r = this.#indexing.then(() => this.control.indexFolder(run.path, (e) => index.add(e)));
+          this.#indexing = r.catch(() => undefined);
+          return r;
+        });
         run.index = read.then(() => index);
         run.index.catch(() => (run.index = undefined));
       }

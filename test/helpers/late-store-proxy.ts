@@ -14,6 +14,10 @@ export interface LateStoreProxy {
   readonly port: number;
   /** APPEND commands handed to the server after their client had gone. */
   readonly late: number;
+  /** The cut has begun: APPENDs are being held back. */
+  readonly holding: boolean;
+  /** Resolves once every held command has been handed to the server (at once if there was no cut). */
+  handedOver(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,8 @@ export async function startLateStoreProxy(target: { host: string; port: number }
   let appends = 0;
   let late = 0;
   let fired = false;
+  let over: () => void = () => undefined;
+  const handed = new Promise<void>((resolve) => (over = resolve));
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void): void => {
@@ -116,7 +122,10 @@ export async function startLateStoreProxy(target: { host: string; port: number }
             const next = (): void => {
               // Only whole commands: a command cut off mid-literal never reaches the server.
               const c = queue.shift();
-              if (!c || !c.end) return later(options.gapMs * 2, () => upstream.end());
+              if (!c || !c.end) {
+                over();
+                return later(options.gapMs * 2, () => upstream.end());
+              }
               if (isAppend(c.head)) late++;
               upstream.write(c.data);
               later(options.gapMs, next);
@@ -136,6 +145,10 @@ export async function startLateStoreProxy(target: { host: string; port: number }
     get late() {
       return late;
     },
+    get holding() {
+      return fired;
+    },
+    handedOver: () => (fired ? handed : Promise.resolve()),
     async close() {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();

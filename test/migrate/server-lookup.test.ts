@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findOnServer, type ServerControl } from '../../src/migrate/server-lookup.js';
-import { settleWindowMs } from '../../src/migrate/unknown-outcomes.js';
+import { settleWindowMs } from '../../src/migrate/folder-settle.js';
 
 function fake(messages: Array<{ uid: number; messageId?: string; body: Buffer }>): ServerControl & { fetched: number[] } {
   const fetched: number[] = [];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { normalizeMessageId } from '../../src/core/message-id.js';
-import { binarySkipReason, runCli } from '../cli/cli-helpers.js';
+import { binarySkipReason, runCli, startCli } from '../cli/cli-helpers.js';
 import { realServers } from '../helpers/imap-servers.js';
 import { startLateStoreProxy } from '../helpers/late-store-proxy.js';
 import { census, withServer, writeCorpus } from './harness.js';
@@ -68,6 +68,42 @@ async function scenario(target: Target, tag: string): Promise<void> {
   }
 }
 
+/**
+ * The client is killed (SIGKILL) while the proxy holds its last APPENDs; the server stores them 300 ms apart after
+ * that, and the same import is started again at once with the same journal. The journal knows those messages as sent
+ * and never answered, so the re-run must wait for the folder to go quiet before reading what it holds.
+ */
+async function killedScenario(target: Target, tag: string, freshJournal: boolean): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'mm-late-kill-'));
+  const proxy = await startLateStoreProxy({ host: target.host, port: target.port }, { after: N - 10, holdMs: 700, gapMs: GAP_MS });
+  try {
+    const ids = writeCorpus(join(work, 'src'), N, tag, [], 900);
+    const journal = join(work, 'j.jsonl');
+    const args = (port: number, j = journal): string[] => ['import', join(work, 'src'), '--host', target.host, '--port', String(port), '--user', target.user,
+      '--plain', '--batch', '1', '--pipeline', '8', '--connections', '1', '--no-adapt', '--journal', j, '--quiet'];
+    const first = startCli(args(proxy.port), { MAILMIGRATE_PASSWORD: target.password });
+    const until = Date.now() + 60_000;
+    while (!proxy.holding && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(proxy.holding, 'the import reached the cut');
+    await new Promise((r) => setTimeout(r, 400)); // the client pipelines its last APPENDs into the proxy's hands
+    first.child.kill('SIGKILL');
+    await first.done;
+    // Through the proxy again (same account for the journal; it cuts only once): the held APPENDs reach the server
+    // over the next ~3 s, while this run starts.
+    const report = join(work, 'report.json');
+    const r = await runCli([...args(proxy.port, freshJournal ? join(work, 'fresh.jsonl') : journal), '--report', report], { MAILMIGRATE_PASSWORD: target.password }, 120_000);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    await proxy.handedOver();
+    const count = await target.count();
+    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once (${proxy.late} stored late): ${JSON.stringify(JSON.parse(readFileSync(report, "utf8")).folders)}`);
+    assert.ok(proxy.late >= 3, `the proxy handed ${proxy.late} APPENDs to the server after the client was killed`);
+  } finally {
+    await proxy.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 const cliSkip = binarySkipReason();
 
 describe('a server that goes on storing after the client hung up', () => {
@@ -86,6 +122,32 @@ describe('a server that goes on storing after the client hung up', () => {
       } finally {
         await r.stop();
       }
+    });
+  }
+
+  for (const fresh of [false, true]) {
+    const how = fresh ? 'a fresh journal' : 'its journal';
+    for (const server of realServers.filter((s) => s.name === 'dovecot')) {
+      test(`a client killed with APPENDs the server stores afterwards, re-run at once with ${how}: every message exactly once on ${server.name}`, { skip: server.skipReason() ?? cliSkip }, async () => {
+        const r = await server.start();
+        try {
+          const user = r.users[0]!;
+          await killedScenario({
+            host: r.host, port: r.port, user: user.name, password: user.password,
+            count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
+          }, `late-kill-${server.name}`, fresh);
+        } finally {
+          await r.stop();
+        }
+      });
+    }
+
+    test(`a client killed with APPENDs the server stores afterwards, re-run at once with ${how}: every message exactly once on the embedded server`, { skip: cliSkip }, async (t) => {
+      const s = await withServer(t);
+      await killedScenario({
+        host: s.host, port: s.port, user: 'test', password: 'test',
+        count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
+      }, 'late-kill-embedded', fresh);
     });
   }
 
