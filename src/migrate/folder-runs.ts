@@ -146,16 +146,8 @@ export class FolderRuns {
       const index = new FolderIndex(run.claimed);
       if (!run.status || run.status.messages === 0) run.index = Promise.resolve(index);
       else {
-        // A folder no finished run vouches for (a fresh or lost journal) may still be taking a killed client's last
-        // APPENDs (Courier, kill -9 and an immediate re-run with a fresh journal: one message twice): it is read once
-        // quiet. The wait runs beside the reading of the source and beside other folders' waits.
-        const fresh = !run.verdict.trusted && run.verdict.reason === 'no-checkpoint';
-        const quiet = fresh ? settled(this.control, run.path, AFTER_CRASH_WINDOW_MS) : Promise.resolve();
-        const read = quiet.then(() => {
-          const r = this.#indexing.then(() => this.control.indexFolder(run.path, (e) => index.add(e)));
-          this.#indexing = r.catch(() => undefined);
-          return r;
-        });
+        const read = this.#indexing.then(() => this.control.indexFolder(run.path, (e) => index.add(e)));
+        this.#indexing = read.catch(() => undefined);
         run.index = read.then(() => index);
         run.index.catch(() => (run.index = undefined));
       }
