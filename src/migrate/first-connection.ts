@@ -1,5 +1,5 @@
 import { toMailmigrateError } from '../core/errors.js';
-import { Connection, type ConnectionOptions } from '../transport/connection.js';
+import { Connection, type ConnectionOptions, type OverdueNotice } from '../transport/connection.js';
 import type { PoolConnection } from '../transport/pool.js';
 import type { TimingRecord } from '../transport/timing.js';
 
@@ -38,6 +38,7 @@ const SHAPES_CONNECTION: Readonly<Record<keyof ConnectionOptions, boolean>> = {
   onRecord: false,
   onObserverError: false,
   onAlert: false,
+  onOverdue: false,
 };
 
 /** Do two option sets open the same connection? Observers aside, every option must be the same value. */
@@ -71,6 +72,7 @@ export class FirstConnection {
       ...options,
       onRecord: (r: TimingRecord) => this.#relay((o) => o.onRecord?.(r)),
       onAlert: (text: string, id: number) => this.#relay((o) => o.onAlert?.(text, id)),
+      onOverdue: (n: OverdueNotice) => this.#relay((o) => o.onOverdue?.(n)),
       onObserverError: (err: unknown, r: TimingRecord) => this.#relay((o) => o.onObserverError?.(err, r)),
     });
     this.#opened.then(

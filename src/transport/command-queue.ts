@@ -96,6 +96,8 @@ export class CommandQueue {
   private pumping = false;
   private open = false;
   private held = false;
+  /** Set by the connection when the server went silent on a command it holds whole; cleared by its next answer. */
+  private overdueSince: number | undefined;
   private failedWith: MailmigrateError | undefined;
   /** Time of the last answer that moves a command forward (tagged reply or '+'); untagged chatter does not count,
    *  so "* 1 EXISTS" forever cannot hold a command past its deadline. The reply timer compares against it. */
@@ -119,6 +121,16 @@ export class CommandQueue {
   get awaitingContinuationSince(): number | undefined {
     return this.awaiting?.headerFlushedAt ?? (this.awaiting ? this.awaiting.record.writeStart : undefined);
   }
+  /** Since when the server has been overdue (see setOverdue), or undefined. */
+  get overdue(): number | undefined {
+    return this.overdueSince;
+  }
+  /** In-flight APPENDs whose every byte was written: the server may store them without our knowing. */
+  get wholeAppendsInFlight(): number {
+    let n = 0;
+    for (const e of this.inflight.values()) if (e.opts.mailbox !== undefined && e !== this.awaiting) n++;
+    return n;
+  }
   /** Whether anything awaits a server answer (drives the reply timeout). */
   get expectingReply(): boolean {
     return this.inflight.size > 0;
@@ -132,6 +144,29 @@ export class CommandQueue {
   setOpen(open: boolean): void {
     this.open = open;
     if (open) this.pump();
+  }
+
+  /**
+   * The server has held a whole command past the reply timeout without a word: nothing new starts here (send-gate
+   * 'overdue'), and the commands not started yet leave at once as never sent, so the pool sends them on another
+   * connection instead of behind a server that is not answering. The next answer clears it (noteAnswer).
+   */
+  setOverdue(err: MailmigrateError): void {
+    if (this.overdueSince !== undefined || this.failedWith) return;
+    this.overdueSince = this.opts.clock.now();
+    const pending = this.pending.slice(this.pendingHead);
+    this.pending.length = 0;
+    this.pendingHead = 0;
+    for (const e of pending) {
+      e.record.failed = this.overdueSince;
+      this.finish(e, notSentError(err, this.inflight.size));
+    }
+  }
+
+  /** A tagged reply or '+': the server is moving again; an overdue connection takes new commands again. */
+  private noteAnswer(): void {
+    this.lastAnswerAt = this.opts.clock.now();
+    this.overdueSince = undefined;
   }
 
   /** Holds (true) or releases new commands: the pool's throttle gate. Literals already promised by '+' still go. */
@@ -178,6 +213,7 @@ export class CommandQueue {
       {
         open: this.open,
         held: this.held,
+        overdue: this.overdueSince !== undefined,
         inFlight: this.inflight.size,
         awaitingContinuation: this.awaiting !== undefined,
         exclusiveInFlight: this.exclusiveRunning > 0,
@@ -265,14 +301,15 @@ export class CommandQueue {
   /** Routes one parsed response. Throws ProtocolError on a reply that matches nothing. */
   onResponse(item: ResponseItem): void {
     if (item.kind === 'continuation') {
-      this.lastAnswerAt = this.opts.clock.now();
+      this.noteAnswer();
       return this.onContinuation(item.text);
     }
     if (item.kind === 'untagged') return this.routeUntagged(item);
     const e = this.inflight.get(item.tag);
     if (!e) throw new ProtocolError('tagged reply for a command never sent', item.tag);
     const r = e.record;
-    r.tagged = this.lastAnswerAt = this.opts.clock.now();
+    this.noteAnswer();
+    r.tagged = this.lastAnswerAt;
     if (r.bodyFlushed === undefined) r.bodyFlushed = r.headFlushed ?? r.writeStart;
     r.outcome = { status: item.status, code: item.code?.name, text: item.text };
     if (item.status === 'OK') {
@@ -292,7 +329,7 @@ export class CommandQueue {
       if (!e.opts.untagged?.includes(item.type)) continue;
       if (e.opts.onUntagged) {
         // Requested data, not chatter: the command is moving.
-        this.lastAnswerAt = this.opts.clock.now();
+        this.noteAnswer();
         e.opts.onUntagged(item);
         continue;
       }

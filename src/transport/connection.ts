@@ -35,9 +35,33 @@ export interface Timeouts {
   readonly continuationMs: number;
   /** Commands in flight and no byte from the server for this long → the connection is stalled. */
   readonly replyMs: number;
+  /**
+   * Stalled while the server holds a whole command: how much longer to wait for its answer before giving up on the
+   * connection. Only the answer says whether that message was stored. A connection dropped after 60 s, its message
+   * looked up and sent again, doubled it when the server stored it later: Courier held APPENDs behind its folder
+   * lock that long with 4 and 8 connections into one folder (2 and 3 messages doubled, docs/adaptation.md). Waiting
+   * costs only the end of the run (the pool sends on other connections meanwhile); 0 = give up at replyMs.
+   */
+  readonly lateAnswerMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, greetingMs: 10_000, continuationMs: 30_000, replyMs: 60_000 };
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  connectMs: 10_000,
+  greetingMs: 10_000,
+  continuationMs: 30_000,
+  replyMs: 60_000,
+  lateAnswerMs: 300_000,
+};
+
+/** The server went silent on a connection with commands it holds whole: it waits for their answer (see lateAnswerMs). */
+export interface OverdueNotice {
+  readonly connectionId: number;
+  readonly silentMs: number;
+  /** Commands in flight, every byte of which the server has. */
+  readonly commands: number;
+  /** How much longer the connection waits for an answer before it is given up (outcomes then unknown). */
+  readonly waitMs: number;
+}
 
 export interface ConnectionOptions {
   readonly host: string;
@@ -66,6 +90,8 @@ export interface ConnectionOptions {
   readonly onObserverError?: (err: unknown, r: TimingRecord) => void;
   /** The server sent an [ALERT] (RFC 3501 §7.1: the text must be shown to the user). */
   readonly onAlert?: (text: string, connectionId: number) => void;
+  /** The server went silent holding whole commands; the connection waits for their answers (guarded). */
+  readonly onOverdue?: (notice: OverdueNotice) => void;
 }
 
 // The APPEND transport never fetches: what it reads is greetings, CAPABILITY lists, tagged replies and the odd
@@ -122,6 +148,10 @@ export class Connection {
 
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+  /** Waiting past the reply timeout for the server's answer to commands it holds whole: take no new work. */
+  get overdue(): boolean {
+    return this.queue?.overdue !== undefined;
   }
   /** Commands in flight plus those waiting behind the send-gate. */
   get load(): number {
@@ -198,6 +228,7 @@ export class Connection {
       this.destroy(toMailmigrateError(err));
       return;
     }
+    const wasOverdue = this.queue?.overdue !== undefined;
     for (const item of items) {
       if (item.kind === 'untagged') this.onUntagged(item);
       else if (item.kind === 'tagged' && item.code?.name === 'ALERT') this.alert(item.text);
@@ -213,6 +244,11 @@ export class Connection {
         this.destroy(toMailmigrateError(err));
         return;
       }
+    }
+    if (wasOverdue && this.queue.overdue === undefined && this.idleTimer) {
+      // The late answer came: the long wait's timer gives way to the normal reply timeout again.
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
     }
     this.armIdleTimer();
   }
@@ -373,8 +409,17 @@ export class Connection {
       if (this.closed || !this.queue.expectingReply) return;
       const now = this.clock.now();
       const since = this.queue.awaitingContinuationSince;
+      const overdueSince = this.queue.overdue;
+      if (overdueSince !== undefined) {
+        // Waiting for a late answer (see lateAnswerMs): the next answer clears overdue; this deadline gives up.
+        const left = overdueSince + this.timeouts.lateAnswerMs - now;
+        if (left <= 0) return this.destroy(new TimeoutError('tagged', this.timeouts.replyMs + this.timeouts.lateAnswerMs));
+        this.idleTimer = setTimeout(check, left);
+        this.idleTimer.unref?.();
+        return;
+      }
       if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastAnswerAt < since) {
-        return this.destroy(new TimeoutError('continuation', this.timeouts.continuationMs));
+        return this.stalled(new TimeoutError('continuation', this.timeouts.continuationMs), now - since, check);
       }
       const s = silence({
         now,
@@ -388,12 +433,31 @@ export class Connection {
       this.previousBuffered = s.previousBuffered;
       this.bufferedChangedAt = s.bufferedChangedAt;
       const silentFor = s.silentFor;
-      if (silentFor >= this.timeouts.replyMs) return this.destroy(new TimeoutError('tagged', this.timeouts.replyMs));
+      if (silentFor >= this.timeouts.replyMs) return this.stalled(new TimeoutError('tagged', this.timeouts.replyMs), silentFor, check);
       const wait = Math.min(this.timeouts.replyMs - silentFor, since !== undefined ? this.timeouts.continuationMs : Infinity);
       this.idleTimer = setTimeout(check, Math.max(5, wait));
       this.idleTimer.unref?.();
     };
     this.idleTimer = setTimeout(check, Math.min(this.timeouts.replyMs, this.timeouts.continuationMs));
+    this.idleTimer.unref?.();
+  }
+
+  /**
+   * The server said nothing for a timeout. If it holds a whole APPEND, only its answer can tell whether that message
+   * was stored: stop sending here and wait lateAnswerMs more (overdue). An APPEND still waiting for '+' has not given
+   * the server its message, and other commands store nothing, so without a whole APPEND the connection is dropped.
+   */
+  private stalled(err: TimeoutError, silentMs: number, check: () => void): void {
+    const whole = this.queue.wholeAppendsInFlight;
+    if (whole === 0 || this.timeouts.lateAnswerMs <= 0) return this.destroy(err);
+    this.queue.setOverdue(err);
+    const notice: OverdueNotice = { connectionId: this.id, silentMs, commands: whole, waitMs: this.timeouts.lateAnswerMs };
+    try {
+      this.options.onOverdue?.(notice);
+    } catch {
+      // Reporting it failed; the wait goes on regardless.
+    }
+    this.idleTimer = setTimeout(check, this.timeouts.lateAnswerMs);
     this.idleTimer.unref?.();
   }
 

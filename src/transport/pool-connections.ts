@@ -98,6 +98,10 @@ export class PoolConnections {
       for (const c of this.conns) {
         if (c.closed || this.retiring.has(c)) continue;
         open++;
+        // Waiting for a late answer (Connection.overdue): it takes nothing new. No replacement is opened either:
+        // the server is not keeping up with what it has (Courier queues a new connection behind the same folder
+        // lock), and a dead path is given up after the late-answer wait, which reopens as any loss does.
+        if (c.overdue) continue;
         if (limited && !this.closing && !this.slots.hasRoom(c)) continue;
         if (allowed && !allowed.has(c)) continue;
         if (!best || this.slots.loadOf(c) < this.slots.loadOf(best)) best = c;

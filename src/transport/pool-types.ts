@@ -25,6 +25,8 @@ export type PoolEvent =
   | { type: 'reconfigured'; changes: ReadonlyArray<{ setting: string; from: unknown; to: unknown }> }
   /** The server sent [ALERT] text (RFC 3501 §7.1: it must be shown to the user). */
   | { type: 'alert'; connectionId: number; text: string }
+  /** The server went silent on a connection holding whole commands; it waits `waitMs` more for their answers. */
+  | { type: 'overdue'; connectionId: number; silentMs: number; commands: number; waitMs: number }
   /** A timing observer (--trace writer, onRecord) threw; the command settled regardless. Sent once per pool. */
   | { type: 'observer-failed'; reason: string };
 
@@ -35,6 +37,8 @@ export interface PoolConnection {
   readonly closed: boolean;
   readonly bye: string | undefined;
   readonly inFlight: number;
+  /** Waiting past the reply timeout for answers to commands the server holds whole: take no new work. */
+  readonly overdue?: boolean;
   readonly load: number;
   readonly depth: number;
   readonly connectMs: number;

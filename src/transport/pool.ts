@@ -106,6 +106,10 @@ export class Pool {
         options.onAlert?.(text, connectionId);
         this.emit({ type: 'alert', connectionId, text });
       },
+      onOverdue: (n) => {
+        options.onOverdue?.(n);
+        this.emit({ type: 'overdue', ...n });
+      },
       onObserverError: (err, r) => {
         options.onObserverError?.(err, r);
         if (this.observerFailed) return;

@@ -6,6 +6,8 @@ export interface GateState {
   readonly open: boolean;
   /** The account's server asked for quiet (throttling): the pool holds every connection until the backoff ends. */
   readonly held?: boolean;
+  /** The server has not answered for the reply timeout while a command it holds whole awaits its reply. */
+  readonly overdue?: boolean;
   /** Commands written (fully or partly) whose tagged reply has not come. */
   readonly inFlight: number;
   /** A command is stopped mid-write waiting for '+' before its synchronizing literal. */
@@ -31,6 +33,7 @@ export type GateDecision =
   | 'send'
   | 'closed'
   | 'throttled'
+  | 'overdue'
   | 'awaiting-continuation'
   | 'exclusive-running'
   | 'needs-idle'
@@ -47,6 +50,10 @@ export function sendGate(s: GateState, next: Candidate): GateDecision {
   // The server asked for quiet (throttling, e.g. Microsoft 365's "Suggested Backoff Time"): no new command starts
   // on any connection of the account until the backoff ends. A literal already promised by '+' still goes (above).
   if (s.held) return 'throttled';
+  // The server holds a whole command and has said nothing for the reply timeout (Courier behind its folder lock:
+  // 1–5 s, and past 60 s with 8 connections). Only its answer can tell whether that message was stored, so the
+  // connection waits for it, and nothing new is added to a server that is not keeping up. The pool sends elsewhere.
+  if (s.overdue) return 'overdue';
   // A state-changing command (STARTTLS, LOGIN, SELECT, LOGOUT) must complete before anything else is interpreted
   // (RFC 3501 §5.5: commands whose result changes the state must not be pipelined behind or ahead).
   if (s.exclusiveInFlight) return 'exclusive-running';

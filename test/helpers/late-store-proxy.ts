@@ -40,7 +40,7 @@ interface Piece {
 
 /** Splits a client byte stream into IMAP commands, skipping literal data ({n} / {n+}, RFC 3501 §4.3, RFC 7888):
  *  a command ends at a CRLF that does not announce a literal. */
-class CommandSplitter {
+export class CommandSplitter {
   private buf = Buffer.alloc(0);
   private pos = 0;
   private literal = 0;

@@ -128,12 +128,13 @@ export interface RunOptions {
   adapt?: boolean;
 }
 
-/** Short per-phase timeouts: a stalled connection is given up in half a second, not a minute. */
-export const FAST_TIMEOUTS = { connectMs: 2000, greetingMs: 2000, continuationMs: 1500, replyMs: 1500 };
+/** Short per-phase timeouts: a stalled connection is given up in seconds, not minutes (a whole APPEND gets 1 s more for a late answer). */
+export const FAST_TIMEOUTS = { connectMs: 2000, greetingMs: 2000, continuationMs: 1500, replyMs: 1500, lateAnswerMs: 1000 };
 
-/** The harness's servers: plain text on loopback, user test/test. */
-export function loopbackTarget(server: { host: string; port: number }): ResolvedTarget {
-  return { host: server.host, port: server.port, tls: 'none', ca: undefined, rejectUnauthorized: true, user: 'test', password: 'test', loopback: true };
+/** The harness's servers: plain text on loopback, user test/test unless given. */
+export function loopbackTarget(server: { host: string; port: number; user?: string; password?: string }): ResolvedTarget {
+  const { user = 'test', password = 'test' } = server;
+  return { host: server.host, port: server.port, tls: 'none', ca: undefined, rejectUnauthorized: true, user, password, loopback: true };
 }
 
 /**
@@ -141,7 +142,7 @@ export function loopbackTarget(server: { host: string; port: number }): Resolved
  * report out), so the reliability tests exercise the code users run; the transport is tuned for tests (short
  * timeouts, fast reconnects), which the CLI does not expose.
  */
-export async function importOnce(server: { host: string; port: number }, src: string, journal: string, o: RunOptions = {}): Promise<ImportResult> {
+export async function importOnce(server: { host: string; port: number; user?: string; password?: string }, src: string, journal: string, o: RunOptions = {}): Promise<ImportResult> {
   const { connections = 3, pipelineDepth = 2, ...tuning } = o.pool ?? {};
   const run = new ImportRun(
     {

@@ -134,3 +134,34 @@ test('zero-copy framing: each message literal goes to the socket as the very buf
   assert.equal(seen.at(-1)!.toString(), '\r\n');
   assert.equal(Buffer.concat(seen).toString('latin1'), `Z1 APPEND INBOX {0+}\r\n {1+}\r\nb {65536+}\r\n${'c'.repeat(65536)}\r\n`);
 });
+
+test('an overdue connection: commands not started leave as never sent, nothing new starts, and the late answer settles the held APPEND and opens the gate again', async () => {
+  const { io, q } = setup(1);
+  const held = q.enqueue(compileAppend('A1', 'INBOX', [msg('one')], () => 'nonsync'), { mailbox: 'INBOX', messages: 1 });
+  q.confirm('INBOX');
+  const waiting = q.enqueue(compileAppend('A2', 'INBOX', [msg('two')], () => 'nonsync'), { mailbox: 'INBOX', messages: 1 });
+  assert.equal(q.gate(), 'depth');
+  assert.equal(q.wholeAppendsInFlight, 1);
+  q.setOverdue(new ConnectionClosedError('silent', 1));
+  const e = await waiting.then(() => undefined, (x: unknown) => x);
+  assert.ok(e instanceof ConnectionClosedError && !isOutcomeUnknown(e), 'A2 was never sent: safe to send elsewhere');
+  assert.ok(q.overdue !== undefined);
+  const late = q.enqueue(compileAppend('A3', 'INBOX', [msg('three')], () => 'nonsync'), { mailbox: 'INBOX', messages: 1 });
+  assert.equal(q.gate(), 'overdue');
+  assert.equal(io.syscalls.length, 1, 'only A1 went out');
+  q.onResponse(tagged('A1'));
+  assert.equal((await held).status, 'OK');
+  assert.equal(q.overdue, undefined, 'the answer ends the wait');
+  assert.equal(io.syscalls.length, 2, 'A3 goes now');
+  q.onResponse(tagged('A3'));
+  assert.equal((await late).status, 'OK');
+});
+
+test('an APPEND stopped before its synchronizing literal is not whole: the server cannot have stored it', () => {
+  const { q } = setup(2);
+  void q.enqueue(compileAppend('A1', 'INBOX', [msg('hello')], () => 'sync'), { mailbox: 'INBOX', messages: 1 });
+  assert.equal(q.inFlight, 1);
+  assert.equal(q.wholeAppendsInFlight, 0);
+  q.onResponse({ kind: 'continuation', text: 'Ready' });
+  assert.equal(q.wholeAppendsInFlight, 1);
+});

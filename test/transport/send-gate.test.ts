@@ -46,3 +46,9 @@ test('the first APPEND to an unconfirmed mailbox goes alone', () => {
   assert.equal(sendGate({ ...base, inFlight: 1 }, { ...plain, unconfirmedMailbox: true }), 'unconfirmed-mailbox');
   assert.equal(sendGate(base, { ...plain, unconfirmedMailbox: true }), 'send');
 });
+
+test('an overdue server gets nothing new, but a literal it already asked for with "+" still goes', () => {
+  assert.equal(sendGate({ ...base, inFlight: 1, overdue: true }, plain), 'overdue');
+  assert.equal(sendGate({ ...base, inFlight: 1, overdue: true, awaitingContinuation: true }, plain), 'awaiting-continuation');
+  assert.equal(sendGate({ ...base, inFlight: 1, overdue: false }, plain), 'send');
+});

@@ -142,3 +142,40 @@ test('a timing observer that throws does not leave the command unsettled on a re
   assert.equal(c.closed, false, 'the observer\'s failure must not tear the connection down');
   assert.equal(failures.length, 1);
 });
+
+test('an APPEND answered after the reply timeout: the connection waits for the answer (reported once as overdue) instead of leaving the outcome unknown', async (t) => {
+  const timers: NodeJS.Timeout[] = [];
+  t.after(() => timers.forEach(clearTimeout));
+  const port = await rawServer(t, GREETING, (sock, line) => {
+    if (/ APPEND /i.test(line)) timers.push(setTimeout(() => sock.write(`${tagOf(line)} OK [APPENDUID 7 42] stored late\r\n`), 900));
+  });
+  const notices: unknown[] = [];
+  const c = await Connection.open({
+    host: '127.0.0.1', port, tls: 'none', timeouts: { replyMs: 300, continuationMs: 300, lateAnswerMs: 5000 }, onOverdue: (n) => notices.push(n),
+  });
+  t.after(() => c.destroy(new ProtocolError('test over')));
+  const p = c.append('INBOX', [{ mailbox: 'INBOX', flags: [], data: Buffer.from('hello') }]);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(c.overdue, true, 'silent past the reply timeout: no new work for this connection');
+  const res = await p;
+  assert.deepEqual(res.uids, [42]);
+  assert.equal(c.overdue, false, 'answered: the connection takes work again');
+  assert.equal(notices.length, 1);
+  assert.equal((await c.command('NOOP').catch((e: unknown) => e)) instanceof TimeoutError, true, 'the normal reply timeout applies again (this server never answers NOOP)');
+});
+
+test('a whole APPEND the server never answers, with chatter: given up after the reply timeout plus the late-answer wait, outcome unknown', async (t) => {
+  const timers: NodeJS.Timeout[] = [];
+  t.after(() => timers.forEach(clearInterval));
+  const port = await rawServer(t, GREETING, (sock, line) => {
+    if (/ APPEND /i.test(line)) timers.push(setInterval(() => sock.write('* OK still here\r\n'), 50));
+  });
+  const c = await Connection.open({ host: '127.0.0.1', port, tls: 'none', timeouts: { replyMs: 300, continuationMs: 300, lateAnswerMs: 700 } });
+  t.after(() => c.destroy(new ProtocolError('test over')));
+  const started = Date.now();
+  const e = await c.append('INBOX', [{ mailbox: 'INBOX', flags: [], data: Buffer.from('hello') }]).catch((x: unknown) => x);
+  const took = Date.now() - started;
+  assert.ok(e instanceof TimeoutError && e.sent, `expected an unknown outcome, got ${String(e)}`);
+  assert.equal(e.timeoutMs, 1000);
+  assert.ok(took >= 950 && took < 4000, `gave up after ${took} ms`);
+});

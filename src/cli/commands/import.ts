@@ -238,10 +238,15 @@ export async function importAction(paths: string[], opts: ImportCliOptions): Pro
 /** What the run tells as it goes, in words: connection cap, throttling, [ALERT]s (RFC 3501 §7.1), lost replies. */
 function renderEvent(e: ImportEvent, progress: ProgressRenderer | undefined, log: (s: string) => void): void {
   if (e.type === 'pool') {
-    const pe = e.event as { type: string; limit?: number; delayMs?: number; reason?: string; text?: string };
+    const pe = e.event as { type: string; limit?: number; delayMs?: number; reason?: string; text?: string; connectionId?: number; silentMs?: number; commands?: number; waitMs?: number };
     if (pe.type === 'connection-cap') progress?.log(`Server connection cap reached: continuing with ${pe.limit} connection(s)`);
     else if (pe.type === 'throttled') progress?.log(`Server throttling: waiting ${pe.delayMs} ms`);
-    else if (pe.type === 'alert') log(`Server alert: ${printable(String(pe.text ?? ''))}`);
+    else if (pe.type === 'overdue') {
+      const s = (ms: number | undefined): number => Math.round((ms ?? 0) / 1000);
+      log(
+        `Server silent for ${s(pe.silentMs)} s on connection ${pe.connectionId} holding ${pe.commands} APPEND(s): waiting up to ${s(pe.waitMs)} s more for its answer, which alone says whether they were stored; other connections go on`,
+      );
+    } else if (pe.type === 'alert') log(`Server alert: ${printable(String(pe.text ?? ''))}`);
     else if (pe.type === 'observer-failed') log(`warning: a timing observer failed (${printable(String(pe.reason ?? ''))}); the import goes on`);
   } else if (e.type === 'resume-checked') {
     progress?.log(`Lost replies: ${e.found} message(s) whose APPEND went unanswered are on the server, ${e.missing} are not and were sent again`);

@@ -1,0 +1,93 @@
+// A server that stores and answers an APPEND only after the client's reply timeout, on a connection that stays open
+// (issue 16: Courier held APPENDs behind its folder lock past the 60 s timeout with 4 and 8 connections into one
+// folder, and 2 and 3 messages were doubled). Dropping the connection at the timeout makes the outcome unknown; the
+// look-up then runs while the server still holds the message, misses it, and sends it again. The connection must
+// instead stop taking work and wait for the answer (Timeouts.lateAnswerMs) while the other connection goes on.
+// Against the private Dovecot and the embedded server, each with an exact census by Message-ID.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { normalizeMessageId } from '../../src/core/message-id.js';
+import type { PoolEvent } from '../../src/transport/pool.js';
+import { startHoldProxy } from '../helpers/hold-proxy.js';
+import { realServers } from '../helpers/imap-servers.js';
+import { census, importOnce, withServer, writeCorpus } from './harness.js';
+
+const N = 80;
+/** The reply timeout of these runs, and how long the server holds the 20th APPEND: far past it, and past the look-up
+ *  a dropped connection would have led to (a second or two after the rest of the run). */
+const REPLY_MS = 700;
+const HOLD_MS = 4000;
+
+interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  count(): Promise<Map<string, number>>;
+}
+
+async function scenario(target: Target, tag: string): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'mm-late-answer-'));
+  const proxy = await startHoldProxy(target, { nth: 20, holdMs: HOLD_MS });
+  try {
+    const ids = writeCorpus(join(work, 'src'), N, tag, [], 900);
+    const events: PoolEvent[] = [];
+    const started = Date.now();
+    const r = await importOnce({ ...target, port: proxy.port }, join(work, 'src'), join(work, 'j.jsonl'), {
+      pool: { connections: 2, pipelineDepth: 2, timeouts: { connectMs: 2000, greetingMs: 2000, continuationMs: REPLY_MS, replyMs: REPLY_MS, lateAnswerMs: 20_000 } },
+      onPoolEvent: (e) => events.push(e),
+    });
+    await proxy.released();
+    assert.ok(proxy.holding, 'the proxy held an APPEND');
+    const overdue = events.filter((e) => e.type === 'overdue');
+    assert.equal(overdue.length, 1, `one connection waited for a late answer: ${JSON.stringify(events)}`);
+    assert.equal(r.failures.length, 0, JSON.stringify(r.failures));
+    assert.equal(r.unknownResolved, 0, 'every outcome came from an answer: nothing was left to look up');
+    assert.equal(r.appended, N);
+    assert.ok(Date.now() - started >= HOLD_MS, 'the run waited for the held answer');
+    const count = await target.count();
+    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
+    assert.equal([...count.values()].reduce((a, b) => a + b, 0), N);
+  } finally {
+    await proxy.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const countBy = (ids: readonly (string | undefined)[]): Map<string, number> => {
+  const count = new Map<string, number>();
+  for (const raw of ids) {
+    const id = normalizeMessageId(raw) ?? '(none)';
+    count.set(id, (count.get(id) ?? 0) + 1);
+  }
+  return count;
+};
+
+describe('a server that answers an APPEND only after the reply timeout, the connection open', () => {
+  for (const server of realServers.filter((s) => s.name === 'dovecot')) {
+    test(`the connection waits for the late answer while the other goes on — every message exactly once on ${server.name}`, { skip: server.skipReason() }, async () => {
+      const r = await server.start();
+      try {
+        const user = r.users[0]!;
+        await scenario({
+          host: r.host, port: r.port, user: user.name, password: user.password,
+          count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
+        }, `late-answer-${server.name}`);
+      } finally {
+        await r.stop();
+      }
+    });
+  }
+
+  test('the connection waits for the late answer while the other goes on — every message exactly once on the embedded server', async (t) => {
+    const s = await withServer(t);
+    await scenario({
+      host: s.host, port: s.port, user: 'test', password: 'test',
+      count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
+    }, 'late-answer-embedded');
+  });
+});
