@@ -102,7 +102,7 @@ describe('re-runs check the server: a private Dovecot', { skip }, () => {
     await exactlyOnce(ids);
   });
 
-  test('a fresh journal on a fully imported target adds nothing and finishes faster than the first import', async () => {
+  test('a fresh journal on a fully imported target adds nothing, settled from one bulk read per folder without fetching a body', async () => {
     await d.emptyAccount();
     const src = dir('fresh');
     const ids = writeCorpus(src, 1500, 'fresh', ['Work', 'Archive'], 3000);
@@ -111,8 +111,12 @@ describe('re-runs check the server: a private Dovecot', { skip }, () => {
     const fresh = await importJson([src, ...conn(), '--journal', join(work, `fresh-b-${n++}.jsonl`)]);
     assert.equal(fresh.appended, 0);
     assert.equal(fresh.skippedBy.checked, 1500, 'found by one bulk FETCH per folder');
+    // What makes it cheap, asserted without a clock (timings belong to bench:reconcile; under a loaded CI machine a
+    // 1.5 s run against a 1.0 s one says nothing): no message uploaded, no body fetched to settle a match.
     console.log(`# first import ${first.elapsedMs} ms, fresh-journal re-run ${fresh.elapsedMs} ms`);
-    assert.ok(fresh.elapsedMs < first.elapsedMs, `re-run ${fresh.elapsedMs} ms, first ${first.elapsedMs} ms`);
+    const fetched = (fresh.folders as Array<{ target: string; bodiesFetched: number }>).filter((f) => f.bodiesFetched > 0);
+    assert.deepEqual(fetched, [], 'every message matched from the bulk index alone');
+    assert.equal(fresh.folders.length, 3);
     await exactlyOnce(ids);
   });
 
