@@ -80,7 +80,7 @@ async function loadedBeforeFirstByte() {
     const sum = (l) => ({ files: l.files.length, kB: Math.round(l.bytes / 1024), sources: l.sources.length });
     // Before the first connect: what the code orders. Before the first byte: also what loaded while the greeting
     // was on its way (a race with the server), so it can differ from run to run.
-    return { beforeFirstConnect: sum(r.beforeFirstConnect), beforeFirstByte: sum(r.beforeFirstByte), builtinsAtFirstByte: r.builtinsAtFirstByte };
+    return { beforeFirstConnect: sum(r.beforeFirstConnect), beforeFirstByte: sum(r.beforeFirstByte), builtinsAtFirstByte: r.builtinsAtFirstByte.length };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

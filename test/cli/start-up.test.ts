@@ -74,6 +74,10 @@ test('an import into a server dials its first APPEND connection before loading i
     /(^|\/)src\/(server|fleet)\/|(^|\/)src\/bench\/(?!profiles\.ts)|\/node_modules\/(cli-progress|bullmq|ioredis|hdr-histogram-js|mailparser|selfsigned)\//.test(u),
   );
   assert.deepEqual(unwanted, []);
+  // commander's node:child_process (for executable subcommands, which mailmigrate has none of) is loaded only if
+  // one is ever spawned (scripts/bundle.mjs): it was the costliest Node built-in of the start-up.
+  assert.ok(!loaded.builtinsAtFirstByte.includes('child_process'), loaded.builtinsAtFirstByte.join(' '));
+  assert.ok(loaded.builtinsAtFirstByte.includes('net'), 'the probe lists the built-ins');
   // The APPEND pool's first connection is dialled before imapflow (the control plane) even starts to load, so its
   // greeting and login overlap imapflow's loading. (Whether the first byte also precedes imapflow's load depends
   // on when the greeting arrives: the script measures that, this test checks the order the code guarantees.)

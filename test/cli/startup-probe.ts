@@ -37,8 +37,8 @@ const write = net.Socket.prototype.write;
 net.Socket.prototype.write = function (...a) {
   if (this !== process.stdout && this !== process.stderr) {
     net.Socket.prototype.write = write;
-    const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).length;
-    appendFileSync(${L}, '${FIRST_BYTE}\\n${BUILTINS}' + builtins + '\\n');
+    const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
+    appendFileSync(${L}, '${FIRST_BYTE}\\n${BUILTINS}' + builtins.join(' ') + '\\n');
   }
   return write.apply(this, a);
 };
@@ -62,8 +62,8 @@ export interface LoadedBefore {
 export interface StartupProbe {
   readonly beforeFirstConnect: LoadedBefore;
   readonly beforeFirstByte: LoadedBefore;
-  /** Node built-in modules loaded when the first byte was written (`node -e ''` alone loads ~60 here). */
-  readonly builtinsAtFirstByte: number;
+  /** Node built-in modules (internal ones included) loaded when the first byte was written. */
+  readonly builtinsAtFirstByte: string[];
 }
 
 /** Reads the log a probed run wrote. `root`: the checkout whose dist/bundle.meta.json names the chunks' sources. */
@@ -81,5 +81,5 @@ export function readStartupProbe(log: string, root: string): StartupProbe {
     return { files, bytes: files.reduce((n, f) => n + statSync(f).size, 0), sources: [...new Set(sources)] };
   };
   const builtins = lines.find((l) => l.startsWith(BUILTINS));
-  return { beforeFirstConnect: before(FIRST_CONNECT), beforeFirstByte: before(FIRST_BYTE), builtinsAtFirstByte: Number(builtins?.slice(BUILTINS.length)) };
+  return { beforeFirstConnect: before(FIRST_CONNECT), beforeFirstByte: before(FIRST_BYTE), builtinsAtFirstByte: builtins?.slice(BUILTINS.length).split(' ') ?? [] };
 }
