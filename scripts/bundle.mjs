@@ -19,6 +19,7 @@ import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mergeChunks } from './merge-chunks.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // --outdir DIR: elsewhere than dist/bundle (an experiment beside a build that tests are running).
@@ -26,6 +27,23 @@ const outIndex = process.argv.indexOf('--outdir');
 const outdir = outIndex > 0 && process.argv[outIndex + 1] ? resolve(process.argv[outIndex + 1]) : join(root, 'dist', 'bundle');
 // Chunk names carry a content hash: files of an earlier build would pile up.
 rmSync(outdir, { recursive: true, force: true });
+
+// commander requires node:child_process at its top level, for executable subcommands (`git-style` separate
+// programs), which mailmigrate has none of; loading it (with dgram and the child-process internals) was the
+// largest Node built-in in `import`'s start-up profile (~1/3 of the built-ins' time; docs/measurements.md
+// "Start-up"). Its `require` is handed an object whose spawn loads the module when called, so it would still work.
+const lazyCommanderChildProcess = {
+  name: 'lazy-commander-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (a) =>
+      /[/\\]node_modules[/\\]commander[/\\]lib[/\\]command\.js$/.test(a.importer) ? { path: 'child_process', namespace: 'lazy-builtin' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
+      contents: "module.exports = { spawn: (...a) => require('node:child_process').spawn(...a) };",
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
 
 const result = await build({
   absWorkingDir: root,
@@ -60,13 +78,21 @@ const result = await build({
   },
   logLevel: 'warning',
   metafile: true,
+  plugins: [lazyCommanderChildProcess],
 });
 
 // Which sources went into which chunk: test/cli/start-up.test.ts reads it to name what was loaded before the first
 // byte; `node scripts/bundle.mjs --analyze` prints the sizes.
-writeFileSync(`${outdir}.meta.json`, JSON.stringify(result.metafile));
+// `mailmigrate import`'s path (the command, then the run it loads with import()) as one file instead of ~20
+// chunks: merge-chunks.mjs says why and how.
+const metafile = await mergeChunks({
+  root, outdir, metafile: result.metafile, name: 'import-path',
+  entries: ['src/cli/commands/import.ts', 'src/migrate/import-run.ts'],
+  exclude: ['src/cli/main.ts', 'src/sources/read-worker.ts', 'src/fleet/child-guard.ts'],
+});
+writeFileSync(`${outdir}.meta.json`, JSON.stringify(metafile));
 
 if (process.argv.includes('--analyze')) {
   const { analyzeMetafile } = await import('esbuild');
-  process.stdout.write(await analyzeMetafile(result.metafile));
+  process.stdout.write(await analyzeMetafile(metafile));
 }

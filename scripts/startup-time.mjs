@@ -4,17 +4,18 @@
 // MAILMIGRATE_TRACE_STARTUP=1, which prints when it first wrote to a socket (ms after its own start, and CPU ms).
 // Also measured from outside: wall ms from spawn to the first byte received, and the child's CPU ms (utime+stime,
 // /proc/<pid>/stat) at that moment. Prints the medians of N runs as JSON.
-// Then one more run with a module.register() load hook (plus a wrapped Module._resolveFilename for CommonJS) counts
-// the files loaded before the first socket is dialled and before the first byte ("modules"); for a bundled build
-// (dist/bundle.meta.json, esbuild's metafile) also the source modules inside those chunks ("sources"). That run is
-// not timed: the hook slows loading.
+// Then one more run, probed and not timed (test/cli/startup-probe.ts: a load hook slows loading), counts the files
+// loaded before the first socket is dialled and before the first byte, their kB, the source modules inside them
+// (for a bundle, from its metafile dist/bundle.meta.json) and the Node built-ins loaded by the first byte.
 //   node scripts/startup-time.mjs [runs=7] [root=this checkout | --floor] [extra import args...]
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// The probe is compiled with the tests (npm run build): the start-up test uses the same one.
+import { readStartupProbe, writeStartupProbe } from '../dist/test/cli/startup-probe.js';
 
 const [runsArg = '7', rootArg = '', ...extra] = process.argv.slice(2);
 // --floor instead of a checkout: the same measurement of a child that only connects and writes one line when the
@@ -69,46 +70,17 @@ function once(nodeArgs = []) {
   });
 }
 
-/** Files loaded before the first byte, and the source modules in them when the build is a bundle. */
-async function modulesBeforeFirstByte() {
+/** What was loaded before the first connect and the first byte: one probed (untimed) run, test/cli/startup-probe.ts. */
+async function loadedBeforeFirstByte() {
   const dir = mkdtempSync(join(tmpdir(), 'mailmigrate-startup-modules-'));
   try {
-    const log = join(dir, 'loaded.txt');
-    writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
-export async function load(url, context, next) { if (url.startsWith('file:')) appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }
-`);
-    writeFileSync(join(dir, 'register.mjs'), `import { register, createRequire } from 'node:module';
-import { appendFileSync } from 'node:fs';
-import net from 'node:net';
-register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});
-const Module = createRequire(import.meta.url)('node:module');
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (...a) { const f = resolve.apply(this, a); if (f.startsWith('/')) appendFileSync(${JSON.stringify(log)}, 'file://' + f + '\\n'); return f; };
-const connect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function (...a) { net.Socket.prototype.connect = connect; appendFileSync(${JSON.stringify(log)}, 'FIRST-CONNECT\\n'); return connect.apply(this, a); };
-const write = net.Socket.prototype.write;
-net.Socket.prototype.write = function (...a) {
-  if (this !== process.stdout && this !== process.stderr) { net.Socket.prototype.write = write; appendFileSync(${JSON.stringify(log)}, 'FIRST-BYTE\\n'); }
-  return write.apply(this, a);
-};
-`);
-    await once(['--import', pathToFileURL(join(dir, 'register.mjs')).href]);
-    const lines = readFileSync(log, 'utf8').split('\n');
-    const metaFile = join(root, 'dist', 'bundle.meta.json');
-    const meta = existsSync(metaFile) ? JSON.parse(readFileSync(metaFile, 'utf8')) : undefined;
-    const count = (marker) => {
-      const files = [...new Set(lines.slice(0, lines.indexOf(marker)).filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u)))];
-      if (!meta) return { modules: files.length };
-      const sources = new Set();
-      for (const f of files) {
-        const out = meta.outputs[relative(root, f)];
-        for (const i of out ? Object.keys(out.inputs) : [f]) sources.add(i);
-      }
-      return { modules: files.length, sources: sources.size };
-    };
+    const probe = writeStartupProbe(dir);
+    await once(['--import', probe.importUrl]);
+    const r = readStartupProbe(probe.log, root);
+    const sum = (l) => ({ files: l.files.length, kB: Math.round(l.bytes / 1024), sources: l.sources.length });
     // Before the first connect: what the code orders. Before the first byte: also what loaded while the greeting
     // was on its way (a race with the server), so it can differ from run to run.
-    return { beforeFirstConnect: count('FIRST-CONNECT'), beforeFirstByte: count('FIRST-BYTE') };
+    return { beforeFirstConnect: sum(r.beforeFirstConnect), beforeFirstByte: sum(r.beforeFirstByte), builtinsAtFirstByte: r.builtinsAtFirstByte.length };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -120,5 +92,5 @@ const median = (k) => { const a = runs.map((r) => r[k]).sort((x, y) => x - y); r
 console.log(JSON.stringify({
   runs: runs.length, node: process.version,
   medians: { wallMs: median('wallMs'), cpuMs: median('cpuMs'), selfMs: median('selfMs'), selfCpuMs: median('selfCpuMs') },
-  ...(floor ? {} : await modulesBeforeFirstByte()),
+  ...(floor ? {} : await loadedBeforeFirstByte()),
 }));
