@@ -39,7 +39,12 @@ test('doctor against the embedded server reports timings, capabilities, the conn
   assert.match(renderDoctor(r), /appended \d+ probe message\(s\), \d+ bytes, to the scratch folder mailmigrate-doctor-\S+; then deleted the folder/);
   assert.equal(r.writeTest?.stalls, true, `split ${r.writeTest?.splitP50Ms} ms vs coalesce ${r.writeTest?.coalesceP50Ms} ms`);
   assert.ok(!srv.store.list().some((m) => m.name.startsWith('mailmigrate-doctor')), 'no scratch folder left on the server');
-  assert.equal(r.recommended?.batch, 50);
+  // The batch advice follows what this run measured (the rule itself is tested on fixed numbers below); on a loaded
+  // machine 8 messages one at a time vs MULTIAPPEND can land either way, so the test checks the advice matches them.
+  const one = w.runs.find((x) => x.name === 'one at a time')!;
+  const multi = w.runs.find((x) => x.name === 'MULTIAPPEND of 4')!;
+  assert.equal(r.recommended?.batch, multi.perMessageMs < one.perMessageMs * 0.8 ? 50 : 1, r.recommended?.reasons['batch']);
+  assert.match(r.recommended?.reasons['batch'] ?? '', /\(write test\)/);
   assert.equal(r.recommended?.nodelay, true);
   assert.ok(!JSON.stringify(r).includes('"test","password"'));
 });
