@@ -20,6 +20,11 @@ export class CommandError extends Error {
   }
 }
 
+/** The tagged reply a CommandError stands for. */
+export function errorReply(err: CommandError): Reply {
+  return err.code ? { status: err.status, code: err.code, text: err.text } : { status: err.status, text: err.text };
+}
+
 export interface Capabilities {
   literalPlus: boolean;
   literalMinus: boolean;

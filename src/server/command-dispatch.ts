@@ -1,6 +1,7 @@
 // Which command may run in which state of an embedded-server session (RFC 3501 §3, §6.3, §6.4), and the selected
 // mailbox's view kept in step with the store (§7.3.1 EXISTS, §7.4.1 EXPUNGE). The commands valid in any state
-// (CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN, AUTHENTICATE) touch the session itself and stay in session.ts.
+// (CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN, AUTHENTICATE) touch the session itself and stay with it (session.ts,
+// session-login.ts).
 import { appendCommand } from './append-command.js';
 import { CommandError, ok, type CommandContext, type Reply } from './command-context.js';
 import type { ParsedCommand } from './command-reader.js';

@@ -1,7 +1,7 @@
 // One IMAP connection of the embedded server: the state machine of RFC 3501 §3 (not authenticated → authenticated
-// → selected → logout), the drive loop over the command reader, authentication, and the bounds a client meets
-// (limits.ts). Beside it: session-socket.ts (the socket, TLS, batched writes, backpressure), command-dispatch.ts
-// (which command runs in which state). Fault injection is not in here: it wraps the session through its hooks
+// → selected → logout), the drive loop over the command reader, and the bounds a client meets (limits.ts). Beside
+// it: session-socket.ts (the socket, TLS, batched writes, backpressure), session-login.ts (LOGIN and AUTHENTICATE),
+// command-dispatch.ts (which command runs in which state). Fault injection is not in here: it wraps the session through its hooks
 // (session-hooks.ts), which do nothing unless a fault switch is on.
 //
 // Replies produced while processing one 'data' event are written once (one syscall), so a pipelining client gets
@@ -11,15 +11,15 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { literalFormPolicy, literalPolicy } from './append-command.js';
 import { capabilityList } from './capability-list.js';
-import { checkPassword, connectionCapRefusal, decodeSaslPlain } from './credentials.js';
 import { CommandReader, type ParsedCommand, type ReaderEvent } from './command-reader.js';
 import {
-  CommandError, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
+  CommandError, errorReply, ok, tokenString, type CommandContext, type Reply, type Selected, type ServerShared,
 } from './command-context.js';
 import { runInMailboxState, type SessionState, syncSelectedView } from './command-dispatch.js';
 import {
   MAX_LINE_BYTES, PREAUTH_MAX_COMMAND_BYTES, PREAUTH_MAX_LINE_BYTES, preAuthLiteralPolicy,
 } from './limits.js';
+import { SessionLogin } from './session-login.js';
 import { SessionSocket } from './session-socket.js';
 import { PLAIN_HOOKS, type CommandOverride, type SessionHooks } from './session-hooks.js';
 import { StoreError } from './store.js';
@@ -49,6 +49,7 @@ export class Session implements CommandContext {
   hooks: SessionHooks = PLAIN_HOOKS;
   private readonly io: SessionSocket;
   private readonly reader: CommandReader;
+  private readonly login: SessionLogin;
   private state: SessionState = 'not-authenticated';
   private secure = false;
   private user: string | undefined;
@@ -61,7 +62,6 @@ export class Session implements CommandContext {
   private bytesIn = 0;
   private commandCount = 0;
   private errorsInRow = 0;
-  private pendingAuthTag: string | undefined;
 
   constructor(socket: Socket, private readonly opts: SessionOptions) {
     this.shared = opts.shared;
@@ -75,6 +75,16 @@ export class Session implements CommandContext {
       policy: (a) => (this.state === 'not-authenticated'
         ? (preAuthLiteralPolicy(a) ?? literalFormPolicy(this.shared.caps, a))
         : literalPolicy(this.shared, a)),
+    });
+    this.login = new SessionLogin({
+      shared: this.shared,
+      notAuthenticated: () => this.state === 'not-authenticated',
+      loginDisabled: () => this.loginDisabled(),
+      send: (data) => this.send(data),
+      expectLine: () => this.reader.expectLine(),
+      finish: (tag, verb, reply) => this.finish(tag, verb, reply),
+      bye: (code, text) => this.bye(code, text),
+      loggedIn: (user) => this.loggedIn(user),
     });
     const loginMs = this.shared.limits.loginTimeoutMs;
     if (Number.isFinite(loginMs)) {
@@ -211,7 +221,7 @@ export class Session implements CommandContext {
         if (ev.fatal) return this.bye(ev.code, ev.text);
         return this.finish(ev.tag ?? '*', '', { status: 'BAD', text: ev.text });
       case 'line':
-        return this.authenticateResponse(ev.text);
+        return this.login.response(ev.text);
       case 'command':
         return this.handleCommand(ev.command);
     }
@@ -227,7 +237,7 @@ export class Session implements CommandContext {
     try {
       reply = this.run(cmd);
     } catch (err) {
-      if (err instanceof CommandError) reply = err.code ? { status: err.status, code: err.code, text: err.text } : { status: err.status, text: err.text };
+      if (err instanceof CommandError) reply = errorReply(err);
       else if (err instanceof StoreError) reply = { status: 'NO', code: err.code, text: err.message };
       else throw err;
     }
@@ -303,9 +313,9 @@ export class Session implements CommandContext {
       case 'STARTTLS':
         return this.startTls(cmd);
       case 'LOGIN':
-        return this.login(tokenString(cmd.args[0], 'user name'), tokenString(cmd.args[1], 'password'));
+        return this.login.login(tokenString(cmd.args[0], 'user name'), tokenString(cmd.args[1], 'password'));
       case 'AUTHENTICATE':
-        return this.authenticate(cmd);
+        return this.login.authenticate(cmd);
     }
     return runInMailboxState(this, cmd, s, (next) => (this.state = next));
   }
@@ -314,30 +324,17 @@ export class Session implements CommandContext {
     syncSelectedView(this);
   }
 
-  // ---- authentication
+  // ---- login (session-login.ts decides) and STARTTLS
 
-  private login(user: string, pass: string): Reply | null {
-    if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
-    if (this.loginDisabled()) throw new CommandError('NO', 'Login requires TLS on this listener', 'PRIVACYREQUIRED');
-    checkPassword(this.shared, user, pass);
-    const refusal = connectionCapRefusal(this.shared, user);
-    if (refusal !== undefined) {
-      if (this.shared.connectionCapReply === 'bye') {
-        this.bye('UNAVAILABLE', refusal);
-        return null;
-      }
-      throw new CommandError('NO', refusal, 'UNAVAILABLE');
-    }
+  /**
+   * The state change of a login (RFC 3501 §3), counted against the user's connection cap until the session ends.
+   * The pre-login deadline and bounds give way to the message-sized ones and the autologout timer.
+   */
+  private loggedIn(user: string): string {
     this.shared.userConnections.set(user, (this.shared.userConnections.get(user) ?? 0) + 1);
     this.user = user;
     this.state = 'authenticated';
     this.shared.stats.logins++;
-    this.authenticated();
-    return ok('Logged in', `CAPABILITY ${this.capabilities()}`);
-  }
-
-  // Logged in: the pre-login deadline and bounds give way to the message-sized ones and the autologout timer.
-  private authenticated(): void {
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
     const limits = this.shared.limits;
@@ -346,45 +343,10 @@ export class Session implements CommandContext {
       // On the socket commands travel on (the TLS one after STARTTLS): every byte read or written resets it.
       this.io.idleTimeout(limits.idleTimeoutMs, () => this.bye(undefined, 'Autologout; idle for too long'));
     }
-  }
-
-  private authenticate(cmd: ParsedCommand): Reply | null {
-    if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
-    const mech = tokenString(cmd.args[0], 'mechanism').toUpperCase();
-    if (mech !== 'PLAIN') throw new CommandError('NO', 'Unsupported authentication mechanism', 'CANNOT');
-    if (this.loginDisabled()) throw new CommandError('NO', 'Authentication requires TLS on this listener', 'PRIVACYREQUIRED');
-    if (cmd.args[1]) {
-      if (!this.shared.caps.saslIr) throw new CommandError('BAD', 'SASL-IR is not enabled');
-      return this.plain(tokenString(cmd.args[1]));
-    }
-    // RFC 3501 §6.2.2: an empty challenge, then the client's base64 response on its own line.
-    this.pendingAuthTag = cmd.tag;
-    this.send('+ \r\n');
-    this.reader.expectLine();
-    return null;
-  }
-
-  private authenticateResponse(line: string): Promise<void> | void {
-    const tag = this.pendingAuthTag ?? '*';
-    this.pendingAuthTag = undefined;
-    if (line === '*') return this.finish(tag, 'AUTHENTICATE', { status: 'BAD', text: 'Authentication cancelled' });
-    let reply: Reply | null;
-    try {
-      reply = this.plain(line);
-    } catch (err) {
-      if (!(err instanceof CommandError)) throw err;
-      reply = err.code ? { status: err.status, code: err.code, text: err.text } : { status: err.status, text: err.text };
-    }
-    if (reply) return this.finish(tag, 'AUTHENTICATE', reply);
-  }
-
-  private plain(b64: string): Reply | null {
-    const { user, pass } = decodeSaslPlain(b64);
-    return this.login(user, pass);
+    return this.capabilities();
   }
 
   private startTls(cmd: ParsedCommand): Reply | null {
-    void cmd;
     if (!this.opts.tls || this.secure) throw new CommandError('BAD', 'STARTTLS not available');
     if (this.state !== 'not-authenticated') throw new CommandError('BAD', 'Already authenticated');
     this.send(`${cmd.tag} OK Begin TLS negotiation now\r\n`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { diagnose, parseDovecotTiming, parseDovecotTimingParts, type Diagnosis } from '../../src/analysis/diagnosis.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
 import { seededRandom as rng } from '../../src/core/prng.js';
+import { appendRecord, capabilityRecord } from '../helpers/timing-records.js';
 
 
 function appendWithRecvWait(i: number, waitMs: number): TimingRecord {
@@ -158,30 +159,10 @@ test('parseDovecotTiming counts the command running and its post-command sync, n
 // measured runs: Courier (no LITERAL+) at depth 2, Dovecot with Nagle and split writes, and slow servers.
 
 /** One APPEND with a synchronizing literal (contMs: header → '+') or none, then recvMs to the tagged reply. */
-function append(i: number, o: { contMs?: number; recvMs: number; depth?: number }): TimingRecord {
-  const t0 = i * 1000;
-  const r = newRecord(1, `S${i}`, 'APPEND', 1, 4096, o.contMs === undefined ? 'nonsync' : 'sync', t0);
-  r.depthAtSend = o.depth ?? 0;
-  r.writeStart = t0 + 0.01;
-  r.headFlushed = t0 + 0.02;
-  let t = t0 + 0.02;
-  if (o.contMs !== undefined) {
-    r.syncWaits.push([t, t + o.contMs]);
-    t += o.contMs;
-  }
-  r.bodyFlushed = t + 0.03;
-  r.tagged = r.bodyFlushed + o.recvMs;
-  return r;
-}
+const append = (i: number, o: { contMs?: number; recvMs: number; depth?: number }): TimingRecord => appendRecord(i, { ...o, tagPrefix: 'S' });
 
 /** A command that costs the server nothing (CAPABILITY after login): its latency is the server's baseline. */
-function capability(i: number, ms: number): TimingRecord {
-  const r = newRecord(1, `C${i}`, 'CAPABILITY', 0, 0, 'none', 0);
-  r.writeStart = 0.01;
-  r.headFlushed = r.bodyFlushed = 0.02;
-  r.tagged = 0.02 + ms;
-  return r;
-}
+const capability = (i: number, ms: number): TimingRecord => capabilityRecord(ms, `C${i}`);
 
 const stallsOf = (d: Diagnosis[]): Diagnosis[] => d.filter((x) => x.code === 'delayed-ack-stall');
 

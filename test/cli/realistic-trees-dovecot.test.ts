@@ -11,7 +11,10 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { dovecotSkipReason, startDovecot, type DovecotInstance } from '../helpers/dovecot.js';
 import { binarySkipReason, runCli } from './cli-helpers.js';
-import { folderPlan, mboxMsg, msg, readServer, skippedPaths, writeTree, type Entry } from './tree-helpers.js';
+import {
+  appleMailExport, courierMaildir, mboxMsg, msg, outlookExport, thunderbirdProfile, writeTree, type Entry,
+} from '../helpers/real-trees.js';
+import { folderPlan, readServer, skippedPaths } from './tree-helpers.js';
 
 const skip = dovecotSkipReason() ?? binarySkipReason();
 if (skip) console.log(`# realistic trees on Dovecot skipped: ${skip}`);
@@ -133,22 +136,7 @@ describe('realistic source trees imported into a private Dovecot and read back',
   });
 
   test('a Thunderbird profile (Local Folders, .sbd, .msf, an expunged-not-compacted message): only live mail arrives', async () => {
-    const lf = 'Mail/Local Folders';
-    const profile = build('thunderbird', {
-      'prefs.js': 'user_pref("mail.root", "x");\n',
-      'times.json': '{}',
-      [`${lf}/Inbox`]: mboxMsg('kept', 'Mon Apr  1 10:00:00 2024', 'X-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\n') + mboxMsg('expunged', 'Tue Apr  2 11:00:00 2024', 'X-Mozilla-Status: 0009\n'),
-      [`${lf}/Inbox.msf`]: '// <!-- <mdb:mork:z v="1.4"/> -->\n',
-      [`${lf}/Sent`]: mboxMsg('sent', 'Wed Apr  3 12:00:00 2024', 'X-Mozilla-Status: 0003\n'),
-      [`${lf}/Sent.msf`]: '// mork\n',
-      [`${lf}/Trash`]: '',
-      [`${lf}/Trash.msf`]: '// mork\n',
-      [`${lf}/Archives`]: '',
-      [`${lf}/Archives.msf`]: '// mork\n',
-      [`${lf}/Archives.sbd/2019`]: mboxMsg('old', 'Thu Apr  4 13:00:00 2019', 'X-Mozilla-Status: 1001\nX-Mozilla-Keys: $label1\n'),
-      [`${lf}/Archives.sbd/2019.msf`]: '// mork\n',
-      [`${lf}/msgFilterRules.dat`]: 'version="9"\n',
-    });
+    const profile = build('thunderbird', thunderbirdProfile());
     const { dry, dryReport, run, report, server } = await importBoth(profile);
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     const plan = ['Archives (new):', 'Archives/2019 (new): messages=1 appended=1', 'INBOX: messages=2 appended=1 deleted=1', 'Sent (new): messages=1 appended=1', 'Trash (new):'];
@@ -202,18 +190,7 @@ describe('realistic source trees imported into a private Dovecot and read back',
   });
 
   test('an Outlook-style .eml export with Inbox/ and clutter: Inbox fills INBOX, clutter is reported, exit 0', async () => {
-    const root = build('outlook', {
-      'Inbox/a.eml': msg('inbox a'),
-      'Inbox/b.EML': msg('inbox b'),
-      'Inbox/Thumbs.db': Buffer.from([0xd0, 0xcf, 0x11, 0xe0]),
-      'Sent Items/c.eml': msg('sent c'),
-      'Sent Items/desktop.ini': '[.ShellClassInfo]\n',
-      'Archive/2019/d.eml': msg('archived d'),
-      'Drafts/': '',
-      '.DS_Store': Buffer.from([0, 0, 0, 1]),
-      'empty.eml': '',
-      'README.txt': 'Exported by Outlook\n',
-    });
+    const root = build('outlook', outlookExport());
     const { dry, dryReport, run, report, server } = await importBoth(root);
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     const plan = ['Archive (new):', 'Archive/2019 (new): messages=1 appended=1', 'Drafts (new):', 'INBOX: messages=2 appended=2', 'Sent Items (new): messages=1 appended=1'];
@@ -231,14 +208,7 @@ describe('realistic source trees imported into a private Dovecot and read back',
   });
 
   test('an Apple Mail export (Name.mbox/mbox bundles, nested): Inbox.mbox fills INBOX, Info.plist and table_of_contents reported', async () => {
-    const root = build('apple', {
-      'Inbox.mbox/mbox': mboxMsg('apple inbox', 'Fri Mar  1 09:00:00 2024', 'Status: RO\n'),
-      'Inbox.mbox/Info.plist': '<?xml version="1.0"?><plist/>\n',
-      'Inbox.mbox/table_of_contents': Buffer.from([1, 2, 3]),
-      'Work.mbox/mbox': mboxMsg('apple work', 'Sat Mar  2 09:00:00 2024'),
-      'Work.mbox/Info.plist': '<plist/>\n',
-      'Work.mbox/Clients.mbox/mbox': mboxMsg('apple clients', 'Sun Mar  3 09:00:00 2024'),
-    });
+    const root = build('apple', appleMailExport());
     const { dry, dryReport, run, report, server } = await importBoth(root);
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     const plan = ['INBOX: messages=1 appended=1', 'Work (new): messages=1 appended=1', 'Work/Clients (new): messages=1 appended=1'];
@@ -253,19 +223,7 @@ describe('realistic source trees imported into a private Dovecot and read back',
   });
 
   test('a Courier Maildir with courierimapkeywords: keywords arrive as IMAP keywords, Courier state is reported', async () => {
-    const md = build('courier', {
-      'cur/1700000000.M1P1.mx,S=80:2,S': { content: msg('courier one'), mtime: KEPT },
-      'cur/1700000001.M2P2.mx,S=80:2,ST': msg('courier trashed'),
-      'new/1700000002.M3P3.mx,S=80': { content: msg('courier new'), mtime: KEPT },
-      'courierimapkeywords/:list': '$Label1\nProject\nbad keyword(\n\n1700000000.M1P1.mx,S=80:0 1 2\n1700000001.M2P2.mx,S=80:0\n',
-      'courierimapkeywords/.5000000.1700000001.M2P2.mx,S=80': 'Urgent\n',
-      'courierimapuiddb': '1 1700000000 3\n',
-      'courierimapsubscribed': 'INBOX.Sent\n',
-      'courierpop3dsizelist': '/1\n',
-      '.Sent/cur/1700000003.M4P4.mx:2,RS': { content: msg('courier sent'), mtime: KEPT },
-      '.Sent/courierimapuiddb': '1 1 2\n',
-      '.Trash/cur/': '',
-    });
+    const md = build('courier', courierMaildir(KEPT));
     const { dry, dryReport, run, report, server } = await importBoth(md);
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     const plan = ['INBOX: messages=3 appended=2 deleted=1', 'Sent (new): messages=1 appended=1', 'Trash (new):'];

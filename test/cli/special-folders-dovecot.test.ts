@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dovecotSkipReason, startDovecot, type DovecotInstance } from '../helpers/dovecot.js';
 import { binarySkipReason, runCli } from './cli-helpers.js';
-import { mboxMsg, msg, readServer, writeTree } from './tree-helpers.js';
+import { mboxMsg, msg, writeTree } from '../helpers/real-trees.js';
+import { readServer } from './tree-helpers.js';
 
 const skip = dovecotSkipReason() ?? binarySkipReason();
 if (skip) console.log(`# special folders on Dovecot skipped: ${skip}`);

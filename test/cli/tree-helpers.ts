@@ -1,32 +1,7 @@
-// Builds source trees shaped like real hand-overs and reads a server back, for the CLI tests that import them
-// (realistic-trees-dovecot, special-folders-dovecot, refused-names-*). Not a test file itself.
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Reads a server and an import report back, for the CLI tests that import realistic trees (realistic-trees-dovecot,
+// special-folders-dovecot, refused-names-*); the trees themselves are built by test/helpers/real-trees.ts. Not a
+// test file itself.
 import { withImapFlow } from '../helpers/imap-servers.js';
-
-/** A file's content, with an mtime when the test cares about it (Maildir INTERNALDATE comes from the mtime). */
-export type Entry = string | Buffer | { content: string | Buffer; mtime: Date };
-
-/** Writes files: relative path → content; a path ending with '/' is a directory. */
-export function writeTree(root: string, files: Record<string, Entry>): void {
-  for (const [rel, e] of Object.entries(files)) {
-    const p = join(root, rel);
-    if (rel.endsWith('/')) {
-      mkdirSync(p, { recursive: true });
-      continue;
-    }
-    mkdirSync(dirname(p), { recursive: true });
-    const content = typeof e === 'string' || Buffer.isBuffer(e) ? e : e.content;
-    writeFileSync(p, content);
-    if (typeof e === 'object' && !Buffer.isBuffer(e)) utimesSync(p, e.mtime, e.mtime);
-  }
-}
-
-export const DATE_HEADER = 'Mon, 1 Apr 2024 10:00:00 +0000';
-/** A message whose Subject names it; `extra` adds header lines (each ending in \n). */
-export const msg = (subject: string, extra = ''): string => `From: a@example.org\nSubject: ${subject}\nDate: ${DATE_HEADER}\nMessage-ID: <${subject.replace(/\W+/g, '.')}@test>\n${extra}\nbody of ${subject}\n`;
-/** One mbox entry: the From_ line (asctime, UTC) and the message. */
-export const mboxMsg = (subject: string, date = 'Mon Apr  1 10:00:00 2024', extra = ''): string => `From a@example.org ${date}\n${msg(subject, extra)}\n`;
 
 export interface Conn {
   readonly port: number;

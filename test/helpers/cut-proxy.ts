@@ -2,7 +2,8 @@
 // an APPEND with OK (so the message is stored) and before that answer reaches the client. The client sees a lost
 // connection with its APPEND's outcome unknown — what a killed imap process or a dropped NAT entry does on a real
 // server. Test-only; it forwards everything else byte for byte.
-import net from 'node:net';
+import type net from 'node:net';
+import { listenProxy } from './loopback-proxy.js';
 
 export interface CutProxy {
   readonly port: number;
@@ -24,17 +25,13 @@ const APPEND_OK = /(^|\r\n)[A-Za-z0-9.]+ OK \[APPENDUID /;
 export async function startCutProxy(target: { host: string; port: number }, options: CutProxyOptions): Promise<CutProxy> {
   let seen = 0;
   let cuts = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
-    sockets.add(client);
-    sockets.add(upstream);
+  const proxy = await listenProxy(target, (client: net.Socket, upstream: net.Socket) => {
     const kill = (): void => {
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', kill).on('close', () => (sockets.delete(client), upstream.destroy()));
-    upstream.on('error', kill).on('close', () => (sockets.delete(upstream), client.destroy()));
+    client.on('error', kill).on('close', () => upstream.destroy());
+    upstream.on('error', kill).on('close', () => client.destroy());
     client.on('data', (b: Buffer) => upstream.write(b));
     let tail = '';
     upstream.on('data', (b: Buffer) => {
@@ -55,16 +52,11 @@ export async function startCutProxy(target: { host: string; port: number }, opti
       client.write(b);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
   return {
-    port,
+    port: proxy.port,
     get cuts() {
       return cuts;
     },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => proxy.close(),
   };
 }

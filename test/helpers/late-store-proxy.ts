@@ -8,7 +8,8 @@
 // pipelining into the void), then the client's side is destroyed, and the held complete commands are handed to the
 // server one every `gapMs`; their replies go nowhere. A command cut off mid-literal is never forwarded: the server
 // never sees it, as when a connection dies mid-transfer.
-import net from 'node:net';
+import type net from 'node:net';
+import { listenProxy } from './loopback-proxy.js';
 
 export interface LateStoreProxy {
   readonly port: number;
@@ -86,24 +87,20 @@ export async function startLateStoreProxy(target: { host: string; port: number }
   let fired = false;
   let over: () => void = () => undefined;
   const handed = new Promise<void>((resolve) => (over = resolve));
-  const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void): void => {
     const t = setTimeout(() => (timers.delete(t), fn()), ms);
     timers.add(t);
   };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
-    sockets.add(client);
-    sockets.add(upstream);
+  const proxy = await listenProxy(target, (client: net.Socket, upstream: net.Socket) => {
     let holding: Piece[] | undefined;
     const splitter = new CommandSplitter();
     const gone = (): void => {
       client.destroy();
       if (!holding) upstream.destroy();
     };
-    client.on('error', gone).on('close', () => (sockets.delete(client), gone()));
-    upstream.on('error', () => (client.destroy(), upstream.destroy())).on('close', () => (sockets.delete(upstream), client.destroy()));
+    client.on('error', gone).on('close', gone);
+    upstream.on('error', () => (client.destroy(), upstream.destroy())).on('close', () => client.destroy());
     upstream.on('data', (b: Buffer) => {
       if (!client.destroyed) client.write(b);
     });
@@ -138,10 +135,8 @@ export async function startLateStoreProxy(target: { host: string; port: number }
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
   return {
-    port,
+    port: proxy.port,
     get late() {
       return late;
     },
@@ -149,10 +144,9 @@ export async function startLateStoreProxy(target: { host: string; port: number }
       return fired;
     },
     handedOver: () => (fired ? handed : Promise.resolve()),
-    async close() {
+    close() {
       for (const t of timers) clearTimeout(t);
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return proxy.close();
     },
   };
 }

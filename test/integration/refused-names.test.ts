@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { binarySkipReason, runCli } from '../cli/cli-helpers.js';
-import { msg, readServer, writeTree } from '../cli/tree-helpers.js';
+import { msg, writeTree } from '../helpers/real-trees.js';
+import { readServer } from '../cli/tree-helpers.js';
 import { realServers, type RunningServer } from '../helpers/imap-servers.js';
 
 /** Source folder (as the .eml export names it) → subjects of its messages. */

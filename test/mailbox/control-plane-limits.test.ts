@@ -8,7 +8,8 @@ import tls from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { TimeoutError } from '../../src/core/errors.js';
 import { MAILMIGRATE_VERSION } from '../../src/mailbox/client-id.js';
-import { ControlPlane, ControlTimeoutError } from '../../src/mailbox/control-plane.js';
+import { ControlPlane } from '../../src/mailbox/control-plane.js';
+import { ControlTimeoutError } from '../../src/mailbox/control-session.js';
 import { loadTls, type TlsMaterial } from '../../src/server/tls.js';
 
 /** How the fake server answers one command line: a string to send (tagged reply included), or null to never answer. */

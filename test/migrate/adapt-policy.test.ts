@@ -6,6 +6,7 @@ import { seededRandom as rng } from '../../src/core/prng.js';
 import { DEFAULT_BOUNDS, DEFAULT_SETTINGS } from '../../src/core/settings.js';
 import { adapt, type AdaptInput, type AdaptSettings, type FolderWaitSample } from '../../src/migrate/adapt-policy.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
+import { appendRecord, type AppendShape, capabilityRecord } from '../helpers/timing-records.js';
 
 const DEFAULTS: AdaptSettings = {
   pipelineDepth: DEFAULT_SETTINGS.pipelineDepth,
@@ -17,29 +18,9 @@ const DEFAULTS: AdaptSettings = {
 const DOVECOT_CAPS = { literalPlus: true, literalMinus: false, multiappend: true };
 const COURIER_CAPS = { literalPlus: false, literalMinus: false, multiappend: false };
 
-function append(i: number, o: { contMs?: number; recvMs: number; depth?: number; messages?: number }): TimingRecord {
-  const t0 = i * 1000;
-  const r = newRecord(1 + (i % 2), `A${i}`, 'APPEND', o.messages ?? 1, 4096, o.contMs === undefined ? 'nonsync' : 'sync', t0);
-  r.depthAtSend = o.depth ?? 0;
-  r.writeStart = t0 + 0.01;
-  r.headFlushed = t0 + 0.02;
-  let t = t0 + 0.02;
-  if (o.contMs !== undefined) {
-    r.syncWaits.push([t, t + o.contMs]);
-    t += o.contMs;
-  }
-  r.bodyFlushed = t + 0.03;
-  r.tagged = r.bodyFlushed + o.recvMs;
-  return r;
-}
-
-function capability(ms: number): TimingRecord {
-  const r = newRecord(1, 'C1', 'CAPABILITY', 0, 0, 'none', 0);
-  r.writeStart = 0.01;
-  r.headFlushed = r.bodyFlushed = 0.02;
-  r.tagged = 0.02 + ms;
-  return r;
-}
+/** Two connections taking turns (test/helpers/timing-records.ts). */
+const append = (i: number, o: AppendShape): TimingRecord => appendRecord(i, { ...o, connection: 1 + (i % 2) });
+const capability = (ms: number): TimingRecord => capabilityRecord(ms);
 
 function input(o: Partial<AdaptInput>): AdaptInput {
   return { records: [], capabilities: DOVECOT_CAPS, current: DEFAULTS, bounds: DEFAULT_BOUNDS, meanMessageBytes: 4096, ...o };

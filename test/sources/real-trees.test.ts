@@ -2,27 +2,13 @@
 // its expected folder with its flags and date, and every other path must be in a bucket with its reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SourceError } from '../../src/core/errors.js';
 import { AmbiguousSourceError, openSource, type Source, type SourceFolder } from '../../src/sources/index.js';
+import { appleMailExport, courierMaildir, mboxMsg, msg, outlookExport, thunderbirdProfile, writeTree } from '../helpers/real-trees.js';
 import { drain, tempDir, text, type Drained } from './source-helpers.js';
-
-/** Writes files: path → content (a Buffer or a string); directories end with '/'. */
-async function tree(root: string, files: Record<string, string | Buffer>): Promise<void> {
-  for (const [rel, content] of Object.entries(files)) {
-    const p = join(root, rel);
-    if (rel.endsWith('/')) await mkdir(p, { recursive: true });
-    else {
-      await mkdir(dirname(p), { recursive: true });
-      await writeFile(p, content);
-    }
-  }
-}
-
-const msg = (subject: string, extra = ''): string => `From: a@example.org\nSubject: ${subject}\nDate: Mon, 1 Apr 2024 10:00:00 +0000\n${extra}\nbody of ${subject}\n`;
-const mboxMsg = (subject: string, date = 'Mon Apr  1 10:00:00 2024', extra = ''): string => `From a@example.org ${date}\n${msg(subject, extra)}\n`;
 
 /** "folder | subject | flags | deleted" per message, sorted: the whole outcome in one comparable list. */
 function outcome(d: Drained): string[] {
@@ -49,7 +35,7 @@ async function folderList(source: Source): Promise<string[]> {
 
 test('a home directory with Maildir/ (Maildir++) beside mail/ (mutt mbox files): every store in its natural place', async (t) => {
   const home = await tempDir(t);
-  await tree(home, {
+  writeTree(home, {
     '.bashrc': 'export PATH=$PATH\n',
     'Maildir/cur/1700000000.M1P1.host:2,S': msg('inbox read'),
     'Maildir/new/1700000001.M2P2.host': msg('inbox new'),
@@ -103,22 +89,7 @@ test('a home directory with Maildir/ (Maildir++) beside mail/ (mutt mbox files):
 
 test('a Thunderbird profile: Local Folders, .sbd children, .msf summaries, expunged-not-compacted messages', async (t) => {
   const profile = await tempDir(t);
-  const lf = 'Mail/Local Folders';
-  await tree(profile, {
-    'prefs.js': 'user_pref("mail.root", "x");\n',
-    'times.json': '{}',
-    [`${lf}/Inbox`]: mboxMsg('kept', 'Mon Apr  1 10:00:00 2024', 'X-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\n') + mboxMsg('expunged', 'Tue Apr  2 11:00:00 2024', 'X-Mozilla-Status: 0009\n'),
-    [`${lf}/Inbox.msf`]: '// <!-- <mdb:mork:z v="1.4"/> -->\n',
-    [`${lf}/Sent`]: mboxMsg('sent', 'Wed Apr  3 12:00:00 2024', 'X-Mozilla-Status: 0003\n'),
-    [`${lf}/Sent.msf`]: '// mork\n',
-    [`${lf}/Trash`]: '',
-    [`${lf}/Trash.msf`]: '// mork\n',
-    [`${lf}/Archives`]: '',
-    [`${lf}/Archives.msf`]: '// mork\n',
-    [`${lf}/Archives.sbd/2019`]: mboxMsg('old', 'Thu Apr  4 13:00:00 2019', 'X-Mozilla-Status: 1001\nX-Mozilla-Keys: $label1\n'),
-    [`${lf}/Archives.sbd/2019.msf`]: '// mork\n',
-    [`${lf}/msgFilterRules.dat`]: 'version="9"\n',
-  });
+  writeTree(profile, thunderbirdProfile());
   const source = await openSource(profile);
   assert.equal(source.format, 'mbox-dir');
   const d = await drain(source);
@@ -151,7 +122,7 @@ test('a Thunderbird profile: Local Folders, .sbd children, .msf summaries, expun
 
 test('a mutt mbox directory given directly: every file is a folder, Status/X-Status flags and deletions kept', async (t) => {
   const dir = await tempDir(t);
-  await tree(dir, {
+  writeTree(dir, {
     'inbox': mboxMsg('in one', 'Mon Apr  1 10:00:00 2024', 'Status: RO\nX-Status: A\n') + mboxMsg('in gone', 'Mon Apr  1 11:00:00 2024', 'Status: RO\nX-Status: D\n'),
     'sent-mail': mboxMsg('out'),
     'old.mbox.gz': gzipSync(Buffer.from(mboxMsg('zipped'))),
@@ -171,18 +142,7 @@ test('a mutt mbox directory given directly: every file is a folder, Status/X-Sta
 
 test('an Outlook-style .eml export: Inbox/ fills INBOX (no collision), clutter is skipped, empty folders are listed', async (t) => {
   const root = await tempDir(t);
-  await tree(root, {
-    'Inbox/a.eml': msg('inbox a'),
-    'Inbox/b.EML': msg('inbox b'),
-    'Inbox/Thumbs.db': Buffer.from([0xd0, 0xcf, 0x11, 0xe0]),
-    'Sent Items/c.eml': msg('sent c'),
-    'Sent Items/desktop.ini': '[.ShellClassInfo]\n',
-    'Archive/2019/d.eml': msg('archived d'),
-    'Drafts/': '',
-    '.DS_Store': Buffer.from([0, 0, 0, 1]),
-    'empty.eml': '',
-    'README.txt': 'Exported by Outlook\n',
-  });
+  writeTree(root, outlookExport());
   const source = await openSource(root);
   assert.equal(source.format, 'eml');
   const d = await drain(source);
@@ -201,14 +161,7 @@ test('an Outlook-style .eml export: Inbox/ fills INBOX (no collision), clutter i
 
 test('an Apple Mail export: Name.mbox/mbox bundles, nested bundles, Info.plist and table_of_contents skipped', async (t) => {
   const root = await tempDir(t);
-  await tree(root, {
-    'Inbox.mbox/mbox': mboxMsg('apple inbox', 'Fri Mar  1 09:00:00 2024', 'Status: RO\n'),
-    'Inbox.mbox/Info.plist': '<?xml version="1.0"?><plist/>\n',
-    'Inbox.mbox/table_of_contents': Buffer.from([1, 2, 3]),
-    'Work.mbox/mbox': mboxMsg('apple work'),
-    'Work.mbox/Info.plist': '<plist/>\n',
-    'Work.mbox/Clients.mbox/mbox': mboxMsg('apple clients'),
-  });
+  writeTree(root, appleMailExport());
   const d = await drain(await openSource(root));
   assert.deepEqual(outcome(d), ['INBOX | apple inbox | \\Seen', 'Work | apple work | ', 'Work/Clients | apple clients | ']);
   assert.deepEqual(buckets(d, root), [
@@ -221,20 +174,7 @@ test('an Apple Mail export: Name.mbox/mbox bundles, nested bundles, Info.plist a
 
 test('a Courier Maildir: courierimapkeywords/:list and update files, courierimapsubscribed, Courier state skipped', async (t) => {
   const md = await tempDir(t);
-  await tree(md, {
-    'cur/1700000000.M1P1.mx,S=80:2,S': msg('courier one'),
-    'cur/1700000001.M2P2.mx,S=80:2,ST': msg('courier trashed'),
-    'new/1700000002.M3P3.mx,S=80': msg('courier new'),
-    // :list: keyword names, an empty line, then "<name without :2,...>:<indexes>"; a later update file wins.
-    'courierimapkeywords/:list': '$Label1\nProject\nbad keyword(\n\n1700000000.M1P1.mx,S=80:0 1 2\n1700000001.M2P2.mx,S=80:0\n',
-    'courierimapkeywords/.5000000.1700000001.M2P2.mx,S=80': 'Urgent\n',
-    'courierimapuiddb': '1 1700000000 3\n',
-    'courierimapsubscribed': 'INBOX.Sent\n',
-    'courierpop3dsizelist': '/1\n',
-    '.Sent/cur/1700000003.M4P4.mx:2,RS': msg('courier sent'),
-    '.Sent/courierimapuiddb': '1 1 2\n',
-    '.Trash/cur/': '',
-  });
+  writeTree(md, courierMaildir());
   const source = await openSource(md);
   assert.equal(source.format, 'maildir++');
   const d = await drain(source);
@@ -256,7 +196,7 @@ test('a Courier Maildir: courierimapkeywords/:list and update files, courierimap
 
 test('natural targets: one mbox file (a /var/mail spool) and one Maildir++ folder given directly both fill INBOX', async (t) => {
   const dir = await tempDir(t);
-  await tree(dir, {
+  writeTree(dir, {
     'var/mail/alice': mboxMsg('spool'),
     'Maildir/.Sent/cur/1700000000.M1P1.host:2,S': msg('sent via subfolder'),
     'Maildir/.Sent/maildirfolder': '',
@@ -270,7 +210,7 @@ test('natural targets: one mbox file (a /var/mail spool) and one Maildir++ folde
 
 test('two stores that would both fill INBOX are refused before anything is read, naming each with a command', async (t) => {
   const root = await tempDir(t);
-  await tree(root, {
+  writeTree(root, {
     'alice/Maildir/cur/1700000000.M1P1.host:2,S': msg('alice'),
     'alice/Maildir/.Sent/cur/1700000001.M1P1.host:2,S': msg('alice sent'),
     'bob/Maildir/cur/1700000002.M1P1.host:2,S': msg('bob'),
@@ -293,7 +233,7 @@ test('two stores that would both fill INBOX are refused before anything is read,
 
 test('a directory with no mail at all is "no mail found", not an empty success', async (t) => {
   const root = await tempDir(t);
-  await tree(root, {
+  writeTree(root, {
     'hosts': '127.0.0.1 localhost\n',
     'ssh/sshd_config': 'Port 22\n',
     'empty': '',
@@ -307,7 +247,7 @@ test('a directory with no mail at all is "no mail found", not an empty success',
 
 test('a Maildir copied without keeping times: the delivery time in the file name is used, and said once', async (t) => {
   const md = await tempDir(t);
-  await tree(md, {
+  writeTree(md, {
     'cur/1500000000.M1P1.host:2,S': msg('copied one'),
     'cur/1500000100.M2P2.host:2,S': msg('copied two'),
     '.Sub/cur/1500000200.M3P3.host:2,': msg('copied three'),
@@ -332,7 +272,7 @@ test('a Maildir copied without keeping times: the delivery time in the file name
 
 test('folders() lists the folders without reading a message, and items() can run after it', async (t) => {
   const root = await tempDir(t);
-  await tree(root, { 'Inbox/a.eml': msg('a'), 'Projects/Old/': '', 'Projects/x.eml': msg('x') });
+  writeTree(root, { 'Inbox/a.eml': msg('a'), 'Projects/Old/': '', 'Projects/x.eml': msg('x') });
   const source = await openSource(root);
   const folders: SourceFolder[] = [];
   for await (const f of source.folders()) folders.push(f);
@@ -343,7 +283,7 @@ test('folders() lists the folders without reading a message, and items() can run
 
 test('a Thunderbird profile with several accounts (Local Folders, a POP account, an IMAP cache) is refused as ambiguous', async (t) => {
   const profile = await tempDir(t);
-  await tree(profile, {
+  writeTree(profile, {
     'Mail/Local Folders/Inbox': mboxMsg('local'),
     'Mail/Local Folders/Inbox.msf': '// mork\n',
     'Mail/pop.example.com/Inbox': mboxMsg('pop'),
@@ -363,7 +303,7 @@ test('a Thunderbird profile with several accounts (Local Folders, a POP account,
 
 test('mail in formats that are not read (.pst, .emlx, .msg) is a failure that says how to convert it, never "not mail"', async (t) => {
   const root = await tempDir(t);
-  await tree(root, {
+  writeTree(root, {
     'backup.pst': Buffer.from('!BDN....'),
     'Library/INBOX.mbox/Messages/1.emlx': `120\n${msg('emlx')}`,
     'saved.msg': Buffer.from([0xd0, 0xcf, 0x11, 0xe0]),
@@ -376,14 +316,14 @@ test('mail in formats that are not read (.pst, .emlx, .msg) is a failure that sa
   assert.match(d.errors.find((e) => e.path.endsWith('.emlx'))!.message, /Export Mailbox/);
   // Nothing readable at all: the open itself fails with the reason, not "no mail found".
   const only = await tempDir(t);
-  await tree(only, { 'outlook.pst': Buffer.from('!BDN....') });
+  writeTree(only, { 'outlook.pst': Buffer.from('!BDN....') });
   await assert.rejects(openSource(only), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNSUPPORTED' && /readpst/.test(e.message));
   await assert.rejects(openSource(join(only, 'outlook.pst')), (e: unknown) => e instanceof SourceError && e.code === 'E_SOURCE_UNSUPPORTED');
 });
 
 test('a forced format over a mixed tree reads only its kind; the other mail is skipped as excluded, never lost silently', async (t) => {
   const root = await tempDir(t);
-  await tree(root, {
+  writeTree(root, {
     'inbox.mbox': mboxMsg('mbox mail'),
     'Saved/a.eml': msg('eml mail'),
     'Thumbs.db': Buffer.from([1]),

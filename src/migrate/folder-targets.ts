@@ -1,0 +1,126 @@
+import { toMailmigrateError } from '../core/errors.js';
+import type { Pool } from '../transport/pool.js';
+import { type MappedFolder, mapFolder, type ServerFolders } from './folder-map.js';
+import type { FolderRules } from './folder-rules.js';
+import type { FolderRuns } from './folder-runs.js';
+import { createTree, FolderRenames } from './folder-tree.js';
+import type { ImportTally } from './import-tally.js';
+import type { ImportOptions, Planned } from './import-types.js';
+import type { ServerControl } from './server-lookup.js';
+
+/** A target folder as the import uses it: where the source folder goes, and whether it is created subscribed. */
+export type TargetFolder = MappedFolder & { subscribe: boolean };
+
+/**
+ * Where each source folder goes on the server, and making sure it is there: the folder rules and the folder map
+ * applied once per source folder, the tree created before any message is planned (folder-tree.ts, with the names
+ * the server refused and what they became), and one CREATE per folder however many messages ask for it.
+ */
+export class FolderTargets {
+  /** Source folders (JSON of the name list) the source's subscription list leaves out: created unsubscribed. */
+  private readonly unsubscribed = new Set<string>();
+  private readonly created = new Map<string, Promise<void>>();
+  private readonly mapped = new Map<string, TargetFolder>();
+  private server!: ServerFolders;
+  /** Folder names the server refused and what they were created as (folder-tree.ts). */
+  private renames = new FolderRenames('');
+  private pool: Pool | undefined;
+
+  constructor(
+    private readonly control: ServerControl,
+    private readonly folders: FolderRuns,
+    private readonly rules: FolderRules,
+    private readonly tally: ImportTally,
+    private readonly options: ImportOptions,
+  ) {}
+
+  private get dry(): boolean {
+    return this.options.dryRun === true;
+  }
+
+  /** The server's side, known once the run has asked: its delimiter, special-use folders, namespace; and the pool
+   *  (none in a dry run) that learns of each folder created, so its first batches need no probe APPEND. */
+  begin(server: ServerFolders, pool: Pool | undefined): void {
+    this.server = server;
+    this.renames = new FolderRenames(server.delimiter);
+    this.pool = pool;
+  }
+
+  /** The source's subscription list leaves this folder out: it is created unsubscribed. */
+  noteUnsubscribed(folder: readonly string[]): void {
+    this.unsubscribed.add(JSON.stringify(folder));
+  }
+
+  async createTree(folders: ReadonlyArray<readonly string[]>): Promise<void> {
+    const targets = [];
+    for (const parts of folders) {
+      const ruled = this.rules.apply(parts);
+      if (!ruled.excluded) targets.push({ source: parts.join('/'), mapped: this.mapFolderOf(ruled.parts, ruled.explicit, parts) });
+    }
+    await createTree(targets, {
+      control: this.control, runs: this.folders, renames: this.renames, delimiter: this.server.delimiter, namespacePrefix: this.server.namespacePrefix ?? '',
+      onRepair: (r) => this.tally.repairs.add(r),
+      onCreated: (path, specialUse) => {
+        this.pool?.markFolderKnown(path);
+        this.tally.foldersCreated.push(path);
+        this.options.onEvent?.({ type: 'folder-created', path, specialUse });
+      },
+    });
+  }
+
+  /** Source folders that held no message (or only skipped ones) still get their folder on the server. */
+  async createEmptyFolders(folders: ReadonlyArray<readonly string[]>): Promise<void> {
+    for (const parts of folders) {
+      const ruled = this.rules.apply(parts);
+      if (ruled.excluded) continue;
+      const mapped = this.mapFolderOf(ruled.parts, ruled.explicit, parts);
+      if (mapped.path.toUpperCase() === 'INBOX') continue;
+      try {
+        const run = await this.folders.get(mapped.path);
+        if (run.status || run.created) continue;
+        run.sources.add(parts.length ? parts.join('/') : '(top level)');
+        await this.ensureFolder({ mapped, run });
+      } catch (e) {
+        this.tally.fail(parts.join('/'), toMailmigrateError(e));
+        this.tally.report();
+      }
+    }
+  }
+
+  /** `source`: the folder as the source names it, for its subscription state. */
+  mapFolderOf(parts: readonly string[], explicit: boolean, source: readonly string[]): TargetFolder {
+    const key = JSON.stringify([parts, explicit, source]);
+    let mapped = this.mapped.get(key);
+    if (!mapped) {
+      mapped = { ...mapFolder(parts, this.server, this.options.folderPrefix, explicit), subscribe: !this.unsubscribed.has(JSON.stringify(source)) };
+      for (const r of mapped.repairs) this.tally.repairs.add(r);
+      this.mapped.set(key, mapped);
+    }
+    return this.renames.size ? { ...mapped, path: this.renames.apply(mapped.path) } : mapped;
+  }
+
+  ensureFolder(plan: Pick<Planned, 'mapped' | 'run'>): Promise<void> {
+    const { mapped, run } = plan;
+    if (run.status || mapped.path.toUpperCase() === 'INBOX') return Promise.resolve();
+    let p = this.created.get(mapped.path);
+    if (!p) {
+      p = (async () => {
+        if (this.dry) {
+          run.created = true;
+          return;
+        }
+        const created = await this.control.ensureFolder(mapped.path, mapped.specialUse, mapped.subscribe);
+        run.created = created;
+        this.pool?.markFolderKnown(mapped.path);
+        if (created) {
+          this.tally.foldersCreated.push(mapped.path);
+          this.options.onEvent?.({ type: 'folder-created', path: mapped.path, specialUse: mapped.specialUse });
+        }
+      })();
+      // A failure (control connection lost mid-CREATE) must not poison the folder for the rest of the run.
+      p.catch(() => this.created.delete(mapped.path));
+      this.created.set(mapped.path, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,132 @@
+import { toMailmigrateError } from '../core/errors.js';
+import type { SourceMessage } from '../core/types.js';
+import type { Journal } from '../journal/journal.js';
+import type { SourceItem } from '../sources/index.js';
+import type { FlagApplication } from './flag-application.js';
+import type { FolderRules } from './folder-rules.js';
+import type { FolderRun, FolderRuns } from './folder-runs.js';
+import type { FolderTargets } from './folder-targets.js';
+import { IdRepeats } from './id-repeats.js';
+import type { ImportTally } from './import-tally.js';
+import type { ImportOptions, Planned, RunStop } from './import-types.js';
+
+/**
+ * What is decided about each source message before any byte of it is read (importer.ts reads and sends what this
+ * lets through): its folder's rules and target, its journal id, what the journal knows of it, and whether it is
+ * skipped — excluded, deleted, --folders-only, or confirmed by the journal in a folder the server proves unchanged.
+ */
+export class MessagePlanner {
+  private readonly planned = new WeakMap<SourceMessage, Planned>();
+  /** Ids seen in the current run of messages for one folder: a repeated source id (the same Maildir unique name in
+   *  cur/ and new/) is a different message and gets its own journal id. Digests, not the id strings: a folder of
+   *  250 000 messages kept ~100 bytes of heap per id in a Map (issue 14). */
+  private idsSeen = { path: '', ids: new IdRepeats() };
+
+  constructor(
+    private readonly rules: FolderRules,
+    private readonly targets: FolderTargets,
+    private readonly folders: FolderRuns,
+    private readonly flags: FlagApplication,
+    private readonly journal: Journal | undefined,
+    private readonly tally: ImportTally,
+    private readonly stop: RunStop,
+    private readonly options: ImportOptions,
+  ) {}
+
+  private get dry(): boolean {
+    return this.options.dryRun === true;
+  }
+
+  /** The plan made for a message `plan` let through; asked once (the plan is let go of then). */
+  take(message: SourceMessage): Planned | undefined {
+    const plan = this.planned.get(message);
+    this.planned.delete(message);
+    return plan;
+  }
+
+  /**
+   * Before any byte is read: deleted messages are skipped; each message's folder is checked against the server
+   * (once per folder); a message the journal confirms, in a folder unchanged since, is skipped without being read
+   * (flag changes queued when its UID is known).
+   */
+  async *plan(items: AsyncIterable<SourceItem>): AsyncGenerator<SourceItem> {
+    // A trusted folder's confirmed messages are decided here and never reach the sending loop, which releases the
+    // folders it leaves (importer.ts): so a clean re-run lets go of a trusted folder's confirmations here, when the
+    // walk moves on, and holds one folder's at a time. The few messages of it still ahead in the read-ahead reload
+    // it if they need the journal (Journal.release is a hint about memory, never a change of what is known).
+    let planning: FolderRun | undefined;
+    for await (const item of items) {
+      if (item.kind !== 'message') {
+        yield item;
+        continue;
+      }
+      const m = item.message;
+      const ruled = this.rules.apply(m.folder);
+      if (ruled.excluded) {
+        this.tally.noteExcluded(m.folder.length ? m.folder.join('/') : 'INBOX', ruled.rule);
+        this.tally.skip('excluded');
+        continue;
+      }
+      const mapped = this.targets.mapFolderOf(ruled.parts, ruled.explicit, m.folder);
+      let run: FolderRun;
+      try {
+        run = await this.folders.get(mapped.path);
+      } catch (e) {
+        this.stop.fatal ??= toMailmigrateError(e);
+        return;
+      }
+      if (run !== planning) {
+        if (planning?.verdict.trusted && !this.dry) this.journal?.release(planning.path);
+        planning = run;
+        // A folder absent or empty at the start is never looked up in the journal (below): nothing this run
+        // confirms there needs to be held in memory for it (issue 14: a first import of a million messages).
+        if (!hadMessages(run) && !this.dry) this.journal?.release(run.path);
+      }
+      run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
+      run.counts.messages++;
+      if (m.deleted && !this.options.includeDeleted) {
+        run.counts.deleted++;
+        this.tally.skip('deleted');
+        continue;
+      }
+      if (this.options.foldersOnly) {
+        try {
+          await this.targets.ensureFolder({ mapped, run });
+        } catch (e) {
+          run.counts.failed++;
+          this.tally.progress.seen++;
+          this.tally.fail(m.origin, toMailmigrateError(e));
+          this.tally.report();
+          continue;
+        }
+        this.tally.skip('foldersOnly');
+        continue;
+      }
+      const id = this.uniqueId(mapped.path, m.id);
+      // What the journal knows matters only where the server held messages at the start: an absent or empty
+      // folder gets every message (message-placement.ts), whatever the journal says (folder-check.ts voids it).
+      const known = hadMessages(run) ? this.journal?.lookup(mapped.path, id) : undefined;
+      const plan: Planned = { id, mapped, run, known };
+      if (run.verdict.trusted && known?.state === 'confirmed' && (known.rawSize === undefined || known.rawSize === m.size)) {
+        if (await this.flags.followKnown(m, plan, known)) {
+          run.counts.journal++;
+          this.tally.skip('journal');
+          continue;
+        }
+      }
+      this.planned.set(m, plan);
+      yield item;
+    }
+  }
+
+  private uniqueId(path: string, id: string): string {
+    if (this.idsSeen.path !== path) this.idsSeen = { path, ids: new IdRepeats() };
+    const n = this.idsSeen.ids.count(id);
+    return n === 1 ? id : `${id}#${n}`;
+  }
+}
+
+/** The folder held messages when this run first looked (STATUS): only then can a source message already be there. */
+export function hadMessages(run: FolderRun): boolean {
+  return run.status !== undefined && run.status.messages > 0;
+}
