@@ -4,8 +4,8 @@
 // only `holdMs` after the client sent it, and everything the client sends after it on that connection waits behind
 // it, in order. If the client hangs up meanwhile, the held bytes still reach the server (it stores them; its answers
 // go nowhere), as a server that has read a whole command finishes it. Test-only.
-import net from 'node:net';
 import { CommandSplitter } from './late-store-proxy.js';
+import { listenProxy } from './loopback-proxy.js';
 
 export interface HoldProxy {
   readonly port: number;
@@ -23,20 +23,15 @@ export async function startHoldProxy(target: { host: string; port: number }, opt
   let fired = false;
   let done: () => void = () => undefined;
   const handed = new Promise<void>((resolve) => (done = resolve));
-  const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
-    sockets.add(client);
-    sockets.add(upstream);
+  const listener = await listenProxy(target, (client, upstream) => {
     const splitter = new CommandSplitter();
     let held: Buffer[] | undefined;
     client.on('error', () => client.destroy()).on('close', () => {
-      sockets.delete(client);
       // Without bytes held for the server, the server side goes when the client does.
       if (!held) upstream.end();
     });
-    upstream.on('error', () => (client.destroy(), upstream.destroy())).on('close', () => (sockets.delete(upstream), client.destroy()));
+    upstream.on('error', () => (client.destroy(), upstream.destroy())).on('close', () => client.destroy());
     upstream.on('data', (b: Buffer) => {
       if (!client.destroyed) client.write(b);
     });
@@ -65,18 +60,15 @@ export async function startHoldProxy(target: { host: string; port: number }, opt
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
   return {
-    port,
+    port: listener.port,
     get holding() {
       return fired;
     },
     released: () => (fired ? handed : Promise.resolve()),
     async close() {
       for (const t of timers) clearTimeout(t);
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     },
   };
 }
