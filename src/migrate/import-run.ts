@@ -160,7 +160,7 @@ export class ImportRun {
     const { ControlPlane } = await import('../mailbox/control-plane.js');
     const plane = await ControlPlane.connect(controlPlaneOptions(t));
     cleanups.push(() => plane.close());
-    // The analysis (hdr-histogram-js, the diagnosis and the adaptation policy built on it) is loaded once the server
+    // The analysis (latency statistics, the diagnosis and the adaptation policy built on it) is loaded once the server
     // answered, not before the first byte goes out: ~0.1 s CPU of module loading (docs/measurements.md "Start-up").
     const [{ LatencyStats }, { diagnose, parseDovecotTiming }, { AdaptiveController }] = await Promise.all([
       import('../analysis/stats.js'),

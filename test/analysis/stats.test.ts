@@ -103,3 +103,30 @@ test('percentile picks by nearest rank and returns undefined for no values', () 
   assert.equal(percentile([1, 2, 3, 4], 100), 4);
   assert.equal(percentile([1, 2, 3, 4], 0), 1);
 });
+
+test('percentiles stay within a thousandth of the values recorded, from microseconds to hours', () => {
+  // Below 2048 µs every value has a slot of its own; above, a slot is 1/1024 of its power of two wide.
+  for (const v of [0.001, 0.5, 2.047, 2.048, 2.049, 3.3, 44, 1000, 60_000, 3_600_000, 86_400_000]) {
+    const s = new LatencyStats();
+    s.record(v);
+    s.record(v * 2);
+    const sum = s.summary();
+    assert.ok(sum.p50 >= v - 0.0005 && sum.p50 <= v * 1.001 + 0.0005, `p50 of ${v}, ${v * 2}: ${sum.p50}`);
+    assert.equal(sum.max, Math.round(v * 2 * 1000) / 1000);
+  }
+});
+
+test('percentiles follow nearest rank over values spread across many powers of two', () => {
+  const s = new LatencyStats();
+  const values: number[] = [];
+  // 0.01 ms … ~100 s, geometric, recorded out of order.
+  for (let i = 0; i < 700; i++) values.push(0.01 * 1.0133 ** ((i * 389) % 700));
+  for (const v of values) s.record(v);
+  const sorted = [...values].sort((a, b) => a - b);
+  const sum = s.summary();
+  for (const [p, got] of [[50, sum.p50], [90, sum.p90], [99, sum.p99]] as const) {
+    const want = sorted[Math.ceil((p / 100) * sorted.length) - 1]!;
+    assert.ok(Math.abs(got - want) <= want * 0.001 + 0.0005, `p${p}: ${got} against ${want}`);
+  }
+  assert.ok(sum.p50 < sum.p90 && sum.p90 < sum.p99 && sum.p99 <= sum.max);
+});
