@@ -1,6 +1,5 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_MIN_COMMANDS, DEFAULT_BOUNDS, type SettingsBounds } from '../core/settings.js';
-import type { LiteralMode } from '../core/types.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange } from './adapt-policy.js';
@@ -18,72 +17,9 @@ import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, 
 // With `enabled: false` (--no-adapt) it still looks, and reports what it would have changed, but changes nothing.
 // It plugs into the pool as its observer (PoolOptions.observer), so the importer needs no code for it.
 
-export interface AdaptiveOptions {
-  /** false = --no-adapt: keep the given settings (the report still says what adaptation would have chosen). */
-  readonly enabled: boolean;
-  /** The literal mode the run's connections use (fixed per connection: a change applies to the next run). */
-  readonly literalMode: LiteralMode;
-  /** The batch size the run starts with (what the importer builds batches of). */
-  readonly batch: number;
-  readonly bounds?: SettingsBounds;
-  readonly afterMessages?: number;
-  readonly afterMs?: number;
-  readonly minCommands?: number;
-  /** The capability rule before the first APPEND (startChange; default true). false: only what is measured. */
-  readonly fromCapabilities?: boolean;
-  /** Hill-climb trials after the rules (default MAX_TRIALS; 0 = rules only). */
-  readonly maxTrials?: number;
-  readonly clock?: Clock;
-  /** Called after every decision (a look, a trial judged), and once with --no-adapt. */
-  readonly onDecision?: (report: AdaptationReport) => void;
-}
+import type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 
-export type AdaptationOutcome =
-  /** Settings were changed. */
-  | 'adapted'
-  /** Looked, found nothing to change. */
-  | 'unchanged'
-  /** --no-adapt: `changes` is what adaptation would have done; nothing was applied. */
-  | 'advice'
-  /** The run ended before there was enough to judge from. */
-  | 'too-short';
-
-/** One trial of the hill-climb: a neighbouring setting, the window before it and the window under it. */
-export interface AdaptTrial {
-  readonly setting: TrialStep['setting'];
-  readonly from: number | undefined;
-  readonly to: number;
-  readonly why: string;
-  /** msg/s of the window before the trial (the settings it was judged against). */
-  readonly baseMessagesPerS: number;
-  /** msg/s under the trial; undefined when the run ended first. */
-  readonly trialMessagesPerS: number | undefined;
-  /** Kept (measured ≥ TRIAL_MARGIN faster), undone, or still running when the run ended (left as set). */
-  readonly result: 'kept' | 'undone' | 'unfinished';
-}
-
-/** What was chosen and why: the summary and the --report JSON show it. */
-export interface AdaptationReport {
-  readonly enabled: boolean;
-  readonly outcome: AdaptationOutcome;
-  /** Looks taken (each after a window of its own evidence). */
-  readonly looks: number;
-  /** Messages settled and ms since the first APPEND when the last decision was taken (or at the end, if too short). */
-  readonly atMessages: number;
-  readonly atMs: number;
-  /** Throughput of the observed window, msg/s (0 when nothing settled). */
-  readonly messagesPerS: number;
-  /** Round trip the decision assumed, ms (the fastest answer of any kind). */
-  readonly rttMs: number | undefined;
-  readonly before: AdaptSettings;
-  readonly after: AdaptSettings;
-  readonly changes: readonly AdaptChange[];
-  /** Changes the policy chose that this run could not apply (literal mode is fixed per connection). */
-  readonly notApplied: readonly AdaptChange[];
-  /** Neighbouring settings tried after the rules, each with its measurement (adapt-climb.ts). */
-  readonly trials: readonly AdaptTrial[];
-  readonly notes: readonly string[];
-}
+export type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 
 /** Evidence kept while looking: bounded whatever the run's size (the decision needs the first seconds only). */
 const MAX_RECORDS = 5000;

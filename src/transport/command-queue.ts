@@ -1,14 +1,15 @@
-import type { Clock } from '../core/clock.js';
 import { MailmigrateError as MailmigrateErrorBase, type MailmigrateError, ProtocolError, ServerResponseError } from '../core/errors.js';
 import type { CompiledCommand } from '../imap/compiler.js';
 import type { ResponseItem } from '../imap/response-reader.js';
 import { classifyResponse } from '../imap/response-policy.js';
-import type { WriteMode } from '../core/types.js';
 import { type GateDecision, sendGate } from './send-gate.js';
-import { type LiteralUse, newRecord, type TimingRecord } from './timing.js';
+import { type LiteralUse, newRecord } from './timing.js';
 import { notifyObservers, notSentError, sentError, type TaggedResult } from './command-outcome.js';
 
 export type { TaggedResult } from './command-outcome.js';
+import type { EnqueueOptions, Entry, QueueOptions, WireIO } from './command-queue-types.js';
+
+export type { EnqueueOptions, QueueOptions, WireIO } from './command-queue-types.js';
 
 // The per-connection command queue: pipelining, literal continuations, tag matching and timing capture.
 // Hand-written because no IMAP library pipelines (imapflow sends one command at a time, docs/measurements.md) or exposes
@@ -27,62 +28,6 @@ export type { TaggedResult } from './command-outcome.js';
 // Untagged responses are routed, not hoarded: a command names the untagged types it wants (CAPABILITY wants
 // CAPABILITY); the connection updates its state from the rest (BYE, [ALERT], [CAPABILITY]) and drops them. What a
 // command may collect is bounded in bytes, so a server repeating "* CAPABILITY …" forever cannot grow memory.
-
-/** What the queue needs from a socket; a fake in unit tests, a net.Socket/tls.TLSSocket in production. */
-export interface WireIO {
-  write(data: Buffer, cb?: (err?: Error | null) => void): unknown;
-  cork(): void;
-  uncork(): void;
-  readonly writableLength: number;
-}
-
-export interface EnqueueOptions {
-  /** Must run alone (RFC 3501 §5.5 state changes: STARTTLS, LOGIN, AUTHENTICATE, SELECT, LOGOUT). */
-  exclusive?: boolean;
-  /** APPEND target, for the first-APPEND-to-an-unconfirmed-mailbox rule. */
-  mailbox?: string;
-  messages?: number;
-  /** Answers a '+' that is not for a literal (SASL exchanges): returns the bytes to send, CRLF included. */
-  onContinuation?: (text: string) => Buffer;
-  /** Untagged response types (upper-case: 'CAPABILITY', 'LIST' …) this command collects; everything else is
-   *  left to the connection's state and dropped (imapflow's per-command declaration). APPEND wants none. */
-  untagged?: readonly string[];
-  /** Streams the untagged responses of the types in `untagged` to the caller instead of collecting them, so a bulk
-   *  `UID FETCH 1:*` of 100,000 messages is parsed as it arrives and never held whole (no byte cap applies). Each one
-   *  is an answer the command asked for, so it also counts as progress for the reply deadline. A throw from it fails
-   *  the command. */
-  onUntagged?: (item: Extract<ResponseItem, { kind: 'untagged' }>) => void;
-}
-
-interface Entry {
-  readonly compiled: CompiledCommand;
-  readonly record: TimingRecord;
-  readonly opts: EnqueueOptions;
-  /** Next piece whose text is still to be written. */
-  piece: number;
-  /** The current piece's text is written and its synchronizing literal awaits '+'. */
-  headerOut: boolean;
-  headerFlushedAt: number | undefined;
-  readonly untagged: ResponseItem[];
-  untaggedBytes: number;
-  /** Set by finish(): the promise is settled and the command is in no list. */
-  settled: boolean;
-  readonly resolve: (r: TaggedResult) => void;
-  readonly reject: (e: MailmigrateError) => void;
-}
-
-export interface QueueOptions {
-  readonly connectionId: number;
-  readonly depth: number;
-  readonly writeMode: WriteMode;
-  readonly maxBufferedBytes: number;
-  readonly clock: Clock;
-  readonly onRecord?: ((r: TimingRecord) => void) | undefined;
-  /** An observer (onRecord, a diagnostics-channel subscriber) threw; the transport carried on regardless. */
-  readonly onObserverError?: ((err: unknown, r: TimingRecord) => void) | undefined;
-  /** Bytes of untagged responses one command may collect (default 1 MiB); more is a protocol violation. */
-  readonly maxUntaggedBytes?: number | undefined;
-}
 
 const DEFAULT_MAX_UNTAGGED_BYTES = 1024 * 1024;
 

@@ -11,100 +11,27 @@ import {
   TimeoutError,
   toMailmigrateError,
 } from '../core/errors.js';
-import type { AppendMessage, LiteralMode, WriteMode } from '../core/types.js';
+import type { AppendMessage } from '../core/types.js';
 import { type Capabilities, parseCapabilities } from '../imap/capabilities.js';
 import { compileAppend, compileSimple, encodeMailbox, TagGenerator } from '../imap/compiler.js';
 import { chooseLiteral, DEFAULT_PLUS_MAX_BYTES, validateLiteralMode } from '../imap/literal-policy.js';
 import { parseAppendUid } from '../imap/response-codes.js';
 import { ResponseReader, type ResponseItem } from '../imap/response-reader.js';
-import { authCommand, type Credentials } from './auth.js';
+import { authCommand } from './auth.js';
 import { CommandQueue, type EnqueueOptions, type TaggedResult } from './command-queue.js';
 import { connectError } from './connect-error.js';
 import { dialSocket, probeImplicitTls, upgradeToTls } from './dial.js';
-import type { TimingRecord } from './timing.js';
-import { silence } from './reply-timer.js';
+import type { AppendResult, ConnectionOptions, Credentials, Timeouts } from './connection-options.js';
+import { DEFAULT_TIMEOUTS } from './connection-options.js';
+import { ReplyDeadline } from './reply-deadline.js';
 
-export type TlsMode = 'implicit' | 'starttls' | 'starttls-optional' | 'none';
-export type { Credentials } from './auth.js';
-
-
-export interface Timeouts {
-  readonly connectMs: number;
-  readonly greetingMs: number;
-  /** Header of a synchronizing literal flushed → '+'. */
-  readonly continuationMs: number;
-  /** Commands in flight and no byte from the server for this long → the connection is stalled. */
-  readonly replyMs: number;
-  /**
-   * Stalled while the server holds a whole command: how much longer to wait for its answer before giving up on the
-   * connection. Only the answer says whether that message was stored. A connection dropped after 60 s, its message
-   * looked up and sent again, doubled it when the server stored it later: Courier held APPENDs behind its folder
-   * lock that long with 4 and 8 connections into one folder (2 and 3 messages doubled, docs/adaptation.md). Waiting
-   * costs only the end of the run (the pool sends on other connections meanwhile); 0 = give up at replyMs.
-   */
-  readonly lateAnswerMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: Timeouts = {
-  connectMs: 10_000,
-  greetingMs: 10_000,
-  continuationMs: 30_000,
-  replyMs: 60_000,
-  lateAnswerMs: 300_000,
-};
-
-/** The server went silent on a connection with commands it holds whole: it waits for their answer (see lateAnswerMs). */
-export interface OverdueNotice {
-  readonly connectionId: number;
-  readonly silentMs: number;
-  /** Commands in flight, every byte of which the server has. */
-  readonly commands: number;
-  /** How much longer the connection waits for an answer before it is given up (outcomes then unknown). */
-  readonly waitMs: number;
-}
-
-export interface ConnectionOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: TlsMode;
-  readonly ca?: Buffer | undefined;
-  /** TLS certificate verification; on unless the user asked for --insecure. */
-  readonly rejectUnauthorized?: boolean;
-  readonly servername?: string;
-  readonly auth?: Credentials | undefined;
-  /** TCP_NODELAY. Default true: with Nagle on, a split write stalls one delayed-ACK timeout (44 ms, docs/measurements.md). */
-  readonly noDelay?: boolean;
-  readonly keepAlive?: boolean;
-  readonly localAddress?: string | undefined;
-  readonly timeouts?: Partial<Timeouts>;
-  /** Commands in flight at once (1 = no pipelining). */
-  readonly pipelineDepth?: number;
-  readonly writeMode?: WriteMode;
-  readonly literalMode?: LiteralMode;
-  readonly literalPlusMaxBytes?: number;
-  /** Stop writing while Node holds more than this many unflushed bytes. */
-  readonly maxBufferedBytes?: number;
-  readonly clock?: Clock;
-  readonly onRecord?: (r: TimingRecord) => void;
-  /** An observer (onRecord or a diagnostics-channel subscriber) threw; the command settled regardless. */
-  readonly onObserverError?: (err: unknown, r: TimingRecord) => void;
-  /** The server sent an [ALERT] (RFC 3501 §7.1: the text must be shown to the user). */
-  readonly onAlert?: (text: string, connectionId: number) => void;
-  /** The server went silent holding whole commands; the connection waits for their answers (guarded). */
-  readonly onOverdue?: (notice: OverdueNotice) => void;
-}
+export type { AppendResult, ConnectionOptions, Credentials, OverdueNotice, Timeouts, TlsMode } from './connection-options.js';
+export { DEFAULT_TIMEOUTS } from './connection-options.js';
 
 // The APPEND transport never fetches: what it reads is greetings, CAPABILITY lists, tagged replies and the odd
 // untagged status. Small limits keep a hostile or broken server from making it buffer much (issue 13: a server
 // answering with endless untagged data grew the heap ~100 MB/s). A CAPABILITY line of a large server is ~1 KB.
 const READER_LIMITS = { maxLineLength: 64 * 1024, maxLiteralSize: 64 * 1024, maxResponseSize: 256 * 1024 };
-
-export interface AppendResult {
-  readonly uidValidity: number | undefined;
-  /** One UID per message, in order, when the server offers UIDPLUS (RFC 4315 APPENDUID). */
-  readonly uids: number[] | undefined;
-  readonly record: TimingRecord;
-}
 
 let nextConnectionId = 1;
 
@@ -121,16 +48,26 @@ export class Connection {
   private readonly tags = new TagGenerator();
   private readonly clock: Clock;
   private readonly timeouts: Timeouts;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly deadline: ReplyDeadline;
   private readonly closeWaiters: Array<() => void> = [];
   private onGreeting: ((item: ResponseItem) => void) | undefined;
   private connectedAt = 0;
-  private previousBuffered = 0;
-  private bufferedChangedAt = 0;
 
   private constructor(readonly options: ConnectionOptions) {
     this.clock = options.clock ?? systemClock;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.deadline = new ReplyDeadline(
+      {
+        connectionId: this.id,
+        queue: () => this.queue,
+        closed: () => this.closed,
+        buffered: () => this.socket.writableLength,
+        giveUp: (err) => this.destroy(err),
+        overdue: (notice) => this.options.onOverdue?.(notice),
+      },
+      this.timeouts,
+      this.clock,
+    );
   }
 
   /** Connects, reads the greeting, upgrades to TLS if asked, authenticates. Rejects with a typed error. */
@@ -245,12 +182,9 @@ export class Connection {
         return;
       }
     }
-    if (wasOverdue && this.queue.overdue === undefined && this.idleTimer) {
-      // The late answer came: the long wait's timer gives way to the normal reply timeout again.
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-    }
-    this.armIdleTimer();
+    // The late answer came: the long wait's timer gives way to the normal reply timeout again.
+    if (wasOverdue && this.queue.overdue === undefined) this.deadline.answered();
+    this.deadline.arm();
   }
 
   /** Connection state learned from untagged responses; the queue routes them to commands that asked. */
@@ -356,7 +290,7 @@ export class Connection {
   ): Promise<TaggedResult> {
     const compiled = compileSimple(this.tags.next(), verb, args);
     const p = this.queue.enqueue(compiled, opts);
-    this.armIdleTimer();
+    this.deadline.arm();
     return p;
   }
 
@@ -370,7 +304,7 @@ export class Connection {
     const plusMax = this.options.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES;
     const compiled = compileAppend(this.tags.next(), mailbox, messages, (size) => chooseLiteral(mode, caps, size, plusMax));
     const p = this.queue.enqueue(compiled, { mailbox, messages: messages.length });
-    this.armIdleTimer();
+    this.deadline.arm();
     return p.then((res) => {
       const uid = parseAppendUid(res.code);
       return {
@@ -401,66 +335,6 @@ export class Connection {
     }
   }
 
-  /** Arms the reply timer: commands in flight and silence from the server for replyMs → stalled. */
-  private armIdleTimer(): void {
-    if (this.idleTimer || this.closed || !this.queue?.expectingReply) return;
-    const check = (): void => {
-      this.idleTimer = undefined;
-      if (this.closed || !this.queue.expectingReply) return;
-      const now = this.clock.now();
-      const since = this.queue.awaitingContinuationSince;
-      const overdueSince = this.queue.overdue;
-      if (overdueSince !== undefined) {
-        // Waiting for a late answer (see lateAnswerMs): the next answer clears overdue; this deadline gives up.
-        const left = overdueSince + this.timeouts.lateAnswerMs - now;
-        if (left <= 0) return this.destroy(new TimeoutError('tagged', this.timeouts.replyMs + this.timeouts.lateAnswerMs));
-        this.idleTimer = setTimeout(check, left);
-        this.idleTimer.unref?.();
-        return;
-      }
-      if (since !== undefined && now - since >= this.timeouts.continuationMs && this.queue.lastAnswerAt < since) {
-        return this.stalled(new TimeoutError('continuation', this.timeouts.continuationMs), now - since, check);
-      }
-      const s = silence({
-        now,
-        lastAnswerAt: this.queue.lastAnswerAt,
-        lastStartAt: this.queue.lastStartAt,
-        lastFlushAt: this.queue.lastFlushAt,
-        buffered: this.socket.writableLength,
-        previousBuffered: this.previousBuffered,
-        bufferedChangedAt: this.bufferedChangedAt,
-      });
-      this.previousBuffered = s.previousBuffered;
-      this.bufferedChangedAt = s.bufferedChangedAt;
-      const silentFor = s.silentFor;
-      if (silentFor >= this.timeouts.replyMs) return this.stalled(new TimeoutError('tagged', this.timeouts.replyMs), silentFor, check);
-      const wait = Math.min(this.timeouts.replyMs - silentFor, since !== undefined ? this.timeouts.continuationMs : Infinity);
-      this.idleTimer = setTimeout(check, Math.max(5, wait));
-      this.idleTimer.unref?.();
-    };
-    this.idleTimer = setTimeout(check, Math.min(this.timeouts.replyMs, this.timeouts.continuationMs));
-    this.idleTimer.unref?.();
-  }
-
-  /**
-   * The server said nothing for a timeout. If it holds a whole APPEND, only its answer can tell whether that message
-   * was stored: stop sending here and wait lateAnswerMs more (overdue). An APPEND still waiting for '+' has not given
-   * the server its message, and other commands store nothing, so without a whole APPEND the connection is dropped.
-   */
-  private stalled(err: TimeoutError, silentMs: number, check: () => void): void {
-    const whole = this.queue.wholeAppendsInFlight;
-    if (whole === 0 || this.timeouts.lateAnswerMs <= 0) return this.destroy(err);
-    this.queue.setOverdue(err);
-    const notice: OverdueNotice = { connectionId: this.id, silentMs, commands: whole, waitMs: this.timeouts.lateAnswerMs };
-    try {
-      this.options.onOverdue?.(notice);
-    } catch {
-      // Reporting it failed; the wait goes on regardless.
-    }
-    this.idleTimer = setTimeout(check, this.timeouts.lateAnswerMs);
-    this.idleTimer.unref?.();
-  }
-
   /** LOGOUT politely (bounded), then close. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -479,7 +353,7 @@ export class Connection {
   destroy(err: MailmigrateError): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.deadline.stop();
     this.queue?.failAll(err);
     this.socket?.destroy();
     for (const w of this.closeWaiters.splice(0)) w();
