@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BYTES_IN_FLIGHT, PoolAdmission } from './pool-admission.js';
 import {
   AbortedError,
   type MailmigrateError,
@@ -19,11 +20,8 @@ import type { TimingRecord } from './timing.js';
 export type { AppendSample, MessageOutcome, PoolConnection, PoolEvent, PoolObserver, PoolOptions, PoolSettings, PoolView } from './pool-types.js';
 
 // Spreads APPEND work over C connections (after undici's Pool over Clients): each command goes to the
-// least-loaded open connection; callers wait on whenWritable() so that what is held in memory is bounded by
-// what the pool holds: at most C × depth batches AND at most maxBytesInFlight bytes of messages (one batch is
-// always admitted, however large). A batch counts from append() until its outcome, so a retry sleeping on the
-// server's backoff still counts (issue 13: uncounted sleepers let 5,001 appends out while the server asked for
-// 2 s of quiet).
+// least-loaded open connection; callers wait on whenWritable(), so what is held in memory is bounded in batches and
+// bytes (pool-admission.ts).
 //
 // Throttling is per account, so the gate is pool-wide: when the server asks for quiet (a backoff time, a
 // throttling text, UNAVAILABLE/INUSE) every connection is held — no new command starts anywhere — and
@@ -46,24 +44,19 @@ export type { AppendSample, MessageOutcome, PoolConnection, PoolEvent, PoolObser
 // settled twice by any of this: the only thing that changes is which connection a not-yet-sent command goes to,
 // and when.
 //
-// Who does what: this file admits batches (whenWritable), dispatches them and recovers from refusals;
+// Who does what: this file dispatches batches and recovers from refusals; pool-admission.ts admits them;
 // pool-connections.ts opens, reconnects and retires connections and picks the one each command goes to;
 // slot-ledger.ts keeps the depth and connections-per-folder accounting; throttle-gate.ts the server's quiet;
 // pool-types.ts the outcomes, events, options and observer the pool's users see.
 
-const DEFAULT_MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-
 export class Pool {
-  private readonly writableWaiters: Array<() => void> = [];
   private readonly creating = new Map<string, Promise<void>>();
   /** Mailboxes an APPEND has succeeded in: commands to them go freely on every connection. */
   private readonly confirmed = new Set<string>();
   /** The one APPEND probing a not-yet-confirmed mailbox; others wait for it instead of all drawing TRYCREATE. */
   private readonly probing = new Map<string, Promise<unknown>>();
-  /** Batches submitted through append() and not yet settled (sending, queued, waiting for a probe, sleeping). */
-  private active = 0;
-  /** Their bytes. */
-  private activeBytes = 0;
+  /** Batches submitted through append() and not yet settled, in count and bytes (pool-admission.ts). */
+  private readonly admission: PoolAdmission;
   /** Holds every connection (and the caller) while the server asks for quiet. */
   private readonly gate = new ThrottleGate((quiet) => {
     for (const c of this.connections.all) c.hold(quiet);
@@ -81,6 +74,12 @@ export class Pool {
 
   private constructor(readonly options: PoolOptions) {
     this.slots = new SlotLedger(options.pipelineDepth, options.connectionsPerFolder);
+    this.admission = new PoolAdmission({
+      ending: () => this.connections.closing || options.signal?.aborted === true,
+      throttled: () => this.throttled,
+      capacity: () => this.capacity,
+      maxBytes: options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT,
+    });
     this.connections = new PoolConnections(options, this.slots, {
       open: () => (options.connect ?? Connection.open)(this.connectionOptions),
       emit: (e) => this.emit(e),
@@ -162,11 +161,11 @@ export class Pool {
   }
   /** Batches the pool holds: in flight, queued, waiting for a probe or sleeping on a backoff. */
   get load(): number {
-    return this.active;
+    return this.admission.active;
   }
   /** Bytes of the messages in those batches. */
   get loadBytes(): number {
-    return this.activeBytes;
+    return this.admission.activeBytes;
   }
   /** True while the server's requested quiet lasts: nothing is sent on any connection. */
   get throttled(): boolean {
@@ -233,19 +232,11 @@ export class Pool {
    * aborted, so the caller's loop can see why and stop.
    */
   whenWritable(): Promise<void> {
-    if (this.writable()) return Promise.resolve();
-    return new Promise((r) => this.writableWaiters.push(r));
-  }
-
-  private writable(): boolean {
-    if (this.connections.closing || this.options.signal?.aborted) return true;
-    if (this.throttled) return false;
-    if (this.active === 0) return true;
-    return this.active < this.capacity && this.activeBytes < (this.options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT);
+    return this.admission.whenWritable();
   }
 
   private wakeWriters(): void {
-    while (this.writableWaiters.length && this.writable()) this.writableWaiters.shift()!();
+    this.admission.wake();
   }
 
   /** Resolves when the server's requested quiet has passed (at once when not throttled, aborted or closing). */
@@ -269,8 +260,7 @@ export class Pool {
   async append(mailbox: string, messages: readonly AppendMessage[]): Promise<MessageOutcome[]> {
     let bytes = 0;
     for (const m of messages) bytes += m.data.length;
-    this.active++;
-    this.activeBytes += bytes;
+    this.admission.enter(bytes);
     try {
       const limit = this.batchLimit;
       if (limit !== undefined && messages.length > limit) {
@@ -282,9 +272,7 @@ export class Pool {
       }
       return await this.appendFirst(mailbox, messages);
     } finally {
-      this.active--;
-      this.activeBytes -= bytes;
-      this.wakeWriters();
+      this.admission.leave(bytes);
     }
   }
 
