@@ -68,3 +68,13 @@ test('a digest is the first 16 bytes of the SHA-256 of the id in UTF-8, read as 
     assert.deepEqual([...digestId(id)], want, id.slice(0, 20));
   }
 });
+
+test('the same id digested twice in a row, into different arrays, gives the same words each time and never shares the array', () => {
+  const a = digestId('maildir:INBOX/7.x');
+  const b = digestId('maildir:INBOX/7.x');
+  assert.deepEqual([...b], [...a]);
+  b[0] = 0;
+  assert.notEqual(digestId('maildir:INBOX/7.x')[0], 0); // the kept words are a copy, not the caller's array
+  assert.notDeepEqual([...digestId('maildir:INBOX/7.y')], [...a]);
+  assert.deepEqual([...digestId('maildir:INBOX/7.x')], [...a]);
+});
