@@ -17,7 +17,9 @@
 //    costs Dovecot a directory scan);
 // 4. checks the server holds exactly N messages, then runs the same command again (the clean re-run: every
 //    message confirmed by the journal) and times it;
-// 5. prints a table and writes JSON (every sample, at most 600 of them kept evenly) to bench/results/.
+// 5. imports one message (into a folder of its own, with a journal of its own) to measure the floor: what the
+//    client's RSS is before any per-message state (the node binary's pages, V8's heap at start, the read workers);
+// 6. prints a table and writes JSON (every sample, at most 600 of them kept evenly) to bench/results/.
 // Before anything is written it checks free space (statfs) and, on a tmpfs, free memory: each file takes at least
 // one 4 KiB page there, twice (source and server copy).
 import { spawn, spawnSync } from 'node:child_process';
@@ -327,6 +329,12 @@ async function main(): Promise<void> {
     log(`clean re-run …`);
     const rerun = await runImport('clean re-run', cli, args, account, join(work, 'r2.json'), intervalMs, messages, journal);
     rerun.samples.forEach((x) => (x.done = -1));
+    // The floor: the same command for a single message (its own folder and journal, so nothing above is touched).
+    const one = join(work, 'One');
+    await writeMaildir(one, 1, { seed: 299, size });
+    const floorJournal = join(stateDir, 'floor.jsonl');
+    const floorArgs = ['import', one, '--host', '127.0.0.1', '--port', String(account.port), '--user', account.user, '--plain', '--journal', floorJournal, '--folder', 'Floor'];
+    const floor = await runImport('floor', cli, floorArgs, account, join(work, 'r3.json'), 20, 1, floorJournal);
     const journalBytes = fileSize(journal);
     const g = growth(first.samples, messages);
 
@@ -344,6 +352,7 @@ async function main(): Promise<void> {
       ['journal bytes / message', (journalBytes / messages).toFixed(0)],
       ['clean re-run: wall s / client CPU s', `${rerun.seconds.toFixed(2)} / ${rerun.cpuSeconds.toFixed(2)}`],
       ['clean re-run: peak RSS MB, appended', `${mb(rerun.peakRssMb)}, ${rerun.appended ?? '–'}`],
+      ['floor: peak RSS MB of a 1-message import', mb(floor.peakRssMb)],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\nbench:memory — ${started.toISOString()}\n\n${rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n')}\n`);
@@ -368,6 +377,7 @@ async function main(): Promise<void> {
           growth: g,
           journalBytesPerMessage: journalBytes / messages,
           cleanRerun: strip(rerun),
+          floor: strip(floor),
           onServer,
           loadAverageAtEnd: loadavg(),
         },

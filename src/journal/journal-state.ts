@@ -23,6 +23,9 @@ export interface FolderState {
   readonly counts: { confirmed: number | undefined; sent: number; failed: number };
   /** Undefined when not loaded (at open) or released: the folder's confirmations are then on disk only. */
   confirmed: ConfirmedIndex | undefined;
+  /** Confirmed records of this folder in the file and written since open: at least the number of confirmations a
+   *  rebuilt table holds, so a reload sizes the table once (confirmed-index.ts, slotsFor). */
+  confirmedRecords: number;
   /** Released once already (journal.ts: a folder looked up again after a release stays held). */
   released?: boolean;
   pinned?: boolean;
@@ -60,8 +63,8 @@ export function folderOf(state: State, mailbox: string, scanning = false): Folde
   let f = state.folders.get(mailbox);
   if (!f) {
     f = scanning
-      ? { counts: { confirmed: 0, sent: 0, failed: 0 }, confirmed: undefined }
-      : { counts: { confirmed: 0, sent: 0, failed: 0 }, confirmed: new ConfirmedIndex(state.flagLists) };
+      ? { counts: { confirmed: 0, sent: 0, failed: 0 }, confirmed: undefined, confirmedRecords: 0 }
+      : { counts: { confirmed: 0, sent: 0, failed: 0 }, confirmed: new ConfirmedIndex(state.flagLists), confirmedRecords: 0 };
     state.folders.set(mailbox, f);
   }
   return f;
@@ -89,7 +92,10 @@ export function scan(state: State, r: JournalRecord): void {
   } else if (r.kind === 'failed') {
     state.failed.set(key, r.entry);
     folder.counts.failed++;
-  } else folder.counts.confirmed = undefined;
+  } else {
+    folder.counts.confirmed = undefined;
+    folder.confirmedRecords++;
+  }
 }
 
 /** After open()'s pass: folders that never had a confirmation are exact as they are. */
@@ -145,6 +151,7 @@ export function apply(state: State, r: JournalRecord): void {
       bump(folder.counts, 'x', 1);
       break;
     case 'confirmed':
+      folder.confirmedRecords++;
       if (table) {
         digest ??= digestId(id, state.scratch);
         // The raw size comes from the 'sent' record (a confirmation does not repeat it).
@@ -163,12 +170,19 @@ function bump(counts: FolderState['counts'], kind: Kind, by: 1 | -1): void {
   else if (counts.confirmed !== undefined) counts.confirmed += by;
 }
 
-/** Forgets everything known of one folder (before it is replayed again from the file). */
+/** Forgets everything known of one folder (before it is replayed again from the file). The new table is sized
+ *  for the confirmations the replay will bring back: the confirmed records seen (an id confirmed twice counts
+ *  twice), but no more than the folder held when a run last finished with it — a folder imported twice over (after
+ *  a wipe) would otherwise get a table twice too large. More than that (confirmed since) grows it as before. The
+ *  replay counts the records again. */
 export function forgetFolder(state: State, mailbox: string): FolderState {
   const f = folderOf(state, mailbox);
   for (const [k, e] of state.sent) if (e.mailbox === mailbox) state.sent.delete(k);
   for (const [k, e] of state.failed) if (e.mailbox === mailbox) state.failed.delete(k);
   f.counts.confirmed = f.counts.sent = f.counts.failed = 0;
-  f.confirmed = new ConfirmedIndex(state.flagLists);
+  const checkpoint = state.checkpoints.get(mailbox);
+  const expected = checkpoint ? Math.min(f.confirmedRecords, checkpoint.messages) : f.confirmedRecords;
+  f.confirmedRecords = 0;
+  f.confirmed = new ConfirmedIndex(state.flagLists, ConfirmedIndex.slotsFor(expected));
   return f;
 }

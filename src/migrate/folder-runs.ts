@@ -104,7 +104,9 @@ export class FolderRuns {
   async #open(path: string): Promise<FolderRun> {
     let status = await this.control.folderStatus(path);
     const createdFirst = this.#createdFirst.has(path);
-    const unconfirmed = this.journal?.folderCounts(path).sent ?? 0;
+    // The count alone: folderCounts() would build the folder's table of confirmations here, before the walk lets go of
+    // the previous folder's (issue 14: two tables held at once in a re-run).
+    const unconfirmed = this.journal?.unconfirmed(path).length ?? 0;
     // A run died here with APPENDs unanswered (kill -9, a crash): the server may still be storing them. Reading the
     // folder before it is quiet would miss them and send them again (Courier, kill -9 then an immediate re-run:
     // 601 messages for 600 sources, once in a CI run).

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { ConfirmedIndex, FlagLists } from '../../src/journal/confirmed-index.js';
 import { digestId } from '../../src/journal/id-digest.js';
@@ -56,4 +57,24 @@ test('digests of different ids differ and the same id always gives the same dige
   assert.deepEqual([...digestId('maildir:INBOX/1.a')], [...digestId('maildir:INBOX/1.a')]);
   assert.notDeepEqual([...digestId('maildir:INBOX/1.a')], [...digestId('maildir:INBOX/1.b')]);
   assert.notDeepEqual([...digestId('日本語')], [...digestId('日本誤')]);
+});
+
+test('a digest is the first 16 bytes of the SHA-256 of the id in UTF-8, read as little-endian words', () => {
+  // The words are read from a latin1 string of the digest (id-digest.ts): bytes ≥ 0x80 must come out whole, and
+  // a non-ASCII id must be hashed as UTF-8, or the same id would digest differently after a change of reader.
+  for (const id of ['maildir:INBOX/1.a', '日本語/ü.eml', '', 'x'.repeat(5000)]) {
+    const b = createHash('sha256').update(id, 'utf8').digest();
+    const want = [b.readUInt32LE(0), b.readUInt32LE(4), b.readUInt32LE(8), b.readUInt32LE(12)];
+    assert.deepEqual([...digestId(id)], want, id.slice(0, 20));
+  }
+});
+
+test('the same id digested twice in a row, into different arrays, gives the same words each time and never shares the array', () => {
+  const a = digestId('maildir:INBOX/7.x');
+  const b = digestId('maildir:INBOX/7.x');
+  assert.deepEqual([...b], [...a]);
+  b[0] = 0;
+  assert.notEqual(digestId('maildir:INBOX/7.x')[0], 0); // the kept words are a copy, not the caller's array
+  assert.notDeepEqual([...digestId('maildir:INBOX/7.y')], [...a]);
+  assert.deepEqual([...digestId('maildir:INBOX/7.x')], [...a]);
 });
