@@ -1,0 +1,36 @@
+// The command line of `npm run bench:peers` (see bench/peers.ts for what each option means).
+import { parseArgs } from 'node:util';
+import { type MailmigrateSettings } from './clients.js';
+
+/** The options exactly as given (strings, as parseArgs returns them); run-plan.ts checks and derives from them. */
+export function parsePeersArgs(args: string[] = process.argv.slice(2)) {
+  return parseArgs({
+    args,
+    options: {
+      messages: { type: 'string', default: '5000' },
+      seed: { type: 'string', default: '1' },
+      corpus: { type: 'string' },
+      repeats: { type: 'string', default: '3' },
+      clients: { type: 'string' },
+      server: { type: 'string', default: 'dovecot' },
+      servers: { type: 'string', default: 'stock,noquickack' },
+      rtt: { type: 'string' },
+      pin: { type: 'boolean', default: false },
+      compare: { type: 'string' },
+      fsync: { type: 'string', default: 'never' },
+      best: { type: 'string' },
+      'no-sweep': { type: 'boolean', default: false },
+      'no-probe': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      tmp: { type: 'string' },
+    },
+  }).values;
+}
+
+export type PeersArgs = ReturnType<typeof parsePeersArgs>;
+
+export function parseBest(text: string): MailmigrateSettings {
+  const [c, d, b] = text.split(',').map(Number);
+  if (![c, d, b].every((x) => Number.isInteger(x) && x! > 0)) throw new Error(`--best wants C,D,B (connections, pipeline depth, batch), got "${text}"`);
+  return { connections: c!, pipeline: d!, batch: b! };
+}
