@@ -22,6 +22,7 @@
 // 6. prints a table and writes JSON (every sample, at most 600 of them kept evenly) to bench/results/.
 // Before anything is written it checks free space (statfs) and, on a tmpfs, free memory: each file takes at least
 // one 4 KiB page there, twice (source and server copy).
+import { isTmpfs } from './peers/machine.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
@@ -57,19 +58,6 @@ function whole(name: string, text: string, min: number): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name}: a whole number ≥ ${min}, got "${text}"`);
   return n;
-}
-
-function isTmpfs(dir: string): boolean {
-  let best = '';
-  let type = '';
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [, mnt, fstype] = line.split(' ');
-    if (mnt && fstype && (dir === mnt || dir.startsWith(mnt.endsWith('/') ? mnt : mnt + '/')) && mnt.length > best.length) {
-      best = mnt;
-      type = fstype;
-    }
-  }
-  return type === 'tmpfs';
 }
 
 function memAvailableBytes(): number {
