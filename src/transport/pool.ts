@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_BYTES_IN_FLIGHT, PoolAdmission } from './pool-admission.js';
 import {
   AbortedError,
+  ConnectionClosedError,
   type MailmigrateError,
   MailmigrateError as BaseError,
   ServerResponseError,
@@ -250,6 +251,12 @@ export class Pool {
     this.gate.open();
     this.wakeWriters();
     this.connections.wakeAll();
+    // A connection waiting for a late answer (Connection.overdue) would hold an interrupted run for up to
+    // lateAnswerMs: it is given up instead. Its APPENDs end with an unknown outcome, which the journal keeps as sent
+    // and never answered, so the next run waits for the folder to settle and looks them up before sending anything.
+    for (const c of this.connections.all) {
+      if (c.overdue) c.destroy(new ConnectionClosedError('interrupted while waiting for the server\'s late answer', c.inFlight));
+    }
   }
 
   /**

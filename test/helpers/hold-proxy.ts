@@ -11,6 +11,8 @@ export interface HoldProxy {
   readonly port: number;
   /** The hold has begun. */
   readonly holding: boolean;
+  /** The held bytes have been handed to the server. */
+  readonly handedOver: boolean;
   /** Resolves once the held bytes have been handed to the server. */
   released(): Promise<void>;
   close(): Promise<void>;
@@ -21,6 +23,7 @@ const isAppend = (head: string): boolean => /^\S+ (UID )?APPEND /i.test(head);
 export async function startHoldProxy(target: { host: string; port: number }, options: { nth: number; holdMs: number }): Promise<HoldProxy> {
   let appends = 0;
   let fired = false;
+  let handedOver = false;
   let done: () => void = () => undefined;
   const handed = new Promise<void>((resolve) => (done = resolve));
   const timers = new Set<NodeJS.Timeout>();
@@ -49,6 +52,7 @@ export async function startHoldProxy(target: { host: string; port: number }, opt
             const bytes = held ?? [];
             held = undefined;
             for (const d of bytes) upstream.write(d);
+            handedOver = true;
             done();
             // The client is gone: let the server read and run what it got before it sees the end of the stream.
             if (client.destroyed) timers.add(setTimeout(() => upstream.end(), 1000));
@@ -64,6 +68,9 @@ export async function startHoldProxy(target: { host: string; port: number }, opt
     port: listener.port,
     get holding() {
       return fired;
+    },
+    get handedOver() {
+      return handedOver;
     },
     released: () => (fired ? handed : Promise.resolve()),
     async close() {

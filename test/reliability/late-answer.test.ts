@@ -58,6 +58,43 @@ async function scenario(target: Target, tag: string): Promise<void> {
   }
 }
 
+/**
+ * Ctrl-C while a connection waits for a late answer: the run must end at once (not after the late-answer wait, up to
+ * 5 min by default), and the held APPEND — which the server stores after the client has gone — must still arrive
+ * exactly once when the same import is run again with its journal.
+ */
+async function interruptedScenario(target: Target, tag: string): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'mm-late-answer-int-'));
+  const proxy = await startHoldProxy(target, { nth: 20, holdMs: 6000 });
+  try {
+    const ids = writeCorpus(join(work, 'src'), N, tag, [], 900);
+    const journal = join(work, 'j.jsonl');
+    const events: PoolEvent[] = [];
+    const ac = new AbortController();
+    const first = importOnce({ ...target, port: proxy.port }, join(work, 'src'), journal, {
+      pool: { connections: 2, pipelineDepth: 2, timeouts: { connectMs: 2000, greetingMs: 2000, continuationMs: REPLY_MS, replyMs: REPLY_MS, lateAnswerMs: 300_000 } },
+      signal: ac.signal,
+      onPoolEvent: (e) => {
+        events.push(e);
+        if (e.type === 'overdue') ac.abort();
+      },
+    });
+    const r = await first;
+    assert.ok(r.aborted, 'the run was interrupted');
+    assert.ok(proxy.holding && !proxy.handedOver, 'it ended while the server still held the APPEND, not after the late-answer wait');
+    await proxy.released();
+    // Through the proxy again: the journal belongs to the account as the first run reached it (it holds only once).
+    const again = await importOnce({ ...target, port: proxy.port }, join(work, 'src'), journal);
+    assert.equal(again.failures.length, 0, JSON.stringify(again.failures));
+    const count = await target.count();
+    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
+  } finally {
+    await proxy.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 const countBy = (ids: readonly (string | undefined)[]): Map<string, number> => {
   const count = new Map<string, number>();
   for (const raw of ids) {
@@ -82,6 +119,29 @@ describe('a server that answers an APPEND only after the reply timeout, the conn
       }
     });
   }
+
+  for (const server of realServers.filter((s) => s.name === 'dovecot')) {
+    test(`interrupted while a connection waits for a late answer: the run ends at once, and a re-run leaves every message exactly once on ${server.name}`, { skip: server.skipReason() }, async () => {
+      const r = await server.start();
+      try {
+        const user = r.users[0]!;
+        await interruptedScenario({
+          host: r.host, port: r.port, user: user.name, password: user.password,
+          count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
+        }, `late-answer-int-${server.name}`);
+      } finally {
+        await r.stop();
+      }
+    });
+  }
+
+  test('interrupted while a connection waits for a late answer: the run ends at once, and a re-run leaves every message exactly once on the embedded server', async (t) => {
+    const s = await withServer(t);
+    await interruptedScenario({
+      host: s.host, port: s.port, user: 'test', password: 'test',
+      count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
+    }, 'late-answer-int-embedded');
+  });
 
   test('the connection waits for the late answer while the other goes on — every message exactly once on the embedded server', async (t) => {
     const s = await withServer(t);
