@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { normalizeMessageId } from '../../src/core/message-id.js';
 import type { PoolEvent } from '../../src/transport/pool.js';
+import { type CountedTarget, embeddedTarget, notExactlyOnce, realTarget } from './counted-target.js';
 import { startHoldProxy } from '../helpers/hold-proxy.js';
 import { realServers } from '../helpers/imap-servers.js';
-import { census, importOnce, withServer, writeCorpus } from './harness.js';
+import { importOnce, withServer, writeCorpus } from './harness.js';
 
 const N = 80;
 /** The reply timeout of these runs, and how long the server holds the 20th APPEND: far past it, and past the look-up
@@ -21,15 +21,8 @@ const N = 80;
 const REPLY_MS = 700;
 const HOLD_MS = 4000;
 
-interface Target {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-  count(): Promise<Map<string, number>>;
-}
 
-async function scenario(target: Target, tag: string): Promise<void> {
+async function scenario(target: CountedTarget, tag: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mm-late-answer-'));
   const proxy = await startHoldProxy(target, { nth: 20, holdMs: HOLD_MS });
   try {
@@ -49,7 +42,7 @@ async function scenario(target: Target, tag: string): Promise<void> {
     assert.equal(r.appended, N);
     assert.ok(Date.now() - started >= HOLD_MS, 'the run waited for the held answer');
     const count = await target.count();
-    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    const wrong = notExactlyOnce(ids, count);
     assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
     assert.equal([...count.values()].reduce((a, b) => a + b, 0), N);
   } finally {
@@ -63,7 +56,7 @@ async function scenario(target: Target, tag: string): Promise<void> {
  * 5 min by default), and the held APPEND — which the server stores after the client has gone — must still arrive
  * exactly once when the same import is run again with its journal.
  */
-async function interruptedScenario(target: Target, tag: string): Promise<void> {
+async function interruptedScenario(target: CountedTarget, tag: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mm-late-answer-int-'));
   const proxy = await startHoldProxy(target, { nth: 20, holdMs: 6000 });
   try {
@@ -87,7 +80,7 @@ async function interruptedScenario(target: Target, tag: string): Promise<void> {
     const again = await importOnce({ ...target, port: proxy.port }, join(work, 'src'), journal);
     assert.equal(again.failures.length, 0, JSON.stringify(again.failures));
     const count = await target.count();
-    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    const wrong = notExactlyOnce(ids, count);
     assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
   } finally {
     await proxy.close();
@@ -95,25 +88,13 @@ async function interruptedScenario(target: Target, tag: string): Promise<void> {
   }
 }
 
-const countBy = (ids: readonly (string | undefined)[]): Map<string, number> => {
-  const count = new Map<string, number>();
-  for (const raw of ids) {
-    const id = normalizeMessageId(raw) ?? '(none)';
-    count.set(id, (count.get(id) ?? 0) + 1);
-  }
-  return count;
-};
 
 describe('a server that answers an APPEND only after the reply timeout, the connection open', () => {
   for (const server of realServers.filter((s) => s.name === 'dovecot')) {
     test(`the connection waits for the late answer while the other goes on — every message exactly once on ${server.name}`, { skip: server.skipReason() }, async () => {
       const r = await server.start();
       try {
-        const user = r.users[0]!;
-        await scenario({
-          host: r.host, port: r.port, user: user.name, password: user.password,
-          count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
-        }, `late-answer-${server.name}`);
+        await scenario(realTarget(r), `late-answer-${server.name}`);
       } finally {
         await r.stop();
       }
@@ -124,11 +105,7 @@ describe('a server that answers an APPEND only after the reply timeout, the conn
     test(`interrupted while a connection waits for a late answer: the run ends at once, and a re-run leaves every message exactly once on ${server.name}`, { skip: server.skipReason() }, async () => {
       const r = await server.start();
       try {
-        const user = r.users[0]!;
-        await interruptedScenario({
-          host: r.host, port: r.port, user: user.name, password: user.password,
-          count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
-        }, `late-answer-int-${server.name}`);
+        await interruptedScenario(realTarget(r), `late-answer-int-${server.name}`);
       } finally {
         await r.stop();
       }
@@ -137,17 +114,11 @@ describe('a server that answers an APPEND only after the reply timeout, the conn
 
   test('interrupted while a connection waits for a late answer: the run ends at once, and a re-run leaves every message exactly once on the embedded server', async (t) => {
     const s = await withServer(t);
-    await interruptedScenario({
-      host: s.host, port: s.port, user: 'test', password: 'test',
-      count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
-    }, 'late-answer-int-embedded');
+    await interruptedScenario(embeddedTarget(s), 'late-answer-int-embedded');
   });
 
   test('the connection waits for the late answer while the other goes on — every message exactly once on the embedded server', async (t) => {
     const s = await withServer(t);
-    await scenario({
-      host: s.host, port: s.port, user: 'test', password: 'test',
-      count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
-    }, 'late-answer-embedded');
+    await scenario(embeddedTarget(s), 'late-answer-embedded');
   });
 });

@@ -9,35 +9,19 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { normalizeMessageId } from '../../src/core/message-id.js';
 import { binarySkipReason, runCli, startCli } from '../cli/cli-helpers.js';
 import { realServers } from '../helpers/imap-servers.js';
+import { type CountedTarget, embeddedTarget, notExactlyOnce, realTarget } from './counted-target.js';
 import { startLateStoreProxy } from '../helpers/late-store-proxy.js';
-import { census, withServer, writeCorpus } from './harness.js';
+import { withServer, writeCorpus } from './harness.js';
 
 const N = 60;
 /** Late commands are 300 ms apart: well inside the 1 s the look-up waits for a folder to stay unchanged. */
 const GAP_MS = 300;
 
-interface Target {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-  /** Every Message-ID in INBOX with how often it is there, read back without mailmigrate's own code where possible. */
-  count(): Promise<Map<string, number>>;
-}
 
-const countBy = (ids: readonly (string | undefined)[]): Map<string, number> => {
-  const count = new Map<string, number>();
-  for (const raw of ids) {
-    const id = normalizeMessageId(raw) ?? '(none)';
-    count.set(id, (count.get(id) ?? 0) + 1);
-  }
-  return count;
-};
 
-async function scenario(target: Target, tag: string): Promise<void> {
+async function scenario(target: CountedTarget, tag: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mm-late-'));
   // The cut comes with the last ~10 messages in flight, so nothing is left to send afterwards and the look-up
   // runs straight away — while the server is still storing.
@@ -59,7 +43,7 @@ async function scenario(target: Target, tag: string): Promise<void> {
     const rep = JSON.parse(readFileSync(report, 'utf8')) as { unknownResolved: number };
     assert.ok(rep.unknownResolved >= proxy.late, `${rep.unknownResolved} unknown outcomes found on the server, ${proxy.late} stored late`);
     const count = await target.count();
-    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    const wrong = notExactlyOnce(ids, count);
     assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
     assert.equal([...count.values()].reduce((a, b) => a + b, 0), N);
   } finally {
@@ -73,7 +57,7 @@ async function scenario(target: Target, tag: string): Promise<void> {
  * that, and the same import is started again at once with the same journal. The journal knows those messages as sent
  * and never answered, so the re-run must wait for the folder to go quiet before reading what it holds.
  */
-async function killedScenario(target: Target, tag: string, freshJournal = false): Promise<void> {
+async function killedScenario(target: CountedTarget, tag: string, freshJournal = false): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mm-late-kill-'));
   const proxy = await startLateStoreProxy({ host: target.host, port: target.port }, { after: N - 10, holdMs: 700, gapMs: GAP_MS });
   try {
@@ -97,7 +81,7 @@ async function killedScenario(target: Target, tag: string, freshJournal = false)
     assert.equal(r.code, 0, r.stderr + r.stdout);
     await proxy.handedOver();
     const count = await target.count();
-    const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+    const wrong = notExactlyOnce(ids, count);
     assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once (${proxy.late} stored late): ${JSON.stringify(JSON.parse(readFileSync(report, "utf8")).folders)}`);
     assert.ok(proxy.late >= 3, `the proxy handed ${proxy.late} APPENDs to the server after the client was killed`);
   } finally {
@@ -116,11 +100,7 @@ describe('a server that goes on storing after the client hung up', () => {
     test(`APPENDs stored after the cut are found, not sent again — every message exactly once on ${server.name}`, { skip }, async () => {
       const r = await server.start();
       try {
-        const user = r.users[0]!;
-        await scenario({
-          host: r.host, port: r.port, user: user.name, password: user.password,
-          count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
-        }, `late-${server.name}`);
+        await scenario(realTarget(r), `late-${server.name}`);
       } finally {
         await r.stop();
       }
@@ -133,11 +113,7 @@ describe('a server that goes on storing after the client hung up', () => {
       test(`a client killed with APPENDs the server stores afterwards, re-run at once ${how}: every message exactly once on ${server.name}`, { skip: server.skipReason() ?? cliSkip }, async () => {
         const r = await server.start();
         try {
-          const user = r.users[0]!;
-          await killedScenario({
-            host: r.host, port: r.port, user: user.name, password: user.password,
-            count: async () => countBy((await r.listMessages(user, 'INBOX')).map((m) => m.messageId)),
-          }, `late-kill-${server.name}`, fresh);
+          await killedScenario(realTarget(r), `late-kill-${server.name}`, fresh);
         } finally {
           await r.stop();
         }
@@ -146,18 +122,12 @@ describe('a server that goes on storing after the client hung up', () => {
 
     test(`a client killed with APPENDs the server stores afterwards, re-run at once ${how}: every message exactly once on the embedded server`, { skip: cliSkip }, async (t) => {
       const s = await withServer(t);
-      await killedScenario({
-        host: s.host, port: s.port, user: 'test', password: 'test',
-        count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
-      }, 'late-kill-embedded', fresh);
+      await killedScenario(embeddedTarget(s), 'late-kill-embedded', fresh);
     });
   }
 
   test('APPENDs stored after the cut are found, not sent again — every message exactly once on the embedded server', { skip: cliSkip }, async (t) => {
     const s = await withServer(t);
-    await scenario({
-      host: s.host, port: s.port, user: 'test', password: 'test',
-      count: async () => countBy([...census(s.store)].flatMap(([id, n]) => Array<string>(n).fill(id))),
-    }, 'late-embedded');
+    await scenario(embeddedTarget(s), 'late-embedded');
   });
 });
