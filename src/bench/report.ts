@@ -1,6 +1,6 @@
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import type { Diagnosis } from '../analysis/diagnosis.js';
-import type { AdaptationReport } from '../migrate/adaptive-run.js';
+import type { AdaptationReport } from '../migrate/adaptation-report.js';
 import type { Bucket, Summary } from '../analysis/stats.js';
 
 // The bench's result shape, shared by the runner (which fills it), the table renderer, --json (written as is)

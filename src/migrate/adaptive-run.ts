@@ -4,6 +4,7 @@ import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transpor
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange } from './adapt-policy.js';
 import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
+import type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 
 // The runtime half of adaptation (issue 16): watches the pool's first seconds (every timing record, every APPEND's
 // folder and how many connections shared it), asks the pure policy (adapt-policy.ts) — after ADAPT_AFTER_MESSAGES
@@ -16,8 +17,6 @@ import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, 
 // long path (a fastest reply ≥ PATH_RTT_MS) a look needs only PATH_MIN_COMMANDS commands.
 // With `enabled: false` (--no-adapt) it still looks, and reports what it would have changed, but changes nothing.
 // It plugs into the pool as its observer (PoolOptions.observer), so the importer needs no code for it.
-
-import type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 
 export type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 

@@ -11,6 +11,11 @@ export interface FolderStatus {
   readonly messages: number;
 }
 
+/** The same folder in the same state: same UIDVALIDITY, nothing added (UIDNEXT) and nothing removed (MESSAGES). */
+export function sameStatus(a: FolderStatus | undefined, b: FolderStatus | undefined): boolean {
+  return !!a && !!b && a.uidValidity === b.uidValidity && a.uidNext === b.uidNext && a.messages === b.messages;
+}
+
 export type FolderVerdict =
   | { readonly trusted: true }
   | { readonly trusted: false; readonly reason: FolderDistrust; readonly detail: string };

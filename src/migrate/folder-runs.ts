@@ -1,6 +1,6 @@
 import type { Journal } from '../journal/journal.js';
 import { AFTER_CRASH_WINDOW_MS, settled } from './folder-settle.js';
-import { checkFolder, type FolderDistrust, type FolderStatus, type FolderVerdict } from './folder-check.js';
+import { checkFolder, type FolderDistrust, type FolderStatus, type FolderVerdict, sameStatus } from './folder-check.js';
 import { FolderIndex } from './folder-index.js';
 import { FlagUpdates } from './flag-sync.js';
 import type { ServerControl } from './server-lookup.js';
@@ -146,8 +146,10 @@ export class FolderRuns {
   /**
    * A folder that holds mail no run of this journal vouches for (a fresh or lost journal, another machine's run) is
    * about to be read in bulk and reconciled — and a client killed a moment ago may have left the server storing into
-   * it: that run's journal, which would say so, is not this one. So the folder must have held still for
-   * AFTER_CRASH_WINDOW_MS since this run began before it is read; if it changed, the read waits until it settles.
+   * it: that run's journal, which would say so, is not this one. So the folder must be unchanged from this first look
+   * until AFTER_CRASH_WINDOW_MS after the run began before it is read; if it changed, the read waits until it settles.
+   * (A folder first looked at late in that window is watched only for what is left of it: a killed client's server
+   * finishes within seconds, so the hazard is the first folders of an immediate re-run.)
    * The window counts from the start of the run, not per folder, so a run pays it at most once (3 s), however many
    * folders it reconciles — per folder in sequence it cost a fresh re-run of 3 folders 0.9 → 9.7 s. An empty folder
    * is not waited for (every first import into INBOX would pay it): the hazard is a re-run, into folders with mail.
@@ -158,7 +160,7 @@ export class FolderRuns {
     const wait = this.#startedAt + AFTER_CRASH_WINDOW_MS - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const now = await this.control.folderStatus(path);
-    if (now && now.uidNext === before.uidNext && now.messages === before.messages && now.uidValidity === before.uidValidity) return now;
+    if (sameStatus(now, before)) return now;
     await settled(this.control, path, AFTER_CRASH_WINDOW_MS);
     return this.control.folderStatus(path);
   }
@@ -192,7 +194,7 @@ export class FolderRuns {
       const status = await this.control.folderStatus(run.path);
       if (!status) continue;
       const before = journal.checkpoint(run.path);
-      if (before && before.uidValidity === status.uidValidity && before.uidNext === status.uidNext && before.messages === status.messages) continue;
+      if (sameStatus(before, status)) continue;
       journal.recordCheckpoint({ mailbox: run.path, ...status });
     }
   }

@@ -1,3 +1,4 @@
+import { sameStatus } from './folder-check.js';
 import type { ServerControl } from './server-lookup.js';
 
 // Waiting for a folder to stop changing before asking what it holds (issue 11). A connection that died — dropped by
@@ -42,7 +43,7 @@ export async function settled(control: ServerControl, mailbox: string, windowMs:
     await new Promise((r) => setTimeout(r, windowMs));
     const now = await control.folderStatus(mailbox).catch(() => undefined);
     if (!now && !last) return; // absent (or unreadable) both times: nothing is arriving there that a look-up could miss
-    if (now && last && now.uidNext === last.uidNext && now.messages === last.messages) return;
+    if (sameStatus(now, last)) return;
     last = now;
   }
 }

@@ -1,5 +1,5 @@
 import type { ImportResult } from './import-types.js';
-import type { AdaptationReport } from './adaptive-run.js';
+import type { AdaptationReport } from './adaptation-report.js';
 
 // The report of one import run, as `import --report` writes it and the summary renders it: one object, so the JSON
 // and the text can never disagree.

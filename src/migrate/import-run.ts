@@ -21,7 +21,7 @@ import { Importer } from './importer.js';
 import type { ImportEvent, ImportProgress, ImportResult } from './import-types.js';
 import { controlPlaneOptions, describeTarget, type ResolvedTarget, transportOptions } from './target.js';
 import { boundsFor } from '../core/settings.js';
-import type { AdaptationReport } from './adaptive-run.js';
+import type { AdaptationReport } from './adaptation-report.js';
 
 // The import use case (issue 13: options in, report out): everything `mailmigrate import` does between parsing its
 // options and printing its summary. It opens the sources, the control plane and the resume journal (one per

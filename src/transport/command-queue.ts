@@ -5,10 +5,9 @@ import { classifyResponse } from '../imap/response-policy.js';
 import { type GateDecision, sendGate } from './send-gate.js';
 import { type LiteralUse, newRecord } from './timing.js';
 import { notifyObservers, notSentError, sentError, type TaggedResult } from './command-outcome.js';
-
-export type { TaggedResult } from './command-outcome.js';
 import type { EnqueueOptions, Entry, QueueOptions, WireIO } from './command-queue-types.js';
 
+export type { TaggedResult } from './command-outcome.js';
 export type { EnqueueOptions, QueueOptions, WireIO } from './command-queue-types.js';
 
 // The per-connection command queue: pipelining, literal continuations, tag matching and timing capture.
@@ -42,7 +41,7 @@ export class CommandQueue {
   private open = false;
   private held = false;
   /** Set by the connection when the server went silent on a command it holds whole; cleared by its next answer. */
-  private overdueSince: number | undefined;
+  private overdueAt: number | undefined;
   private failedWith: MailmigrateError | undefined;
   /** Time of the last answer that moves a command forward (tagged reply or '+'); untagged chatter does not count,
    *  so "* 1 EXISTS" forever cannot hold a command past its deadline. The reply timer compares against it. */
@@ -67,8 +66,8 @@ export class CommandQueue {
     return this.awaiting?.headerFlushedAt ?? (this.awaiting ? this.awaiting.record.writeStart : undefined);
   }
   /** Since when the server has been overdue (see setOverdue), or undefined. */
-  get overdue(): number | undefined {
-    return this.overdueSince;
+  get overdueSince(): number | undefined {
+    return this.overdueAt;
   }
   /** In-flight APPENDs whose every byte was written: the server may store them without our knowing. */
   get wholeAppendsInFlight(): number {
@@ -97,21 +96,15 @@ export class CommandQueue {
    * connection instead of behind a server that is not answering. The next answer clears it (noteAnswer).
    */
   setOverdue(err: MailmigrateError): void {
-    if (this.overdueSince !== undefined || this.failedWith) return;
-    this.overdueSince = this.opts.clock.now();
-    const pending = this.pending.slice(this.pendingHead);
-    this.pending.length = 0;
-    this.pendingHead = 0;
-    for (const e of pending) {
-      e.record.failed = this.overdueSince;
-      this.finish(e, notSentError(err, this.inflight.size));
-    }
+    if (this.overdueAt !== undefined || this.failedWith) return;
+    this.overdueAt = this.opts.clock.now();
+    this.failNotSent(this.takePending(), err, this.overdueAt, this.inflight.size);
   }
 
   /** A tagged reply or '+': the server is moving again; an overdue connection takes new commands again. */
   private noteAnswer(): void {
     this.lastAnswerAt = this.opts.clock.now();
-    this.overdueSince = undefined;
+    this.overdueAt = undefined;
   }
 
   /** Holds (true) or releases new commands: the pool's throttle gate. Literals already promised by '+' still go. */
@@ -158,7 +151,7 @@ export class CommandQueue {
       {
         open: this.open,
         held: this.held,
-        overdue: this.overdueSince !== undefined,
+        overdue: this.overdueAt !== undefined,
         inFlight: this.inflight.size,
         awaitingContinuation: this.awaiting !== undefined,
         exclusiveInFlight: this.exclusiveRunning > 0,
@@ -343,19 +336,30 @@ export class CommandQueue {
     this.open = false;
     const now = this.opts.clock.now();
     const inflight = [...this.inflight.values()];
-    const pending = this.pending.slice(this.pendingHead);
-    this.pending.length = 0;
-    this.pendingHead = 0;
+    const pending = this.takePending();
     for (const e of inflight) {
       e.record.failed = now;
       e.record.outcome = { status: 'ERROR', code: err.code, text: err.message };
       this.finish(e, sentError(err, inflight.length, e.record));
     }
-    for (const e of pending) {
-      e.record.failed = now;
-      this.finish(e, notSentError(err, inflight.length));
-    }
+    this.failNotSent(pending, err, now, inflight.length);
     this.awaiting = undefined;
+  }
+
+  /** Empties pending (commands not started) and returns them. */
+  private takePending(): Entry[] {
+    const pending = this.pending.slice(this.pendingHead);
+    this.pending.length = 0;
+    this.pendingHead = 0;
+    return pending;
+  }
+
+  /** Commands that never started fail as never sent: safe to send again elsewhere. */
+  private failNotSent(entries: readonly Entry[], err: MailmigrateError, at: number, inFlight: number): void {
+    for (const e of entries) {
+      e.record.failed = at;
+      this.finish(e, notSentError(err, inFlight));
+    }
   }
 }
 

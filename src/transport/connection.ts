@@ -88,7 +88,7 @@ export class Connection {
   }
   /** Waiting past the reply timeout for the server's answer to commands it holds whole: take no new work. */
   get overdue(): boolean {
-    return this.queue?.overdue !== undefined;
+    return this.queue?.overdueSince !== undefined;
   }
   /** Commands in flight plus those waiting behind the send-gate. */
   get load(): number {
@@ -165,7 +165,6 @@ export class Connection {
       this.destroy(toMailmigrateError(err));
       return;
     }
-    const wasOverdue = this.queue?.overdue !== undefined;
     for (const item of items) {
       if (item.kind === 'untagged') this.onUntagged(item);
       else if (item.kind === 'tagged' && item.code?.name === 'ALERT') this.alert(item.text);
@@ -182,8 +181,6 @@ export class Connection {
         return;
       }
     }
-    // The late answer came: the long wait's timer gives way to the normal reply timeout again.
-    if (wasOverdue && this.queue.overdue === undefined) this.deadline.answered();
     this.deadline.arm();
   }
 

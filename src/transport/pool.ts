@@ -1,4 +1,3 @@
-import { DEFAULT_MAX_BYTES_IN_FLIGHT, PoolAdmission } from './pool-admission.js';
 import {
   AbortedError,
   ConnectionClosedError,
@@ -12,6 +11,7 @@ import type { AppendMessage } from '../core/types.js';
 import { classifyResponse } from '../imap/response-policy.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { DEFAULT_MAX_BYTES_IN_FLIGHT, PoolAdmission } from './pool-admission.js';
 import { PoolConnections } from './pool-connections.js';
 import type { AppendSample, MessageOutcome, PoolConnection, PoolEvent, PoolObserver, PoolOptions, PoolSettings } from './pool-types.js';
 import { SlotLedger } from './slot-ledger.js';

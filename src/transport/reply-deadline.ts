@@ -24,6 +24,8 @@ export interface ReplyDeadlineHost {
 
 export class ReplyDeadline {
   #timer: NodeJS.Timeout | undefined;
+  /** The pending timer is the late-answer grace, not the normal reply deadline. */
+  #grace = false;
   #previousBuffered = 0;
   #bufferedChangedAt = 0;
 
@@ -35,38 +37,36 @@ export class ReplyDeadline {
 
   /** Starts watching if commands await an answer and nothing watches yet; called after every send and answer. */
   arm(): void {
+    // The late answer came (the queue is no longer overdue): the long grace gives way to the normal reply deadline.
+    if (this.#grace && this.host.queue()?.overdueSince === undefined) this.stop();
     if (this.#timer || this.host.closed() || !this.host.queue()?.expectingReply) return;
     this.#later(Math.min(this.timeouts.replyMs, this.timeouts.continuationMs));
-  }
-
-  /** An overdue connection got its answer: the long grace timer gives way to the normal reply timeout. */
-  answered(): void {
-    if (!this.#timer) return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
   }
 
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#grace = false;
   }
 
-  #later(ms: number): void {
+  #later(ms: number, grace = false): void {
+    this.#grace = grace;
     this.#timer = setTimeout(() => this.#check(), ms);
     this.#timer.unref?.();
   }
 
   #check(): void {
     this.#timer = undefined;
+    this.#grace = false;
     const queue = this.host.queue();
     if (this.host.closed() || !queue?.expectingReply) return;
     const now = this.clock.now();
-    const overdueSince = queue.overdue;
+    const overdueSince = queue.overdueSince;
     if (overdueSince !== undefined) {
-      // Waiting for a late answer: the next answer clears overdue (answered()); this deadline gives up.
+      // Waiting for a late answer: the next answer clears overdue (then arm() resets); this deadline gives up.
       const left = overdueSince + this.timeouts.lateAnswerMs - now;
       if (left <= 0) return this.host.giveUp(new TimeoutError('tagged', this.timeouts.replyMs + this.timeouts.lateAnswerMs));
-      return this.#later(left);
+      return this.#later(left, true);
     }
     const since = queue.awaitingContinuationSince;
     if (since !== undefined && now - since >= this.timeouts.continuationMs && queue.lastAnswerAt < since) {
@@ -102,6 +102,6 @@ export class ReplyDeadline {
     } catch {
       // Reporting it failed; the wait goes on regardless.
     }
-    this.#later(this.timeouts.lateAnswerMs);
+    this.#later(this.timeouts.lateAnswerMs, true);
   }
 }

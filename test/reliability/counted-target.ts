@@ -1,6 +1,7 @@
 // A server for the exactly-once scenarios (late-store, late-answer): where to connect, and every Message-ID in INBOX
 // with how often it is there — read back with imapflow on a real server, from the store on the embedded one, never
 // through mailmigrate's own look-ups. Not a test file itself.
+import assert from 'node:assert/strict';
 import { normalizeMessageId } from '../../src/core/message-id.js';
 import type { ImapServer } from '../../src/server/server.js';
 import type { RunningServer } from '../helpers/imap-servers.js';
@@ -39,7 +40,10 @@ export function embeddedTarget(s: ImapServer): CountedTarget {
   };
 }
 
-/** The expected Message-IDs not on the server exactly once, each with how often it is there. */
-export function notExactlyOnce(ids: readonly string[], count: Map<string, number>): string[] {
-  return ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+/** Every expected Message-ID is in INBOX exactly once and nothing else is there; `detail` adds to the failure message. */
+export async function assertExactlyOnce(target: CountedTarget, ids: readonly string[], detail = ''): Promise<void> {
+  const count = await target.count();
+  const wrong = ids.filter((id) => count.get(normalizeMessageId(id)!) !== 1).map((id) => `${id} ×${count.get(normalizeMessageId(id)!) ?? 0}`);
+  assert.deepEqual(wrong, [], `${wrong.length} of ${ids.length} not exactly once${detail}`);
+  assert.equal([...count.values()].reduce((a, b) => a + b, 0), ids.length);
 }

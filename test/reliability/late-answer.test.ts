@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { PoolEvent } from '../../src/transport/pool.js';
-import { type CountedTarget, embeddedTarget, notExactlyOnce, realTarget } from './counted-target.js';
+import { assertExactlyOnce, type CountedTarget, embeddedTarget, realTarget } from './counted-target.js';
 import { startHoldProxy } from '../helpers/hold-proxy.js';
 import { realServers } from '../helpers/imap-servers.js';
 import { importOnce, withServer, writeCorpus } from './harness.js';
@@ -41,10 +41,7 @@ async function scenario(target: CountedTarget, tag: string): Promise<void> {
     assert.equal(r.unknownResolved, 0, 'every outcome came from an answer: nothing was left to look up');
     assert.equal(r.appended, N);
     assert.ok(Date.now() - started >= HOLD_MS, 'the run waited for the held answer');
-    const count = await target.count();
-    const wrong = notExactlyOnce(ids, count);
-    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
-    assert.equal([...count.values()].reduce((a, b) => a + b, 0), N);
+    await assertExactlyOnce(target, ids);
   } finally {
     await proxy.close();
     rmSync(work, { recursive: true, force: true });
@@ -79,9 +76,7 @@ async function interruptedScenario(target: CountedTarget, tag: string): Promise<
     // Through the proxy again: the journal belongs to the account as the first run reached it (it holds only once).
     const again = await importOnce({ ...target, port: proxy.port }, join(work, 'src'), journal);
     assert.equal(again.failures.length, 0, JSON.stringify(again.failures));
-    const count = await target.count();
-    const wrong = notExactlyOnce(ids, count);
-    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
+    await assertExactlyOnce(target, ids);
   } finally {
     await proxy.close();
     rmSync(work, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { binarySkipReason, runCli, startCli } from '../cli/cli-helpers.js';
 import { realServers } from '../helpers/imap-servers.js';
-import { type CountedTarget, embeddedTarget, notExactlyOnce, realTarget } from './counted-target.js';
+import { assertExactlyOnce, type CountedTarget, embeddedTarget, realTarget } from './counted-target.js';
 import { startLateStoreProxy } from '../helpers/late-store-proxy.js';
 import { withServer, writeCorpus } from './harness.js';
 
@@ -42,10 +42,7 @@ async function scenario(target: CountedTarget, tag: string): Promise<void> {
     assert.ok(proxy.late >= 3, `the proxy handed ${proxy.late} APPENDs to the server after the client had gone`);
     const rep = JSON.parse(readFileSync(report, 'utf8')) as { unknownResolved: number };
     assert.ok(rep.unknownResolved >= proxy.late, `${rep.unknownResolved} unknown outcomes found on the server, ${proxy.late} stored late`);
-    const count = await target.count();
-    const wrong = notExactlyOnce(ids, count);
-    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once`);
-    assert.equal([...count.values()].reduce((a, b) => a + b, 0), N);
+    await assertExactlyOnce(target, ids);
   } finally {
     await proxy.close();
     rmSync(work, { recursive: true, force: true });
@@ -80,9 +77,7 @@ async function killedScenario(target: CountedTarget, tag: string, freshJournal =
     const r = await runCli([...again, '--report', report], { MAILMIGRATE_PASSWORD: target.password }, 120_000);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     await proxy.handedOver();
-    const count = await target.count();
-    const wrong = notExactlyOnce(ids, count);
-    assert.deepEqual(wrong, [], `${wrong.length} of ${N} not exactly once (${proxy.late} stored late): ${JSON.stringify(JSON.parse(readFileSync(report, "utf8")).folders)}`);
+    await assertExactlyOnce(target, ids, ` (${proxy.late} stored late): ${JSON.stringify(JSON.parse(readFileSync(report, 'utf8')).folders)}`);
     assert.ok(proxy.late >= 3, `the proxy handed ${proxy.late} APPENDs to the server after the client was killed`);
   } finally {
     await proxy.close();

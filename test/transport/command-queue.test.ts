@@ -145,13 +145,13 @@ test('an overdue connection: commands not started leave as never sent, nothing n
   q.setOverdue(new ConnectionClosedError('silent', 1));
   const e = await waiting.then(() => undefined, (x: unknown) => x);
   assert.ok(e instanceof ConnectionClosedError && !isOutcomeUnknown(e), 'A2 was never sent: safe to send elsewhere');
-  assert.ok(q.overdue !== undefined);
+  assert.ok(q.overdueSince !== undefined);
   const late = q.enqueue(compileAppend('A3', 'INBOX', [msg('three')], () => 'nonsync'), { mailbox: 'INBOX', messages: 1 });
   assert.equal(q.gate(), 'overdue');
   assert.equal(io.syscalls.length, 1, 'only A1 went out');
   q.onResponse(tagged('A1'));
   assert.equal((await held).status, 'OK');
-  assert.equal(q.overdue, undefined, 'the answer ends the wait');
+  assert.equal(q.overdueSince, undefined, 'the answer ends the wait');
   assert.equal(io.syscalls.length, 2, 'A3 goes now');
   q.onResponse(tagged('A3'));
   assert.equal((await late).status, 'OK');

@@ -9,6 +9,7 @@ import { SYNC_FLAGS_MODES, type SyncFlagsMode } from '../../migrate/flag-sync.js
 import type { ImportRunOptions } from '../../migrate/import-run.js';
 import type { ImportEvent } from '../../migrate/import-types.js';
 import { ReadPool } from '../../sources/read-pool.js';
+import type { PoolEvent } from '../../transport/pool-types.js';
 import { recordToJson } from '../../transport/timing.js';
 import { optionalIntegerOption } from '../integer-option.js';
 import { addSourceOptions, folderRulesOf, type SourceCliOptions, sourceOptionsOf } from '../source-options.js';
@@ -238,16 +239,16 @@ export async function importAction(paths: string[], opts: ImportCliOptions): Pro
 /** What the run tells as it goes, in words: connection cap, throttling, [ALERT]s (RFC 3501 §7.1), lost replies. */
 function renderEvent(e: ImportEvent, progress: ProgressRenderer | undefined, log: (s: string) => void): void {
   if (e.type === 'pool') {
-    const pe = e.event as { type: string; limit?: number; delayMs?: number; reason?: string; text?: string; connectionId?: number; silentMs?: number; commands?: number; waitMs?: number };
+    const pe = e.event as PoolEvent;
+    const seconds = (ms: number): number => Math.round(ms / 1000);
     if (pe.type === 'connection-cap') progress?.log(`Server connection cap reached: continuing with ${pe.limit} connection(s)`);
     else if (pe.type === 'throttled') progress?.log(`Server throttling: waiting ${pe.delayMs} ms`);
     else if (pe.type === 'overdue') {
-      const s = (ms: number | undefined): number => Math.round((ms ?? 0) / 1000);
       log(
-        `Server silent for ${s(pe.silentMs)} s on connection ${pe.connectionId} holding ${pe.commands} APPEND(s): waiting up to ${s(pe.waitMs)} s more for its answer, which alone says whether they were stored; other connections go on`,
+        `Server silent for ${seconds(pe.silentMs)} s on connection ${pe.connectionId} holding ${pe.commands} APPEND(s): waiting up to ${seconds(pe.waitMs)} s more for its answer, which alone says whether they were stored; other connections go on`,
       );
-    } else if (pe.type === 'alert') log(`Server alert: ${printable(String(pe.text ?? ''))}`);
-    else if (pe.type === 'observer-failed') log(`warning: a timing observer failed (${printable(String(pe.reason ?? ''))}); the import goes on`);
+    } else if (pe.type === 'alert') log(`Server alert: ${printable(pe.text)}`);
+    else if (pe.type === 'observer-failed') log(`warning: a timing observer failed (${printable(pe.reason)}); the import goes on`);
   } else if (e.type === 'resume-checked') {
     progress?.log(`Lost replies: ${e.found} message(s) whose APPEND went unanswered are on the server, ${e.missing} are not and were sent again`);
   } else if (e.type === 'warning') progress?.log(`warning: ${e.message}`);
