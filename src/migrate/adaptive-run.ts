@@ -116,7 +116,7 @@ export class AdaptiveController implements PoolObserver {
       this.messages += s.messages;
       this.bytes += s.bytes;
     }
-    if (s.record && this.folderWaits.length < MAX_FOLDER_SAMPLES && (this.phase !== 'done' || this.options.enabled)) {
+    if (s.record && this.folderWaits.length < MAX_FOLDER_SAMPLES) {
       const p = derivePhases(s.record);
       // The server's part of the command: the wait for '+' (a folder lock can hold it) and for the reply.
       if (p.recvWaitMs !== undefined) {
@@ -125,7 +125,8 @@ export class AdaptiveController implements PoolObserver {
         if (s.connectionsInFolder >= 2 && waitMs > this.longestSharedWaitMs) this.longestSharedWaitMs = waitMs;
         // A lock wait of seconds often settles after the look that would have seen it: the lock rule runs again
         // whenever a long wait settles, all run long (cheap: only on a long wait, over at most MAX_FOLDER_SAMPLES).
-        if (waitMs >= LOCK_STALL_MIN_MS && s.connectionsInFolder >= 2 && this.options.enabled) this.watchLock();
+        // With --no-adapt too: the one look came before the waits, and the report is to say what would help.
+        if (waitMs >= LOCK_STALL_MIN_MS && s.connectionsInFolder >= 2) this.watchLock();
       }
     }
     if (this.phase === 'done') return;
@@ -278,15 +279,19 @@ export class AdaptiveController implements PoolObserver {
     this.notify();
   }
 
-  /** The folder-lock rule outside the looks: one connection per folder as soon as the evidence is there. */
+  /**
+   * The folder-lock rule outside the looks: one connection per folder as soon as the evidence is there; with
+   * --no-adapt, the same change as advice (once), the settings left as given.
+   */
   private watchLock(): void {
     const pool = this.pool;
     if (!pool || this.looks === 0) return;
     const cur = this.current();
     if (cur.connectionsPerFolder === 1 || cur.connections < 2) return;
+    if (this.changes.some((c) => c.setting === 'connectionsPerFolder')) return;
     const change = folderLockChange(this.folderWaits);
     if (!change) return;
-    pool.reconfigure({ connectionsPerFolder: 1 });
+    if (this.options.enabled) pool.reconfigure({ connectionsPerFolder: 1 });
     this.changes.push({ ...change, from: cur.connectionsPerFolder });
     this.notes = this.notes.filter((n) => !n.startsWith('folder locks:'));
     this.lastAt = { messages: this.messages, ms: this.elapsed(), rate: this.rate() };

@@ -30,6 +30,9 @@ export interface SessionHooks {
   taggedDelayMs(verb: string): number;
   /** After a NO/BAD, with this many in a row: true closes the connection with BYE. */
   closeAfterErrors(errorsInRow: number): boolean;
+  /** A lock `cmd` must hold while it runs (a per-folder lock, as Courier takes one for each APPEND): resolves, once
+   *  taken, with the function that gives it back after the command ran (before its reply); undefined: no lock. */
+  lock(cmd: ParsedCommand): Promise<() => Promise<void>> | undefined;
 }
 
 export const PLAIN_HOOKS: SessionHooks = {
@@ -39,4 +42,5 @@ export const PLAIN_HOOKS: SessionHooks = {
   continuationDelayMs: () => 0,
   taggedDelayMs: () => 0,
   closeAfterErrors: () => false,
+  lock: () => undefined,
 };

@@ -233,16 +233,37 @@ export class Session implements CommandContext {
     const override = this.hooks.command(cmd, this.commandCount);
     if (override) return this.overridden(cmd, override);
     if (cmd.rejection) return this.finish(cmd.tag, cmd.verb, cmd.rejection);
-    let reply: Reply | null;
+    const lock = this.hooks.lock(cmd);
+    if (lock) return lock.then((unlock) => this.runLocked(cmd, unlock));
+    return this.answer(cmd, this.execute(cmd));
+  }
+
+  /** Runs `cmd`; a command's own failure becomes its reply. */
+  private execute(cmd: ParsedCommand): Reply | null {
     try {
-      reply = this.run(cmd);
+      return this.run(cmd);
     } catch (err) {
-      if (err instanceof CommandError) reply = errorReply(err);
-      else if (err instanceof StoreError) reply = { status: 'NO', code: err.code, text: err.message };
-      else throw err;
+      if (err instanceof CommandError) return errorReply(err);
+      if (err instanceof StoreError) return { status: 'NO', code: err.code, text: err.message };
+      throw err;
     }
+  }
+
+  private answer(cmd: ParsedCommand, reply: Reply | null): Promise<void> | void {
     if (reply === null) return; // answered later (AUTHENTICATE) or already (STARTTLS)
     return this.finish(cmd.tag, cmd.verb, reply);
+  }
+
+  /** Runs `cmd` holding the lock a hook gave it, which is given back before the reply (as a server stores, unlocks,
+   *  then answers). */
+  private async runLocked(cmd: ParsedCommand, unlock: () => Promise<void>): Promise<void> {
+    let reply: Reply | null;
+    try {
+      reply = this.execute(cmd);
+    } finally {
+      await unlock();
+    }
+    return this.answer(cmd, reply);
   }
 
   /** Carries out what a hook decided instead of running the command (session-hooks.ts). */

@@ -37,12 +37,18 @@ export class SlotLedger {
     return this.loadOf(c) < this.depthOf(c);
   }
 
-  /** Connections a new APPEND into `mailbox` may use, or undefined when any may (no limit, or room for another). */
+  /**
+   * Connections a new APPEND into `mailbox` may use, or undefined when any may (no limit, or room for another). At
+   * the limit only those already in the folder may; above it (the limit was lowered while more were in) none, until
+   * enough have left. Letting every connection already in the folder go on, as this did, kept the folder shared after
+   * the folder-lock rule had asked for one connection: on a server that polls its lock (Courier), the connection
+   * waiting for the lock was starved by the one still sending (test/migrate/adaptive-folder-lock.test.ts).
+   */
   allowedFor(mailbox: string): Set<PoolConnection> | undefined {
     if (this.perFolder === undefined) return undefined;
     const users = this.inFolder.get(mailbox);
     if (!users || users.size < this.perFolder) return undefined;
-    return new Set(users.keys());
+    return users.size > this.perFolder ? new Set() : new Set(users.keys());
   }
 
   /** Connections with an APPEND into `mailbox` in flight (at least 1: the caller's own). */

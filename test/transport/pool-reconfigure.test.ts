@@ -20,10 +20,18 @@ class FakeServer {
   readonly violations: string[] = [];
   private readonly perConn = new Map<number, number>();
   private readonly perFolder = new Map<string, Map<number, number>>();
-  private held: Array<() => void> = [];
+  private held: Array<{ conn: number; answer: () => void }> = [];
   private uid = 1;
   release(): void {
-    for (const r of this.held.splice(0)) r();
+    for (const h of this.held.splice(0)) h.answer();
+  }
+  /** Answers the oldest held command of connection `conn`. */
+  releaseOne(conn: number): void {
+    const i = this.held.findIndex((h) => h.conn === conn);
+    if (i >= 0) this.held.splice(i, 1)[0]!.answer();
+  }
+  heldBy(conn: number): number {
+    return this.held.filter((h) => h.conn === conn).length;
   }
   async receive(conn: number, mailbox: string, messages: readonly AppendMessage[]): Promise<AppendResult> {
     for (const m of messages) this.sent.push(m.data.toString());
@@ -35,7 +43,7 @@ class FakeServer {
     f.set(conn, (f.get(conn) ?? 0) + 1);
     this.perFolder.set(mailbox, f);
     if (f.size > this.folderLimit) this.violations.push(`${f.size} connections in ${mailbox}`);
-    await new Promise<void>((r) => (this.answerAfterMs === undefined ? this.held.push(r) : setTimeout(r, this.answerAfterMs)));
+    await new Promise<void>((r) => (this.answerAfterMs === undefined ? this.held.push({ conn, answer: r }) : setTimeout(r, this.answerAfterMs)));
     this.perConn.set(conn, this.perConn.get(conn)! - 1);
     const left = f.get(conn)! - 1;
     if (left) f.set(conn, left);
@@ -105,6 +113,33 @@ test('one connection per folder: a folder is never appended to on two connection
   await Promise.all(done);
   assert.deepEqual(server.violations, []);
   exactlyOnce(server.sent, 40);
+});
+
+test('one connection per folder set while two connections are in the folder: neither takes a new APPEND into it until one has left', async (t) => {
+  // The folder-lock rule changes the limit mid-run, when both connections are in the folder. Each going on with its
+  // own kept the folder shared, and on a server that polls its lock the one waiting was starved by the other.
+  const server = new FakeServer();
+  server.answerAfterMs = undefined;
+  const { pool, conns } = await fakePool(server, { connections: 2, pipelineDepth: 2 });
+  t.after(() => pool.close());
+  const done = Array.from({ length: 12 }, (_, i) => pool.append('INBOX', [msg(i)]));
+  await tick();
+  const [a, b] = conns.map((c) => c.id) as [number, number];
+  assert.deepEqual([server.heldBy(a), server.heldBy(b)], [2, 2]);
+  pool.reconfigure({ connectionsPerFolder: 1 });
+  server.folderLimit = 1;
+  server.releaseOne(a);
+  await tick();
+  assert.equal(server.sent.length, 4, 'a new APPEND went into the folder while both connections were in it');
+  server.releaseOne(a);
+  await tick();
+  // Only b is in the folder now: it may take more (it has no room until it answers), a may not.
+  assert.equal(server.heldBy(a), 0);
+  server.answerAfterMs = 1;
+  server.release();
+  await Promise.all(done);
+  assert.deepEqual(server.violations, []);
+  exactlyOnce(server.sent, 12);
 });
 
 test('fewer connections retire idle ones without a disconnect event or a reconnect; the work goes on on the rest', async (t) => {
