@@ -13,6 +13,7 @@ import { abortableSleep } from './abortable-sleep.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { DEFAULT_MAX_BYTES_IN_FLIGHT, PoolAdmission } from './pool-admission.js';
 import { PoolConnections } from './pool-connections.js';
+import { PoolFolders } from './pool-folders.js';
 import type { AppendSample, MessageOutcome, PoolConnection, PoolEvent, PoolObserver, PoolOptions, PoolSettings } from './pool-types.js';
 import { SlotLedger } from './slot-ledger.js';
 import { ThrottleGate } from './throttle-gate.js';
@@ -46,16 +47,14 @@ export type { AppendSample, MessageOutcome, PoolConnection, PoolEvent, PoolObser
 // and when.
 //
 // Who does what: this file dispatches batches and recovers from refusals; pool-admission.ts admits them;
+// pool-folders.ts knows which mailboxes exist and lets the first batch into any other probe alone;
 // pool-connections.ts opens, reconnects and retires connections and picks the one each command goes to;
 // slot-ledger.ts keeps the depth and connections-per-folder accounting; throttle-gate.ts the server's quiet;
 // pool-types.ts the outcomes, events, options and observer the pool's users see.
 
 export class Pool {
-  private readonly creating = new Map<string, Promise<void>>();
-  /** Mailboxes an APPEND has succeeded in: commands to them go freely on every connection. */
-  private readonly confirmed = new Set<string>();
-  /** The one APPEND probing a not-yet-confirmed mailbox; others wait for it instead of all drawing TRYCREATE. */
-  private readonly probing = new Map<string, Promise<unknown>>();
+  /** Mailboxes known to exist; the one probe and one CREATE for each of the others (pool-folders.ts). */
+  private readonly folders: PoolFolders;
   /** Batches submitted through append() and not yet settled, in count and bytes (pool-admission.ts). */
   private readonly admission: PoolAdmission;
   /** Holds every connection (and the caller) while the server asks for quiet. */
@@ -86,12 +85,11 @@ export class Pool {
       emit: (e) => this.emit(e),
       joined: (c) => {
         if (this.throttled) c.hold(true);
-        // A reconnected (or late) connection must know the folders already confirmed, or it would probe them again.
-        for (const f of this.confirmed) c.confirmMailbox(f);
+        this.folders.joined(c);
       },
       changed: () => this.wakeWriters(),
     }, this.stats);
-    for (const f of options.knownFolders ?? []) this.confirmed.add(f);
+    this.folders = new PoolFolders(options.knownFolders ?? [], () => this.connections.all);
     this.connectionOptions = {
       ...options,
       ...(options.pipelineDepth !== undefined || options.maxPipelineDepth !== undefined
@@ -178,7 +176,7 @@ export class Pool {
    * every connection instead of the first one probing alone for NO [TRYCREATE].
    */
   markFolderKnown(path: string): void {
-    this.confirm(path);
+    this.folders.markKnown(path);
   }
   /** How many commands may be outstanding before callers are asked to wait. */
   get capacity(): number {
@@ -283,34 +281,8 @@ export class Pool {
     }
   }
 
-  private async appendFirst(mailbox: string, messages: readonly AppendMessage[]): Promise<MessageOutcome[]> {
-    const attempt = 0;
-    // The first APPEND into a mailbox not yet seen to exist goes alone, pool-wide (mbsync's rule, lifted from
-    // one connection to all): if it draws NO [TRYCREATE], one CREATE follows and nothing else was refused.
-    for (;;) {
-      const probe = this.probing.get(mailbox);
-      if (probe) {
-        // Wait for the probe even if a CREATE already confirmed the mailbox, so messages keep their order.
-        await probe.catch(() => undefined);
-        continue; // the probe may have failed for its own reasons (a bad message): then this one probes next
-      }
-      if (this.confirmed.has(mailbox)) break;
-      const p = this.appendNow(mailbox, messages, attempt);
-      this.probing.set(mailbox, p);
-      try {
-        const out = await p;
-        if (out.some((o) => o.status === 'appended')) this.confirm(mailbox);
-        return out;
-      } finally {
-        this.probing.delete(mailbox);
-      }
-    }
-    return this.appendNow(mailbox, messages, attempt);
-  }
-
-  private confirm(mailbox: string): void {
-    this.confirmed.add(mailbox);
-    for (const c of this.connections.all) c.confirmMailbox(mailbox);
+  private appendFirst(mailbox: string, messages: readonly AppendMessage[]): Promise<MessageOutcome[]> {
+    return this.folders.first(mailbox, () => this.appendNow(mailbox, messages, 0));
   }
 
   private async appendNow(mailbox: string, messages: readonly AppendMessage[], attempt: number): Promise<MessageOutcome[]> {
@@ -364,7 +336,7 @@ export class Pool {
     if (isOutcomeUnknown(err)) return messages.map(() => ({ status: 'unknown', error: err }));
     if (err instanceof ServerResponseError) {
       if (err.responseCode === 'TRYCREATE' && attempt < 2) {
-        await this.createOnce(mailbox);
+        await this.folders.createOnce(mailbox, () => this.create(mailbox));
         return this.appendNow(mailbox, messages, attempt + 1);
       }
       if (err.retry === 'later' && attempt < maxRetries) {
@@ -402,20 +374,12 @@ export class Pool {
     return [...a, ...b];
   }
 
-  /** One CREATE per mailbox however many commands drew TRYCREATE at once. */
-  private createOnce(mailbox: string): Promise<void> {
-    let p = this.creating.get(mailbox);
-    if (!p) {
-      p = this.connections.pick().then(async (c) => {
-        await c.create(mailbox);
-        this.confirm(mailbox);
-        this.stats.creates++;
-        this.emit({ type: 'mailbox-created', mailbox });
-      });
-      p.catch(() => this.creating.delete(mailbox));
-      this.creating.set(mailbox, p);
-    }
-    return p;
+  /** CREATE on any connection (pool-folders.ts makes it one per mailbox). */
+  private async create(mailbox: string): Promise<void> {
+    const c = await this.connections.pick();
+    await c.create(mailbox);
+    this.stats.creates++;
+    this.emit({ type: 'mailbox-created', mailbox });
   }
 
   /** Waits for commands in flight, logs out every connection. */
