@@ -234,8 +234,17 @@ export class Session implements CommandContext {
     if (override) return this.overridden(cmd, override);
     if (cmd.rejection) return this.finish(cmd.tag, cmd.verb, cmd.rejection);
     const lock = this.hooks.lock(cmd);
-    if (lock) return lock.then((unlock) => this.runLocked(cmd, unlock));
-    return this.answer(cmd, this.execute(cmd));
+    if (!lock) return this.answer(cmd, this.execute(cmd));
+    // Run holding the lock a hook gave it, given back before the reply (a server stores, unlocks, then answers).
+    return lock.then(async (unlock) => {
+      let reply: Reply | null;
+      try {
+        reply = this.execute(cmd);
+      } finally {
+        await unlock();
+      }
+      return this.answer(cmd, reply);
+    });
   }
 
   /** Runs `cmd`; a command's own failure becomes its reply. */
@@ -252,18 +261,6 @@ export class Session implements CommandContext {
   private answer(cmd: ParsedCommand, reply: Reply | null): Promise<void> | void {
     if (reply === null) return; // answered later (AUTHENTICATE) or already (STARTTLS)
     return this.finish(cmd.tag, cmd.verb, reply);
-  }
-
-  /** Runs `cmd` holding the lock a hook gave it, which is given back before the reply (as a server stores, unlocks,
-   *  then answers). */
-  private async runLocked(cmd: ParsedCommand, unlock: () => Promise<void>): Promise<void> {
-    let reply: Reply | null;
-    try {
-      reply = this.execute(cmd);
-    } finally {
-      await unlock();
-    }
-    return this.answer(cmd, reply);
   }
 
   /** Carries out what a hook decided instead of running the command (session-hooks.ts). */
