@@ -55,6 +55,8 @@ export class MessagePlanner {
     // walk moves on, and holds one folder's at a time. The few messages of it still ahead in the read-ahead reload
     // it if they need the journal (Journal.release is a hint about memory, never a change of what is known).
     let planning: FolderRun | undefined;
+    let sourceFolder: readonly string[] | undefined;
+    let sourceRun: FolderRun | undefined;
     for await (const item of items) {
       if (item.kind !== 'message') {
         yield item;
@@ -69,11 +71,16 @@ export class MessagePlanner {
       }
       const mapped = this.targets.mapFolderOf(ruled.parts, ruled.explicit, m.folder);
       let run: FolderRun;
-      try {
-        run = await this.folders.get(mapped.path);
-      } catch (e) {
-        this.stop.fatal ??= toMailmigrateError(e);
-        return;
+      // The folder of the message before is settled: no await per message for it (FolderRuns.get hands the same
+      // run for a path until a failed open, and this one opened; issue 14, bytes allocated per message).
+      if (planning !== undefined && planning.path === mapped.path) run = planning;
+      else {
+        try {
+          run = await this.folders.get(mapped.path);
+        } catch (e) {
+          this.stop.fatal ??= toMailmigrateError(e);
+          return;
+        }
       }
       if (run !== planning) {
         if (planning?.verdict.trusted && !this.dry) this.journal?.release(planning.path);
@@ -82,7 +89,12 @@ export class MessagePlanner {
         // confirms there needs to be held in memory for it (issue 14: a first import of a million messages).
         if (!hadMessages(run) && !this.dry) this.journal?.release(run.path);
       }
-      run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
+      if (m.folder !== sourceFolder || run !== sourceRun) {
+        // Once per source folder and target, not a joined string per message.
+        run.sources.add(m.folder.length ? m.folder.join('/') : '(top level)');
+        sourceFolder = m.folder;
+        sourceRun = run;
+      }
       run.counts.messages++;
       if (m.deleted && !this.options.includeDeleted) {
         run.counts.deleted++;

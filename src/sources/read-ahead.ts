@@ -3,6 +3,7 @@
 // 16 in flight, ~31,000/s. Order is kept, and bytes in flight are capped so memory stays bounded.
 import type { NormalizedMessage, SourceMessage } from '../core/types.js';
 import { SourceError, toMailmigrateError } from '../core/errors.js';
+import { FileMessage } from './file-message.js';
 import type { SkippedPath, SourceItem } from './source.js';
 
 export type ReadItem =
@@ -26,8 +27,22 @@ const rejected = (error: unknown): Settled => ({ ok: false, error });
 
 interface Slot {
   readonly item: SourceItem;
-  readonly result: Promise<Settled> | undefined;
+  /** A read on its way, or (read synchronously: FileMessage.readNow) its outcome already. */
+  readonly result: Promise<Settled> | Settled | undefined;
   readonly size: number;
+}
+
+/** Starts reading a message: settled at once when its source reads it on this thread anyway (no promise). */
+function startRead(message: SourceMessage): Promise<Settled> | Settled {
+  if (message instanceof FileMessage) {
+    try {
+      const value = message.readNow();
+      if (value) return { ok: true, value };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+  return message.read().then(fulfilled, rejected);
 }
 
 /**
@@ -51,7 +66,7 @@ export async function* readAhead(items: AsyncIterable<SourceItem>, options: Read
         }
         const item = r.value;
         if (item.kind === 'message') {
-          const result = item.message.read().then(fulfilled, rejected);
+          const result = startRead(item.message);
           queue.push({ item, result, size: item.message.size });
           inFlight += item.message.size;
         } else queue.push({ item, result: undefined, size: 0 });
@@ -63,7 +78,7 @@ export async function* readAhead(items: AsyncIterable<SourceItem>, options: Read
         yield slot.item; // 'rejected' and 'skipped' pass through in order
         continue;
       }
-      const s = await slot.result!;
+      const s = slot.result instanceof Promise ? await slot.result : slot.result!;
       const message = slot.item.message;
       if (s.ok) yield { kind: 'message', message, normalized: s.value };
       else {
