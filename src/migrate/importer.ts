@@ -176,7 +176,7 @@ export class Importer {
       await flush();
       if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
     };
-    for await (const item of readAhead(this.planner.plan(source.items()), { depth: this.options.readAhead ?? 32 })) {
+    for await (const item of readAhead(source.items(), { depth: this.options.readAhead ?? 32, admit: this.planner.admitter() })) {
       if (signal?.aborted || stop.stopped) break;
       if (item.kind === 'skipped') {
         this.tally.noteSkippedPath(item);
