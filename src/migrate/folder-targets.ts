@@ -97,14 +97,17 @@ export class FolderTargets {
     const last = this.lastMapped;
     let mapped: TargetFolder | undefined;
     if (last !== undefined && last.parts === parts && last.explicit === explicit && last.source === source) mapped = last.mapped;
-    else mapped = this.mapped.get(JSON.stringify([parts, explicit, source]));
+    else {
+      mapped = this.mapped.get(JSON.stringify([parts, explicit, source]));
+      if (mapped) this.lastMapped = { parts, explicit, source, mapped };
+    }
     if (!mapped) {
       const key = JSON.stringify([parts, explicit, source]);
       mapped = { ...mapFolder(parts, this.server, this.options.folderPrefix, explicit), subscribe: !this.unsubscribed.has(JSON.stringify(source)) };
       for (const r of mapped.repairs) this.tally.repairs.add(r);
       this.mapped.set(key, mapped);
+      this.lastMapped = { parts, explicit, source, mapped };
     }
-    this.lastMapped = { parts, explicit, source, mapped };
     return this.renames.size ? { ...mapped, path: this.renames.apply(mapped.path) } : mapped;
   }
 
