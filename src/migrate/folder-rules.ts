@@ -67,7 +67,20 @@ export class FolderRules {
     return !this.#include.length && !this.#exclude.length && !this.#map.length && !this.#regex.length && !this.#to;
   }
 
+  /** The last folder asked about and its answer: every message of a folder asks with the same array (the source
+   *  builds one per folder), and the rules never change, so a run of one folder's messages makes no object per
+   *  message (issue 14: bytes allocated per message). */
+  #last: { parts: readonly string[]; ruled: RuledFolder } | undefined;
+
   apply(parts: readonly string[]): RuledFolder {
+    const last = this.#last;
+    if (last !== undefined && last.parts === parts) return last.ruled;
+    const ruled = this.#apply(parts);
+    this.#last = { parts, ruled };
+    return ruled;
+  }
+
+  #apply(parts: readonly string[]): RuledFolder {
     if (this.empty) return { excluded: false, parts, explicit: false };
     const paths = ancestry(parts);
     for (const x of this.#exclude) if (paths.some((p) => x.test(p))) return { excluded: true, rule: `--exclude ${x.glob}` };

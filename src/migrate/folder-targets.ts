@@ -24,6 +24,9 @@ export class FolderTargets {
   private server!: ServerFolders;
   /** Folder names the server refused and what they were created as (folder-tree.ts). */
   private renames = new FolderRenames('');
+  /** Folders whose ensureFolder settled well: nothing to wait for any more. */
+  private readonly ensured = new Set<string>();
+  private lastMapped: { parts: readonly string[]; explicit: boolean; source: readonly string[]; mapped: TargetFolder } | undefined;
   private pool: Pool | undefined;
 
   constructor(
@@ -89,19 +92,32 @@ export class FolderTargets {
 
   /** `source`: the folder as the source names it, for its subscription state. */
   mapFolderOf(parts: readonly string[], explicit: boolean, source: readonly string[]): TargetFolder {
-    const key = JSON.stringify([parts, explicit, source]);
-    let mapped = this.mapped.get(key);
+    // Asked once per message with the same arrays for a whole folder: the last answer is kept by identity, so the
+    // common case builds no JSON key per message (issue 14: bytes allocated per message).
+    const last = this.lastMapped;
+    let mapped: TargetFolder | undefined;
+    if (last !== undefined && last.parts === parts && last.explicit === explicit && last.source === source) mapped = last.mapped;
+    else {
+      mapped = this.mapped.get(JSON.stringify([parts, explicit, source]));
+      if (mapped) this.lastMapped = { parts, explicit, source, mapped };
+    }
     if (!mapped) {
+      const key = JSON.stringify([parts, explicit, source]);
       mapped = { ...mapFolder(parts, this.server, this.options.folderPrefix, explicit), subscribe: !this.unsubscribed.has(JSON.stringify(source)) };
       for (const r of mapped.repairs) this.tally.repairs.add(r);
       this.mapped.set(key, mapped);
+      this.lastMapped = { parts, explicit, source, mapped };
     }
     return this.renames.size ? { ...mapped, path: this.renames.apply(mapped.path) } : mapped;
   }
 
-  ensureFolder(plan: Pick<Planned, 'mapped' | 'run'>): Promise<void> {
+  /**
+   * Makes sure the folder exists; undefined when there is nothing to wait for (it existed at the start, or this run
+   * made it): asked once per message, and the common case should cost no promise (issue 14, bytes per message).
+   */
+  ensureFolder(plan: Pick<Planned, 'mapped' | 'run'>): Promise<void> | undefined {
     const { mapped, run } = plan;
-    if (run.status || mapped.path.toUpperCase() === 'INBOX') return Promise.resolve();
+    if (run.status || this.ensured.has(mapped.path) || mapped.path.toUpperCase() === 'INBOX') return undefined;
     let p = this.created.get(mapped.path);
     if (!p) {
       p = (async () => {
@@ -118,7 +134,10 @@ export class FolderTargets {
         }
       })();
       // A failure (control connection lost mid-CREATE) must not poison the folder for the rest of the run.
-      p.catch(() => this.created.delete(mapped.path));
+      p.then(
+        () => this.ensured.add(mapped.path),
+        () => this.created.delete(mapped.path),
+      );
       this.created.set(mapped.path, p);
     }
     return p;

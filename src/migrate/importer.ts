@@ -13,7 +13,7 @@ import type { IndexMatch } from './folder-index.js';
 import { ImportTally } from './import-tally.js';
 import { type ImportOptions, type ImportResult, type Prepared, RunStop } from './import-types.js';
 import { MessagePlacement, type Owner } from './message-placement.js';
-import { MessagePlanner } from './message-planner.js';
+import { hadMessages, MessagePlanner } from './message-planner.js';
 import { SendPipeline } from './send-pipeline.js';
 import type { ServerControl } from './server-lookup.js';
 import { resolveUnknownOutcomes } from './unknown-outcomes.js';
@@ -176,7 +176,7 @@ export class Importer {
       await flush();
       if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
     };
-    for await (const item of readAhead(this.planner.plan(source.items()), { depth: this.options.readAhead ?? 32 })) {
+    for await (const item of readAhead(source.items(), { depth: this.options.readAhead ?? 32, admit: this.planner.admitter() })) {
       if (signal?.aborted || stop.stopped) break;
       if (item.kind === 'skipped') {
         this.tally.noteSkippedPath(item);
@@ -197,13 +197,15 @@ export class Importer {
       }
       let found: IndexMatch<Owner> | undefined;
       try {
-        found = await this.placement.lookUp(item.message, plan, item.normalized);
+        // Only a folder that held messages at the start can hold this one: no promise per message otherwise.
+        if (hadMessages(plan.run)) found = await this.placement.lookUp(item.message, plan, item.normalized);
       } catch (e) {
         // Could not ask the server what the folder holds: sending now might duplicate. Stop, re-run to continue.
         stop.fatal ??= toMailmigrateError(e);
         break;
       }
-      const prepared = await this.placement.place(item.message, item.normalized, plan, found);
+      const placed = this.placement.place(item.message, item.normalized, plan, found);
+      const prepared = placed instanceof Promise ? await placed : placed;
       if (!prepared) continue;
       if (this.dry) {
         plan.run.counts.appended++;

@@ -1,6 +1,6 @@
 import type { InternalDateSource, NormalizedMessage, SourceMessage } from '../core/types.js';
 import { normalizeMessage } from './normalize.js';
-import { readRegularFile } from './safe-read.js';
+import { readRegularFile, readRegularFileTimedSync, readsSynchronously } from './safe-read.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type MessageFileReader } from './source.js';
 
 /** INTERNALDATE from the mtime of the file read, for a message the walk did not stat (maildir.ts, ",S=" names). */
@@ -46,7 +46,21 @@ export class FileMessage implements SourceMessage {
     return this.#internalDateSource;
   }
 
+  /**
+   * The message, read now, when read() would read it on this thread anyway (no read pool, a file small enough to be
+   * read synchronously: safe-read.ts); else undefined. Throws what read() would reject with. The read-ahead uses
+   * it to make no promise per message (issue 14: bytes allocated per message).
+   */
+  readNow(): NormalizedMessage | undefined {
+    if (this.pool || !readsSynchronously(this.size)) return undefined;
+    const raw = readRegularFileTimedSync(this.openPath, this.maxBytes);
+    this.#dated(raw.mtimeMs);
+    return normalizeMessage(raw.data, this.origin);
+  }
+
   async read(): Promise<NormalizedMessage> {
+    const now = this.readNow();
+    if (now) return now;
     if (this.pool) {
       const n = await this.pool.read(this.openPath, this.origin, this.maxBytes);
       this.#dated(n.mtimeMs);

@@ -46,7 +46,7 @@ export { parseDovecotKeywords, parseCourierKeywordList } from './maildir-keyword
 export { MboxSource } from './mbox-tree.js';
 export { EmlTreeSource } from './eml-tree.js';
 export { normalizeMessage, lfToCrlf } from './normalize.js';
-export { readAhead, type ReadAheadOptions, type ReadItem } from './read-ahead.js';
+export { type Admitted, readAhead, type ReadAheadOptions, type ReadItem, STOP_READING } from './read-ahead.js';
 export { ReadPool, readPoolAvailable } from './read-pool.js';
 export { parseFromLine } from './mbox-scan.js';
 export { decodeMaildirPlusName, repairMaildirPlusName, parseSubscriptions } from './folder-name.js';

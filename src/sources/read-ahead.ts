@@ -3,6 +3,7 @@
 // 16 in flight, ~31,000/s. Order is kept, and bytes in flight are capped so memory stays bounded.
 import type { NormalizedMessage, SourceMessage } from '../core/types.js';
 import { SourceError, toMailmigrateError } from '../core/errors.js';
+import { FileMessage } from './file-message.js';
 import type { SkippedPath, SourceItem } from './source.js';
 
 export type ReadItem =
@@ -10,7 +11,19 @@ export type ReadItem =
   | { readonly kind: 'rejected'; readonly error: SourceError; readonly message?: SourceMessage | undefined }
   | ({ readonly kind: 'skipped' } & SkippedPath);
 
+/** What `admit` may answer to end the walk (the items not yet asked about are never read). */
+export const STOP_READING: unique symbol = Symbol('stop reading');
+
+/** The item to read and yield (the one asked about, or another), undefined to leave it, or STOP_READING. */
+export type Admitted = SourceItem | undefined | typeof STOP_READING;
+
 export interface ReadAheadOptions {
+  /**
+   * Asked about each item before it is read, in order, one at a time. Synchronous in the common case: a decision
+   * per message made here is no async generator of its own between the source and the read-ahead (issue 14: an
+   * iteration level costs a few promises per message).
+   */
+  readonly admit?: ((item: SourceItem) => Admitted | Promise<Admitted>) | undefined;
   /** Messages read ahead at most (default 16). */
   readonly depth?: number | undefined;
   /** Raw bytes of messages being read ahead at most (default 64 MiB); one message is always allowed. */
@@ -26,8 +39,22 @@ const rejected = (error: unknown): Settled => ({ ok: false, error });
 
 interface Slot {
   readonly item: SourceItem;
-  readonly result: Promise<Settled> | undefined;
+  /** A read on its way, or (read synchronously: FileMessage.readNow) its outcome already. */
+  readonly result: Promise<Settled> | Settled | undefined;
   readonly size: number;
+}
+
+/** Starts reading a message: settled at once when its source reads it on this thread anyway (no promise). */
+function startRead(message: SourceMessage): Promise<Settled> | Settled {
+  if (message instanceof FileMessage) {
+    try {
+      const value = message.readNow();
+      if (value) return { ok: true, value };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+  return message.read().then(fulfilled, rejected);
 }
 
 /**
@@ -37,21 +64,33 @@ interface Slot {
 export async function* readAhead(items: AsyncIterable<SourceItem>, options: ReadAheadOptions = {}): AsyncGenerator<ReadItem> {
   const depth = Math.max(1, options.depth ?? 16);
   const maxBytes = Math.max(1, options.maxBytes ?? 64 * 1024 * 1024);
+  const admit = options.admit;
   const it = items[Symbol.asyncIterator]();
   const queue: Slot[] = [];
   let inFlight = 0;
-  let done = false;
+  let done = false; // the source ended
+  let stopped = false; // admit said STOP_READING
   try {
     for (;;) {
-      while (!done && queue.length < depth && (queue.length === 0 || inFlight < maxBytes)) {
+      while (!done && !stopped && queue.length < depth && (queue.length === 0 || inFlight < maxBytes)) {
         const r = await it.next();
         if (r.done) {
           done = true;
           break;
         }
-        const item = r.value;
+        let item: SourceItem = r.value;
+        if (admit) {
+          const a = admit(item);
+          const admitted = a instanceof Promise ? await a : a;
+          if (admitted === STOP_READING) {
+            stopped = true;
+            break;
+          }
+          if (admitted === undefined) continue;
+          item = admitted;
+        }
         if (item.kind === 'message') {
-          const result = item.message.read().then(fulfilled, rejected);
+          const result = startRead(item.message);
           queue.push({ item, result, size: item.message.size });
           inFlight += item.message.size;
         } else queue.push({ item, result: undefined, size: 0 });
@@ -63,7 +102,7 @@ export async function* readAhead(items: AsyncIterable<SourceItem>, options: Read
         yield slot.item; // 'rejected' and 'skipped' pass through in order
         continue;
       }
-      const s = await slot.result!;
+      const s = slot.result instanceof Promise ? await slot.result : slot.result!;
       const message = slot.item.message;
       if (s.ok) yield { kind: 'message', message, normalized: s.value };
       else {

@@ -26,6 +26,11 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  */
 const SYNC_READ_MAX_BYTES = 128 * 1024;
 
+/** True when readRegularFile reads a file of this (expected) size synchronously, on the calling thread. */
+export function readsSynchronously(sizeHint: number): boolean {
+  return sizeHint <= SYNC_READ_MAX_BYTES;
+}
+
 /** Describes what a non-regular file is, for the error message. */
 export function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO (named pipe)';
@@ -164,7 +169,7 @@ function closeAsync(fd: number): Promise<void> {
  * larger ones through the thread pool. Throws SourceError.
  */
 export async function readRegularFile(path: string, max: number, sizeHint: number): Promise<FileBytes> {
-  if (sizeHint <= SYNC_READ_MAX_BYTES) return readRegularFileTimedSync(path, max);
+  if (readsSynchronously(sizeHint)) return readRegularFileTimedSync(path, max);
   const { fd, stats } = await openAsync(path);
   try {
     if (stats.size > max) throw tooLarge(path, stats.size, max);
