@@ -20,6 +20,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mergeChunks } from './merge-chunks.mjs';
+import { buildVendors, externalIconvTables, lazyVendor } from './lazy-vendor.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // --outdir DIR: elsewhere than dist/bundle (an experiment beside a build that tests are running).
@@ -44,6 +45,12 @@ const lazyCommanderChildProcess = {
     }));
   },
 };
+
+// Packages imapflow imports at its top level and the control plane does not use on its paths (the default logger,
+// SOCKS, MIME decoding, character-set tables): files of their own, loaded on first use (scripts/lazy-vendor.mjs).
+const vendored = new Map();
+const vendorDir = join(outdir, 'vendor');
+const tablesCopied = new Set();
 
 const result = await build({
   absWorkingDir: root,
@@ -78,8 +85,13 @@ const result = await build({
   },
   logLevel: 'warning',
   metafile: true,
-  plugins: [lazyCommanderChildProcess],
+  plugins: [
+    lazyCommanderChildProcess,
+    lazyVendor({ prefix: './vendor/', found: vendored }),
+    externalIconvTables({ vendorDir, prefix: './vendor/', copied: tablesCopied }),
+  ],
 });
+const vendorOutputs = await buildVendors({ root, outdir: vendorDir, found: vendored, copied: tablesCopied });
 
 // Which sources went into which chunk: test/cli/start-up.test.ts reads it to name what was loaded before the first
 // byte; `node scripts/bundle.mjs --analyze` prints the sizes.
@@ -90,6 +102,7 @@ const metafile = await mergeChunks({
   entries: ['src/cli/commands/import.ts', 'src/migrate/import-run.ts'],
   exclude: ['src/cli/main.ts', 'src/sources/read-worker.ts', 'src/fleet/child-guard.ts'],
 });
+Object.assign(metafile.outputs, vendorOutputs);
 writeFileSync(`${outdir}.meta.json`, JSON.stringify(metafile));
 
 if (process.argv.includes('--analyze')) {
