@@ -97,10 +97,16 @@ const vendorOutputs = await buildVendors({ root, outdir: vendorDir, found: vendo
 // byte; `node scripts/bundle.mjs --analyze` prints the sizes.
 // `mailmigrate import`'s path (the command, then the run it loads with import()) as one file instead of ~20
 // chunks: merge-chunks.mjs says why and how.
+const topLevel = ['src/cli/main.ts', 'src/sources/read-worker.ts', 'src/fleet/child-guard.ts'];
+const importPath = ['src/cli/commands/import.ts', 'src/migrate/import-run.ts'];
+const merged = await mergeChunks({ root, outdir, metafile: result.metafile, name: 'import-path', entries: importPath, exclude: topLevel });
+// And what the import loads once its first connection is dialled (import-run.ts: the control plane, then the
+// analysis and the adaptation), ~10 files of which 6 were one-line facades into import-path.js: one file. `verify`,
+// which loads the control plane too, then also evaluates the analysis (~35 kB).
 const metafile = await mergeChunks({
-  root, outdir, metafile: result.metafile, name: 'import-path',
-  entries: ['src/cli/commands/import.ts', 'src/migrate/import-run.ts'],
-  exclude: ['src/cli/main.ts', 'src/sources/read-worker.ts', 'src/fleet/child-guard.ts'],
+  root, outdir, metafile: merged, name: 'control-path',
+  entries: ['src/mailbox/control-plane.ts', 'src/analysis/stats.ts', 'src/analysis/diagnosis.ts', 'src/migrate/adaptive-run.ts'],
+  exclude: [...topLevel, ...importPath],
 });
 Object.assign(metafile.outputs, vendorOutputs);
 writeFileSync(`${outdir}.meta.json`, JSON.stringify(metafile));

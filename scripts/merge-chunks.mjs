@@ -15,6 +15,10 @@
 //   - each chunk of the group is replaced by a facade of one line re-exporting its names from `<name>.js`, so every
 //     chunk that imports it (statically or with `import()`) is left as esbuild wrote it.
 //
+// A facade left by an earlier merge (it has `facadeOf` in the metafile) that the group imports is bundled through,
+// not replaced: the group then imports the earlier merged file directly instead of loading the one-line file
+// first, and every other importer of the facade keeps it as it is.
+//
 // What changes: whoever loads one chunk of the group now evaluates all of it (module top levels are declarations;
 // the group is what `import` loads anyway). No cycle can appear: the group's static imports go only to chunks of
 // the excluded closures, which are closed under static import and so never import the group back.
@@ -46,10 +50,11 @@ export async function mergeChunks(o) {
     return seen;
   };
   const excluded = new Set(o.exclude.flatMap((e) => [...closure(outputOf(e))]));
-  const group = [...new Set(o.entries.flatMap((e) => [...closure(outputOf(e))]))].filter((k) => !excluded.has(k) && k.endsWith('.js'));
+  const reached = [...new Set(o.entries.flatMap((e) => [...closure(outputOf(e))]))].filter((k) => !excluded.has(k) && k.endsWith('.js'));
+  const group = reached.filter((k) => !outputs[k].facadeOf);
   if (group.length < 2) return o.metafile;
   const abs = (k) => resolve(o.root, k);
-  const inGroup = new Set(group.map(abs));
+  const inGroup = new Set(reached.map(abs));
   const prefix = new Map(group.map((k, i) => [k, `c${i}$`]));
   const target = join(o.outdir, `${o.name}.js`);
 
@@ -97,7 +102,7 @@ export async function mergeChunks(o) {
     const facade = names.length > 0 ? `export{${names.join(',')}}from"./${o.name}.js";\n` : `import"./${o.name}.js";\n`;
     writeFileSync(abs(k), facade);
     writeFileSync(`${abs(k)}.map`, JSON.stringify({ version: 3, sources: [], names: [], mappings: '' }));
-    outputs[k] = { imports: [{ path: merged, kind: 'import-statement' }], exports: outputs[k].exports, ...(outputs[k].entryPoint ? { entryPoint: outputs[k].entryPoint } : {}), inputs: {}, bytes: Buffer.byteLength(facade) };
+    outputs[k] = { imports: [{ path: merged, kind: 'import-statement' }], exports: outputs[k].exports, ...(outputs[k].entryPoint ? { entryPoint: outputs[k].entryPoint } : {}), inputs: {}, bytes: Buffer.byteLength(facade), facadeOf: merged };
   }
   const out = result.metafile.outputs[merged];
   outputs[merged] = {

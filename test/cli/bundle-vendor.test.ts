@@ -33,10 +33,10 @@ const loadedVendors = (): string[] =>
     .map((f) => relative(VENDOR, f))
     .sort();
 
-/** The bundle's control plane: the chunk that holds src/mailbox/control-plane.ts, from esbuild's metafile. */
+/** The bundle's control plane: the chunk import-run.ts loads with import(), whose entry point is src/mailbox/control-plane.ts. */
 async function bundledControlPlane(): Promise<typeof ControlPlaneType> {
-  const meta = JSON.parse(readFileSync(join(ROOT, 'dist', 'bundle.meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
-  const out = Object.keys(meta.outputs).find((o) => Object.keys(meta.outputs[o]!.inputs).some((i) => i.endsWith('src/mailbox/control-plane.ts')));
+  const meta = JSON.parse(readFileSync(join(ROOT, 'dist', 'bundle.meta.json'), 'utf8')) as { outputs: Record<string, { entryPoint?: string }> };
+  const out = Object.keys(meta.outputs).find((o) => meta.outputs[o]!.entryPoint === 'src/mailbox/control-plane.ts');
   assert.ok(out, 'the metafile names the control plane chunk');
   const chunk = (await import(pathToFileURL(join(ROOT, out)).href)) as { ControlPlane?: typeof ControlPlaneType };
   assert.equal(typeof chunk.ControlPlane, 'function', `${out} exports ControlPlane`);
