@@ -20,7 +20,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mergeChunks } from './merge-chunks.mjs';
-import { buildVendors, externalIconvTables, lazyVendor } from './lazy-vendor.mjs';
+import { buildVendors, externalIconvTables, lazyBuiltins, lazyVendor } from './lazy-vendor.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // --outdir DIR: elsewhere than dist/bundle (an experiment beside a build that tests are running).
@@ -89,6 +89,7 @@ const result = await build({
     lazyCommanderChildProcess,
     lazyVendor({ prefix: './vendor/', found: vendored }),
     externalIconvTables({ vendorDir, prefix: './vendor/', copied: tablesCopied }),
+    lazyBuiltins({ importer: /[/\\]node_modules[/\\]imapflow[/\\]/, modules: ['tls', 'zlib', 'dns'] }),
   ],
 });
 const vendorOutputs = await buildVendors({ root, outdir: vendorDir, found: vendored, copied: tablesCopied });

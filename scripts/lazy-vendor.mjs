@@ -168,3 +168,35 @@ export async function buildVendors({ root, outdir, found, copied }) {
     }
   }
 }
+
+/**
+ * Node built-ins that imapflow imports at its top level for what the control plane rarely or never does: node:tls
+ * (implicit TLS and STARTTLS only), node:zlib (COMPRESS=DEFLATE, which control-plane.ts disables) and node:dns (its
+ * proxy support). Loading them cost the control-plane load ~15 ms CPU on a --plain run (docs/measurements.md
+ * "Start-up"). Each import is handed an object with the module's export names (listed here, at build time) as
+ * getters that require() the module on first access — imapflow reads them only when it calls them (tls.connect,
+ * zlib.createDeflateRaw, dns.promises), so a TLS run loads node:tls at its connect, as it would have anyway.
+ */
+export function lazyBuiltins({ importer, modules }) {
+  const filter = new RegExp(`^(node:)?(${modules.join('|')})$`);
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      b.onResolve({ filter }, (a) => (importer.test(a.importer) ? { path: a.path.replace(/^node:/, ''), namespace: 'lazy-builtin-getters' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'lazy-builtin-getters' }, (a) => {
+        const keys = Object.keys(createRequire(import.meta.url)(`node:${a.path}`));
+        return {
+          contents: [
+            "'use strict';",
+            'let real;',
+            `const load = () => (real ??= require(${JSON.stringify(`node:${a.path}`)}));`,
+            'const shim = {};',
+            `for (const k of ${JSON.stringify(keys)}) Object.defineProperty(shim, k, { get: () => load()[k], enumerable: true, configurable: true });`,
+            'module.exports = shim;',
+          ].join('\n'),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}

@@ -89,6 +89,29 @@ describe('the bundle\'s control plane against a private Dovecot', { skip }, () =
     // download) and iconv-lite's CJK tables were never needed; iconv-lite's UTF-7, in the chunk, was.
     assert.deepEqual(loadedVendors(), []);
   });
+
+  test('logs in over implicit TLS and over STARTTLS, checking the certificate: imapflow\'s node:tls is loaded when it connects', async () => {
+    // The bundle hands imapflow node:tls, node:zlib and node:dns as getters that load them on first use
+    // (scripts/lazy-vendor.mjs lazyBuiltins).
+    const tlsDovecot = await startDovecot({ tls: true });
+    try {
+      const ControlPlane = await bundledControlPlane();
+      const ca = readFileSync(tlsDovecot.caFile!);
+      const auth = { host: '127.0.0.1', user: tlsDovecot.user, password: tlsDovecot.password, ca, servername: 'localhost' };
+      for (const how of [{ port: tlsDovecot.tlsPort!, secure: true }, { port: tlsDovecot.port, secure: false, starttls: 'required' as const }]) {
+        const cp = await ControlPlane.connect({ ...auth, ...how });
+        try {
+          assert.ok((await cp.listFolders()).some((f) => f.path === 'INBOX'), JSON.stringify(how));
+        } finally {
+          await cp.close();
+        }
+      }
+      // And a certificate that does not check out is refused, as before.
+      await assert.rejects(ControlPlane.connect({ ...auth, ca: undefined, port: tlsDovecot.tlsPort!, secure: true }));
+    } finally {
+      await tlsDovecot.stop();
+    }
+  });
 });
 
 describe('the vendor files of the bundle', { skip: binarySkipReason() }, () => {
