@@ -99,8 +99,15 @@ const vendorOutputs = await buildVendors({ root, outdir: vendorDir, found: vendo
 // `mailmigrate import`'s path (the command, then the run it loads with import()) as one file instead of ~20
 // chunks: merge-chunks.mjs says why and how.
 const topLevel = ['src/cli/main.ts', 'src/fleet/child-guard.ts'];
+// First what every command loads: the chunks main.js imports statically (commander, the errors, esbuild's runtime,
+// …; 5 files) as main-path.js — merged first, so that the groups below import main-path.js directly instead of
+// through the facades left in their place. main.js itself stays out (merge-chunks.mjs `omit` says why).
+const mainPath = await mergeChunks({
+  root, outdir, metafile: result.metafile, name: 'main-path',
+  entries: ['src/cli/main.ts'], omit: ['src/cli/main.ts'], exclude: ['src/fleet/child-guard.ts'],
+});
 const importPath = ['src/cli/commands/import.ts', 'src/migrate/import-run.ts'];
-const merged = await mergeChunks({ root, outdir, metafile: result.metafile, name: 'import-path', entries: importPath, exclude: topLevel });
+const merged = await mergeChunks({ root, outdir, metafile: mainPath, name: 'import-path', entries: importPath, exclude: topLevel });
 // And what the import loads once its first connection is dialled (import-run.ts: the control plane, then the
 // analysis and the adaptation), ~10 files of which 6 were one-line facades into import-path.js: one file. `verify`,
 // which loads the control plane too, then also evaluates the analysis (~35 kB).

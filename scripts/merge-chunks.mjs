@@ -29,7 +29,8 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 
 /**
  * @param {{ root: string, outdir: string, metafile: import('esbuild').Metafile, name: string,
- *   entries: string[], exclude: string[] }} o  entries/exclude: source paths of entry points (as in the metafile)
+ *   entries: string[], exclude: string[], omit?: string[] }} o  entries/exclude/omit: source paths of entry points
+ *   (as in the metafile)
  * @returns {Promise<import('esbuild').Metafile>} the metafile with the group's outputs replaced
  */
 export async function mergeChunks(o) {
@@ -51,7 +52,11 @@ export async function mergeChunks(o) {
   };
   const excluded = new Set(o.exclude.flatMap((e) => [...closure(outputOf(e))]));
   const reached = [...new Set(o.entries.flatMap((e) => [...closure(outputOf(e))]))].filter((k) => !excluded.has(k) && k.endsWith('.js'));
-  const group = reached.filter((k) => !outputs[k].facadeOf);
+  // `omit`: entries whose own chunk stays as it is, only what it imports is merged (main.ts, whose top-level await
+  // runs the whole command: merged with the modules a command chunk imports, it would wait on that chunk while the
+  // chunk waited on it — a top-level await deadlock).
+  const omitted = new Set((o.omit ?? []).map(outputOf));
+  const group = reached.filter((k) => !outputs[k].facadeOf && !omitted.has(k));
   if (group.length < 2) return o.metafile;
   const abs = (k) => resolve(o.root, k);
   const inGroup = new Set(reached.map(abs));
@@ -103,6 +108,40 @@ export async function mergeChunks(o) {
     writeFileSync(abs(k), facade);
     writeFileSync(`${abs(k)}.map`, JSON.stringify({ version: 3, sources: [], names: [], mappings: '' }));
     outputs[k] = { imports: [{ path: merged, kind: 'import-statement' }], exports: outputs[k].exports, ...(outputs[k].entryPoint ? { entryPoint: outputs[k].entryPoint } : {}), inputs: {}, bytes: Buffer.byteLength(facade), facadeOf: merged };
+  }
+  // An omitted entry chunk imports the group's chunks, now facades: bundled again with the facades bundled through,
+  // it imports the merged file directly (its own code unchanged, its source map read and rewritten by esbuild).
+  for (const k of omitted) {
+    const again = await build({
+      absWorkingDir: o.root,
+      entryPoints: [abs(k)],
+      outfile: abs(k),
+      allowOverwrite: true,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      sourcesContent: false,
+      minifyWhitespace: true,
+      write: false,
+      metafile: true,
+      logLevel: 'warning',
+      plugins: [{
+        name: 'through-facades',
+        setup(b) {
+          b.onResolve({ filter: /^\.\/[^/]+\.js$/ }, (a) => {
+            const path = resolve(a.resolveDir, a.path);
+            const key = relative(o.root, path);
+            return path !== abs(k) && outputs[key]?.facadeOf === merged ? { path } : path === abs(k) ? undefined : { path: a.path, external: true };
+          });
+          b.onResolve({ filter: /^[^./]/ }, (a) => ({ path: a.path, external: true }));
+        },
+      }],
+    });
+    for (const f of again.outputFiles) writeFileSync(f.path, f.contents);
+    const imports = again.metafile.outputs[relative(o.root, abs(k))].imports;
+    outputs[k] = { ...outputs[k], imports: imports.map((i) => (i.external && i.path.startsWith('./') ? { ...i, path: relative(o.root, join(dirname(abs(k)), i.path)), external: false } : i)) };
   }
   const out = result.metafile.outputs[merged];
   outputs[merged] = {
