@@ -1,9 +1,13 @@
 // Sums the self time per function of V8 CPU profiles (node --cpu-prof), over every file given, and prints the top.
-//   node scripts/cpu-profile-top.mjs [--top 40] FILE.cpuprofile…
+// --samples counts samples instead (each ~1 ms at the default interval): a sample's time delta is wall time, so on a
+// loaded machine one descheduled moment lands whole on whatever function ran then — one 169 ms delta made imapflow's
+// 127-character `excludeChars` look like a 42 ms cost per run (docs/measurements.md "Start-up"). Counting samples
+// caps each at the interval.
+//   node scripts/cpu-profile-top.mjs [--top 40] [--samples] FILE.cpuprofile…
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values: opt, positionals: files } = parseArgs({ options: { top: { type: 'string', default: '40' } }, allowPositionals: true });
+const { values: opt, positionals: files } = parseArgs({ options: { top: { type: 'string', default: '40' }, samples: { type: 'boolean', default: false } }, allowPositionals: true });
 const self = new Map();
 let total = 0;
 for (const file of files) {
@@ -12,7 +16,7 @@ for (const file of files) {
   // timeDeltas[i] is the time before samples[i]: attribute it to that sample's node.
   for (let i = 0; i < p.samples.length; i++) {
     const n = byId.get(p.samples[i]);
-    const dt = p.timeDeltas[i] ?? 0;
+    const dt = opt.samples ? 1000 : (p.timeDeltas[i] ?? 0);
     const cf = n.callFrame;
     const where = cf.url ? `${cf.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${cf.lineNumber + 1}` : '';
     const key = `${cf.functionName || '(anonymous)'} ${where}`;

@@ -15,6 +15,10 @@
 //   - each chunk of the group is replaced by a facade of one line re-exporting its names from `<name>.js`, so every
 //     chunk that imports it (statically or with `import()`) is left as esbuild wrote it.
 //
+// A facade left by an earlier merge (it has `facadeOf` in the metafile) that the group imports is bundled through,
+// not replaced: the group then imports the earlier merged file directly instead of loading the one-line file
+// first, and every other importer of the facade keeps it as it is.
+//
 // What changes: whoever loads one chunk of the group now evaluates all of it (module top levels are declarations;
 // the group is what `import` loads anyway). No cycle can appear: the group's static imports go only to chunks of
 // the excluded closures, which are closed under static import and so never import the group back.
@@ -25,7 +29,8 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 
 /**
  * @param {{ root: string, outdir: string, metafile: import('esbuild').Metafile, name: string,
- *   entries: string[], exclude: string[] }} o  entries/exclude: source paths of entry points (as in the metafile)
+ *   entries: string[], exclude: string[], omit?: string[] }} o  entries/exclude/omit: source paths of entry points
+ *   (as in the metafile)
  * @returns {Promise<import('esbuild').Metafile>} the metafile with the group's outputs replaced
  */
 export async function mergeChunks(o) {
@@ -46,10 +51,15 @@ export async function mergeChunks(o) {
     return seen;
   };
   const excluded = new Set(o.exclude.flatMap((e) => [...closure(outputOf(e))]));
-  const group = [...new Set(o.entries.flatMap((e) => [...closure(outputOf(e))]))].filter((k) => !excluded.has(k) && k.endsWith('.js'));
+  const reached = [...new Set(o.entries.flatMap((e) => [...closure(outputOf(e))]))].filter((k) => !excluded.has(k) && k.endsWith('.js'));
+  // `omit`: entries whose own chunk stays as it is, only what it imports is merged (main.ts, whose top-level await
+  // runs the whole command: merged with the modules a command chunk imports, it would wait on that chunk while the
+  // chunk waited on it — a top-level await deadlock).
+  const omitted = new Set((o.omit ?? []).map(outputOf));
+  const group = reached.filter((k) => !outputs[k].facadeOf && !omitted.has(k));
   if (group.length < 2) return o.metafile;
   const abs = (k) => resolve(o.root, k);
-  const inGroup = new Set(group.map(abs));
+  const inGroup = new Set(reached.map(abs));
   const prefix = new Map(group.map((k, i) => [k, `c${i}$`]));
   const target = join(o.outdir, `${o.name}.js`);
 
@@ -97,7 +107,41 @@ export async function mergeChunks(o) {
     const facade = names.length > 0 ? `export{${names.join(',')}}from"./${o.name}.js";\n` : `import"./${o.name}.js";\n`;
     writeFileSync(abs(k), facade);
     writeFileSync(`${abs(k)}.map`, JSON.stringify({ version: 3, sources: [], names: [], mappings: '' }));
-    outputs[k] = { imports: [{ path: merged, kind: 'import-statement' }], exports: outputs[k].exports, ...(outputs[k].entryPoint ? { entryPoint: outputs[k].entryPoint } : {}), inputs: {}, bytes: Buffer.byteLength(facade) };
+    outputs[k] = { imports: [{ path: merged, kind: 'import-statement' }], exports: outputs[k].exports, ...(outputs[k].entryPoint ? { entryPoint: outputs[k].entryPoint } : {}), inputs: {}, bytes: Buffer.byteLength(facade), facadeOf: merged };
+  }
+  // An omitted entry chunk imports the group's chunks, now facades: bundled again with the facades bundled through,
+  // it imports the merged file directly (its own code unchanged, its source map read and rewritten by esbuild).
+  for (const k of omitted) {
+    const again = await build({
+      absWorkingDir: o.root,
+      entryPoints: [abs(k)],
+      outfile: abs(k),
+      allowOverwrite: true,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      sourcesContent: false,
+      minifyWhitespace: true,
+      write: false,
+      metafile: true,
+      logLevel: 'warning',
+      plugins: [{
+        name: 'through-facades',
+        setup(b) {
+          b.onResolve({ filter: /^\.\/[^/]+\.js$/ }, (a) => {
+            const path = resolve(a.resolveDir, a.path);
+            const key = relative(o.root, path);
+            return path !== abs(k) && outputs[key]?.facadeOf === merged ? { path } : path === abs(k) ? undefined : { path: a.path, external: true };
+          });
+          b.onResolve({ filter: /^[^./]/ }, (a) => ({ path: a.path, external: true }));
+        },
+      }],
+    });
+    for (const f of again.outputFiles) writeFileSync(f.path, f.contents);
+    const imports = again.metafile.outputs[relative(o.root, abs(k))].imports;
+    outputs[k] = { ...outputs[k], imports: imports.map((i) => (i.external && i.path.startsWith('./') ? { ...i, path: relative(o.root, join(dirname(abs(k)), i.path)), external: false } : i)) };
   }
   const out = result.metafile.outputs[merged];
   outputs[merged] = {

@@ -7,6 +7,8 @@
 // Then one more run, probed and not timed (test/cli/startup-probe.ts: a load hook slows loading), counts the files
 // loaded before the first socket is dialled and before the first byte, their kB, the source modules inside them
 // (for a bundle, from its metafile dist/bundle.meta.json) and the Node built-ins loaded by the first byte.
+// GREETING_DELAY_MS=N: the listener greets N ms after accepting, as a remote server does at least one round trip
+// later; the first byte then also waits for what the client loads meanwhile (the control plane, imapflow).
 //   node scripts/startup-time.mjs [runs=7] [root=this checkout | --floor] [extra import args...]
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -25,6 +27,7 @@ const root = (!floor && rootArg) || join(dirname(fileURLToPath(import.meta.url))
 const FLOOR_CHILD = `import net from 'node:net';
 const a = process.argv; const s = net.connect(Number(a[a.indexOf('--port') + 1]), '127.0.0.1');
 s.once('data', () => s.write('a LOGIN u p\\r\\n'));`;
+const GREETING_DELAY_MS = Number(process.env.GREETING_DELAY_MS ?? 0);
 const TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
 const cpuMsOf = (pid) => {
   try {
@@ -49,7 +52,9 @@ function once(nodeArgs = []) {
     };
     const timer = setTimeout(() => { child?.kill('SIGKILL'); srv.close(); reject(new Error(`no byte within 30 s; stderr: ${stderr}`)); }, 30_000);
     const srv = net.createServer((s) => {
-      s.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n');
+      s.on('error', () => undefined); // the child is killed once its byte arrived: a reset is expected
+      const greet = () => { if (!s.destroyed) s.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n'); };
+      if (GREETING_DELAY_MS > 0) setTimeout(greet, GREETING_DELAY_MS); else greet();
       s.once('data', () => {
         if (outside) return;
         outside = { wallMs: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: cpuMsOf(child.pid) };

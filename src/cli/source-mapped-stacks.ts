@@ -51,7 +51,11 @@ export class SourceLocator {
     if (found.originalSource === undefined || found.originalLine === undefined || found.originalColumn === undefined) return undefined;
     // `sources` in the map are relative to the map file (esbuild writes "../../src/cli/main.ts").
     const source = new URL(found.originalSource, entry.url);
-    return { file: source.protocol === 'file:' ? fileURLToPath(source) : source.href, line: found.originalLine + 1, column: found.originalColumn + 1 };
+    const mapped = source.protocol === 'file:' ? fileURLToPath(source) : source.href;
+    // A merged file (scripts/merge-chunks.mjs) maps the import statements of the one-line facades and entry chunks it
+    // took in to those generated files: no better than the location as it is.
+    if (mapped.startsWith(this.#root)) return undefined;
+    return { file: mapped, line: found.originalLine + 1, column: found.originalColumn + 1 };
   }
 
   /** One printed frame ("fn (file:line:col)") with its location mapped when it can be. */

@@ -1,4 +1,5 @@
-import { performance } from 'node:perf_hooks';
+// `performance` is Node's global (the same object node:perf_hooks exports): importing that module cost ~1.7 ms CPU of
+// start-up (docs/measurements.md "Start-up").
 
 // One monotonic clock for every timing record: milliseconds as a float since process start.
 // performance.now() is monotonic (never jumps with NTP) and sub-microsecond, which the recv-wait of a

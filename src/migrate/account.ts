@@ -1,4 +1,3 @@
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 // The canonical account (issue 11): what keys the resume journal, so that the same mailbox reached with another
@@ -23,7 +22,12 @@ export interface AccountTarget {
 
 export type Resolver = (host: string) => Promise<string[]>;
 
-const systemResolver: Resolver = async (host) => (await dnsLookup(host, { all: true, verbatim: true })).map((a) => a.address);
+// node:dns/promises is loaded on the first name to resolve (an IP address never is): ~2 ms CPU of start-up that an
+// import to 127.0.0.1 or any address does not need (docs/measurements.md "Start-up").
+const systemResolver: Resolver = async (host) => {
+  const { lookup } = await import('node:dns/promises');
+  return (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+};
 
 /** `imap://<user>@<address>:<port>` — the journal's account string. */
 export async function canonicalAccount(t: AccountTarget, resolve: Resolver = systemResolver): Promise<string> {

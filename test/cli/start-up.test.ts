@@ -88,5 +88,33 @@ test('an import into a server dials its first APPEND connection before loading i
   // (scripts/merge-chunks.mjs), not one per chunk — each file costs Node 20's ESM loader ~1.4 ms CPU (30 before).
   const files = loaded.beforeFirstConnect.files.map((f) => relative(ROOT, f));
   assert.ok(files.includes(join('dist', 'bundle', 'import-path.js')), files.join(' '));
-  assert.ok(files.length <= 16, `${files.length} files before the first connect: ${files.join(' ')}`);
+  // bin, main.js, main-path.js (what main imports: commander, the errors, …), the import command's entry facade and
+  // import-path.js (the read worker is built apart, so the sources' chunks are in it too): 5, 12 before.
+  assert.ok(files.includes(join('dist', 'bundle', 'main-path.js')), files.join(' '));
+  assert.ok(files.length <= 6, `${files.length} files before the first connect: ${files.join(' ')}`);
+});
+
+test('the read worker, one file of its own in the bundle, reads and fingerprints the messages of an import with --read-threads 2', async (t) => {
+  const skip = binarySkipReason();
+  if (skip) return t.skip(skip);
+  // scripts/bundle.mjs builds src/sources/read-worker.ts apart from the split build (read-pool.ts starts it by URL);
+  // on a machine with fewer than 3 cores the default is no worker, so no other CLI test would reach that file.
+  const dir = mkdtempSync(join(tmpdir(), 'mailmigrate-read-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (threads: string) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'import', join(FIXTURES, 'maildir'), '--read-threads', threads, '--quiet'], {
+        cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: dir, XDG_STATE_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
+    });
+  const threaded = await run('2');
+  assert.equal(threaded.code, 0, threaded.out);
+  assert.match(threaded.out, /Done: 7 appended, .*, 0 failed, 8 seen/);
+  const inline = await run('0');
+  assert.match(inline.out, /Done: 7 appended, .*, 0 failed, 8 seen/);
 });

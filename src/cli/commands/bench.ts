@@ -6,7 +6,7 @@ import { resolveProfiles } from '../../bench/profiles.js';
 import { describeMachine, ratioToFirst, type BenchReport, type BenchRun } from '../../bench/report.js';
 import { renderHtml } from '../../bench/report-html.js';
 import { startServer, type ImapServer } from '../../server/server.js';
-import { fmtMs, fmtRate, renderTable } from '../render/table.js';
+import { fmtMs, fmtRate, groupDigits, renderTable } from '../render/table.js';
 import { addConnectionOptions, type ConnectionCliOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 
 // `mailmigrate bench`: the main job a newcomer runs first. With no --host it starts the embedded server
@@ -140,7 +140,7 @@ export function renderBenchTable(runs: readonly BenchRun[]): string {
       { header: 'recv-wait p50', value: ({ r }) => fmtMs(r.latency.APPEND.p50), align: 'right' },
       { header: 'p99', value: ({ r }) => fmtMs(r.latency.APPEND.p99), align: 'right' },
       { header: 'max (ms)', value: ({ r }) => fmtMs(r.latency.APPEND.max), align: 'right' },
-      { header: 'ratio', value: ({ i }) => { const x = ratioToFirst(runs, i); return x === undefined ? '-' : `${x >= 10 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1)}×`; }, align: 'right' },
+      { header: 'ratio', value: ({ i }) => { const x = ratioToFirst(runs, i); return x === undefined ? '-' : `${x >= 10 ? groupDigits(Math.round(x)) : x.toFixed(1)}×`; }, align: 'right' },
       { header: 'settings', value: ({ r }) => settingsLabel(r.settings) },
     ],
   );

@@ -93,7 +93,7 @@ export function registerImport(program: Command): Command {
     .option('--dry-run', 'check the server read-only and print, per folder, what would be appended, skipped or updated; send nothing')
     .option('--quiet', 'no progress output, only the summary')
     .option('--verbose', 'also print the transport settings, recv-wait per command and every diagnosis')
-    .option('--read-threads <n>', 'worker threads that read, normalize and fingerprint message files (default: cores - 1, at most 4; 0 = main thread)')
+    .option('--read-threads <n>', 'worker threads that read, normalize and fingerprint message files (default: cores - 2, at most 4; 0 = main thread)')
     .addOption(new Option('--progress-interval <ms>', 'plain progress line period off a TTY').default('5000').hideHelp())
     .addHelpText(
       'after',

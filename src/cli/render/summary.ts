@@ -2,7 +2,7 @@ import type { FolderReport } from '../../migrate/folder-runs.js';
 import { type ImportReport, reasonWithoutSource } from '../../migrate/import-report.js';
 import type { VerifyResult } from '../../migrate/verify.js';
 import { printable as p } from '../../core/printable.js';
-import { fmtMs, fmtRate, renderTable } from './table.js';
+import { fmtMs, fmtRate, groupDigits, renderTable } from './table.js';
 
 export { type ImportReport, type ImportSettings, type LatencySummary, reasonWithoutSource } from '../../migrate/import-report.js';
 
@@ -27,7 +27,7 @@ export function groupFailures(failures: ReadonlyArray<{ source: string; code: st
 
 /** One row per target folder: source folder(s) → target, and what happened to their messages. */
 export function renderFolderTable(folders: readonly FolderReport[], dryRun: boolean): string {
-  const s = (n: number): string => n.toLocaleString('en-US');
+  const s = groupDigits;
   return renderTable(folders, [
     { header: 'source', value: (f) => f.sources.join(', ') },
     { header: '', value: () => '→' },
@@ -52,7 +52,7 @@ const INFORMATIONAL = new Set(['server-bound']);
 export function renderImportSummary(r: ImportReport, options: { verbose?: boolean } = {}): string {
   const verbose = options.verbose === true;
   const lines: string[] = [];
-  const s = (n: number): string => n.toLocaleString('en-US');
+  const s = groupDigits;
   if (r.folders.length) lines.push(renderFolderTable(r.folders, r.dryRun), '');
   const skipped =
     `${s(r.skippedBy.journal)} already imported (journal), ${s(r.skippedBy.checked)} already on the server (checked)` +
