@@ -52,7 +52,7 @@ export class FileMessage implements SourceMessage {
    * it to make no promise per message (issue 14: bytes allocated per message).
    */
   readNow(): NormalizedMessage | undefined {
-    if (this.pool || !readsSynchronously(this.size)) return undefined;
+    if (!readsSynchronously(this.size) || this.#viaPool()) return undefined;
     const raw = readRegularFileTimedSync(this.openPath, this.maxBytes);
     this.#dated(raw.mtimeMs);
     return normalizeMessage(raw.data, this.origin);
@@ -61,8 +61,8 @@ export class FileMessage implements SourceMessage {
   async read(): Promise<NormalizedMessage> {
     const now = this.readNow();
     if (now) return now;
-    if (this.pool) {
-      const n = await this.pool.read(this.openPath, this.origin, this.maxBytes);
+    if (this.#viaPool()) {
+      const n = await this.pool!.read(this.openPath, this.origin, this.maxBytes);
       this.#dated(n.mtimeMs);
       return n;
     }
@@ -72,6 +72,12 @@ export class FileMessage implements SourceMessage {
     this.#dated(raw.mtimeMs);
     return normalizeMessage(raw.data, this.origin);
   }
+
+  /** Whether the read pool takes this message; asked once (the pool counts its warm-up by the asking). */
+  #viaPool(): boolean {
+    return (this.#pooled ??= this.pool?.wants() ?? false);
+  }
+  #pooled: boolean | undefined;
 
   #dated(mtimeMs: number): void {
     if (!this.#dateAtRead) return;

@@ -23,8 +23,34 @@ export class ReadPool {
   private turn = 0;
   private failed: Error | undefined;
 
-  constructor(readonly threads: number) {
-    for (let i = 0; i < threads; i++) {
+  /** Messages the readers asked about (wants()) so far. */
+  private asked = 0;
+
+  /**
+   * `warmUp`: the first this-many messages are left to the calling thread (wants() is false) and no thread is
+   * started for them. A worker costs ~0.12 s of CPU to start (a V8 isolate and the read-worker module: a small
+   * import took 0.781 s of CPU with two workers against 0.535 s with none, `node scripts/run-cost.mjs`), and it
+   * takes over ~35 % of the main thread's ~480 µs per message: two workers pay for themselves after ~1,400 messages.
+   * A run of a few hundred messages never starts them; a large one reads its first thousand on the main thread.
+   */
+  constructor(
+    readonly threads: number,
+    private readonly warmUp = DEFAULT_WARM_UP_MESSAGES,
+  ) {}
+
+  /** Threads started so far (0 until the warm-up has passed or read() was called). */
+  get started(): number {
+    return this.workers.length;
+  }
+
+  /** Whether the next message should be read here (true) or on the calling thread (false, during the warm-up). */
+  wants(): boolean {
+    return ++this.asked > this.warmUp;
+  }
+
+  private start(): void {
+    if (this.workers.length > 0) return;
+    for (let i = 0; i < this.threads; i++) {
       const w = new Worker(WORKER_URL);
       w.unref();
       w.on('message', (r: ReadResponse) => this.settle(r));
@@ -47,6 +73,7 @@ export class ReadPool {
   /** Reads `path` (opened as safe-read.ts does), at most `maxBytes`; `origin` names it in errors. */
   read(path: string, origin: string, maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES): Promise<NormalizedMessage & { mtimeMs: number }> {
     if (this.failed) return Promise.reject(this.failed);
+    this.start();
     const id = this.nextId++;
     const w = this.workers[this.turn++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
@@ -79,6 +106,9 @@ export class ReadPool {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
+
+/** Messages a run reads on its own thread before the pool's threads start (see the constructor). */
+export const DEFAULT_WARM_UP_MESSAGES = 1000;
 
 /** The compiled worker next to this module (dist/). From TypeScript sources it does not exist: see `available`. */
 const WORKER_URL = new URL('./read-worker.js', import.meta.url);

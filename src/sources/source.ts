@@ -75,6 +75,8 @@ export type MboxVariant = 'auto' | 'mboxo' | 'mboxrd' | 'mboxcl' | 'mboxcl2';
  * imports this file's limits): no import cycle inside sources.
  */
 export interface MessageFileReader {
+  /** Asked once per message: false leaves it to the calling thread (the pool's warm-up, read-pool.ts). */
+  wants(): boolean;
   /** The message, and the mtime of the file read (fstat of its descriptor). */
   read(path: string, origin: string, maxBytes?: number): Promise<NormalizedMessage & { readonly mtimeMs: number }>;
 }

@@ -20,7 +20,7 @@ test('messages read on worker threads are byte-identical to main-thread reads, w
     writeFileSync(join(dir, 'cur', `17000000${i}.M${i}P1.host:2,S`), `Message-ID: <p${i}@x>\nSubject: ${i}\n\n${'body line\n'.repeat(i * 50)}`);
   }
   writeFileSync(join(dir, 'cur', '1700009999.M9P1.host:2,'), 'no header block here at all\n');
-  const pool = new ReadPool(2);
+  const pool = new ReadPool(2, 0);
   t.after(() => pool.close());
   const collect = async (readPool?: ReadPool) => {
     const out = new Map<string, { data: Buffer; messageId?: string; fingerprint?: string } | string>();
@@ -45,6 +45,34 @@ test('messages read on worker threads are byte-identical to main-thread reads, w
     assert.equal(p.fingerprint, fingerprintOf(m.data));
   }
   assert.deepEqual([...main.values()].filter((v) => typeof v === 'string'), ['E_SOURCE_NOT_MESSAGE']);
+  assert.equal(pool.started, 2, 'the workers read them');
+});
+
+test('the pool starts its threads only after its warm-up: a small run reads on the main thread and starts none, a larger one switches over with the same bytes', { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-pool-warm-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dir, sub));
+  for (let i = 0; i < 30; i++) writeFileSync(join(dir, 'cur', `17000000${i}.M${i}P1.host:2,S`), `Message-ID: <w${i}@x>\nSubject: ${i}\n\n${'line\n'.repeat(i * 40)}`);
+  const read = async (pool?: ReadPool) => {
+    const out = new Map<string, Buffer>();
+    for await (const item of readAhead((await openSource(dir, { readPool: pool })).items(), { depth: 8 })) {
+      if (item.kind === 'message') out.set(item.message.id, item.normalized.data);
+    }
+    return out;
+  };
+  const main = await read();
+  const small = new ReadPool(2, 100);
+  t.after(() => small.close());
+  const unstarted = await read(small);
+  assert.equal(small.started, 0, 'a run shorter than the warm-up started threads');
+  const switching = new ReadPool(2, 10);
+  t.after(() => switching.close());
+  const switched = await read(switching);
+  assert.equal(switching.started, 2, 'the threads never started after the warm-up');
+  for (const got of [unstarted, switched]) {
+    assert.equal(got.size, 30);
+    for (const [id, data] of main) assert.ok(got.get(id)?.equals(data), `${id} bytes`);
+  }
 });
 
 test('a file that vanished is a SourceError naming it, from a worker too', { skip }, async (t) => {
