@@ -79,7 +79,11 @@ if (unknown.length) {
 }
 const withLint = flags.includes('--lint');
 const walls = lastWalls();
+// Only files whose source is still in test/: tsc never deletes the output of a removed or renamed test file, and a
+// stale copy would run twice or run what no longer exists.
+const hasSource = (f) => existsSync(f.replace(/^dist[\\/]/, '').replace(/\.test\.js$/, '.test.ts'));
 const list = files(join('dist', 'test'))
+  .filter(hasSource)
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort((a, b) => (walls[b] ?? 0) - (walls[a] ?? 0) || (a < b ? -1 : 1));
 if (list.length === 0) {

@@ -84,7 +84,9 @@ async function interruptedScenario(target: CountedTarget, tag: string): Promise<
 }
 
 
-describe('a server that answers an APPEND only after the reply timeout, the connection open', () => {
+// Each scenario has its own server, proxy and temp dir, and spends its time waiting out a held answer: side by side
+// (issue 13).
+describe('a server that answers an APPEND only after the reply timeout, the connection open', { concurrency: true }, () => {
   for (const server of realServers.filter((s) => s.name === 'dovecot')) {
     test(`the connection waits for the late answer while the other goes on — every message exactly once on ${server.name}`, { skip: server.skipReason() }, async () => {
       const r = await server.start();
