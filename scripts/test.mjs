@@ -1,5 +1,5 @@
-// npm test: every compiled test file, several at a time, the longest first; with --lint, `npm run lint` runs beside
-// them. Each file is its own process, and every integration test starts its own private servers on random loopback
+// npm test (`node scripts/test.mjs --build --lint`): `npm run build`, then every compiled test file, several at a
+// time, the longest first; `npm run lint` runs beside both from the start (--lint). Each file is its own process, and every integration test starts its own private servers on random loopback
 // ports in its own temp dir, so files share nothing and their order is free.
 //
 // Why this shape (issue 13, measured on the 2-core machine, each file alone under /usr/bin/time): the files cost
@@ -72,12 +72,53 @@ function lastWalls() {
 
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
-const unknown = flags.filter((f) => f !== '--lint');
+const unknown = flags.filter((f) => f !== '--lint' && f !== '--build');
 if (unknown.length) {
-  console.error(`scripts/test.mjs: unknown option ${unknown.join(' ')} (known: --lint; other arguments filter files by path)`);
+  console.error(`scripts/test.mjs: unknown option ${unknown.join(' ')} (known: --build, --lint; other arguments filter files by path)`);
   process.exit(1);
 }
-const withLint = flags.includes('--lint');
+const concurrency = Number(process.env.MAILMIGRATE_TEST_CONCURRENCY ?? DEFAULT_CONCURRENCY);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`MAILMIGRATE_TEST_CONCURRENCY must be a whole number ≥ 1, got ${process.env.MAILMIGRATE_TEST_CONCURRENCY}`);
+  process.exit(1);
+}
+
+/** Runs an npm script; `quiet` keeps its output for later instead of showing it as it comes. */
+function npmRun(script, quiet) {
+  const child = spawn('npm', ['run', '--silent', script], { stdio: quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+  const job = { child, output: '', done: undefined };
+  if (quiet) {
+    child.stdout.setEncoding('utf8').on('data', (s) => (job.output += s));
+    child.stderr.setEncoding('utf8').on('data', (s) => (job.output += s));
+  }
+  job.done = new Promise((resolveDone) => {
+    child.on('error', (err) => resolveDone({ code: 1, why: err.message }));
+    child.on('close', (code, signal) => resolveDone({ code: code ?? 1, why: signal ? `killed by ${signal}` : `exit ${code}` }));
+  });
+  return job;
+}
+
+// Lint needs no build (ESLint and dpdm read src/ and test/), so it starts first and runs beside the build and the
+// tests — typed ESLint alone is ~24 CPU-s, single-threaded, as is tsc: on two cores they overlap instead of queueing.
+// Its output is kept and shown after the tests, so it does not cut into the TAP stream.
+const lint = flags.includes('--lint') ? npmRun('lint', true) : undefined;
+const showLint = async () => {
+  if (!lint) return false;
+  const r = await lint.done;
+  if (r.code !== 0) process.stdout.write(`\n# ---- lint FAILED (npm run lint: ${r.why}) ----\n${lint.output}\n`);
+  else process.stdout.write(`\n# lint (npm run lint): passed\n`);
+  return r.code !== 0;
+};
+// The tests run the compiled dist/: the build must be complete before the first one starts.
+if (flags.includes('--build')) {
+  const r = await npmRun('build', false).done;
+  if (r.code !== 0) {
+    console.error(`scripts/test.mjs: npm run build failed (${r.why}): no test was run`);
+    await showLint();
+    process.exit(1);
+  }
+}
+
 const walls = lastWalls();
 // Only files whose source is still in test/: tsc never deletes the output of a removed or renamed test file, and a
 // stale copy would run twice or run what no longer exists.
@@ -88,26 +129,8 @@ const list = files(join('dist', 'test'))
   .sort((a, b) => (walls[b] ?? 0) - (walls[a] ?? 0) || (a < b ? -1 : 1));
 if (list.length === 0) {
   console.error(`scripts/test.mjs: no test file under dist/test matches ${filters.join(' ')} (run \`npm run build\` first?)`);
+  await showLint();
   process.exit(1);
-}
-const concurrency = Number(process.env.MAILMIGRATE_TEST_CONCURRENCY ?? DEFAULT_CONCURRENCY);
-if (!Number.isInteger(concurrency) || concurrency < 1) {
-  console.error(`MAILMIGRATE_TEST_CONCURRENCY must be a whole number ≥ 1, got ${process.env.MAILMIGRATE_TEST_CONCURRENCY}`);
-  process.exit(1);
-}
-
-// Lint beside the tests: its output is kept and shown after them, so it does not cut into the TAP stream.
-let lint;
-if (withLint) {
-  lint = { output: '', done: undefined };
-  const child = spawn('npm', ['run', '--silent', 'lint'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.setEncoding('utf8').on('data', (s) => (lint.output += s));
-  child.stderr.setEncoding('utf8').on('data', (s) => (lint.output += s));
-  lint.child = child;
-  lint.done = new Promise((resolveDone) => {
-    child.on('error', (err) => resolveDone({ code: 1, why: err.message }));
-    child.on('close', (code, signal) => resolveDone({ code: code ?? 1, why: signal ? `killed by ${signal}` : `exit ${code}` }));
-  });
 }
 
 const specFile = join('dist', 'test-report.spec.txt');
@@ -161,11 +184,5 @@ if (failed) {
   const plain = (s) => s.replace(/\u001b\[[0-9;]*m/g, '');
   if (at >= 0) process.stdout.write(`\n# ---- failing tests, again (from ${specFile}) ----\n${plain(spec.slice(at))}\n`);
 }
-let lintFailed = false;
-if (lint) {
-  const r = await lint.done;
-  lintFailed = r.code !== 0;
-  if (lintFailed) process.stdout.write(`\n# ---- lint FAILED (npm run lint: ${r.why}) ----\n${lint.output}\n`);
-  else process.stdout.write(`\n# lint (npm run lint): passed\n`);
-}
+const lintFailed = await showLint();
 process.exit(failed || lintFailed || controller.signal.aborted ? 1 : 0);
