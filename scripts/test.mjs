@@ -6,7 +6,7 @@
 // ~394 CPU-s for ~938 s of summed wall time, so most of a file's time is waiting on servers, sockets and deliberate
 // quiet periods. In alphabetical order, three at a time, the 91 s kill -9 file started two thirds of the way in and
 // ran on alone at the end; longest first, they overlap with the many short files instead. More files at once fill the
-// waits: 3 at a time left the CPUs idle about a third of the time (see the concurrency note below).
+// waits: 3 at a time left the CPUs idle about a third of the time (see DEFAULT_CONCURRENCY).
 // - Order: the wall time of each file in the last complete run (dist/test-timings.json, written at the end of each
 //   run), else the measured seed table below; files never timed go last, alphabetically.
 // - MAILMIGRATE_TEST_CONCURRENCY overrides the default (1 = one file at a time).
@@ -24,31 +24,37 @@ import { PassThrough } from 'node:stream';
 import { run } from 'node:test';
 import { spec, tap } from 'node:test/reporters';
 
-// Default files at once: see the measurements beside it.
-const DEFAULT_CONCURRENCY = 5;
+// Files at once. The test phase is CPU-bound on two cores once the waits are filled (~400 CPU-s), so past ~5 more
+// files only add memory; 6 was the better of the two full runs measured (`MAILMIGRATE_TEST_CONCURRENCY=N npm test`,
+// same code, other work loading the machine to an average of ~11): 5 at a time 575 s for the tests, 6 at a time
+// 414 s. A fluid model from the per-file CPU and wall times (each file alone) gives 3: 318 s, 4: 248, 5: 212, 6: 201,
+// 8: 197 — longest first; alphabetically 3 gives 316.
+const DEFAULT_CONCURRENCY = 6;
 
-// Wall seconds per file, alone (issue 13's measurement, after the per-server splits): only the long ones matter for
-// the order; anything not listed counts as short. dist/test-timings.json from the last run takes precedence.
+// Wall seconds per file in a full run (6 at a time, load average ~11 from other work on the machine, issue 13): only
+// the order matters, and only for the long ones; a file not listed counts as short. dist/test-timings.json, written
+// by the last complete run, takes precedence.
 const SEED_WALL_S = {
-  'dist/test/reliability/late-store.test.js': 60,
-  'dist/test/fleet/queue-dovecot.test.js': 56,
-  'dist/test/cli/rerun-dovecot.test.js': 56,
-  'dist/test/cli/import-dovecot.test.js': 52,
-  'dist/test/fleet/batch-dovecot.test.js': 51,
-  'dist/test/reliability/server-truth.test.js': 41,
-  'dist/test/reliability/late-answer.test.js': 33,
-  'dist/test/reliability/cli-faults.test.js': 30,
-  'dist/test/cli/realistic-trees-dovecot.test.js': 30,
-  'dist/test/integration/kill-rerun-courier.test.js': 30,
-  'dist/test/integration/kill-rerun-cyrus-dot.test.js': 22,
-  'dist/test/integration/kill-rerun-cyrus-slash.test.js': 22,
-  'dist/test/integration/kill-rerun-dovecot.test.js': 20,
-  'dist/test/helpers/cyrus.test.js': 22,
-  'dist/test/scale/doctor.test.js': 22,
-  'dist/test/reliability/import-faults.test.js': 16,
-  'dist/test/cli/folders-dovecot.test.js': 16,
-  'dist/test/helpers/courier.test.js': 15,
-  'dist/test/reliability/dovecot-restart.test.js': 13,
+  'dist/test/integration/import-verify.test.js': 194,
+  'dist/test/cli/rerun-dovecot.test.js': 186,
+  'dist/test/cli/import-dovecot.test.js': 152,
+  'dist/test/cli/realistic-trees-dovecot.test.js': 138,
+  'dist/test/integration/refused-names.test.js': 121,
+  'dist/test/fleet/queue-dovecot.test.js': 102,
+  'dist/test/fleet/batch-dovecot.test.js': 85,
+  'dist/test/scale/doctor.test.js': 72,
+  'dist/test/integration/kill-rerun-courier.test.js': 68,
+  'dist/test/reliability/cli-faults.test.js': 63,
+  'dist/test/reliability/late-store.test.js': 61,
+  'dist/test/reliability/late-answer.test.js': 49,
+  'dist/test/integration/kill-rerun-cyrus-dot.test.js': 47,
+  'dist/test/integration/kill-rerun-dovecot.test.js': 47,
+  'dist/test/integration/kill-rerun-cyrus-slash.test.js': 43,
+  'dist/test/reliability/lost-reply-dovecot.test.js': 39,
+  'dist/test/reliability/dovecot-restart.test.js': 37,
+  'dist/test/cli/folders-dovecot.test.js': 33,
+  'dist/test/reliability/server-truth.test.js': 32,
+  'dist/test/helpers/cyrus.test.js': 28,
 };
 const TIMINGS = join('dist', 'test-timings.json');
 
