@@ -27,8 +27,8 @@ import { spec, tap } from 'node:test/reporters';
 // Files at once. The test phase is CPU-bound on two cores once the waits are filled (~400 CPU-s), so past ~5 more
 // files only add memory; 6 was the better of the two full runs measured (`MAILMIGRATE_TEST_CONCURRENCY=N npm test`,
 // same code, other work loading the machine to an average of ~11): 5 at a time 575 s for the tests, 6 at a time
-// 414 s. A fluid model from the per-file CPU and wall times (each file alone) gives 3: 318 s, 4: 248, 5: 212, 6: 201,
-// 8: 197 — longest first; alphabetically 3 gives 316.
+// 414 s. A fluid model from the per-file CPU and wall times before issue 13 (each file alone) gives 3: 318 s, 4: 248,
+// 5: 212, 6: 201, 8: 197 — longest first; alphabetically 3 gives 316.
 const DEFAULT_CONCURRENCY = 6;
 
 // Wall seconds per file in a full run (6 at a time, load average ~11 from other work on the machine, issue 13): only
