@@ -11,6 +11,12 @@ import { PROFILES } from '../../src/bench/profiles.js';
 
 const profile = (name: string) => PROFILES.find((p) => p.name === name)!;
 
+// ListenOverflows is a machine-wide kernel counter (/proc/net/netstat): an accept queue that overflows anywhere on the
+// machine during the run (the storm test beside this file in `npm test`, another suite) shows up here as an
+// 'accept-queue-overflow' finding. It says nothing about the two profiles compared, so it is left out of what this
+// test judges; every other finding still counts.
+const ownFindings = <T extends { code: string }>(diagnosis: readonly T[]): T[] => diagnosis.filter((d) => d.code !== 'accept-queue-overflow');
+
 test('the imaplib profile stalls on the delayed ACK and the diagnosis says so; the default profile does not', async () => {
   const server = await startServer({ noDelay: true });
   try {
@@ -20,13 +26,13 @@ test('the imaplib profile stalls on the delayed ACK and the diagnosis says so; t
     assert.ok(slow.stoppedEarly, 'the slow profile stops at its time budget');
     assert.ok(slow.messages >= 10 && slow.messages < 200, `imaplib appended ${slow.messages} in 1.5 s`);
     assert.ok(slow.latency.APPEND.p50 >= 35 && slow.latency.APPEND.p50 <= 60, `p50 ${slow.latency.APPEND.p50}`);
-    assert.deepEqual(slow.diagnosis.map((d) => d.code), ['delayed-ack-stall']);
-    assert.match(slow.diagnosis[0]!.message, /TCP_NODELAY/);
+    assert.deepEqual(ownFindings(slow.diagnosis).map((d) => d.code), ['delayed-ack-stall'], JSON.stringify(slow.diagnosis));
+    assert.match(ownFindings(slow.diagnosis)[0]!.message, /TCP_NODELAY/);
 
     const fast = await runProfile(target, profile('default'), corpus, { durationMs: 30_000, mailbox: 'fast' });
     assert.equal(fast.messages, 400);
     assert.equal(fast.stoppedEarly, undefined);
-    assert.deepEqual(fast.diagnosis, [], JSON.stringify(fast.diagnosis));
+    assert.deepEqual(ownFindings(fast.diagnosis), [], JSON.stringify(fast.diagnosis));
     assert.ok(fast.msgsPerSec > slow.msgsPerSec * 10, `${fast.msgsPerSec} vs ${slow.msgsPerSec}`);
     assert.equal(server.store.list().some((m) => m.name === 'slow' || m.name === 'fast'), false, 'bench mailboxes are deleted afterwards');
   } finally {

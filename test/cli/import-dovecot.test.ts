@@ -111,7 +111,9 @@ describe('import and verify against a private Dovecot', { skip }, () => {
 
   test('SIGINT stops gracefully with exit 130 and a summary, and the re-run completes without duplicates', async () => {
     await d.emptyAccount();
-    const COUNT = 1200;
+    // 600: the interrupt comes at ≥100 on the server, and the run must still have most of its work ahead of it then
+    // (the poll lags under load); 1200 only made both runs longer (issue 13).
+    const COUNT = 600;
     const src = join(work, 'sigint-corpus');
     await writeMaildir(src, COUNT, { seed: 11, size: 650 });
     const report = join(work, 'sigint-report.json');
@@ -146,7 +148,9 @@ describe('import and verify against a private Dovecot', { skip }, () => {
 
   test('runs killed with SIGKILL at several points and re-run leave every message on the server exactly once; verify then passes and fails after a deletion', async () => {
     await d.emptyAccount();
-    const COUNT = 2000;
+    // 1000: room for three kills (an early one, one on a timer, a late one at 650) before the end; 2000 only
+    // made every run and the three verifies longer (issue 13).
+    const COUNT = 1000;
     const src = join(work, 'corpus');
     await writeMaildir(src, COUNT, { seed: 7, size: 700 });
     const journal = join(work, 'kill.journal');
@@ -155,7 +159,7 @@ describe('import and verify against a private Dovecot', { skip }, () => {
     try {
       const inbox = async (): Promise<number> => (await cp.status('INBOX')).messages;
       // Kill points, as seen from the server: early, by a timer right after start, and late.
-      const points: Array<{ atLeast?: number; afterMs?: number }> = [{ atLeast: 150 }, { afterMs: 700 }, { atLeast: 1300 }];
+      const points: Array<{ atLeast?: number; afterMs?: number }> = [{ atLeast: 150 }, { afterMs: 700 }, { atLeast: 650 }];
       const killedAt: number[] = [];
       for (const p of points) {
         const { child, done } = startCli(args, env);
@@ -203,7 +207,7 @@ describe('import and verify against a private Dovecot', { skip }, () => {
       // The fix the summary names: the same import with --recheck appends exactly the missing one.
       const fix = await runCli([...args, '--recheck'], env);
       assert.equal(fix.code, 0, fix.stderr + fix.stdout);
-      assert.match(fix.stdout, /Done: 1 appended, 0 already imported \(journal\), 1,999 already on the server \(checked\)/);
+      assert.match(fix.stdout, /Done: 1 appended, 0 already imported \(journal\), 999 already on the server \(checked\)/);
       assert.equal((await runCli(['verify', src, ...conn()], env)).code, 0);
       assert.equal((await cp.status('INBOX')).messages, COUNT);
       assert.ok(bad.stdout.includes(`missing in INBOX:`) && bad.stdout.includes(String(victim.messageId)), bad.stdout);

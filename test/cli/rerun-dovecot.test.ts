@@ -105,12 +105,14 @@ describe('re-runs check the server: a private Dovecot', { skip }, () => {
   test('a fresh journal on a fully imported target adds nothing, settled from one bulk read per folder without fetching a body', async () => {
     await d.emptyAccount();
     const src = dir('fresh');
-    const ids = writeCorpus(src, 1500, 'fresh', ['Work', 'Archive'], 3000);
+    // 300 messages, 100 per folder: what is asserted (no upload, no body fetched) holds for any count. 1500 dated from
+    // when this test compared the two runs' times; that comparison belongs to bench:reconcile (issue 13).
+    const ids = writeCorpus(src, 300, 'fresh', ['Work', 'Archive'], 3000);
     const first = await importJson([src, ...conn(), '--journal', join(work, `fresh-a-${n++}.jsonl`)]);
-    assert.equal(first.appended, 1500);
+    assert.equal(first.appended, 300);
     const fresh = await importJson([src, ...conn(), '--journal', join(work, `fresh-b-${n++}.jsonl`)]);
     assert.equal(fresh.appended, 0);
-    assert.equal(fresh.skippedBy.checked, 1500, 'found by one bulk FETCH per folder');
+    assert.equal(fresh.skippedBy.checked, 300, 'found by one bulk FETCH per folder');
     // What makes it cheap, asserted without a clock (timings belong to bench:reconcile; under a loaded CI machine a
     // 1.5 s run against a 1.0 s one says nothing): no message uploaded, no body fetched to settle a match.
     console.log(`# first import ${first.elapsedMs} ms, fresh-journal re-run ${fresh.elapsedMs} ms`);
@@ -140,7 +142,9 @@ describe('re-runs check the server: a private Dovecot', { skip }, () => {
   test('kill -9 mid-import, then a run with a fresh journal: every message exactly once', async () => {
     await d.emptyAccount();
     const src = dir('kill');
-    const ids = writeCorpus(src, 1500, 'kill', ['Work'], 2000);
+    // 800 messages, half in INBOX: the kill comes at ≥200 there with much of the import still ahead (1500 only made
+    // both runs longer, issue 13).
+    const ids = writeCorpus(src, 800, 'kill', ['Work'], 2000);
     const cp = await plane();
     try {
       const { child, done } = startCli(['import', src, ...conn(), '--journal', join(work, `kill-a-${n++}.jsonl`), '--batch', '10', '--quiet'], env);
@@ -154,9 +158,9 @@ describe('re-runs check the server: a private Dovecot', { skip }, () => {
       await cp.close();
     }
     const partial = (await census()).total;
-    assert.ok(partial > 0 && partial < 1500, `the kill landed mid-import (${partial} on the server)`);
+    assert.ok(partial > 0 && partial < 800, `the kill landed mid-import (${partial} on the server)`);
     const r = await importJson([src, ...conn(), '--journal', join(work, `kill-b-${n++}.jsonl`)]);
-    assert.equal(r.appended + r.skippedBy.checked, 1500);
+    assert.equal(r.appended + r.skippedBy.checked, 800);
     assert.equal(r.skippedBy.checked, partial);
     await exactlyOnce(ids);
   });

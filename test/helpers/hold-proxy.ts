@@ -4,8 +4,7 @@
 // only `holdMs` after the client sent it, and everything the client sends after it on that connection waits behind
 // it, in order. If the client hangs up meanwhile, the held bytes still reach the server (it stores them; its answers
 // go nowhere), as a server that has read a whole command finishes it. Test-only.
-import { CommandSplitter } from './late-store-proxy.js';
-import { listenProxy } from './loopback-proxy.js';
+import { listenHoldingProxy } from './append-hold-proxy.js';
 
 export interface HoldProxy {
   readonly port: number;
@@ -18,64 +17,37 @@ export interface HoldProxy {
   close(): Promise<void>;
 }
 
-const isAppend = (head: string): boolean => /^\S+ (UID )?APPEND /i.test(head);
-
 export async function startHoldProxy(target: { host: string; port: number }, options: { nth: number; holdMs: number }): Promise<HoldProxy> {
-  let appends = 0;
-  let fired = false;
   let handedOver = false;
   let done: () => void = () => undefined;
   const handed = new Promise<void>((resolve) => (done = resolve));
-  const timers = new Set<NodeJS.Timeout>();
-  const listener = await listenProxy(target, (client, upstream) => {
-    const splitter = new CommandSplitter();
-    let held: Buffer[] | undefined;
-    client.on('error', () => client.destroy()).on('close', () => {
+  const proxy = await listenHoldingProxy(target, {
+    fires: (nth) => nth === options.nth,
+    onFire: (pair) =>
+      proxy.later(options.holdMs, () => {
+        const bytes = pair.held ?? [];
+        pair.held = undefined; // from here on, this connection forwards again
+        for (const piece of bytes) pair.upstream.write(piece.data);
+        handedOver = true;
+        done();
+        // The client is gone: let the server read and run what it got before it sees the end of the stream.
+        if (pair.client.destroyed) proxy.later(1000, () => pair.upstream.end());
+      }),
+    onClientGone: (pair) => {
+      pair.client.destroy();
       // Without bytes held for the server, the server side goes when the client does.
-      if (!held) upstream.end();
-    });
-    upstream.on('error', () => (client.destroy(), upstream.destroy())).on('close', () => client.destroy());
-    upstream.on('data', (b: Buffer) => {
-      if (!client.destroyed) client.write(b);
-    });
-    client.on('data', (b: Buffer) => {
-      for (const piece of splitter.feed(b)) {
-        if (held) {
-          held.push(piece.data);
-          continue;
-        }
-        if (!fired && piece.end && isAppend(piece.head) && ++appends === options.nth) {
-          fired = true;
-          held = [piece.data];
-          const t = setTimeout(() => {
-            timers.delete(t);
-            const bytes = held ?? [];
-            held = undefined;
-            for (const d of bytes) upstream.write(d);
-            handedOver = true;
-            done();
-            // The client is gone: let the server read and run what it got before it sees the end of the stream.
-            if (client.destroyed) timers.add(setTimeout(() => upstream.end(), 1000));
-          }, options.holdMs);
-          timers.add(t);
-          continue;
-        }
-        upstream.write(piece.data);
-      }
-    });
+      if (!pair.held) pair.upstream.end();
+    },
   });
   return {
-    port: listener.port,
+    port: proxy.port,
     get holding() {
-      return fired;
+      return proxy.fired;
     },
     get handedOver() {
       return handedOver;
     },
-    released: () => (fired ? handed : Promise.resolve()),
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      await listener.close();
-    },
+    released: () => (proxy.fired ? handed : Promise.resolve()),
+    close: () => proxy.close(),
   };
 }

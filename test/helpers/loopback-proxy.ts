@@ -1,4 +1,4 @@
-// The listening half every test proxy shares (cut-proxy.ts, late-store-proxy.ts): a listener on 127.0.0.1 with a
+// The listening half every test proxy shares (cut-proxy.ts, append-hold-proxy.ts): a listener on 127.0.0.1 with a
 // random port that pairs each client with its own connection to the target, and a close() that ends every socket
 // it made, so a test that stops its proxy leaves no connection behind. What is forwarded, and when a pair is cut,
 // is the caller's (`pair`). Not a test file itself.

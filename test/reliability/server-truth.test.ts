@@ -18,12 +18,14 @@ function rewriting(server: ImapServer): void {
     original(name, items.map((it) => ({ ...it, data: Buffer.concat([Buffer.from('X-Stored-By: a rewriting server\r\n'), it.data]) })));
 }
 
+// Each test has its own embedded server and temp dir, and much of its time is the 3 s quiet wait of a fresh journal
+// (src/migrate/folder-runs.ts): run side by side, a describe takes its longest test, not the sum (issue 13).
 for (const variant of [
   { name: 'UIDPLUS on', uidplus: true, rewrite: false },
   { name: 'UIDPLUS off', uidplus: false, rewrite: false },
   { name: 'a server that adds a header to what it stores', uidplus: true, rewrite: true },
 ]) {
-  describe(`re-runs check the server (embedded, ${variant.name})`, () => {
+  describe(`re-runs check the server (embedded, ${variant.name})`, { concurrency: true }, () => {
     const start = async (t: Parameters<typeof withServer>[0]): Promise<ImapServer> => {
       const s = await withServer(t, { capabilities: { uidplus: variant.uidplus } });
       if (variant.rewrite) rewriting(s);
@@ -102,7 +104,8 @@ for (const variant of [
   });
 }
 
-describe('re-runs check the server (embedded): flags, deleted mail and repeated names', () => {
+// Tests side by side, as above: each has its own server and temp dir.
+describe('re-runs check the server (embedded): flags, deleted mail and repeated names', { concurrency: true }, () => {
   test('a cutover pass brings flags changed in the source, and a flag the user set on the server survives', async (t) => {
     const s = await withServer(t);
     const dir = tempDir(t);

@@ -4,6 +4,9 @@
 // (test/helpers/cyrus.test.ts): the re-run must still recognise those messages as already there (issue 16).
 //
 // Known failures today are marked `todo` with what fails (see KNOWN); they run and report without failing the suite.
+//
+// One test file per server (kill-rerun-<server>.test.ts) calls killRerunOn: each server's kill tests take 20–30 s
+// of mostly waiting, and as separate files `npm test` runs them side by side instead of one after another (issue 13).
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -62,7 +65,10 @@ function normalizeId(id: string | undefined): string {
   return (id ?? '').trim().replace(/^<|>$/g, '');
 }
 
-for (const server of realServers) {
+/** The kill -9 tests against one real server of the harness, its name in every title. */
+export function killRerunOn(name: ServerName): void {
+  const server = realServers.find((s) => s.name === name);
+  if (!server) throw new Error(`no server ${name} in test/helpers/imap-servers.ts`);
   const skip = server.skipReason() ?? binarySkipReason();
   if (skip) console.log(`# kill -9 tests on ${server.name} skipped: ${skip}`);
 
