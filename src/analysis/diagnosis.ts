@@ -6,7 +6,7 @@ import { percentile } from './stats.js';
 // gathers the evidence, this decides. Every rule needs two witnesses where two exist (timing shape AND the kernel
 // counter that rises with it), so a slow server that happens to answer in 45 ms is not called a delayed-ACK stall,
 // and a clean run yields nothing. Stalls are judged on the wait above the server's own latency, in every phase where
-// the server answers (the '+' of a synchronizing literal and the tagged reply): docs/adaptation.md. Numbers below cite /work/shared/docs/measurements.md (measured on this machine).
+// the server answers (the '+' of a synchronizing literal and the tagged reply): docs/adaptation.md. Numbers below cite docs/measurements.md (measured on this machine, with the commands that reproduce them).
 
 export type DiagnosisCode = 'delayed-ack-stall' | 'syn-retransmit' | 'accept-queue-overflow' | 'server-bound' | 'connection-churn';
 
