@@ -40,7 +40,7 @@ import { serverSkipReason } from './peers/bench-server.js';
 import { mailmigrateCli, REPO_ROOT, rusageAvailable } from './peers/clients.js';
 import { type RunCounters } from './peers/client-run.js';
 import { isTmpfs, machine } from './peers/machine.js';
-import { parseBest, parsePeersArgs } from './peers/options.js';
+import { parseBest, parsePeersCommandLine, PEERS_USAGE } from './peers/options.js';
 import { parseServerKind, planRuns } from './peers/run-plan.js';
 import { runServerPass } from './peers/server-pass.js';
 import { corpusIds } from './peers/verification.js';
@@ -49,7 +49,12 @@ import { corpusIds } from './peers/verification.js';
 // skipped, the sweep and the probe), server-pass.ts (one server variant), client-run.ts (one run of one client),
 // verification.ts (does the server hold exactly the corpus), section-printer.ts (stdout), report.ts (medians,
 // ratios, targets, tables), machine.ts (versions, tmpfs). This file ties them together and writes the results file.
-const opt = parsePeersArgs();
+const commandLine = parsePeersCommandLine();
+if ('error' in commandLine || commandLine.help) {
+  process.stderr.write('error' in commandLine ? `bench:peers: ${commandLine.error}\n${PEERS_USAGE}\n` : `${PEERS_USAGE}\n`);
+  process.exit('error' in commandLine ? 1 : 0);
+}
+const opt = commandLine.values;
 
 const log = (s: string): void => void process.stderr.write(s + '\n');
 

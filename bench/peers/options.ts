@@ -2,6 +2,21 @@
 import { parseArgs } from 'node:util';
 import { type MailmigrateSettings } from './clients.js';
 
+export const PEERS_USAGE = `usage: node dist/bench/peers.js [--server dovecot|cyrus|courier] [--messages 5000] [--seed 1] [--corpus DIR]
+         [--repeats 3] [--clients a,b,…] [--servers stock,noquickack] [--fsync never|optimized]
+         [--best C,D,B] [--no-sweep] [--no-probe] [--pin] [--rtt MS] [--compare DIR] [--out FILE] [--tmp DIR]
+(npm run bench:peers -- …; what each option means: bench/peers.ts)`;
+
+/** The command line, or a one-line error naming what is wrong with it (an unknown option, a missing value). */
+export function parsePeersCommandLine(args: string[] = process.argv.slice(2)): { help: true } | { help: false; values: PeersArgs } | { error: string } {
+  if (args.includes('--help') || args.includes('-h')) return { help: true };
+  try {
+    return { help: false, values: parsePeersArgs(args) };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
 /** The options exactly as given (strings, as parseArgs returns them); run-plan.ts checks and derives from them. */
 export function parsePeersArgs(args: string[] = process.argv.slice(2)) {
   return parseArgs({

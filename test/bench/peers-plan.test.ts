@@ -1,7 +1,7 @@
 // bench/peers/options.ts and run-plan.ts: the command line of bench:peers and the plan checked before any server starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBest, parsePeersArgs } from '../../bench/peers/options.js';
+import { parseBest, parsePeersArgs, parsePeersCommandLine } from '../../bench/peers/options.js';
 import { parseServerKind, planRuns } from '../../bench/peers/run-plan.js';
 
 test('with no options bench:peers plans 3 repeats on stock and quick-ACK-less Dovecot, fsync never, every client and the best settings', () => {
@@ -16,8 +16,13 @@ test('with no options bench:peers plans 3 repeats on stock and quick-ACK-less Do
   assert.equal(plan.wanted.at(-1), 'mailmigrate-best');
 });
 
-test('an option bench:peers does not know is refused before anything runs', () => {
-  assert.throws(() => parsePeersArgs(['--help']), /Unknown option '--help'/);
+test('an option bench:peers does not know is refused before anything runs, as one line naming it; --help is the usage', () => {
+  assert.throws(() => parsePeersArgs(['--bogus']), /Unknown option '--bogus'/);
+  const bad = parsePeersCommandLine(['--messages', '10', '--bogus']);
+  assert.ok('error' in bad && /Unknown option '--bogus'/.test(bad.error), JSON.stringify(bad));
+  assert.deepEqual(parsePeersCommandLine(['--server', 'courier', '--help']), { help: true });
+  const ok = parsePeersCommandLine(['--messages', '10']);
+  assert.ok('values' in ok && ok.values.messages === '10');
 });
 
 test('a server kind other than Dovecot, Cyrus or Courier is refused with the list', () => {
