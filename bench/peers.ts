@@ -30,7 +30,7 @@
 // repeat, every client imports the same Maildir corpus into an emptied INBOX; afterwards the server must hold
 // exactly the corpus (count and Message-ID set) or the run does not count. Repeats are interleaved (repeat 1 of
 // every client, then repeat 2, …) so slow drift on a shared machine spreads over all clients. Prints a table per
-// server and writes bench/results/peers-<date>.json with every run, the machine and the versions.
+// server and writes bench/results/peers-<date>-<time>-<server>.json with every run, the machine and the versions.
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +135,9 @@ async function main(): Promise<void> {
     await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
     report['finished'] = new Date().toISOString();
     report['loadAverageAtEnd'] = loadavg().map((x) => Math.round(x * 100) / 100);
-    const out = opt.out ?? join(REPO_ROOT, 'bench', 'results', `peers-${started.toISOString().slice(0, 10)}.json`);
+    // One file per run: the date alone let a second run of the day (another --server) overwrite the first.
+    const stamp = started.toISOString().slice(0, 19).replace(/[:]/g, '').replace('T', '-');
+    const out = opt.out ?? join(REPO_ROOT, 'bench', 'results', `peers-${stamp}-${kind}${rtt ? `-rtt${rtt}` : ''}.json`);
     await mkdir(join(out, '..'), { recursive: true });
     await writeFile(out, JSON.stringify(report, null, 2) + '\n');
     log(`\nresults: ${out}`);

@@ -20,6 +20,7 @@ import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_ESM, REQUIRE_BANNER } from './esbuild-options.mjs';
 import { mergeChunks } from './merge-chunks.mjs';
 import { buildVendors, externalIconvTables, lazyBuiltins, lazyVendor } from './lazy-vendor.mjs';
 
@@ -60,31 +61,14 @@ const result = await build({
     'child-guard': 'src/fleet/child-guard.ts',
   },
   outdir,
-  bundle: true,
+  ...NODE_ESM,
   splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
   chunkNames: 'chunk-[hash]',
-  // Readable stack traces: src/cli/source-mapped-stacks.ts maps a stack's frames with these files when one is
-  // printed, so it names src/…/file.ts:line, not chunk-XXXX.js (Node's own source-map support costs start-up).
-  sourcemap: 'linked',
-  sourcesContent: false,
-  // Whitespace and comments only: names stay as written, so a stack trace and a profile still name functions.
-  // Comments carried non-ASCII text (—, §, ¥ in dependencies' comments): then Node 20's ESM loader decodes the
-  // whole file the slow way and V8 parses it as a two-byte string. The imapflow chunk: 2.4 → 1.8 MB, its load
-  // ~160 → ~140 ms CPU here (docs/measurements.md "Start-up").
-  minifyWhitespace: true,
   legalComments: 'linked',
   // BullMQ reads its Lua scripts from files beside its own modules, and ioredis comes with it: both stay in
   // node_modules, loaded only by `mailmigrate worker` / `batch --redis`.
   external: ['bullmq', 'ioredis'],
-  // CommonJS dependencies (imapflow, commander, …) call require() for Node's built-ins; an ESM bundle has none.
-  banner: {
-    js: "import { createRequire as __mmCreateRequire } from 'node:module'; const require = __mmCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-  metafile: true,
+  banner: REQUIRE_BANNER,
   plugins: [
     lazyCommanderChildProcess,
     lazyVendor({ prefix: './vendor/', found: vendored }),
@@ -124,19 +108,9 @@ const worker = await build({
   absWorkingDir: root,
   entryPoints: { 'read-worker': 'src/sources/read-worker.ts' },
   outdir,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  sourcemap: 'linked',
-  sourcesContent: false,
-  minifyWhitespace: true,
+  ...NODE_ESM,
   legalComments: 'linked',
-  banner: {
-    js: "import { createRequire as __mmCreateRequire } from 'node:module'; const require = __mmCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-  metafile: true,
+  banner: REQUIRE_BANNER,
 });
 Object.assign(metafile.outputs, vendorOutputs, worker.metafile.outputs);
 writeFileSync(`${outdir}.meta.json`, JSON.stringify(metafile));

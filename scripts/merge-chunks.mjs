@@ -24,6 +24,7 @@
 // the excluded closures, which are closed under static import and so never import the group back.
 // Source maps: the second pass reads each chunk's linked map, so stacks still name src/…/file.ts.
 import { build } from 'esbuild';
+import { NODE_ESM } from './esbuild-options.mjs';
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 
@@ -75,16 +76,8 @@ export async function mergeChunks(o) {
       loader: 'js',
     },
     outfile: target,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'linked',
-    sourcesContent: false,
-    minifyWhitespace: true,
+    ...NODE_ESM,
     write: false,
-    metafile: true,
-    logLevel: 'warning',
     plugins: [{
       name: 'group-only',
       setup(b) {
@@ -117,16 +110,8 @@ export async function mergeChunks(o) {
       entryPoints: [abs(k)],
       outfile: abs(k),
       allowOverwrite: true,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      sourcemap: 'linked',
-      sourcesContent: false,
-      minifyWhitespace: true,
+      ...NODE_ESM,
       write: false,
-      metafile: true,
-      logLevel: 'warning',
       plugins: [{
         name: 'through-facades',
         setup(b) {
