@@ -3,6 +3,8 @@ import type { SettingsBounds } from '../core/settings.js';
 import type { LiteralMode } from '../core/types.js';
 import { delayedAckStalls, phaseSamples } from '../analysis/diagnosis.js';
 import { percentile } from '../analysis/stats.js';
+import { literalPlusMaxForPath } from '../imap/literal-policy.js';
+import { DEFAULT_MAX_BYTES_IN_FLIGHT } from '../transport/pool-admission.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 
 // The adaptation policy: what the first seconds of an import measured → the settings for the rest, each change with
@@ -20,6 +22,8 @@ export interface AdaptSettings {
   /** Messages per MULTIAPPEND (1 = plain APPEND). */
   readonly batch: number;
   readonly literalMode: LiteralMode;
+  /** With LITERAL+ and literal mode auto, messages up to this many bytes go non-synchronizing (literal-policy.ts). */
+  readonly literalPlusMaxBytes: number;
 }
 
 /** One APPEND's server wait, with how many connections had an APPEND into the same folder in flight when it went. */
@@ -44,6 +48,8 @@ export interface AdaptInput {
   readonly rttMs?: number | undefined;
   /** Mean bytes per message sent so far (for the in-flight window in bytes). */
   readonly meanMessageBytes?: number | undefined;
+  /** Bytes the server confirmed per ms over the window looked at: a lower bound of the path's bandwidth. */
+  readonly bytesPerMs?: number | undefined;
   readonly current: AdaptSettings;
   readonly bounds: SettingsBounds;
   /** The server refused connection cap+1 (learned by the pool). */
@@ -164,7 +170,23 @@ export function adapt(input: AdaptInput): AdaptDecision {
   const window = bdpWindow(input, s);
   if (window) {
     notes.push(window.note);
-    if (window.neededConnections > s.connections && s.connectionsPerFolder !== 1 && s.connections < maxConnections) {
+    // Rule 4a — synchronizing literals over a long path: raise the LITERAL+ limit to what the path uploads in one
+    // round trip (literal-policy.ts, literalPlusMaxForPath), so that the messages above 100 KiB stop costing a round
+    // trip each. Over the 40 ms relay the defaults kept 0.65× of their 0 ms msg/s with 3.8 such literals per
+    // MULTIAPPEND (docs/adaptation.md). Only where the connections use LITERAL+ under 'auto': a forced mode is the
+    // user's, and without LITERAL+ there is no limit to move.
+    let literalRaised = false;
+    if (window.syncPerCommand > 0 && input.capabilities.literalPlus && s.literalMode === 'auto' && input.bytesPerMs !== undefined) {
+      const ceiling = input.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT;
+      const limit = literalPlusMaxForPath(window.rttMs, input.bytesPerMs, ceiling, s.literalPlusMaxBytes);
+      if (limit > s.literalPlusMaxBytes) {
+        set('literalPlusMaxBytes', limit, `round trip ${fmt(window.rttMs)} ms with ${fmt(window.syncPerCommand)} synchronizing literal(s) per command (messages above ${kib(s.literalPlusMaxBytes)}): a literal of up to ${kib(limit)} (RTT × the ${fmt(input.bytesPerMs)} bytes/ms delivered, bound ${kib(ceiling)}) uploads within one round trip, so LITERAL+ up to it never loses even when refused`);
+        literalRaised = true;
+      }
+    }
+    if (literalRaised && window.neededConnections > s.connections) {
+      notes.push('connections for synchronizing literals: judged at the next look, under the raised LITERAL+ limit');
+    } else if (window.neededConnections > s.connections && s.connectionsPerFolder !== 1 && s.connections < maxConnections) {
       const conns = Math.min(maxConnections, window.neededConnections);
       set('connections', conns, `round trip ${fmt(window.rttMs)} ms with ${fmt(window.syncPerCommand)} synchronizing literal(s) per command: each connection can hand the server one command per ${fmt(window.syncPerCommand * window.rttMs)} ms against its ${fmt(window.serviceMs)} ms per command; ${conns} connections${conns < window.neededConnections ? ` (bound ${maxConnections}; ${window.neededConnections} would cover it)` : ''}`);
     }
@@ -172,7 +194,7 @@ export function adapt(input: AdaptInput): AdaptDecision {
       if (depthPinned) notes.push('in-flight window: depth stays where a rule above pinned it');
       else {
         const depth = Math.min(input.bounds.maxPipelineDepth, window.neededDepth);
-        set('pipelineDepth', depth, `in-flight window ${kib(window.windowBytes)} < bandwidth-delay product ${kib(window.bdpBytes)} (RTT ${fmt(window.rttMs)} ms, server ${fmt(window.serviceMs)} ms per command): depth ${depth}${depth < window.neededDepth ? ` (bound; ${window.neededDepth} would cover it)` : ''}`);
+        set('pipelineDepth', depth, `in-flight window ${kib(window.windowBytes)} < ${kib(window.neededBytes)}: the bandwidth-delay product ${kib(window.bdpBytes)} (RTT ${fmt(window.rttMs)} ms, server ${fmt(window.serviceMs)} ms per command) plus the command each connection's server is working on: depth ${depth}${depth < window.neededDepth ? ` (bound; ${window.neededDepth} would cover it)` : ''}`);
       }
       const perConn = window.neededDepth / s.pipelineDepth;
       if (perConn > 1) {
@@ -269,6 +291,8 @@ interface Window {
   readonly neededDepth: number;
   readonly windowBytes: number;
   readonly bdpBytes: number;
+  /** What covers it: the product plus one command per connection at the server (connections × (1 + RTT/S) × batch). */
+  readonly neededBytes: number;
   /** Synchronizing literals per command (each holds the connection's sending for a round trip). */
   readonly syncPerCommand: number;
   /** Connections that keep the server as busy as at 0 ms despite those waits (≥ the current ones). */
@@ -318,6 +342,7 @@ function bdpWindow(input: AdaptInput, s: AdaptSettings): Window | undefined {
     neededDepth: depth,
     windowBytes,
     bdpBytes,
+    neededBytes: bdpBytes + conns * batchBytes,
     syncPerCommand,
     neededConnections,
     note: `in-flight window ${kib(windowBytes)} (${conns} × depth ${s.pipelineDepth} × ${kib(batchBytes)}) against a bandwidth-delay product of ${kib(bdpBytes)} (RTT ${fmt(rtt)} ms, server ${fmt(serviceMs)} ms per command): depth ${neededDepth} per connection covers it` +

@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_MIN_COMMANDS, DEFAULT_BOUNDS, type SettingsBounds } from '../core/settings.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
+import { DEFAULT_PLUS_MAX_BYTES } from '../imap/literal-policy.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange } from './adapt-policy.js';
 import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
@@ -49,6 +50,7 @@ export class AdaptiveController implements PoolObserver {
   /** The current look's (or trial's) window: counts since the previous decision. */
   private windowCommands = 0;
   private windowMessages = 0;
+  private windowBytes = 0;
   private windowStart: number | undefined;
   /** Commands sent under the previous settings still to settle before a trial window starts counting. */
   private settleLeft = 0;
@@ -76,10 +78,10 @@ export class AdaptiveController implements PoolObserver {
 
   constructor(
     private readonly options: AdaptiveOptions,
-    initial: Omit<AdaptSettings, 'batch' | 'literalMode'>,
+    initial: Omit<AdaptSettings, 'batch' | 'literalMode' | 'literalPlusMaxBytes'> & { readonly literalPlusMaxBytes?: number },
   ) {
     this.clock = options.clock ?? systemClock;
-    this.start = { ...initial, batch: Math.max(1, options.batch), literalMode: options.literalMode };
+    this.start = { ...initial, batch: Math.max(1, options.batch), literalMode: options.literalMode, literalPlusMaxBytes: initial.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES };
   }
 
   attached(pool: Pool): void {
@@ -141,7 +143,10 @@ export class AdaptiveController implements PoolObserver {
       return;
     }
     this.windowCommands++;
-    if (s.ok) this.windowMessages += s.messages;
+    if (s.ok) {
+      this.windowMessages += s.messages;
+      this.windowBytes += s.bytes;
+    }
     const elapsed = now - this.windowStart;
     if (this.phase === 'trial') {
       if (this.trialPending !== null) {
@@ -220,6 +225,7 @@ export class AdaptiveController implements PoolObserver {
       connectionsPerFolder: p.connectionsPerFolder,
       batch: multiappend ? (p.batch ?? this.start.batch) : 1,
       literalMode: this.start.literalMode,
+      literalPlusMaxBytes: p.literalPlusMaxBytes,
     };
   }
 
@@ -228,6 +234,7 @@ export class AdaptiveController implements PoolObserver {
     this.records.length = 0;
     this.windowCommands = 0;
     this.windowMessages = 0;
+    this.windowBytes = 0;
     this.windowStart = undefined;
     this.settleLeft = before ? before.connections * before.pipelineDepth : 0;
   }
@@ -244,6 +251,7 @@ export class AdaptiveController implements PoolObserver {
       capabilities: { literalPlus: caps?.literalPlus ?? false, literalMinus: caps?.literalMinus ?? false, multiappend: caps?.multiappend ?? false },
       rttMs,
       meanMessageBytes: this.messages > 0 ? this.bytes / this.messages : undefined,
+      bytesPerMs: this.windowStart !== undefined && now > this.windowStart && this.windowBytes > 0 ? this.windowBytes / (now - this.windowStart) : undefined,
       current: before,
       bounds: this.bounds(),
       connectionCap: pool?.connectionCap,
@@ -266,7 +274,7 @@ export class AdaptiveController implements PoolObserver {
     }
     if (pool && applicable.length > 0) {
       const s = decision.settings;
-      pool.reconfigure({ pipelineDepth: s.pipelineDepth, connections: s.connections, connectionsPerFolder: s.connectionsPerFolder, batch: s.batch });
+      pool.reconfigure({ pipelineDepth: s.pipelineDepth, connections: s.connections, connectionsPerFolder: s.connectionsPerFolder, batch: s.batch, literalPlusMaxBytes: s.literalPlusMaxBytes });
       this.changes.push(...applicable);
     }
     if (applicable.length > 0 && this.looks < MAX_LOOKS) {

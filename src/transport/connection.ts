@@ -52,10 +52,13 @@ export class Connection {
   private readonly closeWaiters: Array<() => void> = [];
   private onGreeting: ((item: ResponseItem) => void) | undefined;
   private connectedAt = 0;
+  /** The LITERAL+ limit of literal mode auto; the pool raises it over a long path (adapt-policy.ts, Rule 4a). */
+  private literalPlusMax: number;
 
   private constructor(readonly options: ConnectionOptions) {
     this.clock = options.clock ?? systemClock;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.literalPlusMax = options.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES;
     this.deadline = new ReplyDeadline(
       {
         connectionId: this.id,
@@ -298,7 +301,7 @@ export class Connection {
       return Promise.reject(new ConfigError('--batch', 'the server does not offer MULTIAPPEND; use --batch 1'));
     }
     const mode = this.options.literalMode ?? 'auto';
-    const plusMax = this.options.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES;
+    const plusMax = this.literalPlusMax;
     const compiled = compileAppend(this.tags.next(), mailbox, messages, (size) => chooseLiteral(mode, caps, size, plusMax));
     const p = this.queue.enqueue(compiled, { mailbox, messages: messages.length });
     this.deadline.arm();
@@ -310,6 +313,11 @@ export class Connection {
         record: res.record,
       };
     });
+  }
+
+  /** APPENDs compiled from now on use this LITERAL+ limit (literal mode auto); commands already queued keep theirs. */
+  setLiteralPlusMax(bytes: number): void {
+    if (Number.isSafeInteger(bytes) && bytes > 0) this.literalPlusMax = bytes;
   }
 
   /** The pool's throttle gate: while held, no new command starts on this connection. */

@@ -47,6 +47,8 @@ export interface PoolConnection {
   confirmMailbox(mailbox: string): void;
   /** Holds (true) or releases new commands on this connection (the throttle gate). */
   hold(held: boolean): void;
+  /** The LITERAL+ limit for APPENDs compiled from now on (commands already compiled keep theirs). Fakes may omit it. */
+  setLiteralPlusMax?(bytes: number): void;
   close(): Promise<void>;
   destroy(err: MailmigrateError): void;
   whenClosed(): Promise<void>;
@@ -73,6 +75,8 @@ export interface PoolSettings {
   readonly connectionsPerFolder: number | undefined;
   /** Largest batch the pool sends as one command (larger submitted batches are split); undefined = as submitted. */
   readonly batch: number | undefined;
+  /** LITERAL+ limit of literal mode auto on every connection (src/imap/literal-policy.ts): raised over a long path. */
+  readonly literalPlusMaxBytes: number;
 }
 
 export interface ReconnectOptions {

@@ -8,6 +8,7 @@ import {
   toMailmigrateError,
 } from '../core/errors.js';
 import type { AppendMessage } from '../core/types.js';
+import { DEFAULT_PLUS_MAX_BYTES } from '../imap/literal-policy.js';
 import { classifyResponse } from '../imap/response-policy.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { Connection, type ConnectionOptions } from './connection.js';
@@ -68,12 +69,14 @@ export class Pool {
   /** The connections, their reconnects and retirement, and which one takes the next command. */
   private readonly connections: PoolConnections;
   private batchLimit: number | undefined;
+  private literalPlusMax: number;
   readonly stats = { connects: 0, reconnects: 0, throttled: 0, splits: 0, creates: 0 };
 
   private readonly connectionOptions: ConnectionOptions;
 
   private constructor(readonly options: PoolOptions) {
     this.slots = new SlotLedger(options.pipelineDepth, options.connectionsPerFolder);
+    this.literalPlusMax = options.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES;
     this.admission = new PoolAdmission({
       ending: () => this.connections.closing || options.signal?.aborted === true,
       throttled: () => this.throttled,
@@ -85,6 +88,8 @@ export class Pool {
       emit: (e) => this.emit(e),
       joined: (c) => {
         if (this.throttled) c.hold(true);
+        // A connection opened after the limit was raised (a reconnect, a new one) gets the limit in force.
+        c.setLiteralPlusMax?.(this.literalPlusMax);
         this.folders.joined(c);
       },
       changed: () => this.wakeWriters(),
@@ -186,7 +191,7 @@ export class Pool {
   /** The settings in force now (they change through reconfigure()). */
   get settings(): PoolSettings {
     const depth = this.slots.depth ?? this.connections.all[0]?.depth ?? 1;
-    return { pipelineDepth: depth, connections: this.connections.target, connectionsPerFolder: this.slots.perFolder, batch: this.batchLimit };
+    return { pipelineDepth: depth, connections: this.connections.target, connectionsPerFolder: this.slots.perFolder, batch: this.batchLimit, literalPlusMaxBytes: this.literalPlusMax };
   }
 
   /** The batch size callers should build next batches with, when one was set (reconfigure); else undefined. */
@@ -215,6 +220,10 @@ export class Pool {
     }
     if ('batch' in change) this.batchLimit = change.batch === undefined ? undefined : Math.max(1, Math.floor(change.batch));
     if (change.connections !== undefined) this.connections.setTarget(change.connections);
+    if (change.literalPlusMaxBytes !== undefined && change.literalPlusMaxBytes > 0) {
+      this.literalPlusMax = Math.floor(change.literalPlusMaxBytes);
+      for (const c of this.connections.all) c.setLiteralPlusMax?.(this.literalPlusMax);
+    }
     const after = this.settings;
     const changes = (Object.keys(after) as Array<keyof PoolSettings>)
       .filter((k) => before[k] !== after[k])

@@ -6,7 +6,7 @@ import { DEFAULT_BOUNDS } from '../../src/core/settings.js';
 import { judgeTrial, MAX_TRIALS, nextTrial, type TrialInput, type TrialStep } from '../../src/migrate/adapt-climb.js';
 import type { AdaptSettings } from '../../src/migrate/adapt-policy.js';
 
-const DEFAULTS: AdaptSettings = { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined, batch: 50, literalMode: 'auto' };
+const DEFAULTS: AdaptSettings = { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined, batch: 50, literalMode: 'auto', literalPlusMaxBytes: 100 * 1024 };
 const base = (o: Partial<TrialInput> = {}): TrialInput => ({ current: DEFAULTS, bounds: DEFAULT_BOUNDS, tried: [], depthPinned: false, ...o });
 
 test('the first trial from the defaults doubles the connections', () => {

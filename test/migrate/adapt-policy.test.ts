@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom as rng } from '../../src/core/prng.js';
 import { DEFAULT_BOUNDS, DEFAULT_SETTINGS } from '../../src/core/settings.js';
+import { DEFAULT_PLUS_MAX_BYTES } from '../../src/imap/literal-policy.js';
 import { adapt, type AdaptInput, type AdaptSettings, type FolderWaitSample } from '../../src/migrate/adapt-policy.js';
 import { newRecord, type TimingRecord } from '../../src/transport/timing.js';
 import { appendRecord, type AppendShape, capabilityRecord } from '../helpers/timing-records.js';
@@ -14,6 +15,7 @@ const DEFAULTS: AdaptSettings = {
   connectionsPerFolder: undefined,
   batch: DEFAULT_SETTINGS.batch,
   literalMode: DEFAULT_SETTINGS.literalMode,
+  literalPlusMaxBytes: DEFAULT_PLUS_MAX_BYTES,
 };
 const DOVECOT_CAPS = { literalPlus: true, literalMinus: false, multiappend: true };
 const COURIER_CAPS = { literalPlus: false, literalMinus: false, multiappend: false };
@@ -212,8 +214,45 @@ test('over a 40 ms path, synchronizing literals inside each MULTIAPPEND (message
   assert.ok(d.settings.pipelineDepth >= 2);
 });
 
+test('over a 40 ms path with the delivered bandwidth measured, the LITERAL+ limit rises to what the path uploads in one round trip, and the connections wait for the next look', () => {
+  // 15 000 bytes/ms delivered × 40 ms = 600 000 bytes: 585 KiB, whole KiB.
+  const d = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 15_000 }));
+  const c = d.changes.find((x) => x.setting === 'literalPlusMaxBytes');
+  assert.ok(c, JSON.stringify(d.changes));
+  assert.equal(c.from, DEFAULT_PLUS_MAX_BYTES);
+  assert.equal(d.settings.literalPlusMaxBytes, 585 * 1024);
+  assert.match(c.reason, /synchronizing literal\(s\) per command .*within one round trip/);
+  // The connections were sized for literals that will no longer wait: judged again under the new limit.
+  assert.equal(d.settings.connections, DEFAULTS.connections, JSON.stringify(d.changes));
+  assert.ok(d.notes.some((n) => /next look/.test(n)), d.notes.join('\n'));
+});
+
+test('the raised LITERAL+ limit stays under the byte bound the pool holds in flight, and a later look never lowers it', () => {
+  const capped = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 1_000_000, maxBytesInFlight: 4 * 1024 * 1024 }));
+  assert.equal(capped.settings.literalPlusMaxBytes, 4 * 1024 * 1024);
+  const raised = { ...DEFAULTS, literalPlusMaxBytes: 2 * 1024 * 1024 };
+  const later = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 5_000, current: raised }));
+  assert.equal(later.settings.literalPlusMaxBytes, 2 * 1024 * 1024);
+  assert.ok(!later.changes.some((x) => x.setting === 'literalPlusMaxBytes'), JSON.stringify(later.changes));
+});
+
+test('the LITERAL+ limit is left alone under a forced literal mode, on a server without LITERAL+, on loopback, and when nothing waited for a "+"', () => {
+  for (const literalMode of ['sync', 'plus', 'minus'] as const) {
+    const d = adapt(input({ records: syncLiteralPath(40), rttMs: 40, bytesPerMs: 15_000, current: { ...DEFAULTS, literalMode } }));
+    assert.equal(d.settings.literalPlusMaxBytes, DEFAULT_PLUS_MAX_BYTES, literalMode);
+  }
+  const noPlus = adapt(input({ records: syncLiteralPath(40), rttMs: 40, bytesPerMs: 15_000, capabilities: { literalPlus: false, literalMinus: true, multiappend: true } }));
+  assert.equal(noPlus.settings.literalPlusMaxBytes, DEFAULT_PLUS_MAX_BYTES);
+  const lan = adapt(input({ records: syncLiteralPath(0.05), rttMs: 0.05, bytesPerMs: 15_000 }));
+  assert.equal(lan.settings.literalPlusMaxBytes, DEFAULT_PLUS_MAX_BYTES);
+  const rand = rng(5);
+  const noSync = Array.from({ length: 12 }, (_, i) => append(i, { recvMs: 62 + rand(), messages: 50 }));
+  const quiet = adapt(input({ records: noSync, rttMs: 40, bytesPerMs: 15_000 }));
+  assert.equal(quiet.settings.literalPlusMaxBytes, DEFAULT_PLUS_MAX_BYTES, JSON.stringify(quiet.changes));
+});
+
 test('the same commands on loopback (RTT 0.05 ms) keep the connections: a round trip there costs nothing', () => {
-  const d = adapt(input({ records: syncLiteralPath(0.05), rttMs: 0.05, meanMessageBytes: 22_000 }));
+  const d = adapt(input({ records: syncLiteralPath(0.05), rttMs: 0.05, meanMessageBytes: 22_000, bytesPerMs: 15_000 }));
   assert.equal(d.settings.connections, DEFAULTS.connections);
   assert.deepEqual(d.changes, []);
 });

@@ -7,7 +7,7 @@ import type { AppendSample, Pool, PoolSettings } from '../../src/transport/pool.
 import { newRecord } from '../../src/transport/timing.js';
 
 class FakePool {
-  settings: PoolSettings = { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined, batch: 50 };
+  settings: PoolSettings = { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined, batch: 50, literalPlusMaxBytes: 100 * 1024 };
   readonly reconfigured: Array<Partial<PoolSettings>> = [];
   capabilities = { literalPlus: true, literalMinus: false, multiappend: true };
   connectTimes = [0.05, 0.05];

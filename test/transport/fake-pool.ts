@@ -21,6 +21,8 @@ export class FakeConnection implements PoolConnection {
   readonly connectMs = 0.1;
   /** Folders the pool told this connection exist (confirmMailbox) or that it created. */
   readonly confirmed = new Set<string>();
+  /** The LITERAL+ limit the pool last gave this connection (setLiteralPlusMax), if any. */
+  literalPlusMax: number | undefined;
   private held = false;
   private readonly waiting: Array<() => void> = [];
   private readonly closers: Array<() => void> = [];
@@ -45,6 +47,9 @@ export class FakeConnection implements PoolConnection {
   }
   confirmMailbox(mailbox: string): void {
     this.confirmed.add(mailbox);
+  }
+  setLiteralPlusMax(bytes: number): void {
+    this.literalPlusMax = bytes;
   }
   hold(held: boolean): void {
     this.held = held;

@@ -187,6 +187,23 @@ test('more connections are opened like reconnects, up to the new count', async (
   assert.equal(pool.capacity, 12);
 });
 
+test('a raised LITERAL+ limit reaches every open connection, and a connection opened later gets the limit in force', async (t) => {
+  const server = new FakeServer();
+  const { pool, conns } = await fakePool(server, { connections: 1 });
+  t.after(() => pool.close());
+  assert.equal(pool.settings.literalPlusMaxBytes, 100 * 1024);
+  const events = pool.reconfigure({ literalPlusMaxBytes: 600 * 1024 });
+  assert.equal(events.literalPlusMaxBytes, 600 * 1024);
+  assert.deepEqual(conns.map((c) => c.literalPlusMax), [600 * 1024]);
+  pool.reconfigure({ connections: 3 });
+  await tick(20);
+  assert.equal(conns.length, 3);
+  assert.deepEqual(conns.map((c) => c.literalPlusMax), [600 * 1024, 600 * 1024, 600 * 1024]);
+  // Nonsense never reaches a connection.
+  pool.reconfigure({ literalPlusMaxBytes: 0 });
+  assert.equal(pool.settings.literalPlusMaxBytes, 600 * 1024);
+});
+
 test('a smaller batch size splits a submitted batch in order, outcomes one per message in order', async (t) => {
   const server = new FakeServer();
   const { pool } = await fakePool(server, { connections: 1, pipelineDepth: 1 });
