@@ -157,16 +157,30 @@ export class Importer {
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
     const capacity = this.pool?.capacity ?? 1;
     const windowMax = Math.max(64, capacity * this.options.batch * 2);
-    const windowBytesMax = 32 * 1024 * 1024;
+    // Two windows at most: the one being read and the one being journalled and handed to the pool (16 MiB each).
+    const windowBytesMax = 16 * 1024 * 1024;
+    // Slow start: the first window goes out once it holds one batch per connection (every connection starts at once,
+    // so the first APPENDs are not measured alone on an idle server against the rest under load: adapt-policy.ts's
+    // folder-lock rule compares the two), each next one may be twice as large, up to windowMax. A first window of
+    // windowMax (400 messages with the defaults) kept the server idle while the reader read and planned all of them:
+    // in a 1000-message run into Dovecot the first APPEND left after 40 % of the messages had been read (strace,
+    // docs/measurements.md "The first APPEND").
+    let flushAt = Math.min(windowMax, Math.max(1, this.options.batch) * Math.max(1, this.pool?.settings.connections ?? 1));
     let window: Prepared[] = [];
     let windowBytes = 0;
     const inflight = new Set<Promise<void>>();
+    // The window handed to the pipeline last: while it is journalled (one fsync) and waits for room in the pool, the
+    // reader reads the next one, so the pool never idles while a window is read. One at a time keeps the journal's
+    // 'sent' records in reading order and the reader at most one window ahead of what the pool has taken.
+    let sending: Promise<void> = Promise.resolve();
     const flush = async (): Promise<void> => {
       if (window.length === 0) return;
       const w = window;
       window = [];
       windowBytes = 0;
-      await this.pipeline!.dispatch(w, inflight);
+      await sending;
+      sending = this.pipeline!.dispatch(w, inflight);
+      flushAt = Math.min(windowMax, flushAt * 2);
     };
     // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
     // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
@@ -174,6 +188,7 @@ export class Importer {
     let current: string | undefined;
     const leave = async (): Promise<void> => {
       await flush();
+      await sending;
       if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
     };
     for await (const item of readAhead(source.items(), { depth: this.options.readAhead ?? 32, admit: this.planner.admitter() })) {
@@ -215,9 +230,12 @@ export class Importer {
       }
       window.push(prepared);
       windowBytes += prepared.append.data.length;
-      if (window.length >= windowMax || windowBytes >= windowBytesMax) await flush();
+      if (window.length >= flushAt || windowBytes >= windowBytesMax) await flush();
     }
     if (!signal?.aborted && !stop.stopped) await leave();
+    // Stopped or aborted: the window already journalled still goes to the pool (which fails it as E_ABORTED at once
+    // when aborted); its 'sent' records make the next run reconcile the folder either way.
+    await sending;
     await Promise.all(inflight);
     if (!signal?.aborted && !stop.fatal) await this.targets.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);
