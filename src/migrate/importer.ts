@@ -90,6 +90,8 @@ export class Importer {
         signal: this.options.signal,
         // Folders that exist need no probe APPEND: their first batches pipeline like the rest (issue 13).
         knownFolders: listed.map((f) => f.path),
+        // The folder checks and the first APPENDs need one connection; the others join as they log in.
+        openInBackground: true,
         onRecord: (r) => {
           this.options.onRecord?.(r);
           this.tally.noteRecord(r);
@@ -155,7 +157,8 @@ export class Importer {
     }
     // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
-    const capacity = this.pool?.capacity ?? 1;
+    // From the settings, not the connections open now: the pool's others may still be logging in (openInBackground).
+    const capacity = this.pool ? this.pool.settings.connections * this.pool.settings.pipelineDepth : 1;
     const windowMax = Math.max(64, capacity * this.options.batch * 2);
     // Two windows at most: the one being read and the one being journalled and handed to the pool (16 MiB each).
     const windowBytesMax = 16 * 1024 * 1024;
