@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { toMailmigrateError } from '../core/errors.js';
 import type { Journal } from '../journal/journal.js';
-import type { Source } from '../sources/index.js';
+import type { ReadItem, Source } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
 import { Pool } from '../transport/pool.js';
 import type { SyncFlagsMode } from './flag-sync.js';
@@ -11,10 +11,11 @@ import { FolderRuns } from './folder-runs.js';
 import { FolderTargets } from './folder-targets.js';
 import type { IndexMatch } from './folder-index.js';
 import { ImportTally } from './import-tally.js';
-import { type ImportOptions, type ImportResult, type Prepared, RunStop } from './import-types.js';
+import { type ImportOptions, type ImportResult, type Planned, type Prepared, RunStop } from './import-types.js';
 import { MessagePlacement, type Owner } from './message-placement.js';
 import { hadMessages, MessagePlanner } from './message-planner.js';
 import { SendPipeline } from './send-pipeline.js';
+import { SendWindow } from './send-window.js';
 import type { ServerControl } from './server-lookup.js';
 import { resolveUnknownOutcomes } from './unknown-outcomes.js';
 
@@ -156,43 +157,20 @@ export class Importer {
     // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
     const capacity = this.pool?.capacity ?? 1;
-    const windowMax = Math.max(64, capacity * this.options.batch * 2);
-    const windowBytesMax = 32 * 1024 * 1024;
-    let window: Prepared[] = [];
-    let windowBytes = 0;
+    const window = new SendWindow(Math.max(64, capacity * this.options.batch * 2), 32 * 1024 * 1024);
     const inflight = new Set<Promise<void>>();
-    const flush = async (): Promise<void> => {
-      if (window.length === 0) return;
-      const w = window;
-      window = [];
-      windowBytes = 0;
-      await this.pipeline!.dispatch(w, inflight);
-    };
     // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
     // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
     // folder's confirmations (Journal.release), so memory holds one folder's state, not the whole run's (issue 14).
     let current: string | undefined;
-    const leave = async (): Promise<void> => {
-      await flush();
-      if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
-    };
+    // The loop keeps only what awaits; each message's synchronous work is in small methods (planItem, send window,
+    // countDry), compiled on their own instead of as part of this long-lived async function (issue 14).
     for await (const item of readAhead(source.items(), { depth: this.options.readAhead ?? 32, admit: this.planner.admitter() })) {
       if (signal?.aborted || stop.stopped) break;
-      if (item.kind === 'skipped') {
-        this.tally.noteSkippedPath(item);
-        continue;
-      }
-      this.tally.progress.seen++;
-      if (item.kind === 'rejected') {
-        const failed = item.message ? this.planner.take(item.message) : undefined;
-        if (failed) failed.run.counts.failed++;
-        this.fail(item.message?.origin ?? item.error.path, item.error);
-        continue;
-      }
-      if (item.kind !== 'message') continue;
-      const plan = this.planner.take(item.message)!;
+      const plan = this.planItem(item);
+      if (plan === undefined || item.kind !== 'message') continue;
       if (plan.run.path !== current) {
-        await leave();
+        await this.leave(current, window, inflight);
         current = plan.run.path;
       }
       let found: IndexMatch<Owner> | undefined;
@@ -207,21 +185,53 @@ export class Importer {
       const placed = this.placement.place(item.message, item.normalized, plan, found);
       const prepared = placed instanceof Promise ? await placed : placed;
       if (!prepared) continue;
-      if (this.dry) {
-        plan.run.counts.appended++;
-        this.tally.appended(prepared.append.data.length);
-        this.tally.report();
-        continue;
-      }
-      window.push(prepared);
-      windowBytes += prepared.append.data.length;
-      if (window.length >= windowMax || windowBytes >= windowBytesMax) await flush();
+      if (this.dry) this.countDry(plan, prepared);
+      else if (window.add(prepared)) await this.flush(window, inflight);
     }
-    if (!signal?.aborted && !stop.stopped) await leave();
+    if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight);
     await Promise.all(inflight);
     if (!signal?.aborted && !stop.fatal) await this.targets.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);
     return signal?.aborted === true;
+  }
+
+  /**
+   * Counts one item the read-ahead yielded and returns its plan when it is a message to place; skipped paths and
+   * rejected messages are counted (and failed) here and give undefined.
+   */
+  private planItem(item: ReadItem): Planned | undefined {
+    if (item.kind === 'skipped') {
+      this.tally.noteSkippedPath(item);
+      return undefined;
+    }
+    this.tally.progress.seen++;
+    if (item.kind === 'rejected') {
+      const failed = item.message ? this.planner.take(item.message) : undefined;
+      if (failed) failed.run.counts.failed++;
+      this.fail(item.message?.origin ?? item.error.path, item.error);
+      return undefined;
+    }
+    if (item.kind !== 'message') return undefined;
+    return this.planner.take(item.message)!;
+  }
+
+  /** A dry run counts the message it would have sent. */
+  private countDry(plan: Planned, prepared: Prepared): void {
+    plan.run.counts.appended++;
+    this.tally.appended(prepared.append.data.length);
+    this.tally.report();
+  }
+
+  /** Journals and sends what the window holds; its batches join `inflight`. */
+  private async flush(window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
+    if (window.length === 0) return;
+    await this.pipeline!.dispatch(window.take(), inflight);
+  }
+
+  /** Leaves the folder `current`: its window is sent, then the journal may let go of its confirmations. */
+  private async leave(current: string | undefined, window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
+    await this.flush(window, inflight);
+    if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
   }
 
   private fail(source: string, err: { code: string; message: string }): void {

@@ -1,0 +1,37 @@
+import type { Prepared } from './import-types.js';
+
+// The messages read and placed but not yet handed to the send pipeline (importer.ts), bounded in count and in bytes:
+// a window is journalled with one fsync, then sent. Its own small class, not `let` variables of the importer's
+// source loop captured by closures: per-message work inside that long-lived async function is what V8's optimizing
+// compiler compiled (and deoptimized, "not a Smi") on every run — docs/measurements.md "V8's compiler tiers".
+
+export class SendWindow {
+  private items: Prepared[] = [];
+  private bytes = 0;
+
+  constructor(
+    /** Messages at most before the window is full. */
+    private readonly maxItems: number,
+    /** Bytes (as sent) at most before the window is full; one message is always taken. */
+    private readonly maxBytes: number,
+  ) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  /** Adds one message; true when the window is now full and should be sent. */
+  add(p: Prepared): boolean {
+    this.items.push(p);
+    this.bytes += p.append.data.length;
+    return this.items.length >= this.maxItems || this.bytes >= this.maxBytes;
+  }
+
+  /** Empties the window and returns what it held, in order. */
+  take(): Prepared[] {
+    const w = this.items;
+    this.items = [];
+    this.bytes = 0;
+    return w;
+  }
+}
