@@ -2,8 +2,9 @@ import type { Prepared } from './import-types.js';
 
 // The messages read and placed but not yet handed to the send pipeline (importer.ts), bounded in count and in bytes:
 // a window is journalled with one fsync, then sent. Its own small class, not `let` variables of the importer's
-// source loop captured by closures: per-message work inside that long-lived async function is what V8's optimizing
-// compiler compiled (and deoptimized, "not a Smi") on every run — docs/measurements.md "V8's compiler tiers".
+// source loop captured by closures: V8 deoptimized that long-lived async function on every run ("not a Smi" at the
+// window's byte count) and compiled it whole again; the same deopt now lands in add(), a recompile of a few
+// hundred bytes of bytecode — docs/measurements.md "V8's compiler tiers".
 
 export class SendWindow {
   private items: Prepared[] = [];
