@@ -6,8 +6,10 @@
 // CPU: user + system seconds of the child and its threads from wait4(2) (bench/peers/rusage.py; Node cannot wait4
 // a child itself). Builds given as several checkouts are run alternately (A B A B …), so a busy minute on this
 // shared machine falls on all of them alike; `--floor` adds `node -e 0` as one more "build", what Node alone costs.
-// A checkout may carry extra import arguments after "::" (`.::--read-threads 0`), to compare options alternately.
-//   node scripts/run-cost.mjs [--runs 7] [--floor] [CHECKOUT[::ARGS]…]     (default: this checkout)
+// A checkout may carry extra import arguments after "::" (`.::--read-threads 0`), to compare options alternately,
+// and node/V8 flags after "@", space-separated, before any "::" (`.@--max-lazy`, `.@"--maglev --max-lazy"::ARGS`),
+// as scripts/cpu-per-message.mjs takes them, to compare V8 flag sets on one build.
+//   node scripts/run-cost.mjs [--runs 7] [--floor] [CHECKOUT[@NODEFLAGS][::ARGS]…]     (default: this checkout)
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,10 +42,11 @@ const port = await new Promise((res, rej) => {
 let n = 0;
 function once(build) {
   const file = join(work, `r${++n}.json`);
-  const [dir, args = ''] = build.split('::');
+  const [checkout, args = ''] = build.split('::');
+  const [dir, nodeFlags = ''] = checkout.split('@');
   const argv = build === 'floor'
     ? [process.execPath, '-e', '0']
-    : [process.execPath, join(resolve(dir), 'bin', 'mailmigrate.js'), 'import', join(here, 'fixtures', 'maildir'), '--host', '127.0.0.1',
+    : [process.execPath, ...nodeFlags.split(' ').filter(Boolean), join(resolve(dir), 'bin', 'mailmigrate.js'), 'import', join(here, 'fixtures', 'maildir'), '--host', '127.0.0.1',
       '--port', String(port), '--plain', '--user', 'test', '--quiet', '--folder', `run${n}`, '--journal', join(work, `j${n}`), ...args.split(' ').filter(Boolean)];
   try {
     execFileSync('python3', [rusage, file, ...argv], { env: { ...process.env, MAILMIGRATE_PASSWORD: 'test' }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });

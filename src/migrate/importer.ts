@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { toMailmigrateError } from '../core/errors.js';
 import type { Journal } from '../journal/journal.js';
-import type { Source } from '../sources/index.js';
+import type { ReadItem, Source } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
 import { Pool } from '../transport/pool.js';
 import type { SyncFlagsMode } from './flag-sync.js';
@@ -11,10 +11,11 @@ import { FolderRuns } from './folder-runs.js';
 import { FolderTargets } from './folder-targets.js';
 import type { IndexMatch } from './folder-index.js';
 import { ImportTally } from './import-tally.js';
-import { type ImportOptions, type ImportResult, type Prepared, RunStop } from './import-types.js';
+import { type ImportOptions, type ImportResult, type Planned, type Prepared, RunStop } from './import-types.js';
 import { MessagePlacement, type Owner } from './message-placement.js';
 import { hadMessages, MessagePlanner } from './message-planner.js';
 import { SendPipeline } from './send-pipeline.js';
+import { SendWindow } from './send-window.js';
 import type { ServerControl } from './server-lookup.js';
 import { resolveUnknownOutcomes } from './unknown-outcomes.js';
 
@@ -158,59 +159,27 @@ export class Importer {
     // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
     // From the settings, not the connections open now: the pool's others may still be logging in (openInBackground).
-    const capacity = this.pool ? this.pool.settings.connections * this.pool.settings.pipelineDepth : 1;
-    const windowMax = Math.max(64, capacity * this.options.batch * 2);
-    // Two windows at most: the one being read and the one being journalled and handed to the pool (16 MiB each).
-    const windowBytesMax = 16 * 1024 * 1024;
-    // Slow start: the first window goes out once it holds one batch per connection (every connection starts at once,
-    // so the first APPENDs are not measured alone on an idle server against the rest under load: adapt-policy.ts's
-    // folder-lock rule compares the two), each next one may be twice as large, up to windowMax. A first window of
-    // windowMax (400 messages with the defaults) kept the server idle while the reader read and planned all of them:
-    // in a 1000-message run into Dovecot the first APPEND left after 40 % of the messages had been read (strace,
-    // docs/measurements.md "The first APPEND").
-    let flushAt = Math.min(windowMax, Math.max(1, this.options.batch) * Math.max(1, this.pool?.settings.connections ?? 1));
-    let window: Prepared[] = [];
-    let windowBytes = 0;
+    const settings = this.pool?.settings;
+    const capacity = settings ? settings.connections * settings.pipelineDepth : 1;
+    const batch = Math.max(1, this.options.batch);
+    // Slow start (send-window.ts): the first window holds one batch per connection, each next one may be twice as
+    // large, up to 2 × capacity batches. Two windows at most are held: the one being read and the one being journalled
+    // and handed to the pool (16 MiB each).
+    const window = new SendWindow(Math.max(64, capacity * batch * 2), 16 * 1024 * 1024, batch * (settings?.connections ?? 1));
+    this.sending = Promise.resolve();
     const inflight = new Set<Promise<void>>();
-    // The window handed to the pipeline last: while it is journalled (one fsync) and waits for room in the pool, the
-    // reader reads the next one, so the pool never idles while a window is read. One at a time keeps the journal's
-    // 'sent' records in reading order and the reader at most one window ahead of what the pool has taken.
-    let sending: Promise<void> = Promise.resolve();
-    const flush = async (): Promise<void> => {
-      if (window.length === 0) return;
-      const w = window;
-      window = [];
-      windowBytes = 0;
-      await sending;
-      sending = this.pipeline!.dispatch(w, inflight);
-      flushAt = Math.min(windowMax, flushAt * 2);
-    };
     // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
     // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
     // folder's confirmations (Journal.release), so memory holds one folder's state, not the whole run's (issue 14).
     let current: string | undefined;
-    const leave = async (): Promise<void> => {
-      await flush();
-      await sending;
-      if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
-    };
+    // The loop keeps only what awaits; each message's synchronous work is in small methods (planItem, send window,
+    // countDry), compiled on their own instead of as part of this long-lived async function (issue 14).
     for await (const item of readAhead(source.items(), { depth: this.options.readAhead ?? 32, admit: this.planner.admitter() })) {
       if (signal?.aborted || stop.stopped) break;
-      if (item.kind === 'skipped') {
-        this.tally.noteSkippedPath(item);
-        continue;
-      }
-      this.tally.progress.seen++;
-      if (item.kind === 'rejected') {
-        const failed = item.message ? this.planner.take(item.message) : undefined;
-        if (failed) failed.run.counts.failed++;
-        this.fail(item.message?.origin ?? item.error.path, item.error);
-        continue;
-      }
-      if (item.kind !== 'message') continue;
-      const plan = this.planner.take(item.message)!;
+      const plan = this.planItem(item);
+      if (plan === undefined || item.kind !== 'message') continue;
       if (plan.run.path !== current) {
-        await leave();
+        await this.leave(current, window, inflight);
         current = plan.run.path;
       }
       let found: IndexMatch<Owner> | undefined;
@@ -225,25 +194,67 @@ export class Importer {
       const placed = this.placement.place(item.message, item.normalized, plan, found);
       const prepared = placed instanceof Promise ? await placed : placed;
       if (!prepared) continue;
-      if (this.dry) {
-        plan.run.counts.appended++;
-        this.tally.appended(prepared.append.data.length);
-        this.tally.report();
-        continue;
-      }
-      window.push(prepared);
-      windowBytes += prepared.append.data.length;
-      if (window.length >= flushAt || windowBytes >= windowBytesMax) await flush();
+      if (this.dry) this.countDry(plan, prepared);
+      else if (window.add(prepared)) await this.flush(window, inflight);
     }
-    if (!signal?.aborted && !stop.stopped) await leave();
+    if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight);
     // Stopped or aborted: the window already journalled still goes to the pool (which fails it as E_ABORTED at once
     // when aborted); its 'sent' records make the next run reconcile the folder either way.
-    await sending;
+    await this.sending;
     await Promise.all(inflight);
     if (!signal?.aborted && !stop.fatal) await this.targets.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);
     return signal?.aborted === true;
   }
+
+  /**
+   * Counts one item the read-ahead yielded and returns its plan when it is a message to place; skipped paths and
+   * rejected messages are counted (and failed) here and give undefined.
+   */
+  private planItem(item: ReadItem): Planned | undefined {
+    if (item.kind === 'skipped') {
+      this.tally.noteSkippedPath(item);
+      return undefined;
+    }
+    this.tally.progress.seen++;
+    if (item.kind === 'rejected') {
+      const failed = item.message ? this.planner.take(item.message) : undefined;
+      if (failed) failed.run.counts.failed++;
+      this.fail(item.message?.origin ?? item.error.path, item.error);
+      return undefined;
+    }
+    if (item.kind !== 'message') return undefined;
+    return this.planner.take(item.message)!;
+  }
+
+  /** A dry run counts the message it would have sent. */
+  private countDry(plan: Planned, prepared: Prepared): void {
+    plan.run.counts.appended++;
+    this.tally.appended(prepared.append.data.length);
+    this.tally.report();
+  }
+
+  /**
+   * Hands what the window holds to the send pipeline (journalled with one fsync, then MULTIAPPEND batches whose
+   * promises join `inflight`) without waiting for it: while it is journalled and waits for room in the pool, the
+   * reader reads the next window, so the pool does not idle while a window is read. One window at a time keeps the
+   * journal's 'sent' records in reading order and the reader at most one window ahead of what the pool has taken.
+   */
+  private async flush(window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
+    if (window.length === 0) return;
+    const w = window.take();
+    await this.sending;
+    this.sending = this.pipeline!.dispatch(w, inflight);
+  }
+
+  /** Leaves the folder `current`: its window is journalled and handed over, then the journal may let go of its confirmations. */
+  private async leave(current: string | undefined, window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
+    await this.flush(window, inflight);
+    await this.sending;
+    if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
+  }
+  /** The window handed to the send pipeline last (flush). */
+  private sending: Promise<void> = Promise.resolve();
 
   private fail(source: string, err: { code: string; message: string }): void {
     this.tally.fail(source, err);

@@ -57,6 +57,28 @@ function startRead(message: SourceMessage): Promise<Settled> | Settled {
   return message.read().then(fulfilled, rejected);
 }
 
+// The per-message steps are plain functions, not code inside the async generator below: V8 compiles a long-lived
+// async generator whole (and again after a deopt), so what runs per message stays out of it (issue 14,
+// docs/measurements.md "V8's compiler tiers").
+
+/** Starts reading `item` if it is a message and queues it; returns the bytes it adds to what is in flight. */
+function enqueue(queue: Slot[], item: SourceItem): number {
+  if (item.kind !== 'message') {
+    queue.push({ item, result: undefined, size: 0 });
+    return 0;
+  }
+  const size = item.message.size;
+  queue.push({ item, result: startRead(item.message), size });
+  return size;
+}
+
+/** A read's outcome as the item yielded: the message with its bytes, or 'rejected' with a SourceError. */
+function toReadItem(message: SourceMessage, s: Settled): ReadItem {
+  if (s.ok) return { kind: 'message', message, normalized: s.value };
+  const error = s.error instanceof SourceError ? s.error : new SourceError(message.origin, toMailmigrateError(s.error).message, 'E_SOURCE_UNREADABLE', { cause: s.error });
+  return { kind: 'rejected', error, message };
+}
+
 /**
  * Yields the items of `items` in order with each message already read; a read() failure becomes a 'rejected'
  * item carrying the message, so the caller can count it.
@@ -89,11 +111,7 @@ export async function* readAhead(items: AsyncIterable<SourceItem>, options: Read
           if (admitted === undefined) continue;
           item = admitted;
         }
-        if (item.kind === 'message') {
-          const result = startRead(item.message);
-          queue.push({ item, result, size: item.message.size });
-          inFlight += item.message.size;
-        } else queue.push({ item, result: undefined, size: 0 });
+        inFlight += enqueue(queue, item);
       }
       const slot = queue.shift();
       if (!slot) return;
@@ -102,13 +120,7 @@ export async function* readAhead(items: AsyncIterable<SourceItem>, options: Read
         yield slot.item; // 'rejected' and 'skipped' pass through in order
         continue;
       }
-      const s = slot.result instanceof Promise ? await slot.result : slot.result!;
-      const message = slot.item.message;
-      if (s.ok) yield { kind: 'message', message, normalized: s.value };
-      else {
-        const error = s.error instanceof SourceError ? s.error : new SourceError(message.origin, toMailmigrateError(s.error).message, 'E_SOURCE_UNREADABLE', { cause: s.error });
-        yield { kind: 'rejected', error, message };
-      }
+      yield toReadItem(slot.item.message, slot.result instanceof Promise ? await slot.result : slot.result!);
     }
   } finally {
     if (!done) await it.return?.();
