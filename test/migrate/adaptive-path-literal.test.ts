@@ -1,5 +1,5 @@
 // Adapting the LITERAL+ limit to the path (issue 16), end to end: the embedded server behind the benchmark's delay
-// relay (a 30 ms round trip on loopback), a third of the messages 110 KB — above the 100 KiB LITERAL+ limit, so each
+// relay (a 50 ms round trip on loopback), a third of the messages 110 KB — above the 100 KiB LITERAL+ limit, so each
 // waits a round trip for its '+'. The controller must see those waits, raise the limit to what the path uploads in one
 // round trip, and every APPEND compiled after that must go without waiting; the import stays exactly-once. With
 // adaptation off the limit stays and the report says what it would have done.
@@ -14,7 +14,9 @@ import { AdaptiveController } from '../../src/migrate/adaptive-run.js';
 import type { PoolEvent } from '../../src/transport/pool.js';
 import { importOnce, message, messageIdOf, tally, tempDir, withServer } from '../reliability/harness.js';
 
-const N = 120;
+// Enough for a second look: under load the first may see too little delivered to raise the limit (RTT × a lower
+// bound of the bandwidth stays under 100 KiB when the server takes 80 ms a command) and change the connections first.
+const N = 180;
 // Just above the 100 KiB limit: the raised limit is RTT × a lower bound of the bandwidth, so a loaded machine (slower
 // delivery) still raises it past these.
 const LARGE = 110_000;
@@ -32,7 +34,7 @@ function writeMixed(root: string, tag: string): string[] {
 
 async function run(t: Parameters<typeof tempDir>[0], enabled: boolean) {
   const s = await withServer(t);
-  const relay = await DelayRelay.start({ targetPort: s.port, oneWayMs: 15 });
+  const relay = await DelayRelay.start({ targetPort: s.port, oneWayMs: 25 });
   t.after(() => relay.close());
   const dir = tempDir(t);
   const ids = writeMixed(join(dir, 'mail'), enabled ? 'path' : 'pathnoadapt');
@@ -51,7 +53,7 @@ async function run(t: Parameters<typeof tempDir>[0], enabled: boolean) {
   return { s, ids, result, report: controller.report(), events, decidedAt };
 }
 
-test('over a 30 ms path, messages above the LITERAL+ limit waiting a round trip each raise the limit mid-run; every APPEND compiled after it goes without a "+", and every message lands exactly once', async (t) => {
+test('over a 50 ms path, messages above the LITERAL+ limit waiting a round trip each raise the limit mid-run; every APPEND compiled after it goes without a "+", and every message lands exactly once', async (t) => {
   const { s, ids, result, report, events, decidedAt } = await run(t, true);
   const change = report.changes.find((c) => c.setting === 'literalPlusMaxBytes');
   assert.ok(change, JSON.stringify(report, null, 1));
