@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeMaildir } from '../src/bench/corpus.js';
 import { startEmbedded } from './memory/embedded-server.js';
-import { moments, parseSamples, table } from './memory/rss-attribution.js';
+import { meanAfterTenth, moments, parseSamples, table } from './memory/rss-attribution.js';
 import { bytesNeeded } from './memory/rss-growth.js';
 import { roomFor } from './memory/room.js';
 import { isTmpfs } from './peers/machine.js';
@@ -53,6 +53,8 @@ interface Run {
   cpuS: number;
   peakMb: number;
   wallS: number;
+  /** with --attribute: the mean RSS of the samples from 10 % of the messages on (steadier than one peak) */
+  meanMb?: number;
   attribution?: string;
 }
 
@@ -128,9 +130,13 @@ async function main(): Promise<void> {
           if (r.appended !== messages) throw new Error(`${v.name}: appended ${r.appended}, expected ${messages}`);
           const u = JSON.parse(await readFile(ru, 'utf8')) as { user: number; sys: number; maxrssKb: number };
           const run: Run = { variant: v.name, round, cpuS: u.user + u.sys, peakMb: u.maxrssKb / 1024, wallS };
-          if (opt.attribute) run.attribution = table(moments(parseSamples(await readFile(samples, 'utf8')), messages));
+          if (opt.attribute) {
+            const xs = parseSamples(await readFile(samples, 'utf8'));
+            run.attribution = table(moments(xs, messages));
+            run.meanMb = meanAfterTenth(xs);
+          }
           runs.push(run);
-          log(`  ${round}/${repeats} ${v.name.padEnd(16)} CPU ${run.cpuS.toFixed(2)} s, peak ${run.peakMb.toFixed(0)} MB, wall ${wallS.toFixed(1)} s`);
+          log(`  ${round}/${repeats} ${v.name.padEnd(16)} CPU ${run.cpuS.toFixed(2)} s, peak ${run.peakMb.toFixed(0)} MB${run.meanMb === undefined ? '' : `, mean ${run.meanMb.toFixed(0)} MB`}, wall ${wallS.toFixed(1)} s`);
           if (run.attribution) log(run.attribution);
         } finally {
           await server.stop();
@@ -144,7 +150,9 @@ async function main(): Promise<void> {
       const mine = runs.filter((r) => r.variant === v.name);
       process.stdout.write(
         `  ${v.name.padEnd(w)}  CPU s ${mine.map((r) => r.cpuS.toFixed(2)).join(', ')} (median ${median(mine.map((r) => r.cpuS)).toFixed(2)})` +
-          `  peak MB ${mine.map((r) => r.peakMb.toFixed(0)).join(', ')} (median ${median(mine.map((r) => r.peakMb)).toFixed(0)})\n`,
+          `  peak MB ${mine.map((r) => r.peakMb.toFixed(0)).join(', ')} (median ${median(mine.map((r) => r.peakMb)).toFixed(0)})` +
+          (opt.attribute ? `  mean MB ${mine.map((r) => (r.meanMb ?? NaN).toFixed(0)).join(', ')}` : '') +
+          '\n',
       );
     }
     const out = opt.out ?? join(REPO_ROOT, 'bench', 'results', `memory-ab-${started.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${messages}.json`);

@@ -37,7 +37,7 @@ import { bytesNeeded, growth, type Sample, thin } from './memory/rss-growth.js';
 import { mailmigrateCli, REPO_ROOT } from './peers/clients.js';
 import { type Account, startEmbedded } from './memory/embedded-server.js';
 import { roomFor } from './memory/room.js';
-import { moments, parseSamples, type RssSample, table } from './memory/rss-attribution.js';
+import { moments, parseSamples, type RssSample, table, tenthsTable } from './memory/rss-attribution.js';
 import { parseVariant } from './memory/variant.js';
 
 const { values: opt } = parseArgs({
@@ -202,6 +202,7 @@ async function runImport(step: string, cli: string, args: string[], a: Account, 
   if (opt.attribute) {
     attribution = parseSamples(await readFile(samplesPath, 'utf8'));
     log(`\n  where ${step}'s RSS was (rss-sampler):\n${table(moments(attribution, expected))}`);
+    if (step === 'import') log(`  by tenths of the messages:\n${tenthsTable(attribution, expected)}`);
   }
   if (step === 'import' && report.appended !== expected) throw new Error(`${step}: appended ${report.appended}, expected ${expected}`);
   return {

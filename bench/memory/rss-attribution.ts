@@ -99,11 +99,60 @@ export function table(ms: readonly Moment[]): string {
   return [line('MB', head), ...r.map(([l, v]) => line(l, v.map((x) => x.toFixed(1))))].join('\n') + '\n';
 }
 
+/** Mean RSS (MB) of the samples once a tenth of the journal's growth is done (start-up excluded). */
+export function meanAfterTenth(samples: readonly RssSample[]): number | undefined {
+  const start = samples[0]?.journalBytes ?? 0;
+  const total = (samples[samples.length - 1]?.journalBytes ?? 0) - start;
+  const after = samples.filter((s) => total > 0 && (s.journalBytes ?? 0) - start >= total / 10);
+  return after.length ? after.reduce((a, s) => a + s.rss, 0) / after.length / MB : undefined;
+}
+
+/**
+ * The run cut into tenths of its messages: per tenth, the highest RSS and the highest of each part, and the lowest
+ * heapUsed (V8's heap right after a collection: the live set, as near as a 1 s sample gets). What grows from one
+ * tenth to the next is where a million-message run's growth lives.
+ */
+export function tenths(samples: readonly RssSample[], messages: number): Array<[string, number[]]> {
+  const start = samples[0]?.journalBytes ?? 0;
+  const total = (samples[samples.length - 1]?.journalBytes ?? 0) - start;
+  if (total <= 0) return [];
+  const bins: RssSample[][] = Array.from({ length: 10 }, () => []);
+  for (const s of samples) {
+    const f = ((s.journalBytes ?? 0) - start) / total;
+    bins[Math.min(9, Math.floor(f * 10))]!.push(s);
+  }
+  const max = (f: (s: RssSample) => number): number[] => bins.map((b) => (b.length ? Math.max(...b.map(f)) : NaN));
+  const min = (f: (s: RssSample) => number): number[] => bins.map((b) => (b.length ? Math.min(...b.map(f)) : NaN));
+  const sp = (s: RssSample, n: string): number => (s.spaces[n]?.physical ?? 0) / MB;
+  return [
+    ['messages done up to', bins.map((_, i) => ((i + 1) * messages) / 10)],
+    ['max RSS', max((s) => s.rss / MB)],
+    ['max V8 physical', max((s) => s.v8Physical / MB)],
+    ['max new_space', max((s) => sp(s, 'new_space'))],
+    ['max old_space', max((s) => sp(s, 'old_space'))],
+    ['min heapUsed (live)', min((s) => s.heapUsed / MB)],
+    ['max heapUsed', max((s) => s.heapUsed / MB)],
+    ['max ArrayBuffers', max((s) => s.arrayBuffers / MB)],
+    ['max [heap]', max((s) => s.smaps.brkHeapKb / 1024)],
+    ['max thread arenas', max((s) => s.smaps.arenasKb / 1024)],
+    ['samples', bins.map((b) => b.length)],
+  ];
+}
+
+export function tenthsTable(samples: readonly RssSample[], messages: number): string {
+  const r = tenths(samples, messages);
+  if (r.length === 0) return '';
+  const w = Math.max(...r.map(([l]) => l.length));
+  return r.map(([l, v]) => `  ${l.padEnd(w)}  ${v.map((x) => (Number.isInteger(x) ? String(x) : x.toFixed(1)).padStart(7)).join(' ')}`).join('\n') + '\n';
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [file, n] = process.argv.slice(2);
   if (!file) {
     process.stderr.write('usage: node dist/bench/memory/rss-attribution.js SAMPLES.jsonl [MESSAGES]\n');
     process.exit(2);
   }
-  process.stdout.write(table(moments(parseSamples(readFileSync(file, 'utf8')), n === undefined ? undefined : Number(n))));
+  const samples = parseSamples(readFileSync(file, 'utf8'));
+  process.stdout.write(table(moments(samples, n === undefined ? undefined : Number(n))));
+  if (n !== undefined) process.stdout.write('\n' + tenthsTable(samples, Number(n)));
 }

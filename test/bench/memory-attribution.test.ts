@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifySmaps } from '../../bench/memory/smaps-regions.js';
-import { moments, parseSamples, rows, type RssSample } from '../../bench/memory/rss-attribution.js';
+import { meanAfterTenth, moments, parseSamples, rows, type RssSample, tenths } from '../../bench/memory/rss-attribution.js';
 import { parseVariant } from '../../bench/memory/variant.js';
 
 const vma = (start: bigint, end: bigint, perms: string, rssKb: number, inode = '0', path = ''): string =>
@@ -103,6 +103,19 @@ test('attribution: without a message count there is no 10 % moment, and a sample
     ['first', 'peak', 'end'],
   );
   assert.equal(moments([]).length, 0);
+});
+
+test('attribution by tenths: each sample falls in the tenth of the messages its journal size says, and the live set is the lowest heapUsed of the tenth', () => {
+  const at = (journalBytes: number, rssMb: number, heapUsedMb: number): RssSample => ({ ...sample(0, rssMb, journalBytes), heapUsed: heapUsedMb * 1024 * 1024 });
+  // journal 0 → 1000 bytes: 50 is the first tenth, 150 and 190 the second, 1000 the last
+  const r = new Map(tenths([at(0, 40, 4), at(50, 100, 30), at(150, 110, 12), at(190, 105, 25), at(1000, 120, 14)], 1_000_000));
+  assert.deepEqual(r.get('messages done up to')!.slice(0, 2), [100_000, 200_000]);
+  assert.deepEqual(r.get('max RSS')!.slice(0, 2), [100, 110]);
+  assert.deepEqual(r.get('min heapUsed (live)')!.slice(0, 2), [4, 12]);
+  assert.deepEqual(r.get('samples'), [2, 2, 0, 0, 0, 0, 0, 0, 0, 1]);
+  assert.ok(Number.isNaN(r.get('max RSS')![5]!), 'an empty tenth is no number, not 0');
+  assert.equal(meanAfterTenth([at(0, 40, 4), at(50, 100, 30), at(150, 110, 12), at(1000, 120, 14)]), 115);
+  assert.deepEqual(tenths([at(0, 40, 4)], 10), [], 'no journal growth, no tenths');
 });
 
 test('a memory-ab variant carries its name, node flags, environment and CLI; an unknown part or a bare env word is refused', () => {
