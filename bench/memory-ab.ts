@@ -55,6 +55,8 @@ interface Run {
   wallS: number;
   /** with --attribute: the mean RSS of the samples from 10 % of the messages on (steadier than one peak) */
   meanMb?: number;
+  /** with --attribute: collections over the run (scavenges, mark-compacts) and their milliseconds */
+  gc?: { minor: number; minorMs: number; major: number; majorMs: number };
   attribution?: string;
 }
 
@@ -134,9 +136,11 @@ async function main(): Promise<void> {
             const xs = parseSamples(await readFile(samples, 'utf8'));
             run.attribution = table(moments(xs, messages));
             run.meanMb = meanAfterTenth(xs);
+            const g = xs[xs.length - 1]?.gc;
+            if (g) run.gc = g;
           }
           runs.push(run);
-          log(`  ${round}/${repeats} ${v.name.padEnd(16)} CPU ${run.cpuS.toFixed(2)} s, peak ${run.peakMb.toFixed(0)} MB${run.meanMb === undefined ? '' : `, mean ${run.meanMb.toFixed(0)} MB`}, wall ${wallS.toFixed(1)} s`);
+          log(`  ${round}/${repeats} ${v.name.padEnd(16)} CPU ${run.cpuS.toFixed(2)} s, peak ${run.peakMb.toFixed(0)} MB${run.meanMb === undefined ? '' : `, mean ${run.meanMb.toFixed(0)} MB`}${run.gc ? `, GC ${run.gc.minor} minor ${run.gc.minorMs.toFixed(0)} ms, ${run.gc.major} major ${run.gc.majorMs.toFixed(0)} ms` : ''}, wall ${wallS.toFixed(1)} s`);
           if (run.attribution) log(run.attribution);
         } finally {
           await server.stop();

@@ -26,6 +26,8 @@ export interface RssSample {
   hwmKb: number;
   smaps: SmapsRegions;
   journalBytes?: number;
+  /** collections so far (absent in samples written before it was counted) */
+  gc?: { minor: number; minorMs: number; major: number; majorMs: number };
 }
 
 export interface Moment {
@@ -135,6 +137,7 @@ export function tenths(samples: readonly RssSample[], messages: number): Array<[
     ['max ArrayBuffers', max((s) => s.arrayBuffers / MB)],
     ['max [heap]', max((s) => s.smaps.brkHeapKb / 1024)],
     ['max thread arenas', max((s) => s.smaps.arenasKb / 1024)],
+    ['mark-compacts (end of tenth, cumulative)', bins.map((b) => (b.length ? (b[b.length - 1]!.gc?.major ?? NaN) : NaN))],
     ['samples', bins.map((b) => b.length)],
   ];
 }

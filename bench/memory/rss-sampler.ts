@@ -9,8 +9,10 @@
 // RssFile) and, from /proc/self/smaps, the resident anonymous memory by the kind of mapping it is in (see
 // smaps-regions.ts). With MM_RSS_JOURNAL set, the journal's size too, which tells how many messages were done.
 // What it costs: one smaps read per sample (~1–3 ms for Node's few hundred mappings), a line appended to a file, a
-// few objects; nothing per message.
+// few objects, and one performance entry per garbage collection (counted by kind: scavenges and mark-compacts);
+// nothing per message.
 import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { classifySmaps } from './smaps-regions.js';
 
@@ -19,6 +21,20 @@ if (!out) throw new Error('rss-sampler: set MM_RSS_OUT to the JSONL file to writ
 const intervalMs = Number(process.env['MM_RSS_INTERVAL'] ?? 1000);
 const journal = process.env['MM_RSS_JOURNAL'];
 const t0 = performance.now();
+// Collections so far, by kind: count and milliseconds (one 'gc' performance entry per collection).
+const gc = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+      gc.minor++;
+      gc.minorMs += e.duration;
+    } else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.major++;
+      gc.majorMs += e.duration;
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
 const cpu0 = process.cpuUsage();
 
 function kb(status: string, key: string): number {
@@ -56,6 +72,7 @@ function sample(): void {
     hwmKb: kb(status, 'VmHWM'),
     smaps: classifySmaps(readFileSync('/proc/self/smaps', 'utf8')),
     journalBytes,
+    gc: { ...gc },
   };
   appendFileSync(out!, JSON.stringify(line) + '\n');
 }
