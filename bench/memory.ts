@@ -246,6 +246,7 @@ async function main(): Promise<void> {
   process.env['TMPDIR'] = mailTmp;
   const work = await mkdtemp(join(mailTmp, 'mailmigrate-memory-'));
   const started = new Date();
+  const loadAtStart = loadavg();
   let stopServer: (() => Promise<void>) | undefined;
   try {
     const src = join(work, 'Maildir');
@@ -321,7 +322,7 @@ async function main(): Promise<void> {
         {
           date: started.toISOString(),
           command: `node dist/bench/memory.js ${process.argv.slice(2).join(' ')}`.trim(),
-          machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadAverageAtStart: loadavg() },
+          machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadAverageAtStart: loadAtStart },
           mailmigrate: spawnSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim(),
           options: { messages, folders, size, target, tmp: mailTmp, tmpfs: isTmpfs(mailTmp), intervalMs, nodeFlags, env: childEnv, attribute: opt.attribute },
           server: serverName,
