@@ -315,7 +315,7 @@ async function main(): Promise<void> {
     );
     const out = opt.out ?? join(REPO_ROOT, 'bench', 'results', `memory-${started.toISOString().slice(0, 10)}-${messages}.json`);
     await mkdir(join(out, '..'), { recursive: true });
-    const strip = (s: Step): Step => ({ ...s, samples: thin(s.samples, 600), ...(s.attribution ? { attribution: thin(s.attribution, 600) } : {}) });
+    const strip = (s: Step): Step => ({ ...s, samples: thin(s.samples, 600), ...(s.attribution ? { attribution: thin(s.attribution, 200) } : {}) });
     await writeFile(
       out,
       JSON.stringify(
