@@ -4,6 +4,7 @@
 //
 //   node dist/bench/memory.js [--messages 1000000] [--folders 4] [--size 1000] [--target dovecot|embedded]
 //                             [--tmp DIR] [--interval-ms 1000] [--out FILE] [--node-flags "--optimize-for-size"]
+//                             [--env "MALLOC_ARENA_MAX=2"] [--attribute]
 //
 // 1. writes a Maildir++ tree of N messages of --size bytes (the seeded corpus of src/bench/corpus.ts) split over
 //    --folders folders (INBOX and .Folder1 …), on /dev/shm when it is a tmpfs with room, else under --tmp;
@@ -25,16 +26,19 @@
 import { isTmpfs } from './peers/machine.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { writeMaildir } from '../src/bench/corpus.js';
-import { dovecotSkipReason, freePort, startDovecot } from '../test/helpers/dovecot.js';
+import { dovecotSkipReason, startDovecot } from '../test/helpers/dovecot.js';
 import { bytesNeeded, growth, type Sample, thin } from './memory/rss-growth.js';
 import { mailmigrateCli, REPO_ROOT } from './peers/clients.js';
+import { type Account, startEmbedded } from './memory/embedded-server.js';
+import { roomFor } from './memory/room.js';
+import { moments, parseSamples, type RssSample, table, tenthsTable } from './memory/rss-attribution.js';
+import { parseVariant } from './memory/variant.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -48,9 +52,17 @@ const { values: opt } = parseArgs({
     // Node/V8 flags for the imported CLI only (not the server), e.g. "--optimize-for-size": measures what a flag
     // trades (peak RSS against client CPU) without changing the CLI.
     'node-flags': { type: 'string', default: '' },
+    // Environment for the imported CLI only, "K=V K=V" (e.g. glibc's MALLOC_ARENA_MAX=2): the fourth pass's test of
+    // where the RSS is.
+    env: { type: 'string', default: '' },
+    // Preload bench/memory/rss-sampler.js into the import and the re-run: where the RSS is, by part, every
+    // --interval-ms (the table printed at the end; every sample in the JSON).
+    attribute: { type: 'boolean', default: false },
   },
 });
 const nodeFlags = opt['node-flags']!.split(' ').filter(Boolean);
+const childEnv = parseVariant(`env; env=${opt.env}`).env;
+const samplerModule = join(REPO_ROOT, 'dist', 'bench', 'memory', 'rss-sampler.js');
 
 const log = (s: string): void => void process.stderr.write(s + '\n');
 
@@ -58,23 +70,6 @@ function whole(name: string, text: string, min: number): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name}: a whole number ≥ ${min}, got "${text}"`);
   return n;
-}
-
-function memAvailableBytes(): number {
-  const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-async function roomFor(dir: string, need: number): Promise<string | undefined> {
-  const st = await statfs(dir);
-  const free = st.bavail * st.bsize;
-  if (free < need) return `${dir} has ${(free / 1e9).toFixed(1)} GB free, the run needs ~${(need / 1e9).toFixed(1)} GB`;
-  if (isTmpfs(dir)) {
-    // tmpfs pages are memory: keep 2 GB for everything else on the machine.
-    const avail = memAvailableBytes();
-    if (avail - need < 2e9) return `${dir} is a tmpfs and ${(avail / 1e9).toFixed(1)} GB of memory is available; the run needs ~${(need / 1e9).toFixed(1)} GB + 2 GB spare`;
-  }
-  return undefined;
 }
 
 function procSample(pid: number): { rssKb: number; hwmKb: number; cpuTicks: number } | undefined {
@@ -90,12 +85,6 @@ function procSample(pid: number): { rssKb: number; hwmKb: number; cpuTicks: numb
   } catch {
     return undefined; // exited between samples
   }
-}
-
-interface Account {
-  port: number;
-  user: string;
-  password: string;
 }
 
 async function connectImap(a: Account): Promise<ImapFlow> {
@@ -136,6 +125,7 @@ interface Step {
   appended: number | undefined;
   skipped: number | undefined;
   samples: Sample[];
+  attribution?: RssSample[];
 }
 
 let current: ReturnType<typeof spawn> | undefined;
@@ -160,8 +150,16 @@ function fileSize(path: string): number {
 async function runImport(step: string, cli: string, args: string[], a: Account, reportPath: string, intervalMs: number, expected: number, journal: string): Promise<Step> {
   if (interrupted) throw new Error('interrupted');
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, cli, ...args, '--report', reportPath, '--quiet'], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', MAILMIGRATE_PASSWORD: a.password },
+  const samplesPath = `${reportPath}.rss.jsonl`;
+  const pre = opt.attribute ? ['--import', samplerModule] : [];
+  const child = spawn(process.execPath, [...nodeFlags, ...pre, cli, ...args, '--report', reportPath, '--quiet'], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '/tmp',
+      MAILMIGRATE_PASSWORD: a.password,
+      ...(opt.attribute ? { MM_RSS_OUT: samplesPath, MM_RSS_JOURNAL: journal, MM_RSS_INTERVAL: String(intervalMs) } : {}),
+      ...childEnv,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   current = child;
@@ -200,6 +198,12 @@ async function runImport(step: string, cli: string, args: string[], a: Account, 
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`${step}: exit ${code}\n${stderr}`);
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as { appended?: number; skipped?: number };
+  let attribution: RssSample[] | undefined;
+  if (opt.attribute) {
+    attribution = parseSamples(await readFile(samplesPath, 'utf8'));
+    log(`\n  where ${step}'s RSS was (rss-sampler):\n${table(moments(attribution, expected))}`);
+    if (step === 'import') log(`  by tenths of the messages:\n${tenthsTable(attribution, expected)}`);
+  }
   if (step === 'import' && report.appended !== expected) throw new Error(`${step}: appended ${report.appended}, expected ${expected}`);
   return {
     step,
@@ -209,46 +213,7 @@ async function runImport(step: string, cli: string, args: string[], a: Account, 
     appended: report.appended,
     skipped: report.skipped,
     samples,
-  };
-}
-
-async function startEmbedded(cli: string, maildir: string): Promise<Account & { stop: () => Promise<void> }> {
-  const port = await freePort();
-  const password = 'bench-' + Math.random().toString(36).slice(2);
-  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--maildir', maildir, '--user', 'bench', '--nodelay'], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', MAILMIGRATE_PASSWORD: password },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`mailmigrate serve did not listen on ${port}: ${stderr.slice(-1000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    port,
-    user: 'bench',
-    password,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const gone = new Promise((r) => child.once('close', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(t);
-    },
+    ...(attribution ? { attribution } : {}),
   };
 }
 
@@ -281,6 +246,7 @@ async function main(): Promise<void> {
   process.env['TMPDIR'] = mailTmp;
   const work = await mkdtemp(join(mailTmp, 'mailmigrate-memory-'));
   const started = new Date();
+  const loadAtStart = loadavg();
   let stopServer: (() => Promise<void>) | undefined;
   try {
     const src = join(work, 'Maildir');
@@ -349,16 +315,16 @@ async function main(): Promise<void> {
     );
     const out = opt.out ?? join(REPO_ROOT, 'bench', 'results', `memory-${started.toISOString().slice(0, 10)}-${messages}.json`);
     await mkdir(join(out, '..'), { recursive: true });
-    const strip = (s: Step): Omit<Step, 'samples'> & { samples: Sample[] } => ({ ...s, samples: thin(s.samples, 600) });
+    const strip = (s: Step): Step => ({ ...s, samples: thin(s.samples, 600), ...(s.attribution ? { attribution: thin(s.attribution, 200) } : {}) });
     await writeFile(
       out,
       JSON.stringify(
         {
           date: started.toISOString(),
           command: `node dist/bench/memory.js ${process.argv.slice(2).join(' ')}`.trim(),
-          machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadAverageAtStart: loadavg() },
+          machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadAverageAtStart: loadAtStart },
           mailmigrate: spawnSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim(),
-          options: { messages, folders, size, target, tmp: mailTmp, tmpfs: isTmpfs(mailTmp), intervalMs, nodeFlags },
+          options: { messages, folders, size, target, tmp: mailTmp, tmpfs: isTmpfs(mailTmp), intervalMs, nodeFlags, env: childEnv, attribute: opt.attribute },
           server: serverName,
           generateSeconds,
           import: strip(first),
