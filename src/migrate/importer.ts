@@ -91,8 +91,6 @@ export class Importer {
         signal: this.options.signal,
         // Folders that exist need no probe APPEND: their first batches pipeline like the rest (issue 13).
         knownFolders: listed.map((f) => f.path),
-        // The folder checks and the first APPENDs need one connection; the others join as they log in.
-        openInBackground: true,
         onRecord: (r) => {
           this.options.onRecord?.(r);
           this.tally.noteRecord(r);
@@ -158,7 +156,7 @@ export class Importer {
     }
     // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
-    // From the settings, not the connections open now: the pool's others may still be logging in (openInBackground).
+    // From the settings (the target), not the connections open now: one may be reconnecting.
     const settings = this.pool?.settings;
     const capacity = settings ? settings.connections * settings.pipelineDepth : 1;
     const batch = Math.max(1, this.options.batch);

@@ -43,41 +43,15 @@ export class PoolConnections {
     this.target = Math.max(1, options.connections ?? 1);
   }
 
-  /**
-   * Opens the first connection (its failure is the caller's: bad login, refused…) and then the rest. With
-   * `background`, the call returns once the first is up and the rest join as each logs in: an import then goes on
-   * with its folder checks and its first APPENDs instead of waiting for the slowest login (a connection setup is a
-   * few round trips and the server's authentication; Dovecot's here ~25 ms, more over a path or with TLS).
-   */
-  async openAll(background = false): Promise<void> {
+  /** Opens the first connection (its failure is the caller's: bad login, refused…) and then the rest. */
+  async openAll(): Promise<void> {
     this.adopt(await this.hooks.open());
-    const extra = this.target - 1;
-    if (extra <= 0) return;
-    // Counted as reconnecting meanwhile, so a refill (a loss, a pick with nothing open) does not open them twice.
-    this.reconnecting += extra;
-    const failures: MailmigrateError[] = [];
-    const opening = Array.from({ length: extra }, () =>
-      this.hooks.open().then(
-        (c) => {
-          this.reconnecting--;
-          // The pool closed while this one logged in: log it out rather than keep it.
-          if (this.closing) void c.close().catch(() => undefined);
-          else this.adopt(c);
-        },
-        (e: unknown) => {
-          this.reconnecting--;
-          failures.push(toMailmigrateError(e));
-        },
-      ),
-    );
-    // Failures are judged once every extra has settled: the target then settles at what opened (the connection cap).
-    this.opening = Promise.all(opening).then(() => {
-      for (const err of failures) this.onOpenFailure(err);
-    });
-    if (!background) await this.opening;
+    const rest = await Promise.allSettled(Array.from({ length: this.target - 1 }, () => this.hooks.open()));
+    for (const r of rest) {
+      if (r.status === 'fulfilled') this.adopt(r.value);
+      else this.onOpenFailure(toMailmigrateError(r.reason));
+    }
   }
-  /** The first connections' logins still under way (openAll in the background); closing waits for them. */
-  private opening: Promise<void> | undefined;
 
   /** Every connection the pool has, retiring ones included. */
   get all(): readonly PoolConnection[] {
@@ -106,8 +80,6 @@ export class PoolConnections {
     this.closing = true;
     this.wakeAll();
     await Promise.all(this.conns.slice().map((c) => c.close()));
-    // A connection still logging in is logged out when it arrives (openAll); its login is bounded by the timeouts.
-    await this.opening;
   }
 
   /**

@@ -144,11 +144,6 @@ export interface PoolOptions extends ConnectionOptions, ReconnectOptions {
   readonly maxPipelineDepth?: number;
   /** Connections that may append into one folder at the same time (default: no limit). */
   readonly connectionsPerFolder?: number;
-  /**
-   * open() returns once the first connection is up; the others join as they log in (default false: open() waits for
-   * all, as benchmarks want). The importer sets it (pool-connections.ts, openAll).
-   */
-  readonly openInBackground?: boolean;
   readonly observer?: PoolObserver;
   /** Opens one connection; tests pass fakes. Default Connection.open. */
   readonly connect?: (options: ConnectionOptions) => Promise<PoolConnection>;

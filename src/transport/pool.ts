@@ -148,7 +148,7 @@ export class Pool {
   /** Opens the first connection (its failure is the caller's: bad login, refused…) and then the rest. */
   static async open(options: PoolOptions): Promise<Pool> {
     const pool = new Pool(options);
-    await pool.connections.openAll(options.openInBackground === true);
+    await pool.connections.openAll();
     pool.observe((o) => o.attached?.(pool));
     return pool;
   }
