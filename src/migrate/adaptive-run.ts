@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_MIN_COMMANDS, DEFAULT_BOUNDS, type SettingsBounds } from '../core/settings.js';
-import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { DEFAULT_PLUS_MAX_BYTES } from '../imap/literal-policy.js';
+import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange } from './adapt-policy.js';
 import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
@@ -78,10 +78,10 @@ export class AdaptiveController implements PoolObserver {
 
   constructor(
     private readonly options: AdaptiveOptions,
-    initial: Omit<AdaptSettings, 'batch' | 'literalMode' | 'literalPlusMaxBytes'> & { readonly literalPlusMaxBytes?: number },
+    initial: Omit<AdaptSettings, 'batch' | 'literalMode' | 'literalPlusMaxBytes'>,
   ) {
     this.clock = options.clock ?? systemClock;
-    this.start = { ...initial, batch: Math.max(1, options.batch), literalMode: options.literalMode, literalPlusMaxBytes: initial.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES };
+    this.start = { ...initial, batch: Math.max(1, options.batch), literalMode: options.literalMode, literalPlusMaxBytes: DEFAULT_PLUS_MAX_BYTES };
   }
 
   attached(pool: Pool): void {

@@ -49,6 +49,8 @@ export class Importer {
   private readonly placement: MessagePlacement;
   private readonly clock: Clock;
   private readonly syncFlags: SyncFlagsMode;
+  /** The window handed to the send pipeline last (flush): the next waits for it, so windows go in reading order. */
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly control: ServerControl,
@@ -156,15 +158,12 @@ export class Importer {
     }
     // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
-    // From the settings (the target), not the connections open now: one may be reconnecting.
-    const settings = this.pool?.settings;
-    const capacity = settings ? settings.connections * settings.pipelineDepth : 1;
+    const capacity = this.pool?.capacity ?? 1;
     const batch = Math.max(1, this.options.batch);
     // Slow start (send-window.ts): the first window holds one batch per connection, each next one may be twice as
     // large, up to 2 × capacity batches. Two windows at most are held: the one being read and the one being journalled
     // and handed to the pool (16 MiB each).
-    const window = new SendWindow(Math.max(64, capacity * batch * 2), 16 * 1024 * 1024, batch * (settings?.connections ?? 1));
-    this.sending = Promise.resolve();
+    const window = new SendWindow(Math.max(64, capacity * batch * 2), 16 * 1024 * 1024, batch * (this.pool?.size ?? 1));
     const inflight = new Set<Promise<void>>();
     // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
     // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
@@ -251,8 +250,6 @@ export class Importer {
     await this.sending;
     if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
   }
-  /** The window handed to the send pipeline last (flush). */
-  private sending: Promise<void> = Promise.resolve();
 
   private fail(source: string, err: { code: string; message: string }): void {
     this.tally.fail(source, err);

@@ -5,7 +5,6 @@ import type { Prepared } from './import-types.js';
 // source loop captured by closures: V8 deoptimized that long-lived async function on every run ("not a Smi" at the
 // window's byte count) and compiled it whole again (40–120 ms of compile-thread time); the same deopt now lands in
 // add(), 73 bytes of bytecode, recompiled in ~2 ms — docs/measurements.md "V8's compiler tiers".
-
 //
 // Slow start: the first window is full at `firstItems` messages and each one taken lets the next hold twice as many,
 // up to `maxItems`. A first window of maxItems (400 messages with the defaults) kept the server idle while the reader

@@ -17,8 +17,6 @@ export class SlotLedger {
   private readonly handed = new Map<PoolConnection, number>();
   /** APPENDs in flight per mailbox, per connection. */
   private readonly inFolder = new Map<string, Map<PoolConnection, number>>();
-  /** APPENDs claimed and not yet released, pool-wide. */
-  private claimed = 0;
 
   constructor(depth: number | undefined, perFolder: number | undefined) {
     this.depth = depth === undefined ? undefined : Math.max(1, depth);
@@ -60,11 +58,12 @@ export class SlotLedger {
 
   /** APPENDs handed to connections and not settled, in every folder: the load a new one meets at the server. */
   get inFlight(): number {
-    return this.claimed;
+    let n = 0;
+    for (const k of this.handed.values()) n += k;
+    return n;
   }
 
   claim(mailbox: string, c: PoolConnection): void {
-    this.claimed++;
     this.handed.set(c, (this.handed.get(c) ?? 0) + 1);
     let users = this.inFolder.get(mailbox);
     if (!users) this.inFolder.set(mailbox, (users = new Map()));
@@ -72,7 +71,6 @@ export class SlotLedger {
   }
 
   release(mailbox: string, c: PoolConnection): void {
-    if (this.claimed > 0) this.claimed--;
     const n = (this.handed.get(c) ?? 1) - 1;
     if (n > 0) this.handed.set(c, n);
     else this.handed.delete(c);
