@@ -29,8 +29,6 @@ export interface AdaptSettings {
 /** One APPEND's server wait, with how many connections had an APPEND into the same folder in flight when it went. */
 export interface FolderWaitSample {
   readonly connectionsInFolder: number;
-  /** APPENDs the pool had in flight, in every folder, when this one went (itself included): the load it met. */
-  readonly appendsInFlight: number;
   readonly waitMs: number;
 }
 
@@ -84,15 +82,12 @@ export const LOCK_WAIT_FACTOR = 3;
 /** …and at least this much longer. Courier waited 0.9–4 s (docs/adaptation.md); a busy server's 20 ms jitter is not a lock. */
 export const LOCK_WAIT_MIN_MS = 200;
 /**
- * …or, at the same load (as many APPENDs in flight pool-wide), sharing the folder with another connection makes each
- * APPEND wait at least this many times as long as not sharing it. Without a lock sharing costs nothing at equal load:
- * a server that runs one command at a time queues them alike, and Dovecot (a process per connection) answers two
- * connections' APPENDs side by side faster than one connection's two pipelined ones (1340 vs 1022 msg/s with a second
- * connection, docs/adaptation.md). Run-to-run noise of a median here is ±10–20 %.
+ * …or a second connection into the folder adds (almost) nothing: k connections each waiting W(k) give k/W(k)
+ * commands per ms against 1/W(1) alone; below this gain the folder is serialised by the server. Courier measured here
+ * (docs/adaptation.md): 1 connection 78–82 msg/s, 2 into one folder 58–65 (gain < 1). Dovecot: 1340 vs 1022 msg/s
+ * with a second connection (gain 1.3), which must stay.
  */
-export const LOCK_SHARED_SLOWER = 1.5;
-/** …and at least this much longer: on loopback a median moves by a millisecond or two with the machine's load. */
-export const LOCK_SHARED_MIN_MS = 5;
+export const LOCK_MIN_GAIN = 1.1;
 /** A lock stall: one APPEND with ≥ 2 connections in its folder waiting this many times the median wait and at least
  *  LOCK_STALL_MIN_MS, never seen with one connection alone. Courier's shortest lock wait measured here was 985 ms
  *  (its lock retry sleeps whole seconds); a loaded machine's scheduling hiccups reach a few hundred ms. */
@@ -233,7 +228,7 @@ export function folderLockChange(samples: readonly FolderWaitSample[]): AdaptCha
   if (!lock) return undefined;
   const reason = lock.stalls
     ? `folder-lock stalls: ${lock.stalls.count} APPEND(s) with ${lock.connections} connections in one folder waited up to ${fmt(lock.stalls.maxMs)} ms against a median ${fmt(lock.aloneMs)} ms, ${Math.round(lock.stalls.lostShare * 100)} % of all the time spent waiting on the server; one connection per folder`
-    : `folder-lock waits: with ${lock.inFlight} APPENDs in flight, those sharing their folder with another connection waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms for those alone in theirs (${fmt(lock.contendedMs / Math.max(lock.aloneMs, MIN_SERVICE_MS))}×); one connection per folder`;
+    : `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone (${fmt(lock.gain)}× the work of one connection); one connection per folder`;
   return { setting: 'connectionsPerFolder', from: undefined, to: 1, reason };
 }
 
@@ -256,7 +251,7 @@ export function startChange(capabilities: AdaptInput['capabilities'], current: A
   };
 }
 
-function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; inFlight?: number; stalls?: { count: number; lostShare: number; maxMs: number } } | undefined {
+function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; gain: number; stalls?: { count: number; lostShare: number; maxMs: number } } | undefined {
   const aloneSamples = samples.filter((x) => x.connectionsInFolder <= 1);
   const contended = samples.filter((x) => x.connectionsInFolder >= 2);
   if (contended.length < MIN_LOCK_SAMPLES) return undefined;
@@ -276,42 +271,18 @@ function folderLock(samples: readonly FolderWaitSample[]): { connections: number
     if (lostShare >= LOCK_STALL_SHARE) {
       const contendedMs = percentile(contended.map((x) => x.waitMs), 50)!;
       const aloneMs = aloneSamples.length ? percentile(aloneSamples.map((x) => x.waitMs), 50)! : baseline;
-      return { connections, contendedMs, aloneMs, stalls: { count: stalled.length, lostShare, maxMs: Math.max(...stalled.map((x) => x.waitMs)) } };
+      return { connections, contendedMs, aloneMs, gain: 0, stalls: { count: stalled.length, lostShare, maxMs: Math.max(...stalled.map((x) => x.waitMs)) } };
     }
   }
-  // Lock waits, compared at equal load. An APPEND alone in its folder while the pool had fewer APPENDs in flight met
-  // a less busy server than one sharing its folder: on a server that runs one command at a time (the embedded server)
-  // the shared one waits twice as long with no lock at all, and early in a run (the importer's slow start, a reader
-  // still warming up) most lone APPENDs meet an idle server. So only APPENDs sent with the same number in flight are
-  // compared: the level with the most shared samples among those with MIN_LOCK_SAMPLES on both sides. At depth 1 in
-  // a single folder the two never meet (alone = 1 in flight, shared ≥ 2): there Courier's lock shows as stalls.
-  const level = comparableLevel(aloneSamples, contended);
-  if (level === undefined) return undefined;
-  const aloneMs = percentile(aloneSamples.filter((x) => x.appendsInFlight === level).map((x) => x.waitMs), 50)!;
-  const contendedMs = percentile(contended.filter((x) => x.appendsInFlight === level).map((x) => x.waitMs), 50)!;
+  const alone = aloneSamples.map((x) => x.waitMs);
+  if (alone.length < MIN_LOCK_SAMPLES) return undefined;
+  const aloneMs = percentile(alone, 50)!;
+  const contendedMs = percentile(contended.map((x) => x.waitMs), 50)!;
+  const meanConnections = contended.reduce((a, x) => a + x.connectionsInFolder, 0) / contended.length;
+  const gain = contendedMs > 0 ? (meanConnections * aloneMs) / contendedMs : Infinity;
   const longWaits = contendedMs >= LOCK_WAIT_FACTOR * aloneMs && contendedMs - aloneMs >= LOCK_WAIT_MIN_MS;
-  const slower = contendedMs >= LOCK_SHARED_SLOWER * Math.max(aloneMs, MIN_SERVICE_MS) && contendedMs - aloneMs >= LOCK_SHARED_MIN_MS;
-  if (!longWaits && !slower) return undefined;
-  return { connections, contendedMs, aloneMs, inFlight: level };
-}
-
-/** The pool-wide in-flight count at which lone and shared APPENDs can be compared, or undefined. */
-function comparableLevel(alone: readonly FolderWaitSample[], shared: readonly FolderWaitSample[]): number | undefined {
-  const count = (xs: readonly FolderWaitSample[]): Map<number, number> => {
-    const m = new Map<number, number>();
-    for (const x of xs) m.set(x.appendsInFlight, (m.get(x.appendsInFlight) ?? 0) + 1);
-    return m;
-  };
-  const a = count(alone);
-  let best: number | undefined;
-  let bestCount = 0;
-  for (const [level, n] of count(shared)) {
-    if (n >= MIN_LOCK_SAMPLES && (a.get(level) ?? 0) >= MIN_LOCK_SAMPLES && n > bestCount) {
-      best = level;
-      bestCount = n;
-    }
-  }
-  return best;
+  if (!longWaits && gain >= LOCK_MIN_GAIN) return undefined;
+  return { connections, contendedMs, aloneMs, gain };
 }
 
 interface Window {

@@ -123,7 +123,7 @@ export class AdaptiveController implements PoolObserver {
       // The server's part of the command: the wait for '+' (a folder lock can hold it) and for the reply.
       if (p.recvWaitMs !== undefined) {
         const waitMs = p.continuationWaitMs + p.recvWaitMs;
-        this.folderWaits.push({ connectionsInFolder: s.connectionsInFolder, appendsInFlight: s.appendsInFlight, waitMs });
+        this.folderWaits.push({ connectionsInFolder: s.connectionsInFolder, waitMs });
         if (s.connectionsInFolder >= 2 && waitMs > this.longestSharedWaitMs) this.longestSharedWaitMs = waitMs;
         // A lock wait of seconds often settles after the look that would have seen it: the lock rule runs again
         // whenever a long wait settles, all run long (cheap: only on a long wait, over at most MAX_FOLDER_SAMPLES).

@@ -49,8 +49,6 @@ export class Importer {
   private readonly placement: MessagePlacement;
   private readonly clock: Clock;
   private readonly syncFlags: SyncFlagsMode;
-  /** The window handed to the send pipeline last (flush): the next waits for it, so windows go in reading order. */
-  private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly control: ServerControl,
@@ -159,11 +157,7 @@ export class Importer {
     // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
     const capacity = this.pool?.capacity ?? 1;
-    const batch = Math.max(1, this.options.batch);
-    // Slow start (send-window.ts): the first window holds one batch per connection, each next one may be twice as
-    // large, up to 2 × capacity batches. Two windows at most are held: the one being read and the one being journalled
-    // and handed to the pool (16 MiB each).
-    const window = new SendWindow(Math.max(64, capacity * batch * 2), 16 * 1024 * 1024, batch * (this.pool?.size ?? 1));
+    const window = new SendWindow(Math.max(64, capacity * this.options.batch * 2), 32 * 1024 * 1024);
     const inflight = new Set<Promise<void>>();
     // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
     // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
@@ -195,9 +189,6 @@ export class Importer {
       else if (window.add(prepared)) await this.flush(window, inflight);
     }
     if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight);
-    // Stopped or aborted: the window already journalled still goes to the pool (which fails it as E_ABORTED at once
-    // when aborted); its 'sent' records make the next run reconcile the folder either way.
-    await this.sending;
     await Promise.all(inflight);
     if (!signal?.aborted && !stop.fatal) await this.targets.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);
@@ -231,23 +222,15 @@ export class Importer {
     this.tally.report();
   }
 
-  /**
-   * Hands what the window holds to the send pipeline (journalled with one fsync, then MULTIAPPEND batches whose
-   * promises join `inflight`) without waiting for it: while it is journalled and waits for room in the pool, the
-   * reader reads the next window, so the pool does not idle while a window is read. One window at a time keeps the
-   * journal's 'sent' records in reading order and the reader at most one window ahead of what the pool has taken.
-   */
+  /** Journals and sends what the window holds; its batches join `inflight`. */
   private async flush(window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
     if (window.length === 0) return;
-    const w = window.take();
-    await this.sending;
-    this.sending = this.pipeline!.dispatch(w, inflight);
+    await this.pipeline!.dispatch(window.take(), inflight);
   }
 
-  /** Leaves the folder `current`: its window is journalled and handed over, then the journal may let go of its confirmations. */
+  /** Leaves the folder `current`: its window is sent, then the journal may let go of its confirmations. */
   private async leave(current: string | undefined, window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
     await this.flush(window, inflight);
-    await this.sending;
     if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
   }
 

@@ -60,8 +60,6 @@ export interface AppendSample {
   readonly connectionId: number;
   /** Connections with an APPEND into this mailbox in flight when this one was handed out (itself included). */
   readonly connectionsInFolder: number;
-  /** APPENDs the pool had handed to connections when this one went, in every folder, itself included. */
-  readonly appendsInFlight: number;
   readonly messages: number;
   readonly bytes: number;
   /** The command's timing record (undefined when it failed before one was written). */

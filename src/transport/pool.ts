@@ -318,7 +318,6 @@ export class Pool {
       throw e;
     }
     const connectionsInFolder = this.slots.connectionsIn(mailbox);
-    const appendsInFlight = this.slots.inFlight;
     let record: TimingRecord | undefined;
     let ok = false;
     try {
@@ -335,7 +334,7 @@ export class Pool {
       if (record || ok) {
         let bytes = 0;
         for (const m of messages) bytes += m.data.length;
-        const sample: AppendSample = { mailbox, connectionId: conn.id, connectionsInFolder, appendsInFlight, messages: messages.length, bytes, record, ok };
+        const sample: AppendSample = { mailbox, connectionId: conn.id, connectionsInFolder, messages: messages.length, bytes, record, ok };
         this.observe((o) => o.appendSettled?.(sample));
       }
     }

@@ -56,13 +56,6 @@ export class SlotLedger {
     return this.inFolder.get(mailbox)?.size ?? 1;
   }
 
-  /** APPENDs handed to connections and not settled, in every folder: the load a new one meets at the server. */
-  get inFlight(): number {
-    let n = 0;
-    for (const k of this.handed.values()) n += k;
-    return n;
-  }
-
   claim(mailbox: string, c: PoolConnection): void {
     this.handed.set(c, (this.handed.get(c) ?? 0) + 1);
     let users = this.inFolder.get(mailbox);

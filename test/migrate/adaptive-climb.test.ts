@@ -25,7 +25,7 @@ function sample(t: number, o: { waitMs?: number; connectionsInFolder?: number; m
   r.writeStart = t;
   r.headFlushed = r.bodyFlushed = t + 0.1;
   r.tagged = t + 0.1 + (o.waitMs ?? 0.5);
-  return { mailbox: 'INBOX', connectionId: 1, connectionsInFolder: o.connectionsInFolder ?? 1, appendsInFlight: o.connectionsInFolder ?? 1, messages: o.messages ?? 50, bytes: 50 * 4096, record: r, ok: true };
+  return { mailbox: 'INBOX', connectionId: 1, connectionsInFolder: o.connectionsInFolder ?? 1, messages: o.messages ?? 50, bytes: 50 * 4096, record: r, ok: true };
 }
 
 /** Settles APPENDs of 50 messages at the rate `msgPerS(settings)` until `untilMs`. */

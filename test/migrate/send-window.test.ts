@@ -39,21 +39,3 @@ test('an empty message (0 bytes) counts toward the message bound only', () => {
   assert.equal(w.add(msg('empty', 0)), false);
   assert.equal(w.add(msg('empty2', 0)), true);
 });
-
-test('slow start: the first window is full at its first count, each next one at twice as many, up to the maximum; bytes still bound every one', () => {
-  // The importer's defaults: 2 connections × MULTIAPPEND 50 first, up to 2 × capacity (2 × depth 2) × 50 = 400.
-  const w = new SendWindow(400, 1_000_000, 100);
-  const fills: number[] = [];
-  for (let round = 0; round < 5; round++) {
-    let n = 0;
-    while (!w.add(msg(`m${round}-${n}`, 10))) n++;
-    fills.push(n + 1);
-    w.take();
-  }
-  assert.deepEqual(fills, [100, 200, 400, 400, 400]);
-  const small = new SendWindow(400, 50, 100);
-  assert.equal(small.add(msg('big', 60)), true, 'the byte bound fills a window of the slow start too');
-  assert.equal(new SendWindow(10, 1000, 50).fullAt, 10, 'a first count above the maximum is the maximum');
-  assert.equal(new SendWindow(10, 1000, 0).fullAt, 1);
-  assert.equal(new SendWindow(10, 1000).fullAt, 10, 'without a first count: no slow start');
-});
