@@ -1,20 +1,19 @@
-import { close as closeCb, closeSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { close as closeCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfigError, JournalError } from '../core/errors.js';
-import { openAppendNoFollow } from '../core/safe-file.js';
+import type { ConfirmedIndex } from './confirmed-index.js';
+import { digestId } from './id-digest.js';
 import { fileIo, type JournalIo } from './journal-io.js';
-import { acquireLock, releaseLock } from './journal-lock.js';
+import { errText, openJournalFile, type JournalRepair } from './journal-file.js';
+import { releaseLock } from './journal-lock.js';
 import {
   encodeCheckpoint,
   encodeConfirmed,
   encodeConfirmedGroups,
   encodeFailed,
   encodeFlags,
-  encodeHeader,
   encodeSent,
   encodeSentGroups,
-  JOURNAL_FORMAT_VERSION,
   decodeLine,
   type ConfirmedEntry,
   type JournalRecord,
@@ -27,9 +26,7 @@ import {
 } from './journal-record.js';
 import { replayJournal } from './journal-replay.js';
 import { JournalWriter, type JournalStats } from './journal-writer.js';
-import type { ConfirmedIndex } from './confirmed-index.js';
-import { digestId } from './id-digest.js';
-import { apply, emptyState, forgetFolder, journalKey, scan, settleScan, type JournalCounts, type State } from './journal-state.js';
+import { apply, forgetFolder, journalKey, type JournalCounts, type State } from './journal-state.js';
 
 export { journalKey, type JournalCounts } from './journal-state.js';
 export type { JournalStats } from './journal-writer.js';
@@ -37,6 +34,7 @@ export type { JournalStats } from './journal-writer.js';
 export type { ConfirmedEntry, FailedEntry, FlagsEntry, FolderCheckpoint, JournalHeader, SentEntry, StoredHeader } from './journal-record.js';
 export { accountJournalPath, journalDirectory } from './journal-path.js';
 export { fileIo, type JournalIo } from './journal-io.js';
+export type { JournalRepair } from './journal-file.js';
 
 // The resume journal (issues 4 and 11). It is an accelerator checked against the server, never the authority: one
 // journal per account, message records keyed by (mailbox, source id), and per-folder checkpoints (UIDVALIDITY,
@@ -53,8 +51,9 @@ export { fileIo, type JournalIo } from './journal-io.js';
 //     is tried again (the server may have been fixed); failed() lists them.
 // The last record of a (mailbox, id) wins: a message re-sent after the server lost it is 'sent' again until its new
 // confirmation. A 'flags' record only updates the flags of a confirmed message.
-// Group commit and the failure rule live in journal-writer.ts; the in-memory state and replay's apply() in
-// journal-state.ts; the line format in journal-record.ts.
+// Opening, locking, replaying and repairing the file live in journal-file.ts; group commit and the failure rule in
+// journal-writer.ts; the in-memory state and replay's apply() in journal-state.ts; the line format in
+// journal-record.ts.
 // Memory (issue 14): confirmations are held per folder in compact tables, built when the folder is first asked about
 // (open() builds none), and release(mailbox) drops a folder's table once the import is done with it — so a first
 // import of a million messages keeps no per-message state for the folders behind it, and a re-run holds one folder's
@@ -76,13 +75,6 @@ export type JournalLookup =
   | { state: 'confirmed'; uid: number | undefined; rawSize: number | undefined; flags: readonly string[] }
   | { state: 'sent'; entry: SentEntry }
   | { state: 'failed'; entry: FailedEntry };
-
-/** What open() cut from the end of the file: a line whose write never completed. */
-export interface JournalRepair {
-  droppedBytes: number;
-  /** 1-based number of the line that was dropped. */
-  line: number;
-}
 
 const closeAsync = promisify(closeCb);
 
@@ -135,60 +127,8 @@ export class Journal {
     if (options.batchEntries !== undefined && !(options.batchEntries >= 1)) {
       throw new ConfigError('journal.batchEntries', 'must be ≥ 1');
     }
-    const io = options.io ?? fileIo;
-    const dir = dirname(path);
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      throw new JournalError(path, `cannot create directory ${dir}: ${errText(err)}`, { cause: err });
-    }
-    const lockPath = acquireLock(path);
-    let fd: number | undefined;
-    try {
-      try {
-        fd = openAppendNoFollow(path, { option: 'journal' }); // not through a link planted in a shared directory
-        // The journal names mailboxes and Message-IDs: private metadata. Tighten a file someone loosened.
-        if ((fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
-      } catch (err) {
-        throw new JournalError(path, `cannot open: ${errText(err)}`, { cause: err });
-      }
-      const state: State = emptyState();
-      const result = replayJournal(
-        fd,
-        path,
-        (h) => {
-          if (h.account !== header.account) {
-            throw new JournalError(path, `belongs to another account (${JSON.stringify(h.account)}; this run: ${JSON.stringify(header.account)})`);
-          }
-        },
-        (r) => scan(state, r),
-      );
-      settleScan(state);
-      let repaired: JournalRepair | undefined;
-      let stored = result.header;
-      try {
-        if (result.tornBytes > 0) {
-          ftruncateSync(fd, result.validEnd);
-          repaired = { droppedBytes: result.tornBytes, line: result.lines + 1 };
-        }
-        if (stored === undefined) {
-          const created = new Date();
-          io.writeSync(fd, Buffer.from(encodeHeader(header, created), 'utf8'));
-          stored = { version: JOURNAL_FORMAT_VERSION, account: header.account, created: created.toISOString() };
-          io.syncSync(fd);
-          syncDirectory(dir); // so the new file's name survives a power cut, not just its data
-        } else if (repaired) {
-          io.syncSync(fd);
-        }
-      } catch (err) {
-        throw new JournalError(path, `cannot write: ${errText(err)}`, { cause: err });
-      }
-      return new Journal(path, fd, lockPath, stored, repaired, state, options);
-    } catch (err) {
-      if (fd !== undefined) closeSync(fd);
-      releaseLock(lockPath);
-      throw err;
-    }
+    const f = openJournalFile(path, header, options.io ?? fileIo);
+    return new Journal(path, f.fd, f.lockPath, f.header, f.repaired, f.state, options);
   }
 
   /** Counts over every folder. A folder whose confirmations were never loaded is read from the file to count them
@@ -402,22 +342,4 @@ export class Journal {
     return undefined;
   }
 
-}
-
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some filesystems refuse fsync on a directory (EINVAL); the file's own data is already synced.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function errText(err: unknown): string {
-  // Node's errno messages read "ENOSPC: no space left on device, write": the code first, then what failed.
-  const e = err as Error | undefined;
-  return e && typeof e.message === 'string' ? e.message : String(err);
 }
