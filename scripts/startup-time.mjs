@@ -9,6 +9,9 @@
 // (for a bundle, from its metafile dist/bundle.meta.json) and the Node built-ins loaded by the first byte.
 // GREETING_DELAY_MS=N: the listener greets N ms after accepting, as a remote server does at least one round trip
 // later; the first byte then also waits for what the client loads meanwhile (the control plane, imapflow).
+// NODE_EXTRA_CA_CERTS is removed from the child's environment unless KEEP_EXTRA_CA=1: Node 20 reads and parses that
+// file and its own ~140 root certificates at process start, before any of our code, whether or not TLS is used —
+// ~50 ms CPU on this machine, whose environment sets it; an admin's shell usually does not. The JSON says which.
 //   node scripts/startup-time.mjs [runs=7] [root=this checkout | --floor] [extra import args...]
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -28,6 +31,9 @@ const FLOOR_CHILD = `import net from 'node:net';
 const a = process.argv; const s = net.connect(Number(a[a.indexOf('--port') + 1]), '127.0.0.1');
 s.once('data', () => s.write('a LOGIN u p\\r\\n'));`;
 const GREETING_DELAY_MS = Number(process.env.GREETING_DELAY_MS ?? 0);
+const keepExtraCa = process.env.KEEP_EXTRA_CA === '1';
+const childEnv = { ...process.env };
+if (!keepExtraCa) delete childEnv.NODE_EXTRA_CA_CERTS;
 const TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
 const cpuMsOf = (pid) => {
   try {
@@ -67,7 +73,7 @@ function once(nodeArgs = []) {
       const program = floor ? ['--input-type=module', '-e', FLOOR_CHILD, '--'] : [join(root, 'bin', 'mailmigrate.js')];
       child = spawn(process.execPath, [...nodeArgs, ...program, 'import', join(root, 'fixtures', 'maildir'), '--host', '127.0.0.1',
         '--port', String(srv.address().port), '--plain', '--user', 'u', '--quiet', ...extra], {
-        env: { ...process.env, MAILMIGRATE_PASSWORD: 'p', MAILMIGRATE_TRACE_STARTUP: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...childEnv, MAILMIGRATE_PASSWORD: 'p', MAILMIGRATE_TRACE_STARTUP: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
       });
       child.stderr.on('data', (d) => { stderr += d; });
       child.on('exit', () => finish());
@@ -96,6 +102,7 @@ for (let i = 0; i < Number(runsArg); i++) runs.push(await once());
 const median = (k) => { const a = runs.map((r) => r[k]).sort((x, y) => x - y); return Math.round(a[a.length >> 1] * 10) / 10; };
 console.log(JSON.stringify({
   runs: runs.length, node: process.version,
+  nodeExtraCaCerts: childEnv.NODE_EXTRA_CA_CERTS ? 'set (KEEP_EXTRA_CA=1)' : process.env.NODE_EXTRA_CA_CERTS ? 'removed' : 'not set',
   medians: { wallMs: median('wallMs'), cpuMs: median('cpuMs'), selfMs: median('selfMs'), selfCpuMs: median('selfCpuMs') },
   ...(floor ? {} : await loadedBeforeFirstByte()),
 }));
