@@ -102,6 +102,9 @@ async function main(): Promise<void> {
       'Server CPU: every process of the private instance, from a cgroup made for it (else /proc utime+stime+cutime+cstime of its tree), from just before the client starts until the server is idle after it exits.',
       ...(opt.pin ? ['--pin: client on CPU 0 (taskset -c 0), every server process on CPU 1 (taskset -a -p); the benchmark process itself (verification, the --rtt relay) is not pinned.'] : []),
       ...(rtt !== undefined ? [`--rtt ${rtt}: every client goes through bench/peers/delay-relay.ts, at 0 ms and at ${rtt} ms round trip (${rtt / 2} ms each way), in the same repeats.`] : []),
+      process.env['NODE_EXTRA_CA_CERTS'] && process.env['KEEP_EXTRA_CA'] !== '1'
+        ? 'NODE_EXTRA_CA_CERTS is set here and removed from every client\'s environment (KEEP_EXTRA_CA=1 keeps it): Node parses it at every start, ~50 ms CPU (docs/measurements.md).'
+        : `NODE_EXTRA_CA_CERTS: ${process.env['NODE_EXTRA_CA_CERTS'] ? 'kept (KEEP_EXTRA_CA=1)' : 'not set'}.`,
       `Load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs: the machine was shared, numbers are noisy.`,
     ],
     servers,

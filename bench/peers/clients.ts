@@ -234,6 +234,18 @@ export interface RunChildOptions {
 }
 
 /**
+ * The environment every client runs in: this process's, without NODE_EXTRA_CA_CERTS unless KEEP_EXTRA_CA=1. Node 20
+ * parses that file and its own ~140 root certificates at every start, TLS or not (~50 ms CPU here; docs/measurements.md
+ * "The environment's extra CA file"): a cost of this machine's environment that an admin's shell usually does not
+ * have, and that only the Node client would pay.
+ */
+export function clientEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (process.env['KEEP_EXTRA_CA'] !== '1') delete env['NODE_EXTRA_CA_CERTS'];
+  return env;
+}
+
+/**
  * Spawns one client run with the password in its environment (never on its command line) and times it. With
  * `rusageFile`, the client runs under bench/peers/rusage.py, which records its CPU from wait4(2). The run is its own
  * process group, so the timeout kills the client and the wrapper together.
@@ -246,7 +258,7 @@ export function runChild(command: Command, password: string, timeoutMs: number, 
     if (measured) argv = ['python3', join(SCRIPTS, 'rusage.py'), o.rusageFile!, ...argv];
     const t0 = performance.now();
     const child = spawn(argv[0]!, argv.slice(1), {
-      env: { ...process.env, ...command.env, MM_BENCH_PASSWORD: password },
+      env: { ...clientEnvironment(), ...command.env, MM_BENCH_PASSWORD: password },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
