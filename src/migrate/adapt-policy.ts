@@ -251,6 +251,30 @@ export function startChange(capabilities: AdaptInput['capabilities'], current: A
   };
 }
 
+/**
+ * The second change taken before the first APPEND: a server with neither LITERAL+/LITERAL- nor MULTIAPPEND gets one
+ * connection per folder from the start. Courier is such a server, and its folder lock (tmp/courier.lock, taken by
+ * every APPEND to assign its UID) cannot be left to the measured lock rule, which acts on a wait once it has settled:
+ * the first shared APPEND can itself be the one that waits minutes. A waiter sleeps in Gamin (FAM) until the lock
+ * file is deleted, bounded only by 120 s (Courier's maildir_lock/maildirwatch_unlock); when Gamin loses that event
+ * (its server restarted: in our test harness, 3 of 10 loaded full suites) the APPEND waits the whole 120 s with no
+ * lock held by anyone (strace: pselect with 103 s, then 46 s left, no tmp/courier.lock in any folder), and without
+ * Gamin the waiter polls once a second and can be starved by the sending connection. Measured (docs/adaptation.md):
+ * 2 connections at depth 1 in one folder 97 msg/s with 1–3 s lock waits against 181 with one. One connection per
+ * folder never waits on a lock of ours, and the connections still work side by side where two folders meet. With
+ * LITERAL+ or MULTIAPPEND offered (Dovecot, Cyrus) the measured lock rule decides, as before.
+ */
+export function startFolderChange(capabilities: AdaptInput['capabilities'], current: AdaptSettings): AdaptChange | undefined {
+  if (capabilities.literalPlus || capabilities.literalMinus || capabilities.multiappend) return undefined;
+  if (current.connections < 2 || current.connectionsPerFolder === 1) return undefined;
+  return {
+    setting: 'connectionsPerFolder',
+    from: current.connectionsPerFolder,
+    to: 1,
+    reason: 'the server offers neither LITERAL+/LITERAL- nor MULTIAPPEND (Courier\'s signature): one connection per folder from the start, so no APPEND waits on the folder lock of another of ours (Courier: 97 msg/s with 2 connections in one folder, 181 with one; a lock waiter that misses the release sleeps 120 s)',
+  };
+}
+
 function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; gain: number; stalls?: { count: number; lostShare: number; maxMs: number } } | undefined {
   const aloneSamples = samples.filter((x) => x.connectionsInFolder <= 1);
   const contended = samples.filter((x) => x.connectionsInFolder >= 2);

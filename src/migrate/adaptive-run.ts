@@ -3,7 +3,7 @@ import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_MIN_COMMANDS, DEFAULT_BOUND
 import { DEFAULT_PLUS_MAX_BYTES } from '../imap/literal-policy.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
-import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange } from './adapt-policy.js';
+import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange, startFolderChange } from './adapt-policy.js';
 import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
 import type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 
@@ -91,12 +91,19 @@ export class AdaptiveController implements PoolObserver {
     const caps = pool.capabilities;
     if (caps && this.options.fromCapabilities !== false) {
       const before = this.startSettings();
-      const change = startChange({ literalPlus: caps.literalPlus, literalMinus: caps.literalMinus, multiappend: caps.multiappend }, before);
+      const have = { literalPlus: caps.literalPlus, literalMinus: caps.literalMinus, multiappend: caps.multiappend };
+      const change = startChange(have, before);
       if (change) {
-        // With --no-adapt it is advice like any other change (reported after the first look).
+        // With --no-adapt it is advice like any other change.
         if (this.options.enabled) pool.reconfigure({ pipelineDepth: 1 });
         this.changes.push(change);
         this.depthPinned = true;
+      }
+      const folderChange = startFolderChange(have, before);
+      if (folderChange) {
+        // Before the first APPEND, so no folder is ever shared; with --no-adapt, advice only.
+        if (this.options.enabled) pool.reconfigure({ connectionsPerFolder: 1 });
+        this.changes.push(folderChange);
       }
     }
   }
@@ -176,10 +183,12 @@ export class AdaptiveController implements PoolObserver {
       trials.push({ ...this.trial.step, baseMessagesPerS: round(this.trial.base), trialMessagesPerS: undefined, result: 'unfinished' });
     }
     if (this.looks === 0) {
-      // The capability rule (startChange) may have changed the depth before the first APPEND: that stands.
-      const applied = this.options.enabled ? [...this.changes] : [];
+      // The capability rules (startChange, startFolderChange) may have changed settings before the first APPEND: that
+      // stands. Under --no-adapt they are advice even when the run ended before a look (40 messages into Courier).
+      const applied = [...this.changes];
+      const outcome: AdaptationOutcome = applied.length === 0 ? 'too-short' : this.options.enabled ? 'adapted' : 'advice';
       return {
-        enabled: this.options.enabled, outcome: applied.length ? 'adapted' : 'too-short', looks: 0, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
+        enabled: this.options.enabled, outcome, looks: 0, atMessages: this.messages, atMs: this.elapsed(), messagesPerS: this.rate(),
         rttMs: roundTripMs(this.records, this.pool?.connectTimes ?? []), before: this.startSettings(), after, changes: applied, notApplied: [], trials,
         notes: [`not enough to judge from: ${this.windowCommands} APPEND command(s) settled, ${this.options.minCommands ?? ADAPT_MIN_COMMANDS} needed`],
       };

@@ -4,12 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { courierSkipReason, renderCourierScript, startCourier, type CourierInstance } from './courier.js';
 import { pidAlive, processGroup } from './process-tree.js';
-import { refused, session } from './raw-session.js';
+import { refused, session, type SessionLine } from './raw-session.js';
 
 const skip = courierSkipReason();
 if (skip) console.log(`# Courier helper integration tests skipped: ${skip}`);
@@ -25,6 +26,10 @@ describe('the Courier namespace script', () => {
     assert.match(s, /^mount -t overlay \S+ -o lowerdir=\/tmp\/mm-courier-x\/etc:\/repo\/\.cache\/servers\/courier\/etc:\/etc \/etc$/m);
     assert.match(s, /^mount --bind \/tmp\/mm-courier-x\/run \/run$/m);
     assert.match(s, /couriertcpd -address=127\.0\.0\.1 .* 1143 /);
+    // Gamin's socket is named per instance (abstract sockets are shared by every instance: they live in the network
+    // namespace), exported before couriertcpd starts the imapds
+    assert.match(s, /^GAM_CLIENT_ID='mm-courier-x'$/m);
+    assert.ok(s.indexOf('set -a') < s.indexOf('GAM_CLIENT_ID') && s.indexOf('GAM_CLIENT_ID') < s.indexOf('set +a'));
     // the user database is built before its dir becomes a read-only overlay layer
     assert.ok(s.indexOf('makeuserdb') < s.indexOf('lowerdir=/tmp/mm-courier-x/etc'));
   });
@@ -119,6 +124,38 @@ describe('a private Courier with a quota', { skip }, () => {
     const r = await session(c.port, [`LOGIN ${u.name} ${u.password}`, 'GETQUOTAROOT INBOX', { append: 'INBOX', message: 'x'.repeat(5000) }]);
     assert.match(r[2]!, /^\* QUOTA "ROOT" \(STORAGE 0 3\)/m);
     assert.match(r[3]!, /^t2 NO \[ALERT\] You exceeded your mail quota\.\r$/m);
+  });
+});
+
+describe('two private Courier instances at once', { skip }, () => {
+  let a: CourierInstance;
+  let b: CourierInstance;
+  before(async () => {
+    [a, b] = await Promise.all([startCourier(), startCourier()]);
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  // Regression: a waiter for Courier's folder lock (tmp/courier.lock) sleeps in Gamin (FAM) until the lock file is
+  // deleted, for up to 120 s. Gamin's server is found by an abstract socket name (@/tmp/fam-nobody-), and abstract
+  // sockets belong to the network namespace, which every instance shares: an imapd of one instance reached the
+  // gam_server of another, which aborted on a peer pid of 0 ("gam_listener_new: assertion failed: (pid != 0)"), and
+  // the lock's deletion event was lost in the reconnect. Measured under load: an APPEND held 120 s (the import
+  // printed "Server silent for 60 s") while no lock file existed; 195 "end from FAM server connection" in one log.
+  test("each instance's imapds talk to their own Gamin server: APPENDs into both at once break no FAM connection", async () => {
+    const appends = (c: CourierInstance): SessionLine[] => {
+      const u = c.users[0]!;
+      const lines: SessionLine[] = [`LOGIN ${u.name} ${u.password}`];
+      for (let i = 0; i < 15; i++) lines.push({ append: 'INBOX', message: MSG.replace('courier-helper@', `courier-helper-${i}@`) });
+      return lines;
+    };
+    const sessions = await Promise.all([a, b, a, b].map((c) => session(c.port, appends(c), 30_000)));
+    for (const r of sessions) for (const reply of r.slice(2)) assert.match(reply, /^t\d+ OK /m);
+    for (const c of [a, b]) {
+      const log = await readFile(c.logFile, 'utf8');
+      assert.doesNotMatch(log, /end from FAM server connection|Failed to connect to socket|FAM/, `${c.logFile}:\n${log}`);
+    }
   });
 });
 

@@ -26,7 +26,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { freePort } from './dovecot.js';
 import { pidAlive, processTree, register, stopTree, unregister } from './process-tree.js';
 import { waitForGreeting } from './raw-session.js';
@@ -122,6 +122,13 @@ export function renderCourierScript(c: CourierScriptInput): string {
     '. /etc/courier/imapd',
     '. /etc/courier/imapd-ssl',
     'IMAP_STARTTLS=NO',
+    // Gamin (FAM), which a waiter for a folder's lock sleeps in, finds its gam_server by an abstract socket name,
+    // @/tmp/fam-<user>-<GAM_CLIENT_ID>, and abstract sockets belong to the network namespace, which every instance
+    // shares with the machine. Without an id of its own an imapd reached another instance's gam_server, which
+    // aborted on the peer pid 0 it saw across pid namespaces ("gam_listener_new: assertion failed: (pid != 0)");
+    // a lock waiter lost the deletion event in the reconnect and slept its whole 120 s (measured: an APPEND held
+    // over 60 s with no lock file left, 195 "end from FAM server connection" in one log, 3 instances at once).
+    `GAM_CLIENT_ID=${shQuote(basename(c.dir))}`,
     ...overrides,
     'set +a',
     '/usr/lib/courier/courier-authlib/authdaemond &',

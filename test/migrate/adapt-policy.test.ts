@@ -272,3 +272,16 @@ test('the capability rule: neither LITERAL+ nor LITERAL- gives depth 1 before an
   assert.equal(startChange({ ...COURIER_CAPS, literalMinus: true }, DEFAULTS), undefined);
   assert.equal(startChange(COURIER_CAPS, { ...DEFAULTS, pipelineDepth: 1 }), undefined);
 });
+
+test("the folder capability rule: Courier's signature (no LITERAL+/LITERAL-, no MULTIAPPEND) gives one connection per folder before any APPEND; any of them offered, one connection, or the limit already set give nothing", async () => {
+  const { startFolderChange } = await import('../../src/migrate/adapt-policy.js');
+  const c = startFolderChange(COURIER_CAPS, DEFAULTS);
+  assert.deepEqual([c?.setting, c?.from, c?.to], ['connectionsPerFolder', undefined, 1]);
+  assert.match(c!.reason, /folder lock/);
+  assert.equal(startFolderChange(DOVECOT_CAPS, DEFAULTS), undefined);
+  assert.equal(startFolderChange({ ...COURIER_CAPS, literalPlus: true }, DEFAULTS), undefined);
+  assert.equal(startFolderChange({ ...COURIER_CAPS, literalMinus: true }, DEFAULTS), undefined);
+  assert.equal(startFolderChange({ ...COURIER_CAPS, multiappend: true }, DEFAULTS), undefined);
+  assert.equal(startFolderChange(COURIER_CAPS, { ...DEFAULTS, connections: 1 }), undefined);
+  assert.equal(startFolderChange(COURIER_CAPS, { ...DEFAULTS, connectionsPerFolder: 1 }), undefined);
+});

@@ -22,14 +22,18 @@ const COURIER_LIKE = { literalPlus: false, literalMinus: false, multiappend: fal
 const LOCK = { holdMs: 3, retryMs: 600 };
 const OUTSIDE_LOCK = { taggedDelayMs: 6, delayVerbs: ['APPEND'] };
 
-async function run(t: Parameters<typeof tempDir>[0], enabled: boolean, locked: boolean) {
+// The measured rule is what these tests are about, so the capability rules stay off in them (fromCapabilities):
+// with Courier's capabilities, startFolderChange takes one connection per folder before the first APPEND and no
+// folder is ever shared (the last test). The measured rule still serves a server that offers LITERAL+ or
+// MULTIAPPEND and locks its folders.
+async function run(t: Parameters<typeof tempDir>[0], enabled: boolean, locked: boolean, fromCapabilities = false) {
   const s = await withServer(t, { capabilities: COURIER_LIKE, faults: { ...OUTSIDE_LOCK, ...(locked ? { folderLock: LOCK } : {}) } });
   const dir = tempDir(t);
   // One folder (INBOX): both connections are in it whenever both have work.
   const ids = writeCorpus(join(dir, 'mail'), N, `lock-${enabled}-${locked}`);
   let decidedAt: number | undefined;
   const controller = new AdaptiveController(
-    { enabled, literalMode: 'auto', batch: 1, afterMessages: 30, afterMs: 1500, minCommands: 20, maxTrials: 0, fromCapabilities: true, onDecision: () => (decidedAt ??= systemClock.now()) },
+    { enabled, literalMode: 'auto', batch: 1, afterMessages: 30, afterMs: 1500, minCommands: 20, maxTrials: 0, fromCapabilities, onDecision: () => (decidedAt ??= systemClock.now()) },
     { pipelineDepth: 1, connections: 2, connectionsPerFolder: undefined },
   );
   const events: PoolEvent[] = [];
@@ -90,5 +94,21 @@ test('with adaptation off (--no-adapt) the same folder lock changes nothing, and
 test('the same two connections in one folder without a lock leave the connections-per-folder rule quiet', async (t) => {
   const { s, ids, report } = await run(t, true, false);
   assert.ok(!report.changes.some((c) => c.setting === 'connectionsPerFolder'), JSON.stringify(report, null, 1));
+  assert.deepEqual(tally(s.store, ids), { source: N, onServer: N, duplicates: 0, lost: 0 });
+});
+
+test("with the capability rules, a Courier-like server gets one connection per folder before the first APPEND: no APPEND ever shares the folder or waits on its lock, and every message lands exactly once", async (t) => {
+  const { s, ids, result, report, events } = await run(t, true, true, true);
+  const change = report.changes.find((c) => c.setting === 'connectionsPerFolder');
+  assert.ok(change, JSON.stringify(report, null, 1));
+  assert.match(change.reason, /neither LITERAL\+\/LITERAL- nor MULTIAPPEND/);
+  assert.equal(report.after.connectionsPerFolder, 1);
+  assert.ok(events.some((e) => e.type === 'reconfigured' && e.changes.some((c) => c.setting === 'connectionsPerFolder' && c.to === 1)), 'the pool was not told');
+  // From the very first APPEND: no two connections in the folder at once, so no wait for the lock (it polls every 600 ms).
+  assert.deepEqual(overlapsAfter(result.records, -Infinity), []);
+  const waits = result.records.filter((r) => r.verb === 'APPEND' && r.tagged! - r.writeStart! >= LOCK.retryMs);
+  assert.deepEqual(waits.map((r) => `${r.tag}@${r.connectionId}`), [], 'APPENDs that waited for the lock');
+  assert.equal(result.failed, 0, JSON.stringify(result.failures));
+  assert.equal(result.appended, N);
   assert.deepEqual(tally(s.store, ids), { source: N, onServer: N, duplicates: 0, lost: 0 });
 });
