@@ -55,6 +55,21 @@ test('without --verbose the summary leads with folders and totals; identical fai
   assert.match(s, / {2}\/m\/cur\/x: empty file \(E_SOURCE_EMPTY\)/);
 });
 
+test('an adaptation change of a setting that had no value prints "no limit", not "undefined"', () => {
+  const settings = { pipelineDepth: 1, connections: 2, batch: 1, literalMode: 'auto', literalPlusMaxBytes: 102400, connectionsPerFolder: undefined };
+  const change = { setting: 'connectionsPerFolder' as const, from: undefined, to: 1, reason: 'one connection per folder' };
+  const r: ImportReport = {
+    ...sampleReport(),
+    adaptation: {
+      enabled: true, outcome: 'adapted', looks: 0, atMessages: 40, atMs: 300, messagesPerS: 130, rttMs: 0.05,
+      before: settings, after: { ...settings, connectionsPerFolder: 1 }, changes: [change], notApplied: [], trials: [], notes: [],
+    } as unknown as ImportReport['adaptation'],
+  };
+  const s = renderImportSummary(r);
+  assert.match(s, /connectionsPerFolder no limit → 1: one connection per folder/);
+  assert.doesNotMatch(s, /undefined/);
+});
+
 function sampleReport(): ImportReport {
   return {
     version: 1, target: 't', embedded: false, sources: ['/m'], dryRun: false, interrupted: true,

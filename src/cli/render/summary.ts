@@ -100,7 +100,9 @@ export function renderImportSummary(r: ImportReport, options: { verbose?: boolea
   if (a && a.changes.length) {
     // What adaptation changed (or, under --no-adapt, would change), each with its measured reason (issue 16).
     lines.push('', a.outcome === 'advice' ? 'Adaptation (not applied, --no-adapt):' : `Adapted to the server after ${s(a.atMessages)} message(s):`);
-    for (const c of a.changes) lines.push(`  ${c.setting} ${p(String(c.from))} → ${p(String(c.to))}: ${p(c.reason)}`);
+    // An unset setting has no value of its own: connectionsPerFolder undefined is "no limit" (printed "undefined" before).
+    const v = (x: number | string | undefined): string => (x === undefined ? 'no limit' : p(String(x)));
+    for (const c of a.changes) lines.push(`  ${c.setting} ${v(c.from)} → ${v(c.to)}: ${p(c.reason)}`);
   }
   if (r.foldersCreated.length) lines.push('', `Folders created: ${p(r.foldersCreated.join(', '))}`);
   for (const e of r.excluded) lines.push(`Left out: ${p(e.source)} (${s(e.messages)} message(s)): ${p(e.rule)}`);
