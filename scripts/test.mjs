@@ -9,6 +9,11 @@
 // quiet periods. In alphabetical order, three at a time, the 91 s kill -9 file started two thirds of the way in and
 // ran on alone at the end; longest first, they overlap with the many short files instead. More files at once fill the
 // waits: 3 at a time left the CPUs idle about a third of the time (see DEFAULT_CONCURRENCY).
+// Measured again 2026-12-01 (quiet machine, `vmstat 2` and process accounting, `accton` + `sa`): at 6 at a time the
+// CPUs are busy 99 % of the run, so the wall time is the CPU spent over two cores — ~440 CPU-s, of which the ~137 test
+// processes (with tsc and ESLint) ~240, 235 CLI runs ~116 (0.49 CPU-s each), the real servers ~70; a third of it is
+// system time. 8 at a time only added CPU (425 vs 365 CPU-s by /usr/bin/time, 251 vs 232 s). Without the Cyrus and
+// Courier suites (their binaries absent: the tests skip) the whole `npm test` took 185 s, with them 227–244 s.
 // - Order: the wall time of each file in the last complete run (dist/test-timings.json, written at the end of each
 //   run), else the measured seed table below; files never timed go last, alphabetically.
 // - MAILMIGRATE_TEST_CONCURRENCY overrides the default (1 = one file at a time).
