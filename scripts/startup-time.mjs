@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The probe is compiled with the tests (npm run build): the start-up test uses the same one.
 import { readStartupProbe, writeStartupProbe } from '../dist/test/cli/startup-probe.js';
+import { clientEnvironment } from '../dist/bench/peers/clients.js';
 
 const [runsArg = '7', rootArg = '', ...extra] = process.argv.slice(2);
 // --floor instead of a checkout: the same measurement of a child that only connects and writes one line when the
@@ -31,9 +32,8 @@ const FLOOR_CHILD = `import net from 'node:net';
 const a = process.argv; const s = net.connect(Number(a[a.indexOf('--port') + 1]), '127.0.0.1');
 s.once('data', () => s.write('a LOGIN u p\\r\\n'));`;
 const GREETING_DELAY_MS = Number(process.env.GREETING_DELAY_MS ?? 0);
-const keepExtraCa = process.env.KEEP_EXTRA_CA === '1';
-const childEnv = { ...process.env };
-if (!keepExtraCa) delete childEnv.NODE_EXTRA_CA_CERTS;
+// The benchmark's one rule for it (bench/peers/clients.ts): NODE_EXTRA_CA_CERTS removed unless KEEP_EXTRA_CA=1.
+const childEnv = clientEnvironment();
 const TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
 const cpuMsOf = (pid) => {
   try {

@@ -35,7 +35,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { pidAlive } from './process-tree.js';
+import { pidAlive, processTree } from './process-tree.js';
 import { waitForGreeting } from './raw-session.js';
 
 const execFileP = promisify(execFile);
@@ -478,7 +478,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
 
   // The end of an instance (stop()): nothing of it is looked at afterwards, so no graceful shutdown. SIGTERM made
   // the master take ~1.1 s to exit (it waits for its services), and ~100 instances start and stop in one `npm test`
-  // (issue 13). Stopped first, so it forks nothing after its children are listed; then all of them, by pid.
+  // (issue 13). Stopped first, so it forks nothing after its tree is listed; then all of it, by pid.
   const killMaster = async (): Promise<void> => {
     const p = readPid(pidFile) ?? pid;
     if (!p || !pidAlive(p)) return;
@@ -487,7 +487,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     } catch {
       return;
     }
-    const all = [p, ...childPids(p)];
+    const all = processTree(p);
     for (const c of all) {
       try {
         process.kill(c, 'SIGKILL');
