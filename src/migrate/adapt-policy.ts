@@ -228,7 +228,9 @@ export function folderLockChange(samples: readonly FolderWaitSample[]): AdaptCha
   if (!lock) return undefined;
   const reason = lock.stalls
     ? `folder-lock stalls: ${lock.stalls.count} APPEND(s) with ${lock.connections} connections in one folder waited up to ${fmt(lock.stalls.maxMs)} ms against a median ${fmt(lock.aloneMs)} ms, ${Math.round(lock.stalls.lostShare * 100)} % of all the time spent waiting on the server; one connection per folder`
-    : `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone (${fmt(lock.gain)}× the work of one connection); one connection per folder`;
+    : // Waits alone cannot tell a folder lock from a server that stores one APPEND at a time (the embedded server
+      // in the CLI's own process reads this way): the report says both, and the change suits both.
+      `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone (${fmt(lock.gain)}× the work of one connection): a folder lock, or a server that stores one APPEND at a time; either way a second connection in one folder does not help, so one connection per folder`;
   return { setting: 'connectionsPerFolder', from: undefined, to: 1, reason };
 }
 
