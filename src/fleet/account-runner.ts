@@ -47,6 +47,8 @@ export interface RunAccountOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Called with the child's pid once it runs (tests, progress). */
   readonly onStart?: ((pid: number) => void) | undefined;
+  /** Flags for the child's `node` (LEAN_HEAP_NODE_FLAGS with --lean-heap); none by default. */
+  readonly nodeFlags?: readonly string[] | undefined;
 }
 
 export interface AccountError {
@@ -122,10 +124,13 @@ export async function runAccount(a: AccountSpec, o: RunAccountOptions): Promise<
   const argv = importArgv(a, files, o.connections);
   const logFd = openSync(files.log, 'a', 0o600);
   const logStart = fstatSync(logFd).size;
-  writeSync(logFd, `=== ${startedAt.toISOString()} mailmigrate ${argv.join(' ')}\n`);
+  const nodeFlags = o.nodeFlags ?? [];
+  // The command line to re-run the account by hand: with node's flags when the fleet sets any.
+  const how = nodeFlags.length ? `node ${nodeFlags.join(' ')} $(command -v mailmigrate)` : 'mailmigrate';
+  writeSync(logFd, `=== ${startedAt.toISOString()} ${how} ${argv.join(' ')}\n`);
 
   const exit = await new Promise<{ code: number | null; spawnError?: Error }>((resolve) => {
-    const child = spawn(process.execPath, [GUARD, process.execPath, o.bin, ...argv], {
+    const child = spawn(process.execPath, [GUARD, process.execPath, ...nodeFlags, o.bin, ...argv], {
       env: resolved.env,
       stdio: ['pipe', logFd, logFd],
     });

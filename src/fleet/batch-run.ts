@@ -34,6 +34,8 @@ export interface BatchRunOptions {
   /** bin/mailmigrate.js */
   readonly bin: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Flags for each import's `node` (RunAccountOptions.nodeFlags). */
+  readonly nodeFlags?: readonly string[] | undefined;
   readonly accountTimeoutMs: number;
   readonly retries: number;
   /** First backoff; doubles per attempt. */
@@ -120,7 +122,7 @@ export async function runBatch(o: BatchRunOptions): Promise<BatchSummary> {
       p.e.startedAt = new Date().toISOString();
       delete p.e.error;
       publish();
-      void run(p.a, { bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: o.signal, env: o.env })
+      void run(p.a, { bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: o.signal, env: o.env, nodeFlags: o.nodeFlags })
         .catch((err: unknown): AccountOutcome => {
           const t = new Date().toISOString();
           return {

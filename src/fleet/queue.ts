@@ -162,6 +162,8 @@ export interface WorkerOptions {
   readonly stateDir: string;
   readonly bin: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Flags for each import's `node` (RunAccountOptions.nodeFlags). */
+  readonly nodeFlags?: readonly string[] | undefined;
   readonly accountTimeoutMs: number;
   /** BullMQ lock duration: how long a dead worker's job waits before another takes it (default 30 s). */
   readonly lockMs: number;
@@ -185,7 +187,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<void>
     const { account, connections } = job.data;
     o.onEvent?.({ kind: 'start', queue: job.queueName, account: account.id, attempt: job.attemptsMade + 1 });
     const outcome = await runAccount(account, {
-      bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: imports.signal, env: o.env,
+      bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: imports.signal, env: o.env, nodeFlags: o.nodeFlags,
     });
     if (imports.signal.aborted && outcome.error?.code === 'E_INTERRUPTED') {
       // This worker is stopping (SIGTERM, Ctrl-C): the account goes back to the queue without spending one of its

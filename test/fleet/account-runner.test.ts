@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AccountSpec } from '../../src/fleet/account.js';
 import { accountFiles, runAccount, type RunAccountOptions } from '../../src/fleet/account-runner.js';
 import { isTransient } from '../../src/fleet/failure-class.js';
+import { LEAN_HEAP_NODE_FLAGS } from '../../src/core/settings.js';
 
 const FAKE_BIN = `
 import { writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ const mode = process.env.FAKE_MODE;
 if (mode === 'hang') process.on('SIGINT', () => { writeFileSync(process.env.FAKE_OUT + '.sigint', 'yes'); process.exit(130); });
 const opt = (name) => { const a = args.find((x) => x.startsWith('--' + name + '=')); return a && a.slice(name.length + 3); };
 writeFileSync(process.env.FAKE_OUT, JSON.stringify({ args, password: process.env.MAILMIGRATE_PASSWORD ?? null,
-  host: process.env.MAILMIGRATE_HOST ?? null, secretVar: process.env.PW_ALICE ?? null, pid: process.pid }));
+  host: process.env.MAILMIGRATE_HOST ?? null, secretVar: process.env.PW_ALICE ?? null, pid: process.pid, execArgv: process.execArgv }));
 const report = (o) => writeFileSync(opt('report'), JSON.stringify({ total: 3, appended: 3, skipped: 0, failed: 0, bytes: 300, failures: [], ...o }));
 if (mode === 'ok') { report({}); process.exit(0); }
 if (mode === 'auth') { process.stderr.write('mailmigrate: login refused by h:143: Authentication failed. (E_AUTH)\\n'); process.exit(1); }
@@ -66,6 +67,20 @@ describe('running one account as a child process', () => {
     assert.ok(seen.args.includes(`--journal=${f.journal}`) && seen.args.includes(`--report=${f.report}`) && seen.args.includes('--quiet'));
     assert.ok(seen.args.includes('--connections=2') && seen.args.includes('--read-threads=0') && seen.args.includes('--folder=Old'));
     assert.match(readFileSync(f.log, 'utf8'), /^=== .* mailmigrate import \/src\/alice /);
+  });
+
+  test('--lean-heap: the import runs under node with the lean heap flags, and its log line says how to re-run it so', async () => {
+    const plain = await runAccount(account(), opts('ok'));
+    assert.equal(plain.status, 'complete');
+    const seenPlain = JSON.parse(readFileSync(out, 'utf8'));
+    assert.deepEqual(seenPlain.execArgv.filter((f: string) => LEAN_HEAP_NODE_FLAGS.includes(f)), [], 'no flag by default');
+    const lean = await runAccount(account(), opts('ok', { nodeFlags: LEAN_HEAP_NODE_FLAGS }));
+    assert.equal(lean.status, 'complete');
+    const seen = JSON.parse(readFileSync(out, 'utf8'));
+    for (const f of LEAN_HEAP_NODE_FLAGS) assert.ok(seen.execArgv.includes(f), `${f} on the import's node command line`);
+    assert.equal(seen.args[0], 'import', 'the flags go to node, not to mailmigrate');
+    const log = readFileSync(accountFiles(join(dir, 'state'), account().id).log, 'utf8');
+    assert.match(log, /=== \S+ node --max-semi-space-size=2 --heap-growing-percent=100 \$\(command -v mailmigrate\) import \/src\/alice /);
   });
 
   test('a refused login is a permanent failure with the code and message the import printed', async () => {

@@ -138,16 +138,19 @@ describe(`batch: ${N} accounts against a private Dovecot`, { skip }, () => {
     assert.match(page, /E_AUTH/);
   });
 
-  test('a re-run adds nothing: complete accounts are re-checked quickly, the 2 failures are reported again', async () => {
+  test('a re-run adds nothing: complete accounts are re-checked quickly, the 2 failures are reported again (with --lean-heap)', async () => {
     const state = join(work, 'state');
     const t0 = performance.now();
-    const r = await runCli([...args(state), '--json'], env, 240_000);
+    // --lean-heap: each import under node with LEAN_HEAP_NODE_FLAGS (settings.ts), against the real server.
+    const r = await runCli([...args(state), '--json', '--lean-heap'], env, 240_000);
     console.log(`# re-run: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     assert.equal(r.code, 2, r.stderr);
     const s = JSON.parse(r.stdout) as BatchSummary;
     assert.deepEqual(s.accounts, { total: N, complete: N - 2, failed: 2, pending: 0, running: 0 });
     assert.equal(s.messages.appended, 0, 'nothing appended twice');
     assert.equal(s.list.filter((e) => e.wasComplete).length, N - 2);
+    const log = readFileSync(join(s.list.find((e) => e.user === name(1))!.dir!, 'import.log'), 'utf8');
+    assert.match(log, /\n=== \S+ node --max-semi-space-size=2 --heap-growing-percent=100 \$\(command -v mailmigrate\) import /, 'the re-run went under the lean heap');
     const back = await readBack(d, good);
     for (const u of good) assert.deepEqual(back.get(u), expected(u), `${u}: still exactly once`);
   });
@@ -158,6 +161,15 @@ describe(`batch: ${N} accounts against a private Dovecot`, { skip }, () => {
     const s = JSON.parse(r.stdout) as BatchSummary;
     assert.equal(s.list.filter((e) => e.attempts > 0).length, 2);
     assert.equal(s.accounts.complete, N - 2);
+  });
+
+  test('--lean-heap with --queue is refused, naming the option: the workers start the imports', async () => {
+    const csv = join(work, 'lean.csv');
+    writeFileSync(csv, `source,user,password_env\n${join(work, 'src')},${name(1)},PW_X\n`);
+    // Port 1: nothing is contacted; the option is refused before the queue is.
+    const r = await runCli(['batch', csv, '--host', '127.0.0.1', '--queue', 'redis://127.0.0.1:1', '--lean-heap'], env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /--lean-heap.*mailmigrate worker --lean-heap/);
   });
 
   test('a CSV with a password column is refused before anything runs (exit 1), naming the column', async () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -42,8 +42,8 @@ interface RunningWorker {
   readonly done: Promise<unknown>;
 }
 
-function startWorker(url: string, stateDir: string, env: Record<string, string>): RunningWorker {
-  const { child, done } = startCli(['worker', '--queue', url, '--concurrency', '2', '--state-dir', stateDir, '--lock-ms', '3000'], env);
+function startWorker(url: string, stateDir: string, env: Record<string, string>, extra: string[] = []): RunningWorker {
+  const { child, done } = startCli(['worker', '--queue', url, '--concurrency', '2', '--state-dir', stateDir, '--lock-ms', '3000', ...extra], env);
   const w: RunningWorker = { child, stdout: '', done };
   child.stdout!.on('data', (s: string) => (w.stdout += s));
   return w;
@@ -109,7 +109,8 @@ describe('batch --queue: three workers on BullMQ, one killed mid-account', { ski
 
     const stateDirs = [0, 1, 2].map((k) => join(work, `worker-state-${k}`));
     const sampler = sampleConnections(d.port, 25);
-    for (const dir of stateDirs) workers.push(startWorker(redis.url, dir, env));
+    // The third worker starts its imports under the lean heap (--lean-heap): they must arrive exactly once too.
+    stateDirs.forEach((dir, k) => workers.push(startWorker(redis.url, dir, env, k === 2 ? ['--lean-heap'] : [])));
 
     // Wait until one worker runs the big account and has put part of it on the server, then kill that worker.
     const bigId = `${name(BIG)}@127.0.0.1:${d.port}`;
@@ -160,6 +161,16 @@ describe('batch --queue: three workers on BullMQ, one killed mid-account', { ski
       const text = await d.doveadm(['fetch', '-u', name(i), 'hdr.message-id', 'all']);
       const got = [...text.matchAll(/^hdr\.message-id: (.*)$/gm)].map((m) => m[1]!.trim()).sort();
       assert.deepEqual(got, expected(i), `${name(i)}: every message exactly once`);
+    }
+
+    // Every import the third worker ran went under the lean heap, and only those.
+    for (const [k, dir] of stateDirs.entries()) {
+      const accounts = existsSync(join(dir, 'accounts')) ? readdirSync(join(dir, 'accounts')) : [];
+      for (const a of accounts) {
+        const first = readFileSync(join(dir, 'accounts', a, 'import.log'), 'utf8').split('\n')[0]!;
+        assert.equal(/ node --max-semi-space-size=2 --heap-growing-percent=100 /.test(first), k === 2, `worker ${k}, ${a}: ${first}`);
+      }
+      if (k === 2) console.log(`# worker 2 (--lean-heap) ran ${accounts.length} account(s)`);
     }
 
     const st = await runCli(['batch', 'status', '--queue', redis.url, '--json'], env, 60_000);

@@ -6,6 +6,7 @@ import { accountLine } from '../render/batch.js';
 import { newEntry, applyOutcome } from '../../fleet/batch-state.js';
 import { binPath } from './batch.js';
 import { optionalIntegerOption } from '../integer-option.js';
+import { LEAN_HEAP_NODE_FLAGS } from '../../core/settings.js';
 
 // `mailmigrate worker --queue redis://HOST:PORT` (issue 15): takes account jobs enqueued by `batch --queue` and
 // runs each as a child `mailmigrate import`, exactly as `batch` does on one machine. Run one per machine (or
@@ -18,6 +19,7 @@ interface WorkerCliOptions {
   stateDir?: string;
   accountTimeout?: string;
   lockMs?: string;
+  leanHeap?: boolean;
 }
 
 function defaultStateDir(): string {
@@ -33,6 +35,7 @@ export function registerWorker(program: Command): Command {
     .option('--concurrency <n>', 'accounts at once per target server on this worker (default 2); the queue caps the total across workers')
     .option('--state-dir <dir>', 'per-account journal, report and log on this machine (default $XDG_STATE_HOME/mailmigrate/fleet)')
     .option('--account-timeout <minutes>', 'deadline for one account; then it is interrupted and retried (default 1440 = 24 h)')
+    .option('--lean-heap', "start each account's import with a small V8 heap: about a third less memory per account (1M messages: 120 against 167 MB peak) for 12–23 % more CPU (docs/measurements.md)")
     .addOption(new Option('--lock-ms <ms>', 'BullMQ lock duration: how soon a dead worker\'s account is handed to another').default('30000').hideHelp())
     .action(async (opts: WorkerCliOptions) => {
       // Loaded here, not at program start: see batch.ts.
@@ -56,6 +59,7 @@ export function registerWorker(program: Command): Command {
           stateDir,
           bin: binPath(),
           env: process.env,
+          nodeFlags: opts.leanHeap ? LEAN_HEAP_NODE_FLAGS : undefined,
           accountTimeoutMs: (optionalIntegerOption('--account-timeout', opts.accountTimeout, 1, 60 * 24 * 30) ?? 1440) * 60_000,
           lockMs: optionalIntegerOption('--lock-ms', opts.lockMs, 1000, 3_600_000) ?? 30_000,
           signal: abort.signal,
