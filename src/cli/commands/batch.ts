@@ -25,6 +25,10 @@ import { optionalIntegerOption } from '../integer-option.js';
 // import — load BullMQ and ioredis (+0.3 s CPU per start, measured with /usr/bin/time on `node -e "import('bullmq')"`).
 const fleetQueue = (): Promise<typeof import('../../fleet/queue.js')> => import('../../fleet/queue.js');
 
+/** `--lean-heap` of `batch` and of `worker` (LEAN_HEAP_NODE_FLAGS, settings.ts). */
+export const LEAN_HEAP_HELP =
+  "start each account's import with a small V8 heap: about a third less memory per account (1M messages: 120 against 167 MB peak) for 12–23 % more CPU (docs/measurements.md)";
+
 /** Exit code of `batch status` while accounts are still pending or running. */
 export const EXIT_IN_PROGRESS = 3;
 
@@ -82,7 +86,7 @@ export function registerBatch(program: Command): Command {
     .description('Migrate many accounts from a CSV (source,user,...): here with --state-dir, or on workers with --queue')
     .argument('<accounts>', 'CSV file with a header row: source,user[,host,port,security,password_file,password_env,oauth_token_file,folder,<import option>...]')
     .option('--parallel <n>', `accounts at once on this machine (default ${DEFAULT_PARALLEL})`)
-    .option('--lean-heap', "start each account's import with a small V8 heap: about a third less memory per account (1M messages: 120 against 167 MB peak) for 12–23 % more CPU (docs/measurements.md)")
+    .option('--lean-heap', LEAN_HEAP_HELP)
     .option('--max-connections-per-host <n>', `connections to one server across all accounts, each account counting its APPEND connections plus one control session (default ${DEFAULT_MAX_PER_HOST})`)
     .option('--state-dir <dir>', 'per-account journal, report and log, and batch.json (required without --queue)')
     .option('--html <file>', 'also write the aggregate as a self-contained HTML page')

@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import { EXIT_OK } from '../exit-code.js';
 import { accountLine } from '../render/batch.js';
 import { newEntry, applyOutcome } from '../../fleet/batch-state.js';
-import { binPath } from './batch.js';
+import { binPath, LEAN_HEAP_HELP } from './batch.js';
 import { optionalIntegerOption } from '../integer-option.js';
 import { LEAN_HEAP_NODE_FLAGS } from '../../core/settings.js';
 
@@ -35,7 +35,7 @@ export function registerWorker(program: Command): Command {
     .option('--concurrency <n>', 'accounts at once per target server on this worker (default 2); the queue caps the total across workers')
     .option('--state-dir <dir>', 'per-account journal, report and log on this machine (default $XDG_STATE_HOME/mailmigrate/fleet)')
     .option('--account-timeout <minutes>', 'deadline for one account; then it is interrupted and retried (default 1440 = 24 h)')
-    .option('--lean-heap', "start each account's import with a small V8 heap: about a third less memory per account (1M messages: 120 against 167 MB peak) for 12–23 % more CPU (docs/measurements.md)")
+    .option('--lean-heap', LEAN_HEAP_HELP)
     .addOption(new Option('--lock-ms <ms>', 'BullMQ lock duration: how soon a dead worker\'s account is handed to another').default('30000').hideHelp())
     .action(async (opts: WorkerCliOptions) => {
       // Loaded here, not at program start: see batch.ts.
