@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { safeName, type AccountSpec } from './account.js';
 import type { ImportRunReport } from '../migrate/import-report.js';
 import { isTransient } from './failure-class.js';
+import type { ChildHeap } from '../core/settings.js';
 
 // Runs one account: `mailmigrate import` as a child process of the real CLI, under child-guard.js.
 //
@@ -47,8 +48,8 @@ export interface RunAccountOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Called with the child's pid once it runs (tests, progress). */
   readonly onStart?: ((pid: number) => void) | undefined;
-  /** Flags for the child's `node` (LEAN_HEAP_NODE_FLAGS with --lean-heap); none by default. */
-  readonly nodeFlags?: readonly string[] | undefined;
+  /** How the child's process starts (LEAN_HEAP with --lean-heap, settings.ts); undefined: plain `node`. */
+  readonly heap?: ChildHeap | undefined;
 }
 
 export interface AccountError {
@@ -124,9 +125,12 @@ export async function runAccount(a: AccountSpec, o: RunAccountOptions): Promise<
   const argv = importArgv(a, files, o.connections);
   const logFd = openSync(files.log, 'a', 0o600);
   const logStart = fstatSync(logFd).size;
-  const nodeFlags = o.nodeFlags ?? [];
-  // The command line to re-run the account by hand: with node's flags when the fleet sets any.
-  const how = nodeFlags.length ? `node ${nodeFlags.join(' ')} $(command -v mailmigrate)` : 'mailmigrate';
+  const nodeFlags = o.heap?.nodeFlags ?? [];
+  // Variables the heap setting adds where this machine's environment does not set them already.
+  const added = Object.entries(o.heap?.env ?? {}).filter(([k]) => resolved.env[k] === undefined);
+  for (const [k, v] of added) resolved.env[k] = v;
+  // The command line to re-run the account by hand: with the added variables and node's flags when there are any.
+  const how = [...added.map(([k, v]) => `${k}=${v}`), ...(nodeFlags.length ? ['node', ...nodeFlags, '$(command -v mailmigrate)'] : ['mailmigrate'])].join(' ');
   writeSync(logFd, `=== ${startedAt.toISOString()} ${how} ${argv.join(' ')}\n`);
 
   const exit = await new Promise<{ code: number | null; spawnError?: Error }>((resolve) => {

@@ -5,6 +5,7 @@ import { accountFiles, runAccount, type AccountOutcome, type RunAccountOptions }
 import { applyOutcome, newEntry, readSummary, summarize, writeJsonAtomic, type AccountEntry, type BatchSummary } from './batch-state.js';
 import { HostBudget } from './host-budget.js';
 import type { Resolver } from '../migrate/account.js';
+import type { ChildHeap } from '../core/settings.js';
 
 // `mailmigrate batch` on one machine (issue 15): every account of the CSV, `parallel` at a time, each server's
 // connections under one budget, the aggregate in <state-dir>/batch.json after every change.
@@ -34,8 +35,8 @@ export interface BatchRunOptions {
   /** bin/mailmigrate.js */
   readonly bin: string;
   readonly env: NodeJS.ProcessEnv;
-  /** Flags for each import's `node` (RunAccountOptions.nodeFlags). */
-  readonly nodeFlags?: readonly string[] | undefined;
+  /** How each import's process starts (RunAccountOptions.heap). */
+  readonly heap?: ChildHeap | undefined;
   readonly accountTimeoutMs: number;
   readonly retries: number;
   /** First backoff; doubles per attempt. */
@@ -122,7 +123,7 @@ export async function runBatch(o: BatchRunOptions): Promise<BatchSummary> {
       p.e.startedAt = new Date().toISOString();
       delete p.e.error;
       publish();
-      void run(p.a, { bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: o.signal, env: o.env, nodeFlags: o.nodeFlags })
+      void run(p.a, { bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: o.signal, env: o.env, heap: o.heap })
         .catch((err: unknown): AccountOutcome => {
           const t = new Date().toISOString();
           return {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ConfigError, MailmigrateError } from '../core/errors.js';
+import type { ChildHeap } from '../core/settings.js';
 import { hostKey, safeName, serverKeys, type AccountSpec } from './account.js';
 import { runAccount, type AccountOutcome } from './account-runner.js';
 import { applyOutcome, newEntry, summarize, type AccountEntry, type BatchSummary } from './batch-state.js';
@@ -162,8 +163,8 @@ export interface WorkerOptions {
   readonly stateDir: string;
   readonly bin: string;
   readonly env: NodeJS.ProcessEnv;
-  /** Flags for each import's `node` (RunAccountOptions.nodeFlags). */
-  readonly nodeFlags?: readonly string[] | undefined;
+  /** How each import's process starts (RunAccountOptions.heap). */
+  readonly heap?: ChildHeap | undefined;
   readonly accountTimeoutMs: number;
   /** BullMQ lock duration: how long a dead worker's job waits before another takes it (default 30 s). */
   readonly lockMs: number;
@@ -187,7 +188,7 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<void>
     const { account, connections } = job.data;
     o.onEvent?.({ kind: 'start', queue: job.queueName, account: account.id, attempt: job.attemptsMade + 1 });
     const outcome = await runAccount(account, {
-      bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: imports.signal, env: o.env, nodeFlags: o.nodeFlags,
+      bin: o.bin, stateDir: o.stateDir, connections, timeoutMs: o.accountTimeoutMs, signal: imports.signal, env: o.env, heap: o.heap,
     });
     if (imports.signal.aborted && outcome.error?.code === 'E_INTERRUPTED') {
       // This worker is stopping (SIGTERM, Ctrl-C): the account goes back to the queue without spending one of its

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AccountSpec } from '../../src/fleet/account.js';
 import { accountFiles, runAccount, type RunAccountOptions } from '../../src/fleet/account-runner.js';
 import { isTransient } from '../../src/fleet/failure-class.js';
-import { LEAN_HEAP_NODE_FLAGS } from '../../src/core/settings.js';
+import { LEAN_HEAP } from '../../src/core/settings.js';
 
 const FAKE_BIN = `
 import { writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ const mode = process.env.FAKE_MODE;
 if (mode === 'hang') process.on('SIGINT', () => { writeFileSync(process.env.FAKE_OUT + '.sigint', 'yes'); process.exit(130); });
 const opt = (name) => { const a = args.find((x) => x.startsWith('--' + name + '=')); return a && a.slice(name.length + 3); };
 writeFileSync(process.env.FAKE_OUT, JSON.stringify({ args, password: process.env.MAILMIGRATE_PASSWORD ?? null,
-  host: process.env.MAILMIGRATE_HOST ?? null, secretVar: process.env.PW_ALICE ?? null, pid: process.pid, execArgv: process.execArgv }));
+  host: process.env.MAILMIGRATE_HOST ?? null, secretVar: process.env.PW_ALICE ?? null, pid: process.pid, execArgv: process.execArgv, arenas: process.env.MALLOC_ARENA_MAX ?? null }));
 const report = (o) => writeFileSync(opt('report'), JSON.stringify({ total: 3, appended: 3, skipped: 0, failed: 0, bytes: 300, failures: [], ...o }));
 if (mode === 'ok') { report({}); process.exit(0); }
 if (mode === 'auth') { process.stderr.write('mailmigrate: login refused by h:143: Authentication failed. (E_AUTH)\\n'); process.exit(1); }
@@ -69,18 +69,25 @@ describe('running one account as a child process', () => {
     assert.match(readFileSync(f.log, 'utf8'), /^=== .* mailmigrate import \/src\/alice /);
   });
 
-  test('--lean-heap: the import runs under node with the lean heap flags, and its log line says how to re-run it so', async () => {
+  test('--lean-heap: the import runs under node with the lean flags and two malloc arenas, and its log line says how to re-run it so', async () => {
     const plain = await runAccount(account(), opts('ok'));
     assert.equal(plain.status, 'complete');
     const seenPlain = JSON.parse(readFileSync(out, 'utf8'));
-    assert.deepEqual(seenPlain.execArgv.filter((f: string) => LEAN_HEAP_NODE_FLAGS.includes(f)), [], 'no flag by default');
-    const lean = await runAccount(account(), opts('ok', { nodeFlags: LEAN_HEAP_NODE_FLAGS }));
+    assert.deepEqual(seenPlain.execArgv.filter((f: string) => LEAN_HEAP.nodeFlags.includes(f)), [], 'no flag by default');
+    assert.equal(seenPlain.arenas, null, 'no variable by default');
+    const lean = await runAccount(account(), opts('ok', { heap: LEAN_HEAP }));
     assert.equal(lean.status, 'complete');
     const seen = JSON.parse(readFileSync(out, 'utf8'));
-    for (const f of LEAN_HEAP_NODE_FLAGS) assert.ok(seen.execArgv.includes(f), `${f} on the import's node command line`);
+    for (const f of LEAN_HEAP.nodeFlags) assert.ok(seen.execArgv.includes(f), `${f} on the import's node command line`);
+    assert.equal(seen.arenas, '2');
     assert.equal(seen.args[0], 'import', 'the flags go to node, not to mailmigrate');
-    const log = readFileSync(accountFiles(join(dir, 'state'), account().id).log, 'utf8');
-    assert.match(log, /=== \S+ node --max-semi-space-size=2 --heap-growing-percent=100 \$\(command -v mailmigrate\) import \/src\/alice /);
+    const log = (): string => readFileSync(accountFiles(join(dir, 'state'), account().id).log, 'utf8');
+    assert.match(log(), /=== \S+ MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=100 \$\(command -v mailmigrate\) import \/src\/alice /);
+    // The machine's own MALLOC_ARENA_MAX wins, and the log line does not claim another.
+    const own = opts('ok', { heap: LEAN_HEAP });
+    await runAccount(account(), { ...own, env: { ...own.env, MALLOC_ARENA_MAX: '4' } });
+    assert.equal(JSON.parse(readFileSync(out, 'utf8')).arenas, '4');
+    assert.match(log().trimEnd().split('\n').filter((l) => l.startsWith('=== ')).at(-1)!, /^=== \S+ node --max-semi-space-size=2 /);
   });
 
   test('a refused login is a permanent failure with the code and message the import printed', async () => {

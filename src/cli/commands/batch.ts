@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../core/errors.js';
-import { LEAN_HEAP_NODE_FLAGS } from '../../core/settings.js';
+import { LEAN_HEAP } from '../../core/settings.js';
 import type { AccountSpec } from '../../fleet/account.js';
 import type { ImportOptionSpec } from '../../fleet/accounts-csv.js';
 import { renderBatchHtml } from '../../fleet/batch-html.js';
@@ -25,9 +25,9 @@ import { optionalIntegerOption } from '../integer-option.js';
 // import — load BullMQ and ioredis (+0.3 s CPU per start, measured with /usr/bin/time on `node -e "import('bullmq')"`).
 const fleetQueue = (): Promise<typeof import('../../fleet/queue.js')> => import('../../fleet/queue.js');
 
-/** `--lean-heap` of `batch` and of `worker` (LEAN_HEAP_NODE_FLAGS, settings.ts). */
+/** `--lean-heap` of `batch` and of `worker` (LEAN_HEAP, settings.ts). */
 export const LEAN_HEAP_HELP =
-  "start each account's import with a small V8 heap: about a third less memory per account (1M messages: 120 against 167 MB peak) for 12–23 % more CPU (docs/measurements.md)";
+  "start each account's import with a small V8 heap and two malloc arenas: about a third less memory per account (50k messages: 83 against 110–125 MB peak) for 5–20 % more CPU (docs/fleet.md)";
 
 /** Exit code of `batch status` while accounts are still pending or running. */
 export const EXIT_IN_PROGRESS = 3;
@@ -203,7 +203,7 @@ async function batchAction(csv: string, opts: BatchCliOptions, command: Command)
   try {
     summary = await runBatch({
       accounts, source: resolve(csv), stateDir, parallel, maxConnectionsPerHost: maxPerHost, bin: binPath(), env: process.env,
-      nodeFlags: opts.leanHeap ? LEAN_HEAP_NODE_FLAGS : undefined,
+      heap: opts.leanHeap ? LEAN_HEAP : undefined,
       accountTimeoutMs: timeoutMin * 60_000, retries, retryDelayMs: optionalIntegerOption('--retry-delay', opts.retryDelay, 0, 3_600_000) ?? 5000,
       skipComplete: opts.skipComplete === true, signal: abort.signal,
       onChange: (s) => {

@@ -6,7 +6,7 @@ import { accountLine } from '../render/batch.js';
 import { newEntry, applyOutcome } from '../../fleet/batch-state.js';
 import { binPath, LEAN_HEAP_HELP } from './batch.js';
 import { optionalIntegerOption } from '../integer-option.js';
-import { LEAN_HEAP_NODE_FLAGS } from '../../core/settings.js';
+import { LEAN_HEAP } from '../../core/settings.js';
 
 // `mailmigrate worker --queue redis://HOST:PORT` (issue 15): takes account jobs enqueued by `batch --queue` and
 // runs each as a child `mailmigrate import`, exactly as `batch` does on one machine. Run one per machine (or
@@ -59,7 +59,7 @@ export function registerWorker(program: Command): Command {
           stateDir,
           bin: binPath(),
           env: process.env,
-          nodeFlags: opts.leanHeap ? LEAN_HEAP_NODE_FLAGS : undefined,
+          heap: opts.leanHeap ? LEAN_HEAP : undefined,
           accountTimeoutMs: (optionalIntegerOption('--account-timeout', opts.accountTimeout, 1, 60 * 24 * 30) ?? 1440) * 60_000,
           lockMs: optionalIntegerOption('--lock-ms', opts.lockMs, 1000, 3_600_000) ?? 30_000,
           signal: abort.signal,
