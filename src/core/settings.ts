@@ -90,7 +90,7 @@ export interface ChildHeap {
  * --lean-heap` start each account's import this way. The flags must be on node's command line (`NODE_OPTIONS`
  * refuses --heap-growing-percent); glibc reads MALLOC_ARENA_MAX only from the environment a process starts with.
  * Measured (docs/measurements.md, fourth and fifth passes): a 1M-message import peaks at 120 MB with the flags and
- * 107 MB with MALLOC_ARENA_MAX=2 as well, against 166–167 MB by default; a 200k one at 90–99 MB against 143–148; for
+ * 107–112 MB with MALLOC_ARENA_MAX=2 as well, against 166–167 MB by default; a 200k one at 90–99 MB against 143–148; for
  * +12–23 % client CPU at 200k (more scavenges: a 2 MiB young generation instead of V8's 16 MiB, and an old
  * generation collected once it doubles its live size instead of V8's up to 4×). Two malloc arenas instead of up to
  * 8 per core cost no CPU that was measurable (the other threads' arenas 10 → 3.4 MB). Not the default: an import on
