@@ -94,13 +94,23 @@ export function importArgv(a: AccountSpec, files: AccountFiles, connections: num
   return args;
 }
 
-/** The child's environment: this machine's, without the fleet's own credentials, plus the account's password. */
-export function childEnv(a: AccountSpec, env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv } | { error: AccountError } {
+/**
+ * The child's environment: this machine's, without the fleet's own credentials, plus the account's password, plus
+ * `defaults` where this machine sets no value of its own (the heap setting's variables: an admin's own value wins).
+ * `added` lists the defaults that were set, for the log's command line.
+ */
+export function childEnv(
+  a: AccountSpec,
+  env: NodeJS.ProcessEnv,
+  defaults: Readonly<Record<string, string>> = {},
+): { env: NodeJS.ProcessEnv; added: Array<[string, string]> } | { error: AccountError } {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
     if (k.startsWith('MAILMIGRATE_') || k === a.passwordEnv) continue;
     out[k] = v;
   }
+  const added = Object.entries(defaults).filter(([k]) => out[k] === undefined);
+  for (const [k, v] of added) out[k] = v;
   if (a.passwordEnv !== undefined) {
     const pw = env[a.passwordEnv];
     if (pw === undefined || pw === '') {
@@ -108,7 +118,7 @@ export function childEnv(a: AccountSpec, env: NodeJS.ProcessEnv): { env: NodeJS.
     }
     out['MAILMIGRATE_PASSWORD'] = pw;
   }
-  return { env: out };
+  return { env: out, added };
 }
 
 export async function runAccount(a: AccountSpec, o: RunAccountOptions): Promise<AccountOutcome> {
@@ -116,7 +126,7 @@ export async function runAccount(a: AccountSpec, o: RunAccountOptions): Promise<
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   const startedAt = new Date();
   const base = { exitCode: null, total: 0, appended: 0, skipped: 0, failed: 0, bytes: 0, elapsedMs: 0, connections: o.connections, startedAt: startedAt.toISOString() };
-  const resolved = childEnv(a, o.env);
+  const resolved = childEnv(a, o.env, o.heap?.env);
   if ('error' in resolved) {
     return { ...base, status: 'failed', finishedAt: new Date().toISOString(), error: resolved.error };
   }
@@ -126,11 +136,9 @@ export async function runAccount(a: AccountSpec, o: RunAccountOptions): Promise<
   const logFd = openSync(files.log, 'a', 0o600);
   const logStart = fstatSync(logFd).size;
   const nodeFlags = o.heap?.nodeFlags ?? [];
-  // Variables the heap setting adds where this machine's environment does not set them already.
-  const added = Object.entries(o.heap?.env ?? {}).filter(([k]) => resolved.env[k] === undefined);
-  for (const [k, v] of added) resolved.env[k] = v;
-  // The command line to re-run the account by hand: with the added variables and node's flags when there are any.
-  const how = [...added.map(([k, v]) => `${k}=${v}`), ...(nodeFlags.length ? ['node', ...nodeFlags, '$(command -v mailmigrate)'] : ['mailmigrate'])].join(' ');
+  // The command line to re-run the account by hand: with the variables added and node's flags, when there are any.
+  const program = nodeFlags.length ? ['node', ...nodeFlags, '$(command -v mailmigrate)'] : ['mailmigrate'];
+  const how = [...resolved.added.map(([k, v]) => `${k}=${v}`), ...program].join(' ');
   writeSync(logFd, `=== ${startedAt.toISOString()} ${how} ${argv.join(' ')}\n`);
 
   const exit = await new Promise<{ code: number | null; spawnError?: Error }>((resolve) => {
