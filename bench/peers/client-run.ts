@@ -90,6 +90,7 @@ export function clientRunner(env: ClientRunEnv): RunOnce {
       // mailmigrate's own report: its elapsed time (source scan to last reply) and counts.
       const rep = JSON.parse(await readFile(cmd.report, 'utf8').catch(() => '{}')) as Record<string, unknown>;
       if (typeof rep['elapsedMs'] === 'number') j['seconds'] = rep['elapsedMs'] / 1000;
+      if (rep['adaptation']) j['adaptation'] = rep['adaptation'];
       if (rep['failed']) j['error'] = `${String(rep['failed'])} failed: ${JSON.stringify(rep['failures']).slice(0, 300)}`;
       await rm(cmd.report, { force: true });
     }
@@ -101,15 +102,17 @@ export function clientRunner(env: ClientRunEnv): RunOnce {
       verified: v.ok && r.code === 0,
       clientCpuSeconds: r.cpuSeconds,
       serverCpuSeconds: serverCpu,
+      clientMaxRssMb: r.maxRssMb,
       ...(v.note ? { verifyNote: v.note } : {}),
       ...(j['timing'] ? { timing: j['timing'] } : {}),
+      ...(j['adaptation'] ? { adaptation: j['adaptation'] } : {}),
       ...(err ? { error: err } : {}),
     };
     const us = (x: number | undefined): string => (x === undefined ? '–' : ((x * 1e6) / corpus.count).toFixed(0));
     const where = ph === undefined ? '' : ` @${ph} ms`;
     log(
       `  ${(label + where).padEnd(40)} ${(corpus.count / r.wallSeconds).toFixed(0).padStart(6)} msg/s  ${r.wallSeconds.toFixed(2)} s  ` +
-        `CPU µs/msg client ${us(r.cpuSeconds)} server ${us(serverCpu)}  ${res.verified ? 'verified' : `NOT verified: ${v.note ?? ''} ${err ?? ''}`}`,
+        `CPU µs/msg client ${us(r.cpuSeconds)} server ${us(serverCpu)}  RSS ${r.maxRssMb === undefined ? '–' : r.maxRssMb.toFixed(0)} MB  ${res.verified ? 'verified' : `NOT verified: ${v.note ?? ''} ${err ?? ''}`}`,
     );
     return res;
   };

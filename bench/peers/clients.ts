@@ -49,6 +49,8 @@ export interface ChildResult {
   /** user + system CPU seconds of the client process, its threads and the children it waited for (wait4 through
    *  bench/peers/rusage.py); undefined when python3 is missing or the wrapper wrote nothing. */
   readonly cpuSeconds: number | undefined;
+  /** The client's peak RSS in MB (wait4's ru_maxrss: the largest of the process and the children it waited for). */
+  readonly maxRssMb?: number | undefined;
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
@@ -289,15 +291,17 @@ export function runChild(command: Command, password: string, timeoutMs: number, 
         }
       }
       let cpuSeconds: number | undefined;
+      let maxRssMb: number | undefined;
       if (measured) {
         try {
-          const ru = JSON.parse(readFileSync(o.rusageFile!, 'utf8')) as { user: number; sys: number };
+          const ru = JSON.parse(readFileSync(o.rusageFile!, 'utf8')) as { user: number; sys: number; maxrssKb?: number };
           cpuSeconds = ru.user + ru.sys;
+          if (typeof ru.maxrssKb === 'number') maxRssMb = ru.maxrssKb / 1024;
         } catch {
           // killed before the wrapper wrote its file
         }
       }
-      resolve({ wallSeconds, cpuSeconds, code, stdout: stdout.slice(-8000), stderr, json });
+      resolve({ wallSeconds, cpuSeconds, maxRssMb, code, stdout: stdout.slice(-8000), stderr, json });
     };
     child.on('error', (err) => {
       stderr += String(err);

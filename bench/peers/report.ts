@@ -14,6 +14,10 @@ export interface RunResult {
   readonly clientCpuSeconds?: number | undefined;
   /** Every process of the private server instance during the run (cgroup, else /proc tree). */
   readonly serverCpuSeconds?: number | undefined;
+  /** The client's peak RSS, MB (wait4). */
+  readonly clientMaxRssMb?: number | undefined;
+  /** mailmigrate's own report of what adaptation chose (changes and trials), so a row's settings can be read back. */
+  readonly adaptation?: unknown;
 }
 
 export interface RowSummary {
