@@ -1,5 +1,6 @@
 // doctor's advice: the import settings it recommends for what it found, each with its reason. Pure, so every rule is
 // tested without a server (test/scale/doctor.test.ts).
+import { DEFAULT_SETTINGS } from '../core/settings.js';
 import type { Recommended, WriteRun, WriteTestResult } from './doctor-types.js';
 
 /** A candidate must beat the one-at-a-time run by this factor to be recommended: less is within the noise of 8 messages. */
@@ -26,11 +27,13 @@ export function recommend(caps: Record<string, boolean | number>, cap: number | 
     batch = 1;
     reasons['batch'] = '1: the server does not offer MULTIAPPEND (RFC 3502)';
   } else if (base && multiRun) {
-    batch = wins(multiRun) ? 50 : 1;
-    reasons['batch'] = wins(multiRun) ? `50: ${vs(multiRun)}` : `1: MULTIAPPEND did not help on this server: ${vs(multiRun)}`;
+    // The import's own default size: the write test's 8-message batches show whether MULTIAPPEND helps at all, not
+    // how large a batch should be (that depends on the folder's size: src/core/settings.ts).
+    batch = wins(multiRun) ? DEFAULT_SETTINGS.batch : 1;
+    reasons['batch'] = wins(multiRun) ? `${DEFAULT_SETTINGS.batch}: ${vs(multiRun)}` : `1: MULTIAPPEND did not help on this server: ${vs(multiRun)}`;
   } else {
-    batch = 50;
-    reasons['batch'] = '50: the server offers MULTIAPPEND (not measured: --no-write-test)';
+    batch = DEFAULT_SETTINGS.batch;
+    reasons['batch'] = `${DEFAULT_SETTINGS.batch}: the server offers MULTIAPPEND (not measured: --no-write-test)`;
   }
 
   let pipeline = 1;

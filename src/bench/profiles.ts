@@ -57,7 +57,7 @@ export function sweepProfiles(): Profile[] {
   };
   for (const pipelineDepth of [1, 4, 16, 64]) add({ pipelineDepth, batch: 1, connections: 1 });
   for (const batch of [1, 10, 50, 200]) add({ pipelineDepth: 1, batch, connections: 1 });
-  for (const connections of [1, 2, 4, 8]) add({ pipelineDepth: 2, batch: 50, connections });
+  for (const connections of [1, 2, 4, 8]) add({ pipelineDepth: 2, connections });
   return out;
 }
 

@@ -19,12 +19,19 @@ export interface TransportSettings {
 /**
  * mailmigrate's defaults. Measured against the embedded server and a private Dovecot (README "Performance"):
  * TCP_NODELAY and coalesced writes remove the delayed-ACK stall (imaplib-like 22.6 msg/s, p50 44 ms → thousands);
- * LITERAL+ (auto, ≤100 KiB) removes a round trip per message; MULTIAPPEND of 50 amortizes Dovecot's per-command
+ * LITERAL+ (auto, ≤100 KiB) removes a round trip per message; MULTIAPPEND amortizes Dovecot's per-command
  * save transaction (~2 ms per APPEND command vs ~0.19 ms per message inside a MULTIAPPEND: sequential ~400-500
  * msg/s vs 2242 msg/s on one connection); 2 connections × depth 2 keep a second Dovecot process busy. Deeper
  * pipelines into one mailbox only queue: Dovecot runs one connection's commands one at a time and reads at most 4
- * ahead (depth 32: recv-wait p50 1.9 → 28.5 ms for +26 %). A sweep of depth 1–4, batch 50–200 and 1–3 connections
- * stayed within the noise of the defaults (client CPU is the limit on this 2-core machine).
+ * ahead (depth 32: recv-wait p50 1.9 → 28.5 ms for +26 %).
+ *
+ * Batch 200, not 50: a MULTIAPPEND commits once, and a commit's cost grows with the folder. Dovecot's Maildir commit
+ * re-reads the folder's directory when its mtime moved (our own renames move it), so at 50 per command the server's
+ * CPU per message rose with the folder: 104–130 µs at 5000 messages, 204–225 at 20 000, 411 at 50 000 (one folder,
+ * realistic corpus, docs/measurements.md "Batch size and the folder's size"). At 200 it stays 85–106 up to 20 000
+ * and is 189 at 50 000: 2.07× the msg/s of batch 50 at 50 000, 1.6× at 20 000, the same at 5000; Cyrus (an fsync
+ * per command) 1.66× at 5000. The price is memory: ~4 MiB per command of realistic mail (peak RSS 149 → 174 MB at
+ * 50 000), bounded by the pool's 16 MiB in flight and the send window's 32 MiB.
  *
  * They are a starting point, not a verdict: on Courier (no LITERAL+, no MULTIAPPEND) depth 2 costs ~48 ms per
  * message in the continuation phase (22 msg/s against 255 at depth 1, docs/adaptation.md), which is why an import
@@ -35,7 +42,7 @@ export const DEFAULT_SETTINGS: TransportSettings = {
   writeMode: 'coalesce',
   noDelay: true,
   pipelineDepth: 2,
-  batch: 50,
+  batch: 200,
   connections: 2,
 };
 
@@ -50,12 +57,14 @@ export interface SettingsBounds {
  * Depth 8: over a 40 ms path, Dovecot's ~22 ms per MULTIAPPEND of 50 needs 1 + 40/22 ≈ 3 commands in flight per
  * connection to stay busy (docs/adaptation.md); 8 leaves room for faster servers and longer paths, while depth 32
  * measured slower on loopback (recv-wait p50 1.9 → 28.5 ms, Dovecot queues what it does not read).
- * Batch 200: the largest size the sweep measured (within the noise of 50 on Dovecot); a refused batch is split in
- * log2(200) ≈ 8 steps, and the pool's byte bound (16 MiB) caps what large messages can hold.
+ * Batch 800: 4× the default, for the path rule (adapt-policy.ts rule 4) when depth alone cannot cover a long path.
+ * Measured here: Dovecot stored MULTIAPPENDs of 800 at 6124 msg/s into a 50 000-message folder (200: 5224), Cyrus
+ * at 2162 msg/s into 5000 (200: 2502–2574); a refused batch is split in log2(800) ≈ 10 steps, and the pool's byte
+ * bound (16 MiB) caps what large messages can hold.
  * Connections 8: `--connections 8` was the best fixed setting over the 40 ms path (795 msg/s vs 520 at 2); Courier's
  * Debian default MAXPERIP is 20 and Dovecot's mail_max_userip_connections 10, so 8 leaves the user's own client room.
  */
-export const DEFAULT_BOUNDS: SettingsBounds = { maxPipelineDepth: 8, maxBatch: 200, maxConnections: 8 };
+export const DEFAULT_BOUNDS: SettingsBounds = { maxPipelineDepth: 8, maxBatch: 800, maxConnections: 8 };
 
 /** Bounds that also cover what the user asked for: adaptation may lower a user's --pipeline 16, never raise past it. */
 export function boundsFor(given: Pick<TransportSettings, 'pipelineDepth' | 'batch' | 'connections'>, bounds: SettingsBounds = DEFAULT_BOUNDS): SettingsBounds {

@@ -34,7 +34,7 @@ test('without a host the import goes to the embedded server, says so first, and 
   assert.deepEqual(j.failures, []);
   for (const k of ['count', 'p50', 'p90', 'p99', 'max']) assert.equal(typeof j.latency.APPEND[k], 'number', k);
   assert.equal(j.settings.noDelay, true);
-  assert.equal(j.settings.batch, 50);
+  assert.equal(j.settings.batch, 200);
   assert.equal(j.settings.connections, 2);
   assert.equal(statSync(report).mode & 0o777, 0o600);
   assert.equal(statSync(trace).mode & 0o777, 0o600);

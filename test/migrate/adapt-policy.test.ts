@@ -148,7 +148,7 @@ test('throughput within the noise (5 %) of another depth changes nothing', () =>
 });
 
 test('settings never exceed the bounds or the server connection cap, even when given above them', () => {
-  const d = adapt(input({ records: healthyRun(), current: { ...DEFAULTS, connections: 6, pipelineDepth: 12, batch: 500 }, connectionCap: 4 }));
+  const d = adapt(input({ records: healthyRun(), current: { ...DEFAULTS, connections: 6, pipelineDepth: 12, batch: DEFAULT_BOUNDS.maxBatch + 200 }, connectionCap: 4 }));
   assert.equal(d.settings.connections, 4);
   assert.equal(d.settings.pipelineDepth, DEFAULT_BOUNDS.maxPipelineDepth);
   assert.equal(d.settings.batch, DEFAULT_BOUNDS.maxBatch);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type DoctorReport, runDoctor, type WriteRun } from '../../src/bench/doctor.js';
 import { recommend } from '../../src/bench/doctor-advice.js';
+import { DEFAULT_SETTINGS } from '../../src/core/settings.js';
 import { WRITE_TEST_MAX_MESSAGES, WRITE_TEST_MESSAGE_BYTES } from '../../src/bench/write-test.js';
 import { realServers } from '../helpers/imap-servers.js';
 import { renderDoctor } from '../../src/cli/commands/doctor.js';
@@ -55,7 +56,7 @@ test('doctor against the embedded server reports timings, capabilities, the conn
   // machine 8 messages one at a time vs MULTIAPPEND can land either way, so the test checks the advice matches them.
   const one = w.runs.find((x) => x.name === 'one at a time')!;
   const multi = w.runs.find((x) => x.name === 'MULTIAPPEND of 4')!;
-  assert.equal(r.recommended?.batch, multi.perMessageMs < one.perMessageMs * 0.8 ? 50 : 1, r.recommended?.reasons['batch']);
+  assert.equal(r.recommended?.batch, multi.perMessageMs < one.perMessageMs * 0.8 ? DEFAULT_SETTINGS.batch : 1, r.recommended?.reasons['batch']);
   assert.match(r.recommended?.reasons['batch'] ?? '', /\(write test\)/);
   assert.equal(r.recommended?.nodelay, true);
   assert.ok(!JSON.stringify(r).includes('"test","password"'));
@@ -73,7 +74,7 @@ test('doctor reports an unreachable server as a finding instead of throwing', as
 
 test('the recommendation follows the capabilities and a tight connection cap', () => {
   const rich = recommend({ 'LITERAL+': true, MULTIAPPEND: true }, null);
-  assert.equal(rich.batch, 50);
+  assert.equal(rich.batch, DEFAULT_SETTINGS.batch);
   assert.equal(rich.literalMode, 'auto');
   assert.equal(rich.connections, 2);
   const poor = recommend({ 'LITERAL+': false, 'LITERAL-': false, MULTIAPPEND: false }, 2);
@@ -112,7 +113,7 @@ test('the recommendation follows the write test: what was measured faster on thi
       run('2 connections, one at a time', 0.6, { connections: 2 }),
     ],
   });
-  assert.deepEqual([dovecot.connections, dovecot.pipeline, dovecot.batch], [2, 1, 50]);
+  assert.deepEqual([dovecot.connections, dovecot.pipeline, dovecot.batch], [2, 1, DEFAULT_SETTINGS.batch]);
   for (const r of [courier, dovecot]) {
     for (const [k, why] of Object.entries(r.reasons)) assert.doesNotMatch(why, /docs\/measurements|1,340|1,022|394/, `${k}: ${why}`);
   }

@@ -26,7 +26,7 @@ import { renderImportSummary } from '../render/summary.js';
 //
 // Defaults are the fastest safe settings measured here, kept in one place (DEFAULT_SETTINGS, src/core/settings.ts,
 // where the measurements are cited): TCP_NODELAY on, coalesced writes, literal 'auto' (LITERAL+ when offered, up to
-// its size cap), MULTIAPPEND batches of 50 when offered, pipeline depth 2, 2 connections (the pool settles below any
+// its size cap), MULTIAPPEND batches of 200 when offered, pipeline depth 2, 2 connections (the pool settles below any
 // cap the server enforces; Dovecot's per-user+IP cap is 10).
 
 export interface ImportCliOptions extends ConnectionCliOptions, SourceCliOptions {
