@@ -87,6 +87,18 @@ export const ADAPT_AFTER_MESSAGES = 200;
 export const ADAPT_AFTER_MS = 1500;
 export const ADAPT_MIN_COMMANDS = 20;
 
+/**
+ * While adaptation looks, MULTIAPPENDs carry at most this many messages; once its rules have nothing left to fix the
+ * run goes on at its own batch (DEFAULT_SETTINGS.batch, or --batch). The rules judge from commands (ADAPT_MIN_COMMANDS
+ * for a look, 4 over a path, and the commands still in flight under the settings before a change must settle first),
+ * and at 200 messages a command that evidence took 4000 messages: over the 40 ms relay the first look came after
+ * 2800 of 5000 messages, the look that would have raised the connections never came, and the defaults kept 0.33× of
+ * their own 0 ms msg/s, against 0.63× with batches of 50 in the same run (bench/results/peers-2026-12-01-115018-
+ * dovecot-rtt40.json). A folder's first thousand messages are where a small batch costs least: a commit's cost grows
+ * with what the folder holds (DEFAULT_SETTINGS).
+ */
+export const ADAPT_LOOK_BATCH = 50;
+
 /** How a child import's process is started: flags for its `node`, and variables added to its environment. */
 export interface ChildHeap {
   readonly nodeFlags: readonly string[];

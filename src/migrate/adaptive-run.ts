@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../core/clock.js';
-import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_MIN_COMMANDS, DEFAULT_BOUNDS, type SettingsBounds } from '../core/settings.js';
+import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_LOOK_BATCH, ADAPT_MIN_COMMANDS, DEFAULT_BOUNDS, type SettingsBounds } from '../core/settings.js';
 import { DEFAULT_PLUS_MAX_BYTES } from '../imap/literal-policy.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
@@ -106,8 +106,32 @@ export class AdaptiveController implements PoolObserver {
         this.changes.push(folderChange);
       }
     }
+    // Small commands while the rules look (ADAPT_LOOK_BATCH: their evidence is counted in commands); the run's own
+    // batch once they are done (endLookBatch). --no-adapt changes nothing, this included.
+    const look = Math.min(ADAPT_LOOK_BATCH, this.start.batch);
+    if (this.options.enabled && this.multiappend && look < this.start.batch) {
+      this.startSettings(); // the report's "before" is the run's own batch
+      this.lookBatch = look;
+      pool.reconfigure({ batch: look });
+    }
   }
   private multiappend = true;
+  /** The batch the looks send while they last; undefined when the run's own batch is in use. */
+  private lookBatch: number | undefined;
+
+  /**
+   * The looks are over: back to the run's own batch — or to what a rule raised it to (the path rule raises it to
+   * cover the bandwidth-delay product), whichever is larger, within the bounds.
+   */
+  private endLookBatch(): void {
+    const look = this.lookBatch;
+    if (look === undefined) return;
+    this.lookBatch = undefined;
+    const cur = this.current().batch;
+    const batch = Math.min(this.bounds().maxBatch, Math.max(cur, this.start.batch));
+    if (batch !== cur) this.pool?.reconfigure({ batch });
+    this.notes.push(`the looks read MULTIAPPENDs of ${look}; the run goes on at ${batch} per command`);
+  }
 
   record(r: TimingRecord): void {
     if (this.phase === 'done') return;
@@ -290,7 +314,8 @@ export class AdaptiveController implements PoolObserver {
       // Look again at evidence gathered under the new settings only.
       this.newWindow(before);
     } else {
-      // The rules have nothing more to fix: try the neighbours (adapt-climb.ts).
+      // The rules have nothing more to fix: the run's own batch, then try the neighbours (adapt-climb.ts) with it.
+      this.endLookBatch();
       this.nextTrialOrFinish(applicable.length > 0 ? before : undefined);
     }
     this.notify();

@@ -123,3 +123,53 @@ test('with adaptation off nothing is tried and the pool is never reconfigured', 
   assert.deepEqual(pool.reconfigured, []);
   assert.deepEqual(c.report().trials, []);
 });
+
+test('the looks read MULTIAPPENDs of 50; once the rules are done the run goes on at its own batch of 200', () => {
+  const clock = { t: 0 };
+  const pool = new FakePool();
+  pool.settings = { ...pool.settings, batch: 200 };
+  const c = new AdaptiveController(
+    { enabled: true, literalMode: 'auto', batch: 200, maxTrials: 0, clock: { now: () => clock.t, wall: () => new Date(0) } },
+    { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined },
+  );
+  c.attached(pool as unknown as Pool);
+  assert.equal(pool.settings.batch, 50, 'before the first APPEND: commands the looks can count early');
+  // 19 commands of 50 settled: not yet a look, so still 50 a command.
+  drive(c, pool, clock, 19 * 25, () => 2000);
+  assert.equal(pool.settings.batch, 50);
+  drive(c, pool, clock, 5000, () => 2000);
+  assert.equal(pool.settings.batch, 200);
+  const r = c.report();
+  assert.equal(r.before.batch, 200, "the report's before is the run's own batch");
+  assert.equal(r.after.batch, 200);
+  assert.ok(r.notes.some((n) => /looks read MULTIAPPENDs of 50; the run goes on at 200/.test(n)), r.notes.join(' | '));
+  assert.equal(r.changes.length, 0, 'not a change of the settings: the run keeps the batch it was given');
+});
+
+test('--no-adapt and a batch of at most 50 keep the batch as given from the first APPEND', () => {
+  for (const [enabled, batch] of [[false, 200], [true, 50], [true, 10]] as const) {
+    const clock = { t: 0 };
+    const pool = new FakePool();
+    pool.settings = { ...pool.settings, batch };
+    const c = new AdaptiveController(
+      { enabled, literalMode: 'auto', batch, clock: { now: () => clock.t, wall: () => new Date(0) } },
+      { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined },
+    );
+    c.attached(pool as unknown as Pool);
+    drive(c, pool, clock, 2000, () => 2000);
+    assert.ok(!pool.reconfigured.some((x) => x.batch !== undefined), `${enabled} ${batch}: ${JSON.stringify(pool.reconfigured)}`);
+    assert.equal(pool.settings.batch, batch);
+  }
+});
+
+test('a server without MULTIAPPEND gets no look batch: one message a command whatever was asked', () => {
+  const clock = { t: 0 };
+  const pool = new FakePool();
+  pool.capabilities = { literalPlus: false, literalMinus: false, multiappend: false };
+  const c = new AdaptiveController(
+    { enabled: true, literalMode: 'auto', batch: 200, maxTrials: 0, clock: { now: () => clock.t, wall: () => new Date(0) } },
+    { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined },
+  );
+  c.attached(pool as unknown as Pool);
+  assert.ok(!pool.reconfigured.some((x) => x.batch !== undefined), JSON.stringify(pool.reconfigured));
+});
