@@ -25,9 +25,9 @@ export interface TransportSettings {
  * pipelines into one mailbox only queue: Dovecot runs one connection's commands one at a time and reads at most 4
  * ahead (depth 32: recv-wait p50 1.9 → 28.5 ms for +26 %).
  *
- * Batch 200, not 50: a MULTIAPPEND commits once, and a commit's cost grows with the folder. Dovecot's Maildir commit
- * re-reads the folder's directory when its mtime moved (our own renames move it), so at 50 per command the server's
- * CPU per message rose with the folder: 104–130 µs at 5000 messages, 204–225 at 20 000, 411 at 50 000 (one folder,
+ * Batch 200, not 50: a MULTIAPPEND commits once, and a commit's cost grows with the folder. At each commit Dovecot's
+ * Maildir syncs its uidlist, hashing the name of every file the folder holds (perf: maildir_filename_base_hash), and
+ * rewrites it through a lock file; so at 50 per command the server's CPU per message rose with the folder: 104–130 µs at 5000 messages, 204–225 at 20 000, 411 at 50 000 (one folder,
  * realistic corpus, docs/measurements.md "Batch size and the folder's size"). At 200 it stays 85–106 up to 20 000
  * and is 189 at 50 000: 2.07× the msg/s of batch 50 at 50 000, 1.6× at 20 000, the same at 5000; Cyrus (an fsync
  * per command) 1.66× at 5000. The price is memory: ~4 MiB per command of realistic mail (peak RSS 149 → 174 MB at
