@@ -567,6 +567,12 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
       let lastErr: unknown;
       // Same port: Dovecot sets SO_REUSEADDR, so only a briefly lingering child can hold it; retry for ~2 s.
       for (let i = 0; i < 20; i++) {
+        // Dovecot refuses to start while master.pid names a process kill(0) still reaches, a zombie included, and
+        // the master we stopped stays one until init reaps it. Seen here: "Dovecot is already running with PID …"
+        // 5 s after the kill; the restart failed and the restart test's import retried a dead port for 11 minutes.
+        // That master was ours and is stopped (pidAlive says no to a zombie): its pid file is stale.
+        const stale = readPid(pidFile);
+        if (stale !== undefined && !pidAlive(stale)) await rm(pidFile, { force: true });
         try {
           instance.pid = await launch();
           return;
@@ -574,7 +580,8 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
           lastErr = err;
           killSync(pidFile);
           live.delete(handle);
-          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
+          const retry = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /already running/.test((err as Error).message);
+          if (!retry) break;
           await new Promise((r) => setTimeout(r, 100));
         }
       }
