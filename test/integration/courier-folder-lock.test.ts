@@ -7,12 +7,13 @@
 // APPEND (adapt-policy.ts, startFolderChange), and no two of its APPENDs ever meet in one folder.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeMaildir } from '../../src/bench/corpus.js';
 import { binarySkipReason, runCli } from '../cli/cli-helpers.js';
+import { storedMessageIds } from '../helpers/stored-ids.js';
 import { courierSkipReason, startCourier, type CourierInstance } from '../helpers/courier.js';
 
 const skip = courierSkipReason() ?? binarySkipReason();
@@ -51,17 +52,6 @@ function overlaps(spans: AppendSpan[]): string[] {
     }
   }
   return out;
-}
-
-function storedMessageIds(maildir: string): string[] {
-  const ids: string[] = [];
-  for (const sub of ['cur', 'new']) {
-    for (const n of readdirSync(join(maildir, sub))) {
-      const head = readFileSync(join(maildir, sub, n), 'latin1').split('\r\n\r\n')[0] ?? '';
-      ids.push(/^Message-ID:\s*(\S+)/im.exec(head)?.[1] ?? `(none: ${n})`);
-    }
-  }
-  return ids.sort();
 }
 
 describe('an import into one folder on Courier', { skip }, () => {

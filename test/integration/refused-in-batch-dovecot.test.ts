@@ -6,12 +6,13 @@
 // (src/core/settings.ts). A re-run must add nothing and list the refused message again.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeMaildir } from '../../src/bench/corpus.js';
 import { binarySkipReason, runCli } from '../cli/cli-helpers.js';
+import { storedMessageIds } from '../helpers/stored-ids.js';
 import { type DovecotInstance, dovecotSkipReason, startDovecot } from '../helpers/dovecot.js';
 
 const skip = dovecotSkipReason() ?? binarySkipReason();
@@ -20,17 +21,6 @@ if (skip) console.log(`# refused-in-a-batch tests on Dovecot skipped: ${skip}`);
 const COUNT = 450;
 const LIMIT = 20_000;
 const BIG_ID = '<too-big-for-the-server@refused.example>';
-
-function storedMessageIds(maildir: string): string[] {
-  const ids: string[] = [];
-  for (const sub of ['cur', 'new']) {
-    for (const n of readdirSync(join(maildir, sub))) {
-      const head = readFileSync(join(maildir, sub, n), 'latin1').split('\r\n\r\n')[0] ?? '';
-      ids.push(/^Message-ID:\s*(\S+)/im.exec(head)?.[1] ?? `(none: ${n})`);
-    }
-  }
-  return ids;
-}
 
 describe('a message Dovecot refuses inside a MULTIAPPEND of 200', { skip }, () => {
   let d: DovecotInstance;
