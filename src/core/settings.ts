@@ -27,11 +27,12 @@ export interface TransportSettings {
  *
  * Batch 200, not 50: a MULTIAPPEND commits once, and a commit's cost grows with the folder. At each commit Dovecot's
  * Maildir syncs its uidlist, hashing the name of every file the folder holds (perf: maildir_filename_base_hash), and
- * rewrites it through a lock file; so at 50 per command the server's CPU per message rose with the folder: 104–130 µs at 5000 messages, 204–225 at 20 000, 411 at 50 000 (one folder,
- * realistic corpus, docs/measurements.md "Batch size and the folder's size"). At 200 it stays 85–106 up to 20 000
- * and is 189 at 50 000: 2.07× the msg/s of batch 50 at 50 000, 1.6× at 20 000, the same at 5000; Cyrus (an fsync
- * per command) 1.66× at 5000. The price is memory: ~4 MiB per command of realistic mail (peak RSS 149 → 174 MB at
- * 50 000), bounded by the pool's 16 MiB in flight and the send window's 32 MiB.
+ * rewrites it through a lock file; so at 50 per command the server's CPU per message rose with the folder: 104–130
+ * µs at 5000 messages, 204–225 at 20 000, 411 at 50 000 (one folder, realistic corpus, docs/measurements.md "Batch
+ * size and the folder's size"). At 200 it stays 85–106 up to 20 000 and is 189 at 50 000: 2.07× the msg/s of batch
+ * 50 at 50 000, 1.6× at 20 000, the same at 5000; Cyrus (an fsync per command) 1.66× at 5000. The price is memory:
+ * ~4 MiB per command of realistic mail, bounded by the pool's 16 MiB in flight and the send window's 32 MiB, and
+ * +9–15 MB of peak RSS for small messages (50 000 to a million; 800 messages in flight instead of 200).
  *
  * They are a starting point, not a verdict: on Courier (no LITERAL+, no MULTIAPPEND) depth 2 costs ~48 ms per
  * message in the continuation phase (22 msg/s against 255 at depth 1, docs/adaptation.md), which is why an import
