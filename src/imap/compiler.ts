@@ -257,6 +257,24 @@ export function encodeMailbox(name: string): string {
   return quoteString(encodeMutf7(name));
 }
 
+/** RFC 3501 §9 atom-specials: "(" ")" "{" SP CTL list-wildcards quoted-specials resp-specials. */
+const ATOM_SPECIAL = /[(){ \x00-\x1f\x7f%*"\\\]]/;
+
+/**
+ * Mailbox name for the wire as the control plane (imapflow) writes it: modified UTF-7, as an atom when every character
+ * is an ATOM-CHAR (a leading backslash aside), else quoted. The folder survey (src/migrate/folder-survey.ts) creates
+ * folders the control plane must then reach, so both write a name alike: Courier reads the atom `INBOX.~x` as "INBOX"
+ * (CREATE INBOX.~other: "NO INBOX already exists!") and takes the quoted "INBOX.~x" as the folder — a folder created
+ * quoted there is one imapflow cannot select.
+ */
+export function encodeMailboxAsAtom(name: string): string {
+  if (name.length === 5 && name.toUpperCase() === 'INBOX') return 'INBOX';
+  if (name.length === 0) throw new ConfigError('mailbox', 'empty mailbox name');
+  const wire = encodeMutf7(name);
+  const body = wire.startsWith('\\') ? wire.slice(1) : wire;
+  return body !== '' && !ATOM_SPECIAL.test(body) ? wire : quoteString(wire);
+}
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /**

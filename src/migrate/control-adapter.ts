@@ -1,6 +1,7 @@
 import { AuthError, MailmigrateError, ServerResponseError } from '../core/errors.js';
 import type { FolderIndexer } from './bulk-index.js';
 import type { FolderStatus } from './folder-check.js';
+import type { CreateItem, FolderSurvey, Permanent } from './folder-survey.js';
 import type { ServerControl } from './server-lookup.js';
 
 // Adapts the imapflow control plane (src/mailbox/control-plane.ts) to the ServerControl contract the importer
@@ -26,11 +27,24 @@ export interface ControlPlaneLike {
 /** INBOX is case-insensitive (RFC 3501 §5.1), every other name is case-sensitive. */
 const key = (path: string): string => (/^inbox$/i.test(path) ? 'INBOX' : path);
 
+/**
+ * How old a STATUS taken ahead (prefetch) may be when the folder is first opened; older, it is asked again.
+ * What the folder's first look decides (trust the journal, or reconcile) holds for the folder as it was then; another
+ * client changing it afterwards is possible with any look, and is as likely during the minutes a large folder takes
+ * to send as before it. Taking every look at the start lengthens that window for the folders walked last: this
+ * bounds the lengthening.
+ */
+export const STATUS_AHEAD_MAX_AGE_MS = 60_000;
+
 export class ControlAdapter implements ServerControl {
   #known: Set<string> | undefined;
   #plane: ControlPlaneLike;
   #replaced = false;
   #reconnecting: Promise<ControlPlaneLike> | undefined;
+  /** STATUS taken ahead in one burst (prefetch), each used once by folderStatus. */
+  readonly #ahead = new Map<string, { at: number; status: FolderStatus }>();
+  /** PERMANENTFLAGS SELECTed ahead in one burst (prefetch): a folder's do not change during a run. */
+  readonly #flagsAhead = new Map<string, Promise<Permanent | undefined>>();
 
   /**
    * `reconnect` (optional) opens a fresh control connection. With it, a call that fails for any reason but a
@@ -43,6 +57,8 @@ export class ControlAdapter implements ServerControl {
     private readonly reconnect?: () => Promise<ControlPlaneLike>,
     /** Reads a folder in bulk on a connection of its own (bulk-index.ts). Only reconciliation and verify need it. */
     private readonly indexer?: FolderIndexer,
+    /** Prepares many folders at once, pipelined (folder-survey.ts); without it, one command at a time. */
+    private readonly survey?: FolderSurvey,
   ) {
     this.#plane = plane;
   }
@@ -51,8 +67,9 @@ export class ControlAdapter implements ServerControl {
     return this.#plane;
   }
 
-  /** Closes a control connection this adapter opened itself (the caller closes the one it passed in). */
+  /** Closes a control connection this adapter opened itself (the caller closes the one it passed in), and the survey's. */
   async close(): Promise<void> {
+    await this.survey?.close();
     if (this.#replaced) await (this.#plane as { close?: () => Promise<void> }).close?.().catch(() => undefined);
   }
 
@@ -116,7 +133,94 @@ export class ControlAdapter implements ServerControl {
     return true;
   }
 
-  permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }> {
+  /**
+   * Creates the folders of `items` that are not on the server, and their missing parents, in one pipelined burst
+   * (folder-survey.ts). Returns what the server settled: 'created' by this call, or 'exists' (listed, or
+   * [ALREADYEXISTS]). A path missing from the answer (no survey, a refusal, a lost connection) is left to
+   * ensureFolder, which decides it one command at a time as before — a refused name is repaired there.
+   */
+  async ensureFolders(items: readonly CreateItem[]): Promise<Map<string, 'created' | 'exists'>> {
+    const out = new Map<string, 'created' | 'exists'>();
+    const known = (await this.knownFolders()) as Set<string>;
+    const want: CreateItem[] = [];
+    const queued = new Set<string>();
+    const delimiter = await this.plane.delimiter();
+    const ns = this.plane.namespacePrefix();
+    for (const it of items) {
+      if (known.has(key(it.path))) {
+        out.set(it.path, 'exists');
+        continue;
+      }
+      if (!this.survey) continue;
+      const below = ns && it.path.toUpperCase().startsWith(ns.toUpperCase()) ? it.path.slice(ns.length) : it.path;
+      const head = it.path.slice(0, it.path.length - below.length);
+      const parts = delimiter ? below.split(delimiter) : [below];
+      // An empty level is refused by the control plane with a clear error: left to ensureFolder.
+      if (parts.some((p) => p === '')) continue;
+      for (let i = 1; i <= parts.length; i++) {
+        const path = head + parts.slice(0, i).join(delimiter);
+        if (known.has(key(path)) || queued.has(key(path))) continue;
+        queued.add(key(path));
+        want.push({ path, specialUse: i === parts.length ? it.specialUse : undefined, subscribe: it.subscribe });
+      }
+    }
+    if (!this.survey || want.length === 0) return out;
+    let made;
+    try {
+      made = await this.survey.create(want);
+    } catch {
+      return out; // the survey could not connect: everything goes the one-at-a-time way
+    }
+    for (const [path, r] of made) if (r === 'created' || r === 'exists') known.add(key(path));
+    for (const it of items) {
+      const r = made.get(it.path);
+      if (r === 'created' || r === 'exists') out.set(it.path, r);
+    }
+    return out;
+  }
+
+  /**
+   * Asks the STATUS of every listed folder among `paths` in one burst, kept for folderStatus (one use each, for at
+   * most STATUS_AHEAD_MAX_AGE_MS), then SELECTs them in one burst for their PERMANENTFLAGS, which permanentFlags
+   * answers from as each arrives. Without a survey, or where it fails, nothing is kept and each is asked when needed.
+   */
+  async prefetch(paths: readonly string[]): Promise<void> {
+    if (!this.survey) return;
+    const known = await this.knownFolders();
+    const ask = [...new Set(paths)].filter((p) => known.has(key(p)) && !this.#ahead.has(key(p)));
+    if (ask.length === 0) return;
+    const answers = await this.survey.status(ask).catch(() => undefined);
+    const at = Date.now();
+    const selectable: string[] = [];
+    for (const [path, status] of answers ?? []) {
+      if (!status) continue;
+      this.#ahead.set(key(path), { at, status });
+      if (!this.#flagsAhead.has(key(path))) selectable.push(path);
+    }
+    for (const [path, p] of this.survey.permanentFlagsOf(selectable)) this.#flagsAhead.set(key(path), p);
+  }
+
+  /** STATUS of each folder now, in one burst where a survey is given (a checkpoint at the end of a run). A path
+   *  missing from the answer was not settled there: ask folderStatus. */
+  async currentStatuses(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>> {
+    // Whatever was taken ahead is from before this run's APPENDs: never an answer from here on.
+    this.#ahead.clear();
+    if (!this.survey || paths.length === 0) return new Map();
+    const known = await this.knownFolders();
+    const answers = await this.survey.status(paths.filter((p) => known.has(key(p)))).catch(() => undefined);
+    const out = new Map<string, FolderStatus | undefined>();
+    // Only what the server answered with a status: a NO here is left to folderStatus, which reports it as before.
+    for (const [path, status] of answers ?? []) if (status) out.set(path, status);
+    return out;
+  }
+
+  async permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }> {
+    const ahead = await this.#flagsAhead.get(key(path));
+    if (ahead) return ahead;
+    if (this.survey) {
+      const viaSurvey = await this.survey.permanentFlags(path).catch(() => undefined);
+      if (viaSurvey) return viaSurvey;
+    }
     return this.#retry((p) => p.permanentFlags(path));
   }
 
@@ -124,6 +228,11 @@ export class ControlAdapter implements ServerControl {
   async folderStatus(path: string): Promise<FolderStatus | undefined> {
     const known = await this.knownFolders();
     if (!known.has(key(path))) return undefined;
+    const ahead = this.#ahead.get(key(path));
+    if (ahead) {
+      this.#ahead.delete(key(path));
+      if (Date.now() - ahead.at <= STATUS_AHEAD_MAX_AGE_MS) return ahead.status;
+    }
     return this.#retry((p) => p.status(path));
   }
 

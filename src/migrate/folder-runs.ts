@@ -91,6 +91,11 @@ export class FolderRuns {
     return p;
   }
 
+  /** Has this run opened (or begun opening) the folder? */
+  has(path: string): boolean {
+    return this.#runs.has(path);
+  }
+
   /** The folder was created by this run before anything opened it: it is new, not an existing empty folder. */
   markCreated(path: string): void {
     this.#createdFirst.add(path);
@@ -190,8 +195,11 @@ export class FolderRuns {
 
   /** Records each folder's STATUS as a checkpoint, after a run that went through every source message. */
   async checkpoint(journal: Journal): Promise<void> {
-    for (const run of this.all()) {
-      const status = await this.control.folderStatus(run.path);
+    const runs = this.all();
+    // One burst for all of them where the control offers it (one round trip instead of one a folder).
+    const now = (await this.control.currentStatuses?.(runs.map((r) => r.path)).catch(() => undefined)) ?? new Map<string, FolderStatus | undefined>();
+    for (const run of runs) {
+      const status = now.has(run.path) ? now.get(run.path) : await this.control.folderStatus(run.path);
       if (!status) continue;
       const before = journal.checkpoint(run.path);
       if (sameStatus(before, status)) continue;

@@ -71,6 +71,23 @@ export class FolderTargets {
     });
   }
 
+  /**
+   * The STATUS of every target folder of these source folders not yet opened by this run, in one burst, for the
+   * folder check to read when each is opened, and their PERMANENTFLAGS (control-adapter.ts prefetch); nothing without
+   * a bulk control.
+   */
+  async prefetch(folders: ReadonlyArray<readonly string[]>): Promise<void> {
+    if (!this.control.prefetch) return;
+    const paths: string[] = [];
+    for (const parts of folders) {
+      const ruled = this.rules.apply(parts);
+      if (ruled.excluded) continue;
+      const path = this.mapFolderOf(ruled.parts, ruled.explicit, parts).path;
+      if (!this.folders.has(path)) paths.push(path);
+    }
+    await this.control.prefetch(paths).catch(() => undefined);
+  }
+
   /** Source folders that held no message (or only skipped ones) still get their folder on the server. */
   async createEmptyFolders(folders: ReadonlyArray<readonly string[]>): Promise<void> {
     for (const parts of folders) {

@@ -103,9 +103,18 @@ export async function createTree(targets: readonly TreeTarget[], deps: TreeDeps)
   const ordered = [...targets].sort((a, b) => depth(a.mapped.path) - depth(b.mapped.path) || a.mapped.path.localeCompare(b.mapped.path));
   // Paths this source's own folders go to: a repaired name must not land on one of them (e.g. "a%b" and "a_b").
   const taken = new Set(targets.map((t) => renames.apply(t.mapped.path)));
+  // The whole tree in one pipelined burst where the control offers it; what it did not settle (a refusal, a lost
+  // connection) goes the one-at-a-time way below, with the repair.
+  const items = ordered
+    .map((t) => ({ path: renames.apply(t.mapped.path), specialUse: t.mapped.specialUse, subscribe: t.mapped.subscribe }))
+    .filter((it) => !/^inbox$/i.test(it.path));
+  const settled = control.ensureFolders && items.length > 0 ? await control.ensureFolders(items).catch(() => undefined) : undefined;
   for (const t of ordered) {
     const path = renames.apply(t.mapped.path);
     if (/^inbox$/i.test(path)) continue;
+    const done = settled?.get(path);
+    if (done === 'created') created(path, t, deps);
+    if (done !== undefined) continue;
     try {
       if (await control.ensureFolder(path, t.mapped.specialUse, t.mapped.subscribe)) created(path, t, deps);
       continue;

@@ -14,6 +14,8 @@ import { canonicalAccount } from './account.js';
 import { transportIndexer } from './bulk-index.js';
 import { ControlAdapter } from './control-adapter.js';
 import { FirstConnection } from './first-connection.js';
+import { FolderSurvey, SURVEY_DEPTH } from './folder-survey.js';
+import { Connection } from '../transport/connection.js';
 import type { SyncFlagsMode } from './flag-sync.js';
 import type { FolderRules } from './folder-rules.js';
 import { type ImportRunReport, type LatencySummary, reasonWithoutSource } from './import-report.js';
@@ -168,7 +170,9 @@ export class ImportRun {
       import('./adaptive-run.js'),
     ]);
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
-    const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)));
+    // Folders prepared many at once over a connection of our own (folder-survey.ts), opened on first use.
+    const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
+    const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)), survey);
     cleanups.push(() => control.close());
 
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.

@@ -156,6 +156,8 @@ export class Importer {
     }
     // The folder tree first, so a name the server refuses is repaired before any message is planned (folder-tree.ts).
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
+    // Every folder's first look in one round trip, not one a folder as each is reached (issue 16: a path).
+    if (!signal?.aborted) await this.targets.prefetch(folders);
     const capacity = this.pool?.capacity ?? 1;
     // One round of commands (connections × depth × batch): while the pool works through one, the next is read and
     // journalled. Two rounds (the window until MULTIAPPEND went from 50 to 200) held 2400 messages at once: +22 MB

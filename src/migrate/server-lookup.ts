@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { ServerResponseError } from '../core/errors.js';
 import type { FolderStatus } from './folder-check.js';
+import type { CreateItem } from './folder-survey.js';
 import { compareContent } from './content-match.js';
 import { MAX_FETCHED } from './folder-index.js';
 
@@ -16,6 +17,14 @@ export interface ServerControl {
   permanentFlags(path: string): Promise<{ flags: string[]; anyKeyword: boolean }>;
   /** STATUS of a folder, or undefined when the server has no such folder (as of the last LIST or CREATE). */
   folderStatus(path: string): Promise<FolderStatus | undefined>;
+  // Bulk forms, pipelined (control-adapter.ts with a folder survey): each answers what it could settle and leaves
+  // the rest to the one-at-a-time calls above, so a caller without them (a test's fake) works unchanged.
+  /** Creates what is missing of `items`: path → 'created' | 'exists' for the ones settled. */
+  ensureFolders?(items: readonly CreateItem[]): Promise<Map<string, 'created' | 'exists'>>;
+  /** Takes the STATUS (and PERMANENTFLAGS) of these folders now, for folderStatus (permanentFlags) to answer from. */
+  prefetch?(paths: readonly string[]): Promise<void>;
+  /** STATUS of these folders now (a checkpoint): path → status for the ones answered. */
+  currentStatuses?(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>>;
   /** One bulk FETCH of what the folder holds, on a freshly synchronised view. */
   indexFolder(
     path: string,

@@ -260,7 +260,8 @@ export class CommandQueue {
     this.pump();
   }
 
-  /** Gives an untagged response to the in-flight commands that asked for its type; drops it otherwise. */
+  /** Gives an untagged response to the in-flight commands that asked for its type, oldest first (the order they were
+   *  sent: folder-survey.ts relies on it to tell pipelined SELECTs' answers apart); drops it otherwise. */
   private routeUntagged(item: Extract<ResponseItem, { kind: 'untagged' }>): void {
     const limit = this.opts.maxUntaggedBytes ?? DEFAULT_MAX_UNTAGGED_BYTES;
     for (const e of this.inflight.values()) {

@@ -7,6 +7,7 @@ import {
   compileLogin,
   compileSimple,
   encodeMailbox,
+  encodeMailboxAsAtom,
   formatFlags,
   formatInternalDate,
   quoteString,
@@ -139,6 +140,18 @@ describe('string, mailbox, date and flag formatting', () => {
     assert.equal(encodeMailbox('Boîte'), '"Bo&AO4-te"');
     assert.equal(encodeMailbox('A&B'), '"A&-B"');
     assert.throws(() => encodeMailbox(''), ConfigError);
+  });
+
+  it('writes a name as imapflow does for the folder survey: an atom where every character may be in one, else quoted', () => {
+    assert.equal(encodeMailboxAsAtom('inbox'), 'INBOX');
+    assert.equal(encodeMailboxAsAtom('Archive/2019'), 'Archive/2019');
+    assert.equal(encodeMailboxAsAtom('INBOX.~backup'), 'INBOX.~backup', 'as imapflow sends it, so both reach the same folder');
+    assert.equal(encodeMailboxAsAtom('Boîte'), 'Bo&AO4-te');
+    for (const [name, wire] of [['a b', '"a b"'], ['a%b', '"a%b"'], ['a*', '"a*"'], ['x(y)', '"x(y)"'], ['a{1}', '"a{1}"'], ['q"t', '"q\\"t"'], ['b\\s', '"b\\\\s"'], ['r]', '"r]"'], ['tab\there', 'tab&AAk-here']]) {
+      assert.equal(encodeMailboxAsAtom(name!), wire, name);
+    }
+    assert.equal(encodeMailboxAsAtom('\\Seen'), '\\Seen', 'a leading backslash aside, as imapflow checks it');
+    assert.throws(() => encodeMailboxAsAtom(''), ConfigError);
   });
 
   it('formats internal dates with a space-padded day, zero-padded time and the zone offset', () => {
