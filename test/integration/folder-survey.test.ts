@@ -1,0 +1,98 @@
+// The folder survey (src/migrate/folder-survey.ts) against every real server of the harness: its pipelined bursts
+// must settle exactly what the one-command-at-a-time control plane (imapflow) settles. The SELECT burst is told
+// apart by order only, so each folder here gets a keyword of its own: the server then lists different FLAGS and
+// PERMANENTFLAGS per folder, and an answer given to the wrong folder shows.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ControlPlane } from '../../src/mailbox/control-plane.js';
+import { FolderSurvey, SURVEY_DEPTH } from '../../src/migrate/folder-survey.js';
+import { Connection } from '../../src/transport/connection.js';
+import { realServers, type RunningServer } from '../helpers/imap-servers.js';
+
+/** The subscribed folders (LSUB, RFC 3501 §6.3.9: on every server of the harness), names as sent. */
+async function lsub(s: RunningServer): Promise<Set<string>> {
+  const u = s.users[0]!;
+  const conn = await Connection.open({ host: '127.0.0.1', port: s.port, tls: 'none', auth: { user: u.name, password: u.password } });
+  try {
+    const r = await conn.command('LSUB', [{ atom: '""' }, { atom: '"*"' }], { untagged: ['LSUB'] });
+    return new Set(
+      r.untagged.map((x) => {
+        const name = (x.kind === 'untagged' ? x.text : '').replace(/^\([^)]*\) (?:"[^"]*"|NIL) /, '');
+        return name.startsWith('"') ? name.slice(1, -1).replace(/\\(.)/g, '$1') : name;
+      }),
+    );
+  } finally {
+    await conn.close();
+  }
+}
+
+const msg = (i: number): Buffer => Buffer.from(`Message-ID: <survey-${i}@test.invalid>\r\nSubject: survey ${i}\r\n\r\nbody ${i}\r\n`);
+
+for (const server of realServers) {
+  const skip = server.skipReason();
+  describe(`folder survey on ${server.name}`, { skip: skip ? `${server.name}: ${skip}` : false }, () => {
+    let s: RunningServer;
+    let plane: ControlPlane;
+    let survey: FolderSurvey;
+    before(async () => {
+      s = await server.start();
+      const u = s.users[0]!;
+      plane = await ControlPlane.connect({ host: '127.0.0.1', port: s.port, secure: false, starttls: 'off', user: u.name, password: u.password });
+      survey = new FolderSurvey(() => Connection.open({ host: '127.0.0.1', port: s.port, tls: 'none', auth: { user: u.name, password: u.password }, pipelineDepth: SURVEY_DEPTH }));
+    });
+    after(async () => {
+      await survey?.close();
+      await plane?.close();
+      await s?.stop();
+    });
+
+    test(`${server.name}: a nested tree is created in one burst, parents first, subscribed; what exists stays as it was`, async () => {
+      const paths = [['Survey'], ['Survey', 'A'], ['Survey', 'A', 'Deep'], ['Survey', 'B'], ['Survey', 'Unsubscribed']].map((p) => s.folderFor(p));
+      await plane.ensureFolder(['Survey']);
+      const out = await survey.create(paths.map((path) => ({ path, subscribe: !path.endsWith('Unsubscribed') })));
+      // The existing one: [ALREADYEXISTS] where the server says so, else left to the careful path — never "created".
+      assert.notEqual(out.get(paths[0]!), 'created');
+      for (const p of paths.slice(1)) assert.equal(out.get(p), 'created', `${p}: ${JSON.stringify(out.get(p))}`);
+      const listed = new Set((await plane.listFolders()).map((f) => f.path));
+      for (const p of paths) assert.ok(listed.has(p), `${p} is listed: ${[...listed].join(', ')}`);
+      const subscribed = await lsub(s);
+      for (const p of paths.slice(1, 4)) assert.ok(subscribed.has(p), `${p} is subscribed: ${[...subscribed].join(', ')}`);
+      assert.equal(subscribed.has(paths[4]!), false, 'unless the source left it out');
+    });
+
+    test(`${server.name}: STATUS and PERMANENTFLAGS of many folders in bursts equal the control plane's, folder by folder`, async () => {
+      const u = s.users[0]!;
+      const paths = [...Array(12).keys()].map((i) => s.folderFor(['Kw', `F${i}`]));
+      await survey.create([s.folderFor(['Kw']), ...paths].map((path) => ({ path, subscribe: true })));
+      // Folder i holds i messages, each with the keyword $Ki: FLAGS and PERMANENTFLAGS differ from folder to folder.
+      const conn = await Connection.open({ host: '127.0.0.1', port: s.port, tls: 'none', auth: { user: u.name, password: u.password }, pipelineDepth: 1 });
+      try {
+        for (const [i, path] of paths.entries()) {
+          for (let k = 0; k < i; k++) await conn.append(path, [{ mailbox: path, data: msg(i * 100 + k), flags: ['\\Seen', `$K${i}`], internalDate: new Date() }]);
+        }
+      } finally {
+        await conn.close();
+      }
+      const ahead = survey.permanentFlagsOf(paths);
+      let distinct = 0;
+      const statuses = await survey.status(paths);
+      for (const [i, path] of paths.entries()) {
+        const one = await plane.permanentFlags(path);
+        const got = await ahead.get(path);
+        assert.deepEqual(got && { flags: [...got.flags].sort(), anyKeyword: got.anyKeyword }, { flags: [...one.flags].sort(), anyKeyword: one.anyKeyword }, path);
+        if (i > 0 && one.flags.some((f) => f.startsWith('$K'))) {
+          assert.ok(got!.flags.includes(`$K${i}`), `${path} lists its own keyword: ${got!.flags.join(' ')}`);
+          distinct++;
+        }
+        assert.deepEqual(statuses.get(path), await plane.status(path), path);
+        assert.equal(statuses.get(path)!.messages, i);
+      }
+      // Every server of the harness lists a folder's keywords (measured: 11 of 11 on each), so the comparison above
+      // tells the folders apart: a SELECT's answers given to its neighbour would have failed it.
+      assert.equal(distinct, paths.length - 1);
+      // Asked after the SELECT burst: not from the selected folder's stale view (the last one holds 11).
+      const again = await survey.status([paths[11]!]);
+      assert.equal(again.get(paths[11]!)!.messages, 11);
+    });
+  });
+}
