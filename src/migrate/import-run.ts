@@ -158,6 +158,11 @@ export class ImportRun {
     // loading. A dry run opens no pool, so no early connection either.
     const first = o.dryRun ? undefined : new FirstConnection({ ...connection, pipelineDepth: Math.max(o.pipeline, maxPipelineDepth) });
     if (first) cleanups.push(() => first.close());
+    // Folders prepared many at once over a connection of our own (folder-survey.ts): dialled now, like the pool's
+    // first connection, so its greeting and login overlap the control plane's round trips.
+    const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
+    cleanups.push(() => survey.close());
+    survey.warm();
     // imapflow (the control plane) is a chunk of its own in the bundle, loaded here: after the first byte went out.
     const { ControlPlane } = await import('../mailbox/control-plane.js');
     const plane = await ControlPlane.connect(controlPlaneOptions(t));
@@ -170,8 +175,6 @@ export class ImportRun {
       import('./adaptive-run.js'),
     ]);
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
-    // Folders prepared many at once over a connection of our own (folder-survey.ts), opened on first use.
-    const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
     const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)), survey);
     cleanups.push(() => control.close());
 

@@ -55,6 +55,8 @@ for (const server of realServers) {
       for (const p of paths.slice(1)) assert.equal(out.get(p), 'created', `${p}: ${JSON.stringify(out.get(p))}`);
       const listed = new Set((await plane.listFolders()).map((f) => f.path));
       for (const p of paths) assert.ok(listed.has(p), `${p} is listed: ${[...listed].join(', ')}`);
+      // The SUBSCRIBEs are not waited for by create(): the next burst on the survey's connection comes after them.
+      await survey.status([paths[1]!]);
       const subscribed = await lsub(s);
       for (const p of paths.slice(1, 4)) assert.ok(subscribed.has(p), `${p} is subscribed: ${[...subscribed].join(', ')}`);
       assert.equal(subscribed.has(paths[4]!), false, 'unless the source left it out');

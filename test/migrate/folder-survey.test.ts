@@ -168,6 +168,8 @@ describe('FolderSurvey', () => {
     ]);
     assert.equal(s.maxInFlight, 4, 'the four CREATEs were in flight together');
     assert.deepEqual(s.sent.slice(0, 4), ['CREATE A', 'CREATE A/B', 'CREATE Old', 'CREATE "Bad%"']);
+    // The SUBSCRIBEs are not waited for; the next burst is answered after them.
+    await survey.status(['A']);
     assert.deepEqual([...s.subscribed].sort(), ['A', 'Old'], 'no SUBSCRIBE for a refused name, nor for one created unsubscribed');
     await survey.close();
   });
@@ -179,6 +181,7 @@ describe('FolderSurvey', () => {
     const survey = new FolderSurvey(async () => s.connection());
     const out = await survey.create([{ path: 'INBOX.~x', subscribe: true }]);
     assert.equal(typeof out.get('INBOX.~x'), 'object');
+    await survey.status(['INBOX']);
     assert.equal(s.subscribed.size, 0);
   });
 
