@@ -67,9 +67,8 @@ export class ControlAdapter implements ServerControl {
     return this.#plane;
   }
 
-  /** Closes a control connection this adapter opened itself (the caller closes the one it passed in), and the survey's. */
+  /** Closes a control connection this adapter opened itself (the caller closes the one it passed in, and the survey). */
   async close(): Promise<void> {
-    await this.survey?.close();
     if (this.#replaced) await (this.#plane as { close?: () => Promise<void> }).close?.().catch(() => undefined);
   }
 

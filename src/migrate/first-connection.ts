@@ -54,28 +54,23 @@ const MAX_HELD = 16;
 
 type Opener = (options: ConnectionOptions) => Promise<PoolConnection>;
 
-export class FirstConnection {
-  readonly #options: ConnectionOptions;
-  readonly #opened: Promise<PoolConnection>;
-  readonly #open: Opener;
+/** One connection opened early: its records and alerts are held until the pool takes it, then go to the pool's. */
+class EarlyConnection {
   /** The pool's own options once it took the connection: where its records and alerts go from then on. */
   #owner: ConnectionOptions | undefined;
-  #taken = false;
   #settled: PoolConnection | undefined;
   readonly #held: Array<(o: ConnectionOptions) => void> = [];
+  readonly opened: Promise<PoolConnection>;
 
-  /** Starts connecting at once with `options`: the options the pool will open its connections with. */
-  constructor(options: ConnectionOptions, open: Opener = Connection.open) {
-    this.#options = options;
-    this.#open = open;
-    this.#opened = open({
+  constructor(options: ConnectionOptions, open: Opener) {
+    this.opened = open({
       ...options,
       onRecord: (r: TimingRecord) => this.#relay((o) => o.onRecord?.(r)),
       onAlert: (text: string, id: number) => this.#relay((o) => o.onAlert?.(text, id)),
       onOverdue: (n: OverdueNotice) => this.#relay((o) => o.onOverdue?.(n)),
       onObserverError: (err: unknown, r: TimingRecord) => this.#relay((o) => o.onObserverError?.(err, r)),
     });
-    this.#opened.then(
+    this.opened.then(
       (c) => (this.#settled = c),
       () => undefined, // looked at when the pool asks (connect), never unhandled
     );
@@ -86,42 +81,90 @@ export class FirstConnection {
     else if (this.#held.length < MAX_HELD) this.#held.push(deliver);
   }
 
+  /** The pool takes it: what was held goes to the pool's observers. */
+  adopt(options: ConnectionOptions): void {
+    this.#owner = options;
+    for (const deliver of this.#held.splice(0)) deliver(options);
+  }
+
+  get owned(): boolean {
+    return this.#owner !== undefined;
+  }
+
+  async close(): Promise<void> {
+    const c = this.#settled ?? (await this.opened.catch(() => undefined));
+    await c?.close();
+  }
+}
+
+export class FirstConnection {
+  readonly #options: ConnectionOptions;
+  readonly #open: Opener;
+  readonly #first: EarlyConnection;
+  /** The pool's other connections, dialled once the first has logged in (`more`). */
+  readonly #rest: EarlyConnection[] = [];
+  #next = 0;
+  #closed = false;
+  /** Settles true once the early connection has logged in, false if it failed: a gate for dialling more. */
+  readonly loggedIn: Promise<boolean>;
+
   /**
-   * PoolOptions.connect: the pool's first call gets the early connection when it was opened with the same settings
-   * and is still open; every other call (the other connections, reconnects) opens a fresh one.
+   * Starts connecting at once with `options`: the options the pool will open its connections with. `more`: how many
+   * further connections to dial once this one has logged in — the pool's others, so that they too are ready when
+   * the control plane is. Only after a good login: a wrong password must cost the server (and an admin's fail2ban)
+   * as few failed logins as before, one here and one on the control connection.
+   */
+  constructor(options: ConnectionOptions, open: Opener = Connection.open, more = 0) {
+    this.#options = options;
+    this.#open = open;
+    this.#first = new EarlyConnection(options, open);
+    this.loggedIn = this.#first.opened.then(
+      () => true,
+      () => false,
+    );
+    if (more > 0) {
+      void this.loggedIn.then((ok) => {
+        if (!ok || this.#closed) return;
+        for (let i = 0; i < more; i++) this.#rest.push(new EarlyConnection(options, open));
+      });
+    }
+  }
+
+  /**
+   * PoolOptions.connect: the pool's first calls get the early connections when they were opened with the same
+   * settings and are still open; every other call (more connections, reconnects) opens a fresh one.
    */
   readonly connect = async (options: ConnectionOptions): Promise<PoolConnection> => {
-    if (this.#taken) return this.#open(options);
-    this.#taken = true;
+    const early = this.#next === 0 ? this.#first : this.#rest[this.#next - 1];
+    if (!early || this.#closed) return this.#open(options);
+    this.#next++;
     if (!sameConnectionSettings(this.#options, options)) {
-      void this.#opened.then((c) => c.close(), () => undefined);
+      void early.close();
       return this.#open(options);
     }
     let c: PoolConnection;
     try {
-      c = await this.#opened;
+      c = await early.opened;
     } catch (err) {
-      // Refused for good (a bad login, no STARTTLS where it was required): the pool's first connection fails as
-      // it would have. Anything else (a reset, a timeout, a connection cap while the control plane worked) may
-      // be gone by now: open it again, as the pool would have at this point.
+      // Refused for good (a bad login, no STARTTLS where it was required): the pool's connection fails as it would
+      // have. Anything else (a reset, a timeout, a connection cap while the control plane worked) may be gone by
+      // now: open it again, as the pool would have at this point.
       if (toMailmigrateError(err).retry === 'never') throw err;
       return this.#open(options);
     }
     // Closed while it waited (the server's idle timer, a restart): a fresh one, as the pool would have opened.
     if (c.closed) return this.#open(options);
-    this.#owner = options;
-    for (const deliver of this.#held.splice(0)) deliver(options);
+    early.adopt(options);
     return c;
   };
 
   /**
-   * Closes the early connection unless the pool took it (a failure before the pool opened). One still dialling is
-   * waited for: its own deadlines (connect, greeting: DEFAULT_TIMEOUTS in src/transport/connection.ts) bound that.
+   * Closes the early connections the pool did not take (a failure before the pool opened, or fewer connections
+   * than dialled). One still dialling is waited for: its own deadlines (connect, greeting: DEFAULT_TIMEOUTS in
+   * src/transport/connection.ts) bound that.
    */
   async close(): Promise<void> {
-    if (this.#taken && this.#owner) return;
-    this.#taken = true;
-    const c = this.#settled ?? (await this.#opened.catch(() => undefined));
-    await c?.close();
+    this.#closed = true;
+    await Promise.all([this.#first, ...this.#rest].filter((e) => !e.owned).map((e) => e.close()));
   }
 }

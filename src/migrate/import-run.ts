@@ -156,17 +156,24 @@ export class ImportRun {
     // Start-up (issue 14): the sources are usable (a bad path never reaches the server), so the pool's first
     // connection goes out now, before imapflow is even loaded; its greeting and LOGIN overlap the control plane's
     // loading. A dry run opens no pool, so no early connection either.
-    const first = o.dryRun ? undefined : new FirstConnection({ ...connection, pipelineDepth: Math.max(o.pipeline, maxPipelineDepth) });
-    if (first) cleanups.push(() => first.close());
-    // Folders prepared many at once over a connection of our own (folder-survey.ts): dialled now, like the pool's
-    // first connection, so its greeting and login overlap the control plane's round trips.
+    // Its other connections are dialled as soon as this one has logged in (a wrong password fails once here, not once
+    // a connection), so that all are ready when the control plane is: over a 40 ms round trip the pool waited ~100 ms
+    // for its second connection after the control plane's LIST.
+    const first = o.dryRun ? undefined : new FirstConnection({ ...connection, pipelineDepth: Math.max(o.pipeline, maxPipelineDepth) }, undefined, o.connections - 1);
+    // The connections besides the pool's are closed together at the end: each close waits for its LOGOUT's answer,
+    // one round trip, and one after the other they were three round trips after the last APPEND.
+    const closers: Cleanup[] = [];
+    cleanups.push(() => Promise.all(closers.map((c) => Promise.resolve().then(c).catch(() => undefined))).then(() => undefined));
+    if (first) closers.push(() => first.close());
+    // Folders prepared many at once over a connection of our own (folder-survey.ts): dialled once the pool's first
+    // connection has logged in, so its greeting and login overlap the control plane's round trips.
     const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
-    cleanups.push(() => survey.close());
-    survey.warm();
+    closers.push(() => survey.close());
+    void first?.loggedIn.then((ok) => ok && survey.warm());
     // imapflow (the control plane) is a chunk of its own in the bundle, loaded here: after the first byte went out.
     const { ControlPlane } = await import('../mailbox/control-plane.js');
     const plane = await ControlPlane.connect(controlPlaneOptions(t));
-    cleanups.push(() => plane.close());
+    closers.push(() => plane.close());
     // The analysis (latency statistics, the diagnosis and the adaptation policy built on it) is loaded once the server
     // answered, not before the first byte goes out: ~0.1 s CPU of module loading (docs/measurements.md "Start-up").
     const [{ LatencyStats }, { diagnose, parseDovecotTiming }, { AdaptiveController }] = await Promise.all([
@@ -176,7 +183,7 @@ export class ImportRun {
     ]);
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
     const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)), survey);
-    cleanups.push(() => control.close());
+    closers.push(() => control.close());
 
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
     const journal = o.dryRun ? undefined : await this.openJournal(t, embedded, cleanups);
