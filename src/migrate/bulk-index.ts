@@ -9,8 +9,8 @@ import { Connection, type ConnectionOptions } from '../transport/connection.js';
 // (MESSAGE-ID)])`, parsed by the project's response reader. Why not imapflow, which the control plane uses for
 // everything else: it compiles every response back into text for its logger even with logging off and builds an
 // object per message — measured 200 µs of client CPU per message (a 10,000-message folder: 3.6 s, 2.1 s CPU), so a
-// 100,000-message folder took over 30 s. A fresh connection also guarantees a fresh view of the folder: a session that
-// SELECTed before this run's APPENDs does not see them on Dovecot until it synchronises.
+// 100,000-message folder took over 30 s. A connection of its own also guarantees a fresh view of the folder: a session
+// that SELECTed before this run's APPENDs (the control connection) does not see them on Dovecot until it synchronises.
 
 export interface IndexEntry {
   uid: number;
@@ -45,35 +45,76 @@ export function parseFetch(item: Extract<ResponseItem, { kind: 'untagged' }>): I
   return entry;
 }
 
-/** An indexer that opens one connection per folder read (closed after), with the APPEND transport's options. */
-export function transportIndexer(options: ConnectionOptions): FolderIndexer {
-  return async (path, onEntry) => {
-    const conn = await Connection.open({ ...options, pipelineDepth: 1 });
-    try {
-      const selected = await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: ['EXISTS', 'OK'] });
-      let exists = 0;
-      let uidValidity = 0;
-      for (const u of selected.untagged) {
-        if (u.kind !== 'untagged') continue;
-        if (u.type === 'EXISTS' && u.number !== undefined) exists = u.number;
-        if (u.type === 'OK' && u.code?.name === 'UIDVALIDITY') uidValidity = Number(u.code.args);
-      }
-      if (exists === 0) return { exists: 0, uidValidity };
-      // Entries are parsed as they arrive and handed over only once the whole FETCH succeeded, so a caller never
-      // sees a half-read folder.
-      const entries: IndexEntry[] = [];
-      await conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }], {
-        untagged: ['FETCH'],
-        onUntagged: (u) => {
-          const e = parseFetch(u);
-          if (!e) throw new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
-          entries.push(e);
-        },
-      });
-      for (const e of entries) onEntry(e);
-      return { exists: entries.length, uidValidity };
-    } finally {
+/** A FolderIndexer with a connection of its own to close at the end of the run. */
+export type ClosableIndexer = FolderIndexer & { close(): Promise<void> };
+
+/**
+ * An indexer over one connection of its own with the APPEND transport's options, kept from one folder to the next:
+ * EXAMINE (a fresh view: selecting a mailbox opens it anew) and the bulk FETCH, one folder at a time. A connection per
+ * folder cost a connect, a greeting and a login each time — ~4.5 round trips a folder where 2 will do: a dry run of 50
+ * folders through a 40 ms round trip took 11.4 s (docs/adaptation.md, "A tree of folders over a path"). The same
+ * folder asked twice (a read retried after a failure) gets a new connection, so its view is certainly fresh.
+ */
+export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
+  let conn: Connection | undefined;
+  let examined: string | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  const connection = async (path: string): Promise<Connection> => {
+    if (conn && (conn.closed || examined === path)) {
       await conn.close().catch(() => undefined);
+      conn = undefined;
+    }
+    conn ??= await Connection.open({ ...options, pipelineDepth: 1 });
+    examined = path;
+    return conn;
+  };
+  const read = async (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> => {
+    const c = await connection(path);
+    try {
+      return await readFolder(c, path, onEntry);
+    } catch (e) {
+      // Whatever state a failed read left behind (a half-read FETCH, a lost connection) is not reused.
+      await c.close().catch(() => undefined);
+      if (conn === c) conn = undefined;
+      throw e;
     }
   };
+  const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> => {
+    const p = chain.then(() => read(path, onEntry));
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  return Object.assign(indexer, {
+    async close(): Promise<void> {
+      await chain;
+      await conn?.close().catch(() => undefined);
+      conn = undefined;
+    },
+  });
+}
+
+/** EXAMINE (read-only, RFC 3501 §6.3.2) and one bulk UID FETCH of the folder on `conn`. */
+async function readFolder(conn: Connection, path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> {
+  const selected = await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: ['EXISTS', 'OK'] });
+  let exists = 0;
+  let uidValidity = 0;
+  for (const u of selected.untagged) {
+    if (u.kind !== 'untagged') continue;
+    if (u.type === 'EXISTS' && u.number !== undefined) exists = u.number;
+    if (u.type === 'OK' && u.code?.name === 'UIDVALIDITY') uidValidity = Number(u.code.args);
+  }
+  if (exists === 0) return { exists: 0, uidValidity };
+  // Entries are parsed as they arrive and handed over only once the whole FETCH succeeded, so a caller never
+  // sees a half-read folder.
+  const entries: IndexEntry[] = [];
+  await conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }], {
+    untagged: ['FETCH'],
+    onUntagged: (u) => {
+      const e = parseFetch(u);
+      if (!e) throw new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
+      entries.push(e);
+    },
+  });
+  for (const e of entries) onEntry(e);
+  return { exists: entries.length, uidValidity };
 }

@@ -182,7 +182,9 @@ export class ImportRun {
       import('./adaptive-run.js'),
     ]);
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
-    const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), transportIndexer(transportOptions(t)), survey);
+    const indexer = transportIndexer(transportOptions(t));
+    closers.push(() => indexer.close());
+    const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), indexer, survey);
     closers.push(() => control.close());
 
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.

@@ -22,7 +22,8 @@ test('a real Dovecot restarted mid-import: the run reconnects, re-checks what wa
   const cp = { host: d.host, port: d.port, secure: false, starttls: 'off' as const, user: d.user, password: d.password, connectTimeoutMs: 3000 };
   const connect = () => ControlPlane.connect(cp);
   const plane = await connect();
-  const control = new ControlAdapter(plane, connect, transportIndexer({ host: d.host, port: d.port, tls: 'none', auth: { user: d.user, password: d.password } }));
+  const indexer = transportIndexer({ host: d.host, port: d.port, tls: 'none', auth: { user: d.user, password: d.password } });
+  const control = new ControlAdapter(plane, connect, indexer);
   const journal = await Journal.open(join(dir, 'j.jsonl'), { account: `imap://${d.user}@${d.host}:${d.port}` }, { batchMs: 5 });
   let restarted: Promise<void> | undefined;
   let restarts = 0;
@@ -51,6 +52,7 @@ test('a real Dovecot restarted mid-import: the run reconnects, re-checks what wa
   } finally {
     await journal.close().catch(() => undefined);
     await control.close();
+    await indexer.close();
   }
   await restarted;
   assert.equal(restarts, 1, 'the restart happened during the run');

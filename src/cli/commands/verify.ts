@@ -50,12 +50,13 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   const sources: Source[] = [];
   for (const p of paths) sources.push(await openSource(p, sourceOptionsOf(opts)));
   const plane = await ControlPlane.connect(controlPlaneOptions(target));
+  const indexer = transportIndexer(transportOptions(target));
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.on('SIGINT', onSigint);
   try {
     process.stderr.write(`Verifying against ${describeTarget(target)}\n`);
-    const result = await verify(new ControlAdapter(plane, undefined, transportIndexer(transportOptions(target))), sources, {
+    const result = await verify(new ControlAdapter(plane, undefined, indexer), sources, {
       folderPrefix: prefix,
       folderRules: folderRulesOf(opts),
       includeDeleted: opts.includeDeleted === true,
@@ -70,7 +71,7 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
     return result.ok ? EXIT_OK : EXIT_PARTIAL;
   } finally {
     process.off('SIGINT', onSigint);
-    await plane.close();
+    await Promise.all([plane.close(), indexer.close()]);
   }
 }
 
