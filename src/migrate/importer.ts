@@ -192,7 +192,7 @@ export class Importer {
       const prepared = placed instanceof Promise ? await placed : placed;
       if (!prepared) continue;
       if (this.dry) this.countDry(plan, prepared);
-      else if (window.add(prepared) || this.poolIdle(window)) await this.flush(window, inflight);
+      else if (window.add(prepared)) await this.flush(window, inflight);
     }
     if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight);
     await Promise.all(inflight);
@@ -219,17 +219,6 @@ export class Importer {
     }
     if (item.kind !== 'message') return undefined;
     return this.planner.take(item.message)!;
-  }
-
-  /**
-   * The pool has nothing to send and the window holds a command's worth: send it now instead of when the window is
-   * full. At the start of a run (and of a folder after a stall) the first APPEND then leaves after one command's
-   * messages are read, not a whole round's (800 with the defaults: ~100 ms of reading and hashing before any byte),
-   * and what is read while it is in flight goes out as soon as the pool is idle again.
-   */
-  private poolIdle(window: SendWindow): boolean {
-    const pool = this.pool!;
-    return pool.load === 0 && window.length >= (pool.batchSize ?? this.options.batch);
   }
 
   /** A dry run counts the message it would have sent. */
