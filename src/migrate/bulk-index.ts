@@ -1,6 +1,7 @@
 import { ProtocolError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { parseMessageIdHeader } from '../core/message-id.js';
+import { formatSequenceSet } from '../imap/sequence-set.js';
 import type { ResponseItem } from '../imap/response-reader.js';
 import { Connection, type ConnectionOptions } from '../transport/connection.js';
 
@@ -45,8 +46,12 @@ export function parseFetch(item: Extract<ResponseItem, { kind: 'untagged' }>): I
   return entry;
 }
 
-/** A FolderIndexer with a connection of its own to close at the end of the run. */
-export type ClosableIndexer = FolderIndexer & { close(): Promise<void> };
+/** A FolderIndexer with a connection of its own to close at the end of the run, which also reads stored bodies. */
+export type ClosableIndexer = FolderIndexer & {
+  /** The stored bytes (BODY.PEEK[]: \Seen untouched) of `uids`, each handed over as it arrives. */
+  fetchBodies(path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void>;
+  close(): Promise<void>;
+};
 
 /**
  * An indexer over one connection of its own with the APPEND transport's options, kept from one folder to the next:
@@ -79,12 +84,43 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
       throw e;
     }
   };
-  const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> => {
-    const p = chain.then(() => read(path, onEntry));
+  const serial = <T>(op: () => Promise<T>): Promise<T> => {
+    const p = chain.then(op);
     chain = p.catch(() => undefined);
     return p;
   };
+  const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> => serial(() => read(path, onEntry));
+  // Bodies of a folder just read (verify reads the index, then the bodies of its candidates): on the connection that
+  // has it examined already, one round trip a batch — through the control plane the same read was a LIST and a
+  // SELECT more per folder (docs/adaptation.md, "A tree of folders over a path").
+  const bodies = async (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => {
+    if (uids.length === 0) return;
+    if (!conn || conn.closed || examined !== path) {
+      if (conn?.closed) conn = undefined;
+      conn ??= await Connection.open({ ...options, pipelineDepth: 1 });
+      examined = undefined;
+      await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: [] });
+      examined = path;
+    }
+    const c = conn;
+    const set = formatSequenceSet([...new Set(uids)].sort((x, y) => x - y));
+    try {
+      await c.command('UID FETCH', [{ atom: set }, { atom: '(UID BODY.PEEK[])' }], {
+        untagged: ['FETCH'],
+        onUntagged: (u) => {
+          const uid = /(?:^|[ (])UID (\d+)/i.exec(u.text);
+          const body = u.literals[u.literals.length - 1];
+          if (uid && body) onBody(Number(uid[1]), body);
+        },
+      });
+    } catch (e) {
+      await c.close().catch(() => undefined);
+      if (conn === c) conn = undefined;
+      throw e;
+    }
+  };
   return Object.assign(indexer, {
+    fetchBodies: (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => serial(() => bodies(path, uids, onBody)),
     async close(): Promise<void> {
       await chain;
       await conn?.close().catch(() => undefined);

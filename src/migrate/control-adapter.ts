@@ -180,10 +180,11 @@ export class ControlAdapter implements ServerControl {
 
   /**
    * Asks the STATUS of every listed folder among `paths` in one burst, kept for folderStatus (one use each, for at
-   * most STATUS_AHEAD_MAX_AGE_MS), then SELECTs them in one burst for their PERMANENTFLAGS, which permanentFlags
-   * answers from as each arrives. Without a survey, or where it fails, nothing is kept and each is asked when needed.
+   * most STATUS_AHEAD_MAX_AGE_MS), then (unless `what.permanentFlags` is false: verify changes nothing) SELECTs them in
+   * one burst for their PERMANENTFLAGS, which permanentFlags answers from as each arrives. Without a survey, or where
+   * it fails, nothing is kept and each is asked when needed.
    */
-  async prefetch(paths: readonly string[]): Promise<void> {
+  async prefetch(paths: readonly string[], what: { readonly permanentFlags?: boolean } = {}): Promise<void> {
     if (!this.survey) return;
     const known = await this.knownFolders();
     const ask = [...new Set(paths)].filter((p) => known.has(key(p)) && !this.#ahead.has(key(p)));
@@ -196,6 +197,7 @@ export class ControlAdapter implements ServerControl {
       this.#ahead.set(key(path), { at, status });
       if (!this.#flagsAhead.has(key(path))) selectable.push(path);
     }
+    if (what.permanentFlags === false) return;
     for (const [path, p] of this.survey.permanentFlagsOf(selectable)) this.#flagsAhead.set(key(path), p);
   }
 

@@ -21,8 +21,9 @@ export interface ServerControl {
   // the rest to the one-at-a-time calls above, so a caller without them (a test's fake) works unchanged.
   /** Creates what is missing of `items`: path → 'created' | 'exists' for the ones settled. */
   ensureFolders?(items: readonly CreateItem[]): Promise<Map<string, 'created' | 'exists'>>;
-  /** Takes the STATUS (and PERMANENTFLAGS) of these folders now, for folderStatus (permanentFlags) to answer from. */
-  prefetch?(paths: readonly string[]): Promise<void>;
+  /** Takes the STATUS (and, unless told not to, PERMANENTFLAGS: a read-write SELECT) of these folders now, for
+   *  folderStatus (permanentFlags) to answer from. */
+  prefetch?(paths: readonly string[], what?: { readonly permanentFlags?: boolean }): Promise<void>;
   /** STATUS of these folders now (a checkpoint): path → status for the ones answered. */
   currentStatuses?(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>>;
   /** One bulk FETCH of what the folder holds, on a freshly synchronised view. */

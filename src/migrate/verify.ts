@@ -163,6 +163,16 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   };
 
   for (const source of sources) {
+    // Every folder's STATUS in one burst where the control offers it (issue 16: one round trip a folder over a path);
+    // read-only: no SELECT, verify changes nothing on the server.
+    if (control.prefetch) {
+      const paths: string[] = [];
+      for await (const f of source.folders()) {
+        const ruled = rules.apply(f.folder);
+        if (!ruled.excluded) paths.push(mapFolder(ruled.parts, server, options.folderPrefix, ruled.explicit).path);
+      }
+      await control.prefetch(paths, { permanentFlags: false }).catch(() => undefined);
+    }
     for await (const item of readAhead(source.items(), { depth: 32 })) {
       if (options.signal?.aborted) break;
       if (item.kind === 'skipped') continue; // not mail: nothing to compare

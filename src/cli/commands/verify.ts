@@ -2,6 +2,8 @@ import { type Command } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
 import { transportIndexer } from '../../migrate/bulk-index.js';
+import { FolderSurvey, SURVEY_DEPTH } from '../../migrate/folder-survey.js';
+import { Connection } from '../../transport/connection.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
 import { type VerifyResult, verify } from '../../migrate/verify.js';
 import { openSource, type Source } from '../../sources/index.js';
@@ -51,18 +53,20 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   for (const p of paths) sources.push(await openSource(p, sourceOptionsOf(opts)));
   const plane = await ControlPlane.connect(controlPlaneOptions(target));
   const indexer = transportIndexer(transportOptions(target));
+  // Every folder's STATUS in one burst (folder-survey.ts), on a connection of its own.
+  const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(target), pipelineDepth: SURVEY_DEPTH }));
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.on('SIGINT', onSigint);
   try {
     process.stderr.write(`Verifying against ${describeTarget(target)}\n`);
-    const result = await verify(new ControlAdapter(plane, undefined, indexer), sources, {
+    const result = await verify(new ControlAdapter(plane, undefined, indexer, survey), sources, {
       folderPrefix: prefix,
       folderRules: folderRulesOf(opts),
       includeDeleted: opts.includeDeleted === true,
       signal: abort.signal,
       comparison: opts.fast ? 'id-and-size' : 'content',
-      readBodies: (path, uids, onBody, bytes) => plane.fetchBodies(path, uids, onBody, bytes),
+      readBodies: (path, uids, onBody) => indexer.fetchBodies(path, uids, onBody),
     });
     const json = { version: 2, target: describeTarget(target), ...result };
     process.stdout.write(opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${renderVerify(result)}\n${comparisonNote(result)}\n`);
@@ -71,7 +75,7 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
     return result.ok ? EXIT_OK : EXIT_PARTIAL;
   } finally {
     process.off('SIGINT', onSigint);
-    await Promise.all([plane.close(), indexer.close()]);
+    await Promise.all([plane.close(), indexer.close(), survey.close()]);
   }
 }
 
