@@ -29,9 +29,13 @@ export const MAX_LOOKS = 3;
 /**
  * Over a long path a look needs fewer commands: the window rule needs only the round trip and the server's time per
  * command, and every command before it runs at the short window's rate. Over the 40 ms relay with MULTIAPPEND 50,
- * ADAPT_MIN_COMMANDS (20) meant 1000 messages — half of a 2000-message run — before the first look.
+ * ADAPT_MIN_COMMANDS (20) meant 1000 messages — half of a 2000-message run — before the first look. Two (the first
+ * command of each default connection) rather than 4: the first commands carry 4–5 synchronizing literals each, and
+ * the second on a connection waits behind them, so 4 meant ~1.1 s into the run; with 2 the LITERAL+ limit rises
+ * ~400 ms sooner and the 5000-message import through the relay took 1.89 against 2.08 s (medians of 4,
+ * docs/adaptation.md "A tree of folders over a path"). A later look corrects what two commands misjudged.
  */
-export const PATH_MIN_COMMANDS = 4;
+export const PATH_MIN_COMMANDS = 2;
 /** A round trip at least this long counts as a path (a loaded loopback's fastest reply stays well under it). */
 export const PATH_RTT_MS = 10;
 /** Trials start no sooner than this after the first APPEND: the lock watch gets the time to see what a folder shared

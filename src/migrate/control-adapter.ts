@@ -42,7 +42,7 @@ export class ControlAdapter implements ServerControl {
   #replaced = false;
   #reconnecting: Promise<ControlPlaneLike> | undefined;
   /** STATUS taken ahead in one burst (prefetch), each used once by folderStatus. */
-  readonly #ahead = new Map<string, { at: number; status: FolderStatus }>();
+  readonly #ahead = new Map<string, Promise<{ at: number; status: FolderStatus } | undefined>>();
   /** PERMANENTFLAGS SELECTed ahead in one burst (prefetch): a folder's do not change during a run. */
   readonly #flagsAhead = new Map<string, Promise<Permanent | undefined>>();
 
@@ -180,25 +180,33 @@ export class ControlAdapter implements ServerControl {
 
   /**
    * Asks the STATUS of every listed folder among `paths` in one burst, kept for folderStatus (one use each, for at
-   * most STATUS_AHEAD_MAX_AGE_MS), then (unless `what.permanentFlags` is false: verify changes nothing) SELECTs them in
-   * one burst for their PERMANENTFLAGS, which permanentFlags answers from as each arrives. Without a survey, or where
-   * it fails, nothing is kept and each is asked when needed.
+   * most STATUS_AHEAD_MAX_AGE_MS), and right behind it (unless `what.permanentFlags` is false: verify changes nothing)
+   * SELECTs them in one burst for their PERMANENTFLAGS, which permanentFlags answers from as each arrives. Returns once
+   * asked: each answer is waited for by whoever needs it. Without a survey, or where it fails, each is asked when
+   * needed, one at a time.
    */
   async prefetch(paths: readonly string[], what: { readonly permanentFlags?: boolean } = {}): Promise<void> {
     if (!this.survey) return;
     const known = await this.knownFolders();
     const ask = [...new Set(paths)].filter((p) => known.has(key(p)) && !this.#ahead.has(key(p)));
     if (ask.length === 0) return;
-    const answers = await this.survey.status(ask).catch(() => undefined);
-    const at = Date.now();
-    const selectable: string[] = [];
-    for (const [path, status] of answers ?? []) {
-      if (!status) continue;
-      this.#ahead.set(key(path), { at, status });
-      if (!this.#flagsAhead.has(key(path))) selectable.push(path);
+    const select = what.permanentFlags === false ? [] : ask.filter((p) => !this.#flagsAhead.has(key(p)));
+    // Registered now, answered later: the first folder's check waits for its own answer, not the caller for all.
+    const { statuses, flags } = this.survey.look(ask, select);
+    const answered = statuses.then(
+      (m) => ({ m, at: Date.now() }),
+      () => undefined,
+    );
+    for (const p of ask) {
+      this.#ahead.set(
+        key(p),
+        answered.then((a) => {
+          const status = a?.m.get(p);
+          return a && status ? { at: a.at, status } : undefined;
+        }),
+      );
     }
-    if (what.permanentFlags === false) return;
-    for (const [path, p] of this.survey.permanentFlagsOf(selectable)) this.#flagsAhead.set(key(path), p);
+    for (const [p, f] of flags) this.#flagsAhead.set(key(p), f);
   }
 
   /** STATUS of each folder now, in one burst where a survey is given (a checkpoint at the end of a run). A path
@@ -229,10 +237,11 @@ export class ControlAdapter implements ServerControl {
   async folderStatus(path: string): Promise<FolderStatus | undefined> {
     const known = await this.knownFolders();
     if (!known.has(key(path))) return undefined;
-    const ahead = this.#ahead.get(key(path));
-    if (ahead) {
+    const pending = this.#ahead.get(key(path));
+    if (pending) {
       this.#ahead.delete(key(path));
-      if (Date.now() - ahead.at <= STATUS_AHEAD_MAX_AGE_MS) return ahead.status;
+      const ahead = await pending;
+      if (ahead && Date.now() - ahead.at <= STATUS_AHEAD_MAX_AGE_MS) return ahead.status;
     }
     return this.#retry((p) => p.status(path));
   }

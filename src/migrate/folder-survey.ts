@@ -119,14 +119,44 @@ export class FolderSurvey {
    * connection, an answer that named no such mailbox). Never asked on a connection with a mailbox selected.
    */
   status(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>> {
-    return this.#serial(() => this.#status(paths));
+    return this.look(paths, []).statuses;
   }
 
-  async #status(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>> {
+  /**
+   * The STATUS burst of `statusPaths` and, right behind it on the wire, the SELECT burst of `selectPaths` (see
+   * permanentFlagsOf): one round trip for both, where one after the other took two before the first APPEND. The
+   * server executes the STATUS commands before the first SELECT (RFC 3501 §5.5), so none is asked of a selected
+   * mailbox. `statuses` settles when the STATUS answers are in; each flags promise when its own SELECT is.
+   */
+  look(statusPaths: readonly string[], selectPaths: readonly string[]): { statuses: Promise<Map<string, FolderStatus | undefined>>; flags: Map<string, Promise<Permanent | undefined>> } {
+    const flags = new Map<string, Promise<Permanent | undefined>>();
+    const settle: Array<(r: Permanent | undefined) => void> = [];
+    for (const p of selectPaths) flags.set(p, new Promise((res) => settle.push(res)));
+    let answer!: (m: Map<string, FolderStatus | undefined>) => void;
+    let fail!: (e: unknown) => void;
+    const statuses = new Promise<Map<string, FolderStatus | undefined>>((res, rej) => {
+      answer = res;
+      fail = rej;
+    });
+    statuses.catch(() => undefined); // a caller asking only for flags never looks at it
+    void this.#serial(async () => {
+      if (statusPaths.length > 0 && this.#selected) await this.#unselect();
+      const conn = await this.#connection();
+      const st = this.#sendStatus(conn, statusPaths);
+      st.then(answer, fail);
+      const sel = this.#sendSelects(conn, selectPaths, settle);
+      await Promise.allSettled([st, sel]);
+    }).catch((e) => {
+      fail(e);
+      for (const s of settle) s(undefined);
+    });
+    return { statuses, flags };
+  }
+
+  /** Sends the STATUS commands now (in the caller's turn) and gathers their answers. */
+  async #sendStatus(conn: SurveyConnection, paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>> {
     const out = new Map<string, FolderStatus | undefined>();
     if (paths.length === 0) return out;
-    if (this.#selected) await this.#unselect();
-    const conn = await this.#connection();
     // Every STATUS in flight is handed every STATUS answer (command-queue.ts routes by type), so the answers are
     // kept by the mailbox name they carry, in wire form.
     const seen = new Map<string, FolderStatus>();
@@ -174,16 +204,12 @@ export class FolderSurvey {
    * when its own SELECT does: undefined when it failed (the caller asks again, one at a time).
    */
   permanentFlagsOf(paths: readonly string[]): Map<string, Promise<Permanent | undefined>> {
-    const out = new Map<string, Promise<Permanent | undefined>>();
-    const settle: Array<(r: Permanent | undefined) => void> = [];
-    for (const p of paths) out.set(p, new Promise((res) => settle.push(res)));
-    void this.#serial(() => this.#permanentFlagsOf(paths, settle)).catch(() => settle.forEach((s) => s(undefined)));
-    return out;
+    return this.look([], paths).flags;
   }
 
-  async #permanentFlagsOf(paths: readonly string[], settle: ReadonlyArray<(r: Permanent | undefined) => void>): Promise<void> {
+  /** Sends the SELECT commands now (in the caller's turn); each settles its path's promise. */
+  async #sendSelects(conn: SurveyConnection, paths: readonly string[], settle: ReadonlyArray<(r: Permanent | undefined) => void>): Promise<void> {
     if (paths.length === 0) return;
-    const conn = await this.#connection();
     this.#selected = true;
     let last: unknown;
     const seen = paths.map(() => ({ flags: undefined as string[] | undefined, permanent: undefined as string[] | undefined }));

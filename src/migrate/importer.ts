@@ -163,7 +163,10 @@ export class Importer {
     // journalled. Two rounds (the window until MULTIAPPEND went from 50 to 200) held 2400 messages at once: +22 MB
     // peak RSS for 50 000 small messages (134 against 112 MB) for no msg/s (docs/measurements.md, "Batch size and
     // the folder's size").
-    const window = new SendWindow(Math.max(64, capacity * this.options.batch), 32 * 1024 * 1024);
+    // In messages of the pool's current batch: while adaptation looks, MULTIAPPENDs carry 50 (ADAPT_LOOK_BATCH), and a
+    // window of 200-message rounds (800) was ~100 ms of reading and hashing before the first APPEND left.
+    const windowFor = (): number => Math.max(64, capacity * (this.pool?.batchSize ?? this.options.batch));
+    const window = new SendWindow(windowFor(), 32 * 1024 * 1024);
     const inflight = new Set<Promise<void>>();
     // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
     // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
@@ -192,7 +195,7 @@ export class Importer {
       const prepared = placed instanceof Promise ? await placed : placed;
       if (!prepared) continue;
       if (this.dry) this.countDry(plan, prepared);
-      else if (window.add(prepared)) await this.flush(window, inflight);
+      else if (window.add(prepared)) await this.flush(window, inflight, windowFor);
     }
     if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight);
     await Promise.all(inflight);
@@ -229,9 +232,11 @@ export class Importer {
   }
 
   /** Journals and sends what the window holds; its batches join `inflight`. */
-  private async flush(window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
+  private async flush(window: SendWindow, inflight: Set<Promise<void>>, windowFor?: () => number): Promise<void> {
     if (window.length === 0) return;
-    await this.pipeline!.dispatch(window.take(), inflight);
+    const taken = window.take();
+    if (windowFor) window.resize(windowFor());
+    await this.pipeline!.dispatch(taken, inflight);
   }
 
   /** Leaves the folder `current`: its window is sent, then the journal may let go of its confirmations. */

@@ -11,8 +11,8 @@ export class SendWindow {
   private bytes = 0;
 
   constructor(
-    /** Messages at most before the window is full. */
-    private readonly maxItems: number,
+    /** Messages at most before the window is full (resize() sets it anew between windows). */
+    private maxItems: number,
     /** Bytes (as sent) at most before the window is full; one message is always taken. */
     private readonly maxBytes: number,
   ) {}
@@ -26,6 +26,11 @@ export class SendWindow {
     this.items.push(p);
     this.bytes += p.append.data.length;
     return this.items.length >= this.maxItems || this.bytes >= this.maxBytes;
+  }
+
+  /** The next windows hold at most `maxItems` messages (the pool's batch size changed). */
+  resize(maxItems: number): void {
+    this.maxItems = Math.max(1, maxItems);
   }
 
   /** Empties the window and returns what it held, in order. */
