@@ -34,6 +34,7 @@ const SHAPES_CONNECTION: Readonly<Record<keyof ConnectionOptions, boolean>> = {
   literalMode: true,
   literalPlusMaxBytes: true,
   maxBufferedBytes: true,
+  readerLimits: true,
   clock: true,
   onRecord: false,
   onObserverError: false,

@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { LiteralMode, WriteMode } from '../core/types.js';
 import type { Credentials } from './auth.js';
 import type { TimingRecord } from './timing.js';
+import type { ResponseReaderOptions } from '../imap/response-reader.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'starttls-optional' | 'none';
 export type { Credentials } from './auth.js';
@@ -65,6 +66,9 @@ export interface ConnectionOptions {
   readonly literalPlusMaxBytes?: number;
   /** Stop writing while Node holds more than this many unflushed bytes. */
   readonly maxBufferedBytes?: number;
+  /** Bounds on what the server may send (connection.ts READER_LIMITS by default: an APPEND connection reads no
+   *  message); a connection that reads stored messages (the bulk index) gives the control plane's. */
+  readonly readerLimits?: ResponseReaderOptions;
   readonly clock?: Clock;
   readonly onRecord?: (r: TimingRecord) => void;
   /** An observer (onRecord or a diagnostics-channel subscriber) threw; the command settled regardless. */

@@ -43,7 +43,7 @@ export class Connection {
   bye: string | undefined;
   closed = false;
   private socket!: net.Socket;
-  private reader = new ResponseReader(READER_LIMITS);
+  private reader: ResponseReader;
   private queue!: CommandQueue;
   private readonly tags = new TagGenerator();
   private readonly clock: Clock;
@@ -59,6 +59,7 @@ export class Connection {
     this.clock = options.clock ?? systemClock;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.literalPlusMax = options.literalPlusMaxBytes ?? DEFAULT_PLUS_MAX_BYTES;
+    this.reader = new ResponseReader(options.readerLimits ?? READER_LIMITS);
     this.deadline = new ReplyDeadline(
       {
         connectionId: this.id,
@@ -259,7 +260,7 @@ export class Connection {
     const secure = await upgradeToTls(plain, this.options, this.timeouts.connectMs);
     // RFC 3501 §6.2.1: forget everything learned before TLS (capabilities, buffered bytes: a plaintext
     // injection after "OK Begin TLS" must never be read as a reply).
-    this.reader = new ResponseReader(READER_LIMITS);
+    this.reader = new ResponseReader(this.options.readerLimits ?? READER_LIMITS);
     this.capabilities = parseCapabilities('');
     this.attach(secure);
     this.queue.setOpen(true);

@@ -1,0 +1,102 @@
+// A tree of folders over a path (issue 16): what the import waits for before its first APPEND must not grow with the
+// number of folders. Through a 40 ms round trip, one command in flight at a time cost ~6 round trips a folder
+// (CREATE, SUBSCRIBE twice, STATUS, LIST, SELECT): 50 folders 16.8 s against 1.9 s at 0 ms (docs/adaptation.md,
+// "A tree of folders over a path"). No clock here: a proxy in front of a private Dovecot counts, on every
+// connection, how often the client sent after the server had answered — each such turn is a round trip the client
+// waited for — until the first APPEND leaves. A tree of 3 folders and one of 30 must need about the same number.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { dovecotSkipReason, startDovecot, type DovecotInstance } from '../helpers/dovecot.js';
+import { listenProxy, type ProxyListener } from '../helpers/loopback-proxy.js';
+import { writeCorpus } from '../reliability/harness.js';
+import { binarySkipReason, runCli } from './cli-helpers.js';
+
+const skip = dovecotSkipReason() ?? binarySkipReason();
+if (skip) console.log(`# tree round-trip Dovecot tests skipped: ${skip}`);
+
+/** Counts, per connection, the client's turns (a send after the server spoke) until any connection sends APPEND. */
+class TurnCounter {
+  turns = 0;
+  commands: string[] = [];
+  appendSeen = false;
+
+  pair = (client: import('node:net').Socket, upstream: import('node:net').Socket): void => {
+    let serverSpoke = true; // the greeting comes first: the client's first command is a turn of its own
+    client.on('data', (chunk: Buffer) => {
+      if (!this.appendSeen) {
+        const text = chunk.toString('latin1');
+        if (/^[A-Za-z0-9.]+ APPEND /m.test(text)) this.appendSeen = true;
+        else {
+          if (serverSpoke) this.turns++;
+          for (const line of text.split('\r\n')) {
+            const m = /^[A-Za-z0-9.]+ ([A-Z]+)/.exec(line);
+            if (m) this.commands.push(m[1]!);
+          }
+        }
+      }
+      serverSpoke = false;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      serverSpoke = true;
+      client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  };
+}
+
+describe('a tree of folders: round trips before the first APPEND on a private Dovecot', { skip }, () => {
+  let d: DovecotInstance;
+  let work: string;
+  before(async () => {
+    d = await startDovecot();
+    work = mkdtempSync(join(tmpdir(), 'mm-tree-turns-'));
+  });
+  after(async () => {
+    await d?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function importTree(folders: number): Promise<TurnCounter> {
+    await d.emptyAccount();
+    const src = join(work, `tree-${folders}`);
+    const names = Array.from({ length: folders }, (_, i) => `Archive.${2000 + i}`);
+    writeCorpus(src, folders * 4 + 4, `turns${folders}`, names, 600);
+    const counter = new TurnCounter();
+    const proxy: ProxyListener = await listenProxy({ host: '127.0.0.1', port: d.port }, counter.pair);
+    try {
+      const report = join(work, `r-${folders}.json`);
+      const r = await runCli(
+        ['import', src, '--host', '127.0.0.1', '--port', String(proxy.port), '--user', d.user, '--plain', '--journal', join(work, `j-${folders}.jsonl`), '--report', report],
+        { MAILMIGRATE_PASSWORD: d.password },
+        120_000,
+      );
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const rep = JSON.parse(readFileSync(report, 'utf8'));
+      assert.equal(rep.appended, folders * 4 + 4, JSON.stringify(rep.failures));
+      assert.equal(rep.foldersCreated.length, folders, 'every source folder created (the parent "Archive" too, not a source folder itself)');
+    } finally {
+      await proxy.close();
+    }
+    assert.ok(counter.appendSeen, 'an APPEND went out');
+    return counter;
+  }
+
+  test('dovecot: 30 folders need about as many round trips before the first APPEND as 3; each folder is created and subscribed once', async () => {
+    const small = await importTree(3);
+    const large = await importTree(30);
+    const count = (c: TurnCounter, verb: string): number => c.commands.filter((v) => v === verb).length;
+    // Each folder once: CREATE (the parent "Archive" too) and SUBSCRIBE — imapflow's mailboxCreate() subscribed, and
+    // the catalogue subscribed again.
+    assert.equal(count(large, 'CREATE'), 31, large.commands.join(' '));
+    assert.equal(count(large, 'SUBSCRIBE'), 31, large.commands.join(' '));
+    // One command at a time this was ~180 turns more for 27 more folders; a few turns of slack for TCP's chunking.
+    assert.ok(large.turns - small.turns <= 4, `turns before the first APPEND: ${small.turns} for 3 folders, ${large.turns} for 30`);
+  });
+});
