@@ -100,6 +100,16 @@ export const ADAPT_MIN_COMMANDS = 20;
  */
 export const ADAPT_LOOK_BATCH = 50;
 
+/**
+ * How long a reader's connection of its own (the folder survey, the bulk index: src/migrate) stays open with nothing
+ * to do. Kept between folders it saves a connect and a login each time (~2.5 round trips); kept for the whole run it
+ * would hold a slot the pool may want: Dovecot allows 10 connections per user and address by default
+ * (mail_max_userip_connections), and the pool (up to 8, DEFAULT_BOUNDS), the control connection and these two
+ * readers would be 11. A second covers the gap between one folder's read and the next, and between the survey's
+ * bursts at the start of a source.
+ */
+export const READER_IDLE_MS = 1000;
+
 /** How a child import's process is started: flags for its `node`, and variables added to its environment. */
 export interface ChildHeap {
   readonly nodeFlags: readonly string[];

@@ -1,6 +1,7 @@
 import { ProtocolError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { parseMessageIdHeader } from '../core/message-id.js';
+import { READER_IDLE_MS } from '../core/settings.js';
 import { formatSequenceSet } from '../imap/sequence-set.js';
 // The control plane's bounds on what a server may send: this connection reads stored messages as it does.
 import { CONTROL_READER_LIMITS } from '../mailbox/limits.js';
@@ -56,7 +57,8 @@ export type ClosableIndexer = FolderIndexer & {
 };
 
 /**
- * An indexer over one connection of its own with the APPEND transport's options, kept from one folder to the next:
+ * An indexer over one connection of its own with the APPEND transport's options, kept from one folder to the next
+ * (and closed after READER_IDLE_MS with nothing to read, src/core/settings.ts):
  * EXAMINE (a fresh view: selecting a mailbox opens it anew) and the bulk FETCH, one folder at a time. A connection per
  * folder cost a connect, a greeting and a login each time — ~4.5 round trips a folder where 2 will do: a dry run of 50
  * folders through a 40 ms round trip took 11.4 s (docs/adaptation.md, "A tree of folders over a path"). The same
@@ -86,9 +88,24 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
       throw e;
     }
   };
+  let pending = 0;
+  let idle: NodeJS.Timeout | undefined;
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
+    pending++;
+    clearTimeout(idle);
     const p = chain.then(op);
-    chain = p.catch(() => undefined);
+    chain = p.catch(() => undefined).then(() => {
+      // Idle for READER_IDLE_MS: the connection goes (the pool may want the slot); the next read dials again.
+      if (--pending > 0) return;
+      idle = setTimeout(() => {
+        const c = conn;
+        if (pending > 0 || !c) return;
+        conn = undefined;
+        examined = undefined;
+        void c.close().catch(() => undefined);
+      }, READER_IDLE_MS);
+      idle.unref();
+    });
     return p;
   };
   const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> => serial(() => read(path, onEntry));
@@ -125,6 +142,7 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
     fetchBodies: (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => serial(() => bodies(path, uids, onBody)),
     async close(): Promise<void> {
       await chain;
+      clearTimeout(idle);
       await conn?.close().catch(() => undefined);
       conn = undefined;
     },

@@ -1,4 +1,5 @@
 import { ServerResponseError } from '../core/errors.js';
+import { READER_IDLE_MS } from '../core/settings.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { encodeMailboxAsAtom } from '../imap/compiler.js';
 import type { ResponseItem } from '../imap/response-reader.js';
@@ -52,6 +53,9 @@ export class FolderSurvey {
   #closed = false;
   /** One operation at a time: a burst of STATUS must not meet a SELECT another caller just sent. */
   #chain: Promise<unknown> = Promise.resolve();
+  /** Operations queued or running; at 0 the idle timer runs. */
+  #pending = 0;
+  #idle: NodeJS.Timeout | undefined;
 
   /** `open` dials a connection with at least SURVEY_DEPTH commands allowed in flight. */
   constructor(private readonly open: () => Promise<SurveyConnection>) {}
@@ -245,13 +249,33 @@ export class FolderSurvey {
   }
 
   #serial<T>(op: () => Promise<T>): Promise<T> {
+    this.#pending++;
+    clearTimeout(this.#idle);
     const p = this.#chain.then(op, op);
-    this.#chain = p.catch(() => undefined);
+    const done = p.catch(() => undefined).then(() => {
+      // Nothing more to do for a while: the connection goes, and the next burst dials again (READER_IDLE_MS).
+      if (--this.#pending === 0 && !this.#closed) {
+        this.#idle = setTimeout(() => void this.#release(), READER_IDLE_MS);
+        this.#idle.unref();
+      }
+    });
+    this.#chain = done;
     return p;
+  }
+
+  /** Closes the connection when still idle (LOGOUT); the next burst opens another. */
+  async #release(): Promise<void> {
+    if (this.#pending > 0) return;
+    const c = this.#conn ? await this.#conn.catch(() => undefined) : undefined;
+    if (this.#pending > 0 || !c) return;
+    this.#conn = undefined;
+    this.#selected = false;
+    await c.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#idle);
     const c = this.#conn ? await this.#conn.catch(() => undefined) : undefined;
     this.#conn = undefined;
     await c?.close().catch(() => undefined);
