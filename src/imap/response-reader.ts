@@ -59,6 +59,18 @@ export interface ResponseReaderOptions {
   maxResponseSize?: number;
 }
 
+/**
+ * Bounds for a connection that reads whole stored messages (the control plane; the bulk index's body reads, which
+ * verify uses). A line is a LIST, STATUS, SEARCH or FETCH response line: a few hundred bytes, a SEARCH by Message-ID a
+ * handful of UIDs. The largest literal asked for is a whole message (BODY.PEEK[]); the sources refuse messages over
+ * 64 MiB (DEFAULT_MAX_MESSAGE_BYTES), and a server may add headers, so 80 MiB leaves room.
+ */
+export const MESSAGE_READER_LIMITS = {
+  maxLineLength: 1024 * 1024,
+  maxLiteralSize: 80 * 1024 * 1024,
+  maxResponseSize: 82 * 1024 * 1024,
+} as const;
+
 const DEFAULT_MAX_LINE = 1024 * 1024;
 const DEFAULT_MAX_LITERAL = 256 * 1024 * 1024;
 const DEFAULT_MAX_RESPONSE = 512 * 1024 * 1024;

@@ -1,18 +1,14 @@
 // Every bound of the control plane in one place (issue 13/16): a hostile or broken server must not grow our memory
 // without bound, and a server that stops answering must end in a typed error, not a hang.
 
+import { MESSAGE_READER_LIMITS } from '../imap/response-reader.js';
+
 /**
- * imapflow's reader limits (its defaults are 1 GB per line and literal, 2 GB per response). A control-plane line is a
- * LIST, STATUS, SEARCH or FETCH response line: a few hundred bytes, a SEARCH by Message-ID a handful of UIDs. The
- * largest literal we ask for is a whole message (verify's and the unknown-outcome look-up's BODY.PEEK[]); the sources
- * refuse messages over 64 MiB (DEFAULT_MAX_MESSAGE_BYTES), and a server may add headers, so 80 MiB leaves room.
+ * imapflow's reader limits (its defaults are 1 GB per line and literal, 2 GB per response): the bounds of any
+ * connection that reads whole messages (src/imap/response-reader.ts MESSAGE_READER_LIMITS, where the reasons are).
  * Exceeding one fails the connection with a ProtocolError (imapflow-errors.ts), parsing nothing more.
  */
-export const CONTROL_READER_LIMITS = {
-  maxLineLength: 1024 * 1024,
-  maxLiteralSize: 80 * 1024 * 1024,
-  maxResponseSize: 82 * 1024 * 1024,
-} as const;
+export const CONTROL_READER_LIMITS = MESSAGE_READER_LIMITS;
 
 /**
  * Deadline of one control-plane command (SELECT, STATUS, LIST, CREATE, SEARCH, STORE, a FETCH of one message...),

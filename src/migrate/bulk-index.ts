@@ -3,9 +3,7 @@ import { encodeMutf7 } from '../core/mutf7.js';
 import { parseMessageIdHeader } from '../core/message-id.js';
 import { READER_IDLE_MS } from '../core/settings.js';
 import { formatSequenceSet } from '../imap/sequence-set.js';
-// The control plane's bounds on what a server may send: this connection reads stored messages as it does.
-import { CONTROL_READER_LIMITS } from '../mailbox/limits.js';
-import type { ResponseItem } from '../imap/response-reader.js';
+import { MESSAGE_READER_LIMITS, type ResponseItem } from '../imap/response-reader.js';
 import { Connection, type ConnectionOptions } from '../transport/connection.js';
 
 // The bulk read of a folder for reconciliation (issue 11), over our own transport rather than imapflow: one SELECT
@@ -73,7 +71,7 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
       await conn.close().catch(() => undefined);
       conn = undefined;
     }
-    conn ??= await Connection.open({ ...options, pipelineDepth: 1, readerLimits: CONTROL_READER_LIMITS });
+    conn ??= await Connection.open({ ...options, pipelineDepth: 1, readerLimits: MESSAGE_READER_LIMITS });
     examined = path;
     return conn;
   };
@@ -116,7 +114,7 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
     if (uids.length === 0) return;
     if (!conn || conn.closed || examined !== path) {
       if (conn?.closed) conn = undefined;
-      conn ??= await Connection.open({ ...options, pipelineDepth: 1, readerLimits: CONTROL_READER_LIMITS });
+      conn ??= await Connection.open({ ...options, pipelineDepth: 1, readerLimits: MESSAGE_READER_LIMITS });
       examined = undefined;
       await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: [] });
       examined = path;
