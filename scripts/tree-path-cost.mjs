@@ -96,6 +96,6 @@ for (const scenario of ['import', 'fresh re-run', 'verify']) {
     console.log([scenario, rtt, ...row.map((x) => x.toFixed(2))].join(' | '));
   }
 }
-const out = join(here, 'bench/results', `tree-path-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`);
+const out = join(here, 'bench/results', `tree-path-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 17)}.json`);
 writeFileSync(out, JSON.stringify({ messages: count, folders: nFolders, repeats: Number(opt.repeats), builds, table, runs: results }, null, 2));
 console.log(`\n${out}`);

@@ -209,11 +209,10 @@ export class ControlAdapter implements ServerControl {
     for (const [p, f] of flags) this.#flagsAhead.set(key(p), f);
   }
 
-  /** STATUS of each folder now, in one burst where a survey is given (a checkpoint at the end of a run). A path
-   *  missing from the answer was not settled there: ask folderStatus. */
+  /** STATUS of each folder now, in one burst where a survey is given (the quiet window's second look, a checkpoint).
+   *  A path missing from the answer was not settled there: ask folderStatus. */
   async currentStatuses(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>> {
-    // Whatever was taken ahead is from before this run's APPENDs: never an answer from here on.
-    this.#ahead.clear();
+    // Never answered from what prefetch took: that is a folder's first look, used once when it is opened.
     if (!this.survey || paths.length === 0) return new Map();
     const known = await this.knownFolders();
     const answers = await this.survey.status(paths.filter((p) => known.has(key(p)))).catch(() => undefined);

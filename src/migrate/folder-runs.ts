@@ -1,5 +1,6 @@
 import type { Journal } from '../journal/journal.js';
 import { AFTER_CRASH_WINDOW_MS, settled } from './folder-settle.js';
+import { STATUS_AHEAD_MAX_AGE_MS } from './control-adapter.js';
 import { checkFolder, type FolderDistrust, type FolderStatus, type FolderVerdict, sameStatus } from './folder-check.js';
 import { FolderIndex } from './folder-index.js';
 import { FlagUpdates } from './flag-sync.js';
@@ -72,6 +73,9 @@ export class FolderRuns {
   readonly #refused = new Map<string, string>();
   /** When this run began looking at folders: the quiet check of a folder no run vouches for counts from here. */
   readonly #startedAt = Date.now();
+  /** Folders whose first look was taken ahead (expect()), and the after-window looks taken for them (#lookAfterWindow). */
+  readonly #expected = new Set<string>();
+  readonly #afterWindow = new Map<string, Promise<{ m: Map<string, FolderStatus | undefined>; at: number } | undefined>>();
 
   constructor(
     private readonly control: ServerControl,
@@ -164,10 +168,39 @@ export class FolderRuns {
   async #quietSinceStart(path: string, before: FolderStatus): Promise<FolderStatus | undefined> {
     const wait = this.#startedAt + AFTER_CRASH_WINDOW_MS - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const now = await this.control.folderStatus(path);
+    const now = await this.#lookAfterWindow(path);
     if (sameStatus(now, before)) return now;
     await settled(this.control, path, AFTER_CRASH_WINDOW_MS);
     return this.control.folderStatus(path);
+  }
+
+  /**
+   * The folder's STATUS once the quiet window is over. Where the control offers bursts (control-adapter.ts), the first
+   * folder to ask takes it for every folder the walk will reach (expect()) and has not opened yet, in one round trip
+   * instead of one a folder as each is reached (50 folders through a 40 ms round trip: 2 s); each answer is used
+   * once, and only within STATUS_AHEAD_MAX_AGE_MS, else the folder is asked again.
+   */
+  async #lookAfterWindow(path: string): Promise<FolderStatus | undefined> {
+    const burst = this.control.currentStatuses;
+    let look = this.#afterWindow.get(path);
+    if (!look && burst && this.#expected.size > 0) {
+      const paths = [path, ...[...this.#expected].filter((p) => p !== path && !this.#runs.has(p) && !this.#afterWindow.has(p))];
+      const taken = burst.call(this.control, paths).then(
+        (m) => ({ m, at: Date.now() }),
+        () => undefined,
+      );
+      for (const p of paths) this.#afterWindow.set(p, taken);
+      look = taken;
+    }
+    this.#afterWindow.delete(path);
+    const got = look ? await look : undefined;
+    if (got && got.m.has(path) && Date.now() - got.at <= STATUS_AHEAD_MAX_AGE_MS) return got.m.get(path);
+    return this.control.folderStatus(path);
+  }
+
+  /** The folders the walk will reach (their first looks were taken ahead): one after-window burst covers them. */
+  expect(paths: readonly string[]): void {
+    for (const p of paths) this.#expected.add(p);
   }
 
   /**

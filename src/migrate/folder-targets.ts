@@ -85,6 +85,7 @@ export class FolderTargets {
       const path = this.mapFolderOf(ruled.parts, ruled.explicit, parts).path;
       if (!this.folders.has(path)) paths.push(path);
     }
+    this.folders.expect(paths);
     await this.control.prefetch(paths).catch(() => undefined);
   }
 
