@@ -36,6 +36,9 @@ const key = (path: string): string => (/^inbox$/i.test(path) ? 'INBOX' : path);
  */
 export const STATUS_AHEAD_MAX_AGE_MS = 60_000;
 
+/** Folders at most for which dialling the survey again is not worth it (currentStatuses). */
+const SURVEY_DIAL_WORTH = 3;
+
 export class ControlAdapter implements ServerControl {
   #known: Set<string> | undefined;
   #plane: ControlPlaneLike;
@@ -214,6 +217,9 @@ export class ControlAdapter implements ServerControl {
   async currentStatuses(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>> {
     // Never answered from what prefetch took: that is a folder's first look, used once when it is opened.
     if (!this.survey || paths.length === 0) return new Map();
+    // A burst on a connection that has to be dialled first costs a connect, a greeting and a login (~2.5 round trips)
+    // and one round trip more; one at a time on the control connection costs one a folder. A few folders go that way.
+    if (!this.survey.connected && paths.length <= SURVEY_DIAL_WORTH) return new Map();
     const known = await this.knownFolders();
     const answers = await this.survey.status(paths.filter((p) => known.has(key(p)))).catch(() => undefined);
     const out = new Map<string, FolderStatus | undefined>();

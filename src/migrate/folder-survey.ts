@@ -60,6 +60,11 @@ export class FolderSurvey {
   /** `open` dials a connection with at least SURVEY_DEPTH commands allowed in flight. */
   constructor(private readonly open: () => Promise<SurveyConnection>) {}
 
+  /** Is a connection open (or being dialled) now? The next burst then costs no connect and login. */
+  get connected(): boolean {
+    return this.#conn !== undefined && !this.#closed;
+  }
+
   /** Starts dialling now, so that the greeting and login overlap the control plane's own (import-run.ts). */
   warm(): void {
     this.#connection().catch(() => undefined); // looked at again by the first burst, which redials if it failed

@@ -106,6 +106,7 @@ export class Importer {
     this.placement.begin(this.pool);
     const stop = this.stop;
     let aborted = false;
+    let poolClosed: Promise<void> | undefined;
     try {
       for (const source of sources) {
         if (stop.stopped) break;
@@ -117,6 +118,9 @@ export class Importer {
       if (this.pipeline) {
         await resolveUnknownOutcomes({ control: this.control, journal: this.journal!, pipeline: this.pipeline, tally: this.tally, stop, onEvent: this.options.onEvent });
       }
+      // Nothing is sent after this: the pool's LOGOUTs go now, beside the flag updates and the checkpoint (the control
+      // plane's), instead of one round trip after them.
+      poolClosed = this.pool?.close().catch(() => undefined);
       await this.flags.flush();
       // Checkpoints only after a pass that went through every source message: a folder half-reconciled must be
       // reconciled again, not trusted.
@@ -125,7 +129,7 @@ export class Importer {
     } catch (e) {
       stop.fatal ??= toMailmigrateError(e);
     } finally {
-      await this.pool?.close().catch(() => undefined);
+      await (poolClosed ?? this.pool?.close().catch(() => undefined));
       if (!this.dry) await this.journal?.flush().catch((e) => (stop.fatal ??= toMailmigrateError(e)));
     }
     if (stop.fatal) throw stop.fatal;
