@@ -15,8 +15,9 @@ import type { FolderStatus } from './folder-check.js';
 // cost ~6 round trips a folder before its first APPEND and one STATUS a folder at the end: 16.8 s for 5000 messages
 // through a 40 ms round trip against 1.9 s at 0 ms (docs/adaptation.md, "A tree of folders over a path"). Here the
 // CREATEs of a whole tree go out together (parents first: the server executes them in order, RFC 3501 §5.5), then
-// their SUBSCRIBEs, and the STATUS of every folder in one burst; a SELECT (which must run alone: RFC 3501 §5.5 and
-// its untagged answers name no mailbox) costs one round trip instead of two.
+// their SUBSCRIBEs, and the STATUS of every folder with the SELECTs for PERMANENTFLAGS right behind them, in one
+// round trip (a SELECT's answers name no mailbox: they are told apart by order, see permanentFlagsOf). The
+// connection closes after READER_IDLE_MS idle (src/core/settings.ts), and the next burst dials again.
 //
 // Everything here is an optimisation with the control plane behind it: a failure (the connection refused at the
 // server's connection limit, lost, a command the server will not take) hands the folder back to the one-at-a-time
