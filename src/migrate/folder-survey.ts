@@ -170,7 +170,10 @@ export class FolderSurvey {
     // Every STATUS in flight is handed every STATUS answer (command-queue.ts routes by type), so the answers are
     // kept by the mailbox name they carry, in wire form.
     const seen = new Map<string, FolderStatus>();
+    let last: unknown;
     const onUntagged = (u: Extract<ResponseItem, { kind: 'untagged' }>): void => {
+      if (u === last) return; // parsed already, for an older STATUS in flight
+      last = u;
       const parsed = parseStatus(u);
       if (parsed) seen.set(parsed.wire, parsed.status);
     };
