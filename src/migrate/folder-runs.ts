@@ -11,6 +11,14 @@ import { UidSet } from './uid-set.js';
 // start (STATUS), whether the journal may be trusted there (folder-check.ts), the bulk index built on first need,
 // the UIDs this run accounted for, pending flag updates, and the per-folder counts the summary shows.
 
+/**
+ * How far ahead of the walk folders are opened (#advance): at most 2 folders, and no further once the ones opened
+ * ahead held 20 000 messages at the start — their indexes are held until the walk reaches them (~150–200 bytes an
+ * entry: a few MB), on top of the current folder's.
+ */
+const AHEAD_FOLDERS = 2;
+const AHEAD_MESSAGES = 20_000;
+
 export interface FolderCounts {
   /** Source messages mapped to this folder. */
   messages: number;
@@ -76,6 +84,14 @@ export class FolderRuns {
   /** Folders whose first look was taken ahead (expect()), and the after-window looks taken for them (#lookAfterWindow). */
   readonly #expected = new Set<string>();
   readonly #afterWindow = new Map<string, Promise<{ m: Map<string, FolderStatus | undefined>; at: number } | undefined>>();
+  readonly #lookedAfterWindow = new Set<string>();
+  /** The walk's order (expect()), how far #advance has looked in it, and the folders it opened that the walk has not
+   *  reached yet, with the messages each held at the start (what its index holds). */
+  readonly #order: string[] = [];
+  #nextAhead = 0;
+  readonly #openedAhead = new Map<string, number>();
+  #aheadMessages = 0;
+  #advancing = false;
 
   constructor(
     private readonly control: ServerControl,
@@ -83,8 +99,20 @@ export class FolderRuns {
     private readonly recheck: boolean,
   ) {}
 
-  /** The folder's run state, checked against the server once (one STATUS) on first use. */
+  /** The folder's run state, checked against the server once (one STATUS) on first use. The walk asking for a folder
+   *  also opens the next ones ahead of it (#advance). */
   get(path: string): Promise<FolderRun> {
+    const p = this.#runOf(path);
+    const held = this.#openedAhead.get(path);
+    if (held !== undefined) {
+      this.#openedAhead.delete(path);
+      this.#aheadMessages -= held;
+    }
+    this.#advance();
+    return p;
+  }
+
+  #runOf(path: string): Promise<FolderRun> {
     let p = this.#runs.get(path);
     if (!p) {
       p = this.#open(path);
@@ -93,6 +121,35 @@ export class FolderRuns {
       this.#runs.set(path, p);
     }
     return p;
+  }
+
+  /**
+   * Opens the next folders of the walk (expect()) before it reaches them, one at a time, at most AHEAD_FOLDERS and
+   * AHEAD_MESSAGES (by their STATUS) ahead: a folder to reconcile has its index read then, on the bulk reader's
+   * connection, while the walk is still in the folder before — over a path each read is two round trips, and one
+   * folder after the other they were the walk's pace (docs/adaptation.md, "A tree of folders over a path").
+   */
+  #advance(): void {
+    if (this.#advancing || this.#openedAhead.size >= AHEAD_FOLDERS || this.#aheadMessages >= AHEAD_MESSAGES) return;
+    while (this.#nextAhead < this.#order.length && this.#runs.has(this.#order[this.#nextAhead]!)) this.#nextAhead++;
+    const next = this.#order[this.#nextAhead];
+    if (next === undefined) return;
+    this.#advancing = true;
+    this.#openedAhead.set(next, 0);
+    this.#runOf(next)
+      .then(
+        (run) => {
+          const n = run.status?.messages ?? 0;
+          if (!this.#openedAhead.has(next)) return; // the walk got there first
+          this.#openedAhead.set(next, n);
+          this.#aheadMessages += n;
+        },
+        () => this.#openedAhead.delete(next), // the walk will open it again, and meet the error itself
+      )
+      .finally(() => {
+        this.#advancing = false;
+        this.#advance();
+      });
   }
 
   /** Has this run opened (or begun opening) the folder? */
@@ -176,7 +233,7 @@ export class FolderRuns {
 
   /**
    * The folder's STATUS once the quiet window is over. Where the control offers bursts (control-adapter.ts), the first
-   * folder to ask takes it for every folder the walk will reach (expect()) and has not opened yet, in one round trip
+   * folder to ask takes it for every folder the walk will reach (expect()) that has not had this look yet, in one round trip
    * instead of one a folder as each is reached (50 folders through a 40 ms round trip: 2 s); each answer is used
    * once, and only within STATUS_AHEAD_MAX_AGE_MS, else the folder is asked again.
    */
@@ -184,7 +241,7 @@ export class FolderRuns {
     const burst = this.control.currentStatuses;
     let look = this.#afterWindow.get(path);
     if (!look && burst && this.#expected.size > 0) {
-      const paths = [path, ...[...this.#expected].filter((p) => p !== path && !this.#runs.has(p) && !this.#afterWindow.has(p))];
+      const paths = [path, ...[...this.#expected].filter((p) => p !== path && !this.#lookedAfterWindow.has(p) && !this.#afterWindow.has(p))];
       const taken = burst.call(this.control, paths).then(
         (m) => ({ m, at: Date.now() }),
         () => undefined,
@@ -193,14 +250,19 @@ export class FolderRuns {
       look = taken;
     }
     this.#afterWindow.delete(path);
+    this.#lookedAfterWindow.add(path);
     const got = look ? await look : undefined;
     if (got && got.m.has(path) && Date.now() - got.at <= STATUS_AHEAD_MAX_AGE_MS) return got.m.get(path);
     return this.control.folderStatus(path);
   }
 
-  /** The folders the walk will reach (their first looks were taken ahead): one after-window burst covers them. */
+  /** The folders the walk will reach, in its order (their first looks were taken ahead): one after-window burst covers
+   *  them, and they are opened ahead of the walk (#advance). */
   expect(paths: readonly string[]): void {
-    for (const p of paths) this.#expected.add(p);
+    for (const p of paths) {
+      if (!this.#expected.has(p)) this.#order.push(p);
+      this.#expected.add(p);
+    }
   }
 
   /**
