@@ -7,12 +7,14 @@ import { ConfigError } from '../core/errors.js';
 // price of an account waiting.
 //
 // An account's share is its APPEND connections plus CONTROL_CONNECTIONS: `import` also keeps one control-plane
-// session (LIST/CREATE/STATUS over imapflow) open for the whole run, and reconciliation reads a folder in bulk on
-// one more connection of its own (src/migrate/bulk-index.ts; one at a time, src/migrate/folder-runs.ts). The scheduler (batch-run.ts) keeps grants
+// session (LIST, look-ups, STORE over imapflow) open for the whole run, prepares its folders in bursts on a connection
+// of its own (src/migrate/folder-survey.ts: at the start of each source and for the checkpoint), and reconciliation
+// reads folders in bulk on one more (src/migrate/bulk-index.ts) — the last two close after a second idle, but can be
+// open together with the others at the start of a re-run. The scheduler (batch-run.ts) keeps grants
 // first come, first served per host, so a large account is not starved by small ones slipping past it.
 
-/** Sessions an import holds besides its APPEND connections (the control plane and the bulk reader). */
-export const CONTROL_CONNECTIONS = 2;
+/** Sessions an import holds besides its APPEND connections (the control plane, the folder survey, the bulk reader). */
+export const CONTROL_CONNECTIONS = 3;
 
 export class HostBudget {
   readonly perHost: number;
@@ -22,7 +24,7 @@ export class HostBudget {
 
   constructor(perHost: number) {
     if (!Number.isInteger(perHost) || perHost < 1 + CONTROL_CONNECTIONS) {
-      throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (per account: the control session, the bulk reader and one APPEND connection), got ${perHost}`);
+      throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (per account: the control session, the folder survey, the bulk reader and one APPEND connection), got ${perHost}`);
     }
     this.perHost = perHost;
   }
@@ -32,7 +34,7 @@ export class HostBudget {
     return Math.max(1, Math.min(wanted, this.perHost - CONTROL_CONNECTIONS));
   }
 
-  /** Takes `appendConnections` + the control session on `host` if they are free: the release function, else undefined. */
+  /** Takes `appendConnections` + the CONTROL_CONNECTIONS sessions on `host` if they are free: the release function, else undefined. */
   tryAcquire(host: string, appendConnections: number): (() => void) | undefined {
     const n = appendConnections + CONTROL_CONNECTIONS;
     if (this.inUse(host) + n > this.perHost) return undefined;

@@ -108,7 +108,7 @@ export interface EnqueueResult {
 
 export async function enqueueBatch(t: RedisTarget, accounts: readonly AccountSpec[], o: EnqueueOptions): Promise<EnqueueResult> {
   if (o.maxConnectionsPerHost < 1 + CONTROL_CONNECTIONS) {
-    throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (one control session and one APPEND connection per account)`);
+    throw new ConfigError('--max-connections-per-host', `must be at least ${1 + CONTROL_CONNECTIONS} (per account: the control session, the folder survey, the bulk reader and one APPEND connection)`);
   }
   await withRedis(t, (r) => r.ping()); // fail fast, before BullMQ's own connections start retrying
   // One queue per server, however its name is spelled: the queue's global concurrency is the server's budget.

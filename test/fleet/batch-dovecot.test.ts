@@ -23,7 +23,7 @@ if (skip) console.log(`# fleet batch Dovecot tests skipped: ${skip}`);
 const N = 10;
 const WRONG_PASSWORD = 4;
 const MISSING_SOURCE = 7;
-const CAP = 12; // 4 accounts at a time: each holds 1 APPEND connection + control + bulk reader
+const CAP = 16; // 4 accounts at a time: each holds 1 APPEND connection + control + folder survey + bulk reader
 const name = (i: number): string => `fleet${String(i).padStart(2, '0')}`;
 const count = (i: number): number => 2 + (i % 3);
 const kinds: SourceKind[] = ['maildir', 'mbox', 'eml'];

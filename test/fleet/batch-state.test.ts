@@ -27,22 +27,22 @@ const outcome = (o: Partial<AccountOutcome>): AccountOutcome => ({
 });
 
 test('the host budget counts the control session, never exceeds its cap, and lowers an account that asks for more', () => {
-  // Each account also holds CONTROL_CONNECTIONS (2: the control plane and the bulk reader).
-  assert.equal(CONTROL_CONNECTIONS, 2);
-  assert.throws(() => new HostBudget(2), /at least 3/);
-  const b = new HostBudget(7);
-  assert.equal(b.appendConnections(8), 5);
-  const r1 = b.tryAcquire('h', 2)!; // 4 of 7
+  // Each account also holds CONTROL_CONNECTIONS (3: the control plane, the folder survey and the bulk reader).
+  assert.equal(CONTROL_CONNECTIONS, 3);
+  assert.throws(() => new HostBudget(3), /at least 4/);
+  const b = new HostBudget(9);
+  assert.equal(b.appendConnections(8), 6);
+  const r1 = b.tryAcquire('h', 2)!; // 5 of 9
   assert.ok(r1);
-  assert.equal(b.tryAcquire('h', 2), undefined, '4 + 4 > 7');
-  const r2 = b.tryAcquire('h', 1)!; // 7 of 7
-  assert.equal(b.inUse('h'), 7);
+  assert.equal(b.tryAcquire('h', 2), undefined, '5 + 5 > 9');
+  const r2 = b.tryAcquire('h', 1)!; // 9 of 9
+  assert.equal(b.inUse('h'), 9);
   assert.ok(b.tryAcquire('other', 4), 'another server has its own budget');
   r1();
   r1(); // a second release changes nothing
-  assert.equal(b.inUse('h'), 3);
+  assert.equal(b.inUse('h'), 4);
   r2();
-  assert.equal(b.peak.get('h'), 7);
+  assert.equal(b.peak.get('h'), 9);
 });
 
 test('a batch keeps every server under its budget, runs the others meanwhile, and keeps per-server order', async () => {
@@ -55,7 +55,7 @@ test('a batch keeps every server under its budget, runs the others meanwhile, an
     let maxRunning = 0;
     const accounts = [...Array.from({ length: 6 }, (_, i) => spec(i, 'a.example', 3)), ...Array.from({ length: 4 }, (_, i) => spec(10 + i, 'b.example', 1))];
     const s = await runBatch({
-      accounts, source: 'x.csv', stateDir: dir, parallel: 4, maxConnectionsPerHost: 5, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 0,
+      accounts, source: 'x.csv', stateDir: dir, parallel: 4, maxConnectionsPerHost: 6, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 0,
       resolve: noDns,
       run: async (a: AccountSpec, o: RunAccountOptions) => {
         const h = a.host;
@@ -70,13 +70,13 @@ test('a batch keeps every server under its budget, runs the others meanwhile, an
       },
     });
     assert.equal(s.accounts.complete, 10);
-    assert.ok(max.get('a.example')! <= 5, `a.example peaked at ${max.get('a.example')}`);
-    assert.ok(max.get('b.example')! <= 5);
+    assert.ok(max.get('a.example')! <= 6, `a.example peaked at ${max.get('a.example')}`);
+    assert.ok(max.get('b.example')! <= 6);
     assert.ok(maxRunning <= 4);
     assert.ok(maxRunning >= 2, 'accounts of b.example ran while a.example was at its cap');
     const aOrder = order.filter((id) => id.includes('a.example'));
     assert.deepEqual(aOrder, accounts.filter((a) => a.host === 'a.example').map((a) => a.id), 'first come, first served per server');
-    assert.equal(s.peakConnections['a.example:143'], 5, 'each a.example account got 3 connections + control + reader, one at a time');
+    assert.equal(s.peakConnections['a.example:143'], 6, 'each a.example account got 3 connections + control + survey + reader, one at a time');
     assert.deepEqual(readSummary(batchJsonPath(dir))?.accounts, s.accounts);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left behind');
   } finally {
@@ -98,7 +98,7 @@ test('two spellings of one server (localhost, 127.0.0.1, a name in capitals) sha
     let max = 0;
     const accounts = [spec(1, 'localhost', 1), spec(2, '127.0.0.1', 1), spec(3, 'MAIL.example.org', 1), spec(4, 'other.example', 1)];
     const s = await runBatch({
-      accounts, source: 'x.csv', stateDir: dir, parallel: 4, maxConnectionsPerHost: 3, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 0,
+      accounts, source: 'x.csv', stateDir: dir, parallel: 4, maxConnectionsPerHost: 4, bin: '/none', env: {}, accountTimeoutMs: 1000, retries: 0,
       resolve,
       run: async (a: AccountSpec, o: RunAccountOptions) => {
         const local = a.host !== 'other.example';
@@ -109,9 +109,9 @@ test('two spellings of one server (localhost, 127.0.0.1, a name in capitals) sha
       },
     });
     assert.equal(s.accounts.complete, 4);
-    assert.equal(max, 3, 'the three spellings of 127.0.0.1 ran one at a time: 1 APPEND connection + control + reader each');
-    assert.equal(s.peakConnections['127.0.0.1:143'], 3);
-    assert.equal(s.peakConnections['other.example:143'], 3, 'a name that does not resolve keeps its own budget');
+    assert.equal(max, 4, 'the three spellings of 127.0.0.1 ran one at a time: 1 APPEND connection + control + survey + reader each');
+    assert.equal(s.peakConnections['127.0.0.1:143'], 4);
+    assert.equal(s.peakConnections['other.example:143'], 4, 'a name that does not resolve keeps its own budget');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

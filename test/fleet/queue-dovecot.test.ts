@@ -31,7 +31,7 @@ if (skip) console.log(`# fleet queue tests skipped: ${skip}`);
 const N = 6;
 const BIG = 1; // the account the victim is working on when it is killed: many messages, one per APPEND
 const BIG_COUNT = 300;
-const CAP = 12; // 3 accounts at a time: each holds 2 APPEND connections + control + bulk reader
+const CAP = 15; // 3 accounts at a time: each holds 2 APPEND connections + control + folder survey + bulk reader
 const name = (i: number): string => `q${String(i).padStart(2, '0')}`;
 const count = (i: number): number => (i === BIG ? BIG_COUNT : 2 + (i % 3));
 const kinds: SourceKind[] = ['maildir', 'mbox', 'eml'];
@@ -100,7 +100,7 @@ describe('batch --queue: three workers on BullMQ, one killed mid-account', { ski
     const plan = JSON.parse(enq.stdout) as { queues: Array<{ host: string; globalConcurrency: number; added: number }> };
     const main = plan.queues.find((q) => q.host === `127.0.0.1:${d.port}`)!;
     assert.equal(main.added, N + 1);
-    assert.equal(main.globalConcurrency, 3, '12 connections / (2 APPEND + control + bulk reader) per account');
+    assert.equal(main.globalConcurrency, 3, '15 connections / (2 APPEND + control + folder survey + bulk reader) per account');
     const again = await runCli(['batch', csvFile, '--queue', redis.url, '--max-connections-per-host', String(CAP), '--connections', '2', '--json'], env, 120_000);
     assert.equal(JSON.parse(again.stdout).queues.find((q: { host: string }) => q.host === main.host).added, 0, 'enqueueing twice adds nothing');
 

@@ -34,7 +34,7 @@ describe('stopping a worker mid-account', { skip: redisSkipReason() }, () => {
       id: 'alice@mail.example.com:143', line: 2, source: '/src/alice', user: 'alice', host: 'mail.example.com', port: undefined, security: undefined,
       passwordFile: undefined, passwordEnv: 'PW', oauthTokenFile: undefined, importArgs: [], connections: 1,
     };
-    await enqueueBatch(t, [account], { source: 'a.csv', maxConnectionsPerHost: 4, retries: 0, backoffMs: 100 });
+    await enqueueBatch(t, [account], { source: 'a.csv', maxConnectionsPerHost: 5, retries: 0, backoffMs: 100 });
     const stop = new AbortController();
     const events: WorkerEvent[] = [];
     const worker = runWorker(t, {

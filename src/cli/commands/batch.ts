@@ -87,7 +87,7 @@ export function registerBatch(program: Command): Command {
     .argument('<accounts>', 'CSV file with a header row: source,user[,host,port,security,password_file,password_env,oauth_token_file,folder,<import option>...]')
     .option('--parallel <n>', `accounts at once on this machine (default ${DEFAULT_PARALLEL})`)
     .option('--lean-heap', LEAN_HEAP_HELP)
-    .option('--max-connections-per-host <n>', `connections to one server across all accounts, each account counting its APPEND connections plus one control session (default ${DEFAULT_MAX_PER_HOST})`)
+    .option('--max-connections-per-host <n>', `connections to one server across all accounts, each account counting its APPEND connections plus 3 sessions of its own: control, folder survey, bulk reader (default ${DEFAULT_MAX_PER_HOST})`)
     .option('--state-dir <dir>', 'per-account journal, report and log, and batch.json (required without --queue)')
     .option('--html <file>', 'also write the aggregate as a self-contained HTML page')
     .option('--json', 'print the final aggregate (batch.json) on stdout instead of the summary')
