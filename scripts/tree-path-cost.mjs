@@ -6,7 +6,7 @@
 // minute falls on all of them alike. The corpus is the realistic seeded one (src/bench/corpus.ts) dealt round-robin
 // into --folders Maildir++ folders; the Dovecot instance and the corpus live under --tmp (tmpfs by default), client
 // state too. Every import must leave exactly --messages messages on the server, or the run stops.
-//   npm run build && node scripts/tree-path-cost.mjs [--messages 5000] [--folders 50] [--rtt 0,40] [--repeats 3]
+//   npm run bench:tree-path -- [--messages 5000] [--folders 50] [--rtt 0,40] [--repeats 3]
 //                                                   [--tmp /dev/shm] [CHECKOUT …]      (default: this checkout)
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
