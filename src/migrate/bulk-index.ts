@@ -5,6 +5,7 @@ import { READER_IDLE_MS } from '../core/settings.js';
 import { formatSequenceSet } from '../imap/sequence-set.js';
 import { MESSAGE_READER_LIMITS, type ResponseItem } from '../imap/response-reader.js';
 import { Connection, type ConnectionOptions } from '../transport/connection.js';
+import { KeptConnection } from '../transport/kept-connection.js';
 
 // The bulk read of a folder for reconciliation (issue 11), over our own transport rather than imapflow: one SELECT
 // (EXAMINE: read-only, RFC 3501 §6.3.2) and one `UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS
@@ -63,66 +64,31 @@ export type ClosableIndexer = FolderIndexer & {
  * folder asked twice (a read retried after a failure) gets a new connection, so its view is certainly fresh.
  */
 export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
-  let conn: Connection | undefined;
-  let examined: string | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
-  const connection = async (path: string): Promise<Connection> => {
-    if (conn && (conn.closed || examined === path)) {
-      await conn.close().catch(() => undefined);
-      conn = undefined;
-    }
-    conn ??= await Connection.open({ ...options, pipelineDepth: 1, readerLimits: MESSAGE_READER_LIMITS });
-    examined = path;
-    return conn;
-  };
-  const read = async (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> => {
-    const c = await connection(path);
-    try {
-      return await readFolder(c, path, onEntry);
-    } catch (e) {
-      // Whatever state a failed read left behind (a half-read FETCH, a lost connection) is not reused.
-      await c.close().catch(() => undefined);
-      if (conn === c) conn = undefined;
-      throw e;
-    }
-  };
-  let pending = 0;
-  let idle: NodeJS.Timeout | undefined;
-  const serial = <T>(op: () => Promise<T>): Promise<T> => {
-    pending++;
-    clearTimeout(idle);
-    const p = chain.then(op);
-    chain = p.catch(() => undefined).then(() => {
-      // Idle for READER_IDLE_MS: the connection goes (the pool may want the slot); the next read dials again.
-      if (--pending > 0) return;
-      idle = setTimeout(() => {
-        const c = conn;
-        if (pending > 0 || !c) return;
-        conn = undefined;
-        examined = undefined;
-        void c.close().catch(() => undefined);
-      }, READER_IDLE_MS);
-      idle.unref();
+  const kept = new KeptConnection(() => Connection.open({ ...options, pipelineDepth: 1, readerLimits: MESSAGE_READER_LIMITS }), READER_IDLE_MS);
+  /** The folder examined on the kept connection, and that connection: what a body read may reuse. */
+  let examined: { conn: Connection; path: string } | undefined;
+  const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> =>
+    kept.use(async (c, fresh) => {
+      // The same folder again (a read retried after a failure) on another connection: its view is certainly fresh.
+      const conn = examined?.conn === c && examined.path === path ? await fresh() : c;
+      examined = undefined;
+      const r = await readFolder(conn, path, onEntry);
+      examined = { conn, path };
+      return r;
     });
-    return p;
-  };
-  const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> => serial(() => read(path, onEntry));
   // Bodies of a folder just read (verify reads the index, then the bodies of its candidates): on the connection that
   // has it examined already, one round trip a batch — through the control plane the same read was a LIST and a
   // SELECT more per folder (docs/adaptation.md, "A tree of folders over a path").
-  const bodies = async (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => {
-    if (uids.length === 0) return;
-    if (!conn || conn.closed || examined !== path) {
-      if (conn?.closed) conn = undefined;
-      conn ??= await Connection.open({ ...options, pipelineDepth: 1, readerLimits: MESSAGE_READER_LIMITS });
-      examined = undefined;
-      await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: [] });
-      examined = path;
-    }
-    const c = conn;
-    const set = formatSequenceSet([...new Set(uids)].sort((x, y) => x - y));
-    try {
-      await c.command('UID FETCH', [{ atom: set }, { atom: '(UID BODY.PEEK[])' }], {
+  const fetchBodies = (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => {
+    if (uids.length === 0) return Promise.resolve();
+    return kept.use(async (conn) => {
+      if (examined?.conn !== conn || examined.path !== path) {
+        examined = undefined;
+        await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: [] });
+        examined = { conn, path };
+      }
+      const set = formatSequenceSet([...new Set(uids)].sort((x, y) => x - y));
+      await conn.command('UID FETCH', [{ atom: set }, { atom: '(UID BODY.PEEK[])' }], {
         untagged: ['FETCH'],
         onUntagged: (u) => {
           const uid = /(?:^|[ (])UID (\d+)/i.exec(u.text);
@@ -130,21 +96,9 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
           if (uid && body) onBody(Number(uid[1]), body);
         },
       });
-    } catch (e) {
-      await c.close().catch(() => undefined);
-      if (conn === c) conn = undefined;
-      throw e;
-    }
+    });
   };
-  return Object.assign(indexer, {
-    fetchBodies: (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => serial(() => bodies(path, uids, onBody)),
-    async close(): Promise<void> {
-      await chain;
-      clearTimeout(idle);
-      await conn?.close().catch(() => undefined);
-      conn = undefined;
-    },
-  });
+  return Object.assign(indexer, { fetchBodies, close: () => kept.close() });
 }
 
 /** EXAMINE (read-only, RFC 3501 §6.3.2) and one bulk UID FETCH of the folder on `conn`. */

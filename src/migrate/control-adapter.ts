@@ -232,7 +232,7 @@ export class ControlAdapter implements ServerControl {
     const ahead = await this.#flagsAhead.get(key(path));
     if (ahead) return ahead;
     if (this.survey) {
-      const viaSurvey = await this.survey.permanentFlags(path).catch(() => undefined);
+      const viaSurvey = await this.survey.permanentFlagsOf([path]).get(path);
       if (viaSurvey) return viaSurvey;
     }
     return this.#retry((p) => p.permanentFlags(path));

@@ -6,6 +6,7 @@ import type { ResponseItem } from '../imap/response-reader.js';
 import type { Capabilities } from '../imap/capabilities.js';
 import type { TaggedResult } from '../transport/command-outcome.js';
 import type { EnqueueOptions } from '../transport/command-queue-types.js';
+import { KeptConnection } from '../transport/kept-connection.js';
 import type { FolderStatus } from './folder-check.js';
 
 // Preparing many folders at once, pipelined over our own transport (issue 16, "adapt to the path").
@@ -48,40 +49,23 @@ export interface CreateItem {
 export const SURVEY_DEPTH = 64;
 
 export class FolderSurvey {
-  #conn: Promise<SurveyConnection> | undefined;
-  /** A mailbox is selected on the connection: Dovecot answers STATUS of that one from a stale view. */
-  #selected = false;
-  #closed = false;
-  /** One operation at a time: a burst of STATUS must not meet a SELECT another caller just sent. */
-  #chain: Promise<unknown> = Promise.resolve();
-  /** Operations queued or running; at 0 the idle timer runs. */
-  #pending = 0;
-  #idle: NodeJS.Timeout | undefined;
+  readonly #kept: KeptConnection<SurveyConnection>;
+  /** The connection that has a mailbox selected, if any: Dovecot answers STATUS of that one from a stale view. */
+  #selectedOn: SurveyConnection | undefined;
 
   /** `open` dials a connection with at least SURVEY_DEPTH commands allowed in flight. */
-  constructor(private readonly open: () => Promise<SurveyConnection>) {}
+  constructor(open: () => Promise<SurveyConnection>) {
+    this.#kept = new KeptConnection(open, READER_IDLE_MS);
+  }
 
   /** Is a connection open (or being dialled) now? The next burst then costs no connect and login. */
   get connected(): boolean {
-    return this.#conn !== undefined && !this.#closed;
+    return this.#kept.connected;
   }
 
   /** Starts dialling now, so that the greeting and login overlap the control plane's own (import-run.ts). */
   warm(): void {
-    this.#connection().catch(() => undefined); // looked at again by the first burst, which redials if it failed
-  }
-
-  async #connection(): Promise<SurveyConnection> {
-    if (this.#closed) throw new Error('folder survey closed');
-    const current = this.#conn ? await this.#conn.catch(() => undefined) : undefined;
-    if (current && !current.closed) return current;
-    this.#selected = false;
-    const p = this.open();
-    this.#conn = p;
-    p.catch(() => {
-      if (this.#conn === p) this.#conn = undefined;
-    });
-    return p;
+    this.#kept.warm();
   }
 
   /**
@@ -91,13 +75,12 @@ export class FolderSurvey {
    * and a connection lost before the answer, come back as failed, for the caller's one-at-a-time path.
    */
   create(items: readonly CreateItem[]): Promise<Map<string, CreateOutcome>> {
-    return this.#serial(() => this.#create(items));
+    if (items.length === 0) return Promise.resolve(new Map());
+    return this.#kept.use((conn) => this.#create(conn, items));
   }
 
-  async #create(items: readonly CreateItem[]): Promise<Map<string, CreateOutcome>> {
+  async #create(conn: SurveyConnection, items: readonly CreateItem[]): Promise<Map<string, CreateOutcome>> {
     const out = new Map<string, CreateOutcome>();
-    if (items.length === 0) return out;
-    const conn = await this.#connection();
     const useCreate = conn.capabilities.raw.has('CREATE-SPECIAL-USE');
     const answers = await Promise.allSettled(
       items.map((it) => {
@@ -149,9 +132,19 @@ export class FolderSurvey {
       fail = rej;
     });
     statuses.catch(() => undefined); // a caller asking only for flags never looks at it
-    void this.#serial(async () => {
-      if (statusPaths.length > 0 && this.#selected) await this.#unselect();
-      const conn = await this.#connection();
+    if (statusPaths.length === 0 && selectPaths.length === 0) {
+      answer(new Map());
+      return { statuses, flags };
+    }
+    void this.#kept.use(async (c, fresh) => {
+      let conn = c;
+      // Leave a selected mailbox before asking STATUS: UNSELECT (RFC 3691) where offered, else another connection.
+      // Never CLOSE: it expunges.
+      if (statusPaths.length > 0 && this.#selectedOn === conn) {
+        if (conn.capabilities.raw.has('UNSELECT')) await conn.command('UNSELECT', [], { exclusive: true });
+        else conn = await fresh();
+        this.#selectedOn = undefined;
+      }
       const st = this.#sendStatus(conn, statusPaths);
       st.then(answer, fail);
       const sel = this.#sendSelects(conn, selectPaths, settle);
@@ -190,25 +183,6 @@ export class FolderSurvey {
     return out;
   }
 
-  /** PERMANENTFLAGS of `path` (RFC 3501 §7.1) from a read-write SELECT: EXAMINE reports PERMANENTFLAGS () on Dovecot. */
-  permanentFlags(path: string): Promise<Permanent> {
-    return this.#serial(() => this.#permanentFlags(path));
-  }
-
-  async #permanentFlags(path: string): Promise<Permanent> {
-    const conn = await this.#connection();
-    this.#selected = true;
-    const res = await conn.command('SELECT', [{ atom: encodeMailboxAsAtom(path) }], { exclusive: true, untagged: ['FLAGS', 'OK'] });
-    let flags: string[] | undefined;
-    let permanent: string[] | undefined;
-    for (const u of res.untagged) {
-      if (u.kind !== 'untagged') continue;
-      if (u.type === 'FLAGS') flags = flagList(u.text);
-      else if (u.type === 'OK' && u.code?.name === 'PERMANENTFLAGS') permanent = flagList(u.code.args);
-    }
-    return permanentOf(permanent, flags);
-  }
-
   /**
    * PERMANENTFLAGS of every path, SELECTed in one burst. A SELECT's answers name no mailbox, so they are told apart by
    * order: the server executes a SELECT to completion before the next (RFC 3501 §5.5: each changes the selected
@@ -223,7 +197,7 @@ export class FolderSurvey {
   /** Sends the SELECT commands now (in the caller's turn); each settles its path's promise. */
   async #sendSelects(conn: SurveyConnection, paths: readonly string[], settle: ReadonlyArray<(r: Permanent | undefined) => void>): Promise<void> {
     if (paths.length === 0) return;
-    this.#selected = true;
+    this.#selectedOn = conn;
     let last: unknown;
     const seen = paths.map(() => ({ flags: undefined as string[] | undefined, permanent: undefined as string[] | undefined }));
     await Promise.allSettled(
@@ -246,48 +220,8 @@ export class FolderSurvey {
     );
   }
 
-  /** Leaves the selected mailbox: UNSELECT (RFC 3691) where offered, else a fresh connection. Never CLOSE: it expunges. */
-  async #unselect(): Promise<void> {
-    const conn = await this.#connection();
-    if (conn.capabilities.raw.has('UNSELECT')) {
-      await conn.command('UNSELECT', [], { exclusive: true });
-    } else {
-      await conn.close().catch(() => undefined);
-    }
-    this.#selected = false;
-  }
-
-  #serial<T>(op: () => Promise<T>): Promise<T> {
-    this.#pending++;
-    clearTimeout(this.#idle);
-    const p = this.#chain.then(op, op);
-    const done = p.catch(() => undefined).then(() => {
-      // Nothing more to do for a while: the connection goes, and the next burst dials again (READER_IDLE_MS).
-      if (--this.#pending === 0 && !this.#closed) {
-        this.#idle = setTimeout(() => void this.#release(), READER_IDLE_MS);
-        this.#idle.unref();
-      }
-    });
-    this.#chain = done;
-    return p;
-  }
-
-  /** Closes the connection when still idle (LOGOUT); the next burst opens another. */
-  async #release(): Promise<void> {
-    if (this.#pending > 0) return;
-    const c = this.#conn ? await this.#conn.catch(() => undefined) : undefined;
-    if (this.#pending > 0 || !c) return;
-    this.#conn = undefined;
-    this.#selected = false;
-    await c.close().catch(() => undefined);
-  }
-
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#idle);
-    const c = this.#conn ? await this.#conn.catch(() => undefined) : undefined;
-    this.#conn = undefined;
-    await c?.close().catch(() => undefined);
+    await this.#kept.close();
   }
 }
 
