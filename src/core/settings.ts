@@ -101,6 +101,19 @@ export const ADAPT_MIN_COMMANDS = 20;
 export const ADAPT_LOOK_BATCH = 50;
 
 /**
+ * The path's bandwidth assumed from the login's round trip until the first look has measured it: 100 Mbit/s
+ * (12 500 bytes/ms). Over a path the LITERAL+ limit starts at RTT × this (literal-policy.ts literalPlusMaxForPath,
+ * adapt-policy.ts pathStartChange) instead of mbsync's 100 KiB, because a synchronizing literal costs a round trip
+ * on every message above the limit, refused or not, while a non-synchronizing one costs something only when the
+ * server refuses the command. Over the 40 ms relay the first commands of 50 carried 3.5 synchronizing literals each:
+ * 550 messages took the first 600 ms, the other 4450 the next 800 (wire log, docs/adaptation.md "The first commands
+ * over a path"). If the path is slower than assumed, the bet's worst case is one refused literal of RTT × 100 Mbit/s
+ * uploading at the real rate (at 10 Mbit/s: 10 round trips instead of one), and only until the first look, which
+ * replaces the assumption with the rate the run delivered (up or down, never below 100 KiB).
+ */
+export const PATH_ASSUMED_BYTES_PER_MS = 12_500;
+
+/**
  * How long a reader's connection of its own (the folder survey, the bulk index: src/migrate) stays open with nothing
  * to do. Kept between folders it saves a connect and a login each time (~2.5 round trips); kept for the whole run it
  * would hold a slot the pool may want: Dovecot allows 10 connections per user and address by default

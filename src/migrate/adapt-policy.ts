@@ -3,7 +3,7 @@ import type { SettingsBounds } from '../core/settings.js';
 import type { LiteralMode } from '../core/types.js';
 import { delayedAckStalls, phaseSamples } from '../analysis/diagnosis.js';
 import { percentile } from '../analysis/stats.js';
-import { literalPlusMaxForPath } from '../imap/literal-policy.js';
+import { DEFAULT_PLUS_MAX_BYTES, literalPlusMaxForPath } from '../imap/literal-policy.js';
 import { DEFAULT_MAX_BYTES_IN_FLIGHT } from '../transport/pool-admission.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 
@@ -50,6 +50,8 @@ export interface AdaptInput {
   readonly meanMessageBytes?: number | undefined;
   /** Bytes the server confirmed per ms over the window looked at: a lower bound of the path's bandwidth. */
   readonly bytesPerMs?: number | undefined;
+  /** The LITERAL+ limit in force was assumed at the start from the login's round trip (pathStartChange), not measured. */
+  readonly literalPlusAssumed?: boolean | undefined;
   readonly current: AdaptSettings;
   readonly bounds: SettingsBounds;
   /** The server refused connection cap+1 (learned by the pool). */
@@ -167,6 +169,19 @@ export function adapt(input: AdaptInput): AdaptDecision {
   // 40 ms path the defaults kept 520 msg/s of their 1306 at 0 ms, `--connections 8` 795 (docs/adaptation.md): the
   // server sat idle while replies crossed the path. Each connection needs 1 + RTT/S commands in flight, S being the
   // server's time per command, so that the next command is there when the server finishes one.
+  // Rule 4 at the first look after a start over a path (pathStartChange): the LITERAL+ limit was set from the login's
+  // round trip and an assumed bandwidth (PATH_ASSUMED_BYTES_PER_MS, settings.ts); now the run has measured the
+  // bandwidth, so the limit becomes what the measured path uploads in one round trip — up or down, never below the
+  // 100 KiB floor. A login slowed by the server's password hashing on a LAN reads as a path; here it goes back.
+  let literalMeasured = false;
+  if (input.literalPlusAssumed && input.rttMs !== undefined && input.bytesPerMs !== undefined && input.capabilities.literalPlus && s.literalMode === 'auto') {
+    const ceiling = input.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT;
+    const limit = literalPlusMaxForPath(input.rttMs, input.bytesPerMs, ceiling);
+    if (limit !== s.literalPlusMaxBytes) {
+      set('literalPlusMaxBytes', limit, `the LITERAL+ limit assumed at the start (${kib(s.literalPlusMaxBytes)}) against what was measured: round trip ${fmt(input.rttMs)} ms × ${fmt(input.bytesPerMs)} bytes/ms delivered = ${kib(limit)}${limit === DEFAULT_PLUS_MAX_BYTES ? ' (the floor)' : ''}`);
+      literalMeasured = true;
+    } else notes.push(`LITERAL+ limit: the ${kib(limit)} assumed at the start is what the measured path uploads in one round trip`);
+  }
   const window = bdpWindow(input, s);
   if (window) {
     notes.push(window.note);
@@ -175,8 +190,8 @@ export function adapt(input: AdaptInput): AdaptDecision {
     // trip each. Over the 40 ms relay the defaults kept 0.65× of their 0 ms msg/s with 3.8 such literals per
     // MULTIAPPEND (docs/adaptation.md). Only where the connections use LITERAL+ under 'auto': a forced mode is the
     // user's, and without LITERAL+ there is no limit to move.
-    let literalRaised = false;
-    if (window.syncPerCommand > 0 && input.capabilities.literalPlus && s.literalMode === 'auto' && input.bytesPerMs !== undefined) {
+    let literalRaised = literalMeasured;
+    if (!literalMeasured && window.syncPerCommand > 0 && input.capabilities.literalPlus && s.literalMode === 'auto' && input.bytesPerMs !== undefined) {
       const ceiling = input.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT;
       const limit = literalPlusMaxForPath(window.rttMs, input.bytesPerMs, ceiling, s.literalPlusMaxBytes);
       if (limit > s.literalPlusMaxBytes) {
@@ -274,6 +289,33 @@ export function startFolderChange(capabilities: AdaptInput['capabilities'], curr
     from: current.connectionsPerFolder,
     to: 1,
     reason: 'the server offers neither LITERAL+/LITERAL- nor MULTIAPPEND (Courier\'s signature): one connection per folder from the start, so no APPEND waits on the folder lock of another of ours (Courier: 97 msg/s with 2 connections in one folder, 181 with one; a lock waiter that misses the release sleeps 120 s)',
+  };
+}
+
+/**
+ * The third change taken before the first APPEND: over a path (the login's round trip `rttMs`, judged a path by the
+ * caller), a LITERAL+ limit of what the path would upload in one round trip at PATH_ASSUMED_BYTES_PER_MS (settings.ts)
+ * instead of 100 KiB. Until the first look the run has no measured bandwidth, and over the 40 ms relay the first
+ * commands were where the run lost most: 3.5 synchronizing literals per MULTIAPPEND of 50, a round trip each, 550
+ * messages in the first 600 ms against 4450 in the next 800 (docs/adaptation.md "The first commands over a path").
+ * Only with LITERAL+ offered and the literal mode 'auto' (a forced mode is the user's); never lower than the limit in
+ * force; the first look replaces it with the measured one (adapt(), literalPlusAssumed).
+ */
+export function pathStartChange(
+  capabilities: AdaptInput['capabilities'],
+  current: AdaptSettings,
+  rttMs: number,
+  assumedBytesPerMs: number,
+  ceilingBytes: number,
+): AdaptChange | undefined {
+  if (!capabilities.literalPlus || current.literalMode !== 'auto') return undefined;
+  const limit = literalPlusMaxForPath(rttMs, assumedBytesPerMs, ceilingBytes, current.literalPlusMaxBytes);
+  if (limit <= current.literalPlusMaxBytes) return undefined;
+  return {
+    setting: 'literalPlusMaxBytes',
+    from: current.literalPlusMaxBytes,
+    to: limit,
+    reason: `round trip ${fmt(rttMs)} ms at login: a synchronizing literal would cost a round trip on every message above ${kib(current.literalPlusMaxBytes)}; LITERAL+ up to ${kib(limit)} (what ${fmt((assumedBytesPerMs * 8) / 1000)} Mbit/s uploads in one round trip, assumed until the first look measures the path)`,
   };
 }
 

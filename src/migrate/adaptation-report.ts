@@ -20,6 +20,11 @@ export interface AdaptiveOptions {
   readonly minCommands?: number;
   /** The capability rule before the first APPEND (startChange; default true). false: only what is measured. */
   readonly fromCapabilities?: boolean;
+  /**
+   * The bandwidth assumed over a path until the first look measures it (pathStartChange; default
+   * PATH_ASSUMED_BYTES_PER_MS). 0: no LITERAL+ limit from the login's round trip, only the measured one.
+   */
+  readonly assumedPathBytesPerMs?: number;
   /** Hill-climb trials after the rules (default MAX_TRIALS; 0 = rules only). */
   readonly maxTrials?: number;
   readonly clock?: Clock;

@@ -1,9 +1,10 @@
 import { type Clock, systemClock } from '../core/clock.js';
-import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_LOOK_BATCH, ADAPT_MIN_COMMANDS, DEFAULT_BOUNDS, type SettingsBounds } from '../core/settings.js';
+import { ADAPT_AFTER_MESSAGES, ADAPT_AFTER_MS, ADAPT_LOOK_BATCH, ADAPT_MIN_COMMANDS, DEFAULT_BOUNDS, PATH_ASSUMED_BYTES_PER_MS, type SettingsBounds } from '../core/settings.js';
 import { DEFAULT_PLUS_MAX_BYTES } from '../imap/literal-policy.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
-import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, startChange, startFolderChange } from './adapt-policy.js';
+import { DEFAULT_MAX_BYTES_IN_FLIGHT } from '../transport/pool-admission.js';
+import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, pathStartChange, startChange, startFolderChange } from './adapt-policy.js';
 import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
 import type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 
@@ -110,6 +111,21 @@ export class AdaptiveController implements PoolObserver {
         this.changes.push(folderChange);
       }
     }
+    // Over a path (the login already took PATH_RTT_MS or more: its timing records reach record() before this), the
+    // LITERAL+ limit from the round trip and an assumed bandwidth until the first look measures it (pathStartChange).
+    if (this.minReplyMs >= PATH_RTT_MS && this.minReplyMs < Infinity && caps) {
+      const before = this.startSettings();
+      const have = { literalPlus: caps.literalPlus, literalMinus: caps.literalMinus, multiappend: caps.multiappend };
+      const change = pathStartChange(have, before, this.minReplyMs, this.options.assumedPathBytesPerMs ?? PATH_ASSUMED_BYTES_PER_MS, pool.options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT);
+      if (change) {
+        // With --no-adapt it is advice like any other change.
+        if (this.options.enabled) {
+          pool.reconfigure({ literalPlusMaxBytes: change.to as number });
+          this.literalAssumed = true;
+        }
+        this.changes.push(change);
+      }
+    }
     // Small commands while the rules look (ADAPT_LOOK_BATCH: their evidence is counted in commands); the run's own
     // batch once they are done (endLookBatch). --no-adapt changes nothing, this included.
     const look = Math.min(ADAPT_LOOK_BATCH, this.start.batch);
@@ -120,6 +136,8 @@ export class AdaptiveController implements PoolObserver {
     }
   }
   private multiappend = true;
+  /** The LITERAL+ limit in force was assumed from the login's round trip (pathStartChange); the first look measures it. */
+  private literalAssumed = false;
   /** The batch the looks send while they last; undefined when the run's own batch is in use. */
   private lookBatch: number | undefined;
 
@@ -293,7 +311,9 @@ export class AdaptiveController implements PoolObserver {
       bounds: this.bounds(),
       connectionCap: pool?.connectionCap,
       maxBytesInFlight: pool?.options.maxBytesInFlight,
+      literalPlusAssumed: this.literalAssumed,
     });
+    this.literalAssumed = false;
     this.looks++;
     this.lastRttMs = rttMs;
     this.baseRate = this.windowRate(now);

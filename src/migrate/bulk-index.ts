@@ -64,7 +64,8 @@ export type ClosableIndexer = FolderIndexer & {
  * folder asked twice (a read retried after a failure) gets a new connection, so its view is certainly fresh.
  */
 export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
-  const kept = new KeptConnection(() => Connection.open({ ...options, pipelineDepth: 1, readerLimits: MESSAGE_READER_LIMITS }), READER_IDLE_MS);
+  // Depth 2: an EXAMINE and the FETCH behind it (readFolder).
+  const kept = new KeptConnection(() => Connection.open({ ...options, pipelineDepth: 2, readerLimits: MESSAGE_READER_LIMITS }), READER_IDLE_MS);
   /** The folder examined on the kept connection, and that connection: what a body read may reuse. */
   let examined: { conn: Connection; path: string } | undefined;
   const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> =>
@@ -82,6 +83,8 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
   const fetchBodies = (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => {
     if (uids.length === 0) return Promise.resolve();
     return kept.use(async (conn) => {
+      // Verify reads the bodies right after the index, on the connection that examined the folder for it: this
+      // EXAMINE is only for a connection dialled anew since (idle, or after a failure), so it is not pipelined.
       if (examined?.conn !== conn || examined.path !== path) {
         examined = undefined;
         await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: [] });
@@ -101,9 +104,43 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
   return Object.assign(indexer, { fetchBodies, close: () => kept.close() });
 }
 
-/** EXAMINE (read-only, RFC 3501 §6.3.2) and one bulk UID FETCH of the folder on `conn`. */
+/**
+ * EXAMINE (read-only, RFC 3501 §6.3.2) and one bulk UID FETCH of the folder on `conn`, pipelined: the FETCH goes
+ * right behind the EXAMINE, so a folder costs one round trip, not two (over the 40 ms relay a reconcile of 50
+ * folders spent 2 round trips a folder, `verify` 3; docs/adaptation.md "Reading folders over a path").
+ * Why this is safe although the FETCH depends on the EXAMINE (RFC 3501 §5.5: the server executes such commands to
+ * completion in order): a failed EXAMINE leaves no mailbox selected (§6.3.1, §6.3.2: "if a mailbox is selected and
+ * a SELECT command that fails is attempted, no mailbox is selected"), so the FETCH behind it fails too; and whatever
+ * a server answers to that FETCH, it is only used when the EXAMINE succeeded — never the entries of another folder.
+ * A folder the EXAMINE finds empty ignores the FETCH's outcome (some servers answer `UID FETCH 1:*` on an empty
+ * mailbox with an error).
+ */
 async function readFolder(conn: Connection, path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> {
-  const selected = await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: ['EXISTS', 'OK'] });
+  const examine = conn.command('EXAMINE', [encodeMutf7(path)], { untagged: ['EXISTS', 'OK'] });
+  // Entries are parsed as they arrive and handed over only once the EXAMINE and the whole FETCH succeeded, so a
+  // caller never sees a half-read folder, nor one read under a failed EXAMINE.
+  const entries: IndexEntry[] = [];
+  let malformed: ProtocolError | undefined;
+  const fetch = conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }], {
+    untagged: ['FETCH'],
+    onUntagged: (u) => {
+      const e = parseFetch(u);
+      if (e) entries.push(e);
+      else malformed ??= new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
+    },
+  });
+  // Looked at below once the EXAMINE has told whether it matters; never an unhandled rejection.
+  const fetched = fetch.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  let selected;
+  try {
+    selected = await examine;
+  } catch (err) {
+    await fetched; // the connection is quiet again before the next operation
+    throw err;
+  }
   let exists = 0;
   let uidValidity = 0;
   for (const u of selected.untagged) {
@@ -111,18 +148,10 @@ async function readFolder(conn: Connection, path: string, onEntry: (e: IndexEntr
     if (u.type === 'EXISTS' && u.number !== undefined) exists = u.number;
     if (u.type === 'OK' && u.code?.name === 'UIDVALIDITY') uidValidity = Number(u.code.args);
   }
+  const failed = await fetched;
   if (exists === 0) return { exists: 0, uidValidity };
-  // Entries are parsed as they arrive and handed over only once the whole FETCH succeeded, so a caller never
-  // sees a half-read folder.
-  const entries: IndexEntry[] = [];
-  await conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }], {
-    untagged: ['FETCH'],
-    onUntagged: (u) => {
-      const e = parseFetch(u);
-      if (!e) throw new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
-      entries.push(e);
-    },
-  });
+  if (failed !== undefined) throw failed;
+  if (malformed) throw malformed;
   for (const e of entries) onEntry(e);
   return { exists: entries.length, uidValidity };
 }

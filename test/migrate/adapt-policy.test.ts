@@ -287,3 +287,51 @@ test("the folder capability rule: Courier's signature (no LITERAL+/LITERAL-, no 
   assert.equal(startFolderChange(COURIER_CAPS, { ...DEFAULTS, connections: 1 }), undefined);
   assert.equal(startFolderChange(COURIER_CAPS, { ...DEFAULTS, connectionsPerFolder: 1 }), undefined);
 });
+
+test('the path start rule: a 40 ms login gives LITERAL+ up to what 100 Mbit/s uploads in one round trip, within the byte bound; never without LITERAL+, under a forced mode, or below the limit in force', async () => {
+  const { pathStartChange } = await import('../../src/migrate/adapt-policy.js');
+  // 40 ms × 12 500 bytes/ms = 500 000 bytes: 488 KiB, whole KiB.
+  const c = pathStartChange(DOVECOT_CAPS, DEFAULTS, 40, 12_500, 16 * 1024 * 1024);
+  assert.deepEqual([c?.setting, c?.from, c?.to], ['literalPlusMaxBytes', DEFAULT_PLUS_MAX_BYTES, 488 * 1024]);
+  assert.match(c!.reason, /round trip 40\.0 ms at login/);
+  assert.match(c!.reason, /100 Mbit\/s/);
+  // A long path: bounded by what the pool holds in flight.
+  assert.equal(pathStartChange(DOVECOT_CAPS, DEFAULTS, 2000, 12_500, 4 * 1024 * 1024)?.to, 4 * 1024 * 1024);
+  assert.equal(pathStartChange(COURIER_CAPS, DEFAULTS, 40, 12_500, 16 * 1024 * 1024), undefined);
+  assert.equal(pathStartChange({ ...COURIER_CAPS, literalMinus: true }, DEFAULTS, 40, 12_500, 16 * 1024 * 1024), undefined);
+  for (const literalMode of ['sync', 'plus', 'minus'] as const) {
+    assert.equal(pathStartChange(DOVECOT_CAPS, { ...DEFAULTS, literalMode }, 40, 12_500, 16 * 1024 * 1024), undefined, literalMode);
+  }
+  // A short round trip gives less than the floor: nothing to change.
+  assert.equal(pathStartChange(DOVECOT_CAPS, DEFAULTS, 5, 12_500, 16 * 1024 * 1024), undefined);
+  assert.equal(pathStartChange(DOVECOT_CAPS, { ...DEFAULTS, literalPlusMaxBytes: 1024 * 1024 }, 40, 12_500, 16 * 1024 * 1024), undefined);
+  assert.equal(pathStartChange(DOVECOT_CAPS, DEFAULTS, 40, 0, 16 * 1024 * 1024), undefined, 'no assumption (0): no change');
+});
+
+test('the first look replaces a LITERAL+ limit assumed at the start with the measured one: down on a slow path (never below 100 KiB), up on a fast one, back to 100 KiB on a LAN; a measured limit is never lowered', () => {
+  const assumed = { ...DEFAULTS, literalPlusMaxBytes: 488 * 1024 };
+  // 40 ms × 5000 bytes/ms = 200 000 bytes: 195 KiB.
+  const slow = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 5_000, current: assumed, literalPlusAssumed: true }));
+  const down = slow.changes.find((x) => x.setting === 'literalPlusMaxBytes');
+  assert.deepEqual([down?.from, down?.to], [488 * 1024, 195 * 1024], JSON.stringify(slow.changes));
+  assert.match(down!.reason, /assumed at the start .* against what was measured/);
+  // The connections were judged from literals that waited under the assumed limit: left to the next look.
+  assert.equal(slow.settings.connections, DEFAULTS.connections, JSON.stringify(slow.changes));
+  const crawl = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 500, current: assumed, literalPlusAssumed: true }));
+  assert.equal(crawl.settings.literalPlusMaxBytes, DEFAULT_PLUS_MAX_BYTES, 'never below the floor');
+  const fast = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 30_000, current: assumed, literalPlusAssumed: true }));
+  assert.equal(fast.settings.literalPlusMaxBytes, 1171 * 1024);
+  // A login slowed by password hashing on a LAN: the look's round trip is the LAN's.
+  const lan = adapt(input({ records: healthyRun(), rttMs: 0.3, bytesPerMs: 50_000, current: assumed, literalPlusAssumed: true }));
+  assert.equal(lan.settings.literalPlusMaxBytes, DEFAULT_PLUS_MAX_BYTES, JSON.stringify(lan.changes));
+  // The same measurement when the limit was measured, not assumed: the earlier rule, which only raises.
+  const measured = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 5_000, current: assumed }));
+  assert.equal(measured.settings.literalPlusMaxBytes, 488 * 1024);
+  // Exactly the assumed value: no change, and a note says it was checked.
+  const same = adapt(input({ records: syncLiteralPath(40), rttMs: 40, meanMessageBytes: 22_000, bytesPerMs: 12_500, current: assumed, literalPlusAssumed: true }));
+  assert.ok(!same.changes.some((x) => x.setting === 'literalPlusMaxBytes'), JSON.stringify(same.changes));
+  assert.ok(same.notes.some((n) => /assumed at the start is what the measured path uploads/.test(n)), same.notes.join('\n'));
+  // A forced literal mode, or no LITERAL+: nothing assumed is touched.
+  const forced = adapt(input({ records: syncLiteralPath(40), rttMs: 40, bytesPerMs: 500, current: { ...assumed, literalMode: 'sync' }, literalPlusAssumed: true }));
+  assert.equal(forced.settings.literalPlusMaxBytes, 488 * 1024);
+});
