@@ -107,7 +107,8 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
 /**
  * EXAMINE (read-only, RFC 3501 §6.3.2) and one bulk UID FETCH of the folder on `conn`, pipelined: the FETCH goes
  * right behind the EXAMINE, so a folder costs one round trip, not two (over the 40 ms relay a reconcile of 50
- * folders spent 2 round trips a folder, `verify` 3; docs/adaptation.md "Reading folders over a path").
+ * folders spent 2 round trips a folder, `verify` 3; docs/adaptation.md "The first commands over a path, and
+ * reading folders over a path").
  * Why this is safe although the FETCH depends on the EXAMINE (RFC 3501 §5.5: the server executes such commands to
  * completion in order): a failed EXAMINE leaves no mailbox selected (§6.3.1, §6.3.2: "if a mailbox is selected and
  * a SELECT command that fails is attempted, no mailbox is selected"), so the FETCH behind it fails too; and whatever
