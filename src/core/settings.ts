@@ -114,6 +114,16 @@ export const ADAPT_LOOK_BATCH = 50;
 export const PATH_ASSUMED_BYTES_PER_MS = 12_500;
 
 /**
+ * How far ahead of the walk folders are opened — reconcile (FolderRuns.#advance) and verify (verify.ts readAhead):
+ * at most 2 folders, and no further once the ones opened ahead held 20 000 messages at the start. Their indexes are
+ * held until the walk reaches them (~150–200 bytes an entry: a few MB), on top of the current folder's; their reads
+ * go on the bulk reader's connection behind one another, one round trip for all of them (docs/adaptation.md, "The
+ * first commands over a path, and reading folders over a path").
+ */
+export const READ_AHEAD_FOLDERS = 2;
+export const READ_AHEAD_MESSAGES = 20_000;
+
+/**
  * How long a reader's connection of its own (the folder survey, the bulk index: src/migrate) stays open with nothing
  * to do. Kept between folders it saves a connect and a login each time (~2.5 round trips); kept for the whole run it
  * would hold a slot the pool may want: Dovecot allows 10 connections per user and address by default

@@ -1,9 +1,10 @@
-import { ProtocolError } from '../core/errors.js';
+import { ProtocolError, ServerResponseError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { parseMessageIdHeader } from '../core/message-id.js';
 import { READER_IDLE_MS } from '../core/settings.js';
 import { formatSequenceSet } from '../imap/sequence-set.js';
 import { MESSAGE_READER_LIMITS, type ResponseItem } from '../imap/response-reader.js';
+import type { TaggedResult } from '../transport/command-outcome.js';
 import { Connection, type ConnectionOptions } from '../transport/connection.js';
 import { KeptConnection } from '../transport/kept-connection.js';
 
@@ -56,56 +57,128 @@ export type ClosableIndexer = FolderIndexer & {
 };
 
 /**
+ * Commands in flight on the bulk reader's connection: the EXAMINE and FETCH pairs of the folders read ahead of the
+ * walk (reconcile: FolderRuns, up to 2 ahead; verify: up to 2 ahead) and a body read's pair, each answered in order.
+ */
+const READER_DEPTH = 8;
+
+/** A tagged NO or BAD leaves the connection as it was (no mailbox selected after a refused EXAMINE); anything else
+ *  (a lost socket, an answer the reader could not follow) leaves it in a state nobody knows. */
+const keepAfter = (err: unknown): boolean => err instanceof ServerResponseError;
+
+/**
  * An indexer over one connection of its own with the APPEND transport's options, kept from one folder to the next
- * (and closed after READER_IDLE_MS with nothing to read, src/core/settings.ts):
- * EXAMINE (a fresh view: selecting a mailbox opens it anew) and the bulk FETCH, one folder at a time. A connection per
- * folder cost a connect, a greeting and a login each time — ~4.5 round trips a folder where 2 will do: a dry run of 50
- * folders through a 40 ms round trip took 11.4 s (docs/adaptation.md, "A tree of folders over a path"). The same
- * folder asked twice (a read retried after a failure) gets a new connection, so its view is certainly fresh.
+ * (and closed after READER_IDLE_MS with nothing to read, src/core/settings.ts): EXAMINE (a fresh view: selecting a
+ * mailbox opens it anew) and the bulk FETCH, sent together. A connection per folder cost a connect, a greeting and
+ * a login each time — ~4.5 round trips a folder: a dry run of 50 folders through a 40 ms round trip took 11.4 s
+ * (docs/adaptation.md, "A tree of folders over a path"). Reads are pipelined (KeptConnection.pipeline): folders read
+ * ahead of the walk go right behind one another on the wire, one round trip for all of them. The same folder asked
+ * again (a read retried after a failure) gets a new connection once the reads in flight are done, so its view is
+ * certainly fresh.
  */
 export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
-  // Depth 2: an EXAMINE and the FETCH behind it (readFolder).
-  const kept = new KeptConnection(() => Connection.open({ ...options, pipelineDepth: 2, readerLimits: MESSAGE_READER_LIMITS }), READER_IDLE_MS);
-  /** The folder examined on the kept connection, and that connection: what a body read may reuse. */
-  let examined: { conn: Connection; path: string } | undefined;
+  const kept = new KeptConnection(() => Connection.open({ ...options, pipelineDepth: READER_DEPTH, readerLimits: MESSAGE_READER_LIMITS }), READER_IDLE_MS);
+  /** The last EXAMINE issued on the kept connection: the mailbox every command issued behind it runs against. */
+  let last: Examined | undefined;
+  /** Outcomes in flight, so that a connection is replaced only once they are done. */
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    p.finally(() => inFlight.delete(p)).catch(() => undefined);
+    return p;
+  };
   const indexer = (path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> =>
-    kept.use(async (c, fresh) => {
-      // The same folder again (a read retried after a failure) on another connection: its view is certainly fresh.
-      const conn = examined?.conn === c && examined.path === path ? await fresh() : c;
-      examined = undefined;
-      const r = await readFolder(conn, path, onEntry);
-      examined = { conn, path };
-      return r;
-    });
-  // Bodies of a folder just read (verify reads the index, then the bodies of its candidates): on the connection that
-  // has it examined already, one round trip a batch — through the control plane the same read was a LIST and a
-  // SELECT more per folder (docs/adaptation.md, "A tree of folders over a path").
+    kept.pipeline(async (c, fresh) => {
+      let conn = c;
+      if (last?.conn === c && last.path === path) {
+        await Promise.allSettled([...inFlight]);
+        conn = await fresh();
+      }
+      const read = issueRead(conn, path, onEntry);
+      last = read.examined;
+      return { outcome: track(read.outcome) };
+    }, keepAfter);
+  // Bodies of a folder read before (verify reads the index, then the bodies of its candidates), on the same kept
+  // connection: behind the last EXAMINE when it named this folder, else behind an EXAMINE of their own, sent with
+  // them. They are handed over only under an EXAMINE known to have succeeded — held until then (one batch, bounded by
+  // the caller: verify's BODY_BATCH_BYTES) — so a server that kept another mailbox selected after a refused EXAMINE
+  // can never pass that mailbox's messages off as these.
   const fetchBodies = (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => {
     if (uids.length === 0) return Promise.resolve();
-    return kept.use(async (conn) => {
-      // Verify reads the bodies right after the index, on the connection that examined the folder for it: this
-      // EXAMINE is only for a connection dialled anew since (idle, or after a failure), so it is not pipelined.
-      if (examined?.conn !== conn || examined.path !== path) {
-        examined = undefined;
-        await conn.command('EXAMINE', [encodeMutf7(path)], { exclusive: true, untagged: [] });
-        examined = { conn, path };
-      }
+    return kept.pipeline(async (conn) => {
+      const under = last?.conn === conn && last.path === path && last.state !== 'failed' ? last : examine(conn, path);
+      last = under;
+      const held: Array<[number, Buffer]> = [];
       const set = formatSequenceSet([...new Set(uids)].sort((x, y) => x - y));
-      await conn.command('UID FETCH', [{ atom: set }, { atom: '(UID BODY.PEEK[])' }], {
+      const fetch = conn.command('UID FETCH', [{ atom: set }, { atom: '(UID BODY.PEEK[])' }], {
         untagged: ['FETCH'],
         onUntagged: (u) => {
+          if (!takes(conn, u)) return;
           const uid = /(?:^|[ (])UID (\d+)/i.exec(u.text);
           const body = u.literals[u.literals.length - 1];
-          if (uid && body) onBody(Number(uid[1]), body);
+          if (!uid || !body) return;
+          if (under.state === 'ok') onBody(Number(uid[1]), body);
+          else held.push([Number(uid[1]), body]);
         },
       });
-    });
+      const outcome = (async () => {
+        const failed = fetch.then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        try {
+          await under.done;
+        } catch (err) {
+          await failed;
+          throw err;
+        }
+        const err = await failed;
+        if (err !== undefined) throw err;
+        for (const [uid, body] of held) onBody(uid, body);
+      })();
+      return { outcome: track(outcome) };
+    }, keepAfter);
   };
   return Object.assign(indexer, { fetchBodies, close: () => kept.close() });
 }
 
 /**
- * EXAMINE (read-only, RFC 3501 §6.3.2) and one bulk UID FETCH of the folder on `conn`, pipelined: the FETCH goes
+ * The queue hands an untagged answer to every command in flight that asked for its kind, oldest first
+ * (command-queue.ts routeUntagged). With several FETCHes in flight on one connection, a `* n FETCH` belongs to the
+ * oldest of them — the one the server is answering, since it answers in order — so the first to see it takes it and
+ * the others let it pass. One marker per connection, shared by every FETCH issued on it.
+ */
+const lastTaken = new WeakMap<Connection, { item: unknown }>();
+function takes(conn: Connection, item: unknown): boolean {
+  let m = lastTaken.get(conn);
+  if (!m) lastTaken.set(conn, (m = { item: undefined }));
+  if (m.item === item) return false;
+  m.item = item;
+  return true;
+}
+
+/** An EXAMINE issued on `conn`: what commands behind it run against once it has succeeded. */
+interface Examined {
+  readonly conn: Connection;
+  readonly path: string;
+  /** Known as soon as its answer is read (set synchronously by then() callbacks, read by later commands' handlers). */
+  state: 'pending' | 'ok' | 'failed';
+  readonly done: Promise<TaggedResult>;
+}
+
+/** Sends EXAMINE (read-only, RFC 3501 §6.3.2) for `path` now. */
+function examine(conn: Connection, path: string, untagged: string[] = []): Examined {
+  const done = conn.command('EXAMINE', [encodeMutf7(path)], { untagged });
+  const e: Examined = { conn, path, state: 'pending', done };
+  done.then(
+    () => (e.state = 'ok'),
+    () => (e.state = 'failed'),
+  );
+  return e;
+}
+
+/**
+ * EXAMINE (read-only, RFC 3501 §6.3.2) and one bulk UID FETCH of the folder on `conn`, both sent now: the FETCH goes
  * right behind the EXAMINE, so a folder costs one round trip, not two (over the 40 ms relay a reconcile of 50
  * folders spent 2 round trips a folder, `verify` 3; docs/adaptation.md "The first commands over a path, and
  * reading folders over a path").
@@ -114,10 +187,12 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
  * a SELECT command that fails is attempted, no mailbox is selected"), so the FETCH behind it fails too; and whatever
  * a server answers to that FETCH, it is only used when the EXAMINE succeeded — never the entries of another folder.
  * A folder the EXAMINE finds empty ignores the FETCH's outcome (some servers answer `UID FETCH 1:*` on an empty
- * mailbox with an error).
+ * mailbox with an error). With other reads in flight before it, an EXISTS the server sends about the folder of an
+ * earlier read reaches this EXAMINE first (untagged answers go to the oldest command that asked for their kind); its
+ * own EXISTS comes after, and the last one counts.
  */
-async function readFolder(conn: Connection, path: string, onEntry: (e: IndexEntry) => void): Promise<{ exists: number; uidValidity: number }> {
-  const examine = conn.command('EXAMINE', [encodeMutf7(path)], { untagged: ['EXISTS', 'OK'] });
+function issueRead(conn: Connection, path: string, onEntry: (e: IndexEntry) => void): { examined: Examined; outcome: Promise<{ exists: number; uidValidity: number }> } {
+  const examined = examine(conn, path, ['EXISTS', 'OK']);
   // Entries are parsed as they arrive and handed over only once the EXAMINE and the whole FETCH succeeded, so a
   // caller never sees a half-read folder, nor one read under a failed EXAMINE.
   const entries: IndexEntry[] = [];
@@ -125,34 +200,38 @@ async function readFolder(conn: Connection, path: string, onEntry: (e: IndexEntr
   const fetch = conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }], {
     untagged: ['FETCH'],
     onUntagged: (u) => {
+      if (!takes(conn, u)) return;
       const e = parseFetch(u);
       if (e) entries.push(e);
       else malformed ??= new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
     },
   });
-  // Looked at below once the EXAMINE has told whether it matters; never an unhandled rejection.
-  const fetched = fetch.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  let selected;
-  try {
-    selected = await examine;
-  } catch (err) {
-    await fetched; // the connection is quiet again before the next operation
-    throw err;
-  }
-  let exists = 0;
-  let uidValidity = 0;
-  for (const u of selected.untagged) {
-    if (u.kind !== 'untagged') continue;
-    if (u.type === 'EXISTS' && u.number !== undefined) exists = u.number;
-    if (u.type === 'OK' && u.code?.name === 'UIDVALIDITY') uidValidity = Number(u.code.args);
-  }
-  const failed = await fetched;
-  if (exists === 0) return { exists: 0, uidValidity };
-  if (failed !== undefined) throw failed;
-  if (malformed) throw malformed;
-  for (const e of entries) onEntry(e);
-  return { exists: entries.length, uidValidity };
+  const outcome = (async () => {
+    // Looked at once the EXAMINE has told whether it matters; never an unhandled rejection.
+    const fetched = fetch.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    let selected;
+    try {
+      selected = await examined.done;
+    } catch (err) {
+      await fetched; // the connection is quiet again before the next operation
+      throw err;
+    }
+    let exists = 0;
+    let uidValidity = 0;
+    for (const u of selected.untagged) {
+      if (u.kind !== 'untagged') continue;
+      if (u.type === 'EXISTS' && u.number !== undefined) exists = u.number;
+      if (u.type === 'OK' && u.code?.name === 'UIDVALIDITY') uidValidity = Number(u.code.args);
+    }
+    const failed = await fetched;
+    if (exists === 0) return { exists: 0, uidValidity };
+    if (failed !== undefined) throw failed;
+    if (malformed) throw malformed;
+    for (const e of entries) onEntry(e);
+    return { exists: entries.length, uidValidity };
+  })();
+  return { examined, outcome };
 }

@@ -1,4 +1,5 @@
 import type { Journal } from '../journal/journal.js';
+import { READ_AHEAD_FOLDERS, READ_AHEAD_MESSAGES } from '../core/settings.js';
 import { AFTER_CRASH_WINDOW_MS, settled } from './folder-settle.js';
 import { STATUS_AHEAD_MAX_AGE_MS } from './control-adapter.js';
 import { checkFolder, type FolderDistrust, type FolderStatus, type FolderVerdict, sameStatus } from './folder-check.js';
@@ -11,13 +12,6 @@ import { UidSet } from './uid-set.js';
 // start (STATUS), whether the journal may be trusted there (folder-check.ts), the bulk index built on first need,
 // the UIDs this run accounted for, pending flag updates, and the per-folder counts the summary shows.
 
-/**
- * How far ahead of the walk folders are opened (#advance): at most 2 folders, and no further once the ones opened
- * ahead held 20 000 messages at the start — their indexes are held until the walk reaches them (~150–200 bytes an
- * entry: a few MB), on top of the current folder's.
- */
-const AHEAD_FOLDERS = 2;
-const AHEAD_MESSAGES = 20_000;
 
 export interface FolderCounts {
   /** Source messages mapped to this folder. */
@@ -124,13 +118,14 @@ export class FolderRuns {
   }
 
   /**
-   * Opens the next folders of the walk (expect()) before it reaches them, one at a time, at most AHEAD_FOLDERS and
-   * AHEAD_MESSAGES (by their STATUS) ahead: a folder to reconcile has its index read then, on the bulk reader's
-   * connection, while the walk is still in the folder before — over a path each read is two round trips, and one
-   * folder after the other they were the walk's pace (docs/adaptation.md, "A tree of folders over a path").
+   * Opens the next folders of the walk (expect()) before it reaches them, one at a time, at most READ_AHEAD_FOLDERS and
+   * READ_AHEAD_MESSAGES (by their STATUS) ahead: a folder to reconcile has its index read then, on the bulk reader's
+   * connection, while the walk is still in the folder before — over a path one folder after the other they were the
+   * walk's pace (docs/adaptation.md, "A tree of folders over a path"); now the reads of the folders opened ahead go on
+   * the wire behind one another (bulk-index.ts: pipelined), one round trip for all of them.
    */
   #advance(): void {
-    if (this.#advancing || this.#openedAhead.size >= AHEAD_FOLDERS || this.#aheadMessages >= AHEAD_MESSAGES) return;
+    if (this.#advancing || this.#openedAhead.size >= READ_AHEAD_FOLDERS || this.#aheadMessages >= READ_AHEAD_MESSAGES) return;
     while (this.#nextAhead < this.#order.length && this.#runs.has(this.#order[this.#nextAhead]!)) this.#nextAhead++;
     const next = this.#order[this.#nextAhead];
     if (next === undefined) return;

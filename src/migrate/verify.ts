@@ -1,3 +1,4 @@
+import { READ_AHEAD_FOLDERS, READ_AHEAD_MESSAGES } from '../core/settings.js';
 import type { Source } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
 import { type ContentMatch, type ContentPrint, comparePrints, contentPrint } from './content-match.js';
@@ -142,14 +143,27 @@ export async function verify(control: ServerControl, sources: readonly Source[],
   let excluded = 0;
   let seen = 0;
 
-  const folderState = (path: string): Promise<FolderState> => {
-    let p = folders.get(path);
+  /** Each folder's STATUS (and where it is, when the server refused its name), asked once. */
+  const located = new Map<string, Promise<{ status: Awaited<ReturnType<ServerControl['folderStatus']>>; moved: string | undefined }>>();
+  const locate = (path: string) => {
+    let p = located.get(path);
     if (!p) {
       p = (async () => {
         let status = await control.folderStatus(path);
         // A name the server refused was imported under a repaired name (folder-tree.ts): look there.
         const moved = status ? undefined : await locateRepaired(path, { control, delimiter, namespacePrefix: server.namespacePrefix ?? '' });
         if (moved) status = await control.folderStatus(moved);
+        return { status, moved };
+      })();
+      located.set(path, p);
+    }
+    return p;
+  };
+  const folderState = (path: string): Promise<FolderState> => {
+    let p = folders.get(path);
+    if (!p) {
+      p = (async () => {
+        const { status, moved } = await locate(path);
         const index = new FolderIndex();
         if (status && status.messages > 0) await control.indexFolder(moved ?? path, (e) => index.add(e));
         return {
@@ -160,6 +174,42 @@ export async function verify(control: ServerControl, sources: readonly Source[],
       folders.set(path, p);
     }
     return p;
+  };
+
+  // The walk's folders in order (where the control offers a STATUS burst), so that the next ones' indexes are read
+  // while the walk is still in the one before (openAhead below).
+  let order: string[] = [];
+  /** The body reads of the folder the walk left: at most one in flight, so prints held stay one batch. */
+  let settling: Promise<void> = Promise.resolve();
+  const settleLater = async (f: FolderState): Promise<void> => {
+    await settling;
+    settling = flush(f);
+    settling.catch(() => undefined); // awaited by the next settleLater or at the end; never unhandled
+  };
+  /**
+   * Opens the next folders of `order` after `path` — their STATUS and their index, on the bulk reader's pipelined
+   * connection — at most READ_AHEAD_FOLDERS and READ_AHEAD_MESSAGES (by STATUS) ahead, as reconcile does (folder-runs.ts):
+   * their reads go on the wire behind one another and behind the body reads of the folder the walk left, one round
+   * trip for all of them, while the walk reads the source's messages (issue 16, docs/adaptation.md "The first
+   * commands over a path, and reading folders over a path").
+   */
+  const openAhead = async (path: string): Promise<void> => {
+    const at = order.indexOf(path);
+    if (at < 0) return;
+    let messages = 0;
+    for (const next of order.slice(at + 1, at + 1 + READ_AHEAD_FOLDERS)) {
+      if (messages >= READ_AHEAD_MESSAGES) break;
+      // The STATUS answers of the burst above: no round trip. Only the index reads go to the server, together.
+      const where = await locate(next).catch(() => undefined);
+      messages += where?.status?.messages ?? 0;
+      if (folders.has(next)) continue;
+      const opened = folderState(next);
+      // A read ahead that failed (its connection closed under it by another read's failure, say) is not kept: the
+      // walk opens the folder again when it gets there, and meets the error itself if it is still there.
+      opened.catch(() => {
+        if (folders.get(next) === opened) folders.delete(next);
+      });
+    }
   };
 
   /** The folder the walk is in, by its mapped path (the state's own path may be a repaired name). */
@@ -173,6 +223,7 @@ export async function verify(control: ServerControl, sources: readonly Source[],
         const ruled = rules.apply(f.folder);
         if (!ruled.excluded) paths.push(mapFolder(ruled.parts, server, options.folderPrefix, ruled.explicit).path);
       }
+      order = paths;
       await control.prefetch(paths, { permanentFlags: false }).catch(() => undefined);
     }
     for await (const item of readAhead(source.items(), { depth: 32 })) {
@@ -195,9 +246,14 @@ export async function verify(control: ServerControl, sources: readonly Source[],
       // on the connection that has just read its index (one EXAMINE), and the run holds one folder's pending
       // messages, not every folder's until the end (50 folders through a 40 ms round trip: each examined a second
       // time, 2 s).
-      if (current && current.key !== path && current.state.pending.length > 0) await flush(current.state);
+      let entering = false;
+      if (current?.key !== path) {
+        if (current && current.state.pending.length > 0) await settleLater(current.state);
+        entering = true;
+      }
       const f = await folderState(path);
       current = { key: path, state: f };
+      if (entering) openAhead(path).catch(() => undefined);
       if (item.message.deleted && !options.includeDeleted) {
         f.deleted++;
         continue;
@@ -210,9 +266,10 @@ export async function verify(control: ServerControl, sources: readonly Source[],
         continue;
       }
       f.pending.push({ entry, print: contentPrint(data) });
-      if (f.pending.length >= PENDING_MESSAGES) await flush(f);
+      if (f.pending.length >= PENDING_MESSAGES) await settleLater(f);
     }
   }
+  await settling;
   for (const p of folders.values()) {
     const f = await p;
     if (f.pending.length > 0) await flush(f);

@@ -1,7 +1,8 @@
 // A connection of a reader's own (the folder survey and the bulk index, src/migrate): dialled on first use, kept from
 // one operation to the next — each saves a connect, a greeting and a login (~2.5 round trips) — used by one
-// operation at a time, and closed once nothing has used it for `idleMs` (READER_IDLE_MS, src/core/settings.ts:
-// a kept reader must not hold a slot of the server's per-user connection limit that the pool may want).
+// operation at a time (use) or by operations issued one behind another and answered in order (pipeline), and closed
+// once nothing has used it for `idleMs` (READER_IDLE_MS, src/core/settings.ts: a kept reader must not hold a slot of
+// the server's per-user connection limit that the pool may want).
 
 export interface Closable {
   readonly closed: boolean;
@@ -16,6 +17,8 @@ export class KeptConnection<C extends Closable> {
   #pending = 0;
   #idle: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Outcomes of pipeline() operations still in flight: close() lets them finish. */
+  readonly #outcomes = new Set<Promise<unknown>>();
 
   constructor(
     private readonly open: () => Promise<C>,
@@ -64,6 +67,41 @@ export class KeptConnection<C extends Closable> {
     return p;
   }
 
+  /**
+   * Pipelined use: `issue` writes its commands (in its synchronous part, or before it resolves) and hands back the
+   * promise of their outcome. The next operation may issue its commands as soon as this one has, right behind it on
+   * the wire — the server answers in order (RFC 3501 §5.5) — so N reads cost one round trip, not N. The connection
+   * stays held (no idle close) until every outcome has settled. A connection whose outcome failed other than by the
+   * server's tagged NO or BAD (`keep(err)` false: a lost socket, an answer the reader could not follow) is closed: the
+   * operations still in flight on it fail with it, and the next one dials anew.
+   */
+  pipeline<T>(issue: (c: C, fresh: () => Promise<C>) => Promise<{ outcome: Promise<T> }>, keep: (err: unknown) => boolean): Promise<T> {
+    return this.use(async (c, fresh) => {
+      let used = c;
+      const { outcome } = await issue(c, async () => (used = await fresh()));
+      // Held until the outcome settles: use() lets the chain move on as soon as this returns.
+      this.#pending++;
+      this.#outcomes.add(outcome);
+      outcome.finally(() => this.#outcomes.delete(outcome)).catch(() => undefined);
+      outcome.then(
+        () => this.#settled(),
+        (err: unknown) => {
+          if (!keep(err)) void this.drop(used);
+          this.#settled();
+        },
+      );
+      return { outcome };
+    }).then((r) => r.outcome);
+  }
+
+  /** An outcome of pipeline() settled: at 0 pending the idle timer runs. */
+  #settled(): void {
+    if (--this.#pending > 0 || this.#closed) return;
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => void this.#release(), this.idleMs);
+    this.#idle.unref();
+  }
+
   /** Closes `c` (the current connection by default); the next operation dials anew. */
   async drop(c?: C): Promise<void> {
     const current = this.#conn ? await this.#conn.catch(() => undefined) : undefined;
@@ -94,6 +132,7 @@ export class KeptConnection<C extends Closable> {
     this.#closed = true;
     clearTimeout(this.#idle);
     await this.#chain;
+    await Promise.allSettled([...this.#outcomes]);
     await this.drop();
   }
 }

@@ -71,3 +71,64 @@ test('a failed dial is met by the operation, and the next one dials again', asyn
   assert.equal((await kept.use(async (c) => c)).closed, false);
   await kept.close();
 });
+
+/** An outcome settled by the test. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+test('pipelined operations issue one behind another without waiting for outcomes; the connection is not released while an outcome is pending', async () => {
+  const kept = new KeptConnection(async () => new Fake(), 20);
+  const issued: string[] = [];
+  const first = deferred<string>();
+  const second = deferred<string>();
+  let conn: Fake | undefined;
+  const a = kept.pipeline(async (c) => {
+    conn = c;
+    issued.push('a');
+    return { outcome: first.promise };
+  }, () => false);
+  const b = kept.pipeline(async () => {
+    issued.push('b');
+    return { outcome: second.promise };
+  }, () => false);
+  await sleep(60); // three idle periods: nothing released, both issued though neither outcome has settled
+  assert.deepEqual(issued, ['a', 'b']);
+  assert.equal(conn!.closed, false, 'released while outcomes were pending');
+  second.resolve('B');
+  first.resolve('A');
+  assert.deepEqual(await Promise.all([a, b]), ['A', 'B']);
+  await sleep(60);
+  assert.equal(conn!.closed, true, 'released once idle after the outcomes');
+  await kept.close();
+});
+
+test('a pipelined outcome that fails other than by a server refusal closes the connection; a refusal keeps it; close() waits for outcomes in flight', async () => {
+  const kept = new KeptConnection(async () => new Fake(), 10_000);
+  const refusal = new Error('NO');
+  let c1: Fake | undefined;
+  await assert.rejects(kept.pipeline(async (c) => ((c1 = c), { outcome: Promise.reject(refusal) }), (e) => e === refusal), /NO/);
+  await sleep(5);
+  assert.equal(c1!.closed, false, 'a tagged refusal leaves the connection usable');
+  let c2: Fake | undefined;
+  await assert.rejects(kept.pipeline(async (c) => ((c2 = c), { outcome: Promise.reject(new Error('lost socket')) }), (e) => e === refusal), /lost socket/);
+  assert.equal(c2, c1);
+  await sleep(5);
+  assert.equal(c1!.closed, true, 'a connection in an unknown state is closed');
+  const late = deferred<number>();
+  let c3: Fake | undefined;
+  const p = kept.pipeline(async (c) => ((c3 = c), { outcome: late.promise }), () => false);
+  await sleep(5); // issued
+  let closed = false;
+  const closing = kept.close().then(() => (closed = true));
+  await sleep(20);
+  assert.equal(closed, false, 'close() did not wait for the outcome in flight');
+  assert.notEqual(c3, c1);
+  late.resolve(7);
+  assert.equal(await p, 7);
+  await closing;
+  assert.equal(c3!.closed, true);
+});
