@@ -65,10 +65,6 @@ export interface FolderReport extends FolderCounts {
 export class FolderRuns {
   readonly #runs = new Map<string, Promise<FolderRun>>();
   readonly #settled = new Map<string, FolderRun>();
-  /** Bulk reads run one at a time: each may open a connection of its own, and the import's connection count must
-   *  stay within what the server allows (Dovecot: 10 per user and address) — the APPEND pool, the control
-   *  connection and at most one reader. */
-  #indexing: Promise<unknown> = Promise.resolve();
   /** Folders this run created before opening them (the tree is created first, folder-tree.ts). */
   readonly #createdFirst = new Set<string>();
   /** Repaired path → the name the server refused. */
@@ -269,8 +265,11 @@ export class FolderRuns {
       const index = new FolderIndex(run.claimed);
       if (!run.status || run.status.messages === 0) run.index = Promise.resolve(index);
       else {
-        const read = this.#indexing.then(() => this.control.indexFolder(run.path, (e) => index.add(e)));
-        this.#indexing = read.catch(() => undefined);
+        // Not one at a time: the bulk reader has one connection (bulk-index.ts), on which the reads of the folders
+        // opened ahead go behind one another — pipelined, one round trip for all — and READ_AHEAD_FOLDERS/MESSAGES
+        // bound what they hold. (They once opened a connection each and ran in turn, to stay within the server's
+        // per-user connection limit.)
+        const read = this.control.indexFolder(run.path, (e) => index.add(e));
         run.index = read.then(() => index);
         run.index.catch(() => (run.index = undefined));
       }
