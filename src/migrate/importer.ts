@@ -202,6 +202,8 @@ export class Importer {
       else if (window.add(prepared)) await this.flush(window, inflight, windowFor);
     }
     if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight);
+    // Every message is handed over: the checkpoint (or the next source's folder bursts) will want the survey again.
+    if (this.journal && !this.dry && !signal?.aborted) this.control.expectStatuses?.(this.folders.all().length, this.pool?.size ?? 0);
     await Promise.all(inflight);
     if (!signal?.aborted && !stop.fatal) await this.targets.createEmptyFolders(folders);
     for (const n of source.notes) this.tally.sourceNotes.add(n);

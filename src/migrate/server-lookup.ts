@@ -26,6 +26,9 @@ export interface ServerControl {
   prefetch?(paths: readonly string[], what?: { readonly permanentFlags?: boolean }): Promise<void>;
   /** STATUS of these folders now (a checkpoint): path → status for the ones answered. */
   currentStatuses?(paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>>;
+  /** A currentStatuses() of `count` folders is coming (the checkpoint, once the last APPENDs are answered): what it
+   *  needs may be dialled now, while they still are — beside the `poolConnections` still open. */
+  expectStatuses?(count: number, poolConnections: number): void;
   /** One bulk FETCH of what the folder holds, on a freshly synchronised view. */
   indexFolder(
     path: string,

@@ -310,6 +310,25 @@ describe('ControlAdapter with a survey, under createTree', () => {
     await adapter.close();
   });
 
+  it('dials the survey again for a coming checkpoint of more than 3 folders while the pool is still open, unless the pool is so large that the connections could pass the per-user limit', async () => {
+    const s = new FakeServer();
+    const adapter = new ControlAdapter(plane(new Set(['INBOX']), []), undefined, undefined, new FolderSurvey(async () => s.connection()));
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
+    adapter.expectStatuses(3, 2);
+    await settle();
+    assert.equal(s.opened, 0, 'three folders go one at a time on the control connection: nothing to dial');
+    adapter.expectStatuses(50, 8);
+    await settle();
+    assert.equal(s.opened, 0, 'a pool of 8 (the bound), the control connection, the survey and a reader: past the 10 the bounds leave room for');
+    adapter.expectStatuses(50, 2);
+    await settle();
+    assert.equal(s.opened, 1);
+    adapter.expectStatuses(50, 2);
+    await settle();
+    assert.equal(s.opened, 1, 'dialled once');
+    await adapter.close();
+  });
+
   it('leaves everything to the one-at-a-time path when the survey cannot connect', async () => {
     const log: string[] = [];
     const adapter = new ControlAdapter(plane(new Set(['INBOX']), log), undefined, undefined, new FolderSurvey(async () => {
