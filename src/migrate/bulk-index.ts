@@ -1,4 +1,4 @@
-import { ProtocolError, ServerResponseError } from '../core/errors.js';
+import { AuthError, ProtocolError, ServerResponseError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { parseMessageIdHeader } from '../core/message-id.js';
 import { READER_IDLE_MS } from '../core/settings.js';
@@ -62,6 +62,28 @@ export type ClosableIndexer = FolderIndexer & {
  */
 const READER_DEPTH = 8;
 
+/** Attempts at a read lost with its connection, and the pause before the second (doubling): 0.1 + 0.2 + 0.4 s. */
+const LOST_READ_ATTEMPTS = 4;
+const LOST_READ_PAUSE_MS = 100;
+
+/**
+ * `read` again when its connection was lost (anything but the server's NO/BAD or a refused login), a few times with a
+ * short pause. The reads are pipelined: one lost connection fails every read in flight on it, and their retries go
+ * together on the next, so a second loss takes them all again — the single retry that was enough when each read had
+ * a connection to itself failed a re-run whose reader was cut twice (bulk-read-cut-dovecot.test.ts). Safe to repeat:
+ * an index is handed over only whole, and bodies (BODY.PEEK) are handed over by UID, again for the same UIDs.
+ */
+export async function retryLostRead<T>(read: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (e instanceof ServerResponseError || e instanceof AuthError || n >= LOST_READ_ATTEMPTS) throw e;
+      await new Promise((r) => setTimeout(r, LOST_READ_PAUSE_MS * 2 ** (n - 1)));
+    }
+  }
+}
+
 /** A tagged NO or BAD leaves the connection as it was (no mailbox selected after a refused EXAMINE); anything else
  *  (a lost socket, an answer the reader could not follow) leaves it in a state nobody knows. */
 const keepAfter = (err: unknown): boolean => err instanceof ServerResponseError;
@@ -105,7 +127,10 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
   // can never pass that mailbox's messages off as these.
   const fetchBodies = (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> => {
     if (uids.length === 0) return Promise.resolve();
-    return kept.pipeline(async (conn) => {
+    return retryLostRead(() => readBodies(path, uids, onBody));
+  };
+  const readBodies = (path: string, uids: readonly number[], onBody: (uid: number, data: Buffer) => void): Promise<void> =>
+    kept.pipeline(async (conn) => {
       const under = last?.conn === conn && last.path === path && last.state !== 'failed' ? last : examine(conn, path);
       last = under;
       const held: Array<[number, Buffer]> = [];
@@ -138,7 +163,6 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
       })();
       return { outcome: track(outcome) };
     }, keepAfter);
-  };
   return Object.assign(indexer, { fetchBodies, close: () => kept.close() });
 }
 

@@ -1,6 +1,6 @@
 import { DEFAULT_BOUNDS } from '../core/settings.js';
 import { AuthError, MailmigrateError, ServerResponseError } from '../core/errors.js';
-import type { FolderIndexer } from './bulk-index.js';
+import { type FolderIndexer, retryLostRead } from './bulk-index.js';
 import type { FolderStatus } from './folder-check.js';
 import type { CreateItem, FolderSurvey, Permanent } from './folder-survey.js';
 import type { ServerControl } from './server-lookup.js';
@@ -272,12 +272,9 @@ export class ControlAdapter implements ServerControl {
   ): Promise<{ exists: number; uidValidity: number }> {
     const indexer = this.indexer;
     if (!indexer) return Promise.reject(new MailmigrateError('E_INTERNAL', 'ControlAdapter: no bulk folder reader was given', 'never'));
-    // A fresh connection per read: one retry covers a connection lost mid-FETCH (entries are handed over only after
-    // the whole FETCH succeeded, so a retry starts from an empty index).
-    return indexer(path, onEntry).catch((e) => {
-      if (e instanceof ServerResponseError || e instanceof AuthError) throw e;
-      return indexer(path, onEntry);
-    });
+    // A read lost with its connection is read again (retryLostRead; entries are handed over only after the whole FETCH
+    // succeeded, so a retry starts from an empty index).
+    return retryLostRead(() => indexer(path, onEntry));
   }
 
   storeFlags(path: string, uids: readonly number[], add: readonly string[], remove: readonly string[]): Promise<void> {
