@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ControlPlane } from '../../src/mailbox/control-plane.js';
+import { transportIndexer } from '../../src/migrate/bulk-index.js';
 import { FolderSurvey, SURVEY_DEPTH } from '../../src/migrate/folder-survey.js';
 import { Connection } from '../../src/transport/connection.js';
 import { realServers, type RunningServer } from '../helpers/imap-servers.js';
@@ -95,6 +96,33 @@ for (const server of realServers) {
       // Asked after the SELECT burst: not from the selected folder's stale view (the last one holds 11).
       const again = await survey.status([paths[11]!]);
       assert.equal(again.get(paths[11]!)!.messages, 11);
+    });
+
+    test(`${server.name}: the bulk reader's pipelined reads of the same 12 folders at once give each folder its own messages, and bodies behind an EXAMINE of their own`, async () => {
+      // The folders of the test above: folder i holds i messages, ids survey-(i·100+k), keyword $Ki.
+      const u = s.users[0]!;
+      const paths = [...Array(12).keys()].map((i) => s.folderFor(['Kw', `F${i}`]));
+      const indexer = transportIndexer({ host: '127.0.0.1', port: s.port, tls: 'none', auth: { user: u.name, password: u.password } });
+      try {
+        const seen = paths.map(() => [] as string[]);
+        const reads = await Promise.all(paths.map((path, i) => indexer(path, (e) => seen[i]!.push(`${e.messageId} ${e.flags.filter((f) => f.startsWith('$K')).join(' ')}`))));
+        for (const [i, r] of reads.entries()) {
+          assert.equal(r.exists, i, paths[i]);
+          const want = [...Array(i).keys()].map((k) => `<survey-${i * 100 + k}@test.invalid> $K${i}`);
+          // Some servers keep a keyword only where PERMANENTFLAGS allowed it: compare the ids, and the keyword where kept.
+          assert.deepEqual(seen[i]!.map((x) => x.split(' ')[0]).sort(), want.map((x) => x.split(' ')[0]).sort(), paths[i]);
+          for (const x of seen[i]!) assert.ok(!/\$K\d+/.test(x) || x.endsWith(` $K${i}`), `${paths[i]}: ${x}`);
+        }
+        // Folder 5's bodies after folder 11 was the last examined: its EXAMINE goes with the FETCH.
+        const uids: number[] = [];
+        await indexer(paths[5]!, (e) => uids.push(e.uid));
+        await indexer(paths[11]!, () => undefined);
+        const bodies = new Map<number, string>();
+        await indexer.fetchBodies(paths[5]!, uids, (uid, data) => bodies.set(uid, data.toString('latin1')));
+        assert.deepEqual([...bodies.values()].map((b) => /Message-ID: (<[^>]+>)/.exec(b)?.[1]).sort(), [...Array(5).keys()].map((k) => `<survey-${500 + k}@test.invalid>`).sort());
+      } finally {
+        await indexer.close();
+      }
     });
   });
 }
