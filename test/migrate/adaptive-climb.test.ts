@@ -5,20 +5,7 @@ import { test } from 'node:test';
 import { AdaptiveController } from '../../src/migrate/adaptive-run.js';
 import type { AppendSample, Pool, PoolSettings } from '../../src/transport/pool.js';
 import { newRecord } from '../../src/transport/timing.js';
-
-class FakePool {
-  settings: PoolSettings = { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined, batch: 50, literalPlusMaxBytes: 100 * 1024 };
-  readonly reconfigured: Array<Partial<PoolSettings>> = [];
-  capabilities = { literalPlus: true, literalMinus: false, multiappend: true };
-  connectTimes = [0.05, 0.05];
-  connectionCap: number | undefined = undefined;
-  options = { maxBytesInFlight: 16 * 1024 * 1024 };
-  reconfigure(change: Partial<PoolSettings>): PoolSettings {
-    this.reconfigured.push(change);
-    this.settings = { ...this.settings, ...change };
-    return this.settings;
-  }
-}
+import { FakePool } from '../helpers/fake-pool.js';
 
 function sample(t: number, o: { waitMs?: number; connectionsInFolder?: number; messages?: number } = {}): AppendSample {
   const r = newRecord(1, 'A', 'APPEND', o.messages ?? 50, 50 * 4096, 'nonsync', t);

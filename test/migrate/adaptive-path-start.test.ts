@@ -6,23 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_PLUS_MAX_BYTES } from '../../src/imap/literal-policy.js';
 import { AdaptiveController } from '../../src/migrate/adaptive-run.js';
-import type { AppendSample, Pool, PoolSettings } from '../../src/transport/pool.js';
+import type { AppendSample, Pool } from '../../src/transport/pool.js';
 import { newRecord } from '../../src/transport/timing.js';
 import { capabilityRecord } from '../helpers/timing-records.js';
-
-class FakePool {
-  settings: PoolSettings = { pipelineDepth: 2, connections: 2, connectionsPerFolder: undefined, batch: 200, literalPlusMaxBytes: DEFAULT_PLUS_MAX_BYTES };
-  readonly reconfigured: Array<Partial<PoolSettings>> = [];
-  capabilities = { literalPlus: true, literalMinus: false, multiappend: true };
-  connectTimes = [0.05, 0.05];
-  connectionCap: number | undefined = undefined;
-  options = { maxBytesInFlight: 16 * 1024 * 1024 };
-  reconfigure(change: Partial<PoolSettings>): PoolSettings {
-    this.reconfigured.push(change);
-    this.settings = { ...this.settings, ...change };
-    return this.settings;
-  }
-}
+import { FakePool } from '../helpers/fake-pool.js';
 
 /** One MULTIAPPEND of 50 × 20 000 bytes settling at `t` after a wait of `rttMs` + 20 ms at the server. */
 function settle(c: AdaptiveController, t: number, rttMs: number): void {
@@ -37,7 +24,7 @@ function settle(c: AdaptiveController, t: number, rttMs: number): void {
 
 function start(loginMs: number, o: { enabled?: boolean; assumed?: number; caps?: FakePool['capabilities'] } = {}) {
   const clock = { t: 0 };
-  const pool = new FakePool();
+  const pool = new FakePool(200);
   if (o.caps) pool.capabilities = o.caps;
   const c = new AdaptiveController(
     { enabled: o.enabled ?? true, literalMode: 'auto', batch: 200, maxTrials: 0, clock: { now: () => clock.t, wall: () => new Date(0) }, ...(o.assumed !== undefined ? { assumedPathBytesPerMs: o.assumed } : {}) },
