@@ -1,7 +1,7 @@
 import { AuthError, ProtocolError, ServerResponseError } from '../core/errors.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { parseMessageIdHeader } from '../core/message-id.js';
-import { READER_IDLE_MS } from '../core/settings.js';
+import { READ_AHEAD_FOLDERS, READER_IDLE_MS } from '../core/settings.js';
 import { formatSequenceSet } from '../imap/sequence-set.js';
 import { MESSAGE_READER_LIMITS, type ResponseItem } from '../imap/response-reader.js';
 import type { TaggedResult } from '../transport/command-outcome.js';
@@ -57,10 +57,11 @@ export type ClosableIndexer = FolderIndexer & {
 };
 
 /**
- * Commands in flight on the bulk reader's connection: the EXAMINE and FETCH pairs of the folders read ahead of the
- * walk (reconcile: FolderRuns, up to 2 ahead; verify: up to 2 ahead) and a body read's pair, each answered in order.
+ * Commands in flight on the bulk reader's connection: the EXAMINE and FETCH pairs of the folder the walk is in and of
+ * the folders opened ahead of it (READ_AHEAD_FOLDERS: reconcile's FolderRuns, verify) and a body read's pair, each
+ * answered in order. All of them may go at once; a command beyond the depth waits in the queue, not on the wire.
  */
-const READER_DEPTH = 8;
+const READER_DEPTH = 2 * (READ_AHEAD_FOLDERS + 2);
 
 /** Attempts at a read lost with its connection, and the pause before the second (doubling): 0.1 + 0.2 + 0.4 s. */
 const LOST_READ_ATTEMPTS = 4;
