@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { MailmigrateError } from '../core/errors.js';
 import type { AppendMessage, SourceMessage } from '../core/types.js';
 import type { JournalLookup } from '../journal/journal.js';
+import type { Source, SourceFolder } from '../sources/index.js';
 import type { PoolOptions } from '../transport/pool.js';
 import type { TimingRecord } from '../transport/timing.js';
 import type { SyncFlagsMode } from './flag-sync.js';
@@ -15,6 +16,9 @@ import type { FolderReport, FolderRun } from './folder-runs.js';
 
 export interface ImportOptions {
   readonly pool: PoolOptions;
+  /** Folder lists already being walked (folderList in importer.ts): import-run starts the first source's at once,
+   *  while the connections log in, instead of once the server has answered. */
+  readonly folderLists?: ReadonlyMap<Source, Promise<readonly SourceFolder[]>>;
   /** MULTIAPPEND size (1 = plain APPEND). */
   readonly batch: number;
   /** Names to import under (--folder), as a list. */

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { toMailmigrateError } from '../core/errors.js';
 import type { Journal } from '../journal/journal.js';
-import type { ReadItem, Source } from '../sources/index.js';
+import type { ReadItem, Source, SourceFolder } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
 import { Pool } from '../transport/pool.js';
 import type { SyncFlagsMode } from './flag-sync.js';
@@ -36,6 +36,13 @@ export type { Failure, ImportEvent, ImportOptions, ImportProgress, ImportResult 
 // rules and map, the tree and each folder created once), message-placement.ts (already on the server, or the APPEND
 // that sends it), send-pipeline.ts (journal intent, MULTIAPPEND over the pool, outcomes), flag-application.ts (flags
 // wanted and flag changes), unknown-outcomes.ts (look-ups after a lost reply), import-tally.ts (counts and the result).
+
+/** Every folder of `source` (a directory walk, no message read), in the source's order. */
+export async function folderList(source: Source): Promise<SourceFolder[]> {
+  const out: SourceFolder[] = [];
+  for await (const f of source.folders()) out.push(f);
+  return out;
+}
 
 export class Importer {
   private readonly tally: ImportTally;
@@ -154,7 +161,7 @@ export class Importer {
     // The folder list first (a directory walk, no message read): the subscription list decides how folders are
     // created, and folders without messages are created too, as mbsync does (issue 12).
     const folders = [];
-    for await (const f of source.folders()) {
+    for (const f of await (this.options.folderLists?.get(source) ?? folderList(source))) {
       folders.push(f.folder);
       if (f.subscribed === false) this.targets.noteUnsubscribed(f.folder);
     }
