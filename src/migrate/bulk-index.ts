@@ -139,7 +139,6 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
       const fetch = conn.command('UID FETCH', [{ atom: set }, { atom: '(UID BODY.PEEK[])' }], {
         untagged: ['FETCH'],
         onUntagged: (u) => {
-          if (!takes(conn, u)) return;
           const uid = /(?:^|[ (])UID (\d+)/i.exec(u.text);
           const body = u.literals[u.literals.length - 1];
           if (!uid || !body) return;
@@ -148,38 +147,13 @@ export function transportIndexer(options: ConnectionOptions): ClosableIndexer {
         },
       });
       const outcome = (async () => {
-        const failed = fetch.then(
-          () => undefined,
-          (err: unknown) => err,
-        );
-        try {
-          await under.done;
-        } catch (err) {
-          await failed;
-          throw err;
-        }
-        const err = await failed;
-        if (err !== undefined) throw err;
+        const { failed } = await behind(under, fetch);
+        if (failed !== undefined) throw failed;
         for (const [uid, body] of held) onBody(uid, body);
       })();
       return { outcome: track(outcome) };
     }, keepAfter);
   return Object.assign(indexer, { fetchBodies, close: () => kept.close() });
-}
-
-/**
- * The queue hands an untagged answer to every command in flight that asked for its kind, oldest first
- * (command-queue.ts routeUntagged). With several FETCHes in flight on one connection, a `* n FETCH` belongs to the
- * oldest of them — the one the server is answering, since it answers in order — so the first to see it takes it and
- * the others let it pass. One marker per connection, shared by every FETCH issued on it.
- */
-const lastTaken = new WeakMap<Connection, { item: unknown }>();
-function takes(conn: Connection, item: unknown): boolean {
-  let m = lastTaken.get(conn);
-  if (!m) lastTaken.set(conn, (m = { item: undefined }));
-  if (m.item === item) return false;
-  m.item = item;
-  return true;
 }
 
 /** An EXAMINE issued on `conn`: what commands behind it run against once it has succeeded. */
@@ -189,6 +163,26 @@ interface Examined {
   /** Known as soon as its answer is read (set synchronously by then() callbacks, read by later commands' handlers). */
   state: 'pending' | 'ok' | 'failed';
   readonly done: Promise<TaggedResult>;
+}
+
+/**
+ * The EXAMINE's answer and the outcome of the command sent behind it. A failed EXAMINE is thrown, once the command
+ * behind it has settled too (the connection is quiet again before the next operation); else the command's error, if
+ * any, is returned for the caller to judge. Never an unhandled rejection.
+ */
+async function behind(examined: Examined, command: Promise<unknown>): Promise<{ selected: TaggedResult; failed: unknown }> {
+  const settled = command.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  let selected: TaggedResult;
+  try {
+    selected = await examined.done;
+  } catch (err) {
+    await settled;
+    throw err;
+  }
+  return { selected, failed: await settled };
 }
 
 /** Sends EXAMINE (read-only, RFC 3501 §6.3.2) for `path` now. */
@@ -225,25 +219,13 @@ function issueRead(conn: Connection, path: string, onEntry: (e: IndexEntry) => v
   const fetch = conn.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])' }], {
     untagged: ['FETCH'],
     onUntagged: (u) => {
-      if (!takes(conn, u)) return;
       const e = parseFetch(u);
       if (e) entries.push(e);
       else malformed ??= new ProtocolError(`UID FETCH ${path}: a FETCH response without UID or RFC822.SIZE`, u.text);
     },
   });
   const outcome = (async () => {
-    // Looked at once the EXAMINE has told whether it matters; never an unhandled rejection.
-    const fetched = fetch.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    let selected;
-    try {
-      selected = await examined.done;
-    } catch (err) {
-      await fetched; // the connection is quiet again before the next operation
-      throw err;
-    }
+    const { selected, failed } = await behind(examined, fetch);
     let exists = 0;
     let uidValidity = 0;
     for (const u of selected.untagged) {
@@ -251,7 +233,7 @@ function issueRead(conn: Connection, path: string, onEntry: (e: IndexEntry) => v
       if (u.type === 'EXISTS' && u.number !== undefined) exists = u.number;
       if (u.type === 'OK' && u.code?.name === 'UIDVALIDITY') uidValidity = Number(u.code.args);
     }
-    const failed = await fetched;
+    // The FETCH's failure only matters where there was something to fetch.
     if (exists === 0) return { exists: 0, uidValidity };
     if (failed !== undefined) throw failed;
     if (malformed) throw malformed;

@@ -160,13 +160,10 @@ export class FolderSurvey {
   async #sendStatus(conn: SurveyConnection, paths: readonly string[]): Promise<Map<string, FolderStatus | undefined>> {
     const out = new Map<string, FolderStatus | undefined>();
     if (paths.length === 0) return out;
-    // Every STATUS in flight is handed every STATUS answer (command-queue.ts routes by type), so the answers are
-    // kept by the mailbox name they carry, in wire form.
+    // The answers are kept by the mailbox name they carry, in wire form (each goes to the oldest STATUS in flight:
+    // command-queue.ts routeUntagged).
     const seen = new Map<string, FolderStatus>();
-    let last: unknown;
     const onUntagged = (u: Extract<ResponseItem, { kind: 'untagged' }>): void => {
-      if (u === last) return; // parsed already, for an older STATUS in flight
-      last = u;
       const parsed = parseStatus(u);
       if (parsed) seen.set(parsed.wire, parsed.status);
     };
@@ -186,8 +183,8 @@ export class FolderSurvey {
   /**
    * PERMANENTFLAGS of every path, SELECTed in one burst. A SELECT's answers name no mailbox, so they are told apart by
    * order: the server executes a SELECT to completion before the next (RFC 3501 §5.5: each changes the selected
-   * state, so commands after it wait), and command-queue.ts hands an untagged answer to the commands in flight
-   * oldest first — the first SELECT to see an answer is the one the server is answering. Each path's promise settles
+   * state, so commands after it wait), and command-queue.ts hands a streamed untagged answer to the oldest command in
+   * flight that asked for it — the SELECT the server is answering. Each path's promise settles
    * when its own SELECT does: undefined when it failed (the caller asks again, one at a time).
    */
   permanentFlagsOf(paths: readonly string[]): Map<string, Promise<Permanent | undefined>> {
@@ -198,16 +195,14 @@ export class FolderSurvey {
   async #sendSelects(conn: SurveyConnection, paths: readonly string[], settle: ReadonlyArray<(r: Permanent | undefined) => void>): Promise<void> {
     if (paths.length === 0) return;
     this.#selectedOn = conn;
-    let last: unknown;
     const seen = paths.map(() => ({ flags: undefined as string[] | undefined, permanent: undefined as string[] | undefined }));
     await Promise.allSettled(
       paths.map((p, k) =>
         conn
           .command('SELECT', [{ atom: encodeMailboxAsAtom(p) }], {
             untagged: ['FLAGS', 'OK'],
+            // The oldest SELECT in flight is the one the server is answering: its answers are its own.
             onUntagged: (u) => {
-              if (u === last) return; // an older SELECT in flight took it
-              last = u;
               if (u.type === 'FLAGS') seen[k]!.flags = flagList(u.text);
               else if (u.code?.name === 'PERMANENTFLAGS') seen[k]!.permanent = flagList(u.code.args);
             },

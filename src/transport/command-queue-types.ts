@@ -29,8 +29,9 @@ export interface EnqueueOptions {
   untagged?: readonly string[];
   /** Streams the untagged responses of the types in `untagged` to the caller instead of collecting them, so a bulk
    *  `UID FETCH 1:*` of 100,000 messages is parsed as it arrives and never held whole (no byte cap applies). Each one
-   *  is an answer the command asked for, so it also counts as progress for the reply deadline. A throw from it fails
-   *  the command. */
+   *  is an answer the command asked for, so it also counts as progress for the reply deadline, and it is this
+   *  command's alone when it is the oldest in flight that asked (command-queue.ts routeUntagged). A throw from it
+   *  fails the command. */
   onUntagged?: (item: Extract<ResponseItem, { kind: 'untagged' }>) => void;
 }
 

@@ -260,8 +260,14 @@ export class CommandQueue {
     this.pump();
   }
 
-  /** Gives an untagged response to the in-flight commands that asked for its type, oldest first (the order they were
-   *  sent: folder-survey.ts relies on it to tell pipelined SELECTs' answers apart); drops it otherwise. */
+  /**
+   * Gives an untagged response to the in-flight commands that asked for its type, oldest first (the order they were
+   * sent); drops it otherwise. A command that streams its answers (onUntagged) takes the response for itself: the
+   * server executes pipelined commands in order (RFC 3501 §5.5), so the oldest command in flight that asked for this
+   * kind is the one being answered — the pipelined SELECTs and STATUS of folder-survey.ts and the pipelined FETCHes of
+   * bulk-index.ts are told apart by this, and a younger command never sees an older one's data. Collected answers
+   * (no onUntagged) go to every command that asked, as before.
+   */
   private routeUntagged(item: Extract<ResponseItem, { kind: 'untagged' }>): void {
     const limit = this.opts.maxUntaggedBytes ?? DEFAULT_MAX_UNTAGGED_BYTES;
     for (const e of this.inflight.values()) {
@@ -270,7 +276,7 @@ export class CommandQueue {
         // Requested data, not chatter: the command is moving.
         this.noteAnswer();
         e.opts.onUntagged(item);
-        continue;
+        return;
       }
       e.untaggedBytes += item.raw.length;
       if (e.untaggedBytes > limit) {

@@ -30,8 +30,8 @@ interface Folder {
 
 /**
  * A server behind a connection, as the survey meets it: every command is "sent" at once (pipelined) and answered
- * later, in order, one at a time (RFC 3501 §5.5); while one is answered, its untagged responses go to every command
- * in flight that asked for their type, oldest first — what src/transport/command-queue.ts does.
+ * later, in order, one at a time (RFC 3501 §5.5); while one is answered, each of its untagged responses goes to the
+ * oldest command in flight that asked for its type — what src/transport/command-queue.ts does with streamed answers.
  */
 class FakeServer {
   readonly folders = new Map<string, Folder>([['INBOX', { flags: ['\\Seen'], messages: 3 }]]);
@@ -83,7 +83,7 @@ class FakeServer {
   }
 
   private route(u: Untagged): void {
-    for (const e of [...this.inflight]) if (e.opts.untagged?.includes(u.type)) e.opts.onUntagged?.(u);
+    this.inflight.find((e) => e.opts.untagged?.includes(u.type))?.opts.onUntagged?.(u);
   }
 
   private answer(): void {

@@ -179,3 +179,28 @@ test('a whole APPEND the server never answers, with chatter: given up after the 
   assert.equal(e.timeoutMs, 1000);
   assert.ok(took >= 950 && took < 4000, `gave up after ${took} ms`);
 });
+
+test('a streamed untagged answer goes to the oldest command in flight that asked for it, and to no younger one', async (t) => {
+  // Holds the answers until the three FETCHes and the NOOP are in, then answers them in order, as a server does.
+  const held: string[] = [];
+  const port = await rawServer(t, GREETING, (sock, line) => {
+    held.push(line);
+    if (held.length < 4) return;
+    let out = '';
+    for (const [i, l] of held.entries()) {
+      out += l.includes('FETCH') ? `* ${i + 1} FETCH (UID ${10 * (i + 1)})\r\n* 2 EXISTS\r\n${tagOf(l)} OK done\r\n` : `${tagOf(l)} OK done\r\n`;
+    }
+    sock.write(out);
+  });
+  const c = await Connection.open({ host: '127.0.0.1', port, tls: 'none', pipelineDepth: 4 });
+  t.after(() => c.destroy(new ProtocolError('test over')));
+  const got: string[][] = [[], [], []];
+  const fetches = got.map((list) => c.command('UID FETCH', [{ atom: '1:*' }, { atom: '(UID)' }], { untagged: ['FETCH', 'EXISTS'], onUntagged: (u) => list.push(`${u.type} ${u.text}`) }));
+  const noop = c.command('NOOP', [], { untagged: ['EXISTS'] });
+  await Promise.all(fetches);
+  const n = await noop;
+  assert.deepEqual(got, [['FETCH (UID 10)', 'EXISTS '], ['FETCH (UID 20)', 'EXISTS '], ['FETCH (UID 30)', 'EXISTS ']]);
+  // Every EXISTS came while a FETCH asking for it was the oldest in flight: that FETCH took it, the NOOP behind them
+  // (which also asked) saw none. Before, each streamed answer went to every command in flight that asked for it.
+  assert.equal(n.untagged.length, 0);
+});
