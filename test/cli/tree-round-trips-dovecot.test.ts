@@ -77,17 +77,19 @@ describe('a tree of folders: round trips before the first APPEND on a private Do
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
+  let runs = 0;
   async function importTree(folders: number): Promise<TurnCounter> {
     await d.emptyAccount();
+    const run = ++runs;
     const src = join(work, `tree-${folders}`);
     const names = Array.from({ length: folders }, (_, i) => `Archive.${2000 + i}`);
     writeCorpus(src, folders * 4 + 4, `turns${folders}`, names, 600);
     const counter = new TurnCounter();
     const proxy: ProxyListener = await listenProxy({ host: '127.0.0.1', port: d.port }, counter.pair);
     try {
-      const report = join(work, `r-${folders}.json`);
+      const report = join(work, `r-${run}.json`);
       const r = await runCli(
-        ['import', src, '--host', '127.0.0.1', '--port', String(proxy.port), '--user', d.user, '--plain', '--journal', join(work, `j-${folders}.jsonl`), '--report', report],
+        ['import', src, '--host', '127.0.0.1', '--port', String(proxy.port), '--user', d.user, '--plain', '--journal', join(work, `j-${run}.jsonl`), '--report', report],
         { MAILMIGRATE_PASSWORD: d.password },
         120_000,
       );
@@ -103,8 +105,12 @@ describe('a tree of folders: round trips before the first APPEND on a private Do
   }
 
   test('dovecot: 30 folders need about as many round trips before the first APPEND as 3; each folder is created and subscribed once', async () => {
-    const small = await importTree(3);
-    const large = await importTree(30);
+    // Load can only add waits (a burst split by the scheduler, its first commands answered before the rest arrive),
+    // never remove them: the fewer of two runs each is the measure. One run each failed once in a loaded full suite
+    // (14 for 3 folders, 21 for 30) where alone, with two CPU hogs, they measured 10–15 and 10–13.
+    const fewer = (a: TurnCounter, b: TurnCounter): TurnCounter => (b.turns < a.turns ? b : a);
+    const small = fewer(await importTree(3), await importTree(3));
+    const large = fewer(await importTree(30), await importTree(30));
     const count = (c: TurnCounter, verb: string): number => c.commands.filter((v) => v === verb).length;
     // Each folder once: CREATE (the parent "Archive" too) and SUBSCRIBE — imapflow's mailboxCreate() subscribed, and
     // the catalogue subscribed again.
