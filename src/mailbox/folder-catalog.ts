@@ -1,5 +1,6 @@
 import type { ListResponse } from 'imapflow';
 import { MailmigrateError, ServerResponseError } from '../core/errors.js';
+import { decodeMutf7 } from '../core/mutf7.js';
 import type { ControlSession } from './control-session.js';
 
 export interface FolderInfo {
@@ -40,19 +41,8 @@ export class FolderCatalog {
   async listFolders(): Promise<FolderInfo[]> {
     const list = await this.session.run('LIST', () => this.session.client.list({ listOnly: true }));
     const folders = list.map((entry: ListResponse): FolderInfo => {
-      const delimiter = entry.delimiter || '';
-      const info: FolderInfo = {
-        path: entry.path,
-        name: delimiter ? entry.path.split(delimiter) : [entry.path],
-        delimiter,
-        flags: [...entry.flags],
-        wire: entry.pathAsListed,
-      };
-      // Only what the server said (RFC 6154 attributes in the LIST flags), never imapflow's guess from localized
-      // folder names; with listOnly imapflow leaves specialUse unset, so read the attributes ourselves.
-      const use = [...entry.flags].find((f) => SPECIAL_USE_ATTRS.has(f.toLowerCase()));
-      if (use) info.specialUse = use;
-      else if (entry.specialUse && entry.specialUseSource === 'extension') info.specialUse = entry.specialUse;
+      const info = folderInfo(entry.path, entry.delimiter || '', [...entry.flags], entry.pathAsListed);
+      if (!info.specialUse && entry.specialUse && entry.specialUseSource === 'extension') info.specialUse = entry.specialUse;
       return info;
     });
     this.#folders = new Map(folders.map((f) => [folderKey(f.path), f]));
@@ -161,6 +151,47 @@ export class FolderCatalog {
       throw err;
     }
   }
+}
+
+/**
+ * The FolderInfo of a listed folder. Only what the server said (RFC 6154 attributes in the LIST flags), never
+ * imapflow's guess from localized folder names; with listOnly imapflow leaves specialUse unset, so the attributes are
+ * read here.
+ */
+function folderInfo(path: string, delimiter: string, flags: string[], wire: string): FolderInfo {
+  const info: FolderInfo = { path, name: delimiter ? path.split(delimiter) : [path], delimiter, flags, wire };
+  const use = flags.find((f) => SPECIAL_USE_ATTRS.has(f.toLowerCase()));
+  if (use) info.specialUse = use;
+  return info;
+}
+
+/**
+ * A folder listed on a connection of our own (src/migrate/folder-survey.ts, which asks LIST before this control
+ * connection has logged in), made the FolderInfo listFolders() makes of imapflow's entry for the same LIST line,
+ * by imapflow's rules (2.1, dist/esm/tools.js decodePath and normalizePath, commands/list.js): a name with "&" is
+ * decoded from modified UTF-7 (nothing here enables UTF8=ACCEPT: control-plane.ts); INBOX in any case is "INBOX";
+ * the namespace prefix goes in front of a name that lacks it; a leading delimiter goes; \NonExistent implies
+ * \Noselect (RFC 5258 §3) and \Subscribed is not an attribute of the folder. Undefined when the name is not valid
+ * modified UTF-7: imapflow then keeps the name as listed after iconv's attempt, which is not ours to guess, and the
+ * caller takes the control plane's listing instead. test/integration/folder-survey.test.ts holds both listings equal
+ * on every real server.
+ */
+export function listedFolderInfo(listed: { readonly attributes: readonly string[]; readonly delimiter: string; readonly wire: string }, prefix: string): FolderInfo | undefined {
+  let path = listed.wire;
+  if (path.includes('&')) {
+    try {
+      path = decodeMutf7(path);
+    } catch {
+      return undefined;
+    }
+  }
+  if (path.toUpperCase() === 'INBOX') path = 'INBOX';
+  else if (prefix && !path.startsWith(prefix)) path = prefix + path;
+  const delimiter = listed.delimiter;
+  if (delimiter && path.charAt(0) === delimiter) path = path.slice(1);
+  const flags = listed.attributes.filter((a) => a.toLowerCase() !== '\\subscribed');
+  if (flags.some((a) => a.toLowerCase() === '\\nonexistent') && !flags.some((a) => a.toLowerCase() === '\\noselect')) flags.push('\\Noselect');
+  return folderInfo(path, delimiter, flags, listed.wire);
 }
 
 /** INBOX is case-insensitive (RFC 3501 §5.1), every other name is case-sensitive. */

@@ -2,7 +2,7 @@ import { DEFAULT_BOUNDS } from '../core/settings.js';
 import { AuthError, MailmigrateError, ServerResponseError } from '../core/errors.js';
 import { type FolderIndexer, retryLostRead } from './bulk-index.js';
 import type { FolderStatus } from './folder-check.js';
-import type { CreateItem, FolderSurvey, Permanent } from './folder-survey.js';
+import type { CreateItem, FolderSurvey, Permanent, ServerListing } from './folder-survey.js';
 import type { ServerControl } from './server-lookup.js';
 
 // Adapts the imapflow control plane (src/mailbox/control-plane.ts) to the ServerControl contract the importer
@@ -42,7 +42,13 @@ const SURVEY_DIAL_WORTH = 3;
 
 export class ControlAdapter implements ServerControl {
   #known: Set<string> | undefined;
-  #plane: ControlPlaneLike;
+  /** The control plane once connected (or the one that replaced it after a fault). */
+  #plane: ControlPlaneLike | undefined;
+  /** The first control plane, connecting: import-run.ts does not wait for it before the import starts. */
+  readonly #connecting: Promise<ControlPlaneLike>;
+  /** The survey's listing, used by the first listFolders (and the delimiter and namespace) when it came back. */
+  readonly #listing: Promise<ServerListing | undefined> | undefined;
+  #listingUsed = false;
   #replaced = false;
   #reconnecting: Promise<ControlPlaneLike> | undefined;
   /** STATUS taken ahead in one burst (prefetch), each used once by folderStatus. */
@@ -57,18 +63,38 @@ export class ControlAdapter implements ServerControl {
    * that also kill the control connection.
    */
   constructor(
-    plane: ControlPlaneLike,
+    plane: ControlPlaneLike | Promise<ControlPlaneLike>,
     private readonly reconnect?: () => Promise<ControlPlaneLike>,
     /** Reads a folder in bulk on a connection of its own (bulk-index.ts). Only reconciliation and verify need it. */
     private readonly indexer?: FolderIndexer,
     /** Prepares many folders at once, pipelined (folder-survey.ts); without it, one command at a time. */
     private readonly survey?: FolderSurvey,
+    /**
+     * The survey's listing, asked at the start (FolderSurvey.listing): the first listFolders, the delimiter and the
+     * namespace are answered from it when it came back, so an import's first APPEND waits for no round trip of the
+     * control plane's (whose connection may still be logging in: `plane` may be a promise). Undefined or failed: the
+     * control plane answers, as before.
+     */
+    listing?: Promise<ServerListing | undefined>,
   ) {
-    this.#plane = plane;
+    if (plane instanceof Promise) {
+      this.#connecting = plane;
+      plane.then((p) => (this.#plane ??= p), () => undefined);
+    } else {
+      this.#plane = plane;
+      this.#connecting = Promise.resolve(plane);
+    }
+    this.#listing = listing?.catch(() => undefined);
   }
 
-  get plane(): ControlPlaneLike {
-    return this.#plane;
+  /** The control plane, waiting for its connection if it is still being made (its error, if it failed). */
+  async #current(): Promise<ControlPlaneLike> {
+    return this.#plane ?? (await this.#connecting);
+  }
+
+  /** The survey's listing if it answered, else undefined (the control plane answers). */
+  async #listed(): Promise<ServerListing | undefined> {
+    return this.#listing ? await this.#listing : undefined;
   }
 
   /** Closes a control connection this adapter opened itself (the caller closes the one it passed in, and the survey). */
@@ -77,7 +103,7 @@ export class ControlAdapter implements ServerControl {
   }
 
   async #retry<T>(fn: (p: ControlPlaneLike) => Promise<T>): Promise<T> {
-    const used = this.#plane;
+    const used = await this.#current();
     try {
       return await fn(used);
     } catch (e) {
@@ -91,24 +117,24 @@ export class ControlAdapter implements ServerControl {
           this.#replaced = true;
         }
       }
-      return fn(this.#plane);
+      return fn(this.#plane!);
     }
   }
 
-  get capabilities(): ReadonlySet<string> {
-    return this.plane.capabilities;
-  }
-
-  delimiter(): Promise<string> {
-    return this.plane.delimiter();
+  async delimiter(): Promise<string> {
+    return (await this.#listed())?.delimiter ?? (await this.#current()).delimiter();
   }
 
   async namespacePrefix(): Promise<string> {
-    return this.plane.namespacePrefix();
+    return (await this.#listed())?.prefix ?? (await this.#current()).namespacePrefix();
   }
 
   async listFolders(): Promise<Array<{ path: string; specialUse?: string | undefined }>> {
-    const list = await this.#retry((p) => p.listFolders());
+    // The survey's listing answers once, the first time: a later listing (after a fault, a CREATE refused) is the
+    // control plane's, of the server as it is then.
+    const listed = this.#listingUsed ? undefined : await this.#listed();
+    this.#listingUsed = true;
+    const list = listed ? [...listed.folders] : await this.#retry((p) => p.listFolders());
     // INBOX always exists (RFC 3501 §5.1), even where LIST leaves it out (Cyrus and Courier with folders under
     // "INBOX."): taking it for absent would send every INBOX message again.
     this.#known = new Set(['INBOX', ...list.map((f) => key(f.path))]);
@@ -124,10 +150,10 @@ export class ControlAdapter implements ServerControl {
   async ensureFolder(path: string, specialUse?: string, subscribe = true): Promise<boolean> {
     const known = await this.knownFolders();
     if (known.has(key(path))) return false;
-    const delimiter = await this.plane.delimiter();
+    const delimiter = await this.delimiter();
     // mapFolder already replaced delimiters inside names and put the namespace prefix in front; the control plane
     // wants the names below the namespace, so strip the prefix and split.
-    const ns = this.plane.namespacePrefix();
+    const ns = await this.namespacePrefix();
     const below = ns && path.toUpperCase().startsWith(ns.toUpperCase()) ? path.slice(ns.length) : path;
     const parts = delimiter ? below.split(delimiter) : [below];
     const created = await this.#retry((p) => p.ensureFolder(parts, specialUse, subscribe));
@@ -147,8 +173,8 @@ export class ControlAdapter implements ServerControl {
     const known = (await this.knownFolders()) as Set<string>;
     const want: CreateItem[] = [];
     const queued = new Set<string>();
-    const delimiter = await this.plane.delimiter();
-    const ns = this.plane.namespacePrefix();
+    const delimiter = await this.delimiter();
+    const ns = await this.namespacePrefix();
     for (const it of items) {
       if (known.has(key(it.path))) {
         out.set(it.path, 'exists');

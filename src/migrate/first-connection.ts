@@ -108,6 +108,8 @@ export class FirstConnection {
   #closed = false;
   /** Settles true once the early connection has logged in, false if it failed: a gate for dialling more. */
   readonly loggedIn: Promise<boolean>;
+  /** Why the early connection failed (what the pool would report when it asks), or undefined once it logged in. */
+  readonly failure: Promise<unknown>;
 
   /**
    * Starts connecting at once with `options`: the options the pool will open its connections with. `more`: how many
@@ -119,10 +121,11 @@ export class FirstConnection {
     this.#options = options;
     this.#open = open;
     this.#first = new EarlyConnection(options, open);
-    this.loggedIn = this.#first.opened.then(
-      () => true,
-      () => false,
+    this.failure = this.#first.opened.then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('the first connection failed'),
     );
+    this.loggedIn = this.failure.then((err) => err === undefined);
     if (more > 0) {
       void this.loggedIn.then((ok) => {
         if (!ok || this.#closed) return;

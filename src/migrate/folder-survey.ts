@@ -2,6 +2,9 @@ import { ServerResponseError } from '../core/errors.js';
 import { READER_IDLE_MS } from '../core/settings.js';
 import { encodeMutf7 } from '../core/mutf7.js';
 import { encodeMailboxAsAtom } from '../imap/compiler.js';
+import { type ListedMailbox, type NamespaceEntry, parseListResponse, parseNamespaceResponse } from '../imap/mailbox-list.js';
+import { parseValues } from '../imap/response-values.js';
+import { type FolderInfo, listedFolderInfo } from '../mailbox/folder-catalog.js';
 import type { ResponseItem } from '../imap/response-reader.js';
 import type { Capabilities } from '../imap/capabilities.js';
 import type { TaggedResult } from '../transport/command-outcome.js';
@@ -45,6 +48,19 @@ export interface CreateItem {
   readonly subscribe: boolean;
 }
 
+/**
+ * The server's folders as the survey read them right after its login: what the importer needs before its first
+ * APPEND (the delimiter, the personal namespace, every folder with its special use), without waiting for the control
+ * plane's login (listing()).
+ */
+export interface ServerListing {
+  readonly prefix: string;
+  readonly delimiter: string;
+  readonly folders: readonly FolderInfo[];
+  /** The capabilities after login: the run's batch default (MULTIAPPEND) is decided from them. */
+  readonly capabilities: Capabilities;
+}
+
 /** Commands in flight on the survey's connection: a burst of short commands, each answered in one line or two. */
 export const SURVEY_DEPTH = 64;
 
@@ -66,6 +82,20 @@ export class FolderSurvey {
   /** Starts dialling now, so that the greeting and login overlap the control plane's own (import-run.ts). */
   warm(): void {
     this.#kept.warm();
+  }
+
+  /**
+   * NAMESPACE and LIST "" "*" in one round trip, read the way the control plane reads them (listedFolderInfo,
+   * src/mailbox/folder-catalog.ts). Asked once, at the start of an import: the control plane (imapflow) logs in with
+   * six round trips and lists with two more, one command at a time, and the first APPEND waited for all of them;
+   * this connection logs in with one (SASL-IR) and lists with one (docs/adaptation.md, "The folder list over a path").
+   * Undefined where the answer could differ from the control plane's: no NAMESPACE capability (imapflow then derives
+   * the namespace from LIST "" ""), XLIST without SPECIAL-USE (imapflow lists with XLIST there), no personal
+   * namespace, a name that is not valid modified UTF-7, or any refusal or malformed answer — the caller then asks
+   * the control plane, as before. Rejects when the connection could not be opened.
+   */
+  listing(): Promise<ServerListing | undefined> {
+    return this.#kept.use((conn) => readListing(conn));
   }
 
   /**
@@ -220,6 +250,50 @@ export class FolderSurvey {
   }
 }
 
+async function readListing(conn: SurveyConnection): Promise<ServerListing | undefined> {
+  const caps = conn.capabilities.raw;
+  if (!caps.has('NAMESPACE') || (caps.has('XLIST') && !caps.has('SPECIAL-USE'))) return undefined;
+  let personal: NamespaceEntry[] | undefined;
+  const listed: ListedMailbox[] = [];
+  let malformed = false;
+  const [ns, list] = await Promise.allSettled([
+    conn.command('NAMESPACE', [], {
+      untagged: ['NAMESPACE'],
+      onUntagged: (u) => {
+        try {
+          personal = parseNamespaceResponse(u);
+        } catch {
+          malformed = true;
+        }
+      },
+    }),
+    conn.command('LIST', ['', '*'], {
+      untagged: ['LIST'],
+      onUntagged: (u) => {
+        try {
+          listed.push(parseListResponse(u));
+        } catch {
+          malformed = true;
+        }
+      },
+    }),
+  ]);
+  if (ns.status === 'rejected' || list.status === 'rejected' || malformed || !personal?.[0]) return undefined;
+  // imapflow's namespace (dist/esm/commands/namespace.js): the first personal namespace, the delimiter appended to a
+  // prefix that lacks it, so that prefix + name is a path.
+  const first = personal[0];
+  const prefix = first.delimiter && first.prefix && !first.prefix.endsWith(first.delimiter) ? first.prefix + first.delimiter : first.prefix;
+  const folders: FolderInfo[] = [];
+  for (const l of listed) {
+    const info = listedFolderInfo(l, prefix);
+    if (!info) return undefined;
+    folders.push(info);
+  }
+  // FolderCatalog.delimiter(): the namespace's, else the first listed folder's, else "/".
+  const delimiter = first.delimiter || folders.find((f) => f.delimiter)?.delimiter || '/';
+  return { prefix, delimiter, folders, capabilities: conn.capabilities };
+}
+
 /** The form a mailbox name has on the wire, INBOX in one case (RFC 3501 §5.1: INBOX is case-insensitive). */
 function wireKey(path: string): string {
   return /^inbox$/i.test(path) ? 'INBOX' : encodeMutf7(path);
@@ -228,28 +302,21 @@ function wireKey(path: string): string {
 /** `* STATUS <mailbox> (MESSAGES n UIDNEXT n UIDVALIDITY n)`: the mailbox as an atom, a quoted string or a literal. */
 export function parseStatus(u: Extract<ResponseItem, { kind: 'untagged' }>): { wire: string; status: FolderStatus } | undefined {
   if (u.type !== 'STATUS') return undefined;
-  const t = u.text;
-  let name: string;
-  let rest: string;
-  if (t.startsWith('"')) {
-    const m = /^"((?:[^"\\]|\\.)*)"\s*(.*)$/s.exec(t);
-    if (!m) return undefined;
-    name = m[1]!.replace(/\\(.)/g, '$1');
-    rest = m[2]!;
-  } else if (/^\{\d+\+?\}/.test(t)) {
-    const lit = u.literals[0];
-    if (!lit) return undefined;
-    name = lit.toString('utf8');
-    rest = t.replace(/^\{\d+\+?\}\s*/, '');
-  } else {
-    const sp = t.indexOf(' ');
-    if (sp < 0) return undefined;
-    name = t.slice(0, sp);
-    rest = t.slice(sp + 1);
+  let values;
+  try {
+    values = parseValues(u.text, u.literals);
+  } catch {
+    return undefined;
   }
+  const [name, items] = values;
+  if (typeof name !== 'string' || !Array.isArray(items)) return undefined;
   const num = (k: string): number | undefined => {
-    const m = new RegExp(`(?:^|[ (])${k} (\\d+)`, 'i').exec(rest);
-    return m ? Number(m[1]) : undefined;
+    for (let i = 0; i + 1 < items.length; i += 2) {
+      const key = items[i];
+      const value = items[i + 1];
+      if (typeof key === 'string' && key.toUpperCase() === k && typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+    }
+    return undefined;
   };
   const messages = num('MESSAGES');
   const uidNext = num('UIDNEXT');

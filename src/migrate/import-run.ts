@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SETTINGS } from '../core/settings.js';
 import type { LatencyStats } from '../analysis/stats.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, toMailmigrateError } from '../core/errors.js';
 import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import type { LiteralMode, WriteMode } from '../core/types.js';
+import type { ControlPlane as ControlPlaneClass } from '../mailbox/control-plane.js';
 import { accountJournalPath, Journal, type JournalOptions } from '../journal/journal.js';
 import { openSource, ReadPool, type Source, type SourceFolder, type SourceOptions } from '../sources/index.js';
 import type { PoolOptions } from '../transport/pool.js';
@@ -174,15 +175,30 @@ export class ImportRun {
     const closers: Cleanup[] = [];
     cleanups.push(() => Promise.all(closers.map((c) => Promise.resolve().then(c).catch(() => undefined))).then(() => undefined));
     if (first) closers.push(() => first.close());
-    // Folders prepared many at once over a connection of our own (folder-survey.ts): dialled once the pool's first
-    // connection has logged in, so its greeting and login overlap the control plane's round trips.
+    // Folders prepared many at once over a connection of our own (folder-survey.ts). In an import it is dialled now,
+    // beside the pool's first connection, and lists the server's folders right after its login (listing()): the
+    // first APPEND needs the folder list and each folder's STATUS, and the control plane (imapflow) took eight round
+    // trips to log in and list, one command at a time (docs/adaptation.md, "The folder list over a path").
     const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
     closers.push(() => survey.close());
-    void first?.loggedIn.then((ok) => ok && survey.warm());
+    const listing = first ? survey.listing() : undefined;
+    listing?.catch(() => undefined); // a failed listing is the control plane's to answer (ControlAdapter)
     // imapflow (the control plane) is a chunk of its own in the bundle, loaded here: after the first byte went out.
     const { ControlPlane } = await import('../mailbox/control-plane.js');
-    const plane = await ControlPlane.connect(controlPlaneOptions(t));
-    closers.push(() => plane.close());
+    const connectPlane = (): Promise<ControlPlaneClass> => ControlPlane.connect(controlPlaneOptions(t));
+    // In an import the control plane is dialled once the pool's first connection has logged in, and not waited for:
+    // a wrong password then costs two failed logins (that connection's and the survey's), as before, not three; and
+    // a refused login is reported as the first connection's refusal. A failure that may pass (a reset, a connection
+    // cap) leaves the control plane to try, and report, for itself.
+    const planeReady: Promise<ControlPlaneClass> = first
+      ? first.failure.then((err) => {
+          if (err !== undefined && toMailmigrateError(err).retry === 'never') throw err;
+          return connectPlane();
+        })
+      : connectPlane();
+    planeReady.catch(() => undefined); // met where it is used; never unhandled when nothing needed it
+    closers.push(() => planeReady.then((p) => p.close(), () => undefined));
+    if (!first) await planeReady; // a dry run: its errors first, as before
     // The analysis (latency statistics, the diagnosis and the adaptation policy built on it) is loaded once the server
     // answered, not before the first byte goes out: ~0.1 s CPU of module loading (docs/measurements.md "Start-up").
     const [{ LatencyStats }, { diagnose, parseDovecotTiming }, { AdaptiveController }] = await Promise.all([
@@ -193,12 +209,13 @@ export class ImportRun {
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
     const indexer = transportIndexer(transportOptions(t));
     closers.push(() => indexer.close());
-    const control = new ControlAdapter(plane, () => ControlPlane.connect(controlPlaneOptions(t)), indexer, survey);
+    const control = new ControlAdapter(planeReady, connectPlane, indexer, survey, listing);
     closers.push(() => control.close());
 
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
     const journal = o.dryRun ? undefined : await this.openJournal(t, embedded, cleanups);
-    const batch = o.batch ?? (plane.capabilities.has('MULTIAPPEND') ? DEFAULT_SETTINGS.batch : 1);
+    const multiappend = (await listing?.catch(() => undefined))?.capabilities.multiappend ?? (await planeReady).capabilities.has('MULTIAPPEND');
+    const batch = o.batch ?? (multiappend ? DEFAULT_SETTINGS.batch : 1);
     const bounds = boundsFor({ pipelineDepth: o.pipeline, batch, connections: o.connections });
 
     const latency = new Map<string, LatencyStats>();
