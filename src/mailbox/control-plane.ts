@@ -19,7 +19,8 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { clientIdFields } from './client-id.js';
 import { ControlSession, ControlTimeoutError, withDeadline } from './control-session.js';
-import { FolderCatalog, type FolderInfo } from './folder-catalog.js';
+import { FolderCatalog } from './folder-catalog.js';
+import type { FolderInfo } from './folder-info.js';
 import { mapImapFlowError } from './imapflow-errors.js';
 import { CONTROL_READER_LIMITS, DEFAULT_COMMAND_TIMEOUT_MS } from './limits.js';
 import { MailboxMessages, type MessageSummary } from './mailbox-messages.js';

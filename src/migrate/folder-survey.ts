@@ -4,7 +4,7 @@ import { encodeMutf7 } from '../core/mutf7.js';
 import { encodeMailboxAsAtom } from '../imap/compiler.js';
 import { type ListedMailbox, type NamespaceEntry, parseListResponse, parseNamespaceResponse } from '../imap/mailbox-list.js';
 import { parseValues } from '../imap/response-values.js';
-import { type FolderInfo, listedFolderInfo } from '../mailbox/folder-catalog.js';
+import { type FolderInfo, listedFolderInfo } from '../mailbox/folder-info.js';
 import type { ResponseItem } from '../imap/response-reader.js';
 import type { Capabilities } from '../imap/capabilities.js';
 import type { TaggedResult } from '../transport/command-outcome.js';
@@ -86,9 +86,11 @@ export class FolderSurvey {
 
   /**
    * NAMESPACE and LIST "" "*" in one round trip, read the way the control plane reads them (listedFolderInfo,
-   * src/mailbox/folder-catalog.ts). Asked once, at the start of an import: the control plane (imapflow) logs in with
-   * six round trips and lists with two more, one command at a time, and the first APPEND waited for all of them;
-   * this connection logs in with one (SASL-IR) and lists with one (docs/adaptation.md, "The folder list over a path").
+   * src/mailbox/folder-info.ts). Asked once, at the start of an import. The control plane (imapflow) needs seven
+   * round trips to be logged in and listed, one command at a time (connect, ID, AUTHENTICATE PLAIN without SASL-IR:
+   * two, ID again, NAMESPACE, LIST), and the first APPEND waited for all of them; this connection needs three
+   * (connect, AUTHENTICATE with SASL-IR, NAMESPACE and LIST together; docs/adaptation.md, "The folder list over a
+   * path").
    * Undefined where the answer could differ from the control plane's: no NAMESPACE capability (imapflow then derives
    * the namespace from LIST "" ""), XLIST without SPECIAL-USE (imapflow lists with XLIST there), no personal
    * namespace, a name that is not valid modified UTF-7, or any refusal or malformed answer — the caller then asks
@@ -284,7 +286,13 @@ async function readListing(conn: SurveyConnection): Promise<ServerListing | unde
   const first = personal[0];
   const prefix = first.delimiter && first.prefix && !first.prefix.endsWith(first.delimiter) ? first.prefix + first.delimiter : first.prefix;
   const folders: FolderInfo[] = [];
-  for (const l of listed) {
+  // imapflow lists with the namespace prefix as the reference (its normalizePath puts the prefix in front of the
+  // empty reference): LIST "INBOX." "*" on Courier and Debian's Cyrus, which leaves INBOX itself out (ControlAdapter
+  // adds it back: RFC 3501 §5.1) and lists nothing outside the personal namespace. This LIST went out before the
+  // prefix was known, so it asked LIST "" "*": what the reference would have kept is the names that begin with it
+  // (RFC 3501 §6.3.8: the reference is put in front of the pattern). The prefix is compared as listed, in wire form,
+  // as imapflow takes it.
+  for (const l of prefix ? listed.filter((x) => x.wire.startsWith(prefix)) : listed) {
     const info = listedFolderInfo(l, prefix);
     if (!info) return undefined;
     folders.push(info);

@@ -177,8 +177,8 @@ export class ImportRun {
     if (first) closers.push(() => first.close());
     // Folders prepared many at once over a connection of our own (folder-survey.ts). In an import it is dialled now,
     // beside the pool's first connection, and lists the server's folders right after its login (listing()): the
-    // first APPEND needs the folder list and each folder's STATUS, and the control plane (imapflow) took eight round
-    // trips to log in and list, one command at a time (docs/adaptation.md, "The folder list over a path").
+    // first APPEND needs the folder list and each folder's STATUS, and the control plane (imapflow) took seven round
+    // trips to connect, log in and list, one command at a time (docs/adaptation.md, "The folder list over a path").
     const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
     closers.push(() => survey.close());
     const listing = first ? survey.listing() : undefined;

@@ -119,4 +119,65 @@ describe('a tree of folders: round trips before the first APPEND on a private Do
     // One command at a time this was ~180 waits more for 27 more folders; a little slack for a loaded machine.
     assert.ok(large.turns - small.turns <= 3, `waits before the first APPEND: ${small.turns} for 3 folders, ${large.turns} for 30`);
   });
+  test('dovecot: the first APPEND leaves while the control connection is still logging in, and the tree arrives', async () => {
+    // The control plane (imapflow) is the connection whose first command is ID; here the server's answers to it are
+    // held for HOLD_MS. Everything the first APPEND needs (the folder list, the new folders, each folder's STATUS and
+    // PERMANENTFLAGS) comes from the pool's and the survey's connections (import-run.ts): the APPEND must not wait.
+    const HOLD_MS = 2500;
+    await d.emptyAccount();
+    const src = join(work, 'tree-held');
+    writeCorpus(src, 24, 'held', ['Archive.2001', 'Archive.2002', 'Listen'], 600);
+    const t0 = performance.now();
+    let appendAt: number | undefined;
+    let controlReleasedAt: number | undefined;
+    let controls = 0;
+    const proxy = await listenProxy({ host: '127.0.0.1', port: d.port }, (client, upstream) => {
+      let role: 'unknown' | 'control' | 'other' = 'unknown';
+      let firstLine = '';
+      client.on('data', (chunk: Buffer) => {
+        upstream.write(chunk);
+        if (role === 'unknown') {
+          firstLine += chunk.toString('latin1');
+          const end = firstLine.indexOf('\r\n');
+          if (end >= 0) {
+            role = /^\S+ ID /.test(firstLine.slice(0, end)) ? 'control' : 'other';
+            if (role === 'control') controls++;
+          }
+        }
+        if (appendAt === undefined && / APPEND /.test(chunk.toString('latin1'))) appendAt = performance.now() - t0;
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (role !== 'control') return void client.write(chunk);
+        const due = t0 + HOLD_MS - performance.now();
+        setTimeout(() => {
+          controlReleasedAt ??= performance.now() - t0;
+          if (!client.destroyed) client.write(chunk);
+        }, Math.max(0, due));
+      });
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    try {
+      const report = join(work, 'r-held.json');
+      const r = await runCli(
+        ['import', src, '--host', '127.0.0.1', '--port', String(proxy.port), '--user', d.user, '--plain', '--journal', join(work, 'j-held.jsonl'), '--report', report],
+        { MAILMIGRATE_PASSWORD: d.password },
+        120_000,
+      );
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const rep = JSON.parse(readFileSync(report, 'utf8'));
+      assert.equal(rep.appended, 24, JSON.stringify(rep.failures));
+    } finally {
+      await proxy.close();
+    }
+    assert.equal(controls, 1, 'one control connection');
+    assert.ok(appendAt !== undefined && controlReleasedAt !== undefined, `APPEND at ${appendAt}, control answered at ${controlReleasedAt}`);
+    assert.ok(appendAt < controlReleasedAt, `the first APPEND (${appendAt.toFixed(0)} ms) waited for the control connection (answered at ${controlReleasedAt.toFixed(0)} ms)`);
+    // The server's own count, over every folder.
+    const status = await d.doveadm(['-f', 'tab', 'mailbox', 'status', '-u', d.user, 'messages', '*']);
+    const total = status.trim().split('\n').slice(1).filter((line) => line.trim()).reduce((n, line) => n + Number(line.split('\t').at(-1)), 0);
+    assert.equal(total, 24, status);
+  });
 });

@@ -63,6 +63,29 @@ for (const server of realServers) {
       assert.equal(subscribed.has(paths[4]!), false, 'unless the source left it out');
     });
 
+    test(`${server.name}: the survey's folder list (NAMESPACE and LIST right after its login) equals the control plane's, folder by folder`, async () => {
+      // Names that take the mUTF-7 path both ways, an "&", a nested tree and a special-use folder where the server
+      // lets one be created (CREATE-SPECIAL-USE): what an admin's account holds.
+      for (const parts of [['Größe'], ['Entwürfe', '日本'], ['A & B'], ['Liste', 'Unter', 'Tief']]) await plane.ensureFolder(parts);
+      if (plane.capabilities.has('CREATE-SPECIAL-USE')) await plane.ensureFolder(['Gesendet'], '\\Sent');
+      const u = s.users[0]!;
+      const fresh = new FolderSurvey(() => Connection.open({ host: '127.0.0.1', port: s.port, tls: 'none', auth: { user: u.name, password: u.password }, pipelineDepth: SURVEY_DEPTH }));
+      try {
+        const listing = await fresh.listing();
+        assert.ok(listing, 'every server of the harness offers NAMESPACE: the survey lists');
+        assert.equal(listing.prefix, plane.namespacePrefix());
+        assert.equal(listing.delimiter, await plane.delimiter());
+        const shape = (f: { path: string; wire: string; delimiter: string; specialUse?: string | undefined; flags: string[] }): string =>
+          JSON.stringify([f.path, f.wire, f.delimiter, f.specialUse ?? null, [...f.flags].sort()]);
+        const ours = listing.folders.map(shape).sort();
+        const theirs = (await plane.listFolders()).map(shape).sort();
+        assert.deepEqual(ours, theirs);
+        for (const name of ['Größe', 'Entwürfe', '日本', 'A & B', 'Tief']) assert.ok(listing.folders.some((f) => f.name.at(-1) === name), `${name} listed: ${ours.join(' ')}`);
+      } finally {
+        await fresh.close();
+      }
+    });
+
     test(`${server.name}: STATUS and PERMANENTFLAGS of many folders in bursts equal the control plane's, folder by folder`, async () => {
       const u = s.users[0]!;
       const paths = [...Array(12).keys()].map((i) => s.folderFor(['Kw', `F${i}`]));

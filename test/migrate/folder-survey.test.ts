@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ServerResponseError } from '../../src/core/errors.js';
-import { decodeMutf7 } from '../../src/core/mutf7.js';
+import { decodeMutf7, encodeMutf7 } from '../../src/core/mutf7.js';
 import { parseCapabilities } from '../../src/imap/capabilities.js';
 import type { ResponseItem } from '../../src/imap/response-reader.js';
 import type { TaggedResult } from '../../src/transport/command-outcome.js';
 import type { EnqueueOptions } from '../../src/transport/command-queue-types.js';
 import { ControlAdapter, type ControlPlaneLike } from '../../src/migrate/control-adapter.js';
 import { FolderRuns } from '../../src/migrate/folder-runs.js';
-import { FolderSurvey, parseStatus, type SurveyConnection } from '../../src/migrate/folder-survey.js';
+import { FolderSurvey, parseStatus, type ServerListing, type SurveyConnection } from '../../src/migrate/folder-survey.js';
 import { createTree, FolderRenames, type TreeTarget } from '../../src/migrate/folder-tree.js';
 import { mapFolder } from '../../src/migrate/folder-map.js';
 
@@ -41,6 +41,11 @@ class FakeServer {
   maxInFlight = 0;
   opened = 0;
   caps = 'IMAP4rev1 UNSELECT';
+  /** The NAMESPACE answer's text, and LIST attributes by folder (LIST lists every folder with "/"). */
+  namespace = '(("" "/")) NIL NIL';
+  readonly attributes = new Map<string, string>();
+  /** A LIST line given as is, after the folders' (a malformed one, say). */
+  listExtra: string | undefined;
   refuse: (verb: string, name: string) => ServerResponseError | undefined = () => undefined;
   selected: string | undefined;
   private readonly inflight: Array<{ verb: string; args: string[]; opts: EnqueueOptions; res: (r: TaggedResult) => void; rej: (e: unknown) => void }> = [];
@@ -126,6 +131,13 @@ class FakeServer {
       }
       case 'UNSELECT':
         this.selected = undefined;
+        return ok();
+      case 'NAMESPACE':
+        this.route(untagged('NAMESPACE', this.namespace));
+        return ok();
+      case 'LIST':
+        for (const name of this.folders.keys()) this.route(untagged('LIST', `(${this.attributes.get(name) ?? '\\HasNoChildren'}) "/" "${encodeMutf7(name)}"`));
+        if (this.listExtra !== undefined) this.route(untagged('LIST', this.listExtra));
         return ok();
       default:
         return fail(new ServerResponseError(e.verb, 'BAD', undefined, 'unknown command', 'never'));
@@ -244,6 +256,121 @@ describe('FolderSurvey', () => {
     await assert.rejects(survey.status(['A']));
   });
 });
+
+describe('FolderSurvey.listing: the folder list before the control plane has logged in', () => {
+  it('asks NAMESPACE and LIST together and reads them as the control plane would: names decoded, special use from the attributes', async () => {
+    const s = new FakeServer();
+    s.caps = 'IMAP4rev1 NAMESPACE MULTIAPPEND';
+    s.folders.set('Entwürfe', { flags: [], messages: 0 });
+    s.folders.set('Archiv/2019', { flags: [], messages: 0 });
+    s.attributes.set('Entwürfe', '\\HasNoChildren \\Drafts');
+    const survey = new FolderSurvey(async () => s.connection());
+    const l = await survey.listing();
+    assert.deepEqual(s.sent, ['NAMESPACE', 'LIST  *'], 'LIST "" "*" (the fake joins its string arguments unquoted)');
+    assert.equal(s.maxInFlight, 2, 'one round trip for both');
+    assert.equal(l?.prefix, '');
+    assert.equal(l?.delimiter, '/');
+    assert.equal(l?.capabilities.multiappend, true);
+    assert.deepEqual(l?.folders.map((f) => [f.path, f.wire, f.specialUse]), [
+      ['INBOX', 'INBOX', undefined],
+      ['Entwürfe', 'Entw&APw-rfe', '\\Drafts'],
+      ['Archiv/2019', 'Archiv/2019', undefined],
+    ]);
+    await survey.close();
+  });
+
+  it('takes a Courier-style namespace: the prefix with its delimiter, that delimiter, and only the folders below the prefix', async () => {
+    const s = new FakeServer();
+    s.caps = 'IMAP4rev1 NAMESPACE';
+    s.namespace = '(("INBOX" ".")) NIL (("#shared." "."))';
+    s.folders.set('INBOX.Sent', { flags: [], messages: 0 });
+    s.listExtra = '() "." "#shared.x"';
+    const l = await new FolderSurvey(async () => s.connection()).listing();
+    assert.equal(l?.prefix, 'INBOX.', 'imapflow appends the delimiter to a prefix without it');
+    assert.equal(l?.delimiter, '.');
+    // imapflow asks LIST "INBOX." "*": INBOX itself and what lies outside the personal namespace are not in its answer.
+    assert.deepEqual(l?.folders.map((f) => f.path), ['INBOX.Sent']);
+  });
+
+  it('gives nothing (the control plane answers) where its reading could differ from the control plane\'s, or the server did not answer in full', async () => {
+    const cases: Array<[string, (s: FakeServer) => void]> = [
+      ['no NAMESPACE capability', (s) => (s.caps = 'IMAP4rev1')],
+      ['XLIST without SPECIAL-USE', (s) => (s.caps = 'IMAP4rev1 NAMESPACE XLIST')],
+      ['no personal namespace', (s) => (s.namespace = 'NIL NIL NIL')],
+      ['LIST refused', (s) => (s.refuse = (verb) => (verb === 'LIST' ? new ServerResponseError('LIST', 'NO', undefined, 'try later', 'later') : undefined))],
+      ['NAMESPACE refused', (s) => (s.refuse = (verb) => (verb === 'NAMESPACE' ? new ServerResponseError('NAMESPACE', 'BAD', undefined, 'unknown', 'never') : undefined))],
+      ['a malformed LIST line', (s) => (s.listExtra = '(\\X) "/"')],
+      ['a name that is not modified UTF-7', (s) => (s.listExtra = '() "/" "Bad&AP-"')],
+    ];
+    for (const [what, set] of cases) {
+      const s = new FakeServer();
+      s.caps = 'IMAP4rev1 NAMESPACE';
+      set(s);
+      assert.equal(await new FolderSurvey(async () => s.connection()).listing(), undefined, what);
+    }
+    const s = new FakeServer();
+    s.caps = 'IMAP4rev1 NAMESPACE XLIST SPECIAL-USE';
+    assert.notEqual(await new FolderSurvey(async () => s.connection()).listing(), undefined, 'XLIST beside SPECIAL-USE: imapflow lists with LIST');
+  });
+});
+
+describe('ControlAdapter with the survey\'s listing', () => {
+  const listed = (folders: string[], prefix = '', delimiter = '/'): ServerListing => ({
+    prefix,
+    delimiter,
+    folders: folders.map((path) => ({ path, name: path.split(delimiter), delimiter, flags: [], wire: path, ...(path === 'Sent' ? { specialUse: '\\Sent' } : {}) })),
+    capabilities: parseCapabilities('IMAP4rev1'),
+  });
+
+  it('answers the first folder list, the delimiter and the namespace without waiting for the control plane, then asks the control plane', async () => {
+    let connected!: (p: ControlPlaneLike) => void;
+    const plane = new Promise<ControlPlaneLike>((r) => (connected = r));
+    const adapter = new ControlAdapter(plane, undefined, undefined, undefined, Promise.resolve(listed(['INBOX', 'Sent'], 'INBOX.', '.')));
+    // The control plane never answers before these do: each would hang if it waited for it.
+    assert.equal(await adapter.delimiter(), '.');
+    assert.equal(await adapter.namespacePrefix(), 'INBOX.');
+    assert.deepEqual((await adapter.listFolders()).map((f) => [f.path, f.specialUse]), [['INBOX', undefined], ['Sent', '\\Sent']]);
+    assert.equal((await adapter.knownFolders()).has('Sent'), true);
+    const log: string[] = [];
+    connected({ ...fakePlane(log), listFolders: async () => (log.push('LIST'), [{ path: 'INBOX' }, { path: 'New' }]) });
+    // A later listing is the server as it is then: the control plane's.
+    assert.deepEqual((await adapter.listFolders()).map((f) => f.path), ['INBOX', 'New']);
+    assert.deepEqual(log, ['LIST']);
+    assert.equal(await adapter.delimiter(), '.', 'the namespace and delimiter stay the listing\'s');
+  });
+
+  it('asks the control plane when the survey gave nothing or failed, and reports the control plane\'s own failure where it is needed', async () => {
+    const log: string[] = [];
+    for (const listing of [Promise.resolve(undefined), Promise.reject(new Error('survey refused'))]) {
+      const adapter = new ControlAdapter(Promise.resolve(fakePlane(log)), undefined, undefined, undefined, listing);
+      assert.equal(await adapter.delimiter(), '/');
+      assert.deepEqual((await adapter.listFolders()).map((f) => f.path), ['INBOX']);
+    }
+    const refused = new ServerResponseError('AUTHENTICATE', 'NO', 'AUTHENTICATIONFAILED', 'Authentication failed.', 'never');
+    const failing = Promise.reject(refused);
+    failing.catch(() => undefined);
+    const adapter = new ControlAdapter(failing, undefined, undefined, undefined, Promise.resolve(listed(['INBOX'])));
+    assert.equal((await adapter.listFolders()).length, 1, 'the listing still answers');
+    await assert.rejects(adapter.folderStatus('INBOX'), refused);
+  });
+});
+
+/** A control plane that answers everything at once and logs the calls that reach it. */
+function fakePlane(log: string[]): ControlPlaneLike {
+  return {
+    capabilities: new Set(),
+    delimiter: async () => '/',
+    namespacePrefix: () => '',
+    listFolders: async () => (log.push('LIST'), [{ path: 'INBOX' }]),
+    ensureFolder: async (parts: string[]) => parts.join('/'),
+    permanentFlags: async () => ({ flags: [], anyKeyword: false }),
+    status: async () => ({ messages: 0, uidNext: 1, uidValidity: 1 }),
+    storeFlags: async () => undefined,
+    findByMessageId: async () => [],
+    listMessages: async () => [],
+    fetchBody: async () => Buffer.alloc(0),
+  };
+}
 
 describe('ControlAdapter with a survey, under createTree', () => {
   function plane(folders: Set<string>, log: string[]): ControlPlaneLike {

@@ -102,8 +102,14 @@ test('the password appears in no argv, output, report, trace or journal, and eve
   // The journal holds ids, mailboxes, Message-IDs, sizes and digests: no message text.
   assert.doesNotMatch(readFileSync(join(dir, 'journal.jsonl'), 'utf8'), /Nothing lost, nothing doubled/);
   // A wrong password: the error names the failure, not the password.
+  const failedBefore = s.stats.failedLogins;
   const bad = await runCli(cliArgs(s.port, src, dir), { MAILMIGRATE_PASSWORD: `${PASSWORD}-wrong` });
   assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /authenticat|login|password/i, bad.stderr);
+  // Two failed logins, no more (the pool's first connection and the folder survey, dialled together; the control
+  // plane and the pool's other connections only after a good login): an admin's fail2ban counts each.
+  assert.ok(s.stats.failedLogins - failedBefore <= 2, `${s.stats.failedLogins - failedBefore} failed logins`);
+  assert.ok(s.stats.failedLogins - failedBefore >= 1);
   assert.ok(!(bad.stdout + bad.stderr).includes(PASSWORD), bad.stderr);
   for (const f of readdirSync(dir)) if (f.endsWith('.json') || f.endsWith('.ndjson')) assert.ok(!readFileSync(join(dir, f), 'utf8').includes(PASSWORD), f);
 });
