@@ -110,6 +110,13 @@ test('the password appears in no argv, output, report, trace or journal, and eve
   // plane and the pool's other connections only after a good login): an admin's fail2ban counts each.
   assert.ok(s.stats.failedLogins - failedBefore <= 2, `${s.stats.failedLogins - failedBefore} failed logins`);
   assert.ok(s.stats.failedLogins - failedBefore >= 1);
+  // verify: one failed login (the survey's; the control plane is dialled only after a good one), and the same message.
+  const verifyFailedBefore = s.stats.failedLogins;
+  const badVerify = await runCli(['verify', src, '--host', '127.0.0.1', '--port', String(s.port), '--plain', '--user', 'test'], { MAILMIGRATE_PASSWORD: `${PASSWORD}-wrong` });
+  assert.equal(badVerify.code, 1, badVerify.stdout + badVerify.stderr);
+  assert.match(badVerify.stderr, /authenticat|login|password/i, badVerify.stderr);
+  assert.ok(!(badVerify.stdout + badVerify.stderr).includes(PASSWORD), badVerify.stderr);
+  assert.equal(s.stats.failedLogins - verifyFailedBefore, 1);
   assert.ok(!(bad.stdout + bad.stderr).includes(PASSWORD), bad.stderr);
   for (const f of readdirSync(dir)) if (f.endsWith('.json') || f.endsWith('.ndjson')) assert.ok(!readFileSync(join(dir, f), 'utf8').includes(PASSWORD), f);
 });

@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, toMailmigrateError } from '../../core/errors.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
 import { transportIndexer } from '../../migrate/bulk-index.js';
 import { FolderSurvey, SURVEY_DEPTH } from '../../migrate/folder-survey.js';
@@ -51,16 +51,29 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   if (!target) throw new ConfigError('--host', 'verify needs a server (--host or MAILMIGRATE_HOST); the embedded one keeps nothing between runs');
   const sources: Source[] = [];
   for (const p of paths) sources.push(await openSource(p, sourceOptionsOf(opts)));
-  const plane = await ControlPlane.connect(controlPlaneOptions(target));
   const indexer = transportIndexer(transportOptions(target));
-  // Every folder's STATUS in one burst (folder-survey.ts), on a connection of its own.
+  // Every folder's STATUS in one burst (folder-survey.ts), on a connection of its own; first the folder list, asked
+  // right after its login: over a path the control plane (imapflow) needs seven round trips to be logged in and
+  // listed, the survey three (docs/adaptation.md, "The folder list over a path").
   const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(target), pipelineDepth: SURVEY_DEPTH }));
+  const listing = survey.listing();
+  // The control plane is dialled once the survey's login is settled, so that a wrong password costs one failed
+  // login, as before, and is reported as the survey's refusal; a failure that may pass is the control plane's to
+  // try and report for itself.
+  const plane = listing.then(
+    () => ControlPlane.connect(controlPlaneOptions(target)),
+    (err: unknown) => {
+      if (toMailmigrateError(err).retry === 'never') throw err;
+      return ControlPlane.connect(controlPlaneOptions(target));
+    },
+  );
+  plane.catch(() => undefined); // met where it is used
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.on('SIGINT', onSigint);
   try {
     process.stderr.write(`Verifying against ${describeTarget(target)}\n`);
-    const result = await verify(new ControlAdapter(plane, undefined, indexer, survey), sources, {
+    const result = await verify(new ControlAdapter(plane, undefined, indexer, survey, listing), sources, {
       folderPrefix: prefix,
       folderRules: folderRulesOf(opts),
       includeDeleted: opts.includeDeleted === true,
@@ -75,7 +88,7 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
     return result.ok ? EXIT_OK : EXIT_PARTIAL;
   } finally {
     process.off('SIGINT', onSigint);
-    await Promise.all([plane.close(), indexer.close(), survey.close()]);
+    await Promise.all([plane.then((p) => p.close(), () => undefined), indexer.close(), survey.close()]);
   }
 }
 
