@@ -11,9 +11,10 @@ import type { TimingRecord } from '../transport/timing.js';
 //
 // Nothing about the run changes but the order: the same number of connections (the control connection and the
 // pool's), the same options (checked when the pool asks: any difference and the early connection is closed and a
-// fresh one opened), the control plane's errors first (a refused login is reported as before; the early attempt's
-// outcome is only looked at when the pool asks for its first connection), and the timing records and [ALERT]s of
-// the early greeting and login are handed to the pool's observers when it takes the connection.
+// fresh one opened), and the timing records and [ALERT]s of the early greeting and login are handed to the pool's
+// observers when it takes the connection. A refused login is reported as this connection's refusal (`failure`):
+// import-run.ts dials the control plane only after a good login here (session 27: the folder survey, dialled beside
+// this connection, lists the folders, and the first APPEND waits for no command of the control plane's).
 
 /** Which ConnectionOptions shape the connection when it is opened (true), and which are observers (false).
  *  A Record over every key: a new option added to ConnectionOptions does not compile until it is listed here. */
@@ -115,7 +116,7 @@ export class FirstConnection {
    * Starts connecting at once with `options`: the options the pool will open its connections with. `more`: how many
    * further connections to dial once this one has logged in — the pool's others, so that they too are ready when
    * the control plane is. Only after a good login: a wrong password must cost the server (and an admin's fail2ban)
-   * as few failed logins as before, one here and one on the control connection.
+   * as few failed logins as before: one here and one on the folder survey's connection (import-run.ts).
    */
   constructor(options: ConnectionOptions, open: Opener = Connection.open, more = 0) {
     this.#options = options;
