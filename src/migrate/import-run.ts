@@ -175,30 +175,29 @@ export class ImportRun {
     const closers: Cleanup[] = [];
     cleanups.push(() => Promise.all(closers.map((c) => Promise.resolve().then(c).catch(() => undefined))).then(() => undefined));
     if (first) closers.push(() => first.close());
-    // Folders prepared many at once over a connection of our own (folder-survey.ts). In an import it is dialled now,
-    // beside the pool's first connection, and lists the server's folders right after its login (listing()): the
+    // Folders prepared many at once over a connection of our own (folder-survey.ts). It is dialled now (in an import
+    // beside the pool's first connection) and lists the server's folders right after its login (listing()): the
     // first APPEND needs the folder list and each folder's STATUS, and the control plane (imapflow) took seven round
     // trips to connect, log in and list, one command at a time (docs/adaptation.md, "The folder list over a path").
     const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
     closers.push(() => survey.close());
-    const listing = first ? survey.listing() : undefined;
-    listing?.catch(() => undefined); // a failed listing is the control plane's to answer (ControlAdapter)
+    const listing = survey.listing();
+    listing.catch(() => undefined); // a failed listing is the control plane's to answer (ControlAdapter)
     // imapflow (the control plane) is a chunk of its own in the bundle, loaded here: after the first byte went out.
     const { ControlPlane } = await import('../mailbox/control-plane.js');
     const connectPlane = (): Promise<ControlPlaneClass> => ControlPlane.connect(controlPlaneOptions(t));
-    // In an import the control plane is dialled once the pool's first connection has logged in, and not waited for:
-    // a wrong password then costs two failed logins (that connection's and the survey's), as before, not three; and
-    // a refused login is reported as the first connection's refusal. A failure that may pass (a reset, a connection
-    // cap) leaves the control plane to try, and report, for itself.
-    const planeReady: Promise<ControlPlaneClass> = first
-      ? first.failure.then((err) => {
-          if (err !== undefined && toMailmigrateError(err).retry === 'never') throw err;
-          return connectPlane();
-        })
-      : connectPlane();
+    // The control plane is dialled once a login of ours has succeeded (the pool's first connection's; in a dry run,
+    // which opens no pool, the survey's) and is waited for by nothing on the way to the first APPEND. A wrong password
+    // so costs as many failed logins as before (an import two: the first connection's and the survey's; a dry run
+    // one) and is reported as that refusal. A failure that may pass (a reset, a connection cap) leaves the control
+    // plane to try, and report, for itself.
+    const firstLogin: Promise<unknown> = first ? first.failure : listing.then(() => undefined, (err: unknown) => err ?? new Error('the survey failed'));
+    const planeReady: Promise<ControlPlaneClass> = firstLogin.then((err) => {
+      if (err !== undefined && toMailmigrateError(err).retry === 'never') throw err;
+      return connectPlane();
+    });
     planeReady.catch(() => undefined); // met where it is used; never unhandled when nothing needed it
     closers.push(() => planeReady.then((p) => p.close(), () => undefined));
-    if (!first) await planeReady; // a dry run: its errors first, as before
     // The analysis (latency statistics, the diagnosis and the adaptation policy built on it) is loaded once the server
     // answered, not before the first byte goes out: ~0.1 s CPU of module loading (docs/measurements.md "Start-up").
     const [{ LatencyStats }, { diagnose, parseDovecotTiming }, { AdaptiveController }] = await Promise.all([
@@ -214,7 +213,7 @@ export class ImportRun {
 
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
     const journal = o.dryRun ? undefined : await this.openJournal(t, embedded, cleanups);
-    const multiappend = (await listing?.catch(() => undefined))?.capabilities.multiappend ?? (await planeReady).capabilities.has('MULTIAPPEND');
+    const multiappend = (await listing.catch(() => undefined))?.capabilities.multiappend ?? (await planeReady).capabilities.has('MULTIAPPEND');
     const batch = o.batch ?? (multiappend ? DEFAULT_SETTINGS.batch : 1);
     const bounds = boundsFor({ pipelineDepth: o.pipeline, batch, connections: o.connections });
 

@@ -117,6 +117,12 @@ test('the password appears in no argv, output, report, trace or journal, and eve
   assert.match(badVerify.stderr, /authenticat|login|password/i, badVerify.stderr);
   assert.ok(!(badVerify.stdout + badVerify.stderr).includes(PASSWORD), badVerify.stderr);
   assert.equal(s.stats.failedLogins - verifyFailedBefore, 1);
+  // A dry run opens no pool: one failed login too (the survey's).
+  const dryFailedBefore = s.stats.failedLogins;
+  const badDry = await runCli([...cliArgs(s.port, src, dir), '--dry-run'], { MAILMIGRATE_PASSWORD: `${PASSWORD}-wrong` });
+  assert.equal(badDry.code, 1, badDry.stdout + badDry.stderr);
+  assert.match(badDry.stderr, /authenticat|login|password/i, badDry.stderr);
+  assert.equal(s.stats.failedLogins - dryFailedBefore, 1);
   assert.ok(!(bad.stdout + bad.stderr).includes(PASSWORD), bad.stderr);
   for (const f of readdirSync(dir)) if (f.endsWith('.json') || f.endsWith('.ndjson')) assert.ok(!readFileSync(join(dir, f), 'utf8').includes(PASSWORD), f);
 });
