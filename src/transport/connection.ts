@@ -275,7 +275,7 @@ export class Connection {
     } catch (err) {
       if (err instanceof ServerResponseError) {
         // Never echo what we sent: only the server's words, which do not contain the secret.
-        throw new AuthError(`login as ${auth.user} refused: ${err.status}${err.responseCode ? ` [${err.responseCode}]` : ''} ${err.text}`.trim());
+        throw new AuthError(`login as ${auth.user} refused by ${this.options.host}:${this.options.port}: ${err.status}${err.responseCode ? ` [${err.responseCode}]` : ''} ${err.text}`.trim());
       }
       throw err;
     }
