@@ -61,6 +61,13 @@ export interface ServerListing {
   readonly capabilities: Capabilities;
 }
 
+/**
+ * Folders a listing may name (listing()): a server that lists more is not read further, and the control plane
+ * answers instead. Far above any real account (the largest trees the sources were tested with have hundreds), and
+ * ~30 MB of FolderInfo at most: a hostile or broken server cannot grow our memory without bound by listing.
+ */
+export const SURVEY_MAX_LISTED = 100_000;
+
 /** Commands in flight on the survey's connection: a burst of short commands, each answered in one line or two. */
 export const SURVEY_DEPTH = 64;
 
@@ -272,8 +279,10 @@ async function readListing(conn: SurveyConnection): Promise<ServerListing | unde
     conn.command('LIST', ['', '*'], {
       untagged: ['LIST'],
       onUntagged: (u) => {
+        if (malformed) return;
         try {
-          listed.push(parseListResponse(u));
+          if (listed.length < SURVEY_MAX_LISTED) listed.push(parseListResponse(u));
+          else malformed = true; // too many to read: the control plane's listing, as before
         } catch {
           malformed = true;
         }

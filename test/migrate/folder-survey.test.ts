@@ -8,7 +8,7 @@ import type { TaggedResult } from '../../src/transport/command-outcome.js';
 import type { EnqueueOptions } from '../../src/transport/command-queue-types.js';
 import { ControlAdapter, type ControlPlaneLike } from '../../src/migrate/control-adapter.js';
 import { FolderRuns } from '../../src/migrate/folder-runs.js';
-import { FolderSurvey, parseStatus, type ServerListing, type SurveyConnection } from '../../src/migrate/folder-survey.js';
+import { FolderSurvey, parseStatus, type ServerListing, SURVEY_MAX_LISTED, type SurveyConnection } from '../../src/migrate/folder-survey.js';
 import { createTree, FolderRenames, type TreeTarget } from '../../src/migrate/folder-tree.js';
 import { mapFolder } from '../../src/migrate/folder-map.js';
 
@@ -308,6 +308,13 @@ describe('FolderSurvey.listing: the folder list before the control plane has log
       set(s);
       assert.equal(await new FolderSurvey(async () => s.connection()).listing(), undefined, what);
     }
+    // A server listing more folders than SURVEY_MAX_LISTED is not read further (bounded memory).
+    const many = new FakeServer();
+    many.caps = 'IMAP4rev1 NAMESPACE';
+    for (let i = 0; i < SURVEY_MAX_LISTED; i++) many.folders.set(`F${i}`, { flags: [], messages: 0 });
+    assert.equal(await new FolderSurvey(async () => many.connection()).listing(), undefined, 'INBOX and SURVEY_MAX_LISTED folders: one too many');
+    many.folders.delete('F0');
+    assert.equal((await new FolderSurvey(async () => many.connection()).listing())?.folders.length, SURVEY_MAX_LISTED, 'exactly the bound is read');
     const s = new FakeServer();
     s.caps = 'IMAP4rev1 NAMESPACE XLIST SPECIAL-USE';
     assert.notEqual(await new FolderSurvey(async () => s.connection()).listing(), undefined, 'XLIST beside SPECIAL-USE: imapflow lists with LIST');
