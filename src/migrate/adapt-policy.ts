@@ -3,6 +3,7 @@ import type { SettingsBounds } from '../core/settings.js';
 import type { LiteralMode } from '../core/types.js';
 import { delayedAckStalls, phaseSamples } from '../analysis/diagnosis.js';
 import { percentile } from '../analysis/stats.js';
+import { fmt, kib } from './adapt-units.js';
 import { DEFAULT_PLUS_MAX_BYTES, literalPlusMaxForPath } from '../imap/literal-policy.js';
 import { DEFAULT_MAX_BYTES_IN_FLIGHT } from '../transport/pool-admission.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
@@ -106,8 +107,6 @@ export const THROUGHPUT_MARGIN = 0.1;
 /** The server's time per command is floored at this (a reply faster than the round trip still took the server some). */
 const MIN_SERVICE_MS = 0.5;
 
-const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const kib = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`);
 
 export function adapt(input: AdaptInput): AdaptDecision {
   const cur = input.current;
@@ -247,76 +246,6 @@ export function folderLockChange(samples: readonly FolderWaitSample[]): AdaptCha
       // in the CLI's own process reads this way): the report says both, and the change suits both.
       `folder-lock waits: APPENDs with ${lock.connections} connections in one folder waited ${fmt(lock.contendedMs)} ms (median) against ${fmt(lock.aloneMs)} ms alone (${fmt(lock.gain)}× the work of one connection): a folder lock, or a server that stores one APPEND at a time; either way a second connection in one folder does not help, so one connection per folder`;
   return { setting: 'connectionsPerFolder', from: undefined, to: 1, reason };
-}
-
-/**
- * The one change taken before the first APPEND, from the capabilities alone: a server with neither LITERAL+ nor
- * LITERAL- makes every message wait for its '+', which it sends only once it reaches that command, so a second
- * command in flight can gain no more than its command line's trip — and on Courier it cost a delayed ACK per
- * message (22 msg/s at depth 2 against 75–181 at depth 1 here, docs/adaptation.md). mbsync never sends past a command
- * awaiting a continuation either (drv_imap.c, cmd_sendable). Measuring it first cost the first look's 1.5 s at the
- * stalled rate (~30 messages of a run that then goes at 100+ msg/s). With LITERAL- (non-synchronizing only up to
- * 4 KiB) it is left to the measured continuation rule.
- */
-export function startChange(capabilities: AdaptInput['capabilities'], current: AdaptSettings): AdaptChange | undefined {
-  if (capabilities.literalPlus || capabilities.literalMinus || current.pipelineDepth <= 1) return undefined;
-  return {
-    setting: 'pipelineDepth',
-    from: current.pipelineDepth,
-    to: 1,
-    reason: `the server offers neither LITERAL+ nor LITERAL-: every message waits for its "+", which comes only once the command before it is done; depth 1 from the start (Courier: 22 msg/s at depth 2)`,
-  };
-}
-
-/**
- * The second change taken before the first APPEND: a server with neither LITERAL+/LITERAL- nor MULTIAPPEND gets one
- * connection per folder from the start. Courier is such a server, and its folder lock (tmp/courier.lock, taken by
- * every APPEND to assign its UID) cannot be left to the measured lock rule, which acts on a wait once it has settled:
- * the first shared APPEND can itself be the one that waits minutes. A waiter sleeps in Gamin (FAM) until the lock
- * file is deleted, bounded only by 120 s (Courier's maildir_lock/maildirwatch_unlock); when Gamin loses that event
- * (its server restarted: in our test harness, 3 of 10 loaded full suites) the APPEND waits the whole 120 s with no
- * lock held by anyone (strace: pselect with 103 s, then 46 s left, no tmp/courier.lock in any folder), and without
- * Gamin the waiter polls once a second and can be starved by the sending connection. Measured (docs/adaptation.md):
- * 2 connections at depth 1 in one folder 97 msg/s with 1–3 s lock waits against 181 with one. One connection per
- * folder never waits on a lock of ours, and the connections still work side by side where two folders meet. With
- * LITERAL+ or MULTIAPPEND offered (Dovecot, Cyrus) the measured lock rule decides, as before.
- */
-export function startFolderChange(capabilities: AdaptInput['capabilities'], current: AdaptSettings): AdaptChange | undefined {
-  if (capabilities.literalPlus || capabilities.literalMinus || capabilities.multiappend) return undefined;
-  if (current.connections < 2 || current.connectionsPerFolder === 1) return undefined;
-  return {
-    setting: 'connectionsPerFolder',
-    from: current.connectionsPerFolder,
-    to: 1,
-    reason: 'the server offers neither LITERAL+/LITERAL- nor MULTIAPPEND (Courier\'s signature): one connection per folder from the start, so no APPEND waits on the folder lock of another of ours (Courier: 97 msg/s with 2 connections in one folder, 181 with one; a lock waiter that misses the release sleeps 120 s)',
-  };
-}
-
-/**
- * The third change taken before the first APPEND: over a path (the login's round trip `rttMs`, judged a path by the
- * caller), a LITERAL+ limit of what the path would upload in one round trip at PATH_ASSUMED_BYTES_PER_MS (settings.ts)
- * instead of 100 KiB. Until the first look the run has no measured bandwidth, and over the 40 ms relay the first
- * commands were where the run lost most: 3.5 synchronizing literals per MULTIAPPEND of 50, a round trip each, 550
- * messages in the first 600 ms against 4450 in the next 800 (docs/adaptation.md "The first commands over a path").
- * Only with LITERAL+ offered and the literal mode 'auto' (a forced mode is the user's); never lower than the limit in
- * force; the first look replaces it with the measured one (adapt(), literalPlusAssumed).
- */
-export function pathStartChange(
-  capabilities: AdaptInput['capabilities'],
-  current: AdaptSettings,
-  rttMs: number,
-  assumedBytesPerMs: number,
-  ceilingBytes: number,
-): AdaptChange | undefined {
-  if (!capabilities.literalPlus || current.literalMode !== 'auto') return undefined;
-  const limit = literalPlusMaxForPath(rttMs, assumedBytesPerMs, ceilingBytes, current.literalPlusMaxBytes);
-  if (limit <= current.literalPlusMaxBytes) return undefined;
-  return {
-    setting: 'literalPlusMaxBytes',
-    from: current.literalPlusMaxBytes,
-    to: limit,
-    reason: `round trip ${fmt(rttMs)} ms at login: a synchronizing literal would cost a round trip on every message above ${kib(current.literalPlusMaxBytes)}; LITERAL+ up to ${kib(limit)} (what ${fmt((assumedBytesPerMs * 8) / 1000)} Mbit/s uploads in one round trip, assumed until the first look measures the path)`,
-  };
 }
 
 function folderLock(samples: readonly FolderWaitSample[]): { connections: number; contendedMs: number; aloneMs: number; gain: number; stalls?: { count: number; lostShare: number; maxMs: number } } | undefined {

@@ -25,6 +25,12 @@ export interface AdaptiveOptions {
    * PATH_ASSUMED_BYTES_PER_MS). 0: no LITERAL+ limit from the login's round trip, only the measured one.
    */
   readonly assumedPathBytesPerMs?: number;
+  /**
+   * Changes the run took before the pool was opened (startConnectionsChange, decided in import-run.ts: fewer
+   * connections dialled), reported with the controller's own. The initial settings passed with them are the given
+   * ones; the changes say what the pool was opened with instead.
+   */
+  readonly before?: readonly AdaptChange[];
   /** Hill-climb trials after the rules (default MAX_TRIALS; 0 = rules only). */
   readonly maxTrials?: number;
   readonly clock?: Clock;

@@ -4,7 +4,8 @@ import { DEFAULT_PLUS_MAX_BYTES } from '../imap/literal-policy.js';
 import type { AppendSample, Pool, PoolObserver, PoolSettings } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { DEFAULT_MAX_BYTES_IN_FLIGHT } from '../transport/pool-admission.js';
-import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS, pathStartChange, startChange, startFolderChange } from './adapt-policy.js';
+import { adapt, type AdaptChange, type AdaptDecision, type AdaptSettings, type FolderWaitSample, folderLockChange, LOCK_STALL_MIN_MS } from './adapt-policy.js';
+import { pathStartChange, startChange, startFolderChange } from './adapt-start.js';
 import { judgeTrial, nextTrial, TRIAL_MARGIN, TRIAL_MIN_COMMANDS, TRIAL_MIN_MS, type TrialStep } from './adapt-climb.js';
 import type { AdaptationOutcome, AdaptationReport, AdaptiveOptions, AdaptTrial } from './adaptation-report.js';
 
@@ -93,6 +94,12 @@ export class AdaptiveController implements PoolObserver {
     this.pool = pool;
     // Read now: once the pool has closed it has no connection to ask.
     this.multiappend = pool.capabilities?.multiappend ?? true;
+    // Changes taken before the pool was opened (AdaptiveOptions.before): the report's "before" is what was given.
+    const early = this.options.before ?? [];
+    if (early.length > 0) {
+      this.initial = { ...this.current(), ...Object.fromEntries(early.map((c) => [c.setting, c.from])) };
+      this.changes.push(...early);
+    }
     const caps = pool.capabilities;
     if (caps && this.options.fromCapabilities !== false) {
       const before = this.startSettings();

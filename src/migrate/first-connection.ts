@@ -106,6 +106,8 @@ export class FirstConnection {
   /** The pool's other connections, dialled once the first has logged in (`more`). */
   readonly #rest: EarlyConnection[] = [];
   #next = 0;
+  /** How many connections the pool has asked for (connect), early ones or not. */
+  #asked = 0;
   #closed = false;
   /** Settles true once the early connection has logged in, false if it failed: a gate for dialling more. */
   readonly loggedIn: Promise<boolean>;
@@ -114,11 +116,11 @@ export class FirstConnection {
 
   /**
    * Starts connecting at once with `options`: the options the pool will open its connections with. `more`: how many
-   * further connections to dial once this one has logged in — the pool's others, so that they too are ready when
+   * further connections to dial once this one has logged in (or a function of this connection that says so) — the pool's others, so that they too are ready when
    * the control plane is. Only after a good login: a wrong password must cost the server (and an admin's fail2ban)
    * as few failed logins as before: one here and one on the folder survey's connection (import-run.ts).
    */
-  constructor(options: ConnectionOptions, open: Opener = Connection.open, more = 0) {
+  constructor(options: ConnectionOptions, open: Opener = Connection.open, more: number | ((first: PoolConnection) => Promise<number>) = 0) {
     this.#options = options;
     this.#open = open;
     this.#first = new EarlyConnection(options, open);
@@ -127,12 +129,18 @@ export class FirstConnection {
       (err: unknown) => err ?? new Error('the first connection failed'),
     );
     this.loggedIn = this.failure.then((err) => err === undefined);
-    if (more > 0) {
-      void this.loggedIn.then((ok) => {
-        if (!ok || this.#closed) return;
-        for (let i = 0; i < more; i++) this.#rest.push(new EarlyConnection(options, open));
-      });
-    }
+    // `more` may be decided from the first connection (its capabilities: import-run.ts dials fewer where one
+    // connection a folder leaves them nothing to do); a failure to decide dials none, and the pool opens what it needs.
+    void this.#first.opened.then(
+      async (first) => {
+        const n = typeof more === 'number' ? more : await more(first).catch(() => 0);
+        if (this.#closed) return;
+        // Decided late (a long folder walk), the pool may have asked for some already and opened them itself.
+        const opened = Math.max(0, this.#asked - 1);
+        for (let i = opened; i < n; i++) this.#rest.push(new EarlyConnection(options, open));
+      },
+      () => undefined,
+    );
   }
 
   /**
@@ -140,6 +148,7 @@ export class FirstConnection {
    * settings and are still open; every other call (more connections, reconnects) opens a fresh one.
    */
   readonly connect = async (options: ConnectionOptions): Promise<PoolConnection> => {
+    this.#asked++;
     const early = this.#next === 0 ? this.#first : this.#rest[this.#next - 1];
     if (!early || this.#closed) return this.#open(options);
     this.#next++;

@@ -14,9 +14,12 @@ import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { canonicalAccount } from './account.js';
 import { transportIndexer } from './bulk-index.js';
 import { ControlAdapter } from './control-adapter.js';
+import type { AdaptChange, AdaptSettings } from './adapt-policy.js';
+import { startConnectionsChange, startFolderChange } from './adapt-start.js';
 import { FirstConnection } from './first-connection.js';
 import { FolderSurvey, SURVEY_DEPTH } from './folder-survey.js';
 import { Connection } from '../transport/connection.js';
+import { type Capabilities, parseCapabilities } from '../imap/capabilities.js';
 import type { SyncFlagsMode } from './flag-sync.js';
 import type { FolderRules } from './folder-rules.js';
 import { type ImportRunReport, type LatencySummary, reasonWithoutSource } from './import-report.js';
@@ -169,7 +172,25 @@ export class ImportRun {
     // Its other connections are dialled as soon as this one has logged in (a wrong password fails once here, not once
     // a connection), so that all are ready when the control plane is: over a 40 ms round trip the pool waited ~100 ms
     // for its second connection after the control plane's LIST.
-    const first = o.dryRun ? undefined : new FirstConnection({ ...connection, pipelineDepth: Math.max(o.pipeline, maxPipelineDepth) }, undefined, o.connections - 1);
+    // Where one connection a folder applies (Courier's signature: startFolderChange), a source of few folders uses few
+    // connections: the pool is opened with no more (startConnectionsChange), and the others are never dialled. Known
+    // here for a single source only (its folder list is walked above).
+    const sourceFolders = sources.length === 1 ? folderLists.get(sources[0]!) : undefined;
+    const given: AdaptSettings = { pipelineDepth: o.pipeline, connections: o.connections, connectionsPerFolder: undefined, batch: 1, literalMode: o.literal, literalPlusMaxBytes: 0 };
+    const connectionsChange = async (caps: Pick<Capabilities, 'literalPlus' | 'literalMinus' | 'multiappend'>): Promise<AdaptChange | undefined> => {
+      const have = { literalPlus: caps.literalPlus, literalMinus: caps.literalMinus, multiappend: caps.multiappend };
+      // The folder list is waited for only where the rule applies: elsewhere the pool's connections go out at once.
+      if (!sourceFolders || !startFolderChange(have, given)) return undefined;
+      const folders = await sourceFolders.catch(() => undefined);
+      return startConnectionsChange(have, given, folders?.length);
+    };
+    const adapting = o.adapt !== false && o.dryRun !== true;
+    const first = o.dryRun
+      ? undefined
+      : new FirstConnection({ ...connection, pipelineDepth: Math.max(o.pipeline, maxPipelineDepth) }, undefined, async (c) => {
+          const change = adapting ? await connectionsChange(c.capabilities) : undefined;
+          return (typeof change?.to === 'number' ? change.to : o.connections) - 1;
+        });
     // The connections besides the pool's are closed together at the end: each close waits for its LOGOUT's answer,
     // one round trip, and one after the other they were three round trips after the last APPEND.
     const closers: Cleanup[] = [];
@@ -213,7 +234,9 @@ export class ImportRun {
 
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
     const journal = o.dryRun ? undefined : await this.openJournal(t, embedded, cleanups);
-    const multiappend = (await listing.catch(() => undefined))?.capabilities.multiappend ?? (await planeReady).capabilities.has('MULTIAPPEND');
+    const caps = (await listing.catch(() => undefined))?.capabilities ?? parseCapabilities([...(await planeReady).capabilities].join(' '));
+    const multiappend = caps.multiappend;
+    const earlyChange = await connectionsChange(caps);
     const batch = o.batch ?? (multiappend ? DEFAULT_SETTINGS.batch : 1);
     const bounds = boundsFor({ pipelineDepth: o.pipeline, batch, connections: o.connections });
 
@@ -245,7 +268,7 @@ export class ImportRun {
     // Adaptation (issue 16): the given settings are a starting point; the controller reads the first seconds' timing
     // records and changes depth, connections or batch within bounds, or only advises under --no-adapt.
     const adaptive = new AdaptiveController(
-      { enabled: o.adapt !== false && o.dryRun !== true, literalMode: o.literal, batch, bounds },
+      { enabled: adapting, literalMode: o.literal, batch, bounds, before: earlyChange ? [earlyChange] : [] },
       { pipelineDepth: o.pipeline, connections: o.connections, connectionsPerFolder: undefined },
     );
     let result: ImportResult;
@@ -254,7 +277,8 @@ export class ImportRun {
         folderLists,
         pool: {
           ...connection,
-          connections: o.connections,
+          // With --no-adapt the change is advice only (AdaptiveOptions.before), like the rule it follows from.
+          connections: adapting && typeof earlyChange?.to === 'number' ? earlyChange.to : o.connections,
           observer: adaptive,
           ...(first ? { connect: first.connect } : {}),
           ...o.tuning?.pool,

@@ -91,6 +91,12 @@ describe('an import into one folder on Courier', { skip }, () => {
     assert.ok(change, JSON.stringify(report.adaptation));
     assert.equal(change.to, 1);
     assert.match(change.reason, /neither LITERAL\+\/LITERAL- nor MULTIAPPEND/);
+    // One folder, one connection a folder: the pool dials one APPEND connection, not the two it was given (the other
+    // only logged in and out: a fork of couriertcpd, a password check and an imapd for nothing).
+    const fewer = report.adaptation.changes.find((x: { setting: string }) => x.setting === 'connections');
+    assert.deepEqual([fewer?.from, fewer?.to], [2, 1], JSON.stringify(report.adaptation));
+    assert.equal(report.connections.opened, 1);
+    assert.equal(new Set(spans.map((x) => x.connectionId)).size, 1);
   });
 
   test('with --no-adapt the given settings are kept (two connections share the folder) and the change is only advice', async () => {
@@ -98,6 +104,8 @@ describe('an import into one folder on Courier', { skip }, () => {
     assert.equal(report.appended, COUNT);
     assert.equal(report.adaptation.after.connectionsPerFolder, undefined, 'settings as given');
     assert.ok(overlaps(spans).length > 0, 'two connections appended into the folder side by side');
+    assert.equal(report.connections.opened, 2, 'the given connections');
+    assert.ok(report.adaptation.changes.some((x: { setting: string; to: unknown }) => x.setting === 'connections' && x.to === 1), 'advice only');
     assert.ok(report.adaptation.changes.some((x: { setting: string; to: unknown }) => x.setting === 'connectionsPerFolder' && x.to === 1), JSON.stringify(report.adaptation));
   });
 });

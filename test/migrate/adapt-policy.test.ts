@@ -267,7 +267,7 @@ test('more connections for a long path never go past the server cap, nor on a fo
 });
 
 test('the capability rule: neither LITERAL+ nor LITERAL- gives depth 1 before any APPEND; LITERAL+, LITERAL- or depth 1 already give nothing', async () => {
-  const { startChange } = await import('../../src/migrate/adapt-policy.js');
+  const { startChange } = await import('../../src/migrate/adapt-start.js');
   const c = startChange(COURIER_CAPS, DEFAULTS);
   assert.deepEqual([c?.setting, c?.from, c?.to], ['pipelineDepth', 2, 1]);
   assert.equal(startChange(DOVECOT_CAPS, DEFAULTS), undefined);
@@ -276,7 +276,7 @@ test('the capability rule: neither LITERAL+ nor LITERAL- gives depth 1 before an
 });
 
 test("the folder capability rule: Courier's signature (no LITERAL+/LITERAL-, no MULTIAPPEND) gives one connection per folder before any APPEND; any of them offered, one connection, or the limit already set give nothing", async () => {
-  const { startFolderChange } = await import('../../src/migrate/adapt-policy.js');
+  const { startFolderChange } = await import('../../src/migrate/adapt-start.js');
   const c = startFolderChange(COURIER_CAPS, DEFAULTS);
   assert.deepEqual([c?.setting, c?.from, c?.to], ['connectionsPerFolder', undefined, 1]);
   assert.match(c!.reason, /folder lock/);
@@ -288,8 +288,23 @@ test("the folder capability rule: Courier's signature (no LITERAL+/LITERAL-, no 
   assert.equal(startFolderChange(COURIER_CAPS, { ...DEFAULTS, connectionsPerFolder: 1 }), undefined);
 });
 
+test("the connections start rule: with one connection a folder (Courier's signature), no more connections than the source has folders; nothing where the rule does not apply or the folder count is unknown", async () => {
+  const { startConnectionsChange } = await import('../../src/migrate/adapt-start.js');
+  const three = { ...DEFAULTS, connections: 3 };
+  const c = startConnectionsChange(COURIER_CAPS, three, 1);
+  assert.deepEqual([c?.setting, c?.from, c?.to], ['connections', 3, 1]);
+  assert.match(c!.reason, /1 source folder: 1 connection can be used/);
+  assert.equal(startConnectionsChange(COURIER_CAPS, three, 2)?.to, 2);
+  assert.equal(startConnectionsChange(COURIER_CAPS, three, 0)?.to, 1, 'never fewer than one');
+  assert.equal(startConnectionsChange(COURIER_CAPS, three, 3), undefined, 'as many folders as connections');
+  assert.equal(startConnectionsChange(COURIER_CAPS, three, 50), undefined);
+  assert.equal(startConnectionsChange(COURIER_CAPS, three, undefined), undefined, 'several sources: the count is not known');
+  assert.equal(startConnectionsChange(DOVECOT_CAPS, three, 1), undefined, 'LITERAL+ and MULTIAPPEND: folders may share connections');
+  assert.equal(startConnectionsChange({ ...COURIER_CAPS, multiappend: true }, three, 1), undefined);
+});
+
 test('the path start rule: a 40 ms login gives LITERAL+ up to what 100 Mbit/s uploads in one round trip, within the byte bound; never without LITERAL+, under a forced mode, or below the limit in force', async () => {
-  const { pathStartChange } = await import('../../src/migrate/adapt-policy.js');
+  const { pathStartChange } = await import('../../src/migrate/adapt-start.js');
   // 40 ms × 12 500 bytes/ms = 500 000 bytes: 488 KiB, whole KiB.
   const c = pathStartChange(DOVECOT_CAPS, DEFAULTS, 40, 12_500, 16 * 1024 * 1024);
   assert.deepEqual([c?.setting, c?.from, c?.to], ['literalPlusMaxBytes', DEFAULT_PLUS_MAX_BYTES, 488 * 1024]);

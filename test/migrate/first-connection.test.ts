@@ -115,6 +115,42 @@ test('close() closes an early connection the pool never took (a failure before t
   assert.notEqual(c, o.opened[0]);
 });
 
+test('more connections decided from the first one: that many are dialled after its login, and a late decision counts those the pool opened itself', async () => {
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
+  // Decided at once: two more, dialled after the first one's login; the pool takes all three.
+  const a = opener();
+  const seen: unknown[] = [];
+  const fa = new FirstConnection(base, a.open, async (first) => {
+    seen.push(first);
+    return 2;
+  });
+  await settle();
+  assert.equal(a.calls(), 3);
+  assert.equal(seen[0], a.opened[0], 'decided from the first connection (its capabilities)');
+  for (let i = 0; i < 3; i++) assert.equal(await fa.connect(base), a.opened[i]);
+  // Decided late (a long folder walk): the pool already opened one of the two itself; one more is dialled, not two.
+  const b = opener();
+  let decide!: (n: number) => void;
+  const fb = new FirstConnection(base, b.open, () => new Promise<number>((r) => (decide = r)));
+  await settle();
+  await fb.connect(base); // the early one
+  await fb.connect(base); // opened fresh: nothing was dialled yet
+  assert.equal(b.calls(), 2);
+  decide(2);
+  await settle();
+  assert.equal(b.calls(), 3, 'one more dialled early');
+  await fb.close();
+  // A decision that fails dials none (the pool opens what it needs).
+  const c = opener();
+  const fc = new FirstConnection(base, c.open, async () => {
+    throw new Error('no folder list');
+  });
+  await settle();
+  assert.equal(c.calls(), 1);
+  await fc.close();
+  await fa.close();
+});
+
 test('the settings compared are every connection option but the observers', () => {
   assert.ok(sameConnectionSettings(base, { ...base, onRecord: () => undefined, onAlert: () => undefined, onObserverError: () => undefined }));
   for (const change of [{ port: 993 }, { tls: 'implicit' as const }, { auth: { user: 'u', password: 'p' } }, { writeMode: 'split' as const }, { literalMode: 'sync' as const }, { noDelay: false }, { timeouts: {} }]) {
