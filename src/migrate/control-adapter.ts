@@ -92,10 +92,24 @@ export class ControlAdapter implements ServerControl {
     return this.#plane ?? (await this.#connecting);
   }
 
-  /** The survey's listing if it answered, else undefined (the control plane answers). */
-  async #listed(): Promise<ServerListing | undefined> {
-    return this.#listing ? await this.#listing : undefined;
+  /**
+   * The survey's listing if it answered, else undefined (the control plane answers). Decided once: whichever is there
+   * first, the listing or a connected control plane — a server that never answers the survey's LIST (the reply
+   * deadline is a minute) must not hold the run when the control plane can answer.
+   */
+  #listed(): Promise<ServerListing | undefined> {
+    if (!this.#listing) return Promise.resolve(undefined);
+    this.#listedOnce ??= Promise.race([
+      this.#listing,
+      // A control plane that failed to connect is no answer: the listing is waited for then.
+      this.#connecting.then(
+        () => undefined,
+        () => new Promise<never>(() => undefined),
+      ),
+    ]);
+    return this.#listedOnce;
   }
+  #listedOnce: Promise<ServerListing | undefined> | undefined;
 
   /** Closes a control connection this adapter opened itself (the caller closes the one it passed in, and the survey). */
   async close(): Promise<void> {

@@ -101,10 +101,21 @@ export class FolderSurvey {
    * Undefined where the answer could differ from the control plane's: no NAMESPACE capability (imapflow then derives
    * the namespace from LIST "" ""), XLIST without SPECIAL-USE (imapflow lists with XLIST there), no personal
    * namespace, a name that is not valid modified UTF-7, or any refusal or malformed answer — the caller then asks
-   * the control plane, as before. Rejects when the connection could not be opened.
+   * the control plane, as before. Rejects when the connection could not be opened. The second promise settles as
+   * soon as the connection has logged in, before the answers (or rejects with the listing: why it could not): what a
+   * caller waits for before it dials anything more, so that a wrong password is refused once, not once a connection.
    */
-  listing(): Promise<ServerListing | undefined> {
-    return this.#kept.use((conn) => readListing(conn));
+  listing(): { listing: Promise<ServerListing | undefined>; loggedIn: Promise<void> } {
+    let connected!: () => void;
+    const atLogin = new Promise<void>((resolve) => (connected = resolve));
+    const listing = this.#kept.use((conn) => {
+      connected();
+      return readListing(conn);
+    });
+    // Whichever comes first: the login, or the listing's failure to get a connection at all.
+    const loggedIn = Promise.race([atLogin, listing.then(() => undefined)]);
+    loggedIn.catch(() => undefined);
+    return { listing, loggedIn };
   }
 
   /**

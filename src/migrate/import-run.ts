@@ -202,7 +202,7 @@ export class ImportRun {
     // trips to connect, log in and list, one command at a time (docs/adaptation.md, "The folder list over a path").
     const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
     closers.push(() => survey.close());
-    const listing = survey.listing();
+    const { listing, loggedIn: surveyLoggedIn } = survey.listing();
     listing.catch(() => undefined); // a failed listing is the control plane's to answer (ControlAdapter)
     // imapflow (the control plane) is a chunk of its own in the bundle, loaded here: after the first byte went out.
     const { ControlPlane } = await import('../mailbox/control-plane.js');
@@ -212,7 +212,7 @@ export class ImportRun {
     // so costs as many failed logins as before (an import two: the first connection's and the survey's; a dry run
     // one) and is reported as that refusal. A failure that may pass (a reset, a connection cap) leaves the control
     // plane to try, and report, for itself.
-    const firstLogin: Promise<unknown> = first ? first.failure : listing.then(() => undefined, (err: unknown) => err ?? new Error('the survey failed'));
+    const firstLogin: Promise<unknown> = first ? first.failure : surveyLoggedIn.then(() => undefined, (err: unknown) => err ?? new Error('the survey could not log in'));
     const planeReady: Promise<ControlPlaneClass> = firstLogin.then((err) => {
       if (err !== undefined && toMailmigrateError(err).retry === 'never') throw err;
       return connectPlane();

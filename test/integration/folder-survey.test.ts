@@ -71,7 +71,7 @@ for (const server of realServers) {
       const u = s.users[0]!;
       const fresh = new FolderSurvey(() => Connection.open({ host: '127.0.0.1', port: s.port, tls: 'none', auth: { user: u.name, password: u.password }, pipelineDepth: SURVEY_DEPTH }));
       try {
-        const listing = await fresh.listing();
+        const listing = await fresh.listing().listing;
         assert.ok(listing, 'every server of the harness offers NAMESPACE: the survey lists');
         assert.equal(listing.prefix, plane.namespacePrefix());
         assert.equal(listing.delimiter, await plane.delimiter());

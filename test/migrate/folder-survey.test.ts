@@ -265,7 +265,7 @@ describe('FolderSurvey.listing: the folder list before the control plane has log
     s.folders.set('Archiv/2019', { flags: [], messages: 0 });
     s.attributes.set('Entwürfe', '\\HasNoChildren \\Drafts');
     const survey = new FolderSurvey(async () => s.connection());
-    const l = await survey.listing();
+    const l = await survey.listing().listing;
     assert.deepEqual(s.sent, ['NAMESPACE', 'LIST  *'], 'LIST "" "*" (the fake joins its string arguments unquoted)');
     assert.equal(s.maxInFlight, 2, 'one round trip for both');
     assert.equal(l?.prefix, '');
@@ -279,13 +279,33 @@ describe('FolderSurvey.listing: the folder list before the control plane has log
     await survey.close();
   });
 
+  it('says when it has logged in, before the answers; a connection that cannot be opened is dialled once, and both fail with why', async () => {
+    const s = new FakeServer();
+    s.caps = 'IMAP4rev1 NAMESPACE';
+    const { listing, loggedIn } = new FolderSurvey(async () => s.connection()).listing();
+    let answered = false;
+    void listing.then(() => (answered = true));
+    await loggedIn;
+    assert.equal(answered, false, 'logged in before the answers came');
+    assert.ok(await listing);
+    let dials = 0;
+    const refused = new Error('login refused');
+    const bad = new FolderSurvey(async () => {
+      dials++;
+      throw refused;
+    }).listing();
+    await assert.rejects(bad.loggedIn, refused);
+    await assert.rejects(bad.listing, refused);
+    assert.equal(dials, 1, 'one failed login, not one for each promise');
+  });
+
   it('takes a Courier-style namespace: the prefix with its delimiter, that delimiter, and only the folders below the prefix', async () => {
     const s = new FakeServer();
     s.caps = 'IMAP4rev1 NAMESPACE';
     s.namespace = '(("INBOX" ".")) NIL (("#shared." "."))';
     s.folders.set('INBOX.Sent', { flags: [], messages: 0 });
     s.listExtra = '() "." "#shared.x"';
-    const l = await new FolderSurvey(async () => s.connection()).listing();
+    const l = await new FolderSurvey(async () => s.connection()).listing().listing;
     assert.equal(l?.prefix, 'INBOX.', 'imapflow appends the delimiter to a prefix without it');
     assert.equal(l?.delimiter, '.');
     // imapflow asks LIST "INBOX." "*": INBOX itself and what lies outside the personal namespace are not in its answer.
@@ -306,18 +326,18 @@ describe('FolderSurvey.listing: the folder list before the control plane has log
       const s = new FakeServer();
       s.caps = 'IMAP4rev1 NAMESPACE';
       set(s);
-      assert.equal(await new FolderSurvey(async () => s.connection()).listing(), undefined, what);
+      assert.equal(await new FolderSurvey(async () => s.connection()).listing().listing, undefined, what);
     }
     // A server listing more folders than SURVEY_MAX_LISTED is not read further (bounded memory).
     const many = new FakeServer();
     many.caps = 'IMAP4rev1 NAMESPACE';
     for (let i = 0; i < SURVEY_MAX_LISTED; i++) many.folders.set(`F${i}`, { flags: [], messages: 0 });
-    assert.equal(await new FolderSurvey(async () => many.connection()).listing(), undefined, 'INBOX and SURVEY_MAX_LISTED folders: one too many');
+    assert.equal(await new FolderSurvey(async () => many.connection()).listing().listing, undefined, 'INBOX and SURVEY_MAX_LISTED folders: one too many');
     many.folders.delete('F0');
-    assert.equal((await new FolderSurvey(async () => many.connection()).listing())?.folders.length, SURVEY_MAX_LISTED, 'exactly the bound is read');
+    assert.equal((await new FolderSurvey(async () => many.connection()).listing().listing)?.folders.length, SURVEY_MAX_LISTED, 'exactly the bound is read');
     const s = new FakeServer();
     s.caps = 'IMAP4rev1 NAMESPACE XLIST SPECIAL-USE';
-    assert.notEqual(await new FolderSurvey(async () => s.connection()).listing(), undefined, 'XLIST beside SPECIAL-USE: imapflow lists with LIST');
+    assert.notEqual(await new FolderSurvey(async () => s.connection()).listing().listing, undefined, 'XLIST beside SPECIAL-USE: imapflow lists with LIST');
   });
 });
 
@@ -344,6 +364,15 @@ describe('ControlAdapter with the survey\'s listing', () => {
     assert.deepEqual((await adapter.listFolders()).map((f) => f.path), ['INBOX', 'New']);
     assert.deepEqual(log, ['LIST']);
     assert.equal(await adapter.delimiter(), '.', 'the namespace and delimiter stay the listing\'s');
+  });
+
+  it('does not wait for a listing the server never answers once the control plane is connected: the control plane answers', async () => {
+    const log: string[] = [];
+    const never = new Promise<ServerListing | undefined>(() => undefined);
+    const adapter = new ControlAdapter(Promise.resolve(fakePlane(log)), undefined, undefined, undefined, never);
+    assert.deepEqual((await adapter.listFolders()).map((f) => f.path), ['INBOX']);
+    assert.equal(await adapter.delimiter(), '/');
+    assert.deepEqual(log, ['LIST']);
   });
 
   it('asks the control plane when the survey gave nothing or failed, and reports the control plane\'s own failure where it is needed', async () => {

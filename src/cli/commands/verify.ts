@@ -56,11 +56,11 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   // right after its login: over a path the control plane (imapflow) needs seven round trips to be logged in and
   // listed, the survey three (docs/adaptation.md, "The folder list over a path").
   const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(target), pipelineDepth: SURVEY_DEPTH }));
-  const listing = survey.listing();
-  // The control plane is dialled once the survey's login is settled, so that a wrong password costs one failed
-  // login, as before, and is reported as the survey's refusal; a failure that may pass is the control plane's to
-  // try and report for itself.
-  const plane = listing.then(
+  const { listing, loggedIn } = survey.listing();
+  // The control plane is dialled once the survey has logged in (not once it has listed: a LIST never answered must
+  // not hold it back), so that a wrong password costs one failed login, as before, and is reported as the survey's
+  // refusal; a failure that may pass is the control plane's to try and report for itself.
+  const plane = loggedIn.then(
     () => ControlPlane.connect(controlPlaneOptions(target)),
     (err: unknown) => {
       if (toMailmigrateError(err).retry === 'never') throw err;
