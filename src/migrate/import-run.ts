@@ -170,8 +170,8 @@ export class ImportRun {
     // connection goes out now, before imapflow is even loaded; its greeting and LOGIN overlap the control plane's
     // loading. A dry run opens no pool, so no early connection either.
     // Its other connections are dialled as soon as this one has logged in (a wrong password fails once here, not once
-    // a connection), so that all are ready when the control plane is: over a 40 ms round trip the pool waited ~100 ms
-    // for its second connection after the control plane's LIST.
+    // a connection), so that all are ready for the first APPEND: over a 40 ms round trip the pool once waited ~100 ms
+    // for its second connection.
     // Where one connection a folder applies (Courier's signature: startFolderChange), a source of few folders uses few
     // connections: the pool is opened with no more (startConnectionsChange), and the others are never dialled. Known
     // here for a single source only (its folder list is walked above).
