@@ -6,8 +6,10 @@
 // minute falls on all of them alike. The corpus is the realistic seeded one (src/bench/corpus.ts) dealt round-robin
 // into --folders Maildir++ folders; the Dovecot instance and the corpus live under --tmp (tmpfs by default), client
 // state too. Every import must leave exactly --messages messages on the server, or the run stops.
-//   npm run bench:tree-path -- [--messages 5000] [--folders 50] [--rtt 0,40] [--repeats 3]
+//   npm run bench:tree-path -- [--messages 5000] [--folders 50] [--inbox 0] [--rtt 0,40] [--repeats 3]
 //                                                   [--tmp /dev/shm] [CHECKOUT …]      (default: this checkout)
+// --inbox N: N % of the messages stay in INBOX (the top level), the rest are dealt into the folders: an account's
+// INBOX usually holds a good share.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,6 +21,7 @@ const { values: opt, positionals } = parseArgs({
   options: {
     messages: { type: 'string', default: '5000' },
     folders: { type: 'string', default: '50' },
+    inbox: { type: 'string', default: '0' },
     rtt: { type: 'string', default: '0,40' },
     repeats: { type: 'string', default: '3' },
     tmp: { type: 'string', default: '/dev/shm' },
@@ -36,8 +39,9 @@ const { DelayRelay } = await import(join(here, 'dist/bench/peers/delay-relay.js'
 const work = mkdtempSync(join(opt.tmp, 'mailmigrate-tree-path-'));
 const corpus = join(work, 'tree');
 await writeMaildir(corpus, count, { seed: 1 });
-// Deal the messages round-robin into Maildir++ folders (.F00 … .Fnn), INBOX left empty.
-const names = readdirSync(join(corpus, 'cur')).sort();
+// Deal the messages round-robin into Maildir++ folders (.F00 … .Fnn); the first --inbox % stay in INBOX.
+const all = readdirSync(join(corpus, 'cur')).sort();
+const names = all.slice(Math.round((all.length * Number(opt.inbox)) / 100));
 names.forEach((n, i) => {
   const dir = join(corpus, `.F${String(i % nFolders).padStart(2, '0')}`);
   if (i < nFolders) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dir, sub), { recursive: true });
@@ -89,7 +93,7 @@ try {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`\nmedians of ${opt.repeats}, ${count} messages in ${nFolders} folders (wall s)`);
+console.log(`\nmedians of ${opt.repeats}, ${count} messages in ${nFolders} folders${Number(opt.inbox) ? ` and INBOX (${opt.inbox} %)` : ''} (wall s)`);
 console.log(['scenario', 'rtt ms', ...builds].join(' | '));
 const table = [];
 for (const scenario of ['import', 'fresh re-run', 'verify']) {
@@ -100,5 +104,5 @@ for (const scenario of ['import', 'fresh re-run', 'verify']) {
   }
 }
 const out = join(here, 'bench/results', `tree-path-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 17)}.json`);
-writeFileSync(out, JSON.stringify({ messages: count, folders: nFolders, repeats: Number(opt.repeats), builds, table, runs: results }, null, 2));
+writeFileSync(out, JSON.stringify({ messages: count, folders: nFolders, inboxPercent: Number(opt.inbox), repeats: Number(opt.repeats), builds, table, runs: results }, null, 2));
 console.log(`\n${out}`);
