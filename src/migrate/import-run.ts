@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SETTINGS } from '../core/settings.js';
 import type { LatencyStats } from '../analysis/stats.js';
-import { ConfigError, toMailmigrateError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import type { LiteralMode, WriteMode } from '../core/types.js';
-import type { ControlPlane as ControlPlaneClass } from '../mailbox/control-plane.js';
 import { accountJournalPath, Journal, type JournalOptions } from '../journal/journal.js';
 import { openSource, ReadPool, type Source, type SourceFolder, type SourceOptions } from '../sources/index.js';
 import type { PoolOptions } from '../transport/pool.js';
@@ -14,18 +13,13 @@ import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { canonicalAccount } from './account.js';
 import { transportIndexer } from './bulk-index.js';
 import { ControlAdapter } from './control-adapter.js';
-import type { AdaptChange, AdaptSettings } from './adapt-policy.js';
-import { startConnectionsChange, startFolderChange } from './adapt-start.js';
-import { FirstConnection } from './first-connection.js';
-import { FolderSurvey, SURVEY_DEPTH } from './folder-survey.js';
-import { Connection } from '../transport/connection.js';
-import { type Capabilities, parseCapabilities } from '../imap/capabilities.js';
+import { RunConnections } from './run-connections.js';
 import type { SyncFlagsMode } from './flag-sync.js';
 import type { FolderRules } from './folder-rules.js';
 import { type ImportRunReport, type LatencySummary, reasonWithoutSource } from './import-report.js';
 import { folderList, Importer } from './importer.js';
 import type { ImportEvent, ImportProgress, ImportResult } from './import-types.js';
-import { controlPlaneOptions, describeTarget, type ResolvedTarget, transportOptions } from './target.js';
+import { describeTarget, type ResolvedTarget, transportOptions } from './target.js';
 import { boundsFor } from '../core/settings.js';
 import type { AdaptationReport } from './adaptation-report.js';
 
@@ -166,59 +160,25 @@ export class ImportRun {
       listing.catch(() => undefined);
       folderLists.set(sources[0], listing);
     }
-    // Start-up (issue 14): the sources are usable (a bad path never reaches the server), so the pool's first
-    // connection goes out now, before imapflow is even loaded; its greeting and LOGIN overlap the control plane's
-    // loading. A dry run opens no pool, so no early connection either.
-    // Its other connections are dialled as soon as this one has logged in (a wrong password fails once here, not once
-    // a connection), so that all are ready for the first APPEND: over a 40 ms round trip the pool once waited ~100 ms
-    // for its second connection.
-    // Where one connection a folder applies (Courier's signature: startFolderChange), a source of few folders uses few
-    // connections: the pool is opened with no more (startConnectionsChange), and the others are never dialled. Known
-    // here for a single source only (its folder list is walked above).
-    const sourceFolders = sources.length === 1 ? folderLists.get(sources[0]!) : undefined;
-    const given: AdaptSettings = { pipelineDepth: o.pipeline, connections: o.connections, connectionsPerFolder: undefined, batch: 1, literalMode: o.literal, literalPlusMaxBytes: 0 };
-    const connectionsChange = async (caps: Pick<Capabilities, 'literalPlus' | 'literalMinus' | 'multiappend'>): Promise<AdaptChange | undefined> => {
-      const have = { literalPlus: caps.literalPlus, literalMinus: caps.literalMinus, multiappend: caps.multiappend };
-      // The folder list is waited for only where the rule applies: elsewhere the pool's connections go out at once.
-      if (!sourceFolders || !startFolderChange(have, given)) return undefined;
-      const folders = await sourceFolders.catch(() => undefined);
-      return startConnectionsChange(have, given, folders?.length);
-    };
+    // Start-up (issue 14): the sources are usable (a bad path never reaches the server), so the run's connections go
+    // out now, in the order its first APPEND needs them (run-connections.ts). A dry run opens no pool.
     const adapting = o.adapt !== false && o.dryRun !== true;
-    const first = o.dryRun
-      ? undefined
-      : new FirstConnection({ ...connection, pipelineDepth: Math.max(o.pipeline, maxPipelineDepth) }, undefined, async (c) => {
-          const change = adapting ? await connectionsChange(c.capabilities) : undefined;
-          return (typeof change?.to === 'number' ? change.to : o.connections) - 1;
-        });
+    const dial = await RunConnections.open({
+      target: t,
+      connection,
+      earlyDepth: Math.max(o.pipeline, maxPipelineDepth),
+      connections: o.connections,
+      pipelineDepth: o.pipeline,
+      literalMode: o.literal,
+      dryRun: o.dryRun === true,
+      adapting,
+      sourceFolders: sources.length === 1 ? folderLists.get(sources[0]!) : undefined,
+    });
     // The connections besides the pool's are closed together at the end: each close waits for its LOGOUT's answer,
     // one round trip, and one after the other they were three round trips after the last APPEND.
     const closers: Cleanup[] = [];
     cleanups.push(() => Promise.all(closers.map((c) => Promise.resolve().then(c).catch(() => undefined))).then(() => undefined));
-    if (first) closers.push(() => first.close());
-    // Folders prepared many at once over a connection of our own (folder-survey.ts). It is dialled now (in an import
-    // beside the pool's first connection) and lists the server's folders right after its login (listing()): the
-    // first APPEND needs the folder list and each folder's STATUS, and the control plane (imapflow) took seven round
-    // trips to connect, log in and list, one command at a time (docs/adaptation.md, "The folder list over a path").
-    const survey = new FolderSurvey(() => Connection.open({ ...transportOptions(t), pipelineDepth: SURVEY_DEPTH }));
-    closers.push(() => survey.close());
-    const { listing, loggedIn: surveyLoggedIn } = survey.listing();
-    listing.catch(() => undefined); // a failed listing is the control plane's to answer (ControlAdapter)
-    // imapflow (the control plane) is a chunk of its own in the bundle, loaded here: after the first byte went out.
-    const { ControlPlane } = await import('../mailbox/control-plane.js');
-    const connectPlane = (): Promise<ControlPlaneClass> => ControlPlane.connect(controlPlaneOptions(t));
-    // The control plane is dialled once a login of ours has succeeded (the pool's first connection's; in a dry run,
-    // which opens no pool, the survey's) and is waited for by nothing on the way to the first APPEND. A wrong password
-    // so costs as many failed logins as before (an import two: the first connection's and the survey's; a dry run
-    // one) and is reported as that refusal. A failure that may pass (a reset, a connection cap) leaves the control
-    // plane to try, and report, for itself.
-    const firstLogin: Promise<unknown> = first ? first.failure : surveyLoggedIn.then(() => undefined, (err: unknown) => err ?? new Error('the survey could not log in'));
-    const planeReady: Promise<ControlPlaneClass> = firstLogin.then((err) => {
-      if (err !== undefined && toMailmigrateError(err).retry === 'never') throw err;
-      return connectPlane();
-    });
-    planeReady.catch(() => undefined); // met where it is used; never unhandled when nothing needed it
-    closers.push(() => planeReady.then((p) => p.close(), () => undefined));
+    closers.push(() => dial.close());
     // The analysis (latency statistics, the diagnosis and the adaptation policy built on it) is loaded once the server
     // answered, not before the first byte goes out: ~0.1 s CPU of module loading (docs/measurements.md "Start-up").
     const [{ LatencyStats }, { diagnose, parseDovecotTiming }, { AdaptiveController }] = await Promise.all([
@@ -229,15 +189,14 @@ export class ImportRun {
     // A fresh control connection for look-ups after a fault that killed this one (server restart, BYE).
     const indexer = transportIndexer(transportOptions(t));
     closers.push(() => indexer.close());
-    const control = new ControlAdapter(planeReady, connectPlane, indexer, survey, listing);
+    const control = new ControlAdapter(dial.plane, dial.connectPlane, indexer, dial.survey, dial.listing);
     closers.push(() => control.close());
 
     // A dry run reads the server only: no journal (nothing is recorded), no trust in one either.
     const journal = o.dryRun ? undefined : await this.openJournal(t, embedded, cleanups);
-    const caps = (await listing.catch(() => undefined))?.capabilities ?? parseCapabilities([...(await planeReady).capabilities].join(' '));
-    const multiappend = caps.multiappend;
-    const earlyChange = await connectionsChange(caps);
-    const batch = o.batch ?? (multiappend ? DEFAULT_SETTINGS.batch : 1);
+    const caps = await dial.capabilities();
+    const earlyChange = await dial.connectionsChange(caps);
+    const batch = o.batch ?? (caps.multiappend ? DEFAULT_SETTINGS.batch : 1);
     const bounds = boundsFor({ pipelineDepth: o.pipeline, batch, connections: o.connections });
 
     const latency = new Map<string, LatencyStats>();
@@ -280,7 +239,7 @@ export class ImportRun {
           // With --no-adapt the change is advice only (AdaptiveOptions.before), like the rule it follows from.
           connections: adapting && typeof earlyChange?.to === 'number' ? earlyChange.to : o.connections,
           observer: adaptive,
-          ...(first ? { connect: first.connect } : {}),
+          ...(dial.first ? { connect: dial.first.connect } : {}),
           ...o.tuning?.pool,
         },
         batch,
