@@ -1,5 +1,5 @@
 import { DEFAULT_BOUNDS } from '../core/settings.js';
-import { AuthError, MailmigrateError, ServerResponseError } from '../core/errors.js';
+import { AuthError, MailmigrateError, ServerResponseError, toMailmigrateError } from '../core/errors.js';
 import { type FolderIndexer, retryLostRead } from './bulk-index.js';
 import type { FolderStatus } from './folder-check.js';
 import type { CreateItem, FolderSurvey, Permanent, ServerListing } from './folder-survey.js';
@@ -87,9 +87,25 @@ export class ControlAdapter implements ServerControl {
     this.#listing = listing?.catch(() => undefined);
   }
 
-  /** The control plane, waiting for its connection if it is still being made (its error, if it failed). */
+  /**
+   * The control plane, waiting for its connection if it is still being made. A first connection that failed for a
+   * reason that may pass (a reset, the server's connection limit at the start) is made again with `reconnect`, as a
+   * lost one is (#retry); a refused login is the error.
+   */
   async #current(): Promise<ControlPlaneLike> {
-    return this.#plane ?? (await this.#connecting);
+    if (this.#plane) return this.#plane;
+    try {
+      return await this.#connecting;
+    } catch (e) {
+      if (!this.reconnect || toMailmigrateError(e).retry === 'never') throw e;
+      this.#reconnecting ??= reconnectPatiently(this.reconnect).finally(() => (this.#reconnecting = undefined));
+      const fresh = await this.#reconnecting;
+      if (!this.#plane) {
+        this.#plane = fresh;
+        this.#replaced = true;
+      }
+      return this.#plane;
+    }
   }
 
   /**

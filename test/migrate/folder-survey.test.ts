@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ServerResponseError } from '../../src/core/errors.js';
+import { AuthError, ConnectError, ServerResponseError } from '../../src/core/errors.js';
 import { decodeMutf7, encodeMutf7 } from '../../src/core/mutf7.js';
 import { parseCapabilities } from '../../src/imap/capabilities.js';
 import type { ResponseItem } from '../../src/imap/response-reader.js';
@@ -364,6 +364,24 @@ describe('ControlAdapter with the survey\'s listing', () => {
     assert.deepEqual((await adapter.listFolders()).map((f) => f.path), ['INBOX', 'New']);
     assert.deepEqual(log, ['LIST']);
     assert.equal(await adapter.delimiter(), '.', 'the namespace and delimiter stay the listing\'s');
+  });
+
+  it('connects the control plane again when its first connection failed for a reason that may pass; a refused login is the error', async () => {
+    const log: string[] = [];
+    const reset = Promise.reject(new ConnectError('E_CONNECT', 'connection reset', 'now'));
+    reset.catch(() => undefined);
+    let dials = 0;
+    const adapter = new ControlAdapter(reset, async () => (dials++, fakePlane(log)));
+    assert.deepEqual(await adapter.folderStatus('INBOX'), { messages: 0, uidNext: 1, uidValidity: 1 });
+    assert.equal(dials, 1);
+    await adapter.folderStatus('INBOX');
+    assert.equal(dials, 1, 'once');
+    const refused = new AuthError('login refused');
+    const denied = Promise.reject(refused);
+    denied.catch(() => undefined);
+    const again = new ControlAdapter(denied, async () => (dials++, fakePlane(log)));
+    await assert.rejects(again.folderStatus('INBOX'), refused);
+    assert.equal(dials, 1, 'a refused login is not tried again');
   });
 
   it('does not wait for a listing the server never answers once the control plane is connected: the control plane answers', async () => {
