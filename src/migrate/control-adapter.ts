@@ -164,6 +164,11 @@ export class ControlAdapter implements ServerControl {
     // control plane's, of the server as it is then.
     const listed = this.#listingUsed ? undefined : await this.#listed();
     this.#listingUsed = true;
+    // INBOX's first look, taken in the listing's burst (FolderSurvey.listing's `inbox`): kept as prefetch keeps its
+    // looks, so that prefetch does not ask it again and folderStatus / permanentFlags answer from it.
+    const inbox = listed?.inbox;
+    if (inbox?.status && !this.#ahead.has('INBOX')) this.#ahead.set('INBOX', Promise.resolve({ at: Date.now(), status: inbox.status }));
+    if (inbox?.flags && !this.#flagsAhead.has('INBOX')) this.#flagsAhead.set('INBOX', Promise.resolve(inbox.flags));
     const list = listed ? [...listed.folders] : await this.#retry((p) => p.listFolders());
     // INBOX always exists (RFC 3501 §5.1), even where LIST leaves it out (Cyrus and Courier with folders under
     // "INBOX."): taking it for absent would send every INBOX message again.

@@ -59,6 +59,12 @@ export interface ServerListing {
   readonly folders: readonly FolderInfo[];
   /** The capabilities after login: the run's batch default (MULTIAPPEND) is decided from them. */
   readonly capabilities: Capabilities;
+  /**
+   * INBOX's first look (STATUS, and PERMANENTFLAGS by SELECT), asked in the same burst when the caller said the run
+   * sends to INBOX (listing's `inbox`): one round trip less before an import's first APPEND. undefined where a part was
+   * not answered (the caller asks again).
+   */
+  readonly inbox?: { readonly status: FolderStatus | undefined; readonly flags: Permanent | undefined };
 }
 
 /**
@@ -73,8 +79,9 @@ export const SURVEY_DEPTH = 64;
 
 export class FolderSurvey {
   readonly #kept: KeptConnection<SurveyConnection>;
-  /** The connection that has a mailbox selected, if any: Dovecot answers STATUS of that one from a stale view. */
-  #selectedOn: SurveyConnection | undefined;
+  /** The mailbox the last SELECT left selected, and on which connection: Dovecot answers STATUS of that one from a
+   *  stale view (RFC 3501 §6.3.10: STATUS SHOULD NOT be asked of the selected mailbox). */
+  #selected: { readonly conn: SurveyConnection; readonly key: string } | undefined;
 
   /** `open` dials a connection with at least SURVEY_DEPTH commands allowed in flight. */
   constructor(open: () => Promise<SurveyConnection>) {
@@ -105,17 +112,31 @@ export class FolderSurvey {
    * soon as the connection has logged in, before the answers (or rejects with the listing: why it could not): what a
    * caller waits for before it dials anything more, so that a wrong password is refused once, not once a connection.
    */
-  listing(): { listing: Promise<ServerListing | undefined>; loggedIn: Promise<void> } {
+  listing(options: { readonly inbox?: () => boolean } = {}): { listing: Promise<ServerListing | undefined>; loggedIn: Promise<void> } {
     let connected!: () => void;
     const atLogin = new Promise<void>((resolve) => (connected = resolve));
-    const listing = this.#kept.use((conn) => {
+    const listing = this.#kept.use(async (conn) => {
       connected();
-      return readListing(conn);
+      // Asked once logged in: the caller's folder walk has usually told by then whether the run sends to INBOX.
+      const listed = readListing(conn);
+      const inbox = options.inbox?.() === true ? this.#inboxLook(conn) : undefined;
+      const [l, i] = await Promise.all([listed, inbox]);
+      return l && i ? { ...l, inbox: i } : l;
     });
     // Whichever comes first: the login, or the listing's failure to get a connection at all.
     const loggedIn = Promise.race([atLogin, listing.then(() => undefined)]);
     loggedIn.catch(() => undefined);
     return { listing, loggedIn };
+  }
+
+  /** INBOX's STATUS and SELECT, sent now behind the listing's NAMESPACE and LIST (its caller's turn): each part is
+   *  undefined where it was not answered. */
+  async #inboxLook(conn: SurveyConnection): Promise<{ status: FolderStatus | undefined; flags: Permanent | undefined }> {
+    let flags: Permanent | undefined;
+    const st = this.#sendStatus(conn, ['INBOX']);
+    const sel = this.#sendSelects(conn, ['INBOX'], [(r) => (flags = r)]);
+    const [status] = await Promise.allSettled([st, sel]);
+    return { status: status.status === 'fulfilled' ? status.value.get('INBOX') : undefined, flags };
   }
 
   /**
@@ -188,12 +209,13 @@ export class FolderSurvey {
     }
     void this.#kept.use(async (c, fresh) => {
       let conn = c;
-      // Leave a selected mailbox before asking STATUS: UNSELECT (RFC 3691) where offered, else another connection.
-      // Never CLOSE: it expunges.
-      if (statusPaths.length > 0 && this.#selectedOn === conn) {
+      // Leave the selected mailbox before asking its STATUS: UNSELECT (RFC 3691) where offered, else another
+      // connection. Never CLOSE: it expunges. Another mailbox's STATUS is asked as any other.
+      const selected = this.#selected;
+      if (selected && selected.conn === conn && statusPaths.some((p) => wireKey(p) === selected.key)) {
         if (conn.capabilities.raw.has('UNSELECT')) await conn.command('UNSELECT', [], { exclusive: true });
         else conn = await fresh();
-        this.#selectedOn = undefined;
+        this.#selected = undefined;
       }
       const st = this.#sendStatus(conn, statusPaths);
       st.then(answer, fail);
@@ -244,7 +266,7 @@ export class FolderSurvey {
   /** Sends the SELECT commands now (in the caller's turn); each settles its path's promise. */
   async #sendSelects(conn: SurveyConnection, paths: readonly string[], settle: ReadonlyArray<(r: Permanent | undefined) => void>): Promise<void> {
     if (paths.length === 0) return;
-    this.#selectedOn = conn;
+    this.#selected = { conn, key: wireKey(paths[paths.length - 1]!) };
     const seen = paths.map(() => ({ flags: undefined as string[] | undefined, permanent: undefined as string[] | undefined }));
     await Promise.allSettled(
       paths.map((p, k) =>

@@ -163,6 +163,16 @@ export class ImportRun {
     // Start-up (issue 14): the sources are usable (a bad path never reaches the server), so the run's connections go
     // out now, in the order its first APPEND needs them (run-connections.ts). A dry run opens no pool.
     const adapting = o.adapt !== false && o.dryRun !== true;
+    // The run sends to INBOX when the first source has a top level and no folder rule or --folder prefix moves it
+    // (mapFolder: [] is INBOX): known once the walk above is done, which is usually before the survey has logged in.
+    let toInbox = false;
+    const firstFolders = sources[0] ? folderLists.get(sources[0]) : undefined;
+    if (firstFolders && o.folderRules.empty && o.folderPrefix.length === 0) {
+      firstFolders.then(
+        (fs) => (toInbox = fs.some((f) => f.folder.length === 0)),
+        () => undefined,
+      );
+    }
     const dial = await RunConnections.open({
       target: t,
       connection,
@@ -173,6 +183,7 @@ export class ImportRun {
       dryRun: o.dryRun === true,
       adapting,
       sourceFolders: sources.length === 1 ? folderLists.get(sources[0]!) : undefined,
+      inbox: () => toInbox,
     });
     // The connections besides the pool's are closed together at the end: each close waits for its LOGOUT's answer,
     // one round trip, and one after the other they were three round trips after the last APPEND.

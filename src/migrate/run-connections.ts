@@ -40,6 +40,9 @@ export interface RunConnectionsOptions {
   readonly adapting: boolean;
   /** The folder list of the run's source, when there is exactly one (walked while the connections log in). */
   readonly sourceFolders: Promise<readonly SourceFolder[]> | undefined;
+  /** Does the run send to INBOX, as far as is known when the survey has logged in? Then INBOX's first look goes in
+   *  the listing's burst (FolderSurvey.listing). */
+  readonly inbox?: () => boolean;
 }
 
 export class RunConnections {
@@ -58,7 +61,7 @@ export class RunConnections {
     this.first = first;
     this.connectPlane = connect;
     this.survey = new FolderSurvey(() => Connection.open({ ...transportOptions(o.target), pipelineDepth: SURVEY_DEPTH }));
-    const { listing, loggedIn } = this.survey.listing();
+    const { listing, loggedIn } = this.survey.listing(o.inbox ? { inbox: o.inbox } : {});
     this.listing = listing;
     listing.catch(() => undefined); // a failed listing is the control plane's to answer (ControlAdapter)
     const firstLogin: Promise<unknown> = first ? first.failure : loggedIn.then(() => undefined, (err: unknown) => err ?? new Error('the survey could not log in'));

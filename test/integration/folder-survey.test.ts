@@ -71,8 +71,12 @@ for (const server of realServers) {
       const u = s.users[0]!;
       const fresh = new FolderSurvey(() => Connection.open({ host: '127.0.0.1', port: s.port, tls: 'none', auth: { user: u.name, password: u.password }, pipelineDepth: SURVEY_DEPTH }));
       try {
-        const listing = await fresh.listing().listing;
+        const listing = await fresh.listing({ inbox: () => true }).listing;
         assert.ok(listing, 'every server of the harness offers NAMESPACE: the survey lists');
+        // INBOX's first look, taken in the same burst, equals the control plane's one at a time.
+        assert.deepEqual(listing.inbox?.status, await plane.status('INBOX'));
+        const flags = await plane.permanentFlags('INBOX');
+        assert.deepEqual(listing.inbox?.flags && { flags: [...listing.inbox.flags.flags].sort(), anyKeyword: listing.inbox.flags.anyKeyword }, { flags: [...flags.flags].sort(), anyKeyword: flags.anyKeyword });
         assert.equal(listing.prefix, plane.namespacePrefix());
         assert.equal(listing.delimiter, await plane.delimiter());
         const shape = (f: { path: string; wire: string; delimiter: string; specialUse?: string | undefined; flags: string[] }): string =>

@@ -299,6 +299,29 @@ describe('FolderSurvey.listing: the folder list before the control plane has log
     assert.equal(dials, 1, 'one failed login, not one for each promise');
   });
 
+  it('takes INBOX\'s first look in the same burst when asked (the run sends to INBOX), and leaves INBOX selected only for its own STATUS to undo', async () => {
+    const s = new FakeServer();
+    s.caps = 'IMAP4rev1 NAMESPACE UNSELECT';
+    s.folders.set('A', { flags: [], messages: 2 });
+    const survey = new FolderSurvey(async () => s.connection());
+    const l = await survey.listing({ inbox: () => true }).listing;
+    assert.deepEqual(s.sent, ['NAMESPACE', 'LIST  *', 'STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY)', 'SELECT INBOX']);
+    assert.equal(s.maxInFlight, 4, 'one round trip for all four');
+    assert.deepEqual(l?.inbox?.status, { messages: 3, uidNext: 4, uidValidity: 7 });
+    assert.deepEqual(l?.inbox?.flags, { flags: ['\\Seen'], anyKeyword: false });
+    // INBOX is selected now: another folder's STATUS is asked as it is, INBOX's only after UNSELECT.
+    assert.equal((await survey.status(['A'])).get('A')?.messages, 2);
+    assert.ok(!s.sent.includes('UNSELECT'), s.sent.join(', '));
+    assert.equal((await survey.status(['INBOX'])).get('INBOX')?.messages, 3, 'not the stale view of the selected mailbox');
+    assert.equal(s.sent.at(-2), 'UNSELECT');
+    // Not asked (the default, and verify): no INBOX look.
+    const t = new FakeServer();
+    t.caps = 'IMAP4rev1 NAMESPACE';
+    assert.equal((await new FolderSurvey(async () => t.connection()).listing({ inbox: () => false }).listing)?.inbox, undefined);
+    assert.deepEqual(t.sent, ['NAMESPACE', 'LIST  *']);
+    await survey.close();
+  });
+
   it('takes a Courier-style namespace: the prefix with its delimiter, that delimiter, and only the folders below the prefix', async () => {
     const s = new FakeServer();
     s.caps = 'IMAP4rev1 NAMESPACE';
@@ -391,6 +414,19 @@ describe('ControlAdapter with the survey\'s listing', () => {
     assert.deepEqual((await adapter.listFolders()).map((f) => f.path), ['INBOX']);
     assert.equal(await adapter.delimiter(), '/');
     assert.deepEqual(log, ['LIST']);
+  });
+
+  it('answers INBOX\'s first look from the listing\'s burst: prefetch asks nothing more of the survey', async () => {
+    const s = new FakeServer();
+    const log: string[] = [];
+    const withInbox: ServerListing = { ...listed(['INBOX', 'Sent']), inbox: { status: { messages: 5, uidNext: 9, uidValidity: 3 }, flags: { flags: ['\\Seen', '$Junk'], anyKeyword: true } } };
+    const adapter = new ControlAdapter(Promise.resolve(fakePlane(log)), undefined, undefined, new FolderSurvey(async () => s.connection()), Promise.resolve(withInbox));
+    await adapter.listFolders();
+    await adapter.prefetch(['INBOX']);
+    assert.deepEqual(s.sent, [], 'nothing asked again');
+    assert.deepEqual(await adapter.folderStatus('INBOX'), { messages: 5, uidNext: 9, uidValidity: 3 });
+    assert.deepEqual(await adapter.permanentFlags('INBOX'), { flags: ['\\Seen', '$Junk'], anyKeyword: true });
+    assert.deepEqual(log, [], 'nor of the control plane');
   });
 
   it('asks the control plane when the survey gave nothing or failed, and reports the control plane\'s own failure where it is needed', async () => {
