@@ -20,6 +20,7 @@ import { controlPlaneOptions, type ResolvedTarget, transportOptions } from './ta
 // - The folder survey is dialled beside it and lists the server's folders right after its login (FolderSurvey.listing):
 //   the first APPEND needs the folder list and each folder's STATUS, and the control plane (imapflow) took seven
 //   round trips to connect, log in and list, one command at a time (docs/adaptation.md, "The folder list over a path").
+//   When the run sends to INBOX, INBOX's first look (STATUS, SELECT) goes in the same burst (`inbox`).
 // - The control plane is dialled once a login of ours has succeeded (the first connection's; in a dry run, which
 //   opens no pool, the survey's), and nothing on the way to the first APPEND waits for it. A wrong password so costs
 //   as many failed logins as before (an import two, a dry run one) and is reported as that refusal.
