@@ -98,14 +98,25 @@ export class ControlAdapter implements ServerControl {
       return await this.#connecting;
     } catch (e) {
       if (!this.reconnect || toMailmigrateError(e).retry === 'never') throw e;
-      this.#reconnecting ??= reconnectPatiently(this.reconnect).finally(() => (this.#reconnecting = undefined));
+      return this.#replace(undefined, this.reconnect);
+    }
+  }
+
+  /**
+   * A fresh control plane in place of `used` (undefined: the first one, which never connected), reconnecting patiently;
+   * calls that lost the same one share the reconnect. One that another call has replaced already is kept.
+   */
+  async #replace(used: ControlPlaneLike | undefined, reconnect: () => Promise<ControlPlaneLike>): Promise<ControlPlaneLike> {
+    if (this.#plane === used) {
+      this.#reconnecting ??= reconnectPatiently(reconnect).finally(() => (this.#reconnecting = undefined));
       const fresh = await this.#reconnecting;
-      if (!this.#plane) {
+      if (this.#plane === used) {
+        if (used && this.#replaced) void (used as { close?: () => Promise<void> }).close?.().catch(() => undefined);
         this.#plane = fresh;
         this.#replaced = true;
       }
-      return this.#plane;
     }
+    return this.#plane!;
   }
 
   /**
@@ -138,16 +149,7 @@ export class ControlAdapter implements ServerControl {
       return await fn(used);
     } catch (e) {
       if (!this.reconnect || e instanceof ServerResponseError) throw e;
-      if (this.#plane === used) {
-        this.#reconnecting ??= reconnectPatiently(this.reconnect).finally(() => (this.#reconnecting = undefined));
-        const fresh = await this.#reconnecting;
-        if (this.#plane === used) {
-          if (this.#replaced) void (used as { close?: () => Promise<void> }).close?.().catch(() => undefined);
-          this.#plane = fresh;
-          this.#replaced = true;
-        }
-      }
-      return fn(this.#plane!);
+      return fn(await this.#replace(used, this.reconnect));
     }
   }
 

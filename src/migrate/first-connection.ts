@@ -12,7 +12,7 @@ import type { TimingRecord } from '../transport/timing.js';
 // Nothing about the run changes but the order: the same number of connections (the control connection and the
 // pool's), the same options (checked when the pool asks: any difference and the early connection is closed and a
 // fresh one opened), and the timing records and [ALERT]s of the early greeting and login are handed to the pool's
-// observers when it takes the connection. A refused login is reported as this connection's refusal (`failure`):
+// observers when it takes the connection. A refused login is reported as this connection's refusal (`loggedIn`):
 // import-run.ts dials the control plane only after a good login here (session 27: the folder survey, dialled beside
 // this connection, lists the folders, and the first APPEND waits for no command of the control plane's).
 
@@ -109,26 +109,23 @@ export class FirstConnection {
   /** How many connections the pool has asked for (connect), early ones or not. */
   #asked = 0;
   #closed = false;
-  /** Settles true once the early connection has logged in, false if it failed: a gate for dialling more. */
-  readonly loggedIn: Promise<boolean>;
-  /** Why the early connection failed (what the pool would report when it asks), or undefined once it logged in. */
-  readonly failure: Promise<unknown>;
+  /** Settles once the early connection has logged in, or rejects with why it failed (what the pool would report when
+   *  it asks): the gate the control plane is dialled behind (run-connections.ts). Never unhandled. */
+  readonly loggedIn: Promise<void>;
 
   /**
    * Starts connecting at once with `options`: the options the pool will open its connections with. `more`: how many
-   * further connections to dial once this one has logged in (or a function of this connection that says so) — the pool's others, so that they too are ready when
-   * the control plane is. Only after a good login: a wrong password must cost the server (and an admin's fail2ban)
-   * as few failed logins as before: one here and one on the folder survey's connection (import-run.ts).
+   * further connections to dial once this one has logged in (or a function of this connection that says so) — the
+   * pool's others, so that they too are ready for the first APPEND. Only after a good login: a wrong password must
+   * cost the server (and an admin's fail2ban) as few failed logins as before: one here and one on the folder survey's
+   * connection (run-connections.ts).
    */
   constructor(options: ConnectionOptions, open: Opener = Connection.open, more: number | ((first: PoolConnection) => Promise<number>) = 0) {
     this.#options = options;
     this.#open = open;
     this.#first = new EarlyConnection(options, open);
-    this.failure = this.#first.opened.then(
-      () => undefined,
-      (err: unknown) => err ?? new Error('the first connection failed'),
-    );
-    this.loggedIn = this.failure.then((err) => err === undefined);
+    this.loggedIn = this.#first.opened.then(() => undefined);
+    this.loggedIn.catch(() => undefined);
     // `more` may be decided from the first connection (its capabilities: import-run.ts dials fewer where one
     // connection a folder leaves them nothing to do); a failure to decide dials none, and the pool opens what it needs.
     void this.#first.opened.then(

@@ -119,7 +119,8 @@ export class FolderSurvey {
       connected();
       // Asked once logged in: the caller's folder walk has usually told by then whether the run sends to INBOX.
       const listed = readListing(conn);
-      const inbox = options.inbox?.() === true ? this.#inboxLook(conn) : undefined;
+      // Only beside a listing that will be read: otherwise the control plane answers, and prefetch asks INBOX again.
+      const inbox = listable(conn.capabilities) && options.inbox?.() === true ? this.#inboxLook(conn) : undefined;
       const [l, i] = await Promise.all([listed, inbox]);
       return l && i ? { ...l, inbox: i } : l;
     });
@@ -292,9 +293,15 @@ export class FolderSurvey {
   }
 }
 
+/** Can the survey's listing equal the control plane's here? Not without NAMESPACE (imapflow then derives the namespace
+ *  from LIST "" ""), nor with XLIST and no SPECIAL-USE (imapflow lists with XLIST there). */
+function listable(capabilities: Capabilities): boolean {
+  const caps = capabilities.raw;
+  return caps.has('NAMESPACE') && !(caps.has('XLIST') && !caps.has('SPECIAL-USE'));
+}
+
 async function readListing(conn: SurveyConnection): Promise<ServerListing | undefined> {
-  const caps = conn.capabilities.raw;
-  if (!caps.has('NAMESPACE') || (caps.has('XLIST') && !caps.has('SPECIAL-USE'))) return undefined;
+  if (!listable(conn.capabilities)) return undefined;
   let personal: NamespaceEntry[] | undefined;
   const listed: ListedMailbox[] = [];
   let malformed = false;

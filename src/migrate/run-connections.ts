@@ -65,13 +65,7 @@ export class RunConnections {
     const { listing, loggedIn } = this.survey.listing(o.inbox ? { inbox: o.inbox } : {});
     this.listing = listing;
     listing.catch(() => undefined); // a failed listing is the control plane's to answer (ControlAdapter)
-    const firstLogin: Promise<unknown> = first ? first.failure : loggedIn.then(() => undefined, (err: unknown) => err ?? new Error('the survey could not log in'));
-    // A failure that may pass (a reset, a connection cap) leaves the control plane to try, and report, for itself.
-    this.plane = firstLogin.then((err) => {
-      if (err !== undefined && toMailmigrateError(err).retry === 'never') throw err;
-      return connect();
-    });
-    this.plane.catch(() => undefined);
+    this.plane = planeAfterLogin(first ? first.loggedIn : loggedIn, connect);
   }
 
   /**
@@ -86,11 +80,8 @@ export class RunConnections {
           return (typeof change?.to === 'number' ? change.to : o.connections) - 1;
         });
     // The survey is dialled in the constructor, before imapflow is loaded below; the control plane waits for a login.
-    let connect!: () => Promise<ControlPlane>;
-    const loaded = import('../mailbox/control-plane.js').then(({ ControlPlane: Plane }) => {
-      connect = () => Plane.connect(controlPlaneOptions(o.target));
-    });
-    const self = new RunConnections(o, first, () => loaded.then(() => connect()));
+    const loaded = import('../mailbox/control-plane.js');
+    const self = new RunConnections(o, first, async () => (await loaded).ControlPlane.connect(controlPlaneOptions(o.target)));
     await loaded;
     return self;
   }
@@ -130,4 +121,19 @@ async function connectionsChange(o: RunConnectionsOptions, caps: Pick<Capabiliti
   if (!o.sourceFolders || !startFolderChange(have, given)) return undefined;
   const folders = await o.sourceFolders.catch(() => undefined);
   return startConnectionsChange(have, given, folders?.length);
+}
+
+/**
+ * The control plane, dialled once a login of ours has settled (`loggedIn` rejects with why it failed): after a refused
+ * login it is not dialled, and the refusal is its error — a wrong password costs no login more. A failure that may
+ * pass (a reset, a connection cap) leaves the control plane to try, and report, for itself. Met where it is used:
+ * never unhandled when nothing needed it.
+ */
+export function planeAfterLogin<P>(loggedIn: Promise<void>, connect: () => Promise<P>): Promise<P> {
+  const plane = loggedIn.then(connect, (err: unknown) => {
+    if (toMailmigrateError(err).retry === 'never') throw err;
+    return connect();
+  });
+  plane.catch(() => undefined);
+  return plane;
 }

@@ -319,6 +319,12 @@ describe('FolderSurvey.listing: the folder list before the control plane has log
     t.caps = 'IMAP4rev1 NAMESPACE';
     assert.equal((await new FolderSurvey(async () => t.connection()).listing({ inbox: () => false }).listing)?.inbox, undefined);
     assert.deepEqual(t.sent, ['NAMESPACE', 'LIST  *']);
+    // A listing that will not be read (no NAMESPACE: the control plane answers) takes no INBOX look either: prefetch
+    // asks it, and would first have to leave INBOX selected.
+    const u = new FakeServer();
+    u.caps = 'IMAP4rev1 UNSELECT';
+    assert.equal(await new FolderSurvey(async () => u.connection()).listing({ inbox: () => true }).listing, undefined);
+    assert.deepEqual(u.sent, []);
     await survey.close();
   });
 

@@ -1,10 +1,11 @@
 import { type Command } from 'commander';
-import { ConfigError, toMailmigrateError } from '../../core/errors.js';
+import { ConfigError } from '../../core/errors.js';
 import { ControlPlane } from '../../mailbox/control-plane.js';
 import { transportIndexer } from '../../migrate/bulk-index.js';
 import { FolderSurvey, SURVEY_DEPTH } from '../../migrate/folder-survey.js';
 import { Connection } from '../../transport/connection.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
+import { planeAfterLogin } from '../../migrate/run-connections.js';
 import { type VerifyResult, verify } from '../../migrate/verify.js';
 import { openSource, type Source } from '../../sources/index.js';
 import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
@@ -60,14 +61,7 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   // The control plane is dialled once the survey has logged in (not once it has listed: a LIST never answered must
   // not hold it back), so that a wrong password costs one failed login, as before, and is reported as the survey's
   // refusal; a failure that may pass is the control plane's to try and report for itself.
-  const plane = loggedIn.then(
-    () => ControlPlane.connect(controlPlaneOptions(target)),
-    (err: unknown) => {
-      if (toMailmigrateError(err).retry === 'never') throw err;
-      return ControlPlane.connect(controlPlaneOptions(target));
-    },
-  );
-  plane.catch(() => undefined); // met where it is used
+  const plane = planeAfterLogin(loggedIn, () => ControlPlane.connect(controlPlaneOptions(target)));
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.on('SIGINT', onSigint);
