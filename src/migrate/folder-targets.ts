@@ -109,6 +109,14 @@ export class FolderTargets {
   }
 
   /** `source`: the folder as the source names it, for its subscription state. */
+  /** What folder lanes claim for a source folder (folder-lanes.ts): the target folder its messages go to, or its
+   *  exclusion (each excluded folder on its own: its messages are only counted). */
+  laneKey(folder: readonly string[]): string {
+    const ruled = this.rules.apply(folder);
+    if (ruled.excluded) return `excluded:${JSON.stringify(folder)}`;
+    return `to:${this.mapFolderOf(ruled.parts, ruled.explicit, folder).path}`;
+  }
+
   mapFolderOf(parts: readonly string[], explicit: boolean, source: readonly string[]): TargetFolder {
     // Asked once per message with the same arrays for a whole folder: the last answer is kept by identity, so the
     // common case builds no JSON key per message (issue 14: bytes allocated per message).

@@ -26,7 +26,7 @@ export interface ImportSettings {
 /** The report of an import run (import-run.ts): the run's own counts (ImportResult, one definition) plus the target,
  *  settings, latency and diagnosis. */
 export interface ImportRunReport
-  extends Pick<ImportResult, 'skippedBy' | 'excluded' | 'skippedPaths' | 'sourceNotes' | 'alerts' | 'flagsUpdated' | 'folders'> {
+  extends Pick<ImportResult, 'skippedBy' | 'excluded' | 'skippedPaths' | 'sourceNotes' | 'alerts' | 'flagsUpdated' | 'folders' | 'foldersAtOnce'> {
   readonly version: 1;
   readonly target: string;
   readonly embedded: boolean;

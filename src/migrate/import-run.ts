@@ -54,6 +54,8 @@ export interface ImportRunOptions {
   readonly includeDeleted?: boolean;
   readonly dryRun?: boolean;
   readonly foldersOnly?: boolean;
+  /** Folders filled at once (--folders-at-once); undefined: decided from the server met (folder-lanes.ts). */
+  readonly foldersAtOnce?: number | undefined;
   /** Count the source's messages in the background, for a progress total (observer.total). */
   readonly countTotal?: boolean;
   /** Adapt depth, connections and batch to the server met (default true); false = --no-adapt: advice only. */
@@ -261,6 +263,7 @@ export class ImportRun {
         dryRun: o.dryRun === true,
         folderRules: o.folderRules,
         foldersOnly: o.foldersOnly === true,
+        ...(o.foldersAtOnce !== undefined ? { foldersAtOnce: o.foldersAtOnce } : {}),
         signal: o.signal,
         onProgress: (p) => this.observer.progress?.(p),
         onRecord,
@@ -395,6 +398,7 @@ function buildReport(a: {
     folders: r.folders,
     unknownResolved: r.unknownResolved,
     connections: { opened: r.connections.opened, cap: r.connections.cap ?? null },
+    foldersAtOnce: r.foldersAtOnce,
     journal: a.journalPath,
   };
 }

@@ -95,6 +95,7 @@ export class ImportTally {
     aborted: boolean;
     dryRun: boolean;
     connections: { opened: number; cap: number | undefined };
+    foldersAtOnce: number;
   }): ImportResult {
     return {
       ...this.progress,
@@ -116,6 +117,7 @@ export class ImportTally {
       dryRun: end.dryRun,
       records: this.records,
       connections: end.connections,
+      foldersAtOnce: end.foldersAtOnce,
     };
   }
 }

@@ -37,6 +37,8 @@ export interface ImportOptions {
   readonly folderRules?: FolderRules;
   /** Create the folder tree only: every folder the source has is created, no message is sent (--folders-only). */
   readonly foldersOnly?: boolean;
+  /** Folders filled at once (--folders-at-once); undefined: folder-lanes.ts laneCount decides. */
+  readonly foldersAtOnce?: number;
   readonly clock?: Clock;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ImportProgress) => void;
@@ -101,6 +103,8 @@ export interface ImportResult extends ImportProgress {
   /** A bounded sample of timing records, for diagnosis. */
   readonly records: TimingRecord[];
   readonly connections: { opened: number; cap: number | undefined };
+  /** The most folders filled at once (folder-lanes.ts): 1 when each source was read in one walk. */
+  readonly foldersAtOnce: number;
 }
 
 /** A message read, normalised and ready to APPEND. */

@@ -1,11 +1,12 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { toMailmigrateError } from '../core/errors.js';
 import type { Journal } from '../journal/journal.js';
-import type { ReadItem, Source, SourceFolder } from '../sources/index.js';
+import type { ReadItem, Source, SourceFolder, SourceItem } from '../sources/index.js';
 import { readAhead } from '../sources/index.js';
 import { Pool } from '../transport/pool.js';
 import type { SyncFlagsMode } from './flag-sync.js';
 import { FlagApplication } from './flag-application.js';
+import { FolderLanes, type LaneGate, laneCount } from './folder-lanes.js';
 import { FolderRules } from './folder-rules.js';
 import { FolderRuns } from './folder-runs.js';
 import { FolderTargets } from './folder-targets.js';
@@ -44,6 +45,11 @@ export async function folderList(source: Source): Promise<SourceFolder[]> {
   return out;
 }
 
+/** What one walk's send window may hold (SendWindow), shared by the lanes of a source: 32 MiB. */
+const WINDOW_MAX_BYTES = 32 * 1024 * 1024;
+/** What one walk may read ahead (readAhead's default), shared by the lanes of a source: 64 MiB. */
+const READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024;
+
 export class Importer {
   private readonly tally: ImportTally;
   private readonly stop = new RunStop();
@@ -56,6 +62,8 @@ export class Importer {
   private readonly placement: MessagePlacement;
   private readonly clock: Clock;
   private readonly syncFlags: SyncFlagsMode;
+  /** The most lanes a source was read in (ImportResult.foldersAtOnce). */
+  private lanesUsed = 1;
 
   constructor(
     private readonly control: ServerControl,
@@ -151,6 +159,7 @@ export class Importer {
       aborted: aborted || this.options.signal?.aborted === true,
       dryRun: this.dry,
       connections: { opened: this.pool?.stats.connects ?? 0, cap: this.pool?.connectionCap },
+      foldersAtOnce: this.lanesUsed,
     });
   }
 
@@ -169,6 +178,55 @@ export class Importer {
     if (!this.dry && !signal?.aborted) await this.targets.createTree(folders);
     // Every folder's first look in one round trip, not one a folder as each is reached (issue 16: a path).
     if (!signal?.aborted) await this.targets.prefetch(folders);
+    const inflight = new Set<Promise<void>>();
+    const lanes = this.lanesFor(source, folders.length);
+    if (lanes === undefined) await this.readWalk(source.items(), inflight, 1, undefined);
+    else {
+      // A lane that fails stops the others (stop.fatal) and its error is the run's, as with one walk; every lane has
+      // ended before it is thrown.
+      const walks = Array.from({ length: lanes.count }, (_, i) =>
+        this.readWalk(source.sharedItems!(lanes.share(i)), inflight, lanes.count, lanes.gate(i))
+          .catch((e: unknown) => {
+            stop.fatal ??= toMailmigrateError(e);
+            throw e;
+          })
+          .finally(() => lanes.finished()),
+      );
+      const failed = (await Promise.allSettled(walks)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+    // Every message is handed over: the checkpoint (or the next source's folder bursts) will want the survey again.
+    if (this.journal && !this.dry && !signal?.aborted) this.control.expectStatuses?.(this.folders.all().length, this.pool?.size ?? 0);
+    await Promise.all(inflight);
+    if (!signal?.aborted && !stop.fatal) await this.targets.createEmptyFolders(folders);
+    for (const n of source.notes) this.tally.sourceNotes.add(n);
+    return signal?.aborted === true;
+  }
+
+  /** The source read in folder lanes (folder-lanes.ts), or undefined for one walk. */
+  private lanesFor(source: Source, folders: number): FolderLanes | undefined {
+    const pool = this.pool;
+    if (!pool || this.dry || this.options.foldersOnly) return undefined;
+    const settings = pool.settings;
+    const count = laneCount({
+      shareable: source.sharedItems !== undefined,
+      folders,
+      given: this.options.foldersAtOnce,
+      connectionsPerFolder: settings.connectionsPerFolder,
+      connections: settings.connections,
+    });
+    if (count < 2) return undefined;
+    this.lanesUsed = Math.max(this.lanesUsed, count);
+    return new FolderLanes(count, (f) => this.targets.laneKey(f), () => pool.capacity);
+  }
+
+  /**
+   * One walk of a source (all of it, or one lane's share: `lanes` walks at once): each message planned, looked up
+   * where needed, and sent through a window journalled before it goes.
+   */
+  private async readWalk(items: AsyncIterable<SourceItem>, inflight: Set<Promise<void>>, lanes: number, gate: LaneGate | undefined): Promise<void> {
+    const signal = this.options.signal;
+    const stop = this.stop;
     const capacity = this.pool?.capacity ?? 1;
     // One round of commands (connections × depth × batch): while the pool works through one, the next is read and
     // journalled. Two rounds (the window until MULTIAPPEND went from 50 to 200) held 2400 messages at once: +22 MB
@@ -177,20 +235,21 @@ export class Importer {
     // In messages of the pool's current batch: while adaptation looks, MULTIAPPENDs carry 50 (ADAPT_LOOK_BATCH), and a
     // window of 200-message rounds (800) was ~100 ms of reading and hashing before the first APPEND left.
     const windowFor = (): number => Math.max(64, capacity * (this.pool?.batchSize ?? this.options.batch));
-    const window = new SendWindow(windowFor(), 32 * 1024 * 1024);
-    const inflight = new Set<Promise<void>>();
+    // The byte bounds of the window and the read-ahead are the run's, shared by its lanes.
+    const window = new SendWindow(windowFor(), Math.floor(WINDOW_MAX_BYTES / lanes));
     // The folder whose messages are being sent. When the next folder's first message comes, every message of the one
     // before has been looked up and is in the window: once the window is journalled, the journal may let go of that
     // folder's confirmations (Journal.release), so memory holds one folder's state, not the whole run's (issue 14).
     let current: string | undefined;
     // The loop keeps only what awaits; each message's synchronous work is in small methods (planItem, send window,
     // countDry), compiled on their own instead of as part of this long-lived async function (issue 14).
-    for await (const item of readAhead(source.items(), { depth: this.options.readAhead ?? 32, admit: this.planner.admitter() })) {
+    const reading = { depth: this.options.readAhead ?? 32, maxBytes: Math.floor(READ_AHEAD_MAX_BYTES / lanes), admit: this.planner.admitter() };
+    for await (const item of readAhead(items, reading)) {
       if (signal?.aborted || stop.stopped) break;
       const plan = this.planItem(item);
       if (plan === undefined || item.kind !== 'message') continue;
       if (plan.run.path !== current) {
-        await this.leave(current, window, inflight);
+        await this.leave(current, window, inflight, gate);
         current = plan.run.path;
       }
       let found: IndexMatch<Owner> | undefined;
@@ -206,15 +265,9 @@ export class Importer {
       const prepared = placed instanceof Promise ? await placed : placed;
       if (!prepared) continue;
       if (this.dry) this.countDry(plan, prepared);
-      else if (window.add(prepared)) await this.flush(window, inflight, windowFor);
+      else if (window.add(prepared)) await this.flush(window, inflight, gate, windowFor);
     }
-    if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight);
-    // Every message is handed over: the checkpoint (or the next source's folder bursts) will want the survey again.
-    if (this.journal && !this.dry && !signal?.aborted) this.control.expectStatuses?.(this.folders.all().length, this.pool?.size ?? 0);
-    await Promise.all(inflight);
-    if (!signal?.aborted && !stop.fatal) await this.targets.createEmptyFolders(folders);
-    for (const n of source.notes) this.tally.sourceNotes.add(n);
-    return signal?.aborted === true;
+    if (!signal?.aborted && !stop.stopped) await this.leave(current, window, inflight, gate);
   }
 
   /**
@@ -245,16 +298,16 @@ export class Importer {
   }
 
   /** Journals and sends what the window holds; its batches join `inflight`. */
-  private async flush(window: SendWindow, inflight: Set<Promise<void>>, windowFor?: () => number): Promise<void> {
+  private async flush(window: SendWindow, inflight: Set<Promise<void>>, gate: LaneGate | undefined, windowFor?: () => number): Promise<void> {
     if (window.length === 0) return;
     const taken = window.take();
     if (windowFor) window.resize(windowFor());
-    await this.pipeline!.dispatch(taken, inflight);
+    await this.pipeline!.dispatch(taken, inflight, gate);
   }
 
   /** Leaves the folder `current`: its window is sent, then the journal may let go of its confirmations. */
-  private async leave(current: string | undefined, window: SendWindow, inflight: Set<Promise<void>>): Promise<void> {
-    await this.flush(window, inflight);
+  private async leave(current: string | undefined, window: SendWindow, inflight: Set<Promise<void>>, gate: LaneGate | undefined): Promise<void> {
+    await this.flush(window, inflight, gate);
     if (current !== undefined && this.journal && !this.dry) this.journal.release(current);
   }
 

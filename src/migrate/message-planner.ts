@@ -11,11 +11,16 @@ import type { ImportTally } from './import-tally.js';
 import type { ImportOptions, Planned, RunStop } from './import-types.js';
 import { type Admitted, STOP_READING } from '../sources/index.js';
 
-/** One source walk's planning state (admitter()). */
+/** One source walk's planning state (admitter()): several walks of one source may plan at once (folder-lanes.ts). */
 interface Walk {
   planning: FolderRun | undefined;
   sourceFolder: readonly string[] | undefined;
   sourceRun: FolderRun | undefined;
+  /** Ids seen in the walk's current run of messages for one folder: a repeated source id (the same Maildir unique
+   *  name in cur/ and new/) is a different message and gets its own journal id. Digests, not the id strings: a
+   *  folder of 250 000 messages kept ~100 bytes of heap per id in a Map (issue 14). Per walk: a folder is read by
+   *  one walk, in the source's order, so its numbering is the same in every run however many walks there are. */
+  idsSeen: { path: string; ids: IdRepeats };
 }
 
 /**
@@ -25,10 +30,6 @@ interface Walk {
  */
 export class MessagePlanner {
   private readonly planned = new WeakMap<SourceMessage, Planned>();
-  /** Ids seen in the current run of messages for one folder: a repeated source id (the same Maildir unique name in
-   *  cur/ and new/) is a different message and gets its own journal id. Digests, not the id strings: a folder of
-   *  250 000 messages kept ~100 bytes of heap per id in a Map (issue 14). */
-  private idsSeen = { path: '', ids: new IdRepeats() };
 
   constructor(
     private readonly rules: FolderRules,
@@ -65,7 +66,7 @@ export class MessagePlanner {
     // folders it leaves (importer.ts): so a clean re-run lets go of a trusted folder's confirmations here, when the
     // walk moves on, and holds one folder's at a time. The few messages of it still ahead in the read-ahead reload
     // it if they need the journal (Journal.release is a hint about memory, never a change of what is known).
-    const walk: Walk = { planning: undefined, sourceFolder: undefined, sourceRun: undefined };
+    const walk: Walk = { planning: undefined, sourceFolder: undefined, sourceRun: undefined, idsSeen: { path: '', ids: new IdRepeats() } };
     return (item) => this.admit(item, walk);
   }
 
@@ -113,7 +114,7 @@ export class MessagePlanner {
       return undefined;
     }
     if (this.options.foldersOnly) return this.folderOnly(m, mapped, run);
-    const id = this.uniqueId(mapped.path, m.id);
+    const id = uniqueId(walk, mapped.path, m.id);
     // What the journal knows matters only where the server held messages at the start: an absent or empty
     // folder gets every message (message-placement.ts), whatever the journal says (folder-check.ts voids it).
     const known = hadMessages(run) ? this.journal?.lookup(mapped.path, id) : undefined;
@@ -147,11 +148,13 @@ export class MessagePlanner {
     return undefined;
   }
 
-  private uniqueId(path: string, id: string): string {
-    if (this.idsSeen.path !== path) this.idsSeen = { path, ids: new IdRepeats() };
-    const n = this.idsSeen.ids.count(id);
-    return n === 1 ? id : `${id}#${n}`;
-  }
+}
+
+/** The journal id of a source message: its source id, numbered from the second time the walk meets it in a folder. */
+function uniqueId(walk: Walk, path: string, id: string): string {
+  if (walk.idsSeen.path !== path) walk.idsSeen = { path, ids: new IdRepeats() };
+  const n = walk.idsSeen.ids.count(id);
+  return n === 1 ? id : `${id}#${n}`;
 }
 
 /** The folder held messages when this run first looked (STATUS): only then can a source message already be there. */

@@ -1,6 +1,7 @@
 import { JournalError, toMailmigrateError } from '../core/errors.js';
 import type { Journal } from '../journal/journal.js';
 import type { MessageOutcome, Pool } from '../transport/pool.js';
+import type { LaneGate } from './folder-lanes.js';
 import type { ImportTally } from './import-tally.js';
 import type { Prepared, RunStop } from './import-types.js';
 
@@ -23,8 +24,11 @@ export class SendPipeline {
     private readonly stop: RunStop,
   ) {}
 
-  /** Journals the window's intents with one fsync, then sends it; each batch's promise joins `inflight`. */
-  async dispatch(window: Prepared[], inflight: Set<Promise<void>>): Promise<void> {
+  /**
+   * Journals the window's intents with one fsync, then sends it; each batch's promise joins `inflight`. `lane`: the
+   * share of the pool of the folder lane the window comes from (folder-lanes.ts), when a source is read in lanes.
+   */
+  async dispatch(window: Prepared[], inflight: Set<Promise<void>>, lane?: LaneGate): Promise<void> {
     const pool = this.pool;
     try {
       await this.journal.recordSent(
@@ -52,16 +56,22 @@ export class SendPipeline {
     const batch = Math.max(1, pool.batchSize ?? this.batch);
     for (const [box, list] of byBox) {
       for (let i = 0; i < list.length; i += batch) {
+        const taken = lane?.take();
+        if (taken) await taken;
         await pool.whenWritable();
         // Journalled as 'sent' but not sent: a re-run reconciles their folder and sends them then.
-        if (this.stop.halted) return;
+        if (this.stop.halted) {
+          lane?.leave();
+          return;
+        }
         const group = list.slice(i, i + batch);
-        const p = pool
+        const sent = pool
           .append(box, group.map((g) => g.append))
           .then(
             (outcomes) => this.settle(group, outcomes),
             (e) => this.settle(group, group.map(() => ({ status: 'failed', error: toMailmigrateError(e) }) as const)),
           );
+        const p = lane ? sent.finally(() => lane.leave()) : sent;
         inflight.add(p);
         void p.finally(() => inflight.delete(p));
       }

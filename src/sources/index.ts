@@ -39,6 +39,7 @@ export {
   type SourceFolder,
   type SkipReason,
   type SkippedPath,
+  type WalkShare,
 } from './source.js';
 export { MaildirSource, type MaildirSourceOptions } from './maildir.js';
 export { parseMaildirName, maildirFlags, sizeInName, type MaildirName } from './maildir-name.js';

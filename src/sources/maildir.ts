@@ -15,7 +15,7 @@ import { notMailName } from './not-mail.js';
 import { readRegularFileSync, readRegularHead } from './safe-read.js';
 import { looksLikeMessage } from './headers.js';
 import { isResolved, TreeGuard, type ResolvedEntry } from './tree-guard.js';
-import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions, type MessageFileReader } from './source.js';
+import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions, type MessageFileReader, type WalkShare } from './source.js';
 
 /** A Maildir folder has cur/ or new/. Throws when the directory cannot be listed (callers report that). */
 export async function probeMaildir(dir: string | Buffer): Promise<boolean> {
@@ -45,6 +45,8 @@ export class MaildirSource implements Source {
   #notes: string[] = [];
   /** Messages dated from their file name: counted when each is read for ",S=" names (the date is decided then). */
   #dated: NameDated = { count: 0, folders: new Set<string>() };
+  /** Message walks running now (items(), sharedItems()). */
+  #walks = 0;
   readonly #max: number;
   readonly #pool: MessageFileReader | undefined;
   readonly #prefix: readonly string[];
@@ -72,12 +74,31 @@ export class MaildirSource implements Source {
     ];
   }
 
-  async *items(): AsyncGenerator<SourceItem> {
-    const stats = newStats();
-    this.stats = stats;
-    this.#notes = [];
-    this.#dated = { count: 0, folders: new Set<string>() };
-    for await (const ev of this.#walk(true)) {
+  items(): AsyncGenerator<SourceItem> {
+    return this.#items(undefined);
+  }
+
+  sharedItems(share: WalkShare): AsyncGenerator<SourceItem> {
+    return this.#items(share);
+  }
+
+  async *#items(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
+    // The first walk to start begins the counts and notes; walks that start while it runs add to them (WalkShare).
+    if (this.#walks++ === 0) {
+      this.stats = newStats();
+      this.#notes = [];
+      this.#dated = { count: 0, folders: new Set<string>() };
+    }
+    try {
+      yield* this.#counted(share);
+    } finally {
+      this.#walks--;
+    }
+  }
+
+  async *#counted(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
+    const stats = this.stats;
+    for await (const ev of this.#walk(true, share)) {
       if (ev.kind === 'folder') continue;
       if (ev.kind === 'batch') {
         for (const item of ev.items) {
@@ -95,13 +116,17 @@ export class MaildirSource implements Source {
     for await (const ev of this.#walk(false)) if (ev.kind === 'folder') yield ev.folder;
   }
 
-  async *#walk(withMessages: boolean): AsyncGenerator<WalkEvent> {
+  /** `share`: messages of the folders it claims only, and the rest only if it is the strays walk (WalkShare). */
+  async *#walk(withMessages: boolean, share?: WalkShare): AsyncGenerator<WalkEvent> {
+    // Nobody's messages (stray files, a collision, an unreadable root) belong to the strays walk alone.
+    const strays = share === undefined || share.strays;
+    const report = withMessages && strays;
     const guard = new TreeGuard(this.root, this.#follow);
     const registry = new FolderRegistry();
     const loops = new LoopGuard();
     const root = await guard.resolve(this.root);
-    if (!isResolved(root)) return yield root;
-    if (root.kind !== 'dir') return yield { kind: 'rejected', error: new SourceError(this.root, 'is a file, not a Maildir directory', SourceCodes.UNKNOWN_FORMAT) };
+    if (!isResolved(root)) return strays ? yield root : undefined;
+    if (root.kind !== 'dir') return strays ? yield { kind: 'rejected', error: new SourceError(this.root, 'is a file, not a Maildir directory', SourceCodes.UNKNOWN_FORMAT) } : undefined;
     loops.enter(this.root, root.stats);
     const subscribed = await this.#subscriptions(root.real as string);
     const dated = this.#dated;
@@ -110,7 +135,7 @@ export class MaildirSource implements Source {
     let isRoot = true;
     while (queue.length) {
       const job = queue.shift()!;
-      const scan = yield* this.#scanDir(job, isRoot, guard, loops, withMessages);
+      const scan = yield* this.#scanDir(job, isRoot, guard, loops, report);
       isRoot = false;
       if (!scan) continue;
       queue.push(...scan.children);
@@ -118,16 +143,18 @@ export class MaildirSource implements Source {
       const folder = canonicalFolder([...this.#prefix, ...job.folder]);
       const owner = registry.claim(folder, job.dir);
       if (owner !== undefined) {
-        yield {
-          kind: 'rejected',
-          error: new SourceError(job.dir, `folder "${folderLabel(folder)}" is also the decoded name of ${owner}; this folder was not read`, SourceCodes.FOLDER_COLLISION),
-        };
+        if (strays) {
+          yield {
+            kind: 'rejected',
+            error: new SourceError(job.dir, `folder "${folderLabel(folder)}" is also the decoded name of ${owner}; this folder was not read`, SourceCodes.FOLDER_COLLISION),
+          };
+        }
         continue;
       }
-      if (job.repaired && withMessages) this.#notes.push(`folder name repaired: ${job.repaired}`);
+      if (job.repaired && report) this.#notes.push(`folder name repaired: ${job.repaired}`);
       const sub = subscribed ? subscribed.has(folderKey(canonicalFolder(job.folder))) || job.folder.length === 0 : undefined;
       yield { kind: 'folder', folder: { folder, path: job.dir, subscribed: sub, repaired: job.repaired } };
-      if (withMessages) yield* this.#messages(job, folder, scan.keywords, guard, dated);
+      if (withMessages && (share === undefined || share.claim(folder))) yield* this.#messages(job, folder, scan.keywords, guard, dated);
     }
   }
 
@@ -160,8 +187,8 @@ export class MaildirSource implements Source {
     try {
       entries = await listDir(job.real);
     } catch (err) {
-      // A folder at mode 000 must be a failure, not a folder that silently is not there.
-      yield { kind: 'rejected', error: fsError(job.dir, err, 'cannot list directory') };
+      // A folder at mode 000 must be a failure, not a folder that silently is not there (reported by one walk).
+      if (report) yield { kind: 'rejected', error: fsError(job.dir, err, 'cannot list directory') };
       return undefined;
     }
     const maildir = entries.some((e) => e.name === 'cur' || e.name === 'new');

@@ -59,11 +59,31 @@ export interface Source {
   readonly format: SourceFormat;
   /** Each call walks the source again from the start and resets `stats`. */
   items(): AsyncIterable<SourceItem>;
+  /**
+   * One of several walks of this source at once (WalkShare); absent where a source cannot share its walk, and then
+   * it is read by one walk. Together the walks yield what one items() walk yields, each item once.
+   */
+  sharedItems?(share: WalkShare): AsyncIterable<SourceItem>;
   /** Every folder of the source, empty ones included, without reading messages. */
   folders(): AsyncIterable<SourceFolder>;
   readonly stats: SourceStats;
   /** One-line notes for the user about the whole source (e.g. "dates taken from file names: ..."), after a walk. */
   readonly notes: readonly string[];
+}
+
+/**
+ * One of several walks of a source at once (the importer's folder lanes, src/migrate/folder-lanes.ts: a server that
+ * takes one connection a folder fills several folders at a time). Each folder's messages go to the walk that claims
+ * the folder; whatever is nobody's message (a stray file, an unreadable directory, a loop, a name collision, a skipped
+ * path) to the `strays` walk alone, so every item of the source is yielded by exactly one walk. Every walk still
+ * lists the tree's directories to find its folders; only the claimed folders' messages are listed and read. The
+ * first walk to start resets `stats` and `notes`; walks that start while another runs add to them.
+ */
+export interface WalkShare {
+  /** Whether this walk reads `folder`'s messages; asked when the walk reaches the folder, before any is listed. The
+   *  same walk may ask again about the same folder (an .eml tree asks per file) and must get the same answer. */
+  claim(folder: readonly string[]): boolean;
+  readonly strays: boolean;
 }
 
 /** mbox flavours (see mbox.ts): 'auto' unquotes like mboxrd and trusts Content-Length only when it checks out. */

@@ -33,6 +33,7 @@ import {
   type SourceFolder,
   type SourceFormat,
   type SourceItem,
+  type WalkShare,
   type SourceOptions,
   type MessageFileReader,
 } from './source.js';
@@ -78,6 +79,18 @@ interface WalkState {
   readonly loops: LoopGuard;
   readonly registry: FolderRegistry;
   readonly folders: Set<string>;
+  /** One of several walks at once (WalkShare): its folders' messages only, and the strays if it is that walk. */
+  readonly share?: WalkShare | undefined;
+}
+
+/** Whether this walk yields what is nobody's message: a skipped path, a failure outside a claimed folder. */
+function reports(st: WalkState): boolean {
+  return st.mode === 'items' && (st.share === undefined || st.share.strays);
+}
+
+/** Whether this walk reads the messages of `folder`. */
+function claims(st: WalkState, folder: readonly string[]): boolean {
+  return st.share === undefined || st.share.claim(folder);
 }
 
 /**
@@ -98,8 +111,11 @@ function gzipHoldsMbox(head: Buffer): boolean {
 export class TreeSource implements Source {
   stats = newStats();
   #notes: string[] = [];
-  /** Nested Maildirs read by items(): their notes are complete only once their messages were read (maildir.ts). */
-  #nested: MaildirSource[] = [];
+  /** Nested Maildirs read by items(), by path: their notes are complete only once their messages were read
+   *  (maildir.ts). One reader per store for all the walks running at once, so its notes count all their messages. */
+  #nested = new Map<string, MaildirSource>();
+  /** Message walks running now (items(), sharedItems()). */
+  #walks = 0;
   readonly #max: number;
   readonly #maxLine: number;
   readonly #variant: MboxVariant;
@@ -127,15 +143,34 @@ export class TreeSource implements Source {
   }
 
   get notes(): readonly string[] {
-    return this.#nested.length ? [...this.#notes, ...this.#nested.flatMap((m) => m.notes)] : this.#notes;
+    return this.#nested.size ? [...this.#notes, ...[...this.#nested.values()].flatMap((m) => m.notes)] : this.#notes;
   }
 
-  async *items(): AsyncGenerator<SourceItem> {
-    const stats = newStats();
-    this.stats = stats;
-    this.#notes = [];
-    this.#nested = [];
-    for await (const ev of this.#walk('items')) {
+  items(): AsyncGenerator<SourceItem> {
+    return this.#items(undefined);
+  }
+
+  sharedItems(share: WalkShare): AsyncGenerator<SourceItem> {
+    return this.#items(share);
+  }
+
+  async *#items(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
+    // The first walk to start begins the counts and notes; walks that start while it runs add to them (WalkShare).
+    if (this.#walks++ === 0) {
+      this.stats = newStats();
+      this.#notes = [];
+      this.#nested = new Map();
+    }
+    try {
+      yield* this.#counted(share);
+    } finally {
+      this.#walks--;
+    }
+  }
+
+  async *#counted(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
+    const stats = this.stats;
+    for await (const ev of this.#walk('items', share)) {
       if (ev.kind === 'pseudo') stats.skipped++;
       else if (ev.kind === 'message' || ev.kind === 'rejected' || ev.kind === 'skipped') {
         countItem(stats, ev);
@@ -153,10 +188,10 @@ export class TreeSource implements Source {
     for await (const ev of this.#walk('plan')) if (ev.kind === 'fact') yield ev.fact;
   }
 
-  async *#walk(mode: Mode): AsyncGenerator<Event> {
-    const st: WalkState = { mode, guard: new TreeGuard(this.root, this.#follow), loops: new LoopGuard(), registry: new FolderRegistry(), folders: new Set() };
+  async *#walk(mode: Mode, share?: WalkShare): AsyncGenerator<Event> {
+    const st: WalkState = { mode, guard: new TreeGuard(this.root, this.#follow), loops: new LoopGuard(), registry: new FolderRegistry(), folders: new Set(), share };
     const r = await st.guard.resolve(this.root);
-    if (!isResolved(r)) return yield r;
+    if (!isResolved(r)) return mode !== 'items' || reports(st) ? yield r : undefined;
     if (r.kind === 'file') return yield* this.#file(this.root, r, [], false, true, st, true);
     st.loops.enter(this.root, r.stats);
     yield* this.#dir(this.root, r.real as string, [], false, st);
@@ -190,7 +225,8 @@ export class TreeSource implements Source {
       // A folder at mode 000 is a failure, never a folder that silently is not there.
       const error = fsError(path, err, 'cannot list directory');
       if (st.mode === 'plan') return yield { kind: 'fact', fact: { fact: 'unreadable', path, reason: error.message } };
-      return yield { kind: 'rejected', error };
+      if (st.mode === 'folders' || reports(st)) yield { kind: 'rejected', error };
+      return;
     }
     if (this.#underBase(rel) && !rel[rel.length - 1]!.startsWith('.')) yield* this.#folderEvent(canonicalFolder(this.#folderOf(rel)), path, st);
     // Zero-byte files beside Thunderbird summaries or .sbd directories are empty mbox folders, not clutter.
@@ -199,11 +235,11 @@ export class TreeSource implements Source {
       const epath = join(path, e.name);
       const res = await st.guard.resolve(epath, e.fsPath);
       if (!isResolved(res)) {
-        if (st.mode === 'items') yield res;
+        if (reports(st)) yield res;
         continue;
       }
       if (!e.utf8) {
-        if (st.mode === 'items') yield { kind: 'rejected', error: new SourceError(epath, 'name is not valid UTF-8; not read', SourceCodes.FOLDER_NAME) };
+        if (reports(st)) yield { kind: 'rejected', error: new SourceError(epath, 'name is not valid UTF-8; not read', SourceCodes.FOLDER_NAME) };
         continue;
       }
       if (res.kind === 'dir') yield* this.#subdir(epath, res, [...rel, e.name], st);
@@ -214,20 +250,24 @@ export class TreeSource implements Source {
   async *#subdir(path: string, res: ResolvedEntry, rel: string[], st: WalkState): AsyncGenerator<Event> {
     const loop = st.loops.enter(path, res.stats);
     if (loop) {
-      if (st.mode === 'items') yield loop;
+      if (reports(st)) yield loop;
       return;
     }
     const store = this.#maildirs.get(path);
     if (store) {
       // A Maildir inside the tree: its own reader, placed as discover.ts decided.
-      const md = new MaildirSource(res.real as string, store.format, { ...this.#options, prefix: store.prefix });
       if (st.mode === 'folders') {
+        const md = new MaildirSource(res.real as string, store.format, { ...this.#options, prefix: store.prefix });
         for await (const f of md.folders()) yield* this.#folderEvent(f.folder, f.path, st, f);
         return;
       }
       if (st.mode === 'plan') return;
-      this.#nested.push(md);
-      for await (const item of md.items()) yield item;
+      let md = this.#nested.get(path);
+      if (!md) {
+        md = new MaildirSource(res.real as string, store.format, { ...this.#options, prefix: store.prefix });
+        this.#nested.set(path, md);
+      }
+      for await (const item of st.share ? md.sharedItems(st.share) : md.items()) yield item;
       return;
     }
     if (st.mode === 'plan' && !this.#only) {
@@ -256,7 +296,7 @@ export class TreeSource implements Source {
 
   async *#file(path: string, res: ResolvedEntry, rel: string[], bundle: boolean, mboxContext: boolean, st: WalkState, single: boolean): AsyncGenerator<Event> {
     const name = basename(path);
-    const report = st.mode === 'items';
+    const report = reports(st);
     const bundleMbox = bundle && name === 'mbox';
     const known = bundleMbox ? undefined : notMailName(name);
     if (known) {
@@ -323,16 +363,19 @@ export class TreeSource implements Source {
     if (kind === 'eml') {
       const efolder = canonicalFolder(single ? [] : this.#folderOf(rel));
       if (st.mode === 'folders') return yield* this.#folderEvent(efolder, path, st);
+      if (!claims(st, efolder)) return;
       return yield emlItem({ path, real: res.real as string, stats: res.stats, folder: efolder, id: `eml:${label}`, maxMessageBytes: this.#max, pool: this.#pool });
     }
     if (st.mode === 'folders') return yield* this.#folderEvent(folder, path, st);
     const owner = st.registry.claim(folder, path);
     if (owner !== undefined) {
+      if (!report) return;
       return yield {
         kind: 'rejected',
         error: new SourceError(path, `folder "${folderLabel(folder)}" is also the name of ${owner}; this file was not read`, SourceCodes.FOLDER_COLLISION),
       };
     }
+    if (!claims(st, folder)) return;
     yield* readMboxFile({ path, openPath: res.real as string, folder, label, gzip, maxMessageBytes: this.#max, maxLineBytes: this.#maxLine, variant: this.#variant });
   }
 }

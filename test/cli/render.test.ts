@@ -82,5 +82,5 @@ function sampleReport(): ImportReport {
     skippedBy: { journal: 1, checked: 0, deleted: 0, excluded: 0, foldersOnly: 0 }, excluded: [], flagsUpdated: 0,
     skippedPaths: { byReason: { 'not-mail': 2 }, paths: [], pathsLeftOut: 0 }, sourceNotes: ['dates taken from file names'], alerts: ['Mailbox is 95% full'],
     folders: [{ target: 'Work', sources: ['Work'], existed: false, created: true, check: 'absent', checkDetail: 'x', serverMessages: 0, bodiesFetched: 0, messages: 10, appended: 7, journal: 1, checked: 0, deleted: 0, flagsUpdated: 0, failed: 2 }],
-    connections: { opened: 2, cap: null }, journal: '/state/j.jsonl', exitCode: 130,
+    connections: { opened: 2, cap: null }, foldersAtOnce: 1, journal: '/state/j.jsonl', exitCode: 130,
   };}

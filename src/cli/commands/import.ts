@@ -33,6 +33,7 @@ export interface ImportCliOptions extends ConnectionCliOptions, SourceCliOptions
   connections?: string;
   pipeline?: string;
   batch?: string;
+  foldersAtOnce?: string;
   nodelay: boolean;
   adapt: boolean;
   literal: LiteralMode;
@@ -75,6 +76,7 @@ export function registerImport(program: Command): Command {
     .option('--connections <n>', `APPEND connections (default ${DEFAULTS.connections}; never more than the server accepts)`)
     .option('--pipeline <n>', `commands in flight per connection (default ${DEFAULTS.pipeline})`)
     .option('--batch <n>', `messages per MULTIAPPEND (default ${DEFAULTS.batch} when offered; 1 = off)`)
+    .option('--folders-at-once <n>', 'folders filled at the same time, each by its own connections (default: one, or one per connection where the server takes one connection a folder, as Courier)')
     .option('--nodelay', 'set TCP_NODELAY (default)', true)
     .option('--no-nodelay', 'leave Nagle on (only to reproduce delayed-ACK stalls)')
     .option('--no-adapt', 'keep --connections/--pipeline/--batch as given; the summary still says what adaptation would change')
@@ -143,6 +145,7 @@ async function runOptionsOf(paths: string[], opts: ImportCliOptions): Promise<Om
   const connections = optionalIntegerOption('--connections', opts.connections, 1, 64) ?? DEFAULTS.connections;
   const pipeline = optionalIntegerOption('--pipeline', opts.pipeline, 1, 64) ?? DEFAULTS.pipeline;
   const batch = optionalIntegerOption('--batch', opts.batch, 1, 1000);
+  const foldersAtOnce = optionalIntegerOption('--folders-at-once', opts.foldersAtOnce, 1, 64);
   const folderPrefix = parseFolderPrefix(opts.folder);
   const readThreads = optionalIntegerOption('--read-threads', opts.readThreads, 0, 64) ?? ReadPool.defaultThreads();
   const folderRules = folderRulesOf(opts);
@@ -152,7 +155,7 @@ async function runOptionsOf(paths: string[], opts: ImportCliOptions): Promise<Om
     sourceOptions: sourceOptionsOf(opts), readThreads, noDelay: opts.nodelay, literal: opts.literal, write: opts.write,
     recheck: opts.recheck === true, syncFlags: opts.syncFlags, includeDeleted: opts.includeDeleted === true,
     dryRun: opts.dryRun === true, foldersOnly: opts.foldersOnly === true, countTotal: opts.quiet !== true,
-    adapt: opts.adapt !== false,
+    adapt: opts.adapt !== false, foldersAtOnce,
   };
 }
 

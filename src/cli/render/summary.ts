@@ -75,6 +75,7 @@ export function renderImportSummary(r: ImportReport, options: { verbose?: boolea
   const st = r.settings;
   if (verbose) lines.push(
     `Settings: ${st.connections} connection(s) (opened ${r.connections.opened}${r.connections.cap !== null ? `, server cap ${r.connections.cap}` : ''}), ` +
+      `${r.foldersAtOnce} folder(s) at once, ` +
       `pipeline ${st.pipeline}, batch ${st.batch}, nodelay ${st.noDelay ? 'on' : 'off'}, literal ${st.literal}, write ${st.write}, tls ${st.tls}`,
   );
   const verbs = Object.entries(r.latency).sort(([a], [b]) => (a === 'APPEND' ? -1 : b === 'APPEND' ? 1 : a.localeCompare(b)));
