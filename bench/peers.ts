@@ -4,7 +4,7 @@
 //   node dist/bench/peers.js [--server dovecot|cyrus|courier] [--messages 5000] [--seed 1] [--corpus DIR]
 //                            [--repeats 3] [--clients a,b,…] [--servers stock,noquickack] [--fsync never|optimized]
 //                            [--best C,D,B] [--no-sweep] [--no-probe] [--pin] [--rtt MS] [--compare DIR]
-//                            [--out FILE] [--tmp DIR]
+//                            [--out FILE] [--tmp DIR] [--folders N]
 //
 // --server   the test harness's private instance to import into (test/helpers: Dovecot; Cyrus with Debian's
 //            configuration; Courier-IMAP). --servers picks Dovecot variants (stock; TCP_QUICKACK disabled).
@@ -13,6 +13,10 @@
 // --rtt MS   every client through bench/peers/delay-relay.ts twice per repeat: at 0 ms and at MS round trip (MS/2
 //            each way; this kernel has no netem). Prints each client's msg/s at MS ÷ its own at 0 ms, and the
 //            defaults ÷ mbsync at both (issue 16).
+// --folders N  the generated corpus dealt round-robin into INBOX and N−1 Maildir++ folders (.F01 …): an account's
+//            tree, where a server that takes one connection a folder (Courier) can be filled several folders at once.
+//            Clients that import INBOX only (imaplib, imapflow) are skipped; Perl goes folder after folder, mbsync
+//            pushes the tree (Patterns *), and every folder must hold exactly its messages.
 // --compare DIR  an extra row: the defaults of another built checkout (DIR/bin/mailmigrate.js), so a before/after
 //            of the client is measured side by side in one run.
 // CPU per message, for every row: the client's user+sys from wait4(2) (bench/peers/rusage.py: the process, its
@@ -31,7 +35,7 @@
 // exactly the corpus (count and Message-ID set) or the run does not count. Repeats are interleaved (repeat 1 of
 // every client, then repeat 2, …) so slow drift on a shared machine spreads over all clients. Prints a table per
 // server and writes bench/results/peers-<date>-<time>-<server>.json with every run, the machine and the versions.
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeMaildir } from '../src/bench/corpus.js';
@@ -115,10 +119,12 @@ async function main(): Promise<void> {
       corpusDir = join(work, 'corpus');
       log(`writing corpus: ${opt.messages} messages, seed ${opt.seed} …`);
       await writeMaildir(corpusDir, Number(opt.messages), { seed: Number(opt.seed) });
+      const folders = Number(opt.folders ?? '1');
+      if (folders > 1) await dealIntoFolders(corpusDir, folders);
     }
     const corpus = await corpusIds(corpusDir);
     if (corpus.ids.size !== corpus.count) throw new Error(`corpus has ${corpus.count} messages but ${corpus.ids.size} distinct Message-IDs; verification needs them unique`);
-    report['corpus'] = { dir: opt.corpus ?? '(generated)', seed: opt.corpus ? undefined : Number(opt.seed), messages: corpus.count, bytes: corpus.bytes };
+    report['corpus'] = { dir: opt.corpus ?? '(generated)', seed: opt.corpus ? undefined : Number(opt.seed), messages: corpus.count, bytes: corpus.bytes, folders: corpus.folders.size };
     log(`corpus: ${corpus.count} messages, ${(corpus.bytes / 1e6).toFixed(1)} MB`);
     // 10 msg/s floor (the stalled imaplib runs at ~23), more through a delay.
     const timeoutMs = 120_000 + corpus.count * (100 + 2 * (rtt ?? 0));
@@ -144,6 +150,17 @@ async function main(): Promise<void> {
     await mkdir(join(out, '..'), { recursive: true });
     await writeFile(out, JSON.stringify(report, null, 2) + '\n');
     log(`\nresults: ${out}`);
+  }
+}
+
+/** --folders N: message i stays in INBOX when i % N is 0, else goes to the Maildir++ folder .F<i % N>. */
+async function dealIntoFolders(dir: string, n: number): Promise<void> {
+  const names = (await readdir(join(dir, 'cur'))).sort();
+  const width = String(n - 1).length;
+  for (let k = 1; k < n; k++) for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, `.F${String(k).padStart(width, '0')}`, sub), { recursive: true });
+  for (let i = 0; i < names.length; i++) {
+    const k = i % n;
+    if (k !== 0) await rename(join(dir, 'cur', names[i]!), join(dir, `.F${String(k).padStart(width, '0')}`, 'cur', names[i]!));
   }
 }
 

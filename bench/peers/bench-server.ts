@@ -31,7 +31,9 @@ export interface BenchServer {
   readonly rootPid: number;
   /** Dovecot's config file (doveadm import runs against it); undefined on the others. */
   readonly dovecotConfig: string | undefined;
-  /** Deletes every message of INBOX (the benchmark imports into INBOX only), and on Dovecot every other folder. */
+  /** The personal namespace's prefix (RFC 2342) a top-level folder is named under: "" or "INBOX.". */
+  readonly folderPrefix: string;
+  /** Deletes every message of INBOX and every other folder (--folders). */
   emptyAccount(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -42,7 +44,7 @@ export function serverSkipReason(kind: ServerKind): string | undefined {
   return courierSkipReason();
 }
 
-/** Empties INBOX over IMAP (Cyrus, Courier): STORE \Deleted and EXPUNGE. */
+/** Empties the account over IMAP (Cyrus, Courier): every folder but INBOX deleted, INBOX's messages expunged. */
 async function emptyInbox(port: number, user: string, password: string): Promise<void> {
   const c = new ImapFlow({
     host: '127.0.0.1',
@@ -59,6 +61,9 @@ async function emptyInbox(port: number, user: string, password: string): Promise
   c.on('error', () => undefined);
   await c.connect();
   try {
+    // Deepest first: Cyrus and Courier refuse to delete a folder with children ("has inferior hierarchical names").
+    const others = (await c.list()).filter((f) => f.path.toUpperCase() !== 'INBOX').sort((a, b) => b.path.length - a.path.length);
+    for (const f of others) await c.mailboxDelete(f.path);
     const lock = await c.getMailboxLock('INBOX');
     try {
       if (c.mailbox && c.mailbox.exists > 0) await c.messageDelete('1:*');
@@ -83,6 +88,7 @@ export async function startBenchServer(kind: ServerKind, o: BenchServerOptions =
       password: d.password,
       rootPid: d.pid,
       dovecotConfig: d.configFile,
+      folderPrefix: '',
       emptyAccount: () => d.emptyAccount(),
       stop: () => d.stop(),
     };
@@ -100,6 +106,7 @@ export async function startBenchServer(kind: ServerKind, o: BenchServerOptions =
     password: u.password,
     rootPid: c.pid,
     dovecotConfig: undefined,
+    folderPrefix: 'INBOX.',
     emptyAccount: () => emptyInbox(c.port, u.name, u.password),
     stop: async () => void (await c.stop()),
   };

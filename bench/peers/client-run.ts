@@ -59,6 +59,8 @@ export function clientRunner(env: ClientRunEnv): RunOnce {
     password: d.password,
     maildir: corpusDir,
     dovecotConfig: d.dovecotConfig,
+    folderPrefix: d.folderPrefix,
+    tree: corpus.folders.size > 1,
     workDir: work,
     stateDir,
     timeoutMs,
@@ -69,8 +71,10 @@ export function clientRunner(env: ClientRunEnv): RunOnce {
       const copy = join(dir, 'maildir');
       execFileSync('cp', ['-al', corpusDir, copy]);
       if (process.getuid?.() === 0) {
+        // doveadm's mail process runs as nobody and writes a uidlist beside the messages: every directory is its.
         const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
-        for (const sub of ['', 'cur', 'new', 'tmp']) await chown(join(copy, sub), nobody, nobody).catch(() => undefined);
+        const folders = [...corpus.folders.keys()].map((f) => (f ? `.${f}` : ''));
+        for (const f of folders) for (const sub of ['', 'cur', 'new', 'tmp']) await chown(join(copy, f, sub), nobody, nobody).catch(() => undefined);
       }
       return copy;
     },
@@ -84,7 +88,7 @@ export function clientRunner(env: ClientRunEnv): RunOnce {
     const serverCpu = (await settledCpu(meter)) - cpu0;
     await rm(rusageFile, { force: true });
     await rm(join(work, 'scratch-' + counters.scratch), { recursive: true, force: true }).catch(() => undefined);
-    const v = await verify(d, corpus.ids).catch((e: unknown) => ({ ok: false, note: `verify failed: ${String(e)}`, count: 0 }));
+    const v = await verify(d, corpus).catch((e: unknown) => ({ ok: false, note: `verify failed: ${String(e)}`, count: 0 }));
     const j: Record<string, unknown> = { ...r.json };
     if (cmd.report) {
       // mailmigrate's own report: its elapsed time (source scan to last reply) and counts.

@@ -17,6 +17,10 @@ export interface RunContext {
   readonly scratch: () => Promise<string>;
   /** The config file of the private Dovecot (for doveadm); undefined on Cyrus and Courier. */
   readonly dovecotConfig: string | undefined;
+  /** The server's personal namespace prefix: a Maildir++ folder ".F1" goes to `${folderPrefix}F1`. */
+  readonly folderPrefix: string;
+  /** The corpus has Maildir++ folders besides INBOX (--folders). */
+  readonly tree: boolean;
   readonly workDir: string;
   /** On the disk's temp dir even when workDir is on tmpfs: client-side journals (mailmigrate's, mbsync's sync
    *  state) are fsync'd, and that cost belongs to the client. */
@@ -41,6 +45,8 @@ export interface ClientDef {
   readonly packages: readonly string[];
   /** undefined when it can run here; else what is missing. */
   readonly missing: () => string | undefined;
+  /** Imports a Maildir++ tree (--folders), not only INBOX. */
+  readonly trees: boolean;
   readonly command: (ctx: RunContext) => Promise<Command>;
 }
 
@@ -141,6 +147,7 @@ export const CLIENTS: readonly ClientDef[] = [
     label: 'Python imaplib',
     packages: ['python3'],
     missing: needPython,
+    trees: false,
     command: async (c) => ({ cmd: 'python3', args: [join(SCRIPTS, 'python-imaplib.py'), c.host, String(c.port), c.user, c.maildir] }),
   },
   {
@@ -148,6 +155,7 @@ export const CLIENTS: readonly ClientDef[] = [
     label: 'Python imaplib + TCP_NODELAY',
     packages: ['python3'],
     missing: needPython,
+    trees: false,
     command: async (c) => ({ cmd: 'python3', args: [join(SCRIPTS, 'python-imaplib.py'), c.host, String(c.port), c.user, c.maildir, '--nodelay'] }),
   },
   {
@@ -155,13 +163,15 @@ export const CLIENTS: readonly ClientDef[] = [
     label: 'Perl Mail::IMAPClient',
     packages: ['libmail-imapclient-perl'],
     missing: needPerl,
-    command: async (c) => ({ cmd: 'perl', args: [join(SCRIPTS, 'imapclient.pl'), c.host, String(c.port), c.user, c.maildir] }),
+    trees: true,
+    command: async (c) => ({ cmd: 'perl', args: [join(SCRIPTS, 'imapclient.pl'), c.host, String(c.port), c.user, c.maildir, c.folderPrefix] }),
   },
   {
     name: 'mbsync',
     label: 'mbsync (isync) push',
     packages: ['isync'],
     missing: needMbsync,
+    trees: true,
     command: async (c) => {
       const { readFile, writeFile, mkdir } = await import('node:fs/promises');
       const near = await c.scratch();
@@ -172,7 +182,8 @@ export const CLIENTS: readonly ClientDef[] = [
         .replaceAll('@HOST@', c.host)
         .replaceAll('@PORT@', String(c.port))
         .replaceAll('@USER@', c.user)
-        .replaceAll('@MAILDIR@', near);
+        .replaceAll('@MAILDIR@', near)
+        .replaceAll('@PATTERNS@', c.tree ? '*' : 'INBOX');
       const rc = join(dirname(near), 'mbsyncrc');
       await writeFile(rc, text, { mode: 0o600 });
       return { cmd: 'mbsync', args: ['-c', rc, '-q', 'push'] };
@@ -183,6 +194,7 @@ export const CLIENTS: readonly ClientDef[] = [
     label: 'imapflow append, 1 connection',
     packages: [],
     missing: needNothing,
+    trees: false,
     command: async (c) => {
       const base = nodeScript('imapflow-runner');
       return { ...base, args: [...base.args, c.host, String(c.port), c.user, c.maildir, '1'] };
@@ -193,6 +205,7 @@ export const CLIENTS: readonly ClientDef[] = [
     label: 'imapflow append, 4 connections',
     packages: [],
     missing: needNothing,
+    trees: false,
     command: async (c) => {
       const base = nodeScript('imapflow-runner');
       return { ...base, args: [...base.args, c.host, String(c.port), c.user, c.maildir, '4'] };
@@ -203,6 +216,7 @@ export const CLIENTS: readonly ClientDef[] = [
     label: 'doveadm import (no network)',
     packages: ['dovecot-core'],
     missing: needDoveadm,
+    trees: true,
     command: async (c) => {
       // The server's own ingest: Dovecot reads the Maildir as a mail storage (in-memory indexes, so the source
       // stays as it is apart from the uidlist it writes in its own copy) and saves into the user's INBOX.
@@ -216,6 +230,7 @@ export const CLIENTS: readonly ClientDef[] = [
     label: 'mailmigrate import (defaults)',
     packages: [],
     missing: needNothing,
+    trees: true,
     command: async (c) => mailmigrateCommand(c, undefined),
   },
   // mailmigrate-best is added by peers.ts once the sweep has chosen its settings.

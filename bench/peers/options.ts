@@ -5,6 +5,7 @@ import { type MailmigrateSettings } from './clients.js';
 export const PEERS_USAGE = `usage: node dist/bench/peers.js [--server dovecot|cyrus|courier] [--messages 5000] [--seed 1] [--corpus DIR]
          [--repeats 3] [--clients a,b,…] [--servers stock,noquickack] [--fsync never|optimized]
          [--best C,D,B] [--no-sweep] [--no-probe] [--pin] [--rtt MS] [--compare DIR] [--out FILE] [--tmp DIR]
+         [--folders N]
 (npm run bench:peers -- …; what each option means: bench/peers.ts)`;
 
 /** The command line, or a one-line error naming what is wrong with it (an unknown option, a missing value). */
@@ -38,6 +39,7 @@ export function parsePeersArgs(args: string[] = process.argv.slice(2)) {
       'no-probe': { type: 'boolean', default: false },
       out: { type: 'string' },
       tmp: { type: 'string' },
+      folders: { type: 'string', default: '1' },
     },
   }).values;
 }

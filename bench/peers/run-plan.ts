@@ -76,6 +76,7 @@ function compareClient(dir: string): ClientDef {
     label: `mailmigrate import (defaults, ${basename(root)} @${rev})`,
     packages: [],
     missing: () => (bin ? undefined : `no built mailmigrate with an import command in ${root} (run npm run build there)`),
+    trees: true,
     command: async (c) => mailmigrateCommand(c, undefined, false, bin),
   };
 }
@@ -103,6 +104,9 @@ export function planRuns(opt: PeersArgs, kind: ServerKind): RunPlan {
     const m = wanted.includes(c.name) ? c.missing() : undefined;
     if (m) missing.set(c.name, m);
   }
+  const folders = Number(opt.folders ?? '1');
+  if (!(Number.isInteger(folders) && folders >= 1 && folders <= 200)) throw new Error(`--folders wants 1 to 200, got "${opt.folders}"`);
+  if (folders > 1) for (const c of all) if (!c.trees && wanted.includes(c.name)) missing.set(c.name, 'imports INBOX only, not a tree of folders (--folders)');
   if (kind !== 'dovecot') missing.set('doveadm-import', 'Dovecot only');
   else if (rtt !== undefined) missing.set('doveadm-import', 'no network path to delay');
   const haveCc = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;

@@ -69,7 +69,7 @@ export async function runServerPass(input: ServerPassInput): Promise<Mailmigrate
     const defs: Array<ClientDef & { settings?: string }> = all.filter((c) => wanted.includes(c.name));
     if (wanted.includes('mailmigrate-best') && best) {
       const st = best;
-      defs.push({ name: 'mailmigrate-best', label: 'mailmigrate import (best fixed, --no-adapt)', settings: settingsName(st), packages: [], missing: () => undefined, command: async (c) => mailmigrateCommand(c, st, false, undefined, true) });
+      defs.push({ name: 'mailmigrate-best', label: 'mailmigrate import (best fixed, --no-adapt)', settings: settingsName(st), packages: [], missing: () => undefined, trees: true, command: async (c) => mailmigrateCommand(c, st, false, undefined, true) });
     }
     const runs = new Map<string, RunResult[]>(phases.flatMap((ph) => defs.map((c) => [`${c.name}@${ph}`, []] as [string, RunResult[]])));
     for (let rep = 1; rep <= repeats; rep++) {

@@ -14,7 +14,7 @@ import { tempDir } from './source-helpers.js';
 /** One line per item: what a walk yields, comparable across walks. */
 function line(item: SourceItem): string {
   if (item.kind === 'message') return `message ${item.message.folder.join('/') || 'INBOX'} ${item.message.id}`;
-  if (item.kind === 'rejected') return `rejected ${item.error.code} ${item.error.path}${item.message ? ` ${item.message.id}` : ''}`;
+  if (item.kind === 'rejected') return `rejected ${item.error.code} ${item.error.path}`;
   return `skipped ${item.reason} ${item.path}`;
 }
 
