@@ -182,6 +182,7 @@ export const CLIENTS: readonly ClientDef[] = [
         .replaceAll('@HOST@', c.host)
         .replaceAll('@PORT@', String(c.port))
         .replaceAll('@USER@', c.user)
+        .replaceAll('@NEARLAYOUT@', c.tree ? 'SubFolders Maildir++' : `Path ${near}/`)
         .replaceAll('@MAILDIR@', near)
         .replaceAll('@PATTERNS@', c.tree ? '*' : 'INBOX');
       const rc = join(dirname(near), 'mbsyncrc');
