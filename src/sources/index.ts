@@ -19,7 +19,7 @@
 // .sbd, Apple Mail .mbox bundles), 'eml' (*.eml tree), 'mixed' (several side by side; found, never forced).
 // Folders are lists of Unicode names; [] is INBOX. Flags use IMAP spelling (\Seen, $Forwarded, keywords as-is);
 // \Deleted is never a flag here (SourceMessage.deleted). Ids are stable across re-runs and flag changes and unique:
-//   maildir:<folder>/<unique name without ,S= ,W=>   eml:<relative path>
+//   maildir:<folder>/<unique name without ,S= ,W=>   eml:<relative path>@<hash of the real root>.<mtime ms>
 //   mbox:<file>@<offset>:<sha1 prefix of the message without its bookkeeping headers (Status, X-Keywords, ...)>
 // Every file is opened O_NOFOLLOW|O_NONBLOCK and fstat'd (safe-read.ts); symlinks out of the root are not followed.
 // Error codes: SourceCodes (E_SOURCE_EMPTY, _NOT_MESSAGE, _UNREADABLE, _NOT_REGULAR, _TOO_LARGE, _LINE_TOO_LONG,

@@ -27,7 +27,8 @@ export class TreeGuard {
     readonly followSymlinks: boolean,
   ) {}
 
-  async #root(): Promise<string> {
+  /** The root as realpath(3) names it: the same however the path was spelled (relative, through a symlink). */
+  async realRoot(): Promise<string> {
     if (this.#rootReal === undefined) {
       try {
         this.#rootReal = await realpath(this.root);
@@ -40,7 +41,7 @@ export class TreeGuard {
 
   /** Whether a resolved path lies inside the source root. */
   async inside(real: string): Promise<boolean> {
-    const root = await this.#root();
+    const root = await this.realRoot();
     return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
   }
 

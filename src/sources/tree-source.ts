@@ -8,6 +8,7 @@
 // holding all of it, so `~/mail/sent` is the folder "sent", not "mail/sent" — with ".sbd" and Apple's ".mbox"
 // removed from directory names. An mbox file is a folder named after the file; an .eml file belongs to the folder
 // of its directory; a top-level "Inbox" (any case) is INBOX (RFC 3501 §5.1).
+import { createHash } from 'node:crypto';
 import { join, relative, basename } from 'node:path';
 import { SourceError } from '../core/errors.js';
 import { zlibLib } from '../core/on-demand.js';
@@ -81,6 +82,22 @@ interface WalkState {
   readonly folders: Set<string>;
   /** One of several walks at once (WalkShare): its folders' messages only, and the strays if it is that walk. */
   readonly share?: WalkShare | undefined;
+  /** The tree's real root, hashed: part of every .eml id (emlId). */
+  rootTag: string;
+}
+
+/**
+ * The id of an .eml file: its path below the root, the tree's real root and the file's mtime. The journal is kept per
+ * account, not per source, and vouches for an id without the message being read (a confirmed id in a folder unchanged
+ * since is skipped: message-planner.ts), so an id must not name two different messages across the sources an account
+ * is ever fed. Maildir unique names (maildir(5)) and mbox ids (a digest of the message) are such names; a relative path
+ * is not: two exports with the same layout (Inbox/1.eml from two machines) had one id, and the second export's message
+ * of the same size was skipped as already imported — lost (test/integration/eml-exports.test.ts). The real root tells
+ * the exports apart however the path is spelled; the mtime tells a file re-exported in place from the one before. A
+ * re-run of the same tree keeps every id; a moved or touched tree costs a look-up on the server, never a duplicate.
+ */
+function emlId(label: string, rootTag: string, mtimeMs: number): string {
+  return `eml:${label}@${rootTag}.${Math.trunc(mtimeMs)}`;
 }
 
 /** Whether this walk yields what is nobody's message: a skipped path, a failure outside a claimed folder. */
@@ -189,9 +206,10 @@ export class TreeSource implements Source {
   }
 
   async *#walk(mode: Mode, share?: WalkShare): AsyncGenerator<Event> {
-    const st: WalkState = { mode, guard: new TreeGuard(this.root, this.#follow), loops: new LoopGuard(), registry: new FolderRegistry(), folders: new Set(), share };
+    const st: WalkState = { mode, guard: new TreeGuard(this.root, this.#follow), loops: new LoopGuard(), registry: new FolderRegistry(), folders: new Set(), share, rootTag: '' };
     const r = await st.guard.resolve(this.root);
     if (!isResolved(r)) return mode !== 'items' || reports(st) ? yield r : undefined;
+    st.rootTag = createHash('sha256').update(await st.guard.realRoot()).digest('hex').slice(0, 12);
     if (r.kind === 'file') return yield* this.#file(this.root, r, [], false, true, st, true);
     st.loops.enter(this.root, r.stats);
     yield* this.#dir(this.root, r.real as string, [], false, st);
@@ -364,7 +382,7 @@ export class TreeSource implements Source {
       const efolder = canonicalFolder(single ? [] : this.#folderOf(rel));
       if (st.mode === 'folders') return yield* this.#folderEvent(efolder, path, st);
       if (!claims(st, efolder)) return;
-      return yield emlItem({ path, real: res.real as string, stats: res.stats, folder: efolder, id: `eml:${label}`, maxMessageBytes: this.#max, pool: this.#pool });
+      return yield emlItem({ path, real: res.real as string, stats: res.stats, folder: efolder, id: emlId(label, st.rootTag, res.stats.mtimeMs), maxMessageBytes: this.#max, pool: this.#pool });
     }
     if (st.mode === 'folders') return yield* this.#folderEvent(folder, path, st);
     const owner = st.registry.claim(folder, path);

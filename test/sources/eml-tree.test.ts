@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { symlink, utimes } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { EmlTreeSource, openSource } from '../../src/sources/index.js';
-import { bySubject, copyFixture, drain, FIXTURES, text } from './source-helpers.js';
+import { bySubject, copyFixture, drain, FIXTURES, tempDir, text } from './source-helpers.js';
 
 test('an .eml tree: root files are INBOX, directories are folders, other files are ignored', async () => {
   const source = await openSource(join(FIXTURES, 'eml'));
@@ -12,7 +12,9 @@ test('an .eml tree: root files are INBOX, directories are folders, other files a
   assert.deepEqual(d.errors, []);
   assert.deepEqual(source.stats, { yielded: 4, rejected: 0, skipped: 1, skippedBy: { 'not-mail': 1 } });
   assert.deepEqual(d.skipped.map((s) => [s.path.split('/').pop(), s.reason, s.detail]), [['notes.txt', 'not-mail', 'no mail header block (not a message, not an mbox)']]);
-  assert.deepEqual(d.messages.map((m) => [m.message.id, m.message.folder.join('/')]), [
+  // The id: the path below the root, then the real root's hash and the mtime (tree-source.ts emlId).
+  assert.ok(d.messages.every((m) => /^eml:.+@[0-9a-f]{12}\.\d+$/.test(m.message.id)), d.messages.map((m) => m.message.id).join(' '));
+  assert.deepEqual(d.messages.map((m) => [m.message.id.replace(/@[0-9a-f]{12}\.\d+$/, ''), m.message.folder.join('/')]), [
     ['eml:Receipts/2024/received-only.eml', 'Receipts/2024'],
     ['eml:Receipts/no-date.EML', 'Receipts'],
     ['eml:Receipts/nul-byte.eml', 'Receipts'],
@@ -49,4 +51,27 @@ test('a single .eml file is a source of one message in INBOX', async () => {
   const d = await drain(source);
   assert.equal(d.messages.length, 1);
   assert.deepEqual(d.messages[0]!.message.folder, []);
+});
+
+test('.eml ids: the same for the same tree however it is named, different for another export of the same layout or a file re-exported in place', async (t) => {
+  const ids = async (root: string): Promise<string[]> => (await drain(await openSource(root))).messages.map((m) => m.message.id).sort();
+  const a = await copyFixture(t, 'eml');
+  const b = await copyFixture(t, 'eml');
+  const first = await ids(a);
+  assert.deepEqual(await ids(a), first, 'a re-walk: the same ids (the journal can vouch for them)');
+  assert.deepEqual(await ids(relative(process.cwd(), a)), first, 'the root spelled as a relative path');
+  const link = join(await tempDir(t), 'link');
+  await symlink(a, link);
+  assert.deepEqual(await ids(link), first, 'the root reached through a symlink');
+  // Another export with the same layout (the copy has the same names, sizes and, here, the same mtimes): no id shared,
+  // or the journal of the account would vouch for one export's message as the other's.
+  const same = new Date('2024-01-01T00:00:00Z');
+  for (const root of [a, b]) await utimes(join(root, 'hello.eml'), same, same);
+  const [ia, ib] = [await ids(a), await ids(b)];
+  assert.equal(ia.filter((id) => ib.includes(id)).length, 0, 'two exports share no id');
+  // Re-exported in place: the file's mtime moves, so does its id.
+  const before = (await ids(a)).find((id) => id.startsWith('eml:hello.eml@'));
+  await utimes(join(a, 'hello.eml'), new Date('2024-06-01T00:00:00Z'), new Date('2024-06-01T00:00:00Z'));
+  const after = (await ids(a)).find((id) => id.startsWith('eml:hello.eml@'));
+  assert.notEqual(after, before);
 });
