@@ -15,7 +15,7 @@ import { notMailName } from './not-mail.js';
 import { readRegularFileSync, readRegularHead } from './safe-read.js';
 import { looksLikeMessage } from './headers.js';
 import { isResolved, TreeGuard, type ResolvedEntry } from './tree-guard.js';
-import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions, type MessageFileReader, type WalkShare } from './source.js';
+import { countItem, newStats, resolveMax, skipped, SourceCodes, type Source, type SourceFolder, type SourceItem, type SourceOptions, type MessageFileReader, type WalkShare, WalkRuns } from './source.js';
 
 /** A Maildir folder has cur/ or new/. Throws when the directory cannot be listed (callers report that). */
 export async function probeMaildir(dir: string | Buffer): Promise<boolean> {
@@ -45,8 +45,11 @@ export class MaildirSource implements Source {
   #notes: string[] = [];
   /** Messages dated from their file name: counted when each is read for ",S=" names (the date is decided then). */
   #dated: NameDated = { count: 0, folders: new Set<string>() };
-  /** Message walks running now (items(), sharedItems()). */
-  #walks = 0;
+  readonly #runs = new WalkRuns(() => {
+    this.stats = newStats();
+    this.#notes = [];
+    this.#dated = { count: 0, folders: new Set<string>() };
+  });
   readonly #max: number;
   readonly #pool: MessageFileReader | undefined;
   readonly #prefix: readonly string[];
@@ -83,32 +86,23 @@ export class MaildirSource implements Source {
   }
 
   async *#items(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
-    // The first walk to start begins the counts and notes; walks that start while it runs add to them (WalkShare).
-    if (this.#walks++ === 0) {
-      this.stats = newStats();
-      this.#notes = [];
-      this.#dated = { count: 0, folders: new Set<string>() };
-    }
+    this.#runs.enter();
     try {
-      yield* this.#counted(share);
-    } finally {
-      this.#walks--;
-    }
-  }
-
-  async *#counted(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
-    const stats = this.stats;
-    for await (const ev of this.#walk(true, share)) {
-      if (ev.kind === 'folder') continue;
-      if (ev.kind === 'batch') {
-        for (const item of ev.items) {
-          countItem(stats, item);
-          yield item;
+      const stats = this.stats;
+      for await (const ev of this.#walk(true, share)) {
+        if (ev.kind === 'folder') continue;
+        if (ev.kind === 'batch') {
+          for (const item of ev.items) {
+            countItem(stats, item);
+            yield item;
+          }
+          continue;
         }
-        continue;
+        countItem(stats, ev);
+        yield ev;
       }
-      countItem(stats, ev);
-      yield ev;
+    } finally {
+      this.#runs.leave();
     }
   }
 

@@ -86,6 +86,25 @@ export interface WalkShare {
   readonly strays: boolean;
 }
 
+/**
+ * The message walks of one source running now (items(), sharedItems()): the first to start while none runs begins
+ * the source's counts and notes (`reset`), walks that start while it runs add to them (WalkShare). A walk enters when
+ * its generator starts and leaves when it ends or is closed.
+ */
+export class WalkRuns {
+  #running = 0;
+
+  constructor(private readonly reset: () => void) {}
+
+  enter(): void {
+    if (this.#running++ === 0) this.reset();
+  }
+
+  leave(): void {
+    this.#running--;
+  }
+}
+
 /** mbox flavours (see mbox.ts): 'auto' unquotes like mboxrd and trusts Content-Length only when it checks out. */
 export type MboxVariant = 'auto' | 'mboxo' | 'mboxrd' | 'mboxcl' | 'mboxcl2';
 

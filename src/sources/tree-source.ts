@@ -35,6 +35,7 @@ import {
   type SourceFormat,
   type SourceItem,
   type WalkShare,
+  WalkRuns,
   type SourceOptions,
   type MessageFileReader,
 } from './source.js';
@@ -131,8 +132,11 @@ export class TreeSource implements Source {
   /** Nested Maildirs read by items(), by path: their notes are complete only once their messages were read
    *  (maildir.ts). One reader per store for all the walks running at once, so its notes count all their messages. */
   #nested = new Map<string, MaildirSource>();
-  /** Message walks running now (items(), sharedItems()). */
-  #walks = 0;
+  readonly #runs = new WalkRuns(() => {
+    this.stats = newStats();
+    this.#notes = [];
+    this.#nested = new Map();
+  });
   readonly #max: number;
   readonly #maxLine: number;
   readonly #variant: MboxVariant;
@@ -172,27 +176,18 @@ export class TreeSource implements Source {
   }
 
   async *#items(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
-    // The first walk to start begins the counts and notes; walks that start while it runs add to them (WalkShare).
-    if (this.#walks++ === 0) {
-      this.stats = newStats();
-      this.#notes = [];
-      this.#nested = new Map();
-    }
+    this.#runs.enter();
     try {
-      yield* this.#counted(share);
-    } finally {
-      this.#walks--;
-    }
-  }
-
-  async *#counted(share: WalkShare | undefined): AsyncGenerator<SourceItem> {
-    const stats = this.stats;
-    for await (const ev of this.#walk('items', share)) {
-      if (ev.kind === 'pseudo') stats.skipped++;
-      else if (ev.kind === 'message' || ev.kind === 'rejected' || ev.kind === 'skipped') {
-        countItem(stats, ev);
-        yield ev;
+      const stats = this.stats;
+      for await (const ev of this.#walk('items', share)) {
+        if (ev.kind === 'pseudo') stats.skipped++;
+        else if (ev.kind === 'message' || ev.kind === 'rejected' || ev.kind === 'skipped') {
+          countItem(stats, ev);
+          yield ev;
+        }
       }
+    } finally {
+      this.#runs.leave();
     }
   }
 
