@@ -8,9 +8,13 @@
 //   3. dovecot lost reply (issue 11): a private, real Dovecot behind a proxy that cuts the connection right after
 //             Dovecot stored a batch and before its OK reaches the client, every 7th APPEND answer, up to 40 times.
 //             (Skipped with the reason when there is no dovecot binary.)
+//   4. kill in lanes (issue 16): the corpus dealt into INBOX and three Maildir++ folders, imported into a private
+//             Dovecot three folders at once (--folders-at-once 3), SIGKILLed 20 times at random points (judged from
+//             the journal's growth), then run to completion: every message once, each in its own folder.
 // Each variant prints: messages in source, on server, duplicates, lost, faults injected, time. Exit 1 if any
 // message is lost or doubled. The embedded server runs in this process, on 127.0.0.1; Dovecot on a random port.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CorpusOptions, messageId, writeMaildir } from '../src/bench/corpus.js';
@@ -170,33 +174,121 @@ async function dovecotLostReplyVariant(src: string, dir: string, ids: string[]):
       600_000,
     );
     const seconds = (performance.now() - t0) / 1000;
-    const cp = await ControlPlane.connect({ host: '127.0.0.1', port: d.port, secure: false, starttls: 'off', user: d.user, password: d.password });
-    const count = new Map<string, number>();
-    let onServer = 0;
-    try {
-      for (const f of await cp.listFolders()) {
-        for (const m of await cp.listMessages(f.path)) {
-          onServer++;
-          const id = normalizeMessageId(m.messageId) ?? `uid ${m.uid}`;
-          count.set(id, (count.get(id) ?? 0) + 1);
-        }
-      }
-    } finally {
-      await cp.close();
-    }
-    let duplicates = 0;
-    let lost = 0;
-    for (const id of ids) {
-      const n = count.get(normalizeMessageId(id)!) ?? 0;
-      if (n === 0) lost++;
-      if (n > 1) duplicates += n - 1;
-    }
+    const c = await dovecotCounts(d, ids);
     return {
-      variant: 'dovecot lost reply', faults: proxy.cuts, seconds, source: ids.length, onServer, duplicates, lost,
+      variant: 'dovecot lost reply', faults: proxy.cuts, seconds, ...c.tally,
       note: `exit ${r.code}; ${proxy.cuts} connections cut after Dovecot stored a batch, before the OK reached the client`,
     };
   } finally {
     await proxy.close();
+    await d.stop();
+  }
+}
+
+/** Every folder of the Dovecot account, read back: each corpus message's copies, and the folder each was found in. */
+async function dovecotCounts(d: { port: number; user: string; password: string }, ids: string[]): Promise<{ tally: Tally; folderOf: Map<string, string[]> }> {
+  const cp = await ControlPlane.connect({ host: '127.0.0.1', port: d.port, secure: false, starttls: 'off', user: d.user, password: d.password });
+  const folderOf = new Map<string, string[]>();
+  let onServer = 0;
+  try {
+    for (const f of await cp.listFolders()) {
+      for (const m of await cp.listMessages(f.path)) {
+        onServer++;
+        const id = normalizeMessageId(m.messageId) ?? `uid ${m.uid}`;
+        folderOf.set(id, [...(folderOf.get(id) ?? []), f.path]);
+      }
+    }
+  } finally {
+    await cp.close();
+  }
+  let duplicates = 0;
+  let lost = 0;
+  for (const id of ids) {
+    const n = folderOf.get(normalizeMessageId(id)!)?.length ?? 0;
+    if (n === 0) lost++;
+    if (n > 1) duplicates += n - 1;
+  }
+  return { tally: { source: ids.length, onServer, duplicates, lost }, folderOf };
+}
+
+/** Deals a hard-linked copy of the corpus into INBOX and Maildir++ folders F1…F(n-1), round-robin by file name;
+ *  returns each message's folder by its (normalized) Message-ID. */
+function dealTree(src: string, dest: string, n: number): Map<string, string> {
+  execFileSync('cp', ['-al', src, dest]);
+  const expected = new Map<string, string>();
+  const names = readdirSync(join(dest, 'cur')).sort();
+  for (let k = 1; k < n; k++) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dest, `.F${k}`, sub), { recursive: true });
+  names.forEach((name, i) => {
+    const k = i % n;
+    const head = readFileSync(join(dest, 'cur', name), 'latin1').split('\r\n\r\n')[0] ?? '';
+    const id = normalizeMessageId(/^Message-ID:\s*(\S+)/im.exec(head)?.[1]);
+    if (id) expected.set(id, k ? `F${k}` : 'INBOX');
+    if (k) renameSync(join(dest, 'cur', name), join(dest, `.F${k}`, 'cur', name));
+  });
+  return expected;
+}
+
+async function laneKillVariant(src: string, dir: string, ids: string[]): Promise<Row | undefined> {
+  const skip = dovecotSkipReason();
+  if (skip) {
+    console.log(`kill in lanes: skipped (${skip})`);
+    return undefined;
+  }
+  const tree = join(dir, 'tree');
+  const placed = dealTree(src, tree, 4);
+  const d = await startDovecot();
+  try {
+    const journal = join(dir, 'lanes-journal.jsonl');
+    const args = [
+      'import', tree, '--host', '127.0.0.1', '--port', String(d.port), '--plain', '--user', d.user,
+      '--journal', journal, '--folders-at-once', '3', '--batch', '10', '--quiet',
+    ];
+    const env = { MAILMIGRATE_PASSWORD: d.password };
+    const size = (): number => {
+      try {
+        return statSync(journal).size;
+      } catch {
+        return 0;
+      }
+    };
+    // ~170 journal bytes a message (sent and confirmed records): the kill points spread over the whole import.
+    const full = ids.length * 170;
+    const t0 = performance.now();
+    let kills = 0;
+    const where: string[] = [];
+    for (let k = 0; k < KILLS; k++) {
+      const before = size();
+      const early = Math.random() < 0.2;
+      const target = before + rand(1, Math.max(1, Math.floor((2 * Math.max(0, full - before)) / (KILLS - k + 1))));
+      const deadline = performance.now() + (early ? rand(20, 400) : 60_000);
+      const { child, done } = startCli(args, env);
+      let exited = false;
+      void done.then(() => (exited = true));
+      while (!exited && performance.now() < deadline && (early || size() < target)) await sleep(1);
+      if (exited) {
+        where.push('finished');
+        break;
+      }
+      child.kill('SIGKILL');
+      await done;
+      kills++;
+      where.push(`${early ? 'early ' : ''}${Math.round((size() - before) / 1024)}K`);
+    }
+    const last = await runCli(args, env, 600_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const c = await dovecotCounts(d, ids);
+    // Each message in the folder it was dealt into.
+    let misplaced = 0;
+    for (const [id, folder] of placed) {
+      const found = c.folderOf.get(id) ?? [];
+      if (found.length === 1 && found[0] !== folder) misplaced++;
+    }
+    if (placed.size !== ids.length) throw new Error(`kill in lanes: ${placed.size} Message-IDs read from ${ids.length} files`);
+    return {
+      variant: `kill x${kills} in lanes`, faults: kills, seconds, ...c.tally, lost: c.tally.lost + misplaced,
+      note: `final run exit ${last.code}; ${misplaced} in another folder than dealt; journal growth per killed run: ${where.join(' ')}`,
+    };
+  } finally {
     await d.stop();
   }
 }
@@ -222,6 +314,8 @@ async function main(): Promise<void> {
     const rows = [await killVariant(src, dir, ids), await mixVariant(src, dir, ids)];
     const dovecot = await dovecotLostReplyVariant(src, dir, ids);
     if (dovecot) rows.push(dovecot);
+    const lanes = await laneKillVariant(src, dir, ids);
+    if (lanes) rows.push(lanes);
     print(rows);
     if (rows.some((r) => r.lost || r.duplicates || r.onServer !== r.source)) {
       console.log('FAIL: a message was lost or doubled');
