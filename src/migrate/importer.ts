@@ -32,7 +32,8 @@ export type { Failure, ImportEvent, ImportOptions, ImportProgress, ImportResult 
 // folder that held messages before the run without first asking the server what it holds (one bulk FETCH), and the
 // journal is believed only while the folder is provably unchanged since the journal last saw it.
 //
-// This file walks the sources and runs the send loop, message by message; the parts it delegates to:
+// This file walks the sources and runs the send loop, message by message — in several walks at once where the server
+// takes one connection a folder (folder-lanes.ts: each walk fills the folders it claims); the parts it delegates to:
 // message-planner.ts (what is decided before a message is read: folder, journal id, skips), folder-targets.ts (folder
 // rules and map, the tree and each folder created once), message-placement.ts (already on the server, or the APPEND
 // that sends it), send-pipeline.ts (journal intent, MULTIAPPEND over the pool, outcomes), flag-application.ts (flags
