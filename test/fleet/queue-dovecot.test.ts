@@ -167,7 +167,11 @@ describe('batch --queue: three workers on BullMQ, one killed mid-account', { ski
     for (const [k, dir] of stateDirs.entries()) {
       const accounts = existsSync(join(dir, 'accounts')) ? readdirSync(join(dir, 'accounts')) : [];
       for (const a of accounts) {
-        const first = readFileSync(join(dir, 'accounts', a, 'import.log'), 'utf8').split('\n')[0]!;
+        const log = readFileSync(join(dir, 'accounts', a, 'import.log'), 'utf8');
+        // The killed worker may have died between opening an account's log and writing its first line (a full suite
+        // on the loaded machine once left worker 2's q04 log empty): nothing of that account ran there.
+        if (log === '' && workers[k] === victim) continue;
+        const first = log.split('\n')[0]!;
         assert.equal(/ node --max-semi-space-size=2 --heap-growing-percent=100 /.test(first), k === 2, `worker ${k}, ${a}: ${first}`);
       }
       if (k === 2) console.log(`# worker 2 (--lean-heap) ran ${accounts.length} account(s)`);
