@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = {
   E_SOURCE_LINE_TOO_LONG: 'an mbox line longer than the limit (a corrupt or sparse file, a gzip bomb)',
   E_SOURCE_UNSUPPORTED: 'mail in a format that is not read (.emlx, .pst, .msg, .dbx): the message says how to convert it',
   E_SOURCE_AMBIGUOUS: 'several stores whose place in the target cannot be decided: the message names them and the commands',
+  E_SOURCE_OVERLAP: 'two sources of one run are the same tree, or one lies inside the other: every message in it would be read twice',
   E_FOLDER_NAME: 'a target folder name the server cannot take',
   // Connecting
   E_CONNECT: 'the TCP connection failed for another reason (the message has the system error)',

@@ -7,7 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { diffCounters, readKernelCounters } from '../core/kernel-counters.js';
 import type { LiteralMode, WriteMode } from '../core/types.js';
 import { accountJournalPath, Journal, type JournalOptions } from '../journal/journal.js';
-import { openSource, ReadPool, type Source, type SourceFolder, type SourceOptions } from '../sources/index.js';
+import { openSource, ReadPool, refuseOverlappingSources, type Source, type SourceFolder, type SourceOptions } from '../sources/index.js';
 import type { PoolOptions } from '../transport/pool.js';
 import { derivePhases, type TimingRecord } from '../transport/timing.js';
 import { canonicalAccount } from './account.js';
@@ -152,6 +152,7 @@ export class ImportRun {
     const readPool = o.readThreads > 0 ? new ReadPool(o.readThreads) : undefined;
     if (readPool) cleanups.push(() => readPool.close());
     const sources: Source[] = [];
+    await refuseOverlappingSources(o.sources);
     for (const p of o.sources) sources.push(await openSource(p, { readPool, ...o.sourceOptions }));
     // The first source's folder list is the first thing the importer needs once the server has answered: walked now,
     // while the connections log in (51 folders: ~22 ms of directory reads off the critical path, at any round trip).

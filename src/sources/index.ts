@@ -25,6 +25,7 @@
 // Error codes: SourceCodes (E_SOURCE_EMPTY, _NOT_MESSAGE, _UNREADABLE, _NOT_REGULAR, _TOO_LARGE, _LINE_TOO_LONG,
 // _MBOX_TRUNCATED, _MBOX_FROM_LINE, _FOLDER_NAME, _FOLDER_COLLISION, _LOOP, _NOT_FOUND, _UNKNOWN_FORMAT, _AMBIGUOUS).
 export { openSource, detectFormat } from './detect.js';
+export { refuseOverlappingSources } from './source-overlap.js';
 export { discover, AmbiguousSourceError, type FoundStore } from './discover.js';
 export { TreeSource, type MaildirStore, type TreePlan } from './tree-source.js';
 export {

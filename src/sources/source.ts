@@ -152,6 +152,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Stable error codes used by the readers (SourceError.code). */
 export const SourceCodes = {
   NOT_FOUND: 'E_SOURCE_NOT_FOUND',
+  /** Two sources of one run are the same tree, or one lies inside another (source-overlap.ts). */
+  OVERLAP: 'E_SOURCE_OVERLAP',
   UNKNOWN_FORMAT: 'E_SOURCE_UNKNOWN_FORMAT',
   EMPTY: 'E_SOURCE_EMPTY',
   NOT_MESSAGE: 'E_SOURCE_NOT_MESSAGE',

@@ -98,3 +98,20 @@ test('a run that fails before it starts still writes its --report with the error
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Examples:\n[\s\S]*--dry-run[\s\S]*--recheck[\s\S]*mailmigrate import \.\/fixtures\/maildir\s*$/);
 });
+
+test('the same source given twice (another spelling) or one inside another is refused before anything is sent, exit 1', { skip }, async (t) => {
+  const { dir, src } = tempCopy(t, 'maildir');
+  const report = join(dir, 'report.json');
+  // Before the check, `import fixtures/maildir fixtures/maildir/` appended 14 messages for 7.
+  const twice = await runCli(['import', src, `${src}/`, '--report', report]);
+  assert.equal(twice.code, 1, twice.stdout + twice.stderr);
+  assert.match(twice.stderr, /same file or directory as source .*imported twice.*E_SOURCE_OVERLAP/);
+  assert.doesNotMatch(twice.stdout, /appended/);
+  assert.equal(JSON.parse(readFileSync(report, 'utf8')).error.code, 'E_SOURCE_OVERLAP');
+  const inside = await runCli(['import', src, join(src, '.Work')]);
+  assert.equal(inside.code, 1);
+  assert.match(inside.stderr, /lies inside source/);
+  const verify = await runCli(['verify', src, src, '--host', '127.0.0.1', '--port', '1', '--plain', '--user', 'x'], { MAILMIGRATE_PASSWORD: 'x' });
+  assert.equal(verify.code, 1);
+  assert.match(verify.stderr, /E_SOURCE_OVERLAP/, 'verify refuses before it connects');
+});

@@ -7,7 +7,7 @@ import { Connection } from '../../transport/connection.js';
 import { ControlAdapter } from '../../migrate/control-adapter.js';
 import { planeAfterLogin } from '../../migrate/run-connections.js';
 import { type VerifyResult, verify } from '../../migrate/verify.js';
-import { openSource, type Source } from '../../sources/index.js';
+import { openSource, refuseOverlappingSources, type Source } from '../../sources/index.js';
 import { addConnectionOptions, type ConnectionCliOptions, controlPlaneOptions, describeTarget, processIo, resolveTarget, transportOptions } from '../connection-options.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL } from '../exit-code.js';
 import { writeJsonFile } from '../render/json.js';
@@ -51,6 +51,8 @@ async function verifyAction(paths: string[], opts: VerifyCliOptions): Promise<nu
   const target = await resolveTarget(opts, processIo());
   if (!target) throw new ConfigError('--host', 'verify needs a server (--host or MAILMIGRATE_HOST); the embedded one keeps nothing between runs');
   const sources: Source[] = [];
+  // The same tree twice would count every message twice against one copy on the server.
+  await refuseOverlappingSources(paths);
   for (const p of paths) sources.push(await openSource(p, sourceOptionsOf(opts)));
   const indexer = transportIndexer(transportOptions(target));
   // Every folder's STATUS in one burst (folder-survey.ts), on a connection of its own; first the folder list, asked
