@@ -69,7 +69,7 @@ for (const c of cases) {
     const total = (): number => [...expected.values()].reduce((a, b) => a + b.length, 0);
 
     before(async () => {
-      s = await server.start({ users: ['tree', 'killed', 'lost'] });
+      s = await server.start({ users: ['tree', 'killed', 'lost', 'merged'] });
       work = mkdtempSync(join(tmpdir(), `mm-lanes-${c.server}-`));
       src = join(work, 'Maildir');
       await writeMaildir(src, COUNT, { seed: 1628, size: 900 });
@@ -127,6 +127,22 @@ for (const c of cases) {
       const v = await runCli(['verify', src, ...login(u)], env, 120_000);
       assert.equal(v.code, 0, v.stderr + v.stdout);
       await assertEveryFolderExact(u, 'after the re-run');
+    });
+
+    test(`${c.server}: two source folders merged into one by --map go through one lane: each message once, twice run`, async () => {
+      // A fresh account: Courier's fourth user; Dovecot's one user, emptied (account() with an index it has no user for).
+      const u = await account(c.server === 'courier' ? 3 : 4);
+      const report = join(work, 'merge.report.json');
+      const { args, env } = argsFor(u, join(work, `${u.name}-merge.journal`), ['--map', 'Lists=Work', '--report', report]);
+      for (const round of ['first run', 're-run']) {
+        const r = await runCli(args, env, 120_000);
+        assert.equal(r.code, 0, r.stderr + r.stdout);
+        const rep = JSON.parse(readFileSync(report, 'utf8')) as { appended: number; foldersAtOnce: number };
+        assert.equal(rep.appended, round === 'first run' ? total() : 0, round);
+        const merged = [...expected.get('Lists')!, ...expected.get('Work')!].sort();
+        const stored = (await s.listMessages(u, s.folderFor(['Work']))).map((m) => (m.messageId ?? '').trim().replace(/^<|>$/g, '')).sort();
+        assert.deepEqual(stored, merged, `${round}: Work holds both source folders' messages, each once`);
+      }
     });
 
     for (const [name, fresh] of [['its journal', false], ['a fresh journal', true]] as const) {
