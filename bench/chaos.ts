@@ -49,32 +49,9 @@ async function killVariant(src: string, dir: string, ids: string[]): Promise<Row
     ];
     const env = { MAILMIGRATE_PASSWORD: PASSWORD };
     const t0 = performance.now();
-    let kills = 0;
-    let midImport = 0;
-    const where: string[] = [];
-    for (let k = 0; k < KILLS; k++) {
-      const before = server.store.appendedMessages;
-      const remaining = COUNT - before;
-      // Kill points: one in five at a random time early on (scan, journal replay, connect, resume look-ups); the rest
-      // when the server has taken a random share of what is left, so the 20 kills spread over the whole import.
-      const early = Math.random() < 0.2;
-      const target = before + rand(1, Math.max(1, Math.floor((2 * remaining) / (KILLS - k + 1))));
-      const deadline = performance.now() + (early ? rand(20, 400) : 60_000);
-      const { child, done } = startCli(args, env);
-      let exited = false;
-      void done.then(() => (exited = true));
-      while (!exited && performance.now() < deadline && (early || server.store.appendedMessages < target)) await sleep(1);
-      if (exited) {
-        where.push('finished');
-        break;
-      }
-      child.kill('SIGKILL');
-      await done;
-      kills++;
-      const got = server.store.appendedMessages - before;
-      if (got > 0) midImport++;
-      where.push(early ? `early+${got}` : `+${got}`);
-    }
+    const { kills, runs } = await killAtRandom(args, env, () => server.store.appendedMessages, COUNT);
+    const midImport = runs.filter((r) => r.early !== undefined && r.grew > 0).length;
+    const where = runs.map((r) => (r.early === undefined ? 'finished' : `${r.early ? 'early' : ''}+${r.grew}`));
     const last = await new Promise<number | null>((resolve) => {
       const { done } = startCli(args, env);
       void done.then((r) => resolve(r.code));
@@ -87,6 +64,36 @@ async function killVariant(src: string, dir: string, ids: string[]): Promise<Row
   } finally {
     await server.close();
   }
+}
+
+/**
+ * Starts the import and SIGKILLs it, KILLS times. Kill points: one in five at a random time early on (scan, journal
+ * replay, connect, resume look-ups); the rest once `progress` (messages on the server, journal bytes) has grown by a
+ * random share of what is left of `total`, so the kills spread over the whole import. Stops early when a run finishes
+ * (its entry then has no `early`).
+ */
+async function killAtRandom(args: string[], env: Record<string, string>, progress: () => number, total: number): Promise<{ kills: number; runs: Array<{ early?: boolean; grew: number }> }> {
+  let kills = 0;
+  const runs: Array<{ early?: boolean; grew: number }> = [];
+  for (let k = 0; k < KILLS; k++) {
+    const before = progress();
+    const early = Math.random() < 0.2;
+    const target = before + rand(1, Math.max(1, Math.floor((2 * Math.max(0, total - before)) / (KILLS - k + 1))));
+    const deadline = performance.now() + (early ? rand(20, 400) : 60_000);
+    const { child, done } = startCli(args, env);
+    let exited = false;
+    void done.then(() => (exited = true));
+    while (!exited && performance.now() < deadline && (early || progress() < target)) await sleep(1);
+    if (exited) {
+      runs.push({ grew: progress() - before });
+      break;
+    }
+    child.kill('SIGKILL');
+    await done;
+    kills++;
+    runs.push({ early, grew: progress() - before });
+  }
+  return { kills, runs };
 }
 
 type Fault = { name: string; apply(s: ImapServer): void | Promise<void>; clearMs: number };
@@ -157,12 +164,15 @@ async function mixVariant(src: string, dir: string, ids: string[]): Promise<Row>
   return row;
 }
 
-async function dovecotLostReplyVariant(src: string, dir: string, ids: string[]): Promise<Row | undefined> {
+/** True when a private Dovecot can run here; else prints why `variant` is skipped. */
+function haveDovecot(variant: string): boolean {
   const skip = dovecotSkipReason();
-  if (skip) {
-    console.log(`dovecot lost reply: skipped (${skip})`);
-    return undefined;
-  }
+  if (skip) console.log(`${variant}: skipped (${skip})`);
+  return skip === undefined;
+}
+
+async function dovecotLostReplyVariant(src: string, dir: string, ids: string[]): Promise<Row | undefined> {
+  if (!haveDovecot('dovecot lost reply')) return undefined;
   const d = await startDovecot();
   const proxy = await startCutProxy({ host: '127.0.0.1', port: d.port }, { every: 7, max: 40 });
   try {
@@ -229,11 +239,7 @@ function dealTree(src: string, dest: string, n: number): Map<string, string> {
 }
 
 async function laneKillVariant(src: string, dir: string, ids: string[]): Promise<Row | undefined> {
-  const skip = dovecotSkipReason();
-  if (skip) {
-    console.log(`kill in lanes: skipped (${skip})`);
-    return undefined;
-  }
+  if (!haveDovecot('kill in lanes')) return undefined;
   const tree = join(dir, 'tree');
   const placed = dealTree(src, tree, 4);
   const d = await startDovecot();
@@ -251,29 +257,10 @@ async function laneKillVariant(src: string, dir: string, ids: string[]): Promise
         return 0;
       }
     };
-    // ~170 journal bytes a message (sent and confirmed records): the kill points spread over the whole import.
-    const full = ids.length * 170;
     const t0 = performance.now();
-    let kills = 0;
-    const where: string[] = [];
-    for (let k = 0; k < KILLS; k++) {
-      const before = size();
-      const early = Math.random() < 0.2;
-      const target = before + rand(1, Math.max(1, Math.floor((2 * Math.max(0, full - before)) / (KILLS - k + 1))));
-      const deadline = performance.now() + (early ? rand(20, 400) : 60_000);
-      const { child, done } = startCli(args, env);
-      let exited = false;
-      void done.then(() => (exited = true));
-      while (!exited && performance.now() < deadline && (early || size() < target)) await sleep(1);
-      if (exited) {
-        where.push('finished');
-        break;
-      }
-      child.kill('SIGKILL');
-      await done;
-      kills++;
-      where.push(`${early ? 'early ' : ''}${Math.round((size() - before) / 1024)}K`);
-    }
+    // ~170 journal bytes a message (sent and confirmed records): the kill points spread over the whole import.
+    const { kills, runs } = await killAtRandom(args, env, size, ids.length * 170);
+    const where = runs.map((r) => (r.early === undefined ? 'finished' : `${r.early ? 'early ' : ''}${Math.round(r.grew / 1024)}K`));
     const last = await runCli(args, env, 600_000);
     const seconds = (performance.now() - t0) / 1000;
     const c = await dovecotCounts(d, ids);
