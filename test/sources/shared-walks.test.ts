@@ -4,8 +4,10 @@
 // failures outside a claimed folder) come from the strays walk only; stats and notes add up to one walk's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { openSource, type Source, type SourceItem, type WalkShare } from '../../src/sources/index.js';
 import { appleMailExport, courierMaildir, mboxMsg, msg, outlookExport, thunderbirdProfile, writeTree } from '../helpers/real-trees.js';
@@ -155,4 +157,64 @@ test('a single mbox file as the source: one folder, every walk but the first yie
   const file = join(dir, 'archive.mbox');
   writeFileSync(file, mboxMsg('one') + mboxMsg('two', 'Tue Apr  2 10:00:00 2024') + mboxMsg('three', 'Wed Apr  3 10:00:00 2024'));
   await checkShapes(file, 3);
+});
+
+const asRoot = process.getuid?.() === 0 ? {} : { skip: 'needs root (to run the walks as an unprivileged user)' };
+
+test('as an unprivileged user, folders and files at mode 000 are reported once by shared walks, as by one walk', asRoot, async (t) => {
+  const dir = await tempDir(t);
+  chmodSync(dir, 0o755);
+  const md = join(dir, 'md');
+  writeTree(md, {
+    'cur/1700000001.M1P1.host:2,S': msg('readable'),
+    'cur/1700000002.M2P2.host:2,S': msg('locked file'),
+    '.Locked/cur/1700000003.M3P3.host:2,S': msg('in locked folder'),
+    '.Open/cur/1700000004.M4P4.host:2,S': msg('open folder'),
+    '.Other/cur/1700000005.M5P5.host:2,S': msg('other folder'),
+  });
+  const tree = join(dir, 'tree');
+  writeTree(tree, {
+    'Inbox/a.eml': msg('tree readable'),
+    'Inbox/b.eml': msg('tree locked file'),
+    'Locked/c.eml': msg('tree locked folder'),
+    'locked-mbox': mboxMsg('locked mbox'),
+    'open-mbox': mboxMsg('open mbox'),
+  });
+  spawnSync('chmod', ['-R', 'a+rX', dir]);
+  for (const p of ['md/cur/1700000002.M2P2.host:2,S', 'md/.Locked', 'tree/Inbox/b.eml', 'tree/Locked', 'tree/locked-mbox']) chmodSync(join(dir, p), 0);
+  const index = fileURLToPath(new URL('../../src/sources/index.js', import.meta.url));
+  // The child walks each tree as nobody, once in one walk and once in three shared walks stepped in turn, and reads
+  // every message: what each ends as, one line per item.
+  const script = `
+    import { openSource } from ${JSON.stringify(index)};
+    const line = async (root, item) => {
+      if (item.kind === 'skipped') return 'skipped ' + item.path.slice(root.length + 1);
+      if (item.kind === 'rejected') return 'failed ' + item.error.code + ' ' + item.error.path.slice(root.length + 1);
+      try { await item.message.read(); return 'message ' + item.message.origin.slice(root.length + 1); }
+      catch (e) { return 'failed ' + e.code + ' ' + e.path.slice(root.length + 1); }
+    };
+    const out = {};
+    for (const name of ['md', 'tree']) {
+      const root = ${JSON.stringify(dir)} + '/' + name;
+      const source = await openSource(root);
+      const one = [];
+      for await (const item of source.items()) one.push(await line(root, item));
+      const owner = new Map();
+      const its = [0, 1, 2].map((lane) => source.sharedItems({ strays: lane === 0, claim: (f) => {
+        const k = f.join('/'); if (!owner.has(k)) owner.set(k, lane); return owner.get(k) === lane; } })[Symbol.asyncIterator]());
+      const shared = [];
+      const live = new Set([0, 1, 2]);
+      while (live.size) for (const i of [...live]) { const r = await its[i].next(); if (r.done) live.delete(i); else shared.push(await line(root, r.value)); }
+      out[name] = { one: one.sort(), shared: shared.sort() };
+    }
+    process.stdout.write(JSON.stringify(out));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, timeout: 30_000, encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  const out = JSON.parse(child.stdout) as Record<'md' | 'tree', { one: string[]; shared: string[] }>;
+  for (const name of ['md', 'tree'] as const) {
+    assert.deepEqual(out[name].shared, out[name].one, `${name}: three walks end every item as one walk does, each once`);
+    assert.ok(out[name].one.some((l) => l.startsWith('failed E_SOURCE_UNREADABLE ')), `${name}: the locked paths are failures`);
+  }
+  assert.deepEqual(out.md.one.filter((l) => l.startsWith('failed')), ['failed E_SOURCE_UNREADABLE .Locked', 'failed E_SOURCE_UNREADABLE cur/1700000002.M2P2.host:2,S']);
+  assert.deepEqual(out.tree.one.filter((l) => l.startsWith('failed')), ['failed E_SOURCE_UNREADABLE Inbox/b.eml', 'failed E_SOURCE_UNREADABLE Locked', 'failed E_SOURCE_UNREADABLE locked-mbox']);
 });
