@@ -13,11 +13,12 @@
 //             the journal's growth), then run to completion: every message once, each in its own folder.
 // Each variant prints: messages in source, on server, duplicates, lost, faults injected, time. Exit 1 if any
 // message is lost or doubled. The embedded server runs in this process, on 127.0.0.1; Dovecot on a random port.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CorpusOptions, messageId, writeMaildir } from '../src/bench/corpus.js';
+import { type CorpusOptions, dealIntoFolders, messageId, writeMaildir } from '../src/bench/corpus.js';
+import { corpusIds } from './peers/verification.js';
 import { startServer, type ImapServer } from '../src/server/server.js';
 import { normalizeMessageId } from '../src/core/message-id.js';
 import { ControlPlane } from '../src/mailbox/control-plane.js';
@@ -221,27 +222,20 @@ async function dovecotCounts(d: { port: number; user: string; password: string }
   return { tally: { source: ids.length, onServer, duplicates, lost }, folderOf };
 }
 
-/** Deals a hard-linked copy of the corpus into INBOX and Maildir++ folders F1…F(n-1), round-robin by file name;
- *  returns each message's folder by its (normalized) Message-ID. */
-function dealTree(src: string, dest: string, n: number): Map<string, string> {
+/** A hard-linked copy of the corpus dealt into INBOX and Maildir++ folders (dealIntoFolders, as bench:peers
+ *  --folders); returns each message's folder on the server by its (normalized) Message-ID. */
+async function dealTree(src: string, dest: string, n: number): Promise<Map<string, string>> {
   execFileSync('cp', ['-al', src, dest]);
+  await dealIntoFolders(dest, n);
   const expected = new Map<string, string>();
-  const names = readdirSync(join(dest, 'cur')).sort();
-  for (let k = 1; k < n; k++) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dest, `.F${k}`, sub), { recursive: true });
-  names.forEach((name, i) => {
-    const k = i % n;
-    const head = readFileSync(join(dest, 'cur', name), 'latin1').split('\r\n\r\n')[0] ?? '';
-    const id = normalizeMessageId(/^Message-ID:\s*(\S+)/im.exec(head)?.[1]);
-    if (id) expected.set(id, k ? `F${k}` : 'INBOX');
-    if (k) renameSync(join(dest, 'cur', name), join(dest, `.F${k}`, 'cur', name));
-  });
+  for (const [folder, ids] of (await corpusIds(dest)).folders) for (const id of ids) expected.set(normalizeMessageId(id)!, folder || 'INBOX');
   return expected;
 }
 
 async function laneKillVariant(src: string, dir: string, ids: string[]): Promise<Row | undefined> {
   if (!haveDovecot('kill in lanes')) return undefined;
   const tree = join(dir, 'tree');
-  const placed = dealTree(src, tree, 4);
+  const placed = await dealTree(src, tree, 4);
   const d = await startDovecot();
   try {
     const journal = join(dir, 'lanes-journal.jsonl');

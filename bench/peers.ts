@@ -35,10 +35,10 @@
 // exactly the corpus (count and Message-ID set) or the run does not count. Repeats are interleaved (repeat 1 of
 // every client, then repeat 2, …) so slow drift on a shared machine spreads over all clients. Prints a table per
 // server and writes bench/results/peers-<date>-<time>-<server>.json with every run, the machine and the versions.
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeMaildir } from '../src/bench/corpus.js';
+import { dealIntoFolders, writeMaildir } from '../src/bench/corpus.js';
 import { buildQuickAckShim } from '../test/helpers/dovecot.js';
 import { serverSkipReason } from './peers/bench-server.js';
 import { mailmigrateCli, REPO_ROOT, rusageAvailable } from './peers/clients.js';
@@ -150,17 +150,6 @@ async function main(): Promise<void> {
     await mkdir(join(out, '..'), { recursive: true });
     await writeFile(out, JSON.stringify(report, null, 2) + '\n');
     log(`\nresults: ${out}`);
-  }
-}
-
-/** --folders N: message i stays in INBOX when i % N is 0, else goes to the Maildir++ folder .F<i % N>. */
-async function dealIntoFolders(dir: string, n: number): Promise<void> {
-  const names = (await readdir(join(dir, 'cur'))).sort();
-  const width = String(n - 1).length;
-  for (let k = 1; k < n; k++) for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, `.F${String(k).padStart(width, '0')}`, sub), { recursive: true });
-  for (let i = 0; i < names.length; i++) {
-    const k = i % n;
-    if (k !== 0) await rename(join(dir, 'cur', names[i]!), join(dir, `.F${String(k).padStart(width, '0')}`, 'cur', names[i]!));
   }
 }
 

@@ -26,27 +26,27 @@ export async function corpusIds(dir: string): Promise<CorpusIds> {
     folders.set(folder, inFolder);
     const fdir = folder ? join(dir, `.${folder}`) : dir;
     for (const sub of ['cur', 'new']) {
-    const names = await readdir(join(fdir, sub)).catch(() => [] as string[]);
-    for (const n of names) {
-      if (n.startsWith('.')) continue;
-      const fh = await open(join(fdir, sub, n), 'r');
-      try {
-        const st = await fh.stat();
-        const head = Buffer.alloc(Math.min(8192, st.size));
-        await fh.read(head, 0, head.length, 0);
-        const text = head.toString('latin1');
-        const end = text.indexOf('\r\n\r\n');
-        const id = parseMessageIdHeader(end >= 0 ? text.slice(0, end) : text);
-        if (id) {
-          ids.add(id.trim());
-          inFolder.add(id.trim());
+      const names = await readdir(join(fdir, sub)).catch(() => [] as string[]);
+      for (const n of names) {
+        if (n.startsWith('.')) continue;
+        const fh = await open(join(fdir, sub, n), 'r');
+        try {
+          const st = await fh.stat();
+          const head = Buffer.alloc(Math.min(8192, st.size));
+          await fh.read(head, 0, head.length, 0);
+          const text = head.toString('latin1');
+          const end = text.indexOf('\r\n\r\n');
+          const id = parseMessageIdHeader(end >= 0 ? text.slice(0, end) : text);
+          if (id) {
+            ids.add(id.trim());
+            inFolder.add(id.trim());
+          }
+          count++;
+          bytes += st.size;
+        } finally {
+          await fh.close();
         }
-        count++;
-        bytes += st.size;
-      } finally {
-        await fh.close();
       }
-    }
     }
   }
   return { ids, folders, count, bytes };

@@ -1,4 +1,4 @@
-import { mkdir, open, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { mulberry32 } from '../core/prng.js';
@@ -313,4 +313,21 @@ export async function writeMaildir(dir: string, count: number, opts: CorpusOptio
     await Promise.all(batch);
   }
   return { count, bytes };
+}
+
+/**
+ * Deals a Maildir written by writeMaildir into a tree of `n` folders, round-robin in file-name order: message i stays
+ * in INBOX (cur/) when i % n is 0, else moves to the Maildir++ folder ".F<i % n>" (zero-padded to the widest). The
+ * shape bench:peers --folders and bench:chaos's lane variant import; returns each folder's name ('F1', …) in order.
+ */
+export async function dealIntoFolders(dir: string, n: number): Promise<string[]> {
+  const width = String(n - 1).length;
+  const folders = Array.from({ length: n - 1 }, (_, k) => `F${String(k + 1).padStart(width, '0')}`);
+  for (const f of folders) for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, `.${f}`, sub), { recursive: true });
+  const names = (await readdir(join(dir, 'cur'))).sort();
+  for (let i = 0; i < names.length; i++) {
+    const k = i % n;
+    if (k !== 0) await rename(join(dir, 'cur', names[i]!), join(dir, `.${folders[k - 1]!}`, 'cur', names[i]!));
+  }
+  return folders;
 }

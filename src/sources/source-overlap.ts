@@ -5,9 +5,10 @@
 // the run refuses before it connects, naming both paths. Paths are compared as realpath(3) names them, so a relative
 // spelling, a trailing slash or a symlink to the same tree is the same source.
 import { realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { SourceError } from '../core/errors.js';
 import { SourceCodes } from './source.js';
+import { pathUnder } from './tree-guard.js';
 
 /** Throws SourceError E_SOURCE_OVERLAP when two of `paths` are the same file or directory, or one lies inside another. */
 export async function refuseOverlappingSources(paths: readonly string[]): Promise<void> {
@@ -16,11 +17,10 @@ export async function refuseOverlappingSources(paths: readonly string[]): Promis
   for (let i = 0; i < paths.length; i++) {
     for (let j = 0; j < i; j++) {
       const [a, b] = [real[j]!, real[i]!];
-      const within = (inner: string, outer: string): boolean => inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
       let how: string | undefined;
       if (a === b) how = `is the same ${paths[i] === paths[j] ? 'path' : 'file or directory'} as source "${paths[j]}" (${a})`;
-      else if (within(b, a)) how = `lies inside source "${paths[j]}" (${b} is under ${a})`;
-      else if (within(a, b)) how = `contains source "${paths[j]}" (${a} is under ${b})`;
+      else if (pathUnder(b, a)) how = `lies inside source "${paths[j]}" (${b} is under ${a})`;
+      else if (pathUnder(a, b)) how = `contains source "${paths[j]}" (${a} is under ${b})`;
       if (how) {
         throw new SourceError(paths[i]!, `${how}: its messages would be imported twice; give each tree once`, SourceCodes.OVERLAP);
       }

@@ -42,7 +42,7 @@ export class TreeGuard {
   /** Whether a resolved path lies inside the source root. */
   async inside(real: string): Promise<boolean> {
     const root = await this.realRoot();
-    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
+    return real === root || pathUnder(real, root);
   }
 
   /**
@@ -78,6 +78,11 @@ export class TreeGuard {
     if (st.isFile()) return { kind: 'file', path, real, stats: st };
     return { kind: 'rejected', error: new SourceError(path, `is ${fileKind(st)}, not a regular file or a folder; not read`, SourceCodes.NOT_REGULAR) };
   }
+}
+
+/** `inner` names a path below the directory `outer` (both resolved: no "..", no symlinks to follow). */
+export function pathUnder(inner: string, outer: string): boolean {
+  return inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
 }
 
 export function isResolved(r: ResolvedEntry | SourceItem): r is ResolvedEntry {
